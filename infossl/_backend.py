@@ -1,0 +1,125 @@
+"""numpy <-> torch at the public boundary, the dtype/device policy, and chunking.
+
+Every estimator kernel in infossl is written once, in torch. The public functions convert their input
+with :func:`to_tensor` and their result with :func:`Boundary.finish`:
+
+* numpy (or anything array-like: lists, pandas) -> float64 tensor on the CPU; the result is a Python
+  ``float``.
+* torch -> stays on its device. float32/float64 keep their dtype; float16/bfloat16 are computed in
+  float32 (log-determinants and log-distances are meaningless in half precision) and the result is
+  float32. The result is a 0-d tensor and autograd flows through it where the estimator is
+  differentiable.
+* integer input is read as continuous values (float64); bool and complex input are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Union
+
+import numpy as np
+import torch
+
+ArrayLike = Union[np.ndarray, torch.Tensor, "list[float]"]
+
+# A chunked kernel holds at most about this many bytes in one (chunk, n) block.
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """What the caller gave us, so the result can be handed back in the same currency."""
+
+    is_torch: bool
+    device: torch.device
+    dtype: torch.dtype
+
+    def finish(self, value: torch.Tensor) -> Union[float, torch.Tensor]:
+        """Return ``value`` as a Python float (numpy input) or a 0-d tensor (torch input)."""
+        if self.is_torch:
+            return value.reshape(()).to(dtype=self.dtype)
+        return float(value.detach().cpu())
+
+    def finish_many(self, values: torch.Tensor) -> Union[np.ndarray, torch.Tensor]:
+        """Return a vector of values as a numpy float64 array or a tensor."""
+        if self.is_torch:
+            return values.to(dtype=self.dtype)
+        return values.detach().cpu().double().numpy()
+
+
+def _refuse_dtype(kind: str, name: str, dtype: object) -> None:
+    if kind == "b":
+        raise TypeError(
+            f"{name} has boolean dtype {dtype}; the estimators expect continuous embeddings. "
+            f"Convert explicitly (e.g. {name}.astype(float)) if the 0/1 values are meant as numbers."
+        )
+    if kind == "c":
+        raise TypeError(
+            f"{name} has complex dtype {dtype}; stack the real and imaginary parts as separate "
+            "columns to estimate on them."
+        )
+
+
+def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]:
+    """Convert ``a`` to a floating tensor following the module's policy.
+
+    Returns the tensor and the :class:`Boundary` that maps results back to the caller's type.
+    No copy is made for float64 numpy arrays or float32/float64 tensors.
+    """
+    if isinstance(a, torch.Tensor):
+        if a.is_complex():
+            _refuse_dtype("c", name, a.dtype)
+        if a.dtype == torch.bool:
+            _refuse_dtype("b", name, a.dtype)
+        if a.dtype in (torch.float32, torch.float64):
+            t = a
+        elif a.is_floating_point():  # float16, bfloat16, float8
+            t = a.to(torch.float32)
+        else:  # integers
+            t = a.to(torch.float64)
+        return t, Boundary(True, t.device, t.dtype)
+    if hasattr(a, "to_numpy") and not isinstance(a, np.ndarray):  # pandas
+        a = a.to_numpy()
+    arr = np.asarray(a)
+    if arr.dtype.kind in "bc":
+        _refuse_dtype(arr.dtype.kind, name, arr.dtype)
+    if arr.dtype.kind not in "fiu":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} has dtype {arr.dtype}, which cannot be read as numbers") from exc
+    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))
+    return t, Boundary(False, t.device, torch.float64)
+
+
+def chunk_size_for(n_cols: int, *, itemsize: int = 8, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                   factor: int = 1) -> int:
+    """Rows per chunk so that ``factor`` blocks of shape (rows, n_cols) fit in ``memory_budget`` bytes."""
+    per_row = max(1, n_cols * itemsize * factor)
+    return max(1, int(memory_budget // per_row))
+
+
+def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:
+    """Yield consecutive slices covering ``range(n)`` in blocks of ``chunk_size``."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    for start in range(0, n, chunk_size):
+        yield slice(start, min(start + chunk_size, n))
+
+
+def global_scale(z: torch.Tensor) -> torch.Tensor:
+    """Root-mean-square deviation of all entries of ``z`` from their column means (0-d tensor).
+
+    Kernels divide by it before squaring distances or forming covariances, so that data at scale
+    1e30 or 1e-30 neither overflows nor underflows, and add back ``d * log(scale)`` analytically.
+    Computed without squaring the raw values (scale first by the max-abs deviation).
+    """
+    zc = z - z.mean(dim=0, keepdim=True)
+    m = zc.abs().amax()
+    if m == 0:
+        return m
+    return m * (zc / m).pow(2).mean().sqrt()
+
+
+LOG_2PI_E = math.log(2 * math.pi * math.e)

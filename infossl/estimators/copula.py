@@ -1,0 +1,136 @@
+"""Gaussian-copula estimators: rank-based normal scores, then the Gaussian log-det formulas.
+
+Mutual information is invariant under strictly increasing maps of each coordinate, so replacing every
+column by its normal scores removes the marginals from the problem; what is left is estimated by the
+Gaussian formulas of :mod:`infossl.estimators.gaussian`. For entropy the marginals matter, so they are
+estimated one column at a time (1-D nearest-neighbour spacings, accurate at any n) and the dependence
+between columns (the total correlation) is taken from the normal scores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from infossl._backend import ArrayLike, iter_chunks
+from infossl._validation import check_embeddings, check_float, check_int, check_pair
+from infossl.estimators.gaussian import _centred_cov, _gaussian_mi, _regularised_logdet, wishart_logdet_bias
+
+
+def normal_scores(t: torch.Tensor) -> torch.Tensor:
+    r"""Per-column normal scores :math:`\Phi^{-1}(r/(n+1))` of the average ranks r (ties share a rank).
+
+    The result is marginally standard normal whatever the marginals were, and is unchanged by any
+    strictly increasing map of a column. Not differentiable (ranks).
+    """
+    n, d = t.shape
+    vals, order = torch.sort(t.detach(), dim=0)  # (n, d)
+    new_group = torch.ones_like(vals, dtype=torch.bool)
+    new_group[1:] = vals[1:] != vals[:-1]
+    gid = (torch.cumsum(new_group.long(), dim=0) - 1 + torch.arange(d, device=t.device) * n).reshape(-1)
+    pos = torch.arange(1, n + 1, dtype=t.dtype, device=t.device).unsqueeze(1).expand(n, d).reshape(-1)
+    sums = torch.zeros(n * d, dtype=t.dtype, device=t.device).scatter_add_(0, gid, pos)
+    counts = torch.zeros(n * d, dtype=t.dtype, device=t.device).scatter_add_(0, gid, torch.ones_like(pos))
+    avg_sorted = (sums / counts.clamp_min(1))[gid].reshape(n, d)  # (n, d) average rank of each sorted entry
+    ranks = torch.empty_like(avg_sorted).scatter_(0, order, avg_sorted)  # back to the original row order
+    return torch.special.ndtri(ranks / (n + 1))
+
+
+def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0, bias_correction: bool = True):
+    r"""Gaussian-copula mutual information: normal scores, then the Gaussian MI, in nats.
+
+    Each column of x and y is replaced by its normal scores (:func:`normal_scores`) and
+    :func:`~infossl.estimators.gaussian_mutual_information` is applied to the scores. Because MI is
+    invariant under strictly monotone per-column maps, the estimate is consistent for any distribution
+    whose copula is Gaussian (Gaussian data pushed through normal CDFs, cubes, exponentials, ...) and is
+    unaffected by heavy-tailed marginals. For other copulas it is a **lower bound** in the large-sample
+    limit: among copulas with a given normal-score correlation matrix, the Gaussian copula has the largest
+    entropy and hence the least MI (Ince et al. 2017, section "Gaussian copula MI is a lower bound").
+    Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed
+    exactly as in the Gaussian estimator. Not differentiable (ranks); torch input stays on its device.
+
+    References
+    ----------
+    .. [1] Ince, R. A. A. et al. "A statistical framework for neuroimaging data analysis based on mutual
+       information estimated via a Gaussian copula", Hum. Brain Mapp. 38, 1541-1573 (2017).
+
+    Examples
+    --------
+    >>> import numpy as np, infossl
+    >>> from infossl.synthetic import correlated_gaussian
+    >>> x, y = correlated_gaussian(2, 0.8).sample(50000, random_state=0)
+    >>> mi = infossl.estimators.copula_mutual_information(np.exp(x), y ** 3)   # monotone maps: same MI
+    >>> round(mi, 1), round(-np.log(1 - 0.64), 1)
+    (1.0, 1.0)
+    """
+    tx, ty, b = check_pair(x, y, min_samples=3)
+    ridge = check_float(ridge, "ridge", low=0.0)
+    with torch.no_grad():
+        mi = _gaussian_mi(normal_scores(tx), normal_scores(ty), ridge=ridge, bias_correction=bias_correction,
+                          rtol=None)
+    return b.finish(mi)
+
+
+def marginal_entropies(t: torch.Tensor, *, k: int = 3, chunk_size: int = 256) -> torch.Tensor:
+    r"""Kozachenko–Leonenko entropy of every column separately, exact neighbours by sorting: (d,) nats.
+
+    In one dimension the k nearest neighbours of a point lie within k places of it in sorted order, so
+    the k-th neighbour distance is the k-th smallest of 2k candidate gaps. Cost O(n log n) per column.
+    :math:`\hat H = \psi(n) - \psi(k) + \log 2 + \frac1n\sum_i \log r_i` (Kraskov et al. 2004, eq. 20).
+    Columns with a point mass (k-th neighbour distance 0) have entropy :math:`-\infty` and raise.
+    """
+    n, d = t.shape
+    out = []
+    for cols in iter_chunks(d, chunk_size):
+        s, _ = torch.sort(t[:, cols].detach(), dim=0)  # (n, c)
+        pad = torch.full((k, s.shape[1]), math.inf, dtype=s.dtype, device=s.device)
+        sp = torch.cat([pad, s, pad], dim=0)  # (n + 2k, c)
+        gaps = [(sp[k + o:k + o + n] - s).abs() for o in range(-k, k + 1) if o != 0]
+        r = torch.stack(gaps, dim=0).kthvalue(k, dim=0).values  # (n, c) k-th neighbour distance
+        bad = (r == 0).any(dim=0)
+        if bool(bad.any()):
+            idx = (torch.nonzero(bad).flatten() + cols.start).tolist()
+            raise ValueError(
+                f"column(s) {idx[:10]} of z have more than k={k} equal values (a point mass): their "
+                "differential entropy is -inf. Use method='gaussian' with shrinkage, method='logdet', or "
+                "remove the repeated values")
+        out.append(torch.log(r).mean(dim=0))
+    mean_log_r = torch.cat(out)
+    const = torch.special.digamma(torch.tensor(float(n), dtype=t.dtype)) \
+        - torch.special.digamma(torch.tensor(float(k), dtype=t.dtype)) + math.log(2)
+    return const.to(t.device) + mean_log_r
+
+
+def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
+    r"""Entropy as marginal entropies minus the Gaussian-copula total correlation, in nats.
+
+    .. math:: \hat H(Z) = \sum_{j=1}^{d} \hat H_{\mathrm{KL}}(Z_j) - \widehat{TC}, \qquad
+              \widehat{TC} = -\tfrac12 \log\det R
+
+    where :math:`\hat H_{\mathrm{KL}}` is the 1-D Kozachenko–Leonenko estimate (:func:`marginal_entropies`)
+    and R the correlation matrix of the normal scores (with the Gaussian log-det bias removed when
+    ``bias_correction``). This is the decomposition :math:`H(Z) = \sum_j H(Z_j) - TC(Z)` with the total
+    correlation taken from the copula. It is consistent for every distribution with a Gaussian copula and
+    any marginals, costs O(n d^2) for any d (no d-dimensional neighbour search, hence none of the curse of
+    dimensionality of the d-dimensional kNN estimator), and for other copulas it is an **upper bound** in
+    the large-sample limit (the Gaussian copula minimises TC for a given normal-score correlation).
+
+    A singular score correlation (collinear columns) warns and uses the Gaussian estimator's ridge; a
+    column with a point mass raises (its differential entropy is :math:`-\infty`). Not differentiable.
+    """
+    t, b = check_embeddings(z, min_samples=2)
+    k = check_int(k, "k")
+    n, d = t.shape
+    if n <= k:
+        raise ValueError(f"k={k} needs more than {k} samples, got {n}")
+    with torch.no_grad():
+        h_marg = marginal_entropies(t, k=k).sum()
+        if d == 1:
+            return b.finish(h_marg)
+        cov = _centred_cov(normal_scores(t))  # (d, d)
+        tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
+        if bias_correction and n > d + 1:
+            tc = tc + 0.5 * (wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)
+                             - d * wishart_logdet_bias(1, n, dtype=t.dtype, device=t.device))
+    return b.finish(h_marg - tc)
