@@ -89,7 +89,10 @@ def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} has dtype {arr.dtype}, which cannot be read as numbers") from exc
-    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64))
+    arr = np.asarray(arr, dtype=np.float64)
+    if not arr.flags.c_contiguous:  # np.ascontiguousarray would turn 0-d into 1-d
+        arr = arr.copy()
+    t = torch.from_numpy(arr)
     return t, Boundary(False, t.device, torch.float64)
 
 
