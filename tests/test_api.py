@@ -1,0 +1,73 @@
+"""The public surface: names promised in DESIGN.md section 3, __all__, side-effect-free import."""
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import infossl
+from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
+
+
+def test_all_names_exist_and_are_unique():
+    for module in (infossl, infossl.estimators, infossl.synthetic, infossl.io):
+        names = module.__all__
+        assert len(names) == len(set(names)), module.__name__
+        for name in names:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_design_names():
+    assert callable(infossl.entropy) and callable(infossl.mutual_information)
+    assert set(ENTROPY_METHODS) >= {"gaussian", "logdet", "knn", "mixture", "renyi"}
+    assert set(MI_METHODS) >= {"gaussian", "copula", "ksg", "infonce", "nwj", "dv", "renyi"}
+
+
+@pytest.mark.parametrize("method", sorted(ENTROPY_METHODS))
+def test_every_entropy_method_dispatches(method):
+    import importlib
+    module, func = ENTROPY_METHODS[method]
+    assert callable(getattr(importlib.import_module(f"infossl.estimators.{module}"), func))
+
+
+@pytest.mark.parametrize("method", sorted(MI_METHODS))
+def test_every_mi_method_dispatches(method):
+    import importlib
+    module, func = MI_METHODS[method]
+    assert callable(getattr(importlib.import_module(f"infossl.estimators.{module}"), func))
+
+
+def test_import_has_no_side_effects():
+    code = (
+        "import logging, torch, warnings\n"
+        "before = (torch.get_default_dtype(), torch.get_num_threads(), len(logging.getLogger().handlers),\n"
+        "          torch.are_deterministic_algorithms_enabled(), list(warnings.filters))\n"
+        "import infossl\n"
+        "after = (torch.get_default_dtype(), torch.get_num_threads(), len(logging.getLogger().handlers),\n"
+        "         torch.are_deterministic_algorithms_enabled(), list(warnings.filters))\n"
+        "assert before == after, (before, after)\n"
+        "assert not logging.getLogger('infossl').handlers\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_auto_rules_are_logged(rng, caplog):
+    z = rng.standard_normal((300, 2))
+    with caplog.at_level(logging.DEBUG, logger="infossl"):
+        infossl.entropy(z)
+        infossl.entropy(rng.standard_normal((300, 6)))
+        infossl.mutual_information(z[:, :1], z[:, 1:])
+        infossl.mutual_information(rng.standard_normal((300, 6)), rng.standard_normal((300, 6)))
+    text = caplog.text
+    assert "d=2 -> knn" in text and "d=6 -> copula" in text
+    assert "-> max" in text and "dims=12 -> copula" in text
+
+
+def test_auto_mi_falls_back_to_copula_on_duplicates(rng, caplog):
+    x = np.repeat(rng.standard_normal((50, 1)), 6, axis=0)
+    y = x + 0.5 * np.repeat(rng.standard_normal((50, 1)), 6, axis=0)
+    with caplog.at_level(logging.DEBUG, logger="infossl"):
+        v = infossl.mutual_information(x, y)
+    assert "KSG refused" in caplog.text
+    assert v == pytest.approx(infossl.estimators.copula_mutual_information(x, y))
