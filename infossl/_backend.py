@@ -15,6 +15,7 @@ with :func:`to_tensor` and their result with :func:`Boundary.finish`:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Union
 
@@ -92,7 +93,9 @@ def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]
     arr = np.asarray(arr, dtype=np.float64)
     if not arr.flags.c_contiguous:  # np.ascontiguousarray would turn 0-d into 1-d
         arr = arr.copy()
-    t = torch.from_numpy(arr)
+    with warnings.catch_warnings():  # read-only input (memmaps, broadcast views) is never written to
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(arr)
     return t, Boundary(False, t.device, torch.float64)
 
 

@@ -1,0 +1,354 @@
+"""Read saved embeddings safely; write result files atomically.
+
+:func:`load_array` reads one numeric array from ``.npy``, ``.npz``, ``.pt``/``.pth``, ``.safetensors``,
+``.csv`` or ``.parquet`` without ever executing pickled code: numpy files are opened with
+``allow_pickle=False`` and torch files with ``torch.load(weights_only=True)``. Large ``.npy`` (and
+zip-format ``.pt``) files are memory-mapped copy-on-write, so pages are read from disk as an estimator
+touches them and the file is never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+Key = Union[None, str, Sequence[str]]
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth", ".safetensors", ".csv", ".parquet")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _finish(arr: np.ndarray, source: str) -> np.ndarray:
+    """Check the array is 1-D or 2-D and numeric; integers become float64, floats keep their dtype."""
+    if arr.ndim == 0 or arr.ndim > 2:
+        hint = (
+            " Flatten the trailing dimensions first (a.reshape(len(a), -1)) and save again."
+            if arr.ndim > 2
+            else ""
+        )
+        raise ValueError(
+            f"{source} holds an array of shape {arr.shape}; expected (n_samples, n_features).{hint}"
+        )
+    kind = arr.dtype.kind
+    if kind == "f":
+        return arr
+    if kind in "iu":
+        return arr.astype(np.float64)
+    if kind == "b":
+        raise TypeError(
+            f"{source} holds a boolean array; convert it to float explicitly if the 0/1 values are numbers"
+        )
+    raise TypeError(f"{source} holds an array of dtype {arr.dtype}, which is not real-valued numeric data")
+
+
+def _pick(names: Sequence[str], key: Key, source: str, what: str = "arrays") -> str:
+    """Choose one of ``names`` by ``key``; with no key there must be exactly one."""
+    listed = ", ".join(map(repr, names))
+    if key is None:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise ValueError(f"{source} holds no {what}")
+        raise ValueError(f"{source} holds {len(names)} {what}; choose one with key=...: {listed}")
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string for {source}, got {key!r}")
+    if key not in names:
+        raise ValueError(f"key={key!r} is not in {source}; available {what}: {listed}")
+    return key
+
+
+def _no_key(key: Key, source: str) -> None:
+    if key is not None:
+        raise ValueError(f"{source} holds a single array; key={key!r} does not apply")
+
+
+def _tensor_to_numpy(t: Any, source: str) -> np.ndarray:
+    import torch
+
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{source} holds a {type(t).__name__}, expected a tensor")
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:  # numpy has no bfloat16
+        t = t.to(torch.float32)
+    return t.resolve_conj().resolve_neg().numpy()
+
+
+# --------------------------------------------------------------------------------------------- readers
+def _read_npy(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    _no_key(key, str(path))
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise ValueError(
+                f"{path} is not a .npy file (no NumPy header); infossl does not unpickle data files"
+            )
+    try:
+        arr = np.load(path, mmap_mode="c" if mmap else None, allow_pickle=False)  # copy-on-write map
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Python objects" in str(exc):
+            raise ValueError(
+                f"{path} holds pickled Python objects; infossl does not unpickle data files. "
+                "Save a numeric array (np.save(path, a.astype(float)))"
+            ) from None
+        raise ValueError(f"cannot read {path} as .npy: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as .npy: {exc}") from None
+    return arr
+
+
+def _read_npz(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"PK":
+            raise ValueError(
+                f"{path} is not a .npz file (not a zip archive); infossl does not unpickle data files"
+            )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            name = _pick(list(archive.files), key, str(path))
+            return archive[name]
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(
+                f"{path} holds pickled Python objects; infossl does not unpickle data files"
+            ) from None
+        raise
+    except (OSError, EOFError) as exc:  # not a zip archive
+        raise ValueError(f"cannot read {path} as .npz: {exc}") from None
+
+
+def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    import torch
+
+    def load(use_mmap: bool) -> Any:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+
+    try:
+        try:
+            obj = load(mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            obj = load(False)  # legacy (non-zip) files cannot be memory-mapped
+    except pickle.UnpicklingError as exc:
+        # Keep torch's one line that names the offending object, e.g. "Unsupported global: GLOBAL a.B".
+        detail = next(
+            (
+                ln.split("error:", 1)[1].split(" was not")[0].strip()
+                for ln in str(exc).splitlines()
+                if "WeightsUnpickler error:" in ln
+            ),
+            "",
+        )
+        raise ValueError(
+            f"refused to load {path}: it holds objects other than tensors and plain containers"
+            f"{' (' + detail + ')' if detail else ''}, and infossl only reads torch files with "
+            f"weights_only=True (it never unpickles arbitrary code). Save the embeddings with "
+            f"torch.save(tensor, path) or torch.save({{'name': tensor}}, path)"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"cannot read {path} as a torch file: {exc}") from None
+    source = str(path)
+    if isinstance(obj, dict):
+        names = [str(k) for k in obj]
+        name = _pick(names, key, source, what="entries")
+        obj = {str(k): v for k, v in obj.items()}[name]
+        source = f"{path}[{name!r}]"
+    elif isinstance(obj, (list, tuple)):
+        if key is None and len(obj) == 1:
+            obj = obj[0]
+        else:
+            if key is None or not str(key).isdigit() or int(key) >= len(obj):
+                raise ValueError(
+                    f"{path} holds a {type(obj).__name__} of {len(obj)} entries; choose one with key='0'.."
+                    f"'{len(obj) - 1}', got key={key!r}"
+                )
+            obj = obj[int(key)]
+            source = f"{path}[{int(key)}]"
+    else:
+        _no_key(key, source)
+    return _tensor_to_numpy(obj, source)
+
+
+def _read_safetensors(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise ImportError(
+            f"reading {path} needs the optional safetensors package: pip install safetensors"
+        ) from None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            name = _pick(list(handle.keys()), key, str(path), what="tensors")
+            tensor = handle.get_tensor(name)
+    except (ValueError, TypeError):
+        raise
+    except Exception as exc:  # safetensors raises its own SafetensorError on malformed files
+        raise ValueError(f"cannot read {path} as .safetensors: {exc}") from None
+    return _tensor_to_numpy(tensor, f"{path}[{name!r}]")
+
+
+def _select_columns(df: Any, key: Key, source: str) -> np.ndarray:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    names = [str(c) for c in df.columns]
+    df = df.set_axis(names, axis=1)
+    if key is None:
+        cols = names
+    elif isinstance(key, str):
+        cols = [key] if key in names else [c.strip() for c in key.split(",") if c.strip()]
+    else:
+        cols = [str(c) for c in key]
+    if not cols:
+        raise ValueError(f"{source} has no columns" if key is None else f"key={key!r} selects no columns")
+    missing = [c for c in cols if c not in names]
+    if missing:
+        raise ValueError(
+            f"columns {missing} are not in {source}; available columns: {', '.join(map(repr, names))}"
+        )
+    bad = [c for c in cols if is_bool_dtype(df[c]) or not is_numeric_dtype(df[c])]
+    if bad:
+        hint = "; select numeric columns with key='a,b,...'" if key is None else ""
+        raise ValueError(f"{source} has non-numeric columns {bad}{hint}")
+    return df[cols].to_numpy(dtype=np.float64)  # (n, len(cols))
+
+
+def _read_csv(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path} as .csv: {exc}") from None
+    return _select_columns(df, key, str(path))
+
+
+def _read_parquet(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError(f"reading {path} needs the optional pyarrow package: pip install pyarrow") from None
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, pyarrow.ArrowException) as exc:
+        raise ValueError(f"cannot read {path} as .parquet: {exc}") from None
+    return _select_columns(df, key, str(path))
+
+
+_READERS: dict[str, Callable[[Path, Key, bool], np.ndarray]] = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".pt": _read_torch,
+    ".pth": _read_torch,
+    ".safetensors": _read_safetensors,
+    ".csv": _read_csv,
+    ".parquet": _read_parquet,
+}
+
+
+def load_array(path: PathLike, key: Key = None, *, mmap: bool = True) -> np.ndarray:
+    """Load one numeric array of embeddings from a file, without executing any pickled code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy``, ``.npz``, ``.pt``/``.pth``, ``.safetensors``, ``.csv`` or ``.parquet`` file
+        (suffix matched case-insensitively).
+    key : str or sequence of str, optional
+        Which array to read. ``.npz``: the array name; ``.pt``: the dict entry (or list index as a string);
+        ``.safetensors``: the tensor name. Needed only when the file holds several. ``.csv``/``.parquet``:
+        a column name, comma-separated names (``"a,b,c"``) or a list of names; by default every column,
+        which must then all be numeric. Not allowed for ``.npy``.
+    mmap : bool, default True
+        Memory-map ``.npy`` and zip-format ``.pt`` files instead of reading them into memory. The maps are
+        copy-on-write: the array is writable (so it converts to a torch tensor without a copy or a warning)
+        and writes never reach the file.
+
+    Returns
+    -------
+    ndarray, shape (n, d) or (n,)
+        Floating values (float arrays keep their dtype, integers become float64); a 1-D array is returned
+        as stored. ``.csv``/``.parquet`` always give (n, n_columns) float64.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Unknown suffix, unreadable or pickled content, a missing or ambiguous key (the message lists the
+        available keys), or an array that is not 1-D/2-D.
+    TypeError
+        Non-numeric (boolean, complex, string, object) content.
+    ImportError
+        ``.safetensors`` without ``safetensors`` or ``.parquet`` without ``pyarrow`` installed.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "z.npz")
+    >>> np.savez(p, z=np.eye(3))
+    >>> load_array(p).shape
+    (3, 3)
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: '{p}'")
+    if p.is_dir():
+        raise ValueError(f"'{p}' is a directory; give the path of an embeddings file")
+    reader = _READERS.get(p.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"cannot read '{p}': unknown suffix {p.suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return _finish(np.asanyarray(reader(p, key, mmap)), str(p))
+
+
+# --------------------------------------------------------------------------------------------- writers
+def write_text_atomic(text: str, path: PathLike, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same directory, then ``os.replace``.
+
+    A reader never sees a half-written file, and an interrupted write leaves any previous file intact.
+    Missing parent directories are created. Returns the path written.
+    """
+    p = Path(os.fspath(path))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding) as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return p
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "tolist"):  # torch tensors
+        return obj.tolist()
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
+
+
+def save_json_atomic(obj: Any, path: PathLike, *, indent: Optional[int] = 2) -> Path:
+    """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths)."""
+    return write_text_atomic(json.dumps(obj, indent=indent, default=_json_default) + "\n", path)
