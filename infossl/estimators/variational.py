@@ -1,0 +1,696 @@
+"""Variational lower bounds on mutual information: InfoNCE, NWJ and Donsker-Varadhan.
+
+Two layers:
+
+* **Bounds on a critic score matrix.** ``scores[i, j] = f(x_i, y_j)`` for a minibatch of ``b`` joint
+  samples ``(x_i, y_i)``; the diagonal holds the positive (joint) pairs and the ``b (b - 1)``
+  off-diagonal entries stand for samples of the product of marginals. :func:`infonce_lower_bound`,
+  :func:`nwj_lower_bound` and :func:`dv_lower_bound` are pure torch, differentiable and
+  numerically stable (every exponential is taken through ``logsumexp``); contrastive objectives
+  reuse them as losses.
+* **Trained estimators.** :func:`infonce_mutual_information`, :func:`nwj_mutual_information` and
+  :func:`dv_mutual_information` fit a critic (:class:`SeparableCritic`, :class:`ConcatCritic` or a
+  user module) by maximising the bound on a training split and report the bound on a held-out
+  test split.
+
+Off-diagonal convention. The NWJ and DV terms average over the ``b (b - 1)`` pairs ``i != j`` only:
+the diagonal pairs are joint samples, not samples of ``p(x) p(y)``, and including them biases the
+marginal term upwards. This is the "no-diagonal" convention of Poole et al. (2019), Sec. 2 and
+their reference implementation of the TUBA/NWJ and DV bounds. The InfoNCE denominator does include
+the positive (Oord et al. 2018, Sec. 2.3; Poole et al. 2019, Sec. 2.3), which is what bounds it by
+``log b``.
+
+References
+----------
+.. [1] B. Poole, S. Ozair, A. van den Oord, A. A. Alemi, G. Tucker, "On variational bounds of
+       mutual information", ICML 2019, arXiv:1905.06922 (Sec. 2.2: I_DV, I_TUBA, I_NWJ;
+       Sec. 2.3: I_NCE).
+.. [2] A. van den Oord, Y. Li, O. Vinyals, "Representation learning with contrastive predictive
+       coding", arXiv:1807.03748 (2018), Sec. 2.3 (the InfoNCE loss and the bound
+       I >= log N - L_N).
+.. [3] X. Nguyen, M. J. Wainwright, M. I. Jordan, "Estimating divergence functionals and the
+       likelihood ratio by convex risk minimization", IEEE Trans. Inf. Theory 56(11), 2010.
+.. [4] M. D. Donsker, S. R. S. Varadhan, "Asymptotic evaluation of certain Markov process
+       expectations for large time, IV", Comm. Pure Appl. Math. 36(2), 1983.
+.. [5] M. I. Belghazi et al., "Mutual information neural estimation", ICML 2018, arXiv:1801.04062
+       (Definition 3.1: MINE = the DV bound with a neural critic).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from infossl._backend import ArrayLike, Boundary, chunk_size_for, iter_chunks, to_tensor
+from infossl._validation import (
+    check_choice,
+    check_float,
+    check_generator,
+    check_int,
+    check_pair,
+    constant_columns,
+    warn_degenerate,
+)
+
+__all__ = [
+    "infonce_lower_bound",
+    "nwj_lower_bound",
+    "dv_lower_bound",
+    "SeparableCritic",
+    "ConcatCritic",
+    "infonce_mutual_information",
+    "nwj_mutual_information",
+    "dv_mutual_information",
+]
+
+CRITICS = ("separable", "concat")
+
+
+# ----------------------------------------------------------------------------------------------
+# Bounds on a score matrix (kernels without checks, then the public, checked versions)
+# ----------------------------------------------------------------------------------------------
+
+def _log_mean_exp_offdiag(scores: torch.Tensor) -> torch.Tensor:
+    """log( 1/(b(b-1)) sum_{i != j} exp(scores[i, j]) ), stable, differentiable (0-d)."""
+    b = scores.shape[0]
+    diag = torch.eye(b, device=scores.device, dtype=torch.bool)  # (b, b)
+    off = scores.masked_fill(diag, float("-inf"))  # (b, b); masked entries get zero gradient
+    return torch.logsumexp(off.reshape(-1), dim=0) - math.log(b * (b - 1))
+
+
+def _infonce(scores: torch.Tensor) -> torch.Tensor:
+    b = scores.shape[0]
+    return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(b)
+
+
+def _nwj(scores: torch.Tensor) -> torch.Tensor:
+    return scores.diagonal().mean() - torch.exp(_log_mean_exp_offdiag(scores) - 1.0)
+
+
+def _dv(scores: torch.Tensor) -> torch.Tensor:
+    return scores.diagonal().mean() - _log_mean_exp_offdiag(scores)
+
+
+def _check_scores(scores: ArrayLike) -> tuple[torch.Tensor, Boundary]:
+    s, boundary = to_tensor(scores, name="scores")
+    if s.ndim != 2 or s.shape[0] != s.shape[1]:
+        raise ValueError(f"scores must be a square (b, b) matrix; got shape {tuple(s.shape)}")
+    if s.shape[0] < 2:
+        raise ValueError(f"scores needs a batch of at least 2 pairs (b >= 2), got b={s.shape[0]}")
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError(
+            f"scores contains {int(torch.isnan(s).sum())} NaN and {int(torch.isinf(s).sum())} "
+            "infinite values; the critic must return finite scores"
+        )
+    return s, boundary
+
+
+def infonce_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
+    r"""InfoNCE lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
+
+    Parameters
+    ----------
+    scores : array or tensor, shape (b, b)
+        ``scores[i, j] = f(x_i, y_j)``; the diagonal holds the ``b`` joint (positive) pairs, ``b >= 2``.
+
+    Returns
+    -------
+    float or 0-d tensor
+        The bound in nats; a differentiable 0-d tensor for tensor input, a float for numpy input.
+
+    Notes
+    -----
+    .. math::
+
+        I_{\mathrm{NCE}} = \frac{1}{b}\sum_{i=1}^{b}\Big[s_{ii} - \log\sum_{j=1}^{b} e^{s_{ij}}\Big] + \log b
+
+    (Oord et al. 2018, Sec. 2.3; Poole et al. 2019, Sec. 2.3, I_NCE). The denominator includes the positive,
+    so every term is :math:`\le 0` and :math:`I_{\mathrm{NCE}} \le \log b` for *any* scores: the
+    bound saturates at :math:`\log b` and cannot certify more than :math:`\log b` nats. In exchange
+    it has low variance. Tight (as :math:`b \to \infty`) at :math:`f(x, y) = \log p(y|x) + c(y)`.
+
+    Examples
+    --------
+    A critic that cannot tell pairs apart gives 0; a perfect one approaches :math:`\log b`:
+
+    >>> import numpy as np
+    >>> infonce_lower_bound(np.zeros((4, 4)))
+    0.0
+    >>> import math
+    >>> abs(infonce_lower_bound(100.0 * np.eye(4)) - math.log(4)) < 1e-12
+    True
+    """
+    s, boundary = _check_scores(scores)
+    return boundary.finish(_infonce(s))
+
+
+def nwj_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
+    r"""NWJ (f-divergence) lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
+
+    Parameters
+    ----------
+    scores : array or tensor, shape (b, b)
+        ``scores[i, j] = f(x_i, y_j)``; the diagonal holds the ``b`` joint pairs, ``b >= 2``.
+
+    Returns
+    -------
+    float or 0-d tensor
+        The bound in nats; a differentiable 0-d tensor for tensor input, a float for numpy input.
+
+    Notes
+    -----
+    Convention: the :math:`e^{-1}`-shifted form (Nguyen, Wainwright & Jordan 2010; the f-GAN KL
+    bound; Poole et al. 2019, Sec. 2.2, I_NWJ = I_TUBA with :math:`a(y) = e`),
+
+    .. math::
+
+        I \ge \mathbb{E}_{p(x,y)}[f] - e^{-1}\,\mathbb{E}_{p(x)p(y)}[e^{f}]
+        \approx \frac{1}{b}\sum_i s_{ii} - \frac{e^{-1}}{b(b-1)}\sum_{i \ne j} e^{s_{ij}},
+
+    tight at :math:`f^*(x, y) = 1 + \log p(y|x)/p(y)`. The marginal term averages the
+    :math:`b(b-1)` off-diagonal pairs only (the diagonal pairs are joint samples). Both terms
+    are plain means, so the minibatch estimate is unbiased for the population bound of a fixed
+    critic, but its variance grows like :math:`e^{I}` (Poole et al. 2019, Sec. 2.3; McAllester &
+    Stratos 2020). The exponential is computed as ``exp(logsumexp(...) - 1)``; scores so large that
+    this overflows give ``-inf``, the correct limit of the bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import math
+    >>> s = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> abs(nwj_lower_bound(s) - (1.0 - math.exp(-1.0))) < 1e-12
+    True
+    """
+    s, boundary = _check_scores(scores)
+    return boundary.finish(_nwj(s))
+
+
+def dv_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
+    r"""Donsker-Varadhan lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
+
+    Parameters
+    ----------
+    scores : array or tensor, shape (b, b)
+        ``scores[i, j] = f(x_i, y_j)``; the diagonal holds the ``b`` joint pairs, ``b >= 2``.
+
+    Returns
+    -------
+    float or 0-d tensor
+        The value in nats; a differentiable 0-d tensor for tensor input, a float for numpy input.
+
+    Notes
+    -----
+    .. math::
+
+        I \ge \mathbb{E}_{p(x,y)}[f] - \log \mathbb{E}_{p(x)p(y)}[e^{f}]
+        \approx \frac{1}{b}\sum_i s_{ii} - \log\frac{1}{b(b-1)}\sum_{i\ne j} e^{s_{ij}}
+
+    (Donsker & Varadhan 1983; Poole et al. 2019, Sec. 2.2, I_DV; MINE, Belghazi et al. 2018, Def. 3.1), computed
+    with ``logsumexp``; the marginal term uses the off-diagonal pairs only. Tight at
+    :math:`f = \log p(y|x)/p(y) + c` for any constant :math:`c` (the bound is invariant to shifting
+    all scores). The log of a minibatch mean is biased: by Jensen the minibatch value overestimates
+    the population bound in expectation, so on a finite batch it is not a strict lower bound, and
+    its gradient is biased too (MINE corrects this with a moving average; here the plain minibatch
+    gradient is used).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> dv_lower_bound(s)
+    1.0
+    """
+    s, boundary = _check_scores(scores)
+    return boundary.finish(_dv(s))
+
+
+_BOUNDS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"infonce": _infonce, "nwj": _nwj, "dv": _dv}
+
+
+# ----------------------------------------------------------------------------------------------
+# Critics
+# ----------------------------------------------------------------------------------------------
+
+def _mlp(dim_in: int, hidden: int, dim_out: int, layers: int) -> nn.Sequential:
+    """``layers`` hidden ReLU layers of width ``hidden``, then a linear map to ``dim_out``.
+
+    Built on the meta device (no storage, and no draw from the global RNG by the default
+    initialisation); :func:`_materialise` gives it storage and generator-drawn weights.
+    """
+    mods: list[nn.Module] = []
+    width = dim_in
+    for _ in range(layers):
+        mods += [nn.Linear(width, hidden, device="meta"), nn.ReLU()]
+        width = hidden
+    mods.append(nn.Linear(width, dim_out, device="meta"))
+    return nn.Sequential(*mods)
+
+
+def _materialise(module: nn.Module, generator: Union[None, int, torch.Generator],
+                 device: Union[None, str, torch.device], dtype: Optional[torch.dtype]) -> None:
+    """Allocate a meta-built module on ``device`` / ``dtype`` and draw its weights from ``generator``."""
+    module.to_empty(device=torch.device("cpu") if device is None else device)
+    if dtype is not None:
+        module.to(dtype=dtype)
+    _init_linear_layers(module, check_generator(generator, torch.device("cpu")))
+
+
+def _init_linear_layers(module: nn.Module, generator: torch.Generator) -> None:
+    """Re-draw every ``nn.Linear`` from the PyTorch default law U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    with ``generator`` (the global RNG is not used). Draws happen on the generator's device."""
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                bound = 1.0 / math.sqrt(layer.in_features)
+                for p in (layer.weight, layer.bias):
+                    if p is None:
+                        continue
+                    draw = torch.empty(p.shape, device=generator.device, dtype=p.dtype)
+                    draw.uniform_(-bound, bound, generator=generator)
+                    p.copy_(draw)
+
+
+def _check_critic_shape(dim_x: int, dim_y: int, hidden: int, layers: int) -> None:
+    check_int(dim_x, "dim_x")
+    check_int(dim_y, "dim_y")
+    check_int(hidden, "hidden")
+    check_int(layers, "layers", low=0)
+
+
+class SeparableCritic(nn.Module):
+    r"""Separable critic :math:`f(x, y) = g(x)^\top h(y)` with two MLPs.
+
+    All ``b x b`` scores cost one matrix product, ``scores = g(x) @ h(y).T``.
+
+    Parameters
+    ----------
+    dim_x, dim_y : int
+        Input dimensions.
+    hidden : int
+        Width of the hidden layers.
+    embed : int
+        Output dimension of ``g`` and ``h``.
+    layers : int
+        Number of hidden ReLU layers in each MLP (0 makes ``g`` and ``h`` linear).
+    generator : torch.Generator or int, optional
+        Source of the initial weights (drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the PyTorch
+        default law); the global RNG is not used.
+    device, dtype : optional
+        Where the parameters live.
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, hidden: int = 256, embed: int = 32, layers: int = 2, *,
+                 generator: Union[None, int, torch.Generator] = None,
+                 device: Union[None, str, torch.device] = None, dtype: Optional[torch.dtype] = None):
+        super().__init__()
+        _check_critic_shape(dim_x, dim_y, hidden, layers)
+        check_int(embed, "embed")
+        self.g = _mlp(dim_x, hidden, embed, layers)
+        self.h = _mlp(dim_y, hidden, embed, layers)
+        _materialise(self, generator, device, dtype)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x: (b, dim_x), y: (b, dim_y) -> scores (b, b) with scores[i, j] = f(x_i, y_j)."""
+        return self.g(x) @ self.h(y).T  # (b, embed) @ (embed, b) -> (b, b)
+
+
+class ConcatCritic(nn.Module):
+    r"""Joint critic :math:`f(x, y) = \mathrm{MLP}([x, y])` evaluated on all ``b x b`` pairs.
+
+    The first layer is linear in the concatenation, so its pre-activation for pair ``(i, j)`` is
+    :math:`W_x x_i + W_y y_j + c`: the two halves are computed once per row and broadcast, and the
+    ``(b, b, dim_x + dim_y)`` concatenation is never formed. The remaining layers run on blocks of
+    ``chunk_size`` rows ``i`` (all ``j``), so one block holds ``chunk_size * b * hidden`` activations.
+
+    Parameters
+    ----------
+    dim_x, dim_y : int
+        Input dimensions.
+    hidden : int
+        Width of the hidden layers.
+    layers : int
+        Number of hidden ReLU layers (>= 1).
+    chunk_size : int, optional
+        Rows ``i`` per block; ``None`` derives it from a ~256 MiB budget.
+    generator : torch.Generator or int, optional
+        Source of the initial weights; the global RNG is not used.
+    device, dtype : optional
+        Where the parameters live.
+
+    Notes
+    -----
+    Under autograd the activations of every block are kept for the backward pass, so training memory
+    is still :math:`O(b^2 \cdot \mathrm{hidden})`; chunking bounds the forward temporaries.
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, hidden: int = 256, layers: int = 2, *,
+                 chunk_size: Optional[int] = None,
+                 generator: Union[None, int, torch.Generator] = None,
+                 device: Union[None, str, torch.device] = None, dtype: Optional[torch.dtype] = None):
+        super().__init__()
+        _check_critic_shape(dim_x, dim_y, hidden, layers)
+        check_int(layers, "layers", low=1)
+        if chunk_size is not None:
+            check_int(chunk_size, "chunk_size")
+        self.dim_x, self.chunk_size = dim_x, chunk_size
+        self.net = _mlp(dim_x + dim_y, hidden, 1, layers)
+        _materialise(self, generator, device, dtype)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x: (b, dim_x), y: (b', dim_y) -> scores (b, b') with scores[i, j] = f([x_i, y_j])."""
+        first, rest = self.net[0], self.net[1:]
+        w = first.weight  # (hidden, dim_x + dim_y)
+        ax = x @ w[:, : self.dim_x].T + first.bias  # (b, hidden)
+        ay = y @ w[:, self.dim_x:].T  # (b', hidden)
+        chunk = self.chunk_size or chunk_size_for(y.shape[0] * w.shape[0], itemsize=ax.element_size(),
+                                                  factor=2)
+        blocks = []
+        for rows in iter_chunks(x.shape[0], chunk):
+            pre = ax[rows, None, :] + ay[None, :, :]  # (chunk, b', hidden)
+            blocks.append(rest(pre).squeeze(-1))  # (chunk, b')
+        return torch.cat(blocks, dim=0)  # (b, b')
+
+
+# ----------------------------------------------------------------------------------------------
+# Trained estimators
+# ----------------------------------------------------------------------------------------------
+
+def _standardise(x: torch.Tensor, train: torch.Tensor, name: str) -> torch.Tensor:
+    """Centre and scale every column with the mean and standard deviation of the training rows.
+
+    The deviation is computed after dividing by the column's max-abs deviation, so values near
+    1e30 or 1e-30 neither overflow nor underflow. Constant columns (on the training rows) become 0.
+    """
+    xt = x[train]  # (n_train, d)
+    mean = xt.mean(dim=0, keepdim=True)  # (1, d)
+    dev = xt - mean  # (n_train, d)
+    m = dev.abs().amax(dim=0, keepdim=True)  # (1, d)
+    const = m == 0
+    m = torch.where(const, torch.ones_like(m), m)
+    std = m * (dev / m).pow(2).mean(dim=0, keepdim=True).sqrt()  # (1, d)
+    if bool(const.any()):
+        warn_degenerate(
+            f"{name} has {int(const.sum())} constant column(s) on the training split; they carry no "
+            "information and are set to 0 for the critic"
+        )
+        std = torch.where(const, torch.ones_like(std), std)
+    return (x - mean) / std  # (n, d)
+
+
+def _resolve_critic(critic: Union[str, nn.Module], dx: int, dy: int, hidden: int, embed: int, layers: int,
+                    generator: torch.Generator, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    if isinstance(critic, nn.Module):
+        return critic
+    if critic == "separable":
+        return SeparableCritic(dx, dy, hidden, embed, layers, generator=generator, device=device, dtype=dtype)
+    return ConcatCritic(dx, dy, hidden, max(layers, 1), generator=generator, device=device, dtype=dtype)
+
+
+def _scores(critic: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    s = critic(x, y)
+    b = x.shape[0]
+    if not isinstance(s, torch.Tensor) or tuple(s.shape) != (b, b):
+        shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+        raise ValueError(f"critic must return a ({b}, {b}) score matrix for a batch of {b} pairs; got {shape}")
+    return s
+
+
+def _variational_mi(bound: str, x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module], steps: int,
+                    batch_size: int, lr: float, test_fraction: float, hidden: int, embed: int, layers: int,
+                    standardize: bool, generator: Union[None, int, torch.Generator],
+                    device: Union[None, str, torch.device], return_details: bool
+                    ) -> Union[float, torch.Tensor, dict]:
+    steps = check_int(steps, "steps")
+    batch_size = check_int(batch_size, "batch_size", low=2)
+    lr = check_float(lr, "lr", low=0.0, low_open=True)
+    test_fraction = check_float(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True,
+                                high_open=True)
+    hidden = check_int(hidden, "hidden")
+    embed = check_int(embed, "embed")
+    layers = check_int(layers, "layers", low=0)
+    if not isinstance(standardize, bool):
+        raise TypeError(f"standardize must be True or False, got {standardize!r}")
+    if not isinstance(critic, (str, nn.Module)):
+        raise TypeError(
+            f"critic must be 'separable', 'concat' or a torch.nn.Module mapping (x_batch, y_batch) to a "
+            f"(b, b) score matrix; got {critic!r}"
+        )
+    if isinstance(critic, str):
+        check_choice(critic, "critic", CRITICS)
+    tx, ty, boundary = check_pair(x, y, min_samples=2)
+    tx, ty = tx.detach(), ty.detach()  # the critic is trained on the data; no gradient flows to it
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise TypeError(f"device must be None, a string or a torch.device, got {device!r}") from exc
+        tx, ty = tx.to(device), ty.to(device)
+    dev, dtype = tx.device, tx.dtype
+    n = tx.shape[0]
+    n_test = int(round(test_fraction * n))
+    n_train = n - n_test
+    if min(n_test, n_train) < batch_size:
+        raise ValueError(
+            f"batch_size={batch_size} needs at least {batch_size} rows in both splits; with n={n} and "
+            f"test_fraction={test_fraction} the training split has {n_train} rows and the test split "
+            f"{n_test}. Lower batch_size or pass more samples"
+        )
+    gen = check_generator(generator, dev)
+
+    def perm(k: int) -> torch.Tensor:
+        return torch.randperm(k, generator=gen, device=gen.device).to(dev)
+
+    order = perm(n)
+    train_idx, test_idx = order[:n_train], order[n_train:]  # (n_train,), (n_test,)
+    if standardize:
+        tx = _standardise(tx, train_idx, "x")
+        ty = _standardise(ty, train_idx, "y")
+    else:
+        for name, t in (("x", tx), ("y", ty)):
+            if bool(constant_columns(t[train_idx]).any()):
+                warn_degenerate(f"{name} has constant column(s) on the training split; they carry no information")
+    module = _resolve_critic(critic, tx.shape[1], ty.shape[1], hidden, embed, layers, gen, dev, dtype)
+    fn = _BOUNDS[bound]
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    curve: list[float] = []
+    curve_steps: list[int] = []
+    if params:
+        module.train()
+        opt = torch.optim.Adam(params, lr=lr)
+        # cosine decay to 0: the reported critic is the last iterate, and a vanishing final step size
+        # keeps it from being one noisy Adam step away from a good critic
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        log_every = 50
+        window = torch.zeros((), device=dev, dtype=dtype)
+        pos, epoch = n_train, train_idx
+        for step in range(1, steps + 1):
+            if pos + batch_size > n_train:  # reshuffle the training rows once per epoch
+                epoch, pos = train_idx[perm(n_train)], 0
+            rows = epoch[pos:pos + batch_size]  # (batch_size,)
+            pos += batch_size
+            value = fn(_scores(module, tx[rows], ty[rows]))
+            opt.zero_grad(set_to_none=True)
+            (-value).backward()
+            opt.step()
+            schedule.step()
+            window = window + value.detach()
+            if step % log_every == 0 or step == steps:
+                width = step - (curve_steps[-1] if curve_steps else 0)
+                curve.append(float(window) / width)
+                curve_steps.append(step)
+                window = torch.zeros((), device=dev, dtype=dtype)
+    module.eval()
+    test_order = test_idx[perm(n_test)]
+    n_batches = n_test // batch_size
+    with torch.no_grad():
+        values = torch.stack([
+            fn(_scores(module, tx[rows], ty[rows]))
+            for rows in test_order[: n_batches * batch_size].reshape(n_batches, batch_size)
+        ])  # (n_batches,)
+    estimate = values.mean()
+    if not bool(torch.isfinite(estimate)):
+        raise ValueError(
+            f"the {bound} bound is not finite on the test split ({float(estimate)}); the critic diverged. "
+            "Lower lr or steps"
+        )
+    result = boundary.finish(estimate)
+    if isinstance(result, torch.Tensor):
+        result = result.detach()
+    if not return_details:
+        return result
+    se = float(values.std() / math.sqrt(n_batches)) if n_batches > 1 else float("nan")
+    return {
+        "estimate": result,
+        "test_batch_values": values.detach().cpu().double().tolist(),
+        "standard_error": se,
+        "train_curve": curve,
+        "train_curve_steps": curve_steps,
+        "cap": math.log(batch_size) if bound == "infonce" else math.inf,
+        "batch_size": batch_size,
+        "n_train": n_train,
+        "n_test": n_test,
+        "critic": module,
+    }
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    x : array or tensor, shape (n, d_x)
+    y : array or tensor, shape (n, d_y)
+        Paired samples (row ``i`` of ``x`` goes with row ``i`` of ``y``). 1-D input is one column.
+    critic : {"separable", "concat"} or torch.nn.Module
+        ``"separable"``: :class:`SeparableCritic` (``g(x) . h(y)``); ``"concat"``: :class:`ConcatCritic`
+        (an MLP on ``[x, y]``, more flexible, ``b`` times costlier). A module is called as
+        ``critic(x_batch, y_batch)`` on standardised batches and must return the ``(b, b)`` score matrix;
+        its parameters are trained in place (a module without trainable parameters is only evaluated).
+        It must live on the training device and accept its dtype (float64 for numpy input).
+    steps : int
+        Adam steps, each on a fresh minibatch of the training split (rows reshuffled every epoch).
+    batch_size : int
+        Pairs per minibatch (``>= 2``), for training and evaluation; both splits need this many rows.
+    lr : float
+        Initial Adam learning rate, decayed to 0 along a cosine over the ``steps`` (the reported critic is the
+        last iterate; the decay keeps it from ending on a noisy step).
+    test_fraction : float in (0, 1)
+        Share of rows (``round(test_fraction * n)``) held out for the reported value.
+    hidden, embed, layers : int
+        Width, output dimension (separable only) and number of hidden layers of the built-in critics.
+    standardize : bool
+        Centre and scale each column with the training split's mean and standard deviation first.
+        Constant columns become 0 with a :class:`~infossl._validation.DegenerateInputWarning`.
+    generator : torch.Generator or int, optional
+        Drives the split, the minibatches and the critic initialisation; a fixed seed makes the result
+        reproducible on a given device. ``None`` draws a fresh seed.
+    device : str or torch.device, optional
+        Where to train; default: the input's device (CUDA tensors train on the GPU).
+    return_details : bool
+        If True, return a dict with ``estimate``, ``test_batch_values``, ``standard_error`` (over test
+        batches), ``train_curve`` (mean training bound over each window of 50 steps, the last window
+        possibly shorter) with ``train_curve_steps``, ``cap``, ``batch_size``, ``n_train``, ``n_test`` and
+        the trained ``critic``.
+
+    Returns
+    -------
+    float or 0-d tensor or dict
+        The bound on the test split in nats, averaged over its ``n_test // batch_size`` disjoint
+        minibatches (left-over rows are unused): a float for numpy input, a detached 0-d tensor for tensor
+        input. The number is **not differentiable** with respect to ``x`` or ``y`` (a critic is trained
+        inside); use the ``*_lower_bound`` functions on a critic's scores for a differentiable objective.
+        The value is not clipped at 0: a slightly negative value means no detectable dependence.
+"""
+
+
+def infonce_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
+                               steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
+                               test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
+                               standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
+                               device: Union[None, str, torch.device] = None, return_details: bool = False
+                               ) -> Union[float, torch.Tensor, dict]:
+    return _variational_mi("infonce", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
+                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
+                           standardize=standardize, generator=generator, device=device,
+                           return_details=return_details)
+
+
+def nwj_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
+                           steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
+                           test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
+                           standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
+                           device: Union[None, str, torch.device] = None, return_details: bool = False
+                           ) -> Union[float, torch.Tensor, dict]:
+    return _variational_mi("nwj", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
+                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
+                           standardize=standardize, generator=generator, device=device,
+                           return_details=return_details)
+
+
+def dv_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
+                          steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
+                          test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
+                          standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
+                          device: Union[None, str, torch.device] = None, return_details: bool = False
+                          ) -> Union[float, torch.Tensor, dict]:
+    return _variational_mi("dv", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
+                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
+                           standardize=standardize, generator=generator, device=device,
+                           return_details=return_details)
+
+
+infonce_mutual_information.__doc__ = r"""InfoNCE estimate of :math:`I(X;Y)` in nats with a trained critic.
+
+    Trains a critic to maximise :func:`infonce_lower_bound` on minibatches of a training split and
+    reports the bound on a held-out split. The result is **capped at** :math:`\log(\mathrm{batch\_size})`
+    (5.55 nats for 256): when the true MI approaches the cap the estimate saturates and underestimates;
+    raise ``batch_size`` (the cap is reported as ``cap`` with ``return_details=True``). Low variance.
+
+    .. math::
+
+        \hat I = \frac{1}{B}\sum_{k=1}^{B} I_{\mathrm{NCE}}(S^{(k)}), \qquad S^{(k)}_{ij} = f(x_i, y_j)
+        \text{ over test minibatch } k
+""" + _COMMON_DOC + r"""
+    References
+    ----------
+    Oord et al. 2018, arXiv:1807.03748, Sec. 2.3; Poole et al. 2019, arXiv:1905.06922, Sec. 2.3.
+
+    Examples
+    --------
+    Correlated Gaussians, true :math:`I = -\tfrac{d}{2}\log(1-\rho^2) = 0.673` nats for
+    :math:`d = 2`, :math:`\rho = 0.7`:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2000, 2))
+    >>> y = 0.7 * x + np.sqrt(1 - 0.7**2) * rng.standard_normal((2000, 2))
+    >>> est = infonce_mutual_information(x, y, steps=300, batch_size=128, hidden=64, generator=0)
+    >>> abs(est - 0.673) < 0.2
+    True
+"""
+
+nwj_mutual_information.__doc__ = r"""NWJ estimate of :math:`I(X;Y)` in nats with a trained critic.
+
+    Trains a critic to maximise :func:`nwj_lower_bound` (:math:`e^{-1}`-shifted convention) and reports it
+    on a held-out split. No :math:`\log b` cap and unbiased for a fixed critic, but the variance of both
+    the estimate and the training signal grows like :math:`e^{I}`, so it is only reliable at moderate MI.
+""" + _COMMON_DOC + r"""
+    References
+    ----------
+    Nguyen, Wainwright & Jordan 2010; Poole et al. 2019, arXiv:1905.06922, Sec. 2.2 (I_NWJ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2000, 2))
+    >>> y = 0.7 * x + np.sqrt(1 - 0.7**2) * rng.standard_normal((2000, 2))
+    >>> est = nwj_mutual_information(x, y, steps=300, batch_size=128, hidden=64, generator=0)
+    >>> abs(est - 0.673) < 0.2
+    True
+"""
+
+dv_mutual_information.__doc__ = r"""Donsker-Varadhan (MINE-style) estimate of :math:`I(X;Y)` in nats.
+
+    Trains a critic to maximise :func:`dv_lower_bound` and reports it on a held-out split. No
+    :math:`\log b` cap; the log of the minibatch mean makes the value (and the training gradient) biased,
+    upwards in expectation for a fixed critic, by an amount that shrinks with ``batch_size``.
+""" + _COMMON_DOC + r"""
+    References
+    ----------
+    Donsker & Varadhan 1983; Belghazi et al. 2018, arXiv:1801.04062, Def. 3.1; Poole et al. 2019,
+    arXiv:1905.06922, Sec. 2.2 (I_DV).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2000, 2))
+    >>> y = 0.7 * x + np.sqrt(1 - 0.7**2) * rng.standard_normal((2000, 2))
+    >>> est = dv_mutual_information(x, y, steps=300, batch_size=128, hidden=64, generator=0)
+    >>> abs(est - 0.673) < 0.2
+    True
+"""
