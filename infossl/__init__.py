@@ -8,11 +8,7 @@ ground-truth distributions to check them against. Importing has no side effects.
 >>> infossl.mutual_information(z1, z2)      # doctest: +SKIP
 """
 
-from infossl import estimators
-try:  # TEMP-IMPORTS
-    from infossl import io, synthetic  # TEMP-IMPORTS
-except ImportError:  # TEMP-IMPORTS
-    pass  # TEMP-IMPORTS
+from infossl import estimators, io, synthetic
 from infossl._validation import DegenerateInputWarning
 from infossl.estimators import entropy, mutual_information
 

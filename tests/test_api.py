@@ -40,7 +40,7 @@ def test_every_mi_method_dispatches(method):
 
 def test_import_has_no_side_effects():
     code = (
-        "import logging, torch, warnings\n"
+        "import logging, torch, warnings, numpy, scipy.special, scipy.stats, sklearn.covariance, pandas\n"
         "before = (torch.get_default_dtype(), torch.get_num_threads(), len(logging.getLogger().handlers),\n"
         "          torch.are_deterministic_algorithms_enabled(), list(warnings.filters))\n"
         "import infossl\n"
@@ -58,10 +58,10 @@ def test_auto_rules_are_logged(rng, caplog):
         infossl.entropy(z)
         infossl.entropy(rng.standard_normal((300, 6)))
         infossl.mutual_information(z[:, :1], z[:, 1:])
-        infossl.mutual_information(rng.standard_normal((300, 6)), rng.standard_normal((300, 6)))
+        infossl.mutual_information(rng.standard_normal((300, 70)), rng.standard_normal((300, 70)))
     text = caplog.text
     assert "d=2 -> knn" in text and "d=6 -> copula" in text
-    assert "-> max" in text and "dims=12 -> copula" in text
+    assert "dims=2 -> corrected-ksg" in text and "dims=140 -> copula" in text
 
 
 def test_auto_mi_falls_back_to_copula_on_duplicates(rng, caplog):

@@ -2,29 +2,30 @@
 
 One family per module: :mod:`~infossl.estimators.gaussian` (log-det, LogDet),
 :mod:`~infossl.estimators.copula` (Gaussian copula), :mod:`~infossl.estimators.knn` (Kozachenko–Leonenko,
-KSG), :mod:`~infossl.estimators.mixture` (pairwise-distance bounds for Gaussian mixtures),
+KSG), :mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias correction), :mod:`~infossl.estimators.mixture` (pairwise-distance bounds for Gaussian mixtures),
 :mod:`~infossl.estimators.matrix` (matrix-based Rényi), :mod:`~infossl.estimators.variational`
 (InfoNCE / NWJ / DV). :func:`entropy` and :func:`mutual_information` dispatch on ``method=``.
 """
 
 from infossl.estimators.api import entropy, mutual_information
-from infossl.estimators.copula import copula_entropy, copula_mutual_information, normal_scores
+from infossl.estimators.copula import copula_entropy, copula_mutual_information, copula_scores, normal_scores
+from infossl.estimators.corrected import corrected_ksg_mutual_information
 from infossl.estimators.gaussian import (gaussian_entropy, gaussian_mutual_information, logdet_entropy,
                                          shrink_covariance, wishart_logdet_bias)
-import importlib as _il  # TEMP-IMPORTS
-for _m in ("knn", "matrix", "mixture", "variational"):  # TEMP-IMPORTS
-    try:  # TEMP-IMPORTS
-        _mod = _il.import_module("infossl.estimators." + _m)  # TEMP-IMPORTS
-        globals().update({k: getattr(_mod, k) for k in dir(_mod) if not k.startswith("_")})  # TEMP-IMPORTS
-    except ImportError:  # TEMP-IMPORTS
-        pass  # TEMP-IMPORTS
+from infossl.estimators.knn import knn_entropy, ksg_mutual_information
+from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
+from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
+                                        pairwise_divergence)
+from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_lower_bound, dv_mutual_information,
+                                            infonce_lower_bound, infonce_mutual_information, nwj_lower_bound,
+                                            nwj_mutual_information)
 
 __all__ = [
     "entropy", "mutual_information",
     "gaussian_entropy", "logdet_entropy", "gaussian_mutual_information", "shrink_covariance",
     "wishart_logdet_bias",
-    "copula_entropy", "copula_mutual_information", "normal_scores",
-    "knn_entropy", "ksg_mutual_information",
+    "copula_entropy", "copula_mutual_information", "copula_scores", "normal_scores",
+    "knn_entropy", "ksg_mutual_information", "corrected_ksg_mutual_information",
     "mixture_entropy", "mixture_mutual_information", "mixture_entropy_bounds", "pairwise_divergence",
     "matrix_entropy", "renyi_entropy", "renyi_mutual_information",
     "infonce_lower_bound", "nwj_lower_bound", "dv_lower_bound",

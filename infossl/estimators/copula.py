@@ -15,7 +15,8 @@ import torch
 
 from infossl._backend import ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
-from infossl.estimators.gaussian import _centred_cov, _gaussian_mi, _regularised_logdet, wishart_logdet_bias
+from infossl.estimators.gaussian import (_centred_cov, _gaussian_mi, _project_to_rank, _regularised_logdet,
+                                        wishart_logdet_bias)
 
 
 def normal_scores(t: torch.Tensor) -> torch.Tensor:
@@ -48,7 +49,7 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     limit: among copulas with a given normal-score correlation matrix, the Gaussian copula has the largest
     entropy and hence the least MI (Ince et al. 2017, section "Gaussian copula MI is a lower bound").
     Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed
-    exactly as in the Gaussian estimator. Not differentiable (ranks); torch input stays on its device.
+    before scoring (:func:`copula_scores`), so a low-rank embedding gives the MI of its signal. Not differentiable (ranks); torch input stays on its device.
 
     References
     ----------
@@ -67,9 +68,20 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     tx, ty, b = check_pair(x, y, min_samples=3)
     ridge = check_float(ridge, "ridge", low=0.0)
     with torch.no_grad():
-        mi = _gaussian_mi(normal_scores(tx), normal_scores(ty), ridge=ridge, bias_correction=bias_correction,
-                          rtol=None)
+        sx, sy = copula_scores(tx), copula_scores(ty)
+        mi = _gaussian_mi(sx, sy, ridge=ridge, bias_correction=bias_correction, rtol=None)
     return b.finish(mi)
+
+
+def copula_scores(t: torch.Tensor) -> torch.Tensor:
+    """Normal scores of ``t`` (n, d), after removing collapsed directions.
+
+    If ``t`` is numerically rank-deficient (rank r < d: constant or collinear columns, a low-rank
+    embedding), it is first expressed in an orthonormal basis of its column space (n, r): a lossless
+    linear map, so MI is unchanged, whereas per-column normal scores of collinear columns would turn the
+    exact collinearity into spurious rank noise. Full-rank input is scored column by column.
+    """
+    return normal_scores(_project_to_rank(t, None))
 
 
 def marginal_entropies(t: torch.Tensor, *, k: int = 3, chunk_size: int = 256) -> torch.Tensor:

@@ -182,9 +182,10 @@ def test_numpy_equals_torch(rng):
     assert float(t32) == pytest.approx(gaussian_entropy(x), rel=1e-4)
 
 
-def test_gradcheck(rng):
-    x = torch.from_numpy(rng.standard_normal((30, 3))).requires_grad_()
-    y = torch.from_numpy(rng.standard_normal((30, 2))).requires_grad_()
+def test_gradcheck():
+    rng = np.random.default_rng(0)  # one seed: gradcheck is slow and seed-independent
+    x = torch.from_numpy(rng.standard_normal((15, 3))).requires_grad_()
+    y = torch.from_numpy(rng.standard_normal((15, 2))).requires_grad_()
     assert torch.autograd.gradcheck(lambda a: gaussian_entropy(a), (x,))
     assert torch.autograd.gradcheck(lambda a: logdet_entropy(a, beta=0.7), (x,))
     assert torch.autograd.gradcheck(lambda a: gaussian_entropy(a, shrinkage="ledoit_wolf"), (x,))
