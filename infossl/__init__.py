@@ -8,7 +8,7 @@ ground-truth distributions to check them against. Importing has no side effects.
 >>> infossl.mutual_information(z1, z2)      # doctest: +SKIP
 """
 
-from infossl import estimators, io, synthetic
+from infossl import deterministic, estimators, io, synthetic
 from infossl._validation import DegenerateInputWarning
 from infossl.estimators import entropy, mutual_information
 
@@ -18,6 +18,7 @@ __all__ = [
     "entropy",
     "mutual_information",
     "DegenerateInputWarning",
+    "deterministic",
     "estimators",
     "io",
     "synthetic",

@@ -1,0 +1,268 @@
+"""From a network and Gaussian input noise to the Gaussian mixture of its outputs.
+
+Model (Shwartz-Ziv, Balestriero, Kawaguchi, Rudner & LeCun, arXiv:2303.00633, Section 3; arXiv:2207.10081):
+the input is a mixture of Gaussians around the data points, :math:`X = x_T + \\varepsilon`, with
+:math:`T` uniform on :math:`\\{1..n\\}` and :math:`\\varepsilon \\sim \\mathcal N(0, \\Sigma_x)` standing for
+the augmentation noise. To first order (exactly, for a ReLU network whose activation pattern is constant on
+the noise's support) the output :math:`Z = f(X)` is the mixture
+
+.. math::
+
+    p(z) = \\frac1n \\sum_{i=1}^n \\mathcal N\\big(z;\\, f(x_i),\\; J_i \\Sigma_x J_i^\\top + \\delta I_K\\big).
+
+The ridge :math:`\\delta I_K` is read as a small independent output noise. It is needed whenever
+:math:`J_i \\Sigma_x J_i^\\top` is singular (K > D, dead ReLU units, a rank-deficient sketch or fewer than
+K+1 views), and it then dominates the log-determinant of the singular directions: entropies of a singular
+mixture are :math:`-\\infty`, and every finite number reported for one depends on ``ridge``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from infossl._backend import chunk_size_for, iter_chunks
+from infossl._validation import check_choice, check_float, check_generator, check_int, warn_degenerate
+from infossl.deterministic.jacobian import check_model, jacobians, noise_factor, sketch_covariance_factor
+
+__all__ = ["OutputMixture", "output_mixture"]
+
+METHODS = ("auto", "exact", "sketch", "views")
+
+
+@dataclass(frozen=True)
+class OutputMixture:
+    """The Gaussian mixture of a network's outputs under input noise (uniform weights).
+
+    Attributes
+    ----------
+    means : torch.Tensor, shape (n, K)
+        Component means :math:`f(x_i)` (the mean of the views' outputs for ``method="views"`` without ``x``).
+    cov : torch.Tensor, shape (n, K, K) or None
+        Full component covariances :math:`J_i\\Sigma_x J_i^\\top` **without** the ridge (exact and views routes).
+    factor : torch.Tensor, shape (n, K, r) or None
+        Low-rank factor :math:`F_i` with :math:`F_i F_i^\\top \\approx J_i\\Sigma_x J_i^\\top` (sketch route).
+    ridge : float
+        Absolute :math:`\\delta` added to every covariance's diagonal in :meth:`covariances`.
+    method : str
+        "exact", "sketch" or "views".
+    """
+
+    means: torch.Tensor
+    cov: torch.Tensor | None
+    factor: torch.Tensor | None
+    ridge: float
+    method: str
+
+    @property
+    def n(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.means.shape[1])
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """Uniform component weights, shape (n,)."""
+        return torch.full((self.n,), 1.0 / self.n, dtype=self.means.dtype, device=self.means.device)
+
+    def covariances(self, *, with_ridge: bool = True) -> torch.Tensor:
+        """Per-component covariances (n, K, K), plus ``ridge * I`` unless ``with_ridge=False``."""
+        c = self.cov if self.cov is not None else self.factor @ self.factor.transpose(1, 2)   # (n, K, K)
+        if with_ridge and self.ridge > 0:
+            c = c + self.ridge * torch.eye(self.dim, dtype=c.dtype, device=c.device)
+        return c
+
+
+def _model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dtype]:
+    if isinstance(model, nn.Module):
+        for p in model.parameters():
+            return p.device, p.dtype
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x.device, x.dtype
+    return torch.device("cpu"), torch.float32 if isinstance(x, torch.Tensor) else torch.float64
+
+
+def _as_input(a: object, name: str, device: torch.device, dtype: torch.dtype, min_ndim: int) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    t = t.to(device=device, dtype=dtype)
+    if t.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions "
+                         f"({'(n, ...)' if min_ndim == 2 else '(n, M, ...)'}); got shape {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains {int((~torch.isfinite(t)).sum())} NaN or infinite values")
+    return t
+
+
+def _outputs(model: Callable, x: torch.Tensor, name: str) -> torch.Tensor:
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except RuntimeError as exc:  # typically a shape mismatch between the inputs and the first layer
+        raise ValueError(f"model failed on {name} of shape {tuple(x.shape)}: {exc}") from exc
+    if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != x.shape[0]:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model must map {name} of shape {tuple(x.shape)} to a tensor with {x.shape[0]} rows, "
+                         f"got {shape}")
+    out = out.reshape(out.shape[0], -1)                                               # (n, K)
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        raise ValueError(f"model outputs contain {int(bad.sum())} non-finite values on {name} "
+                         f"(first at row {int(torch.nonzero(bad)[0, 0])})")
+    return out
+
+
+def output_mixture(model: Callable, x: object = None, *, noise_std: float | None = None,
+                   noise_cov: object = None, method: str = "auto", views: object = None,
+                   rank: int | None = None, ridge: float = 1e-6, chunk_size: int | None = None,
+                   generator: object = None) -> OutputMixture:
+    r"""Gaussian mixture of a network's outputs under Gaussian input noise.
+
+    .. math::
+
+        Z \mid T{=}i \;\sim\; \mathcal N\big(f(x_i),\; J_i\Sigma_x J_i^\top + \delta I\big), \qquad
+        \delta = \mathrm{ridge}\cdot \frac1{nK}\sum_i \operatorname{tr}(J_i\Sigma_x J_i^\top)
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        Maps a batch (m, *input_shape) to outputs (m, K) (trailing output dims are flattened). Must act on
+        each sample independently: modules with BatchNorm or Dropout in train mode are refused (call
+        ``model.eval()``). Computed on the device and dtype of the model's first parameter.
+    x : array_like or torch.Tensor, shape (n, *input_shape)
+        Data points (component centres). Required except for ``method="views"``.
+    noise_std : float, optional
+        Isotropic input-noise standard deviation (:math:`\Sigma_x = \sigma^2 I_D`), > 0.
+    noise_cov : array_like, shape (D,) or (D, D), optional
+        Diagonal or full input-noise covariance shared by all inputs (D = prod(input_shape)).
+    method : {"auto", "exact", "sketch", "views"}
+        "exact": per-sample Jacobians via ``torch.func`` (forward mode when D < K). "sketch": rank-``rank``
+        randomized range finder from ``rank`` JVPs and VJPs per sample (exact when ``rank >= K``).
+        "views": empirical covariance of the outputs of M augmented views per input (no noise model
+        needed). "auto": "views" if ``views`` is given, else "sketch" if ``rank`` is given, else "exact".
+    views : array_like, shape (n, M, *input_shape), optional
+        M >= 2 augmented copies of each input for ``method="views"``.
+    rank : int, optional
+        Sketch rank r >= 1 for ``method="sketch"`` (default min(K, 32)).
+    ridge : float
+        Relative ridge >= 0: :math:`\delta` is ``ridge`` times the mean per-dimension output variance
+        :math:`\frac1{nK}\sum_i \mathrm{tr}\,C_i`. Read as a small output noise; it keeps singular
+        covariances (K > D, dead units, low rank) invertible and then dominates their log-determinants.
+    chunk_size : int, optional
+        Samples per Jacobian/sketch block (default from a ~256 MiB budget). Results do not depend on it
+        (up to round-off; for the sketch, also up to the random probes drawn per chunk).
+    generator : None, int or torch.Generator
+        Random probes of the sketch.
+
+    Returns
+    -------
+    OutputMixture
+        Means (n, K), covariances (n, K, K) or a low-rank factor (n, K, r), the absolute ridge, the method.
+
+    Notes
+    -----
+    A rank-deficient covariance (K > D, or dead units, or views with M <= K) emits a
+    ``DegenerateInputWarning``: the mixture's entropies then depend on ``ridge``.
+
+    References
+    ----------
+    .. [1] R. Shwartz-Ziv, R. Balestriero, K. Kawaguchi, T. G. J. Rudner, Y. LeCun, "An information-theoretic
+       perspective on variance-invariance-covariance regularization", NeurIPS 2023, arXiv:2303.00633
+       (Section 3: deterministic network, input noise, output Gaussian mixture).
+    .. [2] N. Halko, P.-G. Martinsson, J. A. Tropp, "Finding structure with randomness", SIAM Review 53(2),
+       2011, arXiv:0909.4061 (Algorithm 4.1, randomized range finder).
+
+    Examples
+    --------
+    A linear map sends N(x_i, s^2 I) to N(W x_i, s^2 W W^T) exactly:
+
+    >>> import torch
+    >>> lin = torch.nn.Linear(3, 2, bias=False).double()
+    >>> mix = output_mixture(lin, torch.randn(5, 3, dtype=torch.float64), noise_std=0.1, ridge=0.0)
+    >>> W = lin.weight.detach()
+    >>> bool(torch.allclose(mix.covariances()[0], 0.01 * W @ W.T))
+    True
+    """
+    check_model(model)
+    method = check_choice(method, "method", METHODS)
+    ridge = check_float(ridge, "ridge", low=0.0)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", low=1)
+    if method == "auto":
+        method = "views" if views is not None else ("sketch" if rank is not None else "exact")
+    device, dtype = _model_placement(model, x if x is not None else views)
+
+    if method == "views":
+        if views is None:
+            raise ValueError('method="views" needs views= of shape (n, M, *input_shape)')
+        v = _as_input(views, "views", device, dtype, 3)
+        n, m = v.shape[0], v.shape[1]
+        if m < 2:
+            raise ValueError(f"views needs at least 2 views per input (shape (n, M, ...)), got M={m}")
+        if x is not None:
+            xt = _as_input(x, "x", device, dtype, 2)
+            if xt.shape[0] != n or xt.shape[1:] != v.shape[2:]:
+                raise ValueError(f"x of shape {tuple(xt.shape)} does not match views of shape {tuple(v.shape)}: "
+                                 f"expected ({n}, {', '.join(map(str, v.shape[2:]))})")
+        step = chunk_size or max(1, chunk_size_for(m * math.prod(v.shape[2:]), itemsize=v.element_size(),
+                                                   factor=8))
+        out = torch.cat([_outputs(model, v[s].reshape(-1, *v.shape[2:]), "views").reshape(s.stop - s.start, m, -1)
+                         for s in iter_chunks(n, step)])                                    # (n, M, K)
+        means = _outputs(model, xt, "x") if x is not None else out.mean(dim=1)            # (n, K)
+        dev = out - out.mean(dim=1, keepdim=True)                                          # (n, M, K)
+        cov = dev.transpose(1, 2) @ dev / (m - 1)                                          # (n, K, K)
+        mix_cov, factor, k = cov, None, out.shape[2]
+        rank_max = min(m - 1, k)
+    else:
+        if x is None:
+            raise ValueError(f'method="{method}" needs the inputs x')
+        if (noise_std is None) == (noise_cov is None):
+            got = "both" if noise_std is not None else "neither"
+            raise ValueError(f"pass exactly one of noise_std= or noise_cov=; got {got}")
+        xt = _as_input(x, "x", device, dtype, 2)
+        d = math.prod(xt.shape[1:])
+        if noise_std is not None:
+            noise_std = check_float(noise_std, "noise_std", low=0.0, low_open=True)
+        else:
+            c = torch.as_tensor(np.asarray(noise_cov) if not isinstance(noise_cov, torch.Tensor) else noise_cov)
+            if c.shape not in ((d,), (d, d)):
+                raise ValueError(f"noise_cov must have shape ({d},) or ({d}, {d}) for inputs of shape "
+                                 f"{tuple(xt.shape[1:])}; got {tuple(c.shape)}")
+            if c.ndim == 1 and bool((c <= 0).any()):
+                raise ValueError(f"diagonal noise_cov must be positive, got min {float(c.min())}")
+        kind, l = noise_factor(noise_std, noise_cov, d, xt)
+        means = _outputs(model, xt, "x")                                                   # (n, K)
+        k = means.shape[1]
+        if method == "exact":
+            j = jacobians(model, xt, chunk_size=chunk_size)                                 # (n, K, D)
+            a = j @ l if kind == "full" else j * l                                         # (n, K, D)
+            mix_cov, factor = a @ a.transpose(1, 2), None                                  # (n, K, K)
+            rank_max = min(d, k)
+        else:
+            r = min(k, 32) if rank is None else check_int(rank, "rank", low=1)
+            g = check_generator(generator, xt.device)
+            factor = sketch_covariance_factor(model, xt, kind, l, r, chunk_size=chunk_size, generator=g)
+            mix_cov, rank_max = None, min(d, k, r)
+    if mix_cov is not None:
+        mix_cov = 0.5 * (mix_cov + mix_cov.transpose(1, 2))
+        scale = float(mix_cov.diagonal(dim1=1, dim2=2).mean())
+    else:
+        scale = float(factor.pow(2).sum(dim=(1, 2)).mean()) / k
+    if not scale > 0:
+        raise ValueError("the output covariance is zero for every input (constant network or all units dead); "
+                         "the mixture is degenerate")
+    if rank_max < k:
+        warn_degenerate(f"the output covariances have rank at most {rank_max} < K={k} ({method} route); "
+                        f"a ridge {ridge:g} x mean output variance is added and the entropies depend on it")
+    return OutputMixture(means=means.detach(), cov=None if mix_cov is None else mix_cov.detach(),
+                         factor=factor, ridge=ridge * scale, method=method)
