@@ -60,23 +60,32 @@ def shrink_covariance(z: torch.Tensor, shrinkage: Shrinkage) -> torch.Tensor:
     """
     n, d = z.shape
     zc = z - z.mean(dim=0, keepdim=True)  # (n, d)
-    s = zc.T @ zc / n  # (d, d)
-    mu = torch.diagonal(s).sum() / d
-    if isinstance(shrinkage, str):
-        if shrinkage == "ledoit_wolf":
-            x2 = zc * zc  # (n, d)
-            beta_ = ((x2.T @ x2).sum() / n - (s * s).sum()) / n
-            delta_ = (s * s).sum() - 2 * mu * torch.diagonal(s).sum() + d * mu * mu
-            a = torch.minimum(beta_, delta_) / delta_ if delta_ > 0 else torch.zeros((), dtype=z.dtype)
-        else:  # oas
-            alpha = (s * s).mean()
-            num = alpha + mu * mu
-            den = (n + 1) * (alpha - mu * mu / d)
-            a = torch.clamp(num / den, max=1.0) if den != 0 else torch.ones((), dtype=z.dtype)
-    else:
-        a = torch.as_tensor(float(shrinkage), dtype=z.dtype, device=z.device)
+    a, mu = _shrinkage_weights(zc, shrinkage)
     eye = torch.eye(d, dtype=z.dtype, device=z.device)
-    return (1 - a) * s + a * mu * eye
+    return (1 - a) * (zc.T @ zc / n) + a * mu * eye
+
+
+def _shrinkage_weights(zc: torch.Tensor, shrinkage: Shrinkage) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shrinkage intensity a and target scale mu = tr(S)/d for centred data (n, d), S = zc^T zc / n.
+
+    Only tr(S), ||S||_F^2 and sum_i ||z_i||^4 are needed; ||S||_F^2 comes from the n x n Gram matrix when
+    n < d, so the cost is O(min(n, d)^2 max(n, d)) and no d x d matrix is formed.
+    """
+    n, d = zc.shape
+    mu = zc.pow(2).sum() / (n * d)
+    if not isinstance(shrinkage, str):
+        return torch.as_tensor(float(shrinkage), dtype=zc.dtype, device=zc.device), mu
+    gram = zc @ zc.T if n < d else zc.T @ zc  # (m, m), m = min(n, d)
+    s_fro2 = gram.pow(2).sum() / (n * n)  # ||S||_F^2
+    if shrinkage == "ledoit_wolf":
+        beta_ = (zc.pow(2).sum(dim=1).pow(2).sum() / n - s_fro2) / n
+        delta_ = s_fro2 - d * mu * mu  # ||S - mu I||_F^2
+        a = torch.minimum(beta_, delta_) / delta_ if delta_ > 0 else torch.zeros((), dtype=zc.dtype)
+    else:  # oas
+        alpha = s_fro2 / (d * d)
+        den = (n + 1) * (alpha - mu * mu / d)
+        a = torch.clamp((alpha + mu * mu) / den, max=1.0) if den != 0 else torch.ones((), dtype=zc.dtype)
+    return a, mu
 
 
 def _check_shrinkage(shrinkage: Shrinkage) -> Shrinkage:
@@ -144,9 +153,22 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
     scale = global_scale(t)
     if scale == 0:
         raise ValueError(f"z is constant (all {n} rows are equal): its differential entropy is -inf")
-    zs = t / scale
-    cov = _centred_cov(zs) if shrinkage is None else shrink_covariance(zs, shrinkage)
-    logdet = _regularised_logdet(cov, ridge, what="z")
+    zc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
+    # The covariance is c1 zc^T zc + c0 I (plain: c1 = 1/(n-1), c0 = 0; shrinkage: c1 = (1-a)/n, c0 = a mu).
+    if shrinkage is None:
+        c1, c0 = 1.0 / (n - 1), torch.zeros((), dtype=t.dtype, device=t.device)
+    else:
+        a, mu = _shrinkage_weights(zc, shrinkage)
+        c1, c0 = (1 - a) / n, a * mu
+    c0 = c0 + ridge * (c1 * zc.pow(2).sum() / d + c0)  # ridge in units of the mean variance
+    if n < d and bool(c0 > 0):
+        # Low rank plus identity: log det(c0 I_d + c1 Z^T Z) = d log c0 + log det(I_n + (c1/c0) Z Z^T)
+        # (matrix determinant lemma), O(n^2 d) instead of O(d^3).
+        small = torch.eye(n, dtype=t.dtype, device=t.device) + (c1 / c0) * (zc @ zc.T)
+        logdet = d * torch.log(c0) + torch.linalg.cholesky(small).diagonal().log().sum() * 2
+    else:
+        cov = c1 * (zc.T @ zc) + c0 * torch.eye(d, dtype=t.dtype, device=t.device)  # (d, d)
+        logdet = _regularised_logdet(cov, 0.0, what="z")
     h = 0.5 * (d * LOG_2PI_E + logdet) + d * torch.log(scale)
     if bias_correction:
         if n <= d:
@@ -156,20 +178,27 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
 
 
 def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.Tensor:
+    """log det of ``cov + ridge * mean_var * I`` by Cholesky; if that is numerically singular, warn and add
+    a ridge of 1e-6 x mean variance (the eigenvalues are computed only on that failure path)."""
     d = cov.shape[0]
     eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     mean_var = torch.diagonal(cov).mean()
-    if ridge > 0:
+    if ridge > 0:  # the caller chose the regularisation: no rank check, only positive-definiteness
         cov = cov + ridge * mean_var * eye
+        chol, info = torch.linalg.cholesky_ex(cov)
+        if int(info) == 0:
+            return 2 * torch.log(torch.diagonal(chol)).sum()
+    else:
+        logdet = _chol_logdet(cov)
+        if logdet is not None:
+            return logdet
     _, rank = _numerical_rank_basis(cov, None)
-    if rank < d:
-        warn_degenerate(
-            f"the covariance of {what} is singular (numerical rank {rank} of {d}); its Gaussian entropy is "
-            "-inf. Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
-            "or ridge=... to choose the regularisation"
-        )
-        cov = cov + 1e-6 * mean_var * eye
-    return torch.linalg.slogdet(cov)[1]
+    warn_degenerate(
+        f"the covariance of {what} is singular (numerical rank {rank} of {d}); its Gaussian entropy is "
+        "-inf. Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
+        "or ridge=... to choose the regularisation"
+    )
+    return torch.linalg.slogdet(cov + 1e-6 * mean_var * eye)[1]
 
 
 def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
@@ -210,8 +239,13 @@ def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
         return b.finish(torch.zeros((), dtype=t.dtype, device=t.device))
     zc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
     gram = zc.T @ zc / n if d <= n else zc @ zc.T / n  # (d, d) or (n, n)
+    # Fast path: Cholesky of I + beta s^2 G (positive definite by construction).
+    m = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) + (beta * scale * scale) * gram
+    chol, info = torch.linalg.cholesky_ex(m)
+    if int(info) == 0 and bool(torch.isfinite(chol).all()):
+        return b.finish(torch.log(torch.diagonal(chol)).sum())
+    # Extreme scales (beta s^2 overflows): log(1 + beta s^2 lam) = softplus(log(beta s^2 lam)) on eigenvalues.
     evals = torch.linalg.eigvalsh(gram).clamp_min(0)
-    # log(1 + beta s^2 lam) evaluated as softplus(log(beta s^2 lam)) so huge or tiny scales stay finite.
     log_a = math.log(beta) + 2 * torch.log(scale) + torch.log(evals)
     return b.finish(0.5 * torch.nn.functional.softplus(log_a).sum())
 

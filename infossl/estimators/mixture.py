@@ -21,6 +21,8 @@ are computed ``chunk_size`` rows at a time, so only ``pairwise_divergence`` ever
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
@@ -54,7 +56,7 @@ class MixtureEntropyBounds(NamedTuple):
     index_entropy: Union[float, torch.Tensor]  # H(C) = -sum_i c_i ln c_i
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Mixture:
     """A mixture in transformed coordinates y = T x; entropies in x are those in y plus ``log_jac``."""
 
@@ -65,6 +67,11 @@ class _Mixture:
     logdet: torch.Tensor           # (n,) log |Sigma_i| in y coordinates
     weights: torch.Tensor          # (n,)
     log_jac: torch.Tensor          # () log |det T^{-1}|
+
+    @functools.cached_property
+    def precision(self) -> torch.Tensor:
+        """full: (n, K, K) inverse covariances, computed once and shared by all row chunks."""
+        return torch.cholesky_inverse(self.chol)
 
 
 # --------------------------------------------------------------------------------------- validation
@@ -251,7 +258,7 @@ def _block(mix: _Mixture, rows: slice, distance: str, alpha: float) -> torch.Ten
         dm = m[None, :, :] - mi[:, None, :]                                  # (c, n, K)
         ldi, ldj = mix.logdet[rows, None], mix.logdet[None, :]               # (c, 1), (1, n)
         if kl:
-            prec = torch.cholesky_inverse(mix.chol)                          # (n, K, K)
+            prec = mix.precision                                             # (n, K, K)
             tr = s[rows].reshape(-1, k * k) @ prec.reshape(-1, k * k).T      # (c, n): tr(P_j S_i)
             maha = torch.einsum("cja,jab,cjb->cj", dm, prec, dm)             # (c, n)
             d = 0.5 * (tr + maha - k + ldj - ldi)

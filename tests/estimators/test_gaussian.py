@@ -205,3 +205,18 @@ def test_option_errors(rng):
         logdet_entropy(z, beta=0)
     with pytest.raises(ValueError, match="needs more samples than dimensions: n=3"):
         gaussian_mutual_information(z[:3], rng.standard_normal((3, 2)))
+
+
+@pytest.mark.parametrize("kw", [dict(ridge=0.1), dict(shrinkage="ledoit_wolf"), dict(shrinkage="oas"),
+                                dict(shrinkage=0.3, ridge=0.01)])
+def test_low_rank_path_equals_dense_logdet(rng, kw):
+    # n < d uses the matrix determinant lemma on the n x n Gram matrix; it must equal the d x d log-det.
+    z = rng.standard_normal((30, 70)) @ rng.standard_normal((70, 70))
+    zt = torch.from_numpy(z)
+    if "shrinkage" in kw:
+        cov = shrink_covariance(zt, kw["shrinkage"]).numpy()
+    else:
+        cov = np.cov(z, rowvar=False)
+    cov = cov + kw.get("ridge", 0.0) * np.trace(cov) / 70 * np.eye(70)
+    expected = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1]
+    assert gaussian_entropy(z, **kw) == pytest.approx(expected, rel=1e-9)
