@@ -8,7 +8,7 @@ ground-truth distributions to check them against. Importing has no side effects.
 >>> infossl.mutual_information(z1, z2)      # doctest: +SKIP
 """
 
-from infossl import deterministic, estimators, io, synthetic
+from infossl import deterministic, estimators, io, objectives, synthetic
 from infossl._validation import DegenerateInputWarning
 from infossl.estimators import entropy, mutual_information
 
@@ -21,6 +21,7 @@ __all__ = [
     "deterministic",
     "estimators",
     "io",
+    "objectives",
     "synthetic",
     "__version__",
 ]

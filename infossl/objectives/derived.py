@@ -1,0 +1,149 @@
+"""The information-theoretic VICReg family: invariance as a conditional-entropy bound, plus entropy terms.
+
+Following Shwartz-Ziv et al. (arXiv 2207.10081, section 4), VICReg maximises a Barber-Agakov lower bound
+on :math:`I(Z; X')`. :class:`InfoVICRegLoss` makes the entropy estimator a choice; each choice calls the
+estimator function of :mod:`infossl.estimators` (or the VICReg term functions) itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from infossl._validation import check_choice, check_float
+from infossl.estimators import gaussian_entropy, logdet_entropy, mixture_entropy
+from infossl.objectives._distributed import gather_with_grad
+from infossl.objectives.vicreg import check_views, covariance_term, variance_term
+
+ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")
+
+
+def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    r"""Cross-entropy of view a under :math:`q(z\mid x') = \mathcal N(z;\, z', I)`, in nats.
+
+    .. math:: \mathrm{CE} = \frac{1}{n}\sum_i \tfrac12\|z_i - z'_i\|^2 + \tfrac d2 \ln 2\pi
+              \;\ge\; H(Z \mid X')
+
+    (arXiv 2207.10081 section 4.3). It is the squared-error invariance term plus a constant, and an
+    upper bound on the conditional entropy, so :math:`H(Z) - \mathrm{CE}` lower-bounds :math:`I(Z; X')`.
+    """
+    d = z_a.shape[1]
+    return 0.5 * (z_a - z_b).pow(2).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)
+
+
+class InfoVICRegLoss(nn.Module):
+    r"""Derived VICReg objective: :math:`L = \mu\,\mathrm{CE}(Z\mid Z') - \alpha\,[\hat H(Z) + \hat H(Z')]`.
+
+    With the defaults :math:`\mu = 1`, :math:`\alpha = \tfrac12` the loss is minus the mean of the two
+    Barber-Agakov bounds :math:`\hat H(Z) - \mathrm{CE}` and :math:`\hat H(Z') - \mathrm{CE}` on
+    :math:`I(Z; X')` and :math:`I(Z'; X)`, in nats (when :math:`\hat H` is an entropy estimate).
+
+    Parameters
+    ----------
+    entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg"}
+        :math:`\hat H`, computed on each view separately:
+
+        * "gaussian": :func:`~infossl.estimators.gaussian_entropy` ``(z, ridge=ridge, bias_correction=False)``,
+          :math:`\tfrac12\log\det(2\pi e(\hat\Sigma + \delta\bar\sigma^2 I))` with the ridge in units of the mean
+          variance. An exactly constant batch has entropy :math:`-\infty` and the estimator raises ValueError.
+        * "logdet": :func:`~infossl.estimators.logdet_entropy` ``(z, beta=beta)``, :math:`\tfrac12\log\det(I+\beta\hat\Sigma)`.
+        * "pairdist-kl" / "pairdist-bd": :func:`~infossl.estimators.mixture_entropy` of the mixture
+          :math:`\frac1n\sum_i\mathcal N(z_i, \sigma^2 I)` with ``distance="kl"`` (upper bound) or
+          ``"bhattacharyya"`` (lower bound).
+        * "vicreg": the VICReg surrogate :math:`\hat H_{\mathrm{vic}}(Z) = -[\tfrac{\mu_v}{2} v(Z) + \nu\, c(Z)]`
+          from :func:`~infossl.objectives.vicreg.variance_term` and
+          :func:`~infossl.objectives.vicreg.covariance_term` (``std_coeff`` :math:`\mu_v`, ``cov_coeff``
+          :math:`\nu`). It is not in nats: it is the negated VICReg penalty, so higher means "more spread".
+          With ``mu = 50 / d`` and ``alpha = 1``, the loss equals :class:`~infossl.objectives.VICRegLoss`
+          plus the constant :math:`\mu\tfrac d2\ln 2\pi`.
+    mu, alpha : float
+        Weights of the cross-entropy and of the entropy sum.
+    ridge : float
+        Read by "gaussian" (default 1e-4, relative to the mean variance).
+    beta : float
+        Read by "logdet".
+    sigma : float
+        Component standard deviation for the pairwise estimators (same units as z).
+    std_coeff, cov_coeff, gamma, eps : float
+        Read by "vicreg".
+    gather_distributed : bool
+        Entropies on the batch gathered from all ranks (autograd-correct); the cross-entropy stays local.
+
+    Attributes
+    ----------
+    last_terms : dict of str to 0-d tensor
+        Detached values of the last call: ``"cross_entropy"`` (nats), ``"entropy_a"``, ``"entropy_b"``
+        (nats except for "vicreg"), ``"loss"``. ``loss == mu * cross_entropy - alpha * (entropy_a + entropy_b)``.
+
+    Notes
+    -----
+    Cost per view: "gaussian" forms the d x d covariance, and the estimator checks its numerical rank with
+    an eigendecomposition before the log-determinant, so it is O(n d^2 + d^3) and much slower than VICReg at
+    large d; "logdet" works on the n x n Gram matrix when n < d; the pairwise estimators are O(n^2 d).
+    In float32 with n < d, the Gaussian estimator's rank check (tolerance about 10 d eps times the largest
+    eigenvalue) can call the ridged covariance singular unless ``ridge`` exceeds that tolerance relative to
+    the mean variance; it then emits a :class:`~infossl.DegenerateInputWarning` and adds a further
+    1e-6 ridge, and the value stays finite.
+
+    References
+    ----------
+    .. [1] R. Shwartz-Ziv, R. Balestriero, K. Kawaguchi, T. G. J. Rudner, Y. LeCun, "An Information-Theoretic
+       Perspective on Variance-Invariance-Covariance Regularization", arXiv 2207.10081, section 4.
+    .. [2] A. Kolchinsky, B. D. Tracey, "Estimating mixture entropy with pairwise distances", arXiv 1706.02419.
+    .. [3] Z. Zhouyin, D. Liu, "Understanding neural networks with logarithm determinant entropy estimator",
+       arXiv 2105.03705.
+
+    Examples
+    --------
+    Identical views: the cross-entropy is :math:`\tfrac d2\ln 2\pi` and the loss is that minus the entropy.
+
+    >>> import math, torch
+    >>> z = torch.randn(64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> loss = InfoVICRegLoss(entropy="logdet", mu=1.0, alpha=0.5)(z, z)
+    >>> from infossl.estimators import logdet_entropy
+    >>> bool(torch.isclose(loss, 1.5 * math.log(2 * math.pi) - logdet_entropy(z)))
+    True
+    """
+
+    def __init__(self, *, entropy: str = "logdet", mu: float = 1.0, alpha: float = 0.5, ridge: float = 1e-4,
+                 beta: float = 1.0, sigma: float = 1.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
+                 gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False) -> None:
+        super().__init__()
+        self.entropy = check_choice(entropy, "entropy", ENTROPIES)
+        self.mu = check_float(mu, "mu", low=0.0)
+        self.alpha = check_float(alpha, "alpha", low=0.0)
+        self.ridge = check_float(ridge, "ridge", low=0.0)
+        self.beta = check_float(beta, "beta", low=0.0, low_open=True)
+        self.sigma = check_float(sigma, "sigma", low=0.0, low_open=True)
+        self.std_coeff = check_float(std_coeff, "std_coeff", low=0.0)
+        self.cov_coeff = check_float(cov_coeff, "cov_coeff", low=0.0)
+        self.gamma = check_float(gamma, "gamma", low=0.0)
+        self.eps = check_float(eps, "eps", low=0.0, low_open=True)
+        self.gather_distributed = bool(gather_distributed)
+        self.last_terms: Optional[dict[str, torch.Tensor]] = None
+
+    def entropy_term(self, z: torch.Tensor) -> torch.Tensor:
+        """:math:`\\hat H(z)` for one view, with this module's estimator and options."""
+        if self.entropy == "gaussian":
+            return gaussian_entropy(z, ridge=self.ridge, shrinkage=None, bias_correction=False)
+        if self.entropy == "logdet":
+            return logdet_entropy(z, beta=self.beta)
+        if self.entropy in ("pairdist-kl", "pairdist-bd"):
+            distance = "kl" if self.entropy == "pairdist-kl" else "bhattacharyya"
+            return mixture_entropy(z, sigma=self.sigma, distance=distance)
+        return -(0.5 * self.std_coeff * variance_term(z, gamma=self.gamma, eps=self.eps)
+                 + self.cov_coeff * covariance_term(z))
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        check_views(z_a, z_b)
+        ce = gaussian_cross_entropy(z_a, z_b)
+        if self.gather_distributed:
+            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+        h_a, h_b = self.entropy_term(z_a), self.entropy_term(z_b)
+        loss = self.mu * ce - self.alpha * (h_a + h_b)
+        self.last_terms = {"cross_entropy": ce.detach(), "entropy_a": h_a.detach(), "entropy_b": h_b.detach(),
+                           "loss": loss.detach()}
+        return loss

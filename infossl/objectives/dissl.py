@@ -1,0 +1,181 @@
+"""The idealized-SSL objectives of Dubois et al. (2022): CISSL (contrastive) and DISSL (distillation).
+
+Both are written from the paper and the authors' description of their code (arXiv 2209.06235,
+``YannDubs/Invariant-Self-Supervised-Learning``: ``issl/losses/contrastive.py`` and ``issl/losses/dissl.py``).
+The heads are the caller's modules; the losses take their outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infossl._validation import check_float
+from infossl.objectives.vicreg import check_views
+
+
+class CISSLLoss(nn.Module):
+    r"""Contrastive ISSL: InfoNCE between a student and a teacher head, with the example itself a positive.
+
+    For the 2B views (view a rows first), :math:`u_i` = normalised student output and :math:`v_j` =
+    normalised teacher output, logits :math:`s_{ij} = u_i^\top v_j / \tau` over **all** 2B candidates
+    (self included), and
+
+    .. math:: \ell_i = -\tfrac12\big[\log\mathrm{softmax}_j(s_{i\cdot})_i
+                                   + \log\mathrm{softmax}_j(s_{i\cdot})_{i \pm B}\big],
+              \qquad L = \frac{1}{2B}\sum_i \ell_i .
+
+    Because the student (linear + BN, matching the downstream probe) and the teacher (an MLP) differ,
+    :math:`u_i^\top v_i` is not trivially maximal, so the example itself is a legitimate positive.
+
+    Parameters
+    ----------
+    temperature : float, default 0.1
+        :math:`\tau` (0.1 in the authors' ImageNet configuration, 0.07 on TinyImageNet).
+
+    Attributes
+    ----------
+    last_terms : dict of str to 0-d tensor
+        Detached ``"loss"`` and ``"mi_lower_bound"`` = :math:`\log(2B) - L`, the quantity the authors log
+        as ``I_q_zm``.
+
+    Notes
+    -----
+    ``forward(student_a, student_b, teacher_a, teacher_b)``, all of shape (B, k). Normalisation is done
+    here; batch norm belongs in the heads. With identical heads this is not SimCLR (use
+    :class:`~infossl.objectives.InfoNCELoss`): self-similarity would dominate.
+
+    References
+    ----------
+    .. [1] Y. Dubois, T. Hashimoto, S. Ermon, P. Liang, "Improving Self-Supervised Learning by
+       Characterizing Idealized Representations", NeurIPS 2022, arXiv 2209.06235, section 4 (CISSL).
+
+    Examples
+    --------
+    All outputs equal: every candidate has the same logit, so :math:`L = \log(2B)`.
+
+    >>> import math, torch
+    >>> o = torch.ones(4, 3)
+    >>> abs(float(CISSLLoss()(o, o, o, o)) - math.log(8)) < 1e-6
+    True
+    """
+
+    def __init__(self, *, temperature: float = 0.1) -> None:
+        super().__init__()
+        self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
+        self.last_terms: Optional[dict[str, torch.Tensor]] = None
+
+    def forward(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
+                teacher_b: torch.Tensor) -> torch.Tensor:
+        check_views(student_a, student_b, names=("student_a", "student_b"))
+        check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
+        check_views(student_a, teacher_a, names=("student_a", "teacher_a"))
+        n = student_a.shape[0]
+        u = F.normalize(torch.cat([student_a, student_b]), dim=1)  # (2B, k)
+        v = F.normalize(torch.cat([teacher_a, teacher_b]), dim=1)  # (2B, k)
+        logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2B)
+        idx = torch.arange(2 * n, device=u.device)
+        other = (idx + n) % (2 * n)
+        loss = -0.5 * (logp[idx, idx] + logp[idx, other]).mean()
+        self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * n) - loss).detach()}
+        return loss
+
+
+def _marginal_entropy(p: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of the batch-mean distribution of the rows of ``p`` (B, C)."""
+    m = p.mean(dim=0)  # (C,)
+    return -torch.xlogy(m, m).sum()
+
+
+class DISSLLoss(nn.Module):
+    r"""Distillation ISSL: a linear student predicts an MLP teacher's pseudo-class of the other view.
+
+    With teacher :math:`t(\cdot\mid z) = \mathrm{softmax}(g(z)/\tau_t)` and student
+    :math:`s(\cdot\mid z) = \mathrm{softmax}(h(z)/\tau_s)` over C pseudo-classes, for the view pairs
+    (x, a) = (1, 2) and (2, 1), averaged:
+
+    .. math::
+
+        L = \mathbb E_b\big[\mathrm{CE}(t(\cdot\mid z_x)\,\|\,s(\cdot\mid z_a))\big]
+            - \lambda\, H\big(\tfrac1B\textstyle\sum_b t(\cdot\mid z_{x,b})\big)
+            + \beta\,\mathbb E_b\big[\mathrm{CE}(t(\cdot\mid z_x)\,\|\,t(\cdot\mid z_a))\big]
+
+    (distillation, maximality, invariance + determinism). No stop-gradient, EMA, centring or Sinkhorn:
+    the teacher receives gradients from all three terms. Equivalently (exact, batch plug-in)
+    :math:`L = -(1+\beta) I(X;\hat M) - (\lambda-1-\beta) H(\hat M) + \mathrm{KL}(t\|s) + \beta\,\mathrm{KL}(t\|\tilde t)`,
+    so for :math:`\lambda < 1 + \beta` the loss *rewards* a low-entropy marginal (collapse);
+    a :class:`UserWarning` is raised then.
+
+    Parameters
+    ----------
+    lambd : float, default 2.3
+        :math:`\lambda`, weight of the marginal entropy (the authors' ``lambda_maximality``).
+    beta : float, default 0.8
+        :math:`\beta`, weight of the teacher's cross-view cross-entropy (``beta_det_inv``; 0.6 on ImageNet).
+    teacher_temperature, student_temperature : float, default 0.5 and 1.0
+        :math:`\tau_t`, :math:`\tau_s`.
+
+    Attributes
+    ----------
+    last_terms : dict of str to 0-d tensor
+        Detached, in nats: ``"distillation"``, ``"marginal_entropy"`` :math:`H(\hat M)`,
+        ``"det_inv"``, ``"mutual_information"`` :math:`I(X;\hat M) = H(\hat M) - \mathbb E H(t)`, ``"loss"``
+        (each averaged over the two view orders).
+
+    Notes
+    -----
+    ``forward(teacher_a, teacher_b, student_a, student_b)``: the raw head outputs (logits), each (B, C).
+
+    References
+    ----------
+    .. [1] Y. Dubois, T. Hashimoto, S. Ermon, P. Liang, "Improving Self-Supervised Learning by
+       Characterizing Idealized Representations", NeurIPS 2022, arXiv 2209.06235, section 4 (DISSL).
+
+    Examples
+    --------
+    Constant logits: t and s are uniform, each cross-entropy is log C and the marginal entropy is log C.
+
+    >>> import math, torch
+    >>> g = torch.zeros(6, 10)
+    >>> loss = DISSLLoss(lambd=2.3, beta=0.8)(g, g, g, g)
+    >>> abs(float(loss) - (1 - 2.3 + 0.8) * math.log(10)) < 1e-6
+    True
+    """
+
+    def __init__(self, *, lambd: float = 2.3, beta: float = 0.8, teacher_temperature: float = 0.5,
+                 student_temperature: float = 1.0) -> None:
+        super().__init__()
+        self.lambd = check_float(lambd, "lambd", low=0.0)
+        self.beta = check_float(beta, "beta", low=0.0)
+        self.teacher_temperature = check_float(teacher_temperature, "teacher_temperature", low=0.0, low_open=True)
+        self.student_temperature = check_float(student_temperature, "student_temperature", low=0.0, low_open=True)
+        if self.lambd < 1 + self.beta:
+            warnings.warn(
+                f"lambd={self.lambd} < 1 + beta={1 + self.beta}: the marginal-entropy term no longer prevents "
+                "collapse (the loss rewards a low-entropy pseudo-class marginal)", UserWarning, stacklevel=2)
+        self.last_terms: Optional[dict[str, torch.Tensor]] = None
+
+    def forward(self, teacher_a: torch.Tensor, teacher_b: torch.Tensor, student_a: torch.Tensor,
+                student_b: torch.Tensor) -> torch.Tensor:
+        check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
+        check_views(student_a, student_b, names=("student_a", "student_b"))
+        check_views(teacher_a, student_a, names=("teacher_a", "student_a"))
+        log_t = [torch.log_softmax(g / self.teacher_temperature, dim=1) for g in (teacher_a, teacher_b)]  # (B, C)
+        log_s = [torch.log_softmax(h / self.student_temperature, dim=1) for h in (student_a, student_b)]  # (B, C)
+        t = [lt.exp() for lt in log_t]
+        distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
+        for x, a in ((0, 1), (1, 0)):
+            distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
+            h_marg = _marginal_entropy(t[x])
+            marg = marg + h_marg / 2
+            detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
+            mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2
+        loss = distil - self.lambd * marg + self.beta * detinv
+        self.last_terms = {"distillation": distil.detach(), "marginal_entropy": marg.detach(),
+                           "det_inv": detinv.detach(), "mutual_information": mi.detach(), "loss": loss.detach()}
+        return loss
