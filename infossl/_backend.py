@@ -14,10 +14,12 @@ with :func:`to_tensor` and their result with :func:`Boundary.finish`:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Callable, Iterator, TypeVar, Union
 
 import numpy as np
 import torch
@@ -129,3 +131,23 @@ def global_scale(z: torch.Tensor) -> torch.Tensor:
 
 
 LOG_2PI_E = math.log(2 * math.pi * math.e)
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def full_precision(fn: F) -> F:
+    """Run ``fn`` with autocast switched off on every device where it is on.
+
+    Estimators called inside a mixed-precision training step (``torch.autocast``) would otherwise have their
+    matrix products and factorisations downcast to float16/bfloat16, where log-determinants and
+    log-distances lose all accuracy. Half-precision inputs are promoted to float32 by :func:`to_tensor`.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with contextlib.ExitStack() as stack:
+            for device_type in ("cpu", "cuda"):
+                if torch.is_autocast_enabled(device_type):
+                    stack.enter_context(torch.autocast(device_type, enabled=False))
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]

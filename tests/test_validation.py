@@ -162,3 +162,32 @@ def test_backend_helpers(rng):
     assert not b.is_torch and b.finish(t.sum()) == 3.0
     x, y, bb = check_pair(torch.zeros(4, 1) + torch.arange(4.0)[:, None], np.arange(4.0))
     assert bb.is_torch and x.dtype == torch.float64
+
+
+@pytest.mark.parametrize("method,options", [("gaussian", {}), ("logdet", {}), ("knn", {}),
+                                            ("mixture", {"sigma": 0.5}), ("renyi", {})])
+def test_estimators_ignore_autocast(rng, method, options):
+    # Inside a bfloat16 autocast region the estimators still compute in float32 (bfloat16 log-dets and
+    # log-distances would be off by far more than the 1e-4 allowed here).
+    z = torch.from_numpy(rng.standard_normal((200, 8))).float().requires_grad_()
+    ref = infossl.entropy(z, method=method, **options)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = infossl.entropy(z, method=method, **options)
+    assert h.dtype == torch.float32
+    assert float(h.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
+    h.backward()
+    assert torch.isfinite(z.grad).all()
+
+
+def test_infovicreg_under_autocast(rng):
+    from infossl.objectives import InfoVICRegLoss
+    za = torch.from_numpy(rng.standard_normal((64, 16))).float().requires_grad_()
+    zb = (za.detach() + 0.1 * torch.randn(64, 16)).requires_grad_()
+    for entropy in ("gaussian", "logdet", "pairdist-kl"):
+        loss_fn = InfoVICRegLoss(entropy=entropy)
+        ref = loss_fn(za, zb)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = loss_fn(za, zb)
+        assert torch.isfinite(loss) and float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-3, abs=1e-3)
+        loss.backward()
+        assert torch.isfinite(za.grad).all()

@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import torch
 
-from infossl._backend import LOG_2PI_E, ArrayLike, global_scale
+from infossl._backend import ArrayLike, LOG_2PI_E, full_precision, global_scale
 from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, constant_columns,
                                  warn_degenerate)
 
@@ -97,6 +97,7 @@ def _check_shrinkage(shrinkage: Shrinkage) -> Shrinkage:
 
 
 # --------------------------------------------------------------------------------------------- entropy
+@full_precision
 def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage = None,
                      bias_correction: Optional[bool] = None):
     r"""Entropy of the Gaussian with the sample covariance of ``z``, in nats.
@@ -201,6 +202,7 @@ def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.
     return torch.linalg.slogdet(cov + 1e-6 * mean_var * eye)[1]
 
 
+@full_precision
 def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
     r"""LogDet entropy :math:`\tfrac12\log\det(I + \beta\hat\Sigma)` in nats (Zhouyin & Liu 2021).
 
@@ -251,6 +253,7 @@ def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
 
 
 # --------------------------------------------------------------------------------------------- MI
+@full_precision
 def gaussian_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
                                 bias_correction: bool = True, rtol: Optional[float] = None):
     r"""Mutual information of the Gaussian with the sample covariance of ``(x, y)``, in nats.

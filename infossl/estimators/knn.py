@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from infossl._backend import ArrayLike, chunk_size_for, global_scale, iter_chunks
+from infossl._backend import ArrayLike, chunk_size_for, full_precision, global_scale, iter_chunks
 from infossl._validation import (
     check_choice,
     check_embeddings,
@@ -221,6 +221,7 @@ def _check_k_n(k: int, n: int, what: str = "samples") -> None:
 
 
 # --------------------------------------------------------------------------------------------- entropy
+@full_precision
 def knn_entropy(z: ArrayLike, *, k: int = 3, metric: str = "euclidean", duplicates: str = "raise",
                 algorithm: str = "auto", chunk_size: int | None = None,
                 random_state: None | int | np.random.Generator = None):

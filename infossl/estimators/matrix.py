@@ -24,7 +24,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from infossl._backend import ArrayLike, global_scale, to_tensor
+from infossl._backend import ArrayLike, full_precision, global_scale, to_tensor
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
 
 __all__ = ["matrix_entropy", "renyi_entropy", "renyi_mutual_information"]
@@ -113,6 +113,7 @@ def _check_sigma(sigma: object, name: str = "sigma") -> Optional[float]:
 # ------------------------------------------------------------------------------------------- public
 
 
+@full_precision
 def matrix_entropy(gram: ArrayLike, *, alpha: float = 1.0,
                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Union[float, torch.Tensor]:
     r"""Matrix-based Rényi :math:`\alpha`-entropy of a positive semidefinite Gram matrix, in nats.
@@ -185,6 +186,7 @@ def matrix_entropy(gram: ArrayLike, *, alpha: float = 1.0,
     return b.finish(_spectral_entropy(a, alpha))
 
 
+@full_precision
 def renyi_entropy(z: ArrayLike, *, alpha: float = 1.0, sigma: Optional[float] = None,
                   max_samples: int = DEFAULT_MAX_SAMPLES) -> Union[float, torch.Tensor]:
     r"""Matrix-based Rényi :math:`\alpha`-entropy of a sample with a Gaussian kernel, in nats.
@@ -244,6 +246,7 @@ def renyi_entropy(z: ArrayLike, *, alpha: float = 1.0, sigma: Optional[float] = 
     return b.finish(_spectral_entropy(_gaussian_gram(t, sigma), alpha))
 
 
+@full_precision
 def renyi_mutual_information(x: ArrayLike, y: ArrayLike, *, alpha: float = 1.0,
                              sigma: Union[None, float, Sequence[Optional[float]]] = None,
                              max_samples: int = DEFAULT_MAX_SAMPLES) -> Union[float, torch.Tensor]:

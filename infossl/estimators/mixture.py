@@ -29,7 +29,8 @@ from typing import NamedTuple, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import LOG_2PI_E, ArrayLike, Boundary, chunk_size_for, iter_chunks, to_tensor
+from infossl._backend import (ArrayLike, Boundary, LOG_2PI_E, chunk_size_for, full_precision, iter_chunks,
+                              to_tensor)
 from infossl._validation import check_choice, check_embeddings, check_float, check_int
 
 __all__ = [
@@ -323,6 +324,7 @@ def _gaussian_bound(mix: _Mixture) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------- public
 
+@full_precision
 def pairwise_divergence(means: ArrayLike, *, cov: object = None, sigma: object = None, distance: str = "kl",
                         alpha: float = 0.5,
                         chunk_size: Optional[int] = None) -> Union[np.ndarray, torch.Tensor]:
@@ -381,6 +383,7 @@ def pairwise_divergence(means: ArrayLike, *, cov: object = None, sigma: object =
     return b.finish_many(torch.cat([_block(mix, rows, distance, a) for rows in chunks], dim=0))  # (n, n)
 
 
+@full_precision
 def mixture_entropy(means: ArrayLike, *, sigma: object = None, cov: object = None, weights: object = None,
                     distance: str = "kl", alpha: float = 0.5,
                     chunk_size: Optional[int] = None) -> Union[float, torch.Tensor]:
@@ -453,6 +456,7 @@ def mixture_entropy(means: ArrayLike, *, sigma: object = None, cov: object = Non
     return b.finish(_conditional(mix) + _index_mi(mix, distance, a, chunk_size))
 
 
+@full_precision
 def mixture_mutual_information(means: ArrayLike, *, sigma: object = None, cov: object = None,
                                weights: object = None, distance: str = "kl", alpha: float = 0.5,
                                chunk_size: Optional[int] = None) -> Union[float, torch.Tensor]:
@@ -498,6 +502,7 @@ def mixture_mutual_information(means: ArrayLike, *, sigma: object = None, cov: o
     return b.finish(_index_mi(mix, distance, a, chunk_size))
 
 
+@full_precision
 def mixture_entropy_bounds(means: ArrayLike, *, sigma: object = None, cov: object = None,
                            weights: object = None, chunk_size: Optional[int] = None) -> MixtureEntropyBounds:
     r"""Lower (Bhattacharyya) and upper (KL, moment-matched Gaussian) bounds on a mixture's entropy, in nats.

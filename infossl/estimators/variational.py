@@ -44,7 +44,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from infossl._backend import ArrayLike, Boundary, chunk_size_for, iter_chunks, to_tensor
+from infossl._backend import ArrayLike, Boundary, chunk_size_for, full_precision, iter_chunks, to_tensor
 from infossl._validation import (
     check_choice,
     check_float,
@@ -108,6 +108,7 @@ def _check_scores(scores: ArrayLike) -> tuple[torch.Tensor, Boundary]:
     return s, boundary
 
 
+@full_precision
 def infonce_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
     r"""InfoNCE lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
 
@@ -147,6 +148,7 @@ def infonce_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
     return boundary.finish(_infonce(s))
 
 
+@full_precision
 def nwj_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
     r"""NWJ (f-divergence) lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
 
@@ -189,6 +191,7 @@ def nwj_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
     return boundary.finish(_nwj(s))
 
 
+@full_precision
 def dv_lower_bound(scores: ArrayLike) -> Union[float, torch.Tensor]:
     r"""Donsker-Varadhan lower bound on :math:`I(X;Y)` from a critic score matrix, in nats.
 
