@@ -9,26 +9,26 @@ H(Z), I(Z;T), I(Z;Z') bounds, in nats) and :func:`regime_check` (is the noise sm
 from infossl.deterministic.jacobian import check_model, jacobians, sketch_covariance_factor
 from infossl.deterministic.mixture import OutputMixture, output_mixture
 from infossl.deterministic.quantities import (
-                                              Quantity,
-                                              conditional_entropy,
-                                              entropy_bounds,
-                                              information_bounds,
-                                              information_table,
-                                              view_information,
+    Quantity,
+    conditional_entropy,
+    entropy_bounds,
+    information_bounds,
+    information_table,
+    view_information,
 )
 from infossl.deterministic.regime import regime_check
 
 __all__ = [
-                                              "OutputMixture",
-                                              "Quantity",
-                                              "check_model",
-                                              "conditional_entropy",
-                                              "entropy_bounds",
-                                              "information_bounds",
-                                              "information_table",
-                                              "jacobians",
-                                              "output_mixture",
-                                              "regime_check",
-                                              "sketch_covariance_factor",
-                                              "view_information",
+    "OutputMixture",
+    "Quantity",
+    "check_model",
+    "conditional_entropy",
+    "entropy_bounds",
+    "information_bounds",
+    "information_table",
+    "jacobians",
+    "output_mixture",
+    "regime_check",
+    "sketch_covariance_factor",
+    "view_information",
 ]
