@@ -11,7 +11,6 @@ import importlib
 import logging
 from typing import Any, Callable
 
-import torch
 
 from infossl._backend import ArrayLike
 from infossl._validation import check_embeddings, check_pair

@@ -185,7 +185,7 @@ def corrected_knn_entropy(z: ArrayLike, *, k: int = 3, budget: float = DEFAULT_B
     and removes most of its upward error on heavy-tailed joint distributions: on a 25-dimensional
     Student-t (df = 5, n = 2000) the copula estimate is 1.7 nats high, this one 0.6 nats low
     (``benchmarks/results/accuracy.csv``). Cost: two kNN entropy runs, on a subsample of
-    :math:`\sqrt{	ext{budget}/d}` rows when :math:`n^2 d` exceeds ``budget``. Random through the surrogate
+    :math:`\sqrt{\text{budget}/d}` rows when :math:`n^2 d` exceeds ``budget``. Random through the surrogate
     (``random_state``, default 0). Not differentiable.
 
     Raises where the copula estimator does (a column with a point mass: entropy :math:`-\infty`) and where

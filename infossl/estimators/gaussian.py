@@ -13,8 +13,7 @@ from typing import Optional, Union
 import torch
 
 from infossl._backend import ArrayLike, LOG_2PI_E, full_precision, global_scale
-from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, constant_columns,
-                                 warn_degenerate)
+from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
 
 Shrinkage = Union[None, str, float]
 
