@@ -22,6 +22,7 @@ are computed ``chunk_size`` rows at a time, so only ``pairwise_divergence`` ever
 from __future__ import annotations
 
 import functools
+import math
 
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
@@ -227,8 +228,10 @@ def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return sq.clamp(min=0.0)
 
 
-def _block(mix: _Mixture, rows: slice, distance: str, alpha: float) -> torch.Tensor:
-    """D(p_i || p_j) for i in ``rows`` and all j: a (c, n) block."""
+def _block(mix: _Mixture, rows: slice, distance: str, alpha: float, cols: slice = slice(None)) -> torch.Tensor:
+    """D(p_i || p_j) for i in ``rows`` and j in ``cols`` (default all): a (c, w) block."""
+    if cols != slice(None) and mix.kind != "full":
+        raise NotImplementedError("column blocks are only used for full covariances")
     m, k = mix.means, mix.means.shape[1]
     mi = m[rows]                                                             # (c, K)
     kl = distance == "kl"
@@ -256,15 +259,15 @@ def _block(mix: _Mixture, rows: slice, distance: str, alpha: float) -> torch.Ten
                                               - alpha * torch.log(vj))).sum(-1)
     else:  # full
         s = mix.var
-        dm = m[None, :, :] - mi[:, None, :]                                  # (c, n, K)
-        ldi, ldj = mix.logdet[rows, None], mix.logdet[None, :]               # (c, 1), (1, n)
+        dm = m[None, cols, :] - mi[:, None, :]                               # (c, w, K)
+        ldi, ldj = mix.logdet[rows, None], mix.logdet[None, cols]            # (c, 1), (1, w)
         if kl:
-            prec = mix.precision                                             # (n, K, K)
-            tr = s[rows].reshape(-1, k * k) @ prec.reshape(-1, k * k).T      # (c, n): tr(P_j S_i)
+            prec = mix.precision[cols]                                       # (w, K, K)
+            tr = s[rows].reshape(-1, k * k) @ prec.reshape(-1, k * k).T      # (c, w): tr(P_j S_i)
             maha = torch.einsum("cja,jab,cjb->cj", dm, prec, dm)             # (c, n)
             d = 0.5 * (tr + maha - k + ldj - ldi)
         else:
-            sb = (1.0 - alpha) * s[rows, None] + alpha * s[None, :]          # (c, n, K, K)
+            sb = (1.0 - alpha) * s[rows, None] + alpha * s[None, cols]       # (c, w, K, K)
             lb, info = torch.linalg.cholesky_ex(sb)                          # (c, n, K, K)
             if bool((info > 0).any()):
                 raise ValueError("an interpolated covariance (1-alpha) cov[i] + alpha cov[j] is numerically "
@@ -274,7 +277,8 @@ def _block(mix: _Mixture, rows: slice, distance: str, alpha: float) -> torch.Ten
             ldb = 2 * torch.log(lb.diagonal(dim1=-2, dim2=-1)).sum(-1)       # (c, n)
             d = 0.5 * ab * maha + 0.5 * (ldb - (1.0 - alpha) * ldi - alpha * ldj)
     c = d.shape[0]
-    own = torch.arange(c, device=d.device)[:, None] + rows.start == torch.arange(d.shape[1], device=d.device)
+    col0 = cols.start or 0
+    own = torch.arange(c, device=d.device)[:, None] + rows.start == torch.arange(d.shape[1], device=d.device) + col0
     return torch.where(own, torch.zeros_like(d), d.clamp(min=0.0))           # D_ii = 0 exactly
 
 
@@ -289,10 +293,31 @@ def _log_mixing(mix: _Mixture, distance: str, alpha: float, chunk_size: Optional
     """(n,) values ln sum_j c_j exp(-D_ij), row by row, without an (n, n) matrix."""
     n = mix.means.shape[0]
     logw = torch.log(mix.weights)                                            # (n,), -inf for zero weights
+    if mix.kind == "full" and distance != "kl" and alpha == 0.5:
+        return _log_mixing_symmetric(mix, logw, distance, chunk_size)
     out = []
     for rows in iter_chunks(n, chunk_size or _default_chunk(mix, distance)):
         out.append(torch.logsumexp(logw[None, :] - _block(mix, rows, distance, alpha), dim=1))  # (c,)
     return torch.cat(out)
+
+
+def _log_mixing_symmetric(mix: _Mixture, logw: torch.Tensor, distance: str,
+                          chunk_size: Optional[int]) -> torch.Tensor:
+    """As :func:`_log_mixing` for a symmetric divergence (Bhattacharyya): each pair of square blocks is
+    computed once and reduced along both axes, halving the per-pair factorisations of full covariances."""
+    n, k = mix.means.shape
+    side = chunk_size or max(1, int(math.sqrt(chunk_size_for(k * k, itemsize=mix.means.element_size(),
+                                                             factor=4))))
+    blocks = list(iter_chunks(n, side))
+    parts: list[list[torch.Tensor]] = [[] for _ in blocks]
+    for a, ra in enumerate(blocks):
+        for b in range(a, len(blocks)):
+            rb = blocks[b]
+            d = _block(mix, ra, distance, 0.5, cols=rb)                      # (|ra|, |rb|)
+            parts[a].append(torch.logsumexp(logw[None, rb] - d, dim=1))     # (|ra|,)
+            if b != a:
+                parts[b].append(torch.logsumexp(logw[ra, None] - d, dim=0))  # (|rb|,)
+    return torch.cat([torch.logsumexp(torch.stack(p), dim=0) for p in parts])
 
 
 def _index_mi(mix: _Mixture, distance: str, alpha: float, chunk_size: Optional[int]) -> torch.Tensor:
