@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from infossl.deterministic import information_table, output_mixture
+from infossl.io import save_csv_atomic, save_figure_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -71,7 +72,7 @@ def main() -> None:
                      "I_mc": h_mc - cond, "ln_n": math.log(100)})
     df = pd.DataFrame(rows)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    df.to_csv(args.out + ".csv", index=False)
+    save_csv_atomic(df, args.out + ".csv")
     print(df.to_string(index=False, float_format=lambda f: f"{f:.4g}"))
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
@@ -90,7 +91,7 @@ def main() -> None:
     ax[1].legend()
     fig.suptitle(f"10-64-64-3 ReLU MLP, 100 inputs, output-mixture entropy bounds vs Monte Carlo (seed {args.seed})")
     fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=120)
+    save_figure_atomic(fig, args.out + ".png", dpi=120)
     print(f"wrote {args.out}.csv, {args.out}.png")
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 from infossl.estimators import gaussian_entropy
+from infossl.io import save_csv_atomic, save_figure_atomic
 from infossl.objectives import covariance_term, variance_term
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,8 +83,8 @@ def main() -> None:
                      "vicreg_variance_term": float(variance_term(z, gamma=1.0, eps=1e-4))})
     var = pd.DataFrame(rows)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    corr.to_csv(args.out + "_correlation.csv", index=False)
-    var.to_csv(args.out + "_variance.csv", index=False)
+    save_csv_atomic(corr, args.out + "_correlation.csv")
+    save_csv_atomic(var, args.out + "_variance.csv")
     print(corr.to_string(index=False, float_format=lambda f: f"{f:.4g}"))
     print(var.to_string(index=False, float_format=lambda f: f"{f:.4g}"))
 
@@ -105,7 +106,7 @@ def main() -> None:
     ax[2].legend()
     fig.suptitle("VICReg regulariser vs Gaussian log-determinant (d = 16)")
     fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=120)
+    save_figure_atomic(fig, args.out + ".png", dpi=120)
     print(f"wrote {args.out}_correlation.csv, {args.out}_variance.csv, {args.out}.png")
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from infossl.deterministic import regime_check
+from infossl.io import save_csv_atomic, save_figure_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,8 +52,8 @@ def main() -> None:
         frac_inputs_normality_rejected=("normality_pvalue", lambda p: float((p < 0.01).mean()))).reset_index()
     summary.insert(0, "seed", args.seed)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    per_input.to_csv(args.out + "_per_input.csv", index=False)
-    summary.to_csv(args.out + ".csv", index=False)
+    save_csv_atomic(per_input, args.out + "_per_input.csv")
+    save_csv_atomic(summary, args.out + ".csv")
     print(summary.to_string(index=False))
 
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -69,7 +70,7 @@ def main() -> None:
               ylim=(-0.05, 1.05))
     fig.suptitle(f"20-64-64-10 ReLU MLP, {n_inputs} inputs x {n_noise} noisy copies (seed {args.seed})")
     fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=120)
+    save_figure_atomic(fig, args.out + ".png", dpi=120)
     print(f"wrote {args.out}.csv, {args.out}_per_input.csv, {args.out}.png")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
 import time
 import warnings
 
@@ -24,6 +23,7 @@ import pandas as pd
 import torch
 
 import infossl
+from infossl.io import write_text_atomic
 from infossl.synthetic import MultivariateNormal, StudentT, UniformBox, make_family
 
 MI_METHODS = ["auto", "gaussian", "copula", "ksg"]
@@ -98,11 +98,7 @@ def main() -> None:
     rows = list(mi_rows(args)) + list(entropy_rows(args))
     df = pd.DataFrame(rows)
     df["machine"] = f"{platform.machine()} {platform.system()} cpus={os.cpu_count()} torch={torch.__version__}"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".csv")
-    os.close(fd)
-    df.to_csv(tmp, index=False, float_format="%.5g")
-    os.replace(tmp, args.out)
+    write_text_atomic(df.to_csv(index=False, float_format="%.5g"), args.out)
     auto = df[df.method == "auto"]
     print(f"\nauto within target: {int(auto.within_target.sum())}/{len(auto)} cases; wrote {args.out}")
 

@@ -15,7 +15,6 @@ Cases (each in a fresh subprocess so that its peak resident memory is its own):
 """
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -24,10 +23,12 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import torch
 from torch import nn
 
 from infossl.deterministic import information_table, output_mixture
+from infossl.io import save_csv_atomic
 
 
 class BasicBlock(nn.Module):
@@ -119,11 +120,7 @@ def main() -> None:
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
         rows.append(row)
     keys = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    save_csv_atomic(pd.DataFrame(rows, columns=keys), args.out)
     print(f"wrote {args.out}")
 
 

@@ -13,7 +13,6 @@ by the cube of the dimension ratio) to exceed 3 x ``--max-seconds`` is skipped w
 """
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from infossl.io import save_csv_atomic
 from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss,
                                 VICRegLoss)
 
@@ -132,10 +132,7 @@ def main():
                   f"x baseline {row['ratio_vs_baseline']}", flush=True)
         previous["d"] = d
     if a.out:
-        with open(a.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        save_csv_atomic(rows, a.out)
 
 
 if __name__ == "__main__":

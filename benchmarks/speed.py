@@ -18,7 +18,6 @@ n = 1e5, d = 64 is measured in a fresh subprocess (``resource.getrusage`` maxrss
 """
 
 import argparse
-import csv
 import math
 import os
 import platform
@@ -28,11 +27,13 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
+from infossl.io import save_csv_atomic
 
 try:
     from npeet_plus import estimators as npeet
@@ -187,13 +188,9 @@ def main():
                           f"{n_mem * 64 * 8 / 2**20:.0f} MiB)", **machine))
     print("memory:", rows[-1]["note"], flush=True)
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     fields = ["estimator", "impl", "dtype", "n", "d", "dims", "status", "seconds", "ratio_vs_infossl", "value",
               "truth", "note", "load_avg_1min", "platform", "processor", "cpu_count", "torch_threads", "torch"]
-    with open(args.out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    save_csv_atomic(pd.DataFrame(rows, columns=fields), args.out)
     print("wrote", args.out)
 
 

@@ -9,6 +9,7 @@ touches them and the file is never modified.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -311,8 +312,9 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True) -> np.ndar
 
 
 # --------------------------------------------------------------------------------------------- writers
-def write_text_atomic(text: str, path: PathLike, *, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same directory, then ``os.replace``.
+def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` (str, or bytes written as they are) to ``path`` atomically: a temporary file in the
+    same directory, then ``os.replace``.
 
     A reader never sees a half-written file, and an interrupted write leaves any previous file intact.
     Missing parent directories are created. Returns the path written.
@@ -322,7 +324,8 @@ def write_text_atomic(text: str, path: PathLike, *, encoding: str = "utf-8") -> 
     mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding=encoding) as fh:
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": encoding})) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -335,6 +338,22 @@ def write_text_atomic(text: str, path: PathLike, *, encoding: str = "utf-8") -> 
             pass
         raise
     return p
+
+
+def save_csv_atomic(table: Any, path: PathLike) -> Path:
+    """Write a pandas DataFrame, or a list of row dicts, as CSV with :func:`write_text_atomic`."""
+    import pandas as pd
+
+    df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    return write_text_atomic(df.to_csv(index=False), path)
+
+
+def save_figure_atomic(figure: Any, path: PathLike, **savefig_kwargs: Any) -> Path:
+    """Render a matplotlib figure (anything with ``savefig``) to memory, then write it atomically."""
+    buf = io.BytesIO()
+    fmt = Path(os.fspath(path)).suffix.lstrip(".") or "png"
+    figure.savefig(buf, format=fmt, **savefig_kwargs)
+    return write_text_atomic(buf.getvalue(), path)
 
 
 def _json_default(obj: Any) -> Any:

@@ -233,3 +233,30 @@ def test_atomic_writers(tmp_path):
     assert out.read_text() == "hello" and os.listdir(out.parent) == [
         "r.json"
     ]  # failed write: old file intact
+
+
+def test_atomic_bytes_csv_and_figure(tmp_path):
+    import pandas as pd
+
+    from infossl.io import save_csv_atomic, save_figure_atomic, write_text_atomic
+
+    write_text_atomic(b"\x89PNG raw", tmp_path / "a.bin")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x89PNG raw"
+    save_csv_atomic([{"a": 1, "b": 2.5}, {"a": 3, "b": 4.0}], tmp_path / "t.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), pd.DataFrame({"a": [1, 3], "b": [2.5, 4.0]}))
+
+    class Figure:  # anything with savefig(buffer, format=...)
+        def savefig(self, buf, format, **kwargs):
+            buf.write(f"{format}:{kwargs['dpi']}".encode())
+
+    save_figure_atomic(Figure(), tmp_path / "f.png", dpi=50)
+    assert (tmp_path / "f.png").read_bytes() == b"png:50"
+
+    class Broken:
+        def savefig(self, buf, format, **kwargs):
+            raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError, match="render failed"):
+        save_figure_atomic(Broken(), tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes() == b"png:50"  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "f.png", "t.csv"]  # no temp files left
