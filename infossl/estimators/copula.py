@@ -17,6 +17,7 @@ from infossl._backend import ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
 from infossl.estimators.gaussian import (_centred_cov, _gaussian_mi, _project_to_rank, _regularised_logdet,
                                         wishart_logdet_bias)
+from infossl.estimators.knn import kl_offset
 
 
 def normal_scores(t: torch.Tensor) -> torch.Tensor:
@@ -108,10 +109,7 @@ def marginal_entropies(t: torch.Tensor, *, k: int = 3, chunk_size: int = 256) ->
                 "differential entropy is -inf. Use method='gaussian' with shrinkage, method='logdet', or "
                 "remove the repeated values")
         out.append(torch.log(r).mean(dim=0))
-    mean_log_r = torch.cat(out)
-    const = torch.special.digamma(torch.tensor(float(n), dtype=t.dtype)) \
-        - torch.special.digamma(torch.tensor(float(k), dtype=t.dtype)) + math.log(2)
-    return const.to(t.device) + mean_log_r
+    return kl_offset(n, k, 1) + torch.cat(out)  # (d,)
 
 
 def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):

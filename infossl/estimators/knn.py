@@ -170,6 +170,12 @@ def _log_unit_ball(d: int, metric: str) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
 
 
+def kl_offset(n: int, k: int, d: int, metric: str = "euclidean") -> float:
+    """The constant of the Kozachenko–Leonenko estimator, psi(n) - psi(k) + log V_d (Kraskov et al. 2004,
+    eq. 20): the entropy estimate is this plus d times the mean log k-th neighbour distance."""
+    return _digamma(n) - _digamma(k) + _log_unit_ball(d, metric)
+
+
 def _digamma(v: float) -> float:
     from scipy.special import digamma
 
@@ -343,7 +349,7 @@ def _kl(t: torch.Tensor, k: int, metric: str, algo: str, chunk_size: int | None)
     n_zero = int((r.detach() == 0).sum())
     if n_zero:
         return r.sum(), n_zero
-    const = _digamma(n) - _digamma(k) + _log_unit_ball(d, metric) + d * math.log(float(scale))
+    const = kl_offset(n, k, d, metric) + d * math.log(float(scale))
     return const + (d / n) * torch.log(r).sum(), 0
 
 
