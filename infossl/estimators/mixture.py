@@ -228,10 +228,8 @@ def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return sq.clamp(min=0.0)
 
 
-def _block(mix: _Mixture, rows: slice, distance: str, alpha: float, cols: slice = slice(None)) -> torch.Tensor:
-    """D(p_i || p_j) for i in ``rows`` and j in ``cols`` (default all): a (c, w) block."""
-    if cols != slice(None) and mix.kind != "full":
-        raise NotImplementedError("column blocks are only used for full covariances")
+def _block(mix: _Mixture, rows: slice, distance: str, alpha: float) -> torch.Tensor:
+    """D(p_i || p_j) for i in ``rows`` and all j: a (c, n) block."""
     m, k = mix.means, mix.means.shape[1]
     mi = m[rows]                                                             # (c, K)
     kl = distance == "kl"
@@ -257,28 +255,18 @@ def _block(mix: _Mixture, rows: slice, distance: str, alpha: float, cols: slice 
             vb = (1.0 - alpha) * vi + alpha * vj                             # (c, n, K)
             d = (0.5 * ab * dm2 / vb + 0.5 * (torch.log(vb) - (1.0 - alpha) * torch.log(vi)
                                               - alpha * torch.log(vj))).sum(-1)
-    else:  # full
-        s = mix.var
-        dm = m[None, cols, :] - mi[:, None, :]                               # (c, w, K)
-        ldi, ldj = mix.logdet[rows, None], mix.logdet[None, cols]            # (c, 1), (1, w)
-        if kl:
-            prec = mix.precision[cols]                                       # (w, K, K)
-            tr = s[rows].reshape(-1, k * k) @ prec.reshape(-1, k * k).T      # (c, w): tr(P_j S_i)
-            maha = torch.einsum("cja,jab,cjb->cj", dm, prec, dm)             # (c, n)
-            d = 0.5 * (tr + maha - k + ldj - ldi)
-        else:
-            sb = (1.0 - alpha) * s[rows, None] + alpha * s[None, cols]       # (c, w, K, K)
-            lb, info = torch.linalg.cholesky_ex(sb)                          # (c, n, K, K)
-            if bool((info > 0).any()):
-                raise ValueError("an interpolated covariance (1-alpha) cov[i] + alpha cov[j] is numerically "
-                                 "not positive definite; the covariances are too ill-conditioned")
-            w = torch.linalg.solve_triangular(lb, dm.unsqueeze(-1), upper=False)   # (c, n, K, 1)
-            maha = w.squeeze(-1).pow(2).sum(-1)                              # (c, n)
-            ldb = 2 * torch.log(lb.diagonal(dim1=-2, dim2=-1)).sum(-1)       # (c, n)
-            d = 0.5 * ab * maha + 0.5 * (ldb - (1.0 - alpha) * ldi - alpha * ldj)
+    elif kl:  # full
+        dm = m[None, :, :] - mi[:, None, :]                                  # (c, n, K)
+        prec = mix.precision                                                 # (n, K, K)
+        tr = mix.var[rows].reshape(-1, k * k) @ prec.reshape(-1, k * k).T    # (c, n): tr(P_j S_i)
+        maha = torch.einsum("cja,jab,cjb->cj", dm, prec, dm)                 # (c, n)
+        d = 0.5 * (tr + maha - k + mix.logdet[None, :] - mix.logdet[rows, None])
+    else:  # full, Chernoff
+        ri = torch.arange(m.shape[0], device=m.device)
+        i, j = torch.meshgrid(ri[rows], ri, indexing="ij")                   # (c, n) each
+        d = _chernoff_pairs(mix, i.reshape(-1), j.reshape(-1), alpha).reshape(i.shape)  # (c, n)
     c = d.shape[0]
-    col0 = cols.start or 0
-    own = torch.arange(c, device=d.device)[:, None] + rows.start == torch.arange(d.shape[1], device=d.device) + col0
+    own = torch.arange(c, device=d.device)[:, None] + rows.start == torch.arange(d.shape[1], device=d.device)
     return torch.where(own, torch.zeros_like(d), d.clamp(min=0.0))           # D_ii = 0 exactly
 
 
@@ -290,34 +278,100 @@ def _default_chunk(mix: _Mixture, distance: str) -> int:
 
 
 def _log_mixing(mix: _Mixture, distance: str, alpha: float, chunk_size: Optional[int]) -> torch.Tensor:
-    """(n,) values ln sum_j c_j exp(-D_ij), row by row, without an (n, n) matrix."""
+    """(n,) values ln sum_j c_j exp(-D_ij), row by row, without an (n, n) matrix.
+
+    Rows of zero weight get 0 (their value is multiplied by c_i = 0 and must not be -inf)."""
     n = mix.means.shape[0]
     logw = torch.log(mix.weights)                                            # (n,), -inf for zero weights
-    if mix.kind == "full" and distance != "kl" and alpha == 0.5:
-        return _log_mixing_symmetric(mix, logw, distance, chunk_size)
-    out = []
-    for rows in iter_chunks(n, chunk_size or _default_chunk(mix, distance)):
-        out.append(torch.logsumexp(logw[None, :] - _block(mix, rows, distance, alpha), dim=1))  # (c,)
-    return torch.cat(out)
+    if mix.kind == "full" and distance != "kl":
+        out = _log_mixing_pruned(mix, logw, alpha, chunk_size)
+    else:
+        out = torch.cat([torch.logsumexp(logw[None, :] - _block(mix, rows, distance, alpha), dim=1)  # (c,)
+                         for rows in iter_chunks(n, chunk_size or _default_chunk(mix, distance))])
+    return torch.where(mix.weights > 0, out, torch.zeros_like(out))
 
 
-def _log_mixing_symmetric(mix: _Mixture, logw: torch.Tensor, distance: str,
-                          chunk_size: Optional[int]) -> torch.Tensor:
-    """As :func:`_log_mixing` for a symmetric divergence (Bhattacharyya): each pair of square blocks is
-    computed once and reduced along both axes, halving the per-pair factorisations of full covariances."""
+_PAIR_BYTES = 2 ** 21  # ~2 MiB per (P, K, K) batch: measured 2-3x faster than 40 MiB batches (cache-resident)
+
+
+def _prune_threshold(logw: torch.Tensor) -> float:
+    """A divergence tau beyond which a pair changes no row of the pairwise sum in floating point.
+
+    Row i's sum holds its own term c_i (D_ii = 0); all pairs with D_ij >= tau together add at most
+    sum_j c_j e^{-tau} <= e^{-tau}, a relative change <= e^{-tau} / c_i. With
+    tau = ln(4 / eps) - ln(min_i c_i) that is below a quarter of the dtype's rounding unit for every row."""
+    eps = torch.finfo(logw.dtype).eps
+    finite = logw[torch.isfinite(logw)]
+    return math.log(4.0 / eps) - float(finite.min())
+
+
+def _chernoff_pairs(mix: _Mixture, i: torch.Tensor, j: torch.Tensor, alpha: float) -> torch.Tensor:
+    """(P,) Chernoff alpha-divergences D_alpha(p_i || p_j) of full-covariance components, pair by pair:
+    1/2 a(1-a) dm^T S_a^{-1} dm + 1/2 [ln|S_a| - (1-a) ln|S_i| - a ln|S_j|], S_a = (1-a) S_i + a S_j."""
+    s = mix.var
+    sb = (1.0 - alpha) * s[i] + alpha * s[j]                                 # (P, K, K)
+    lb, info = torch.linalg.cholesky_ex(sb)                                  # (P, K, K)
+    if bool((info > 0).any()):
+        raise ValueError("an interpolated covariance (1-alpha) cov[i] + alpha cov[j] is numerically "
+                         "not positive definite; the covariances are too ill-conditioned")
+    dm = (mix.means[j] - mix.means[i]).unsqueeze(-1)                         # (P, K, 1)
+    maha = torch.linalg.solve_triangular(lb, dm, upper=False).squeeze(-1).pow(2).sum(-1)  # (P,)
+    ldb = 2 * torch.log(lb.diagonal(dim1=-2, dim2=-1)).sum(-1)               # (P,)
+    d = 0.5 * alpha * (1.0 - alpha) * maha + 0.5 * (ldb - (1.0 - alpha) * mix.logdet[i] - alpha * mix.logdet[j])
+    return d.clamp(min=0.0)
+
+
+def _logsumexp_update(top: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor,
+                      vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Online scatter-logsumexp: rows hold sum_j exp(v_j) = acc * exp(top); fold in (rows, vals)."""
+    with torch.no_grad():
+        new_top = top.scatter_reduce(0, rows, vals.detach(), reduce="amax", include_self=True)  # (n,)
+        shift = torch.where(torch.isfinite(new_top), new_top, torch.zeros_like(new_top))      # (n,)
+    acc = acc * torch.exp(top - shift) + torch.zeros_like(acc).index_add(0, rows, torch.exp(vals - shift[rows]))
+    return new_top, acc
+
+
+def _log_mixing_pruned(mix: _Mixture, logw: torch.Tensor, alpha: float,
+                       chunk_size: Optional[int]) -> torch.Tensor:
+    """:func:`_log_mixing` for Chernoff divergences of full covariances, whose cost is one K x K Cholesky
+    factorisation per pair. Pairs are skipped when a cheap lower bound already exceeds the threshold of
+    :func:`_prune_threshold` (so the result is the dense one to rounding),
+
+    .. math:: D_\\alpha(p_i \\| p_j) \\ge \\frac{\\alpha(1-\\alpha)}{2}
+              \\frac{\\|\\mu_i - \\mu_j\\|^2}{(1-\\alpha)\\lambda_{\\max}(\\Sigma_i) + \\alpha\\lambda_{\\max}(\\Sigma_j)},
+
+    (the log-det part is >= 0 by concavity of ln det); well-separated components (the small-noise regime)
+    then cost O(K) per pair. The Bhattacharyya divergence (alpha = 1/2) is symmetric, so each unordered pair
+    is factorised once and folded into both rows."""
     n, k = mix.means.shape
-    side = chunk_size or max(1, int(math.sqrt(chunk_size_for(k * k, itemsize=mix.means.element_size(),
-                                                             factor=4))))
-    blocks = list(iter_chunks(n, side))
-    parts: list[list[torch.Tensor]] = [[] for _ in blocks]
-    for a, ra in enumerate(blocks):
-        for b in range(a, len(blocks)):
-            rb = blocks[b]
-            d = _block(mix, ra, distance, 0.5, cols=rb)                      # (|ra|, |rb|)
-            parts[a].append(torch.logsumexp(logw[None, rb] - d, dim=1))     # (|ra|,)
-            if b != a:
-                parts[b].append(torch.logsumexp(logw[ra, None] - d, dim=0))  # (|rb|,)
-    return torch.cat([torch.logsumexp(torch.stack(p), dim=0) for p in parts])
+    m = mix.means
+    tau = _prune_threshold(logw)
+    with torch.no_grad():
+        lam = torch.linalg.eigvalsh(mix.var.detach())[:, -1]                 # (n,) largest eigenvalues
+        sqn = (m.detach() * m.detach()).sum(1)                               # (n,)
+    symmetric = alpha == 0.5
+    coef = 0.5 * alpha * (1.0 - alpha)
+    top = logw.detach().clone()                                              # own term: c_i e^{-0}
+    acc = torch.exp(logw - torch.where(torch.isfinite(top), top, torch.zeros_like(top)))  # (n,) 1 or 0
+    pair_batch = max(16, _PAIR_BYTES // (k * k * m.element_size()))         # (P, K, K) blocks stay in cache
+    for rows in iter_chunks(n, chunk_size or _default_chunk(mix, "kl")):
+        with torch.no_grad():
+            r0 = rows.start
+            sq = (sqn[rows, None] + sqn[None, :] - 2.0 * m.detach()[rows] @ m.detach().T).clamp(min=0.0)  # (c, n)
+            bound = coef * sq / ((1.0 - alpha) * lam[rows, None] + alpha * lam[None, :])              # (c, n)
+            col = torch.arange(n, device=m.device)
+            row = torch.arange(r0, r0 + sq.shape[0], device=m.device)[:, None]
+            keep = (bound < tau) & (col[None, :] > row if symmetric else col[None, :] != row)         # (c, n)
+            ii, jj = torch.nonzero(keep, as_tuple=True)                      # (P,), (P,)
+            ii = ii + r0
+        for lo in range(0, ii.numel(), pair_batch):
+            i, j = ii[lo:lo + pair_batch], jj[lo:lo + pair_batch]
+            d = _chernoff_pairs(mix, i, j, alpha)                            # (P,)
+            top, acc = _logsumexp_update(top, acc, i, logw[j] - d)
+            if symmetric:
+                top, acc = _logsumexp_update(top, acc, j, logw[i] - d)
+    shift = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    return shift + torch.log(acc)
 
 
 def _index_mi(mix: _Mixture, distance: str, alpha: float, chunk_size: Optional[int]) -> torch.Tensor:
@@ -456,6 +510,15 @@ def mixture_entropy(means: ArrayLike, *, sigma: object = None, cov: object = Non
 
     Equal isotropic components reduce to a log-mean-exp of squared distances; the Bhattacharyya value
     equals the KL value at :math:`\sigma \to 2\sigma` plus :math:`\tfrac K2 \ln\tfrac14`.
+
+    Cost: O(n^2 K) pairs of squared distances for isotropic/diagonal/shared covariances, O(n^2 K^2) for KL
+    with per-component full covariances. Chernoff/Bhattacharyya with full covariances need one K x K
+    Cholesky factorisation per pair, but only for pairs whose cheap lower bound
+    :math:`\tfrac{\alpha(1-\alpha)}{2}\|\mu_i-\mu_j\|^2 / ((1-\alpha)\lambda_{\max}(\Sigma_i)
+    + \alpha\lambda_{\max}(\Sigma_j))` is below :math:`\ln(4/\epsilon) - \ln\min_i c_i` (about 43 in
+    float64 for 1000 equal weights): the skipped pairs change no row sum by more than a quarter of the
+    rounding unit, so the result equals the dense one, and well-separated mixtures (small input noise)
+    cost O(n^2 K).
 
     See Also
     --------

@@ -435,7 +435,7 @@ def test_errors():
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, None])
 def test_symmetric_bhattacharyya_path_equals_full_matrix(chunk_size):
-    # Full covariances with the Bhattacharyya distance take the block-pair (upper-triangle) path; it must
+    # Full covariances with the Bhattacharyya distance take the pruned unordered-pair path; it must
     # equal the estimator assembled from the full (n, n) divergence matrix.
     rng = np.random.default_rng(7)
     n, k = 10, 3
@@ -448,3 +448,57 @@ def test_symmetric_bhattacharyya_path_equals_full_matrix(chunk_size):
     expected = h_cond - np.sum(w * np.log(np.exp(-d) @ w))
     got = mixture_entropy(mu, cov=cov, weights=w, distance="bhattacharyya", chunk_size=chunk_size)
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+def _dense_pairwise_entropy(mu, cov, w, distance, alpha=0.5):
+    d = pairwise_divergence(mu, cov=cov, distance=distance, alpha=alpha)
+    h_cond = np.sum(w * 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1])
+    keep = w > 0
+    inner = np.log(np.exp(-d[keep]) @ w)
+    return h_cond - np.sum(w[keep] * inner)
+
+
+@pytest.mark.parametrize("distance,alpha", [("bhattacharyya", 0.5), ("chernoff", 0.3)])
+@pytest.mark.parametrize("chunk_size", [2, None])
+def test_pruned_pairs_equal_dense_on_partly_separated_mixture(distance, alpha, chunk_size):
+    # A random walk of components: divergences spread from < 1 to > 80 (pairs on both sides of the pruning
+    # threshold, and many in between whose e^{-D} is far above rounding), plus a far-away cluster whose
+    # pairs with the rest are all pruned. The pruned path must equal the dense (n, n) estimator to rounding,
+    # since every skipped pair changes a row sum by less than a quarter of an ulp.
+    rng = np.random.default_rng(11)
+    n, k = 24, 4
+    a = rng.standard_normal((n, k, k))
+    cov = 0.01 * (a @ a.transpose(0, 2, 1) + 0.3 * np.eye(k))
+    mu = np.cumsum(0.3 * rng.standard_normal((n, k)), axis=0)
+    mu[18:] += 1e3
+    w = rng.dirichlet(np.ones(n))
+    w[5] = 0.0
+    w /= w.sum()
+    expected = _dense_pairwise_entropy(mu, cov, w, distance, alpha)
+    got = mixture_entropy(mu, cov=cov, weights=w, distance=distance, alpha=alpha, chunk_size=chunk_size)
+    assert np.isfinite(got)
+    assert abs(got - expected) < 1e-13  # pruning at a threshold of 6 instead of ~43 already moves it 1e-11
+
+
+def test_pruned_pairs_keep_gradients():
+    # The pruned path stays differentiable in the means and covariances (same gradient as the dense sum).
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    n, k = 8, 3
+    a = rng.standard_normal((n, k, k))
+    cov0 = a @ a.transpose(0, 2, 1) + 0.5 * np.eye(k)
+    mu0 = rng.standard_normal((n, k))
+    mu0[4:] += 100.0                                           # two groups: cross pairs are pruned
+    mu = torch.tensor(mu0, requires_grad=True)
+    cov = torch.tensor(cov0, requires_grad=True)
+    h = mixture_entropy(mu, cov=cov, distance="bhattacharyya")
+    h.backward()
+    mu_d = torch.tensor(mu0, requires_grad=True)
+    cov_d = torch.tensor(cov0, requires_grad=True)
+    d = torch.as_tensor(pairwise_divergence(mu_d, cov=cov_d, distance="bhattacharyya"))
+    hc = 0.5 * torch.logdet(2 * torch.pi * torch.e * cov_d).mean()
+    dense = hc - torch.log(torch.exp(-d).mean(1)).mean()
+    dense.backward()
+    assert h.item() == pytest.approx(dense.item(), rel=1e-12)
+    assert torch.allclose(mu.grad, mu_d.grad, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(cov.grad, cov_d.grad, rtol=1e-9, atol=1e-12)
