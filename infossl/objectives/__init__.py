@@ -2,7 +2,7 @@
 
 Every loss takes two views (or head outputs) of shape (batch, dim), returns a 0-d tensor and keeps the
 detached terms of its last call in ``last_terms`` (a dict), so components can be logged without
-recomputation. ``gather_distributed=True`` (VICReg, InfoVICReg, Barlow Twins, InfoNCE) computes the batch
+recomputation. ``gather_distributed=True`` (every loss) computes the batch
 statistics on the batch gathered from all ranks with autograd-correct gathering.
 """
 

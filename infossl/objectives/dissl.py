@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infossl._validation import check_float
+from infossl.objectives._distributed import gather_with_grad, rank_and_world
 from infossl.objectives.vicreg import check_views
 
 
@@ -37,6 +38,9 @@ class CISSLLoss(nn.Module):
     ----------
     temperature : float, default 0.1
         :math:`\tau` (0.1 in the authors' ImageNet configuration, 0.07 on TinyImageNet).
+    gather_distributed : bool
+        Student anchors stay local; the teacher candidates are gathered from all ranks with gradients, so
+        the mean of the loss over ranks equals the global-batch loss.
 
     Attributes
     ----------
@@ -65,9 +69,10 @@ class CISSLLoss(nn.Module):
     True
     """
 
-    def __init__(self, *, temperature: float = 0.1) -> None:
+    def __init__(self, *, temperature: float = 0.1, gather_distributed: bool = False) -> None:
         super().__init__()
         self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
+        self.gather_distributed = bool(gather_distributed)
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
@@ -76,13 +81,18 @@ class CISSLLoss(nn.Module):
         check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
         check_views(student_a, teacher_a, names=("student_a", "teacher_a"))
         n = student_a.shape[0]
+        rank, world = rank_and_world() if self.gather_distributed else (0, 1)
         u = F.normalize(torch.cat([student_a, student_b]), dim=1)  # (2B, k)
-        v = F.normalize(torch.cat([teacher_a, teacher_b]), dim=1)  # (2B, k)
-        logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2B)
-        idx = torch.arange(2 * n, device=u.device)
-        other = (idx + n) % (2 * n)
-        loss = -0.5 * (logp[idx, idx] + logp[idx, other]).mean()
-        self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * n) - loss).detach()}
+        ta, tb = F.normalize(teacher_a, dim=1), F.normalize(teacher_b, dim=1)  # (B, k)
+        v = torch.cat([gather_with_grad(ta), gather_with_grad(tb)]) if world > 1 else torch.cat([ta, tb])  # (2M, k)
+        m = n * world  # global number of examples
+        logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2M)
+        local = torch.arange(n, device=u.device) + rank * n  # global index of each local example
+        rows = torch.arange(2 * n, device=u.device)
+        own = torch.cat([local, local + m])  # (2B,) the example itself, same view
+        other = torch.cat([local + m, local])  # (2B,) the example's other view
+        loss = -0.5 * (logp[rows, own] + logp[rows, other]).mean()
+        self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * m) - loss).detach()}
         return loss
 
 
@@ -119,6 +129,10 @@ class DISSLLoss(nn.Module):
         :math:`\beta`, weight of the teacher's cross-view cross-entropy (``beta_det_inv``; 0.6 on ImageNet).
     teacher_temperature, student_temperature : float, default 0.5 and 1.0
         :math:`\tau_t`, :math:`\tau_s`.
+    gather_distributed : bool
+        The marginal entropy (the only batch-level term) uses the teacher distributions gathered from all
+        ranks with gradients; the per-example terms stay local, so the mean of the loss over ranks equals
+        the global-batch loss.
 
     Attributes
     ----------
@@ -148,8 +162,9 @@ class DISSLLoss(nn.Module):
     """
 
     def __init__(self, *, lambd: float = 2.3, beta: float = 0.8, teacher_temperature: float = 0.5,
-                 student_temperature: float = 1.0) -> None:
+                 student_temperature: float = 1.0, gather_distributed: bool = False) -> None:
         super().__init__()
+        self.gather_distributed = bool(gather_distributed)
         self.lambd = check_float(lambd, "lambd", low=0.0)
         self.beta = check_float(beta, "beta", low=0.0)
         self.teacher_temperature = check_float(teacher_temperature, "teacher_temperature", low=0.0, low_open=True)
@@ -171,7 +186,7 @@ class DISSLLoss(nn.Module):
         distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
         for x, a in ((0, 1), (1, 0)):
             distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
-            h_marg = _marginal_entropy(t[x])
+            h_marg = _marginal_entropy(gather_with_grad(t[x]) if self.gather_distributed else t[x])
             marg = marg + h_marg / 2
             detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
             mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2

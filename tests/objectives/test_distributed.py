@@ -10,12 +10,26 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from infossl.objectives import BarlowTwinsLoss, InfoNCELoss, InfoVICRegLoss, VICRegLoss, gather_with_grad
+from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss, VICRegLoss,
+                                gather_with_grad)
 
 WORLD = 2
 N_LOCAL, DIM = 8, 5
 
+class _Heads(torch.nn.Module):
+    """Feeds a four-input loss (CISSL/DISSL) row-wise functions of the two views as its heads' outputs."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, x, y):
+        return self.loss(x, y, torch.tanh(1.5 * x), torch.tanh(1.5 * y))
+
+
 CASES = {
+    "cissl": lambda g: _Heads(CISSLLoss(temperature=0.3, gather_distributed=g)),
+    "dissl": lambda g: _Heads(DISSLLoss(gather_distributed=g)),
     "vicreg": lambda g: VICRegLoss(gather_distributed=g),
     "barlow": lambda g: BarlowTwinsLoss(gather_distributed=g),
     "infonce": lambda g: InfoNCELoss(temperature=0.3, gather_distributed=g),
