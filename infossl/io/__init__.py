@@ -1,12 +1,42 @@
-"""Reading embeddings and writing results.
+"""Reading embeddings and checkpoints, writing results.
 
 ``load_array`` reads .npy/.npz/.pt/.pth/.safetensors/.csv/.parquet without ever unpickling code;
+``iter_array_chunks``/``array_shape`` read the same files in row chunks (one pass, one chunk in memory);
+``load_checkpoint`` loads model checkpoints safely (``weights_only``, safetensors, TorchScript; full
+unpickling only when trusted explicitly) and ``strip_prefixes``/``load_weights`` fit a state dict to a model;
 ``write_text_atomic``, ``save_json_atomic``, ``save_csv_atomic`` and ``save_figure_atomic`` write output files
 atomically (a temporary file, then a rename), so an interrupted run never leaves a partial file.
 """
 
-from infossl.io.embeddings import (SUPPORTED_SUFFIXES, load_array, save_csv_atomic, save_figure_atomic, save_json_atomic,
-                                   write_text_atomic)
+from infossl.io.checkpoints import (
+    Checkpoint,
+    CheckpointSecurityWarning,
+    load_checkpoint,
+    load_weights,
+    strip_prefixes,
+)
+from infossl.io.embeddings import (
+    SUPPORTED_SUFFIXES,
+    load_array,
+    save_csv_atomic,
+    save_figure_atomic,
+    save_json_atomic,
+    write_text_atomic,
+)
+from infossl.io.streaming import array_shape, iter_array_chunks
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_array", "save_csv_atomic", "save_figure_atomic", "save_json_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointSecurityWarning",
+    "SUPPORTED_SUFFIXES",
+    "array_shape",
+    "iter_array_chunks",
+    "load_array",
+    "load_checkpoint",
+    "load_weights",
+    "save_csv_atomic",
+    "save_figure_atomic",
+    "save_json_atomic",
+    "strip_prefixes",
+    "write_text_atomic",
+]

@@ -1,0 +1,487 @@
+"""Diagnose collapse across model checkpoints: run each model on data, read one layer, one report each.
+
+For every checkpoint, :func:`diagnose_checkpoints` loads the weights safely
+(:func:`infossl.io.load_checkpoint`: no code from the file runs), rebuilds the model (``infossl train``
+checkpoints describe their own model; other state dicts need a model factory; TorchScript archives and
+trusted pickled modules are models already), runs it on the data in batches under ``torch.inference_mode``,
+captures the output of the chosen layer with a forward hook (default: the ``backbone`` submodule when the
+model has one, else the model's output), streams the captured rows (flattened to (batch, features)) into a
+:class:`~infossl.diagnostics.accumulator.MomentAccumulator` and diagnoses them with
+:func:`~infossl.diagnostics.api.diagnose_statistics`. The reports form a :class:`CheckpointTrajectory`:
+a table with one row per checkpoint and a plot of the rank metrics against the epoch.
+
+A model factory named as ``"package.module:function"`` is imported and called: **that executes the named
+module's code**, by design (it is the user's own model definition). Only the checkpoint files are treated
+as untrusted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from infossl._validation import check_int
+from infossl.diagnostics.accumulator import MomentAccumulator
+from infossl.diagnostics.stream import progress_bar, show_progress
+from infossl.io.checkpoints import Checkpoint, load_checkpoint, load_weights
+from infossl.io.embeddings import PathLike
+
+DIGITS = "digits"
+DEFAULT_LAYER = "backbone"
+# Rank-like metrics drawn (divided by the dimension) in the trajectory plot, when the reports have them.
+PLOT_METRICS: tuple[str, ...] = ("rankme", "effective_rank", "nesum", "stable_rank", "collapse_rank")
+
+
+class _Captured(Exception):
+    """Raised by the forward hook to stop the forward pass once the layer's output is captured."""
+
+
+# ------------------------------------------------------------------------------------------ model and data
+def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """Resolve ``"package.module:callable"`` (the callable may be dotted, ``module:Class.build``).
+
+    **Importing the module executes its code**: name only modules you trust (your own model code).
+    A callable is returned as it is.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"model must be 'package.module:factory' or a callable, got {spec!r}")
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr or not all(p.isidentifier() for p in attr.split(".")):
+        raise ValueError(f"model must be written 'package.module:factory', got {spec!r}")
+    module = importlib.import_module(module_name)  # ImportError names the missing module
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(
+                f"model={spec!r}: {obj.__name__ if hasattr(obj, '__name__') else obj!r} has no "
+                f"attribute {part!r}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError(f"model={spec!r} names a {type(obj).__name__}, which is not callable")
+    return obj
+
+
+def load_data(
+    data: Any = DIGITS, *, key: Optional[str] = None
+) -> tuple[torch.Tensor, Optional[np.ndarray], str]:
+    """The inputs to run the models on: ``(x, labels or None, description)``.
+
+    ``"digits"`` is the held-out split of :func:`infossl.training.data.load_digits` (445 images of 8 x 8,
+    with labels; ``"digits:train"`` / ``"digits:all"`` pick the other splits); a path is read with
+    :func:`infossl.training.data.load_inputs` ((N, D) features or (N, C, H, W) images, no unpickling); an
+    array or tensor is used as it is.
+    """
+    if isinstance(data, str) and (data == DIGITS or data.startswith(DIGITS + ":")):
+        from infossl.training.data import load_digits
+
+        split = data.partition(":")[2] or "test"
+        x, y = load_digits(split)
+        return x, y.numpy(), f"digits ({split} split, {len(x)} images)"
+    if isinstance(data, (str, os.PathLike)):
+        from infossl.training.data import load_inputs
+
+        x = load_inputs(data, key)
+        return x, None, f"{os.fspath(data)} ({len(x)} inputs of shape {tuple(x.shape[1:])})"
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        x = torch.as_tensor(data)
+        if not x.is_floating_point():
+            x = x.float()
+        if x.ndim < 1 or len(x) < 2:
+            raise ValueError(f"data must hold at least 2 inputs, got shape {tuple(x.shape)}")
+        return x, None, f"array of shape {tuple(x.shape)}"
+    raise TypeError(f"data must be 'digits', a path or an array, got {type(data).__name__}")
+
+
+def model_for_checkpoint(ck: Checkpoint, factory: Optional[Callable[..., Any]] = None) -> nn.Module:
+    """The runnable model of a loaded checkpoint (eval mode).
+
+    TorchScript and trusted pickled modules are used as they are; an ``infossl train`` checkpoint is rebuilt
+    from its config (or, with ``factory``, loaded into the factory's model); a plain state dict needs
+    ``factory``. Weight mismatches raise :class:`ValueError` listing the keys.
+    """
+    if ck.module is not None:
+        return ck.module.eval()
+    if factory is None:
+        if ck.kind == "infossl":
+            from infossl.training.checkpoint import model_from_checkpoint
+
+            try:
+                model, _ = model_from_checkpoint(ck.raw)
+            except RuntimeError as exc:  # load_state_dict mismatch
+                raise ValueError(
+                    f"{ck.path}: the weights do not match the model its config describes: "
+                    f"{' '.join(str(exc).split())}"
+                ) from None
+            return model.eval()
+        raise ValueError(
+            f"{ck.path} holds only weights (a state dict of {len(ck.state_dict or {})} tensors); "
+            "name the model "
+            "they belong to with model='package.module:factory' (command line: --model)"
+        )
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"the model factory returned a {type(model).__name__}, expected a torch.nn.Module")
+    return load_weights(model, ck.state_dict or {}, source=str(ck.path))
+
+
+def resolve_layer(model: nn.Module, layer: Optional[str]) -> Optional[str]:
+    """The submodule name to capture: ``layer``, else ``"backbone"`` when present, else None (the output)."""
+    names = [n for n, _ in model.named_modules() if n]
+    if layer is None:
+        return DEFAULT_LAYER if DEFAULT_LAYER in names else None
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a submodule name, got {layer!r}")
+    if layer in ("", "output"):
+        return None
+    if layer not in names:
+        shown = ", ".join(names[:30]) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
+        raise ValueError(f"layer={layer!r} is not a submodule of the model; available: {shown or '(none)'}")
+    return layer
+
+
+def _as_rows(out: Any, layer: Optional[str]) -> torch.Tensor:
+    if isinstance(out, (tuple, list)):
+        out = next((o for o in out if isinstance(o, torch.Tensor)), None)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"the output of {layer or 'the model'} is a {type(out).__name__}, expected a tensor")
+    if not out.is_floating_point():
+        raise TypeError(
+            f"the output of {layer or 'the model'} has dtype {out.dtype}, expected floating point"
+        )
+    return out.reshape(out.shape[0], -1)  # (batch, features): conv maps are flattened
+
+
+def layer_outputs(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    layer: Optional[str] = None,
+    batch_size: int = 256,
+    device: Union[str, torch.device] = "cpu",
+    name: str = "the model",
+) -> Iterator[torch.Tensor]:
+    """Yield the captured output of ``layer`` (None: the model's output) for ``x`` in batches, (m, features).
+
+    The layer's output is captured by a forward hook, which also stops the forward pass there (later layers
+    do not run). TorchScript models run their compiled ``forward`` without Python hooks: for them only the
+    model output or the ``backbone`` submodule (called directly) can be read.
+    """
+    batch_size = check_int(batch_size, "batch_size")
+    device = torch.device(device)
+    model = model.to(device).eval()
+    scripted = isinstance(model, torch.jit.ScriptModule)
+    target = dict(model.named_modules())[layer] if layer else None
+    captured: list = []
+
+    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        captured.append(output)
+        raise _Captured
+
+    direct = target is not None and scripted and layer == DEFAULT_LAYER  # backbone(x) is the first stage
+    if scripted and target is not None and not direct:
+        raise ValueError(
+            f"layer={layer!r}: TorchScript models do not run Python forward hooks; omit the layer "
+            f"(model output) or use {DEFAULT_LAYER!r}"
+        )
+
+    def forward(xb: torch.Tensor) -> Any:
+        if direct:
+            return target(xb)
+        if target is None:
+            return model(xb)
+        captured.clear()
+        try:
+            model(xb)
+        except _Captured:
+            pass
+        if not captured:
+            raise ValueError(f"layer={layer!r} was not called by the model's forward pass")
+        return captured[0]
+
+    handle = target.register_forward_hook(hook) if target is not None and not direct else None
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(x), batch_size):
+                xb = x[start : start + batch_size].to(device)
+                try:
+                    out = forward(xb)
+                except RuntimeError as exc:  # inputs that do not fit the model: shape / dtype errors
+                    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+                    detail = lines[-1] if lines else type(exc).__name__
+                    raise ValueError(
+                        f"running {name} on the data failed (inputs of shape {tuple(xb.shape)}): {detail}"
+                    ) from None
+                yield _as_rows(out, layer)
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+# ------------------------------------------------------------------------------------------ trajectory
+@dataclass
+class CheckpointTrajectory:
+    """One :class:`~infossl.diagnostics.report.DiagnosisReport` per checkpoint, in the order given.
+
+    Attributes
+    ----------
+    paths : list of str
+    reports : list of DiagnosisReport
+    epochs, steps : list of int or None
+        As recorded in the checkpoints.
+    layer : str
+        The layer diagnosed (``"output"`` for the model's output).
+    data : str
+        Description of the inputs.
+    """
+
+    paths: list
+    reports: list
+    epochs: list
+    steps: list
+    layer: str
+    data: str
+    kinds: list = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        """One flat dict per checkpoint: checkpoint, epoch, step, then the report's :meth:`as_dict`."""
+        out = []
+        for path, report, epoch, step in zip(self.paths, self.reports, self.epochs, self.steps):
+            flat = {
+                k: v
+                for k, v in report.as_dict().items()
+                if v is None or isinstance(v, (bool, int, float, str))
+            }
+            out.append(
+                {
+                    "checkpoint": os.path.basename(path),
+                    "epoch": epoch,
+                    "step": step,
+                    "layer": self.layer,
+                    **flat,
+                }
+            )
+        return out
+
+    @property
+    def table(self) -> Any:
+        """pandas DataFrame, one row per checkpoint (verdict, collapse rank, every metric value)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def as_dict(self) -> dict:
+        """JSON-able: the layer, the data, and per checkpoint its path, epoch, step and report."""
+        return {
+            "layer": self.layer,
+            "data": self.data,
+            "checkpoints": [
+                {"path": p, "epoch": e, "step": s, **r.as_dict()}
+                for p, r, e, s in zip(self.paths, self.reports, self.epochs, self.steps)
+            ],
+        }
+
+    def to_json(self, path: Optional[PathLike] = None) -> str:
+        """The :meth:`as_dict` record as JSON text; also written atomically to ``path`` when given."""
+        import json
+
+        from infossl.io.embeddings import _json_default, save_json_atomic
+
+        if path is not None:
+            save_json_atomic(self.as_dict(), path)
+        return json.dumps(self.as_dict(), indent=2, default=_json_default)
+
+    def to_markdown(self) -> str:
+        """A markdown table: checkpoint, epoch, verdict, collapse rank / dim and the plotted rank metrics."""
+        rows = self.rows()
+        cols = ["checkpoint", "epoch", "verdict", "collapse_rank", "dim"]
+        cols += [m for m in PLOT_METRICS if m != "collapse_rank" and any(m in r for r in rows)]
+
+        def cell(v: Any) -> str:
+            return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+        return "\n".join(lines)
+
+    def plot(self, path: Optional[PathLike] = None) -> Any:
+        """Left: rank metrics / dim against the epoch (or checkpoint index), verdicts marked; right: each
+        checkpoint's covariance spectrum (log scale). Returns the matplotlib Figure; writes ``path``
+        atomically when given. Needs matplotlib (extra ``plot``)."""
+        try:
+            from matplotlib import colormaps
+            from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+            from matplotlib.ticker import MaxNLocator
+        except ImportError:
+            raise ImportError("plotting needs matplotlib: pip install 'infossl[plot]'") from None
+        rows = self.rows()
+        use_epoch = all(e is not None for e in self.epochs) and len(set(self.epochs)) == len(self.epochs)
+        xs = list(self.epochs) if use_epoch else list(range(len(rows)))
+        fig = Figure(figsize=(11, 4.2))
+        ax, ax2 = fig.subplots(1, 2)
+        for name in PLOT_METRICS:
+            ys = [r.get(name) for r in rows]
+            if all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in ys):
+                ax.plot(
+                    xs, [y / max(int(r.get("dim") or 1), 1) for y, r in zip(ys, rows)], marker="o", label=name
+                )
+        marks = {"healthy": "tab:green", "dimensional-collapse": "tab:orange", "complete-collapse": "tab:red"}
+        for x, r in zip(xs, rows):
+            ax.axvline(x, color=marks.get(str(r.get("verdict")), "grey"), alpha=0.15, lw=6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch" if use_epoch else "checkpoint")
+        ax.set_ylabel("metric / dimension")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{self.layer}: rank metrics (band colour = verdict)")
+        ax.legend(fontsize=8)
+        cmap = colormaps["viridis"]
+        for i, (x, report) in enumerate(zip(xs, self.reports)):
+            s = np.asarray(report.spectrum, dtype=float)
+            s = s[s > 0]
+            if s.size:
+                ax2.semilogy(
+                    np.arange(1, s.size + 1),
+                    s,
+                    color=cmap(i / max(len(rows) - 1, 1)),
+                    label=f"{'epoch ' if use_epoch else '#'}{x}",
+                )
+        ax2.set_xlabel("eigenvalue index")
+        ax2.set_ylabel("covariance eigenvalue")
+        ax2.set_title("covariance spectra")
+        if len(rows) <= 12:
+            ax2.legend(fontsize=8)
+        fig.tight_layout()
+        if path is not None:
+            from infossl.io import save_figure_atomic
+
+            save_figure_atomic(fig, path, dpi=120)
+        return fig
+
+
+def diagnose_checkpoints(
+    paths: Union[PathLike, Sequence[PathLike]],
+    *,
+    model: Any = None,
+    data: Any = DIGITS,
+    data_key: Optional[str] = None,
+    labels: Any = None,
+    layer: Optional[str] = None,
+    trust: bool = False,
+    key: Optional[str] = None,
+    batch_size: int = 256,
+    device: Union[str, torch.device] = "cpu",
+    progress: Optional[bool] = None,
+    sample_size: int = 4096,
+    random_state: Any = 0,
+    **options: Any,
+) -> CheckpointTrajectory:
+    """Diagnose the representation of ``layer`` in each checkpoint on the same inputs.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        Checkpoint files (``torch.save`` state dicts or ``infossl train`` checkpoints, ``.safetensors``,
+        TorchScript; pickled modules only with ``trust=True``). Kept in the given order.
+    model : "package.module:factory" or callable, optional
+        Builds the model for plain state dicts (**importing it runs that module's code**, see the module
+        docstring). Not needed for ``infossl train`` checkpoints, TorchScript or trusted modules.
+    data : "digits", path or array, default "digits"
+        Inputs (see :func:`load_data`); ``data_key`` picks the array inside a file.
+    labels : path or array (N,), optional
+        Labels of the inputs for the label-based checks; the digits labels are used for ``"digits"``.
+    layer : str, optional
+        Submodule whose output is diagnosed (``model.named_modules()`` name); default ``"backbone"`` when
+        the model has one, else the model output (``"output"`` forces the output).
+    trust : bool, default False
+        Passed to :func:`infossl.io.load_checkpoint` (full unpickling, executes code from the file).
+    key : str, optional
+        The entry of the checkpoint dict that holds the state dict, if not a standard one.
+    batch_size, device
+        How the models run (inference mode).
+    progress : bool or None
+        Progress bar over all checkpoints (None: on a terminal, for long runs).
+    sample_size, random_state, **options
+        Passed to :class:`MomentAccumulator` and :func:`~infossl.diagnostics.api.diagnose_statistics`.
+
+    Returns
+    -------
+    CheckpointTrajectory
+        ``.reports``, ``.table`` (one row per checkpoint), ``.plot()``, ``.to_json()``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> def build():
+    ...     return nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 4))
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = torch.manual_seed(0)
+    >>> net = build()
+    >>> torch.save({"state_dict": net.state_dict(), "epoch": 1}, os.path.join(folder, "a.pt"))
+    >>> with torch.no_grad():
+    ...     net[1].weight[2:] = 0.0                               # 6 of the 8 hidden units die
+    ...     net[1].bias[2:] = 1.0
+    >>> torch.save({"state_dict": net.state_dict(), "epoch": 2}, os.path.join(folder, "b.pt"))
+    >>> traj = diagnose_checkpoints([os.path.join(folder, f) for f in ("a.pt", "b.pt")], model=build,
+    ...                             layer="2", progress=False)   # the hidden ReLU, on the digits test split
+    >>> traj.table[["checkpoint", "epoch", "verdict", "collapse_rank"]].values.tolist()
+    [['a.pt', 1, 'healthy', 8], ['b.pt', 2, 'dimensional-collapse', 2]]
+    """
+    from infossl.diagnostics.api import diagnose_statistics
+    from infossl.diagnostics.stream import _as_paths, _labels
+
+    files = _as_paths(paths)
+    factory = None if model is None else load_factory(model)
+    checkpoints = [
+        load_checkpoint(p, trust=trust, key=key) for p in files
+    ]  # all files checked before running
+    x, data_labels, description = load_data(data, key=data_key)
+    y = _labels(labels, len(x)) if labels is not None else data_labels
+    reports, names = [], []
+    total = len(x) * len(checkpoints)
+    enabled = show_progress(progress, total * int(np.prod(x.shape[1:])) if x.ndim > 1 else total)
+    with progress_bar(enabled, total=total, desc=f"{len(checkpoints)} checkpoints", unit="inputs") as bar:
+        for ck in checkpoints:
+            net = model_for_checkpoint(ck, factory)
+            name = resolve_layer(net, layer)
+            acc = MomentAccumulator(sample_size=sample_size, random_state=random_state)
+            for rows in layer_outputs(
+                net, x, layer=name, batch_size=batch_size, device=device, name=os.path.basename(ck.path)
+            ):
+                try:
+                    acc.update(rows)
+                except ValueError as exc:
+                    raise ValueError(f"{ck.path}: layer {name or 'output'}: {exc}") from None
+                bar.update(len(rows))
+            reports.append(diagnose_statistics(acc, labels=y, random_state=random_state, **options))
+            names.append(name or "output")
+    shown = sorted(set(names))
+    return CheckpointTrajectory(
+        files,
+        reports,
+        [c.epoch for c in checkpoints],
+        [c.step for c in checkpoints],
+        shown[0] if len(shown) == 1 else ",".join(shown),
+        description,
+        [c.kind for c in checkpoints],
+    )
+
+
+__all__ = [
+    "CheckpointTrajectory",
+    "DEFAULT_LAYER",
+    "DIGITS",
+    "diagnose_checkpoints",
+    "layer_outputs",
+    "load_data",
+    "load_factory",
+    "model_for_checkpoint",
+    "resolve_layer",
+]

@@ -1,0 +1,348 @@
+"""Load model checkpoints without executing code from the file.
+
+:func:`load_checkpoint` accepts
+
+* ``torch.save`` files (``.pt``/``.pth``/``.ckpt``/...), read with ``torch.load(weights_only=True)``: the
+  unpickler then only rebuilds tensors and plain containers, and a file that names any other Python object
+  (a class, ``os.system``, ...) is refused before anything runs. The state dict is the file itself when all
+  its values are tensors, else the entry ``state_dict``, ``model_state_dict``, ``model``, ``net`` or
+  ``network`` (or the one named by ``key``). Checkpoints written by ``infossl train`` carry their model
+  config and need no model factory.
+* ``.safetensors`` files (tensors and string metadata only, by construction);
+* TorchScript archives (``torch.jit.save``), loaded with ``torch.jit.load``: the archive's program runs in
+  the TorchScript interpreter when the model is called, which has no access to Python;
+* a pickled full ``nn.Module`` only with ``trust=True``: this runs ``torch.load(weights_only=False)``,
+  which can execute arbitrary code from the file, and warns with :class:`CheckpointSecurityWarning`.
+
+:func:`strip_prefixes` removes the ``module.`` (DistributedDataParallel / DataParallel) and ``_orig_mod.``
+(``torch.compile``) prefixes; :func:`load_weights` loads a state dict into a model and lists every
+missing, unexpected or mis-shaped key when they do not match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from infossl.io.embeddings import PathLike
+
+INFOSSL_FORMAT = "infossl-checkpoint"
+STATE_DICT_ENTRIES: tuple[str, ...] = ("state_dict", "model_state_dict", "model", "net", "network")
+DEFAULT_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
+
+
+class CheckpointSecurityWarning(UserWarning):
+    """A checkpoint was loaded with full unpickling (``trust=True``), which can execute code."""
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` found in a file.
+
+    Attributes
+    ----------
+    path : Path
+    kind : str
+        ``"infossl"`` (written by ``infossl train``: ``config`` set), ``"state_dict"`` (weights only: a model
+        factory is needed), ``"torchscript"`` or ``"module"`` (``module`` set, ready to run).
+    state_dict : dict of str to Tensor or None
+        Weights with the ``module.``/``_orig_mod.`` prefixes stripped.
+    module : torch.nn.Module or None
+    config : dict or None
+        The training config of an ``infossl train`` checkpoint.
+    epoch, step : int or None
+        Read from the file when it records them.
+    raw : dict
+        The ``infossl train`` record (``format``, ``config``, ``state_dict``, ``epoch``...), in the ``.pt``
+        layout also for ``.safetensors`` files; empty for other kinds.
+    """
+
+    path: Path
+    kind: str
+    state_dict: Optional[dict] = None
+    module: Any = None
+    config: Optional[dict] = None
+    epoch: Optional[int] = None
+    step: Optional[int] = None
+    raw: dict = field(default_factory=dict)
+
+
+def strip_prefixes(
+    state_dict: Mapping[str, Any], prefixes: Sequence[str] = DEFAULT_PREFIXES
+) -> dict[str, Any]:
+    """Remove wrapper prefixes from the keys of a state dict.
+
+    Leading ``prefixes`` are removed repeatedly (``module._orig_mod.fc.weight`` -> ``fc.weight``) and an
+    ``_orig_mod.`` segment inside a key (a compiled submodule) is dropped. Keys that would collide after
+    stripping raise :class:`ValueError`. Returns a new dict in the same order.
+
+    Examples
+    --------
+    >>> strip_prefixes({"module._orig_mod.fc.weight": 1, "module.fc.bias": 2})
+    {'fc.weight': 1, 'fc.bias': 2}
+    """
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"state dict keys must be strings, got {key!r}")
+        name = key
+        changed = True
+        while changed:
+            changed = False
+            for p in prefixes:
+                if p and name.startswith(p):
+                    name, changed = name[len(p) :], True
+        if "_orig_mod." in prefixes:
+            name = name.replace("._orig_mod.", ".")
+        if name in out:
+            raise ValueError(
+                f"state dict keys {origin[name]!r} and {key!r} are the same after stripping prefixes"
+            )
+        out[name], origin[name] = value, key
+    return out
+
+
+def _is_state_dict(obj: Any) -> bool:
+    import torch
+
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _refusal(path: Path, exc: BaseException) -> ValueError:
+    detail = ""
+    for line in str(exc).splitlines():
+        if "GLOBAL" in line or "WeightsUnpickler error:" in line:
+            detail = line.split("error:", 1)[-1].strip()
+            break
+    return ValueError(
+        f"refused to load {path}: it holds Python objects other than tensors and plain containers"
+        f"{' (' + detail + ')' if detail else ''}. Loading it would unpickle code from the file. Save "
+        "model.state_dict() (or use safetensors / torch.jit.save) instead; if you wrote the file yourself "
+        "and trust it, pass trust=True (command line: --trust-checkpoint), which runs "
+        "torch.load(weights_only=False)"
+    )
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _load_safetensors(path: Path) -> Checkpoint:
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise ImportError(
+            f"reading {path} needs the optional safetensors package: pip install safetensors"
+        ) from None
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as h:
+            meta = dict(h.metadata() or {})
+            tensors = {k: h.get_tensor(k) for k in h.keys()}
+    except Exception as exc:  # SafetensorError on truncated / corrupt files
+        raise ValueError(f"cannot read {path} as .safetensors (truncated or corrupt: {exc})") from None
+    state = strip_prefixes(tensors)
+    if meta.get("format") == INFOSSL_FORMAT:
+        try:
+            config = json.loads(meta.get("config", "{}"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: the 'config' metadata is not valid JSON ({exc})") from None
+        epoch = _int_or_none(meta.get("epoch"))
+        raw = {
+            "format": INFOSSL_FORMAT,
+            "version": 1,
+            "config": config,
+            "state_dict": state,
+            "epoch": epoch,
+            "step": _int_or_none(meta.get("step")),
+        }
+        return Checkpoint(path, "infossl", state, config=config, epoch=epoch, step=raw["step"], raw=raw)
+    return Checkpoint(path, "state_dict", state, epoch=_int_or_none(meta.get("epoch")))
+
+
+def _from_object(path: Path, obj: Any, key: Optional[str]) -> Checkpoint:
+    import torch
+
+    if isinstance(obj, torch.nn.Module):
+        return Checkpoint(path, "module", module=obj.eval())
+    if not isinstance(obj, Mapping):
+        raise ValueError(
+            f"{path} holds a {type(obj).__name__}; expected a state dict (a dict of tensors) or a "
+            "dict with a 'state_dict' entry"
+        )
+    epoch, step = _int_or_none(obj.get("epoch")), _int_or_none(obj.get("step", obj.get("global_step")))
+    if obj.get("format") == INFOSSL_FORMAT and key is None:
+        for entry in ("config", "state_dict"):
+            if entry not in obj:
+                raise ValueError(f"{path} is an infossl checkpoint without its {entry!r} entry")
+        raw = dict(obj)
+        raw["state_dict"] = strip_prefixes(obj["state_dict"])
+        return Checkpoint(
+            path, "infossl", raw["state_dict"], config=obj["config"], epoch=epoch, step=step, raw=raw
+        )
+    if key is None and _is_state_dict(obj):
+        return Checkpoint(path, "state_dict", strip_prefixes(obj))
+    names = [str(k) for k in obj]
+    candidates = [key] if key is not None else [e for e in STATE_DICT_ENTRIES if e in obj]
+    if key is not None and key not in obj:
+        raise ValueError(f"key={key!r} is not in {path}; available entries: {', '.join(map(repr, names))}")
+    for entry in candidates:
+        value = obj[entry]
+        if isinstance(value, torch.nn.Module):
+            return Checkpoint(path, "module", module=value.eval(), epoch=epoch, step=step)
+        if _is_state_dict(value):
+            return Checkpoint(path, "state_dict", strip_prefixes(value), epoch=epoch, step=step)
+    raise ValueError(
+        f"{path} holds a dict with entries {', '.join(map(repr, names))}, none of which is a state dict of "
+        f"tensors (looked for {', '.join(map(repr, candidates or STATE_DICT_ENTRIES))}); "
+        "name the entry with key=..."
+    )
+
+
+def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] = None) -> Checkpoint:
+    """Load a checkpoint file safely (never unpickling code unless ``trust=True``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``torch.save`` file, a ``.safetensors`` file or a TorchScript archive.
+    trust : bool, default False
+        Allow a pickled full ``nn.Module`` (or other Python objects): ``torch.load(weights_only=False)``,
+        which **executes code stored in the file**; a :class:`CheckpointSecurityWarning` is issued. Only for
+        files you wrote yourself.
+    key : str, optional
+        The dict entry that holds the state dict, when it is not one of ``state_dict``,
+        ``model_state_dict``, ``model``, ``net``, ``network`` and the file is not a bare state dict.
+
+    Returns
+    -------
+    Checkpoint
+        ``kind``, the prefix-stripped ``state_dict`` or a ready ``module``, ``config``/``epoch``/``step``
+        where recorded.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Truncated or corrupt file; a file that needs full unpickling without ``trust=True`` (the message names
+        the Python object it asked for); no state dict found (the entries are listed).
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> p = os.path.join(tempfile.mkdtemp(), "ddp.pt")
+    >>> torch.save({"state_dict": {"module.fc.weight": torch.ones(2, 3)}, "epoch": 4}, p)
+    >>> ck = load_checkpoint(p)
+    >>> ck.kind, list(ck.state_dict), ck.epoch
+    ('state_dict', ['fc.weight'], 4)
+    """
+    import torch
+
+    if not isinstance(trust, bool):
+        raise TypeError(f"trust must be True or False, got {trust!r}")
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: '{p}'")
+    if p.is_dir():
+        raise ValueError(f"'{p}' is a directory; give the path of a checkpoint file")
+    if p.suffix.lower() == ".safetensors":
+        return _load_safetensors(p)
+    if _is_torchscript(p):
+        try:
+            with (
+                warnings.catch_warnings()
+            ):  # TorchScript is deprecated upstream but still a supported input here
+                warnings.filterwarnings(
+                    "ignore", message=".*torch.jit.load.* is deprecated", category=DeprecationWarning
+                )
+                module = torch.jit.load(str(p), map_location="cpu")
+        except RuntimeError as exc:
+            raise ValueError(
+                f"cannot read {p} as a TorchScript archive (truncated or corrupt: {exc})"
+            ) from None
+        return Checkpoint(p, "torchscript", module=module.eval())
+    try:
+        with warnings.catch_warnings():  # pickles of any protocol are fine; refusal is the unpickler's job
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not trust:
+            raise _refusal(p, exc) from None
+        warnings.warn(
+            f"loading {p} with full unpickling (trust=True): this executes any code stored in the file",
+            CheckpointSecurityWarning,
+            stacklevel=2,
+        )
+        obj = torch.load(p, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {p} as a torch checkpoint (truncated or corrupt: {exc})") from None
+    return _from_object(p, obj, key)
+
+
+def _listed(keys: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_weights(model: Any, state_dict: Mapping[str, Any], *, source: str = "checkpoint") -> Any:
+    """Load ``state_dict`` into ``model`` strictly; a mismatch raises :class:`ValueError` listing the keys.
+
+    The message names every missing key (in the model, not in the checkpoint), every unexpected key (in the
+    checkpoint, not in the model) and every shape mismatch, so a wrong ``--model`` or ``--layer`` is easy to
+    spot. Returns ``model`` in eval mode.
+    """
+    expected = model.state_dict()
+    state = strip_prefixes(state_dict)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing from the checkpoint ({len(missing)}): {_listed(missing)}")
+        if unexpected:
+            parts.append(f"not in the model ({len(unexpected)}): {_listed(unexpected)}")
+        if shapes:
+            parts.append(f"other shapes ({len(shapes)}): {_listed(shapes)}")
+        raise ValueError(f"the state dict of {source} does not match the model. Keys " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointSecurityWarning",
+    "DEFAULT_PREFIXES",
+    "INFOSSL_FORMAT",
+    "load_checkpoint",
+    "load_weights",
+    "strip_prefixes",
+]

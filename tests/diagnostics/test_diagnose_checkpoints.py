@@ -1,0 +1,231 @@
+"""infossl.diagnostics.checkpoints: models run on data, a layer captured, one report per checkpoint."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from infossl.diagnostics.checkpoints import (
+    CheckpointTrajectory,
+    diagnose_checkpoints,
+    layer_outputs,
+    load_data,
+    load_factory,
+    resolve_layer,
+)
+
+SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "32", "projector": "16"}
+
+FACTORY_SOURCE = """
+import torch
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 6))
+
+class Nets:
+    @staticmethod
+    def wide():
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 20))
+
+NOT_CALLABLE = 3
+"""
+
+
+def ssl_checkpoint(path, epoch, collapse=None, seed=0):
+    """Write an ``infossl train`` checkpoint; ``collapse``: None, "dimensional" (2 live units), "complete"."""
+    from infossl.training.checkpoint import checkpoint_dict, save_checkpoint
+    from infossl.training.models import build_model
+
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(seed))
+    bn = model.backbone.net[1]  # BatchNorm1d(32) after the first Linear
+    with torch.no_grad():
+        bn.running_var.fill_(1.0)
+        bn.bias.fill_(0.5)  # positive shift: the ReLU keeps every unit alive
+        if collapse == "dimensional":
+            bn.weight[2:] = 0.0  # 30 of 32 units output the constant relu(0.5)
+        elif collapse == "complete":
+            bn.weight.zero_()
+    save_checkpoint(checkpoint_dict(model, config={"model": SPEC}, epoch=epoch, step=10 * epoch), path)
+    return model
+
+
+@pytest.fixture
+def factory_module(tmp_path, monkeypatch):
+    (tmp_path / "user_nets.py").write_text(FACTORY_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "user_nets"
+    sys.modules.pop("user_nets", None)
+
+
+# ----------------------------------------------------------------------------------------- trajectories
+def test_infossl_checkpoints_trajectory(tmp_path):
+    paths = [tmp_path / f"ckpt_epoch{e:03d}.pt" for e in range(3)]
+    for e, (p, c) in enumerate(zip(paths, [None, "dimensional", "complete"])):
+        ssl_checkpoint(p, e, c)
+    traj = diagnose_checkpoints(paths, progress=False)
+    assert isinstance(traj, CheckpointTrajectory) and traj.layer == "backbone" and traj.epochs == [0, 1, 2]
+    assert [r.verdict for r in traj.reports] == ["healthy", "dimensional-collapse", "complete-collapse"]
+    assert traj.reports[1].collapse_rank == 2 and all(r.dim == 32 and r.n == 445 for r in traj.reports)
+    table = traj.table
+    assert list(table["checkpoint"]) == [p.name for p in paths] and list(table["step"]) == [0, 10, 20]
+    assert list(table["verdict"]) == [r.verdict for r in traj.reports]
+    record = json.loads(traj.to_json(tmp_path / "traj.json"))
+    assert record == json.loads((tmp_path / "traj.json").read_text())
+    assert [c["epoch"] for c in record["checkpoints"]] == [0, 1, 2] and record["data"].startswith(
+        "digits (test"
+    )
+    assert "| ckpt_epoch001.pt | 1 | dimensional-collapse | 2 | 32 |" in traj.to_markdown()
+    fig = traj.plot(tmp_path / "traj.png")
+    assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.axes) == 2
+
+
+def test_same_model_diagnosed_like_its_embeddings(tmp_path):
+    from infossl.diagnostics.api import diagnose
+
+    model = ssl_checkpoint(tmp_path / "c.pt", 0)
+    x, y, _ = load_data("digits")
+    with torch.no_grad():
+        z = model.eval().backbone(x).numpy()  # (445, 32)
+        out = model(x).numpy()  # (445, 16)
+    traj = diagnose_checkpoints([tmp_path / "c.pt"], progress=False, batch_size=100)
+    ref = diagnose(z, labels=y)
+    # float32 forward and float32 Gram products with other batchings: agreement to ~1e-6 of the top eigenvalue
+    np.testing.assert_allclose(traj.reports[0].spectrum, ref.spectrum, rtol=1e-4, atol=1e-5 * ref.spectrum[0])
+    assert traj.reports[0].verdict == ref.verdict
+    projector = diagnose_checkpoints(tmp_path / "c.pt", layer="output", progress=False)
+    assert projector.layer == "output" and projector.reports[0].dim == 16
+    top = projector.reports[0].spectrum[0]
+    np.testing.assert_allclose(
+        projector.reports[0].spectrum, diagnose(out).spectrum, rtol=1e-4, atol=1e-5 * top
+    )
+
+
+def test_factory_and_plain_state_dicts(tmp_path, factory_module):
+    torch.manual_seed(0)
+    net = load_factory(f"{factory_module}:build")()
+    torch.save(
+        {"model_state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}, "epoch": 5},
+        tmp_path / "plain.pt",
+    )
+    x = torch.rand(300, 1, 8, 8)
+    traj = diagnose_checkpoints(
+        tmp_path / "plain.pt", model=f"{factory_module}:build", data=x, progress=False
+    )
+    assert traj.layer == "output" and traj.reports[0].dim == 6 and traj.epochs == [5]
+    hidden = diagnose_checkpoints(
+        tmp_path / "plain.pt", model=f"{factory_module}:build", data=x, layer="2", progress=False
+    )
+    assert hidden.reports[0].dim == 12  # the ReLU after Linear(64, 12)
+    with pytest.raises(
+        ValueError, match=r"holds only weights .*model='package.module:factory' \(command line: --model\)"
+    ):
+        diagnose_checkpoints(tmp_path / "plain.pt", data=x, progress=False)
+    with pytest.raises(
+        ValueError,
+        match=r"does not match the model. Keys not in the model \(2\): 3.weight, 3.bias; "
+        r"other shapes \(2\): 1.weight: checkpoint \(12, 64\) vs model \(20, 64\)",
+    ):
+        diagnose_checkpoints(
+            tmp_path / "plain.pt", model=f"{factory_module}:Nets.wide", data=x, progress=False
+        )
+
+
+def test_torchscript_checkpoint(tmp_path):
+    model = ssl_checkpoint(tmp_path / "c.pt", 0)
+    torch.jit.script(model.backbone).save(str(tmp_path / "scripted.pt"))
+    traj = diagnose_checkpoints(tmp_path / "scripted.pt", progress=False)
+    ref = diagnose_checkpoints(tmp_path / "c.pt", progress=False)
+    assert traj.layer == "output" and traj.reports[0].verdict == ref.reports[0].verdict
+    top = ref.reports[0].spectrum[0]
+    np.testing.assert_allclose(traj.reports[0].spectrum, ref.reports[0].spectrum, rtol=1e-4, atol=1e-5 * top)
+    with pytest.raises(ValueError, match="TorchScript models do not run Python forward hooks"):
+        diagnose_checkpoints(tmp_path / "scripted.pt", layer="net.0", progress=False)
+    with pytest.raises(ValueError, match=r"running scripted.pt on the data failed.*\(20x5 and 64x32\)"):
+        diagnose_checkpoints(
+            tmp_path / "scripted.pt", data=np.zeros((20, 5), dtype=np.float32), progress=False
+        )
+
+
+def test_malicious_checkpoint_never_runs(tmp_path):
+    marker = tmp_path / "MARKER"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    ssl_checkpoint(tmp_path / "good.pt", 0)
+    torch.save({"state_dict": {"w": torch.ones(1)}, "x": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="refused to load .*evil.pt"):
+        diagnose_checkpoints([tmp_path / "good.pt", tmp_path / "evil.pt"], progress=False)
+    assert not marker.exists()
+
+
+# ----------------------------------------------------------------------------------------- pieces
+def test_load_factory_errors(factory_module):
+    assert callable(load_factory(f"{factory_module}:Nets.wide"))
+    assert load_factory(len) is len
+    for bad in ("no_colon", ":build", f"{factory_module}:", f"{factory_module}:a-b"):
+        with pytest.raises(ValueError, match="must be written 'package.module:factory'"):
+            load_factory(bad)
+    with pytest.raises(ValueError, match="has no attribute 'missing'"):
+        load_factory(f"{factory_module}:missing")
+    with pytest.raises(TypeError, match="names a int, which is not callable"):
+        load_factory(f"{factory_module}:NOT_CALLABLE")
+    with pytest.raises(ModuleNotFoundError, match="no_such_pkg"):
+        load_factory("no_such_pkg.mod:build")
+    with pytest.raises(TypeError, match="model must be 'package.module:factory' or a callable, got 3"):
+        load_factory(3)
+
+
+def test_resolve_layer_and_outputs():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 4))
+    assert resolve_layer(net, None) is None and resolve_layer(net, "output") is None
+    with pytest.raises(ValueError, match=r"layer='9' is not a submodule of the model; available: 0, 1, 2, 3"):
+        resolve_layer(net, "9")
+    with pytest.raises(TypeError, match="layer must be a submodule name, got 3"):
+        resolve_layer(net, 3)
+    x = torch.rand(10, 1, 8, 8)
+    chunks = list(layer_outputs(net, x, layer="1", batch_size=4))  # conv maps are flattened
+    assert [c.shape for c in chunks] == [(4, 128), (4, 128), (2, 128)]
+    torch.testing.assert_close(torch.cat(chunks), torch.relu(net[0](x)).flatten(1))
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        list(layer_outputs(net, x, batch_size=0))
+
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.spare = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    with pytest.raises(ValueError, match="layer='spare' was not called"):
+        list(layer_outputs(Unused(), torch.rand(4, 3), layer="spare"))
+
+
+def test_load_data(tmp_path):
+    x, y, text = load_data("digits")
+    assert tuple(x.shape) == (445, 1, 8, 8) and y.shape == (445,) and "test split" in text
+    assert load_data("digits:train")[0].shape[0] == 1352
+    np.save(tmp_path / "inputs.npy", np.random.default_rng(0).random((20, 5)))
+    x, y, text = load_data(tmp_path / "inputs.npy")
+    assert tuple(x.shape) == (20, 5) and y is None and "inputs.npy" in text
+    with pytest.raises(TypeError, match="data must be 'digits', a path or an array, got int"):
+        load_data(3)
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        load_data(np.zeros((1, 3)))
+
+
+def test_safetensors_train_checkpoint(tmp_path):
+    from infossl.training.checkpoint import checkpoint_dict, save_safetensors
+
+    model = ssl_checkpoint(tmp_path / "c.pt", 3)
+    record = checkpoint_dict(model, config={"model": SPEC}, epoch=3, step=30)
+    save_safetensors(record, tmp_path / "c.safetensors")
+    traj = diagnose_checkpoints([tmp_path / "c.pt", tmp_path / "c.safetensors"], progress=False)
+    assert traj.epochs == [3, 3] and traj.kinds == ["infossl", "infossl"]
+    np.testing.assert_array_equal(traj.reports[0].spectrum, traj.reports[1].spectrum)  # the same weights

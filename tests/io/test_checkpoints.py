@@ -1,0 +1,210 @@
+"""infossl.io.checkpoints: safe loading (no code runs), prefixes, TorchScript, mismatches listed."""
+
+import json
+import pickle
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from infossl.io import Checkpoint, CheckpointSecurityWarning, load_checkpoint, load_weights, strip_prefixes
+
+
+class Malicious:
+    """Unpickling this creates the file ``marker`` (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------------------- malicious files
+@pytest.mark.parametrize("layout", ["zip", "legacy", "raw-pickle"])
+def test_malicious_pickle_is_refused_without_running(tmp_path, net, layout):
+    marker = tmp_path / "MARKER"
+    payload = {"state_dict": net.state_dict(), "extra": Malicious(marker)}
+    path = tmp_path / "evil.pt"
+    if layout == "raw-pickle":
+        path.write_bytes(pickle.dumps(payload))
+    else:
+        torch.save(payload, path, _use_new_zipfile_serialization=layout == "zip")
+    assert not marker.exists()
+    with pytest.raises(ValueError, match=r"refused to load .*evil.pt.*--trust-checkpoint"):
+        load_checkpoint(path)
+    assert not marker.exists()  # the __reduce__ payload never ran
+
+
+def test_refusal_names_the_object(tmp_path):
+    torch.save(nn.Linear(2, 2), tmp_path / "module.pt")  # a pickled full module names torch.nn classes
+    with pytest.raises(ValueError, match=r"refused to load .*\(.*Linear.*\)"):
+        load_checkpoint(tmp_path / "module.pt")
+
+
+def test_trusted_full_module_warns(tmp_path, net):
+    torch.save(net, tmp_path / "module.pt")
+    with pytest.warns(CheckpointSecurityWarning, match="executes any code stored in the file"):
+        ck = load_checkpoint(tmp_path / "module.pt", trust=True)
+    assert ck.kind == "module" and not ck.module.training
+    assert same_weights(ck.module.state_dict(), net.state_dict())
+    torch.save({"model": net, "epoch": 4}, tmp_path / "wrapped.pt")
+    with pytest.warns(CheckpointSecurityWarning):
+        ck = load_checkpoint(tmp_path / "wrapped.pt", trust=True)
+    assert ck.kind == "module" and ck.epoch == 4
+
+
+def test_safe_files_do_not_warn_even_when_trusted(tmp_path, net):
+    torch.save(net.state_dict(), tmp_path / "sd.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_checkpoint(tmp_path / "sd.pt", trust=True).kind == "state_dict"
+
+
+# ----------------------------------------------------------------------------------------- layouts
+@pytest.mark.parametrize("wrap", ["bare", "state_dict", "model_state_dict", "model", "net"])
+def test_state_dict_layouts(tmp_path, net, wrap):
+    sd = net.state_dict()
+    torch.save(sd if wrap == "bare" else {wrap: sd, "epoch": 3, "step": 30}, tmp_path / "c.pt")
+    ck = load_checkpoint(tmp_path / "c.pt")
+    assert isinstance(ck, Checkpoint) and ck.kind == "state_dict" and same_weights(ck.state_dict, sd)
+    assert (ck.epoch, ck.step) == ((None, None) if wrap == "bare" else (3, 30))
+
+
+def test_key_selects_the_entry(tmp_path, net):
+    torch.save({"teacher": net.state_dict(), "student": net.state_dict(), "cfg": {"a": 1}}, tmp_path / "c.pt")
+    with pytest.raises(
+        ValueError, match=r"entries 'teacher', 'student', 'cfg', none of which is a state dict"
+    ):
+        load_checkpoint(tmp_path / "c.pt")
+    assert load_checkpoint(tmp_path / "c.pt", key="teacher").kind == "state_dict"
+    with pytest.raises(ValueError, match=r"key='ema' is not in .*available entries: 'teacher'"):
+        load_checkpoint(tmp_path / "c.pt", key="ema")
+    with pytest.raises(ValueError, match="none of which is a state dict"):
+        load_checkpoint(tmp_path / "c.pt", key="cfg")
+
+
+def test_prefixes_are_stripped(tmp_path, net):
+    sd = net.state_dict()
+    wrapped = {f"module._orig_mod.{k}": v for k, v in sd.items()}
+    torch.save({"state_dict": wrapped}, tmp_path / "ddp.pt")
+    assert same_weights(load_checkpoint(tmp_path / "ddp.pt").state_dict, sd)
+    assert strip_prefixes({"backbone._orig_mod.fc.weight": 1, "head.bias": 2}) == {
+        "backbone.fc.weight": 1,
+        "head.bias": 2,
+    }
+    assert strip_prefixes({"module.a": 1}, prefixes=()) == {"module.a": 1}
+    with pytest.raises(ValueError, match="'module.a' and 'a' are the same after stripping"):
+        strip_prefixes({"module.a": 1, "a": 2})
+    with pytest.raises(TypeError, match="keys must be strings"):
+        strip_prefixes({1: 2})
+
+
+def test_infossl_checkpoint(tmp_path, net):
+    config = {"model": {"kind": "mlp"}, "seed": 0}
+    record = {
+        "format": "infossl-checkpoint",
+        "version": 1,
+        "config": config,
+        "state_dict": {f"module.{k}": v for k, v in net.state_dict().items()},
+        "epoch": 2,
+        "step": 20,
+        "optimizer": {"state": {}},
+        "rng": {"torch": torch.get_rng_state()},
+        "metrics": {"loss": 0.5},
+    }
+    torch.save(record, tmp_path / "ckpt_epoch002.pt")
+    ck = load_checkpoint(tmp_path / "ckpt_epoch002.pt")
+    assert ck.kind == "infossl" and ck.config == config and (ck.epoch, ck.step) == (2, 20)
+    assert same_weights(ck.state_dict, net.state_dict()) and ck.raw["state_dict"] is ck.state_dict
+    del record["config"]
+    torch.save(record, tmp_path / "broken.pt")
+    with pytest.raises(ValueError, match="infossl checkpoint without its 'config' entry"):
+        load_checkpoint(tmp_path / "broken.pt")
+
+
+def test_safetensors(tmp_path, net):
+    from safetensors.torch import save_file
+
+    sd = {k: v.contiguous() for k, v in net.state_dict().items()}
+    save_file(sd, str(tmp_path / "plain.safetensors"))
+    ck = load_checkpoint(tmp_path / "plain.safetensors")
+    assert ck.kind == "state_dict" and same_weights(ck.state_dict, sd)
+    config = {"model": {"kind": "mlp"}}
+    meta = {"format": "infossl-checkpoint", "config": json.dumps(config), "epoch": "7"}
+    save_file(sd, str(tmp_path / "ckpt.safetensors"), metadata=meta)
+    ck = load_checkpoint(tmp_path / "ckpt.safetensors")
+    assert ck.kind == "infossl" and ck.config == config and ck.epoch == 7
+    assert ck.raw["format"] == "infossl-checkpoint" and ck.raw["epoch"] == 7
+    save_file(sd, str(tmp_path / "bad.safetensors"), metadata={**meta, "config": "{not json"})
+    with pytest.raises(ValueError, match="'config' metadata is not valid JSON"):
+        load_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_torchscript(tmp_path, net):
+    torch.jit.script(net).save(str(tmp_path / "scripted.pt"))
+    ck = load_checkpoint(tmp_path / "scripted.pt")
+    x = torch.randn(5, 4)
+    assert ck.kind == "torchscript" and torch.allclose(ck.module(x), net(x))
+
+
+# ----------------------------------------------------------------------------------------- bad files
+@pytest.mark.parametrize("kind", ["pt", "legacy", "safetensors", "torchscript"])
+def test_truncated_checkpoints(tmp_path, net, kind):
+    path = tmp_path / ("c.safetensors" if kind == "safetensors" else "c.pt")
+    if kind == "safetensors":
+        from safetensors.torch import save_file
+
+        save_file(net.state_dict(), str(path))
+    elif kind == "torchscript":
+        torch.jit.script(net).save(str(path))
+    else:
+        torch.save(net.state_dict(), path, _use_new_zipfile_serialization=kind == "pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"c\.(pt|safetensors).*(truncated|corrupt|refused)"):
+        load_checkpoint(path)
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="is a directory"):
+        load_checkpoint(tmp_path)
+    torch.save({"w": torch.ones(2)}, tmp_path / "c.pt")
+    with pytest.raises(TypeError, match="trust must be True or False, got 'yes'"):
+        load_checkpoint(tmp_path / "c.pt", trust="yes")
+    torch.save([torch.ones(2)], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds a list; expected a state dict"):
+        load_checkpoint(tmp_path / "list.pt")
+
+
+def test_load_weights_lists_the_mismatch(net):
+    sd = dict(net.state_dict())
+    other = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 5))  # last layer has another shape
+    with pytest.raises(
+        ValueError, match=r"other shapes \(2\): 2.weight: checkpoint \(2, 3\) vs model \(5, 3\), 2.bias"
+    ):
+        load_weights(other, sd)
+    sd["extra.weight"] = torch.ones(1)
+    del sd["0.bias"]
+    with pytest.raises(
+        ValueError,
+        match=r"ckpt.pt does not match the model. Keys missing from the checkpoint \(1\): 0.bias; "
+        r"not in the model \(1\): extra.weight",
+    ):
+        load_weights(net, sd, source="ckpt.pt")
+    fresh = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).train()
+    model = load_weights(fresh, {f"module.{k}": v for k, v in net.state_dict().items()})
+    assert model is fresh and not model.training and same_weights(model.state_dict(), net.state_dict())
