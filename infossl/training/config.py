@@ -1,0 +1,243 @@
+"""The training configuration: one dataclass, validated up front with errors that name the bad value.
+
+Everything a run needs is in :class:`TrainConfig`; ``TrainConfig.as_dict()`` is JSON-able and is saved
+in every checkpoint, and ``TrainConfig.from_dict`` rebuilds it (``--resume`` compares the two).
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from infossl._validation import check_choice, check_float, check_int
+from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss,
+                                VICRegLoss)
+from infossl.objectives.derived import ENTROPIES
+from infossl.training.augment import Augmentation
+from infossl.training.models import parse_spec
+
+#: ``--objective`` name -> loss class. "simclr" is InfoNCE (NT-Xent) on the projector outputs.
+OBJECTIVES: dict[str, type] = {
+    "info-vicreg": InfoVICRegLoss, "vicreg": VICRegLoss, "barlow": BarlowTwinsLoss,
+    "simclr": InfoNCELoss, "cissl": CISSLLoss, "dissl": DISSLLoss,
+}
+#: Loss classes that accept ``gather_distributed`` (batch statistics over all ranks under DDP).
+GATHERING = ("info-vicreg", "vicreg", "barlow", "simclr")
+DEVICES = ("auto", "cpu", "cuda")
+SAVE_FORMATS = ("pt", "safetensors")
+SCHEDULES = ("cosine", "constant")
+
+# Defaults that differ from the loss classes' own, chosen on the digits (analysis/README.md, section
+# "Training on digits"). info-vicreg: alpha = 2 instead of the bound's 1/2. With alpha = 1/2 the loss is minus
+# the mean of the two Barber-Agakov bounds, but the bound's decoder q(z|z') = N(z', I) fixes the view noise at
+# unit variance, and that weights invariance so strongly that the representation partly collapses (about 15
+# points lower linear-probe accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "info-vicreg": {"alpha": 2.0},
+    "simclr": {"temperature": 0.2},
+    "cissl": {"temperature": 0.2},
+}
+
+
+def objective_option_names(objective: str) -> tuple[str, ...]:
+    """Keyword options of the loss class behind ``objective`` (``gather_distributed`` is set by the loop)."""
+    cls = OBJECTIVES[check_choice(objective, "objective", tuple(OBJECTIVES))]
+    params = inspect.signature(cls.__init__).parameters
+    return tuple(p for p in params if p not in ("self", "gather_distributed", "entropy"))
+
+
+@dataclass
+class TrainConfig:
+    """Configuration of one training run (the ``infossl train`` options).
+
+    Parameters
+    ----------
+    objective : {"info-vicreg", "vicreg", "barlow", "simclr", "cissl", "dissl"}
+    entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg"}
+        Entropy term of "info-vicreg" (ignored by the other objectives).
+    options : dict
+        Keyword options of the loss class (e.g. ``{"mu": 1.0, "beta": 4.0}`` for info-vicreg,
+        ``{"std_coeff": 0.0}`` for vicreg); unknown names are errors.
+    epochs, batch_size : int
+        Passes over the training set; the global batch (split over processes under ``torchrun``).
+    lr, weight_decay : float
+        AdamW learning rate (``schedule="cosine"``: decayed to 0 over the run) and weight decay.
+    seed : int
+        Seeds the weights, the shuffling and the augmentations.
+    data, data_key, labels : str or None
+        User inputs ((N, C, H, W) or (N, D) file), the array name inside it, and optional labels (N,)
+        for the linear probe. ``data=None`` trains on scikit-learn's digits.
+    backbone, widths, projector : str
+        "auto" picks "cnn" for images and "mlp" for vectors; width specs like "32-64-128".
+    student : int or None
+        Output size of the linear student head (CISSL/DISSL); None -> the projector's output size.
+    augment : dict
+        Fields of :class:`~infossl.training.augment.Augmentation`.
+    device : {"auto", "cpu", "cuda"}; amp : bool or None
+        "auto" uses CUDA when present. Mixed precision (autocast + grad scaling) defaults to on for CUDA.
+    out : str or None
+        Run folder for ``metrics.jsonl``, checkpoints and ``curves.png``; None writes nothing.
+    save_every, probe_every : int
+        Checkpoint / linear-probe period in epochs (the last epoch always gets both).
+    save_format : {"pt", "safetensors"}
+        Extra weights-only copy of each epoch checkpoint (``last.pt`` is always written for resuming).
+    steps_per_epoch : int or None
+        Cap on optimiser steps per epoch (short test runs).
+    heldout_fraction : float
+        User data: the seeded fraction held out for the monitors.
+    threads : int or None, default 1
+        CPU threads for torch during the run (restored afterwards); None keeps torch's setting. The
+        small default model runs fastest on one thread: intra-op threading of its small tensors costs
+        more synchronisation than it saves (6x slower with 2 threads on a busy 2-core machine).
+    """
+
+    objective: str = "info-vicreg"
+    entropy: str = "logdet"
+    options: dict = field(default_factory=dict)
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    seed: int = 0
+    data: Optional[str] = None
+    data_key: Optional[str] = None
+    labels: Optional[str] = None
+    backbone: str = "auto"
+    widths: str = "auto"
+    projector: str = "256-256-256"
+    student: Optional[int] = None
+    augment: dict = field(default_factory=dict)
+    device: str = "auto"
+    amp: Optional[bool] = None
+    out: Optional[str] = None
+    save_every: int = 1
+    probe_every: int = 1
+    save_format: str = "pt"
+    steps_per_epoch: Optional[int] = None
+    heldout_fraction: float = 0.1
+    threads: Optional[int] = 1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Check every field; raise ValueError/TypeError naming the field and the value."""
+        check_choice(self.objective, "objective", tuple(OBJECTIVES))
+        check_choice(self.entropy, "entropy", ENTROPIES)
+        if not isinstance(self.options, dict):
+            raise TypeError(f"options must be a dict of objective options, got {self.options!r}")
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=2)
+        check_float(self.lr, "lr", low=0.0, low_open=True)
+        check_float(self.weight_decay, "weight_decay", low=0.0)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_int(self.seed, "seed", low=0)
+        check_choice(self.backbone, "backbone", ("auto", "cnn", "mlp"))
+        if self.widths != "auto":
+            parse_spec(self.widths, "widths")
+        parse_spec(self.projector, "projector", allow_empty=True)
+        if self.student is not None:
+            check_int(self.student, "student", low=1)
+        if not isinstance(self.augment, dict):
+            raise TypeError(f"augment must be a dict of Augmentation fields, got {self.augment!r}")
+        known = {f.name for f in fields(Augmentation)}
+        unknown = sorted(set(self.augment) - known)
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s) {unknown}; known: {sorted(known)}")
+        Augmentation(**self.augment)
+        check_choice(self.device, "device", DEVICES)
+        if self.amp is not None and not isinstance(self.amp, bool):
+            raise TypeError(f"amp must be True, False or None (automatic), got {self.amp!r}")
+        check_int(self.save_every, "save_every", low=1)
+        check_int(self.probe_every, "probe_every", low=1)
+        check_choice(self.save_format, "save_format", SAVE_FORMATS)
+        if self.steps_per_epoch is not None:
+            check_int(self.steps_per_epoch, "steps_per_epoch", low=1)
+        check_float(self.heldout_fraction, "heldout_fraction", low=0.0, high=0.5, low_open=True)
+        if self.threads is not None:
+            check_int(self.threads, "threads", low=1)
+        for name in ("data", "data_key", "labels", "out"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a string path or None, got {value!r}")
+        if self.labels is not None and self.data is None:
+            raise ValueError("labels are read only with data=...; the digits come with their labels")
+        allowed = objective_option_names(self.objective)
+        bad = sorted(set(self.options) - set(allowed))
+        if bad:
+            raise ValueError(f"objective {self.objective!r} has no option(s) {bad}; its options are "
+                             f"{', '.join(allowed)}")
+        if self.objective in ("cissl", "dissl") and not parse_spec(self.projector, "projector", allow_empty=True):
+            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); got projector=''")
+        make_objective(self)  # the loss classes check the option values
+        return self
+
+    def objective_options(self) -> dict:
+        """The options handed to the loss class: this objective's defaults updated by ``options``."""
+        opts = dict(DEFAULT_OPTIONS.get(self.objective, {}))
+        if self.objective == "info-vicreg":
+            opts["entropy"] = self.entropy
+        opts.update(self.options)
+        return opts
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(**self.augment)
+
+    def model_spec(self, input_shape: list[int]) -> dict:
+        """The JSON-able model description for :func:`~infossl.training.models.build_model`."""
+        kind = self.backbone
+        if kind == "auto":
+            kind = "cnn" if len(input_shape) == 3 else "mlp"
+        widths = self.widths if self.widths != "auto" else ("32-64-128" if kind == "cnn" else "256-256")
+        spec: dict[str, Any] = {"backbone": kind, "input_shape": list(input_shape), "widths": widths,
+                                "projector": self.projector, "student": None, "student_batchnorm": False}
+        if self.objective in ("cissl", "dissl"):
+            out = parse_spec(self.projector, "projector")[-1]
+            spec["student"] = self.student or out
+            spec["student_batchnorm"] = self.objective == "cissl"
+            if spec["student"] != out:
+                raise ValueError(f"student={self.student} must equal the projector's output size {out} "
+                                 f"for {self.objective}")
+        return spec
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Rebuild from ``as_dict()`` output; extra keys (e.g. "model") are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Module:
+    """Instantiate the loss of ``config`` (``gather_distributed`` when running under a process group)."""
+    cls = OBJECTIVES[config.objective]
+    opts = config.objective_options()
+    for k, v in opts.items():
+        if isinstance(v, bool) or not isinstance(v, (numbers.Real, str)):
+            raise TypeError(f"objective option {k}={v!r} must be a number or a string")
+    if config.objective in GATHERING:
+        opts["gather_distributed"] = distributed
+    import warnings
+
+    with warnings.catch_warnings():
+        if distributed:
+            warnings.simplefilter("ignore")  # each rank would repeat a constructor warning
+        return cls(**opts)
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
+    return torch.device(device)

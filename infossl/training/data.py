@@ -1,0 +1,216 @@
+"""Training data: scikit-learn's digits with a fixed split, user arrays, and seeded mini-batches.
+
+The default data set is scikit-learn's copy of the UCI optical-recognition digits (1797 grey images of
+8 x 8 pixels with values 0..16, ten classes); it ships with scikit-learn, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import numpy as np
+import torch
+
+from infossl.io import load_array
+
+TEST_EVERY = 4  # within each class, every 4th image (in file order) is a test image
+
+
+def load_digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8 x 8 digits, split once and for all into a training and a test set.
+
+    The split is a deterministic stratified rule that needs no random generator (so it cannot change
+    with a library version): within each class, taking the images in the order of the file, every
+    4th image (positions 3, 7, 11, ... counted from 0) is a test image. That gives 1352 training and
+    445 test images (43 to 45 per class), every class split about 3:1.
+
+    Parameters
+    ----------
+    split : {"train", "test", "all"}
+
+    Returns
+    -------
+    x : torch.Tensor, float32, shape (N, 1, 8, 8)
+        Pixel intensities divided by 16, so in [0, 1].
+    y : torch.Tensor, int64, shape (N,)
+        The digit, 0..9.
+
+    Examples
+    --------
+    >>> x, y = load_digits("train")
+    >>> tuple(x.shape), tuple(load_digits("test")[0].shape)
+    ((1352, 1, 8, 8), (445, 1, 8, 8))
+    >>> float(x.min()), float(x.max())
+    (0.0, 1.0)
+    """
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all'; got {split!r}")
+    from sklearn.datasets import load_digits as _sk_load_digits
+
+    bunch = _sk_load_digits()
+    images = np.asarray(bunch.images, dtype=np.float32) / 16.0  # (1797, 8, 8)
+    labels = np.asarray(bunch.target, dtype=np.int64)  # (1797,)
+    if split == "all":
+        keep = np.ones(len(labels), dtype=bool)
+    else:
+        is_test = np.zeros(len(labels), dtype=bool)
+        for c in np.unique(labels):
+            idx = np.flatnonzero(labels == c)
+            is_test[idx[TEST_EVERY - 1::TEST_EVERY]] = True
+        keep = is_test if split == "test" else ~is_test
+    x = torch.from_numpy(images[keep].copy()).unsqueeze(1)  # (N, 1, 8, 8)
+    y = torch.from_numpy(labels[keep].copy())  # (N,)
+    return x, y
+
+
+def load_inputs(path: Union[str, os.PathLike], key: Optional[str] = None) -> torch.Tensor:
+    """Read user training inputs: an (N, C, H, W) image array or an (N, D) feature array, as float32.
+
+    Files are read without unpickling code. (N, D) arrays go through :func:`infossl.io.load_array`
+    (.npy .npz .pt .pth .safetensors .csv .parquet). Image arrays (4-D) are read from .npy (memory
+    mapped), .npz, .pt/.pth (``weights_only``) or .safetensors. (N, H, W) arrays are read as one channel.
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: '{p}'")
+    suffix = p.suffix.lower()
+    try:
+        arr = load_array(p, key)
+    except ValueError as exc:
+        if "expected (n_samples, n_features)" not in str(exc):
+            raise
+        arr = _load_nd(p, suffix, key)
+    arr = np.asarray(arr)
+    if arr.ndim == 3:
+        arr = arr[:, None]  # (N, 1, H, W)
+    if arr.ndim == 1:
+        raise ValueError(f"{p} holds a 1-D array of shape {arr.shape}; expected (N, D) or (N, C, H, W)")
+    if arr.ndim not in (2, 4):
+        raise ValueError(f"{p} holds an array of shape {arr.shape}; expected (N, D) or (N, C, H, W)")
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{p} holds an array of dtype {arr.dtype}; expected real numbers")
+    x = torch.as_tensor(np.array(arr, dtype=np.float32))  # a private copy, never the memory map
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{p} contains {bad} NaN or infinite values; remove or impute them before training")
+    if x.shape[0] < 4:
+        raise ValueError(f"{p} has {x.shape[0]} samples; training needs at least 4")
+    return x
+
+
+def _load_nd(p: Path, suffix: str, key: Optional[str]) -> np.ndarray:
+    """The 3-D/4-D readers for image arrays (the embedding loader accepts 1-D/2-D only)."""
+    if suffix == ".npy":
+        return np.load(p, mmap_mode="r", allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            names = list(z.files)
+            if key is None and len(names) != 1:
+                raise ValueError(f"{p} holds {len(names)} arrays; choose one with --data-key: {names}")
+            return np.asarray(z[key or names[0]])
+    if suffix in (".pt", ".pth"):
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+        if isinstance(obj, dict):
+            if key is None and len(obj) != 1:
+                raise ValueError(f"{p} holds {len(obj)} entries; choose one with --data-key: {list(obj)}")
+            obj = obj[key or next(iter(obj))]
+        if not isinstance(obj, torch.Tensor):
+            raise TypeError(f"{p} holds a {type(obj).__name__}, expected a tensor")
+        return obj.detach().float().numpy()
+    if suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        tensors = load_file(str(p))
+        if key is None and len(tensors) != 1:
+            raise ValueError(f"{p} holds {len(tensors)} tensors; choose one with --data-key: {list(tensors)}")
+        return tensors[key or next(iter(tensors))]
+    raise ValueError(f"{p}: image arrays (N, C, H, W) can be read from .npy, .npz, .pt or .safetensors")
+
+
+def holdout_split(n: int, *, fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a seeded (train, held-out) split of ``range(n)``; the held-out part has >= 2 rows."""
+    n_held = max(2, int(round(fraction * n)))
+    if n - n_held < 2:
+        raise ValueError(f"cannot hold out {n_held} of {n} samples and still train")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))  # (n,)
+    return perm[n_held:].sort().values, perm[:n_held].sort().values
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator, *, drop_last: bool = True
+                  ) -> Iterator[torch.Tensor]:
+    """One epoch of shuffled mini-batch indices drawn from ``generator`` (a CPU torch.Generator).
+
+    With ``drop_last`` the incomplete last batch is dropped (batch statistics of the SSL losses are
+    noisy on a few rows); when ``n < batch_size`` a single batch of all ``n`` rows is yielded.
+    """
+    perm = torch.randperm(n, generator=generator)  # (n,)
+    if n <= batch_size:
+        yield perm
+        return
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield perm[start:start + batch_size]
+
+
+EVAL_AUGMENT_SEED = 20240  # the fixed draw of the augmented test set (the same for every run)
+
+
+class TrainData:
+    """Everything a run reads: training inputs, the probe's training set, and the held-out sets.
+
+    Attributes
+    ----------
+    x_train : (N, ...) float32, the self-supervised training inputs
+    probe_x, probe_y : the probe's training inputs and labels (None without labels)
+    eval_x, eval_y : held-out inputs (monitored embeddings) and labels (or None)
+    eval_aug_x : ``eval_x`` augmented once with :data:`EVAL_AUGMENT_SEED`
+    eval_view_a, eval_view_b : two more fixed augmentations of ``eval_x`` (view-MI monitor)
+    name : "digits" or the file name
+    """
+
+    def __init__(self, name: str, x_train: torch.Tensor, probe_x: torch.Tensor, probe_y: Optional[torch.Tensor],
+                 eval_x: torch.Tensor, eval_y: Optional[torch.Tensor], augment) -> None:
+        self.name = name
+        self.x_train, self.probe_x, self.probe_y = x_train, probe_x, probe_y
+        self.eval_x, self.eval_y = eval_x, eval_y
+        g = torch.Generator().manual_seed(EVAL_AUGMENT_SEED)
+        std = x_train.std(dim=0) if x_train.ndim == 2 else None  # (D,)
+        self.eval_aug_x = augment(eval_x, g, std)
+        self.eval_view_a = augment(eval_x, g, std)
+        self.eval_view_b = augment(eval_x, g, std)
+
+    @property
+    def input_shape(self) -> list[int]:
+        return list(self.x_train.shape[1:])
+
+
+def prepare_data(data: Optional[str], *, key: Optional[str] = None, labels: Optional[str] = None,
+                 augment=None, heldout_fraction: float = 0.1, seed: int = 0) -> TrainData:
+    """Load the digits (``data=None``) or a user file and set up the probe and held-out sets.
+
+    Digits: training split for training and the probe, test split for the monitors; the augmented test
+    set uses the default :class:`~infossl.training.augment.Augmentation` whatever the run's augmentation,
+    so that every run is scored on the same images. User data: a seeded ``heldout_fraction`` of the rows
+    is held out (the run's own augmentation makes the augmented held-out set); ``labels`` (a file with
+    N integers) enables the probe.
+    """
+    from infossl.training.augment import Augmentation
+
+    if data is None:
+        x, y = load_digits("train")
+        xt, yt = load_digits("test")
+        return TrainData("digits", x, x, y, xt, yt, Augmentation())
+    x = load_inputs(data, key)
+    y = None
+    if labels is not None:
+        y_np = np.asarray(load_array(labels)).ravel()
+        if len(y_np) != x.shape[0]:
+            raise ValueError(f"labels has {len(y_np)} entries but data has {x.shape[0]} samples")
+        if not np.all(np.equal(np.mod(y_np, 1), 0)):
+            raise ValueError("labels must be integers (class indices)")
+        y = torch.as_tensor(y_np.astype(np.int64))
+    tr, ho = holdout_split(x.shape[0], fraction=heldout_fraction, seed=seed)
+    return TrainData(Path(data).name, x[tr], x[tr], None if y is None else y[tr], x[ho],
+                     None if y is None else y[ho], augment if augment is not None else Augmentation())

@@ -1,0 +1,307 @@
+"""What a run shows and records every epoch: loss terms, collapse metrics, information, a linear probe.
+
+Each epoch :func:`evaluate` embeds the held-out set with the model in eval mode and adds to the epoch
+record (all information quantities in nats):
+
+* ``<space>_rankme``, ``<space>_effective_rank``, ``<space>_normalized_std`` (std of the l2-normalised
+  embeddings, about 1/sqrt(d) when isotropic, 0 when collapsed) and ``<space>_normalized_std_scaled``
+  (times sqrt(d)), ``<space>_variance_fraction``, ``<space>_dead_dimensions``, ``<space>_collapse_rank``,
+  ``<space>_verdict`` (all from :func:`infossl.diagnostics.diagnose`), ``<space>_dim_std_mean`` /
+  ``<space>_dim_std_min`` (per-dimension standard deviations), for ``space`` in ``backbone`` (the
+  representation) and ``projector`` (what the loss sees);
+* ``collapse_alarm``: the reason given by :func:`collapse_alarm`, or None;
+* ``view_mi_gaussian``: the Gaussian estimate of :math:`I(Z_a; Z_b)` between the representations of two
+  fixed augmentations of the held-out set (bias-corrected, ridge 1e-3) -- how much of each view the
+  representation keeps that is shared with the other;
+* ``probe_clean`` / ``probe_augmented`` / ``probe_train``: accuracy of a logistic-regression probe on the
+  frozen representation (:mod:`infossl.training.probe`), when labels exist.
+
+:class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives a tqdm bar and prints a
+warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws the final PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from infossl.training.data import TrainData
+from infossl.training.probe import embed, linear_probe
+
+
+REPORT_KEYS = ("rankme", "effective_rank", "normalized_std", "normalized_std_scaled", "variance_fraction",
+               "dead_dimensions", "collapse_rank")
+
+
+def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
+    """Collapse statistics of held-out embeddings ``z`` (n, d) as ``{prefix_name: value}``.
+
+    One :func:`infossl.diagnostics.diagnose` call gives the verdict and the spectrum metrics (RankMe,
+    effective rank, std of the l2-normalised rows and its sqrt(d)-scaled version, variance fraction, dead
+    dimensions, collapse rank); the per-dimension standard deviations are added here.
+    """
+    from infossl.diagnostics import diagnose
+
+    z = z.double()
+    std = z.std(dim=0)  # (d,)
+    out: dict[str, Any] = {f"{prefix}_dim_std_mean": float(std.mean()), f"{prefix}_dim_std_min": float(std.min())}
+    if not bool(torch.isfinite(z).all()):
+        out[f"{prefix}_verdict"] = "non-finite"
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            report = diagnose(z.numpy()).as_dict()
+        except Exception as exc:  # a monitor must not end a training run; the record says what failed
+            out[f"{prefix}_verdict"] = f"undetermined ({type(exc).__name__}: {exc})"
+            return out
+    out[f"{prefix}_verdict"] = report.get("verdict")
+    for key in REPORT_KEYS:
+        if key in report:
+            out[f"{prefix}_{key}"] = float(report[key])
+    return out
+
+
+#: The training alarm (a heuristic on top of the verdict): the embedding the loss sees is flagged when
+#: sqrt(d) x the std of its l2-normalised rows stays below ALARM_NORMALIZED_STD ...
+ALARM_NORMALIZED_STD = 0.5
+#: ... for ALARM_EPOCHS consecutive epochs (from epoch 2 on), i.e. its rows keep filling less than half of the
+#: angular spread of isotropic embeddings (about 1 when isotropic, 0 when all rows point the same way; Chen & He
+#: 2021, arXiv 2011.10566, sec. 4.1). One epoch is not enough: slowly starting healthy runs on the digits
+#: (info-vicreg with the gaussian entropy, or log-det with beta = 10) dipped below 0.5 at epoch 3 only.
+ALARM_EPOCHS = 3
+
+
+def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]:
+    """Why the epoch ``record`` (after the epochs ``previous``) looks collapsed, or None.
+
+    Fires (epoch >= 2) when :func:`~infossl.diagnostics.diagnose` calls either space "complete-collapse",
+    or when the projector output's ``normalized_std_scaled`` has been below :data:`ALARM_NORMALIZED_STD` in
+    this and the :data:`ALARM_EPOCHS` - 1 preceding epochs, all >= 2. Epochs 0 and 1 never count: the
+    held-out embeddings are computed in eval mode, through batch norms whose running statistics (momentum
+    0.1) have seen at most one epoch of batches, and look collapsed in healthy runs too. Dimensional collapse
+    alone does not fire: a projector wider than the rank of its input (256 outputs from a 128-dimensional
+    representation here) always has some collapsed directions, and the representation shows a brief
+    dimensional collapse in the first epoch of healthy runs.
+    """
+    epoch = record.get("epoch", 0)
+    if epoch < 2:
+        return None
+    for space in ("backbone", "projector"):
+        if record.get(f"{space}_verdict") == "complete-collapse":
+            return f"the {space} embeddings show complete collapse"
+    window = [r for r in previous if r.get("epoch", 0) >= 2][-(ALARM_EPOCHS - 1):] + [record]
+    values = [r.get("projector_normalized_std_scaled") for r in window]
+    if len(window) == ALARM_EPOCHS and all(isinstance(v, float) and v < ALARM_NORMALIZED_STD for v in values):
+        return (f"the projector embeddings point within a narrow cone for {ALARM_EPOCHS} epochs (sqrt(d) x std of "
+                f"the l2-normalised rows = {values[-1]:.2f} < {ALARM_NORMALIZED_STD})")
+    return None
+
+
+def view_information(za: torch.Tensor, zb: torch.Tensor) -> float:
+    """Gaussian :math:`\\hat I(Z_a; Z_b)` in nats (bias-corrected, ridge 1e-3); NaN when undefined."""
+    from infossl.estimators import gaussian_mutual_information
+
+    keep = (za.std(dim=0) > 1e-8) & (zb.std(dim=0) > 1e-8)  # (d,) drop dead dimensions
+    if int(keep.sum()) == 0:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(gaussian_mutual_information(za[:, keep].double().numpy(), zb[:, keep].double().numpy(),
+                                                     ridge=1e-3))
+        except (ValueError, TypeError):
+            return float("nan")
+
+
+def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[str, Any]:
+    """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``, ``.projector``)."""
+    out: dict[str, Any] = {}
+    h_eval = embed(model.backbone, data.eval_x)  # (m, r)
+    z_eval = embed(model.projector, h_eval) if not isinstance(model.projector, nn.Identity) else h_eval  # (m, k)
+    out.update(collapse_metrics(h_eval, "backbone"))
+    out.update(collapse_metrics(z_eval, "projector"))
+    out["view_mi_gaussian"] = view_information(embed(model.backbone, data.eval_view_a),
+                                               embed(model.backbone, data.eval_view_b))
+    if probe and data.probe_y is not None and data.eval_y is not None:
+        h_train = embed(model.backbone, data.probe_x)  # (n, r)
+        h_aug = embed(model.backbone, data.eval_aug_x)  # (m, r)
+        try:
+            acc = linear_probe(h_train, data.probe_y, {"clean": (h_eval, data.eval_y),
+                                                       "augmented": (h_aug, data.eval_y)})
+            out.update({"probe_train": acc["train"], "probe_clean": acc["clean"],
+                        "probe_augmented": acc["augmented"]})
+        except ValueError:
+            out.update({"probe_train": float("nan"), "probe_clean": float("nan"), "probe_augmented": float("nan")})
+    return out
+
+
+def baseline_probes(data: TrainData) -> dict[str, float]:
+    """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat."""
+    if data.probe_y is None or data.eval_y is None:
+        return {}
+    acc = linear_probe(data.probe_x.flatten(1), data.probe_y, {"clean": (data.eval_x.flatten(1), data.eval_y),
+                                                               "augmented": (data.eval_aug_x.flatten(1), data.eval_y)})
+    return {"raw_probe_clean": acc["clean"], "raw_probe_augmented": acc["augmented"]}
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, torch.Tensor):
+        return obj.item() if obj.numel() == 1 else obj.tolist()
+    return str(obj)
+
+
+def _clean(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+class Monitor:
+    """JSON lines + tqdm bar + collapse warnings for one run.
+
+    Parameters
+    ----------
+    out : path or None
+        Run folder; ``metrics.jsonl`` is written there (nothing is written for None).
+    total_steps, initial_steps : int
+        For the progress bar.
+    quiet : bool
+        No bar and no messages.
+    enabled : bool
+        False on ranks other than 0.
+    """
+
+    def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0, initial_steps: int = 0,
+                 quiet: bool = False, enabled: bool = True, stream: Any = None) -> None:
+        self.enabled = enabled
+        self.stream = stream
+        self.quiet = quiet or not enabled
+        self.path = Path(out) / "metrics.jsonl" if (out is not None and enabled) else None
+        self.records: list[dict] = []
+        self.flagged: set[str] = set()
+        self.bar = None
+        if not self.quiet:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total_steps, initial=initial_steps, unit="step", dynamic_ncols=True,
+                            desc="train")
+
+    def message(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream)
+
+    def log(self, record: dict) -> None:
+        """Record one epoch: append a JSON line, update the bar, warn on a new collapse verdict."""
+        if not self.enabled:
+            return
+        record = {k: _clean(v) for k, v in record.items()}
+        record["collapse_alarm"] = collapse_alarm(record, self.records)
+        self.records.append(record)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, default=_json_default) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        self.message(format_epoch(record))
+        if record.get("collapse_alarm") and not self.flagged:
+            self.flagged.add("alarm")
+            self.message(f"warning: epoch {record['epoch']}: possible collapse: {record['collapse_alarm']}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def format_epoch(record: dict) -> str:
+    """One line per epoch: loss terms, probe accuracies, representation statistics."""
+    parts = [f"epoch {record['epoch']:>3}"]
+    for k in ("loss", "cross_entropy", "entropy_a", "invariance", "variance", "covariance", "on_diagonal",
+              "off_diagonal", "mi_lower_bound", "marginal_entropy", "mutual_information"):
+        if record.get(k) is not None:
+            parts.append(f"{k} {record[k]:.4g}")
+    for k in ("probe_clean", "probe_augmented"):
+        if record.get(k) is not None:
+            parts.append(f"{k} {100 * record[k]:.1f}%")
+    for k in ("backbone_rankme", "backbone_normalized_std", "view_mi_gaussian"):
+        if record.get(k) is not None:
+            parts.append(f"{k} {record[k]:.3g}")
+    if record.get("backbone_verdict"):
+        parts.append(str(record["backbone_verdict"]))
+    return "  ".join(parts)
+
+
+def read_records(path: Union[str, os.PathLike]) -> list[dict]:
+    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped)."""
+    out = []
+    p = Path(path)
+    if not p.exists():
+        return out
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title: str = "") -> Optional[Path]:
+    """PNG with the loss terms, probe accuracies and collapse metrics against the epoch.
+
+    Returns None (and writes nothing) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    from infossl.io import save_figure_atomic
+
+    recs = [r for r in records if isinstance(r.get("epoch"), int)]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    epochs = [r["epoch"] for r in recs]
+    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds") and k.split("_")[0] not in
+             ("probe", "backbone", "projector", "raw", "view")] if recs else []
+    for k in terms:
+        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
+        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
+        axes[0].plot(xs, ys, label=k)
+    axes[0].set_title("loss terms (nats where defined)")
+    for k in ("probe_clean", "probe_augmented", "raw_probe_augmented"):
+        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
+        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
+        if xs:
+            axes[1].plot(xs, ys, marker="o" if len(xs) < 30 else None, label=k)
+    axes[1].set_title("linear probe accuracy")
+    for k in ("backbone_rankme", "backbone_effective_rank", "projector_rankme", "projector_effective_rank"):
+        ys = [r.get(k) for r in recs]
+        if any(isinstance(y, (int, float)) for y in ys):
+            axes[2].plot(epochs, [y if isinstance(y, (int, float)) else np.nan for y in ys], label=k)
+    axes[2].set_title("held-out embedding rank")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    try:
+        return save_figure_atomic(fig, path, dpi=110)
+    finally:
+        plt.close(fig)

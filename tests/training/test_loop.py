@@ -1,0 +1,241 @@
+"""The loop: a few steps of every objective, fit on loaders, divergence, resume (also after a kill), DDP == 1 process."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader, TensorDataset
+
+from infossl.objectives import VICRegLoss
+from infossl.training import loop as loop_module
+from infossl.training.checkpoint import load_checkpoint_file, model_from_checkpoint
+from infossl.training.config import OBJECTIVES, TrainConfig
+from infossl.training.loop import NonFiniteLossError, fit, learning_rate, train
+from infossl.training.models import build_model
+
+SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
+SPEC = {"backbone": "mlp", "input_shape": [6], "widths": "16", "projector": "8"}
+
+
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_every_objective_trains_a_few_steps(objective, tmp_path):
+    cfg = TrainConfig(objective=objective, epochs=1, out=str(tmp_path), probe_every=5, **SMALL)
+    result = train(cfg, quiet=True)
+    last = result.records[-1]
+    assert [r["epoch"] for r in result.records] == [0, 1] and last["step"] == 2
+    assert torch.isfinite(torch.tensor(last["loss"]))
+    assert "probe_augmented" in last and "backbone_rankme" in last  # the last epoch is always probed
+    assert (tmp_path / "ckpt_epoch001.pt").exists() and (tmp_path / "metrics.jsonl").exists()
+    model, config = model_from_checkpoint(tmp_path / "ckpt_epoch001.pt")
+    assert config["objective"] == objective and model.backbone(torch.rand(2, 1, 8, 8)).shape == (2, 8)
+
+
+@pytest.mark.parametrize("entropy", ["gaussian", "pairdist-kl", "pairdist-bd", "vicreg"])
+def test_every_entropy_trains(entropy):
+    result = train(TrainConfig(entropy=entropy, epochs=1, probe_every=5, **SMALL), quiet=True)
+    assert torch.isfinite(torch.tensor(result.records[-1]["loss"]))
+    assert set(result.records[-1]) >= {"cross_entropy", "entropy_a", "entropy_b"}
+
+
+def test_fit_on_tensors_and_loaders():
+    x = torch.randn(64, 6)
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+    hist = fit(model, x, VICRegLoss(), epochs=2, batch_size=16, generator=0)
+    assert [h["step"] for h in hist] == [4, 8] and {"invariance", "variance", "covariance", "loss"} <= set(hist[0])
+    # a loader of single views (augmented in the loop) and one of ready-made view pairs
+    views = DataLoader(TensorDataset(x, x + 0.1 * torch.randn(64, 6)), batch_size=16)
+    assert len(fit(model, views, VICRegLoss(), epochs=1)) == 1
+    single = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=16)
+    assert fit(model, single, VICRegLoss(), epochs=1, steps_per_epoch=2)[0]["step"] == 2
+    with pytest.raises(ValueError, match="need an augmentation"):
+        loop_module._views_from_batch(torch.zeros(2, 6), None, torch.Generator(), None)
+    with pytest.raises(TypeError, match="must yield tensors or \\(view_a, view_b\\) pairs, got str"):
+        fit(model, ["abc"], VICRegLoss(), epochs=1)
+    with pytest.raises(ValueError, match="data needs at least 2 samples"):
+        fit(model, x[:1], VICRegLoss())
+
+
+def test_fit_is_deterministic_for_a_seed():
+    x = torch.randn(64, 6)
+    runs = []
+    for _ in range(2):
+        model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+        runs.append(fit(model, x, VICRegLoss(), epochs=2, batch_size=16, generator=5)[-1]["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_learning_rate_schedule():
+    assert learning_rate(1.0, 0, 10, "cosine") == 1.0
+    assert abs(learning_rate(1.0, 5, 10, "cosine") - 0.5) < 1e-12
+    assert learning_rate(1.0, 10, 10, "cosine") < 1e-12
+    assert learning_rate(0.3, 7, 10, "constant") == 0.3
+
+
+class ExplodingLoss(VICRegLoss):
+    """VICReg that returns NaN from its ``after``-th call on."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.calls, self.after = 0, after
+
+    def forward(self, a, b):
+        self.calls += 1
+        loss = super().forward(a, b)
+        return loss * float("nan") if self.calls > self.after else loss
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3),
+                        raising=False)
+    import infossl.training.config as config_module
+
+    monkeypatch.setattr(config_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3))
+    cfg = TrainConfig(objective="vicreg", epochs=4, out=str(tmp_path), probe_every=9, **SMALL)
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 4 .*last good checkpoint is .*last.pt"):
+        train(cfg, quiet=True)
+    saved = load_checkpoint_file(tmp_path / "last.pt")
+    assert saved["epoch"] == 1 and all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+def _final(records):
+    last = records[-1]
+    return {k: last[k] for k in ("loss", "probe_clean", "probe_augmented", "backbone_rankme", "step")}
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    base = dict(objective="vicreg", probe_every=2, **SMALL)
+    full = train(TrainConfig(epochs=3, out=str(tmp_path / "full"), **base), quiet=True)
+    from infossl.training.monitors import Monitor
+
+    real_log = Monitor.log
+
+    def interrupted_log(self, record):  # epoch 2 is logged, then the run dies before its checkpoint
+        real_log(self, record)
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Monitor, "log", interrupted_log)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(epochs=3, out=str(tmp_path / "split"), **base), quiet=True)
+    monkeypatch.setattr(Monitor, "log", real_log)
+    assert load_checkpoint_file(tmp_path / "split" / "last.pt")["epoch"] == 1
+    resumed = train(TrainConfig(epochs=3, out=str(tmp_path / "split"), **base), resume=True, quiet=True)
+    assert _final(resumed.records) == _final(full.records)
+    lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
+    a = load_checkpoint_file(tmp_path / "full" / "last.pt")["state_dict"]
+    b = load_checkpoint_file(tmp_path / "split" / "last.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    train(TrainConfig(objective="vicreg", epochs=1, out=str(tmp_path), probe_every=5, **SMALL), quiet=True)
+    with pytest.raises(ValueError, match="different run configuration \\(lr: 0.002 -> 0.1\\)"):
+        train(TrainConfig(objective="vicreg", epochs=2, out=str(tmp_path), lr=0.1, probe_every=5, **SMALL),
+              resume=True, quiet=True)
+    with pytest.raises(FileNotFoundError, match="--resume needs"):
+        train(TrainConfig(objective="vicreg", epochs=2, out=str(tmp_path / "new"), **SMALL), resume=True, quiet=True)
+
+
+KILL_ARGS = ["--objective", "vicreg", "--widths", "4-8", "--projector", "16-16", "--batch-size", "64",
+             "--steps-per-epoch", "3", "--probe-every", "3", "--threads", "1", "--quiet"]
+
+
+def test_resume_after_killing_the_process(tmp_path):
+    """Kill a CLI run after its second epoch, resume it, and compare with an uninterrupted run."""
+    killed = tmp_path / "killed"
+    epochs = 8
+    cmd = [sys.executable, "-m", "infossl.cli", "train", "--epochs", str(epochs), "--out", str(killed), *KILL_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, "the run did not reach epoch 2"
+            lines = (killed / "metrics.jsonl").read_text().splitlines() if (killed / "metrics.jsonl").exists() else []
+            if len(lines) >= 3:  # epochs 0, 1, 2 recorded
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = load_checkpoint_file(killed / "last.pt")["epoch"]
+    assert list(killed.glob("ckpt_epoch*.pt"))
+    assert 1 <= done < epochs  # epoch 2 may be logged but not yet checkpointed when the kill lands
+    # resume in-process and compare with an uninterrupted in-process run
+    cfg = dict(objective="vicreg", widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=3, probe_every=3,
+               threads=1)
+    resumed = train(TrainConfig(epochs=epochs, out=str(killed), **cfg), resume=True, quiet=True)
+    full = train(TrainConfig(epochs=epochs, out=str(tmp_path / "full"), **cfg), quiet=True)
+    assert _final(resumed.records) == _final(full.records)
+
+
+# --------------------------------------------------------------------------------------------- DDP
+WORLD = 2
+DDP_CFG = dict(objective="vicreg", epochs=2, widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2,
+               probe_every=9, threads=1)
+
+
+def _ddp_worker(rank, init, out_dir, cfg):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        result = train(TrainConfig(**cfg), quiet=True)
+        if rank == 0:
+            torch.save({"records": [{k: v for k, v in r.items() if isinstance(v, float)} for r in result.records],
+                        "state": {k: v.cpu() for k, v in result.model.state_dict().items()}}, f"{out_dir}/ddp.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("objective", [pytest.param("vicreg", marks=pytest.mark.slow), "info-vicreg"])
+def test_ddp_two_gloo_processes_equal_one_process(tmp_path, objective):
+    cfg = dict(DDP_CFG, objective=objective)
+    mp.spawn(_ddp_worker, args=(f"file://{tmp_path}/store", str(tmp_path), cfg), nprocs=WORLD, join=True)
+    ddp = torch.load(tmp_path / "ddp.pt")
+    single = train(TrainConfig(**cfg), quiet=True)
+    for r_ddp, r_one in zip(ddp["records"][1:], single.records[1:]):
+        # float32 sums in a different order (gathered statistics): 1e-5 relative is ~100 ulps
+        for key in ("loss", "invariance", "variance", "covariance", "cross_entropy", "entropy_a"):
+            if key in r_one:
+                assert r_ddp[key] == pytest.approx(r_one[key], rel=1e-5, abs=1e-6), key
+    state = single.model.state_dict()
+    for k, v in ddp["state"].items():
+        if k == "projector.3.bias":
+            # The losses are invariant to a common shift of the outputs, so this bias has a zero gradient up
+            # to rounding, and Adam turns rounding noise of either run into full-size steps: not comparable.
+            continue
+        torch.testing.assert_close(v, state[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_fit_accepts_two_views_and_refuses_a_ddp_wrapped_plain_model(tmp_path):
+    from infossl.training.loop import TwoViews
+
+    x = torch.randn(32, 6)
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+    assert fit(TwoViews(model), x, VICRegLoss(), epochs=1, batch_size=16)[0]["step"] == 2
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
+    try:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model)
+        with pytest.raises(TypeError, match="wrap TwoViews\\(model\\) in DistributedDataParallel"):
+            fit(wrapped, x, VICRegLoss(), epochs=1, batch_size=16)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.gpu
+def test_cuda_autocast_and_grad_scaling(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    result = train(TrainConfig(objective="info-vicreg", epochs=2, out=str(tmp_path), device="cuda", **SMALL),
+                   quiet=True)
+    assert result.records[-1]["step"] == 4 and torch.isfinite(torch.tensor(result.records[-1]["loss"]))
+    saved = load_checkpoint_file(tmp_path / "last.pt")
+    assert saved["scaler"] is not None and all(v.device.type == "cpu" for v in saved["state_dict"].values())

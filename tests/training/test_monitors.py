@@ -1,0 +1,93 @@
+"""Monitors: evaluation record, collapse alarm, JSON lines, curves."""
+
+import json
+
+import pytest
+import torch
+
+from infossl.training.config import TrainConfig
+from infossl.training.data import prepare_data
+from infossl.training.models import build_model
+from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics, evaluate,
+                                       format_epoch, plot_curves, read_records, view_information)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return prepare_data(None)
+
+
+def test_evaluate_record(digits):
+    spec = TrainConfig(widths="4-8", projector="16-16").model_spec(digits.input_shape)
+    rec = evaluate(build_model(spec, generator=torch.Generator().manual_seed(0)), digits)
+    for space in ("backbone", "projector"):
+        for key in ("rankme", "effective_rank", "normalized_std", "normalized_std_scaled", "variance_fraction",
+                    "collapse_rank", "dim_std_mean", "dim_std_min", "verdict"):
+            assert f"{space}_{key}" in rec, f"{space}_{key}"
+    assert 0 <= rec["probe_clean"] <= 1 and 0 <= rec["probe_augmented"] <= 1
+    assert rec["view_mi_gaussian"] == rec["view_mi_gaussian"]  # not NaN
+    no_probe = evaluate(build_model(spec), digits, probe=False)
+    assert "probe_clean" not in no_probe
+
+
+def test_collapse_metrics_on_collapsed_and_isotropic_embeddings():
+    g = torch.Generator().manual_seed(0)
+    iso = collapse_metrics(torch.randn(400, 16, generator=g), "z")
+    assert iso["z_verdict"] == "healthy" and iso["z_normalized_std_scaled"] > 0.9
+    point = torch.ones(400, 16) + 1e-9 * torch.randn(400, 16, generator=g)
+    assert collapse_metrics(point, "z")["z_verdict"] == "complete-collapse"
+    bad = torch.full((5, 3), float("nan"))
+    assert collapse_metrics(bad, "z")["z_verdict"] == "non-finite"
+
+
+def test_view_information():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 3, generator=g)
+    b = a + 0.5 * torch.randn(500, 3, generator=g)
+    # Gaussian MI of y = x + 0.5 e per coordinate: 3 * 0.5 * log(1 + 1 / 0.25) = 2.414 nats; sampling sd ~0.06
+    assert view_information(a, b) == pytest.approx(1.5 * torch.log(torch.tensor(5.0)).item(), abs=0.25)
+    assert view_information(torch.zeros(10, 2), torch.zeros(10, 2)) == 0.0
+
+
+def test_collapse_alarm_rule():
+    assert collapse_alarm({"epoch": 0, "projector_verdict": "complete-collapse"}) is None
+    assert collapse_alarm({"epoch": 1, "projector_verdict": "complete-collapse"}) is None
+    assert "complete collapse" in collapse_alarm({"epoch": 2, "backbone_verdict": "complete-collapse"})
+    low = [{"epoch": e, "projector_normalized_std_scaled": ALARM_NORMALIZED_STD / 2} for e in range(1, 6)]
+    assert collapse_alarm(low[1], low[:1]) is None  # epoch 2: one epoch >= 2 below the threshold
+    assert collapse_alarm(low[2], low[:2]) is None  # epoch 3: two
+    assert "narrow cone for 3 epochs" in collapse_alarm(low[3], low[:3])  # epoch 4: three
+    dip = [dict(r) for r in low]
+    dip[2]["projector_normalized_std_scaled"] = 0.9  # a healthy epoch 3 breaks the run of low epochs
+    assert collapse_alarm(dip[3], dip[:3]) is None
+    assert "narrow cone" in collapse_alarm(dip[4] | {"epoch": 6}, dip[:4] + [dip[4]])
+
+
+def test_monitor_writes_json_lines_and_warns(tmp_path, capsys):
+    mon = Monitor(tmp_path, quiet=False, total_steps=2)
+    mon.log({"epoch": 1, "step": 1, "loss": 1.5, "probe_clean": 0.5, "x": float("nan")})
+    mon.log({"epoch": 3, "step": 2, "loss": 1.0, "backbone_verdict": "complete-collapse"})
+    mon.log({"epoch": 4, "step": 3, "loss": 1.0, "backbone_verdict": "complete-collapse"})
+    mon.close()
+    out = capsys.readouterr().out
+    assert "epoch   1  loss 1.5" in out and out.count("warning: epoch 3: possible collapse") == 1
+    recs = read_records(tmp_path / "metrics.jsonl")
+    assert [r["epoch"] for r in recs] == [1, 3, 4] and recs[0]["x"] is None and recs[1]["collapse_alarm"]
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": 4, "lo')  # a line torn by a kill is skipped
+    assert len(read_records(tmp_path / "metrics.jsonl")) == 3
+    quiet = Monitor(None, quiet=True)
+    quiet.log({"epoch": 1})
+    assert capsys.readouterr().out == "" and quiet.records[0]["collapse_alarm"] is None
+
+
+def test_format_and_plot(tmp_path):
+    recs = [{"epoch": e, "step": e, "lr": 0.1, "seconds": 1.0, "loss": 2.0 - e / 10, "cross_entropy": 3.0,
+             "probe_clean": 0.5 + e / 20, "probe_augmented": 0.4, "backbone_rankme": 5.0 + e,
+             "backbone_verdict": "healthy"} for e in range(4)]
+    line = format_epoch(recs[-1])
+    assert "probe_clean 65.0%" in line and "healthy" in line
+    pytest.importorskip("matplotlib")
+    path = plot_curves(recs, tmp_path / "c.png", title="t")
+    assert path is not None and (tmp_path / "c.png").stat().st_size > 1000
+    json.dumps(recs)
