@@ -1,15 +1,19 @@
 """infossl: how much information do self-supervised representations keep?
 
 Entropy and mutual-information estimators for embeddings (in nats, numpy or torch, CPU or GPU), with
-ground-truth distributions to check them against. Importing has no side effects.
+ground-truth distributions to check them against; collapse diagnostics; the information of deterministic
+networks under input noise; self-supervised objectives derived from the estimators, and a training loop;
+the kernel-regime spectral theory of SSL. Importing has no side effects.
 
 >>> import infossl
 >>> infossl.entropy(z)                      # doctest: +SKIP
 >>> infossl.mutual_information(z1, z2)      # doctest: +SKIP
+>>> infossl.diagnose(z).verdict             # doctest: +SKIP
 """
 
-from infossl import deterministic, estimators, io, objectives, synthetic
+from infossl import deterministic, diagnostics, estimators, io, objectives, spectral, synthetic, training
 from infossl._validation import DegenerateInputWarning
+from infossl.diagnostics import diagnose
 from infossl.estimators import entropy, mutual_information
 
 __version__ = "0.1.0"
@@ -17,11 +21,15 @@ __version__ = "0.1.0"
 __all__ = [
     "entropy",
     "mutual_information",
+    "diagnose",
     "DegenerateInputWarning",
     "deterministic",
+    "diagnostics",
     "estimators",
     "io",
     "objectives",
+    "spectral",
     "synthetic",
+    "training",
     "__version__",
 ]

@@ -11,7 +11,8 @@ from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
 
 
 def test_all_names_exist_and_are_unique():
-    for module in (infossl, infossl.estimators, infossl.synthetic, infossl.io):
+    for module in (infossl, infossl.estimators, infossl.synthetic, infossl.io, infossl.diagnostics,
+                   infossl.spectral, infossl.training, infossl.objectives, infossl.deterministic):
         names = module.__all__
         assert len(names) == len(set(names)), module.__name__
         for name in names:
@@ -20,6 +21,9 @@ def test_all_names_exist_and_are_unique():
 
 def test_design_names():
     assert callable(infossl.entropy) and callable(infossl.mutual_information)
+    assert infossl.diagnose is infossl.diagnostics.diagnose
+    for name in ("VICRegLoss", "InfoVICRegLoss", "BarlowTwinsLoss", "InfoNCELoss", "CISSLLoss", "DISSLLoss"):
+        assert hasattr(infossl.objectives, name)
     assert set(ENTROPY_METHODS) >= {"gaussian", "logdet", "knn", "mixture", "renyi"}
     assert set(MI_METHODS) >= {"gaussian", "copula", "ksg", "infonce", "nwj", "dv", "renyi"}
 

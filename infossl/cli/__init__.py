@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from infossl.cli import estimate
+from infossl.cli import diagnose, estimate, train
 
 # Errors that mean "your data or environment is wrong", reported in one line without a traceback.
 DATA_ERRORS = (ValueError, TypeError, ImportError, OSError)
@@ -20,12 +20,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with its sub-commands."""
     parser = argparse.ArgumentParser(
         prog="infossl",
-        description="Entropy and mutual information of embeddings, in nats.",
+        description="Entropy and mutual information of embeddings (nats), collapse diagnostics, SSL training.",
         epilog="Run 'infossl estimate --example' for a first look, 'infossl estimate --help' for details.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {estimate.package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     estimate.add_parser(sub)
+    diagnose.add_parser(sub)
+    train.add_parser(sub)
     return parser
 
 
