@@ -74,9 +74,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--sample-size",
         type=int,
-        default=4096,
+        default=2048,
         metavar="N",
-        help="rows kept (uniform reservoir) for pairwise and label metrics (default 4096)",
+        help="rows kept (uniform reservoir) for pairwise and label metrics (default 2048, as infossl.diagnose)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the reservoir sample (default 0)")
     p.add_argument(

@@ -257,6 +257,12 @@ class MomentAccumulator:
             self._work = {t.dtype: work}
         return work[:m]
 
+    def free_buffers(self) -> "MomentAccumulator":
+        """Drop the reused chunk workspace (one chunk's worth of memory); the next update re-creates it.
+        Returns ``self``."""
+        self._work = {}
+        return self
+
     def _checked_amax(self, t: torch.Tensor) -> float:
         """max |entry| of the chunk; NaN or infinite entries raise ValueError naming the first one."""
         lo, hi = torch.aminmax(t)

@@ -379,7 +379,7 @@ def diagnose_checkpoints(
     batch_size: int = 256,
     device: Union[str, torch.device] = "cpu",
     progress: Optional[bool] = None,
-    sample_size: int = 4096,
+    sample_size: int = 2048,
     random_state: Any = 0,
     **options: Any,
 ) -> CheckpointTrajectory:

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
+from infossl._backend import chunk_size_for
 from infossl._validation import check_int
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.io.embeddings import Key, PathLike, load_array
@@ -73,6 +74,12 @@ def progress_bar(enabled: bool, *, total: Optional[int], desc: str, unit: str = 
     )
 
 
+# Rows per chunk of a diagnosis pass: 128 MiB of the file's dtype. Larger products run closer to the BLAS
+# peak (10^6 x 512 float32: 3.5 s per pass against 3.9 s with 64 MiB chunks, on the 2-core development
+# machine); the pass holds two read buffers and one workspace of this size.
+PASS_CHUNK_BYTES = 128 * 2**20
+
+
 def _read_ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     """Yield the chunks of ``chunks`` while the next one is read in a background thread (file reads release
     the GIL, so reading overlaps the accumulator's products). One chunk ahead at most: with the readers'
@@ -94,7 +101,7 @@ def accumulate_path(
     chunk_rows: Optional[int] = None,
     progress: Optional[bool] = None,
     accumulator: Optional[MomentAccumulator] = None,
-    sample_size: int = 4096,
+    sample_size: int = 2048,
     random_state: Any = 0,
     distributed: bool = False,
 ) -> MomentAccumulator:
@@ -108,7 +115,7 @@ def accumulate_path(
     key : str, optional
         Array / column selection, the same for every file.
     chunk_rows : int, optional
-        Rows per chunk (default: 64 MiB of the file's dtype, see :func:`infossl.io.iter_array_chunks`).
+        Rows per chunk (default: 128 MiB of the file's dtype, :data:`PASS_CHUNK_BYTES`).
     progress : bool or None, default None
         Progress bar on stderr; ``None`` shows it only on a terminal for large files.
     accumulator : MomentAccumulator, optional
@@ -180,12 +187,14 @@ def accumulate_path(
         for path, src in zip(files, sources):
             start = acc.n
             read = src.read_reusing or src.read  # the accumulator copies what it keeps
-            for chunk in _read_ahead(read(chunk_rows or src.default_rows())):
+            rows = chunk_rows or chunk_size_for(src.d, itemsize=src.itemsize, memory_budget=PASS_CHUNK_BYTES)
+            for chunk in _read_ahead(read(rows)):
                 try:
                     acc.update(chunk)
                 except ValueError as exc:
                     raise ValueError(f"{path} (rows from {start} on): {exc}") from None
                 bar.update(len(chunk))
+    acc.free_buffers()  # the pass is over: release the chunk workspace before the report
     return acc.all_reduce() if distributed else acc
 
 
@@ -223,7 +232,7 @@ def diagnose_path(
     labels: Any = None,
     chunk_rows: Optional[int] = None,
     progress: Optional[bool] = None,
-    sample_size: int = 4096,
+    sample_size: int = 2048,
     random_state: Any = 0,
     distributed: bool = False,
     **options: Any,

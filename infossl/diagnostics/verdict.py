@@ -15,8 +15,10 @@ Rule (applied in this order; each firing rule adds a line to ``reasons``):
    healthy, isotropic spectrum. ``collapse_rank`` is then 0.
 2. **dimensional-collapse** to k of d dimensions if the spectral rank k (:func:`collapse_rank`) of the
    centred covariance is below the observable rank m = min(d, n - 1) by more than
-   ``Thresholds.max_collapsed_fraction`` x m (default 0: any collapsed direction counts).
-3. **healthy** otherwise (``collapse_rank`` = k = m).
+   ``Thresholds.max_collapsed_fraction`` x m (default 0.05: a few dead units, common in the output layer of
+   a healthy projector, do not make a collapse; the rank k is reported either way; set 0 to count every
+   collapsed direction).
+3. **healthy** otherwise (``collapse_rank`` = k, at most max_collapsed_fraction x m below m).
 
 RankMe, alpha-ReQ and LiDAR are reported but do not enter the rule: their papers give no absolute threshold
 and use them to rank runs of one method.
@@ -51,7 +53,7 @@ class Thresholds:
     cliff_tail_share : float, default 1e-3
         ... and cuts the rank at k when the eigenvalues after the cliff hold less than this share of the
         total variance (so a few dominant directions over a healthy bulk do not count as collapse).
-    max_collapsed_fraction : float, default 0
+    max_collapsed_fraction : float, default 0.05
         Dimensional collapse when more than this fraction of the m observable directions is collapsed.
     dead_tol : float, default 1e-4
         A dimension is dead when its std is at most this times the root-mean-square entry (reported only).
@@ -62,7 +64,7 @@ class Thresholds:
     eigenvalue_floor: float = 1e-5
     cliff_ratio: float = 1e3
     cliff_tail_share: float = 1e-3
-    max_collapsed_fraction: float = 0.0
+    max_collapsed_fraction: float = 0.05
     dead_tol: float = 1e-4
 
     def __post_init__(self) -> None:

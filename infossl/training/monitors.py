@@ -88,9 +88,11 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     this and the :data:`ALARM_EPOCHS` - 1 preceding epochs, all >= 2. Epochs 0 and 1 never count: the
     held-out embeddings are computed in eval mode, through batch norms whose running statistics (momentum
     0.1) have seen at most one epoch of batches, and look collapsed in healthy runs too. Dimensional collapse
-    alone does not fire: a projector wider than the rank of its input (256 outputs from a 128-dimensional
-    representation here) always has some collapsed directions, and the representation shows a brief
-    dimensional collapse in the first epoch of healthy runs.
+    alone does not fire: a projector wider than its input (256 outputs from a 128-dimensional
+    representation here) can leave a few output directions empty, and the representation shows a brief
+    dimensional collapse in the first epoch of healthy runs. A collapse into a narrow cone (VICReg without
+    its variance term on the digits) keeps full rank, so the verdict calls it healthy; the cone rule
+    catches it.
     """
     epoch = record.get("epoch", 0)
     if epoch < 2:

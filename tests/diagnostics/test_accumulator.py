@@ -265,3 +265,11 @@ def test_normalized_moments_of_near_constant_rows(rng, noise, rtol64, rtol32):
         u /= np.linalg.norm(u, axis=1, keepdims=True)
         np.testing.assert_allclose(acc.normalized_mean.numpy(), u.mean(0), rtol=1e-7)
         np.testing.assert_allclose(acc.normalized_var.numpy(), u.var(0, ddof=1), rtol=rtol)
+
+
+def test_free_buffers_keeps_the_state(rng):
+    z = rng.standard_normal((600, 5))
+    acc = MomentAccumulator().update(z[:300]).free_buffers().update(z[300:])
+    ref = MomentAccumulator().update(z)
+    np.testing.assert_allclose(acc.covariance.numpy(), ref.covariance.numpy(), rtol=1e-12)
+    assert acc.free_buffers()._work == {}

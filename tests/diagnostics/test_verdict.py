@@ -101,6 +101,17 @@ def test_embeddings_on_one_ray_are_complete_collapse(rng):
     assert any("point in one direction" in s for s in r.reasons)
 
 
+def test_a_few_dead_units_are_tolerated_by_default(rng):
+    # 2 dead of 128 output units (1.6 %, under the default 5 %): healthy, with the rank still reported;
+    # counting every collapsed direction (max_collapsed_fraction=0) flags it.
+    w = rng.standard_normal((2000, 128))
+    w[:, :2] = 0.0
+    r = diagnose(w)
+    assert (r.verdict, r.collapse_rank) == ("healthy", 126)
+    strict = diagnose(w, thresholds={"max_collapsed_fraction": 0.0})
+    assert (strict.verdict, strict.collapse_rank) == ("dimensional-collapse", 126)
+
+
 def test_thresholds_are_tunable(rng):
     z = 3.0 + 0.1 * rng.standard_normal((2000, 8))  # variance fraction 0.08 / 72.08 ~ 1.1e-3
     assert diagnose(z).verdict == "healthy"
