@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
+from infossl._backend import LOG_2PI_E, ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import DegenerateInputWarning, check_float, check_int, check_random_state
 from infossl.diagnostics import geometry, ideal
 from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
@@ -139,7 +139,9 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     t.add("alpha_req_r2", fit[1], "R^2 of the alpha-ReQ log-log fit", "spectrum")
     k = verdict.spectral_rank
     kept = lam[:k]
-    t.add("gaussian_entropy", float(0.5 * torch.log(2 * math.pi * math.e * kept).sum()) if k else 0.0,
+    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
+    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
+    t.add("gaussian_entropy", float(0.5 * (k * LOG_2PI_E + torch.log(kept).sum())) if k else 0.0,
           f"Gaussian entropy (nats) on the k = {k} retained principal directions", "spectrum", True)
     t.add("total_variance", float(lam.sum()), "trace of the centred covariance", "scale", True)
     t.add("variance_fraction", vf, "tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)", "scale", True)
