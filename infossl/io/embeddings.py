@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from infossl._validation import check_int
+
 PathLike = Union[str, "os.PathLike[str]"]
 Key = Union[None, str, Sequence[str]]
 
@@ -26,17 +28,17 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth", ".safetens
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _finish(arr: np.ndarray, source: str) -> np.ndarray:
-    """Check the array is 1-D or 2-D and numeric; integers become float64, floats keep their dtype."""
-    if arr.ndim == 0 or arr.ndim > 2:
+def _finish(arr: np.ndarray, source: str, max_ndim: int = 2) -> np.ndarray:
+    """Check the array has 1 to ``max_ndim`` dimensions and is numeric; integers become float64, floats keep
+    their dtype."""
+    if arr.ndim == 0 or arr.ndim > max_ndim:
         hint = (
             " Flatten the trailing dimensions first (a.reshape(len(a), -1)) and save again."
-            if arr.ndim > 2
+            if arr.ndim > max_ndim and max_ndim == 2
             else ""
         )
-        raise ValueError(
-            f"{source} holds an array of shape {arr.shape}; expected (n_samples, n_features).{hint}"
-        )
+        want = "(n_samples, n_features)" if max_ndim == 2 else f"an array of 1 to {max_ndim} dimensions"
+        raise ValueError(f"{source} holds an array of shape {arr.shape}; expected {want}.{hint}")
     kind = arr.dtype.kind
     if kind == "f":
         return arr
@@ -254,7 +256,7 @@ _READERS: dict[str, Callable[[Path, Key, bool], np.ndarray]] = {
 }
 
 
-def load_array(path: PathLike, key: Key = None, *, mmap: bool = True) -> np.ndarray:
+def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: int = 2) -> np.ndarray:
     """Load one numeric array of embeddings from a file, without executing any pickled code.
 
     Parameters
@@ -271,6 +273,8 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True) -> np.ndar
         Memory-map ``.npy`` and zip-format ``.pt`` files instead of reading them into memory. The maps are
         copy-on-write: the array is writable (so it converts to a torch tensor without a copy or a warning)
         and writes never reach the file.
+    max_ndim : int, default 2
+        The most dimensions accepted: 2 for embeddings; e.g. 4 for (N, C, H, W) training images.
 
     Returns
     -------
@@ -308,7 +312,8 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True) -> np.ndar
         raise ValueError(
             f"cannot read '{p}': unknown suffix {p.suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    return _finish(np.asanyarray(reader(p, key, mmap)), str(p))
+    max_ndim = check_int(max_ndim, "max_ndim", low=1)
+    return _finish(np.asanyarray(reader(p, key, mmap)), str(p), max_ndim)
 
 
 # --------------------------------------------------------------------------------------------- writers

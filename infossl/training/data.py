@@ -68,20 +68,11 @@ def load_digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
 def load_inputs(path: Union[str, os.PathLike], key: Optional[str] = None) -> torch.Tensor:
     """Read user training inputs: an (N, C, H, W) image array or an (N, D) feature array, as float32.
 
-    Files are read without unpickling code. (N, D) arrays go through :func:`infossl.io.load_array`
-    (.npy .npz .pt .pth .safetensors .csv .parquet). Image arrays (4-D) are read from .npy (memory
-    mapped), .npz, .pt/.pth (``weights_only``) or .safetensors. (N, H, W) arrays are read as one channel.
+    Files are read without unpickling code by :func:`infossl.io.load_array` (.npy .npz .pt .pth
+    .safetensors, and .csv .parquet for (N, D)). (N, H, W) arrays are read as one channel.
     """
     p = Path(os.fspath(path))
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: '{p}'")
-    suffix = p.suffix.lower()
-    try:
-        arr = load_array(p, key)
-    except ValueError as exc:
-        if "expected (n_samples, n_features)" not in str(exc):
-            raise
-        arr = _load_nd(p, suffix, key)
+    arr = load_array(p, key, max_ndim=8)  # the safe loaders; the shape is checked below
     arr = np.asarray(arr)
     if arr.ndim == 3:
         arr = arr[:, None]  # (N, 1, H, W)
@@ -98,35 +89,6 @@ def load_inputs(path: Union[str, os.PathLike], key: Optional[str] = None) -> tor
     if x.shape[0] < 4:
         raise ValueError(f"{p} has {x.shape[0]} samples; training needs at least 4")
     return x
-
-
-def _load_nd(p: Path, suffix: str, key: Optional[str]) -> np.ndarray:
-    """The 3-D/4-D readers for image arrays (the embedding loader accepts 1-D/2-D only)."""
-    if suffix == ".npy":
-        return np.load(p, mmap_mode="r", allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            names = list(z.files)
-            if key is None and len(names) != 1:
-                raise ValueError(f"{p} holds {len(names)} arrays; choose one with --data-key: {names}")
-            return np.asarray(z[key or names[0]])
-    if suffix in (".pt", ".pth"):
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-        if isinstance(obj, dict):
-            if key is None and len(obj) != 1:
-                raise ValueError(f"{p} holds {len(obj)} entries; choose one with --data-key: {list(obj)}")
-            obj = obj[key or next(iter(obj))]
-        if not isinstance(obj, torch.Tensor):
-            raise TypeError(f"{p} holds a {type(obj).__name__}, expected a tensor")
-        return obj.detach().float().numpy()
-    if suffix == ".safetensors":
-        from safetensors.numpy import load_file
-
-        tensors = load_file(str(p))
-        if key is None and len(tensors) != 1:
-            raise ValueError(f"{p} holds {len(tensors)} tensors; choose one with --data-key: {list(tensors)}")
-        return tensors[key or next(iter(tensors))]
-    raise ValueError(f"{p}: image arrays (N, C, H, W) can be read from .npy, .npz, .pt or .safetensors")
 
 
 def holdout_split(n: int, *, fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -260,3 +260,16 @@ def test_atomic_bytes_csv_and_figure(tmp_path):
         save_figure_atomic(Broken(), tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes() == b"png:50"  # the old file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "f.png", "t.csv"]  # no temp files left
+
+
+def test_load_array_max_ndim(tmp_path):
+    # Embeddings are 1-D/2-D by default; callers that read images ask for more dimensions.
+    p = tmp_path / "img.npy"
+    np.save(p, np.zeros((3, 1, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"shape \(3, 1, 4, 4\); expected \(n_samples, n_features\)"):
+        load_array(p)
+    assert load_array(p, max_ndim=4).shape == (3, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"expected an array of 1 to 3 dimensions"):
+        load_array(p, max_ndim=3)
+    with pytest.raises(ValueError, match="max_ndim"):
+        load_array(p, max_ndim=0)
