@@ -256,6 +256,23 @@ _READERS: dict[str, Callable[[Path, Key, bool], np.ndarray]] = {
 }
 
 
+def resolve_path(path: PathLike, handlers: dict) -> tuple[Path, Any]:
+    """The checked ``Path`` of an existing embeddings file and the handler for its suffix (case-insensitive);
+    clear errors for a missing file, a directory or an unknown suffix. Shared by the whole-file and the
+    streaming readers."""
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: '{p}'")
+    if p.is_dir():
+        raise ValueError(f"'{p}' is a directory; give the path of an embeddings file")
+    handler = handlers.get(p.suffix.lower())
+    if handler is None:
+        raise ValueError(
+            f"cannot read '{p}': unknown suffix {p.suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return p, handler
+
+
 def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: int = 2) -> np.ndarray:
     """Load one numeric array of embeddings from a file, without executing any pickled code.
 
@@ -302,16 +319,7 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: 
     >>> load_array(p).shape
     (3, 3)
     """
-    p = Path(os.fspath(path))
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: '{p}'")
-    if p.is_dir():
-        raise ValueError(f"'{p}' is a directory; give the path of an embeddings file")
-    reader = _READERS.get(p.suffix.lower())
-    if reader is None:
-        raise ValueError(
-            f"cannot read '{p}': unknown suffix {p.suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+    p, reader = resolve_path(path, _READERS)
     max_ndim = check_int(max_ndim, "max_ndim", low=1)
     return _finish(np.asanyarray(reader(p, key, mmap)), str(p), max_ndim)
 

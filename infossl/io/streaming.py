@@ -29,7 +29,6 @@ import numpy as np
 from infossl._backend import chunk_size_for, iter_chunks
 from infossl._validation import check_int
 from infossl.io.embeddings import (
-    SUPPORTED_SUFFIXES,
     Key,
     PathLike,
     _finish,
@@ -38,6 +37,7 @@ from infossl.io.embeddings import (
     _read_torch,
     _select_columns,
     _tensor_to_numpy,
+    resolve_path,
 )
 
 # Bytes of one chunk in the file's own dtype when ``chunk_rows`` is not given.
@@ -333,16 +333,7 @@ _OPENERS: dict[str, Callable[[Path, Key], _Source]] = {
 
 def open_source(path: PathLike, key: Key = None) -> _Source:
     """Validate ``path`` and return its reader (used by :func:`iter_array_chunks` and the diagnostics)."""
-    p = Path(os.fspath(path))
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: '{p}'")
-    if p.is_dir():
-        raise ValueError(f"'{p}' is a directory; give the path of an embeddings file")
-    opener = _OPENERS.get(p.suffix.lower())
-    if opener is None:
-        raise ValueError(
-            f"cannot read '{p}': unknown suffix {p.suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+    p, opener = resolve_path(path, _OPENERS)
     return opener(p, key)
 
 
