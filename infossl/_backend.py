@@ -133,7 +133,7 @@ def global_scale(z: torch.Tensor) -> torch.Tensor:
     return m * (zc / m).pow(2).mean().sqrt()
 
 
-LOG_2PI_E = math.log(2 * math.pi * math.e)
+from infossl.linalg import LOG_2PI_E  # noqa: E402  (re-exported; the formula lives in infossl.linalg)
 
 
 F = TypeVar("F", bound=Callable)

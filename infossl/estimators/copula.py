@@ -15,7 +15,8 @@ import torch
 
 from infossl._backend import ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
-from infossl.estimators.gaussian import (_centred_cov, _gaussian_mi, _project_to_rank, _regularised_logdet,
+from infossl.linalg import centred_cov
+from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regularised_logdet,
                                         wishart_logdet_bias)
 from infossl.estimators.knn import kl_offset
 
@@ -138,7 +139,7 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
         h_marg = marginal_entropies(t, k=k).sum()
         if d == 1:
             return b.finish(h_marg)
-        cov = _centred_cov(normal_scores(t))  # (d, d)
+        cov = centred_cov(normal_scores(t))  # (d, d)
         tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
         if bias_correction and n > d + 1:
             tc = tc + 0.5 * (wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)

@@ -20,7 +20,8 @@ import torch
 from infossl._backend import ArrayLike
 from infossl._validation import check_embeddings, check_int, check_pair, check_random_state, warn_degenerate
 from infossl.estimators.copula import copula_entropy, copula_scores, normal_scores
-from infossl.estimators.gaussian import _centred_cov, _chol_logdet, _gaussian_mi, wishart_logdet_bias
+from infossl.estimators.gaussian import _gaussian_mi, wishart_logdet_bias
+from infossl.linalg import centred_cov, chol_logdet
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 
 # pairs x dims that one KSG pass may cost before the rows are subsampled (~ a few seconds on 2 CPU cores)
@@ -102,8 +103,8 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
     if rx == 0 or sy.shape[1] == 0:
         return torch.zeros((), dtype=tx.dtype, device=tx.device)
     s = torch.cat([sx, sy], dim=1)  # (m, rx + ry)
-    cov = _centred_cov(s)
-    ld_xy = _chol_logdet(cov)
+    cov = centred_cov(s)
+    ld_xy = chol_logdet(cov)
     if ld_xy is None:
         warn_degenerate("x and y are linearly dependent after normal scoring: the mutual information is +inf")
         return torch.full((), math.inf, dtype=tx.dtype, device=tx.device)
@@ -213,7 +214,7 @@ def corrected_knn_entropy(z: ArrayLike, *, k: int = 3, budget: float = DEFAULT_B
             return b.finish(h_copula)
         rows = _subsample(rng, n, d, float(budget), k + 2)
         s = normal_scores(t if rows is None else t[rows.to(t.device)])  # (m, d)
-        cov = _centred_cov(s)
+        cov = centred_cov(s)
         corr = cov / torch.sqrt(torch.diagonal(cov)[:, None] * torch.diagonal(cov)[None, :])
         lam = torch.linalg.eigvalsh(corr).double().cpu().numpy()
         if lam.min() <= 1e-10 * lam.max():  # collinear: copula_entropy has warned already

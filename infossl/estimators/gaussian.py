@@ -13,6 +13,7 @@ from typing import Optional, Union
 import torch
 
 from infossl._backend import ArrayLike, LOG_2PI_E, full_precision, global_scale
+from infossl.linalg import centred_cov, chol_logdet
 from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
 
 Shrinkage = Union[None, str, float]
@@ -32,11 +33,6 @@ def wishart_logdet_bias(d: int, n: int, *, dtype=torch.float64, device=None) -> 
     """
     i = torch.arange(1, d + 1, dtype=dtype, device=device)
     return (torch.special.digamma((n - i) / 2) - math.log((n - 1) / 2)).sum()
-
-
-def _centred_cov(z: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
-    zc = z - z.mean(dim=0, keepdim=True)  # (n, d)
-    return zc.T @ zc / (z.shape[0] - ddof)  # (d, d)
 
 
 def _numerical_rank_basis(cov: torch.Tensor, rtol: Optional[float]) -> tuple[torch.Tensor, int]:
@@ -189,7 +185,7 @@ def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.
         if int(info) == 0:
             return 2 * torch.log(torch.diagonal(chol)).sum()
     else:
-        logdet = _chol_logdet(cov)
+        logdet = chol_logdet(cov)
         if logdet is not None:
             return logdet
     _, rank = _numerical_rank_basis(cov, None)
@@ -322,16 +318,16 @@ def _gaussian_mi(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correct
     if n <= rx + ry + 1:
         raise ValueError(f"the Gaussian MI needs more samples than dimensions: n={n} but dx={rx}, dy={ry} "
                          "(after removing collapsed directions) need n > dx + dy + 1")
-    cov = _centred_cov(torch.cat([xp, yp], dim=1))  # (rx+ry, rx+ry)
+    cov = centred_cov(torch.cat([xp, yp], dim=1))  # (rx+ry, rx+ry)
     if ridge > 0:
         for sl in (slice(0, rx), slice(rx, rx + ry)):
             block = cov[sl, sl]
             cov = cov.clone()
             cov[sl, sl] = block + ridge * torch.diagonal(block).mean() * torch.eye(
                 block.shape[0], dtype=cov.dtype, device=cov.device)
-    ld_x = _chol_logdet(cov[:rx, :rx])
-    ld_y = _chol_logdet(cov[rx:, rx:])
-    ld_xy = _chol_logdet(cov)
+    ld_x = chol_logdet(cov[:rx, :rx])
+    ld_y = chol_logdet(cov[rx:, rx:])
+    ld_xy = chol_logdet(cov)
     if ld_xy is None:
         warn_degenerate("x and y are linearly dependent (a canonical correlation is 1): the Gaussian "
                         "mutual information is +inf")
@@ -343,14 +339,3 @@ def _gaussian_mi(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correct
             - wishart_logdet_bias(ry, n, dtype=x.dtype, device=x.device)
         mi = mi + 0.5 * corr
     return mi
-
-
-def _chol_logdet(a: torch.Tensor) -> Optional[torch.Tensor]:
-    """log det of an SPD matrix via Cholesky; None if it is numerically singular."""
-    chol, info = torch.linalg.cholesky_ex(a)
-    if int(info) != 0:
-        return None
-    diag = torch.diagonal(chol)
-    if bool((diag <= diag.max().detach() * math.sqrt(a.shape[0] * 10 * torch.finfo(a.dtype).eps)).any()):
-        return None
-    return 2 * torch.log(diag).sum()
