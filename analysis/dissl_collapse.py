@@ -58,7 +58,7 @@ def run(lambd: float, seed: int, steps: int, means: torch.Tensor, test: tuple) -
     for _ in range(steps):
         xa, xb, _ = sample_pairs(means, 256, gen)
         za, zb = enc(xa), enc(xb)
-        loss = loss_fn(teacher(za), teacher(zb), student(za), student(zb))
+        loss = loss_fn(student_a=student(za), student_b=student(zb), teacher_a=teacher(za), teacher_b=teacher(zb))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -68,7 +68,7 @@ def run(lambd: float, seed: int, steps: int, means: torch.Tensor, test: tuple) -
     with torch.no_grad():
         za, zb = enc(xa), enc(xb)
         ta, tb = teacher(za), teacher(zb)
-        loss_fn(ta, tb, student(za), student(zb))
+        loss_fn(student_a=student(za), student_b=student(zb), teacher_a=ta, teacher_b=tb)
         terms = {k: float(v) for k, v in loss_fn.last_terms.items()}
         log_ta = torch.log_softmax(ta / loss_fn.teacher_temperature, 1)
         log_tb = torch.log_softmax(tb / loss_fn.teacher_temperature, 1)

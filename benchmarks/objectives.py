@@ -50,7 +50,7 @@ def two_views(f):
 
 
 def four_views(f):
-    return lambda x, y: f(x, y, y, x)
+    return lambda x, y: f(student_a=x, student_b=y, teacher_a=y, teacher_b=x)
 
 
 def losses():

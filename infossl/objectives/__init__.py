@@ -4,6 +4,16 @@ Every loss takes two views (or head outputs) of shape (batch, dim), returns a 0-
 detached terms of its last call in ``last_terms`` (a dict), so components can be logged without
 recomputation. ``gather_distributed=True`` (every loss) computes the batch
 statistics on the batch gathered from all ranks with autograd-correct gathering.
+
+Each loss class declares what it needs, and the training loop reads only these declarations:
+
+* ``inputs`` -- ``"views"``: ``forward(z_a, z_b)`` on the two views' embeddings; ``"heads"``:
+  ``forward(student_a, student_b, teacher_a, teacher_b)`` on a linear student head and an MLP teacher head
+  (CISSL, DISSL; one order for both);
+* ``gathers`` -- it accepts ``gather_distributed``;
+* ``student_batchnorm`` -- (``"heads"`` losses) whether the student head ends with a BatchNorm.
+
+:data:`OBJECTIVES` maps the ``infossl train --objective`` names to the classes.
 """
 
 from infossl.objectives._distributed import gather_with_grad
@@ -13,8 +23,14 @@ from infossl.objectives.dissl import CISSLLoss, DISSLLoss
 from infossl.objectives.infonce import InfoNCELoss
 from infossl.objectives.vicreg import VICRegLoss, covariance_term, invariance_term, variance_term
 
+#: ``--objective`` name -> loss class. "simclr" is InfoNCE (NT-Xent) on the projector outputs.
+OBJECTIVES: dict[str, type] = {
+    "info-vicreg": InfoVICRegLoss, "vicreg": VICRegLoss, "barlow": BarlowTwinsLoss,
+    "simclr": InfoNCELoss, "cissl": CISSLLoss, "dissl": DISSLLoss,
+}
+
 __all__ = [
     "VICRegLoss", "InfoVICRegLoss", "BarlowTwinsLoss", "InfoNCELoss", "CISSLLoss", "DISSLLoss",
     "invariance_term", "variance_term", "covariance_term", "gaussian_cross_entropy",
-    "batch_standardise", "cross_correlation", "gather_with_grad",
+    "batch_standardise", "cross_correlation", "gather_with_grad", "OBJECTIVES",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
@@ -64,6 +64,12 @@ class BarlowTwinsLoss(nn.Module):
     >>> float(BarlowTwinsLoss()(torch.ones(8, 5), torch.ones(8, 5)))
     5.0
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "views"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
 
     def __init__(self, *, lambd: float = 5e-3, eps: float = 1e-5, gather_distributed: bool = False) -> None:
         super().__init__()

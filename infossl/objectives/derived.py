@@ -8,7 +8,7 @@ estimator function of :mod:`infossl.estimators` (or the VICReg term functions) i
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
@@ -107,6 +107,12 @@ class InfoVICRegLoss(nn.Module):
     >>> bool(torch.isclose(loss, 1.5 * math.log(2 * math.pi) - logdet_entropy(z)))
     True
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "views"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
 
     def __init__(self, *, entropy: str = "logdet", mu: float = 1.0, alpha: float = 0.5, ridge: float = 1e-4,
                  beta: float = 1.0, sigma: float = 1.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,34 @@ from torch import nn
 from infossl._validation import check_float
 from infossl.objectives._distributed import gather_with_grad, rank_and_world
 from infossl.objectives.vicreg import check_views
+
+
+#: The one input order of the student-teacher objectives (CISSL, DISSL).
+HEAD_INPUTS = ("student_a", "student_b", "teacher_a", "teacher_b")
+_warned_positional: set[str] = set()
+
+
+def _bind_heads(owner: str, args: tuple, kwargs: dict) -> tuple[torch.Tensor, ...]:
+    """Bind (student_a, student_b, teacher_a, teacher_b) from positional or keyword arguments."""
+    if args and owner not in _warned_positional:
+        _warned_positional.add(owner)
+        warnings.warn(f"{owner} takes (student_a, student_b, teacher_a, teacher_b) since 0.2, the order of "
+                      "CISSLLoss (it took the teacher outputs first before); pass the tensors by keyword to "
+                      "silence this warning", FutureWarning, stacklevel=3)
+    unknown = sorted(set(kwargs) - set(HEAD_INPUTS))
+    if unknown:
+        raise TypeError(f"{owner}.forward() got unexpected keyword argument(s) {unknown}; it takes {HEAD_INPUTS}")
+    if len(args) > len(HEAD_INPUTS):
+        raise TypeError(f"{owner}.forward() takes 4 tensors {HEAD_INPUTS}; got {len(args)} positional")
+    bound = dict(zip(HEAD_INPUTS, args))
+    for k, v in kwargs.items():
+        if k in bound:
+            raise TypeError(f"{owner}.forward() got {k!r} both by position and by keyword")
+        bound[k] = v
+    missing = [k for k in HEAD_INPUTS if k not in bound]
+    if missing:
+        raise TypeError(f"{owner}.forward() is missing {missing}; it takes {HEAD_INPUTS}")
+    return tuple(bound[k] for k in HEAD_INPUTS)
 
 
 class CISSLLoss(nn.Module):
@@ -68,6 +96,14 @@ class CISSLLoss(nn.Module):
     >>> abs(float(CISSLLoss()(o, o, o, o)) - math.log(8)) < 1e-6
     True
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "heads"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
+    #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
+    student_batchnorm: ClassVar[bool] = True
 
     def __init__(self, *, temperature: float = 0.1, gather_distributed: bool = False) -> None:
         super().__init__()
@@ -143,7 +179,8 @@ class DISSLLoss(nn.Module):
 
     Notes
     -----
-    ``forward(teacher_a, teacher_b, student_a, student_b)``: the raw head outputs (logits), each (B, C).
+    ``forward(student_a, student_b, teacher_a, teacher_b)`` (the order of :class:`CISSLLoss`): the raw head
+    outputs (logits), each (B, C).
 
     References
     ----------
@@ -156,10 +193,18 @@ class DISSLLoss(nn.Module):
 
     >>> import math, torch
     >>> g = torch.zeros(6, 10)
-    >>> loss = DISSLLoss(lambd=2.3, beta=0.8)(g, g, g, g)
+    >>> loss = DISSLLoss(lambd=2.3, beta=0.8)(student_a=g, student_b=g, teacher_a=g, teacher_b=g)
     >>> abs(float(loss) - (1 - 2.3 + 0.8) * math.log(10)) < 1e-6
     True
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "heads"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
+    #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
+    student_batchnorm: ClassVar[bool] = False
 
     def __init__(self, *, lambd: float = 2.3, beta: float = 0.8, teacher_temperature: float = 0.5,
                  student_temperature: float = 1.0, gather_distributed: bool = False) -> None:
@@ -175,8 +220,13 @@ class DISSLLoss(nn.Module):
                 "collapse (the loss rewards a low-entropy pseudo-class marginal)", UserWarning, stacklevel=2)
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
-    def forward(self, teacher_a: torch.Tensor, teacher_b: torch.Tensor, student_a: torch.Tensor,
-                student_b: torch.Tensor) -> torch.Tensor:
+    def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
+        """``forward(student_a, student_b, teacher_a, teacher_b)``, the order of :class:`CISSLLoss`.
+
+        Until release 0.2 DISSL took the teacher outputs first. Positional calls therefore warn once
+        (``FutureWarning``) for one release; pass the tensors by keyword to be explicit and silence it.
+        """
+        student_a, student_b, teacher_a, teacher_b = _bind_heads(type(self).__name__, args, kwargs)
         check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
         check_views(student_a, student_b, names=("student_a", "student_b"))
         check_views(teacher_a, student_a, names=("teacher_a", "student_a"))

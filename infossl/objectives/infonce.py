@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,12 @@ class InfoNCELoss(nn.Module):
     >>> abs(float(loss) - math.log(7)) < 1e-6
     True
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "views"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
 
     def __init__(self, *, temperature: float = 0.5, gather_distributed: bool = False) -> None:
         super().__init__()

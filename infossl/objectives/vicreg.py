@@ -6,7 +6,7 @@ The three regularisers are public pure functions on tensors; :class:`VICRegLoss`
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -119,6 +119,12 @@ class VICRegLoss(nn.Module):
     >>> round(float(loss), 6)
     24.75
     """
+
+    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    inputs: ClassVar[str] = "views"
+    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
+    gathers: ClassVar[bool] = True
 
     def __init__(self, *, sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
                  gamma: float = 1.0, eps: float = 1e-4, variance_form: str = "code",

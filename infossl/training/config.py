@@ -15,19 +15,14 @@ import torch
 from torch import nn
 
 from infossl._validation import check_choice, check_float, check_int
-from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss,
-                                VICRegLoss)
+from infossl.objectives import OBJECTIVES
 from infossl.objectives.derived import ENTROPIES
 from infossl.training.augment import Augmentation
 from infossl.training.models import parse_spec
 
-#: ``--objective`` name -> loss class. "simclr" is InfoNCE (NT-Xent) on the projector outputs.
-OBJECTIVES: dict[str, type] = {
-    "info-vicreg": InfoVICRegLoss, "vicreg": VICRegLoss, "barlow": BarlowTwinsLoss,
-    "simclr": InfoNCELoss, "cissl": CISSLLoss, "dissl": DISSLLoss,
-}
-#: Loss classes that accept ``gather_distributed`` (batch statistics over all ranks under DDP).
-GATHERING = ("info-vicreg", "vicreg", "barlow", "simclr")
+#: Objectives whose loss accepts ``gather_distributed``, read from the classes' declarations
+#: (:mod:`infossl.objectives`); kept for code that imported it.
+GATHERING = tuple(name for name, cls in OBJECTIVES.items() if cls.gathers)
 DEVICES = ("auto", "cpu", "cuda")
 SAVE_FORMATS = ("pt", "safetensors")
 SCHEDULES = ("cosine", "constant")
@@ -174,7 +169,7 @@ class TrainConfig:
         if bad:
             raise ValueError(f"objective {self.objective!r} has no option(s) {bad}; its options are "
                              f"{', '.join(allowed)}")
-        if self.objective in ("cissl", "dissl") and not parse_spec(self.projector, "projector", allow_empty=True):
+        if OBJECTIVES[self.objective].inputs == "heads" and not parse_spec(self.projector, "projector", allow_empty=True):
             raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); got projector=''")
         make_objective(self)  # the loss classes check the option values
         return self
@@ -198,10 +193,11 @@ class TrainConfig:
         widths = self.widths if self.widths != "auto" else ("32-64-128" if kind == "cnn" else "256-256")
         spec: dict[str, Any] = {"backbone": kind, "input_shape": list(input_shape), "widths": widths,
                                 "projector": self.projector, "student": None, "student_batchnorm": False}
-        if self.objective in ("cissl", "dissl"):
+        cls = OBJECTIVES[self.objective]
+        if cls.inputs == "heads":
             out = parse_spec(self.projector, "projector")[-1]
             spec["student"] = self.student or out
-            spec["student_batchnorm"] = self.objective == "cissl"
+            spec["student_batchnorm"] = cls.student_batchnorm
             if spec["student"] != out:
                 raise ValueError(f"student={self.student} must equal the projector's output size {out} "
                                  f"for {self.objective}")
@@ -224,7 +220,7 @@ def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Modu
     for k, v in opts.items():
         if isinstance(v, bool) or not isinstance(v, (numbers.Real, str)):
             raise TypeError(f"objective option {k}={v!r} must be a number or a string")
-    if config.objective in GATHERING:
+    if cls.gathers:
         opts["gather_distributed"] = distributed
     import warnings
 

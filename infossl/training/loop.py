@@ -27,7 +27,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from infossl.objectives import CISSLLoss, DISSLLoss
 from infossl.objectives._distributed import rank_and_world
 from infossl.training.augment import Augmentation
 from infossl.training.data import batch_indices
@@ -65,15 +64,21 @@ def _float(out: Any) -> Any:
     return out.float()
 
 
+def needs_heads(objective: nn.Module) -> bool:
+    """Whether ``objective`` declares ``inputs = "heads"`` (student and teacher outputs, as CISSL/DISSL)."""
+    return getattr(objective, "inputs", "views") == "heads"
+
+
 def compute_loss(objective: nn.Module, out_a: Any, out_b: Any) -> torch.Tensor:
-    """The objective on the two views' outputs; CISSL/DISSL take (teacher, student) pairs."""
+    """The objective on the two views' outputs, fed as the objective's ``inputs`` declaration asks.
+
+    A "heads" objective gets ``model(x, with_student=True)`` pairs (teacher, student) of both views and is
+    called with the keywords of its one order (student_a, student_b, teacher_a, teacher_b).
+    """
     out_a, out_b = _float(out_a), _float(out_b)
-    if isinstance(objective, CISSLLoss):
+    if needs_heads(objective):
         (ta, sa), (tb, sb) = out_a, out_b
-        return objective(sa, sb, ta, tb)
-    if isinstance(objective, DISSLLoss):
-        (ta, sa), (tb, sb) = out_a, out_b
-        return objective(ta, tb, sa, sb)
+        return objective(student_a=sa, student_b=sb, teacher_a=ta, teacher_b=tb)
     return objective(out_a, out_b)
 
 
@@ -159,7 +164,7 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
     check_int(batch_size, "batch_size", low=2)
     g = check_generator(generator, torch.device("cpu"))
     inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    with_student = isinstance(objective, (CISSLLoss, DISSLLoss))
+    with_student = needs_heads(objective)
     if isinstance(inner, TwoViews):
         bare = inner.model
     elif isinstance(model, nn.parallel.DistributedDataParallel):

@@ -3,7 +3,9 @@ import math
 import pytest
 import torch
 
-from infossl.objectives import CISSLLoss, DISSLLoss
+from infossl.objectives import OBJECTIVES, CISSLLoss, DISSLLoss
+from infossl.objectives import dissl as dissl_module
+from infossl.objectives.dissl import HEAD_INPUTS
 
 
 def rand(seed, *shape):
@@ -63,7 +65,7 @@ def test_dissl_matches_reference_and_mi_identity(seed):
     ga, gb, ha, hb = (rand(seed * 4 + k, 16, 7).requires_grad_() for k in range(4))
     lam, beta = 2.3, 0.8
     mod = DISSLLoss(lambd=lam, beta=beta)
-    loss = mod(ga, gb, ha, hb)
+    loss = mod(student_a=ha, student_b=hb, teacher_a=ga, teacher_b=gb)
     distil, marg, detinv = reference_dissl_terms(ga, gb, ha, hb, 0.5, 1.0)
     torch.testing.assert_close(loss, distil - lam * marg + beta * detinv, rtol=1e-10, atol=1e-10)
     # -(1+b) I - (lam-1-b) H + KL(t||s) + b KL(t||t~) reproduces the loss (batch plug-in, exact).
@@ -77,11 +79,34 @@ def test_dissl_matches_reference_and_mi_identity(seed):
 
 def test_dissl_constant_and_gradcheck():
     g = torch.zeros(6, 10, requires_grad=True)
-    value = DISSLLoss()(g, g, g, g)
+    value = DISSLLoss()(student_a=g, student_b=g, teacher_a=g, teacher_b=g)
     value.backward()
     assert value.item() == pytest.approx((1 - 2.3 + 0.8) * math.log(10), abs=1e-6) and torch.isfinite(g.grad).all()
     args = tuple(rand(k, 5, 4).requires_grad_() for k in range(4))
-    assert torch.autograd.gradcheck(lambda *a: DISSLLoss()(*a), args)
+    assert torch.autograd.gradcheck(lambda *a: DISSLLoss()(**dict(zip(HEAD_INPUTS, a))), args)
+
+
+def test_dissl_takes_the_cissl_order_and_warns_on_positional_calls():
+    sa, sb, ta, tb = (rand(10 + k, 6, 5) for k in range(4))
+    keyword = DISSLLoss()(student_a=sa, student_b=sb, teacher_a=ta, teacher_b=tb)
+    dissl_module._warned_positional.discard("DISSLLoss")
+    with pytest.warns(FutureWarning, match=r"student_a, student_b, teacher_a, teacher_b"):
+        positional = DISSLLoss()(sa, sb, ta, tb)
+    torch.testing.assert_close(positional, keyword)
+    swapped = DISSLLoss()(student_a=ta, student_b=tb, teacher_a=sa, teacher_b=sb)
+    assert not torch.allclose(swapped, keyword)  # the order matters, so the test above can fail
+    with pytest.raises(TypeError, match="missing"):
+        DISSLLoss()(student_a=sa, student_b=sb, teacher_a=ta)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        DISSLLoss()(student_a=sa, student_b=sb, teacher_a=ta, teacher_c=tb)
+
+
+def test_objectives_declare_what_training_feeds_them():
+    assert {n: c.inputs for n, c in OBJECTIVES.items()} == {
+        "info-vicreg": "views", "vicreg": "views", "barlow": "views", "simclr": "views",
+        "cissl": "heads", "dissl": "heads"}
+    assert all(c.gathers for c in OBJECTIVES.values())
+    assert CISSLLoss.student_batchnorm and not DISSLLoss.student_batchnorm
 
 
 def test_dissl_warns_below_collapse_threshold():
@@ -91,6 +116,7 @@ def test_dissl_warns_below_collapse_threshold():
 
 def test_dissl_errors():
     with pytest.raises(ValueError, match=r"teacher_a and student_a must have the same shape; got \(4, 3\) and \(4, 5\)"):
-        DISSLLoss()(torch.ones(4, 3), torch.ones(4, 3), torch.ones(4, 5), torch.ones(4, 5))
+        DISSLLoss()(student_a=torch.ones(4, 5), student_b=torch.ones(4, 5), teacher_a=torch.ones(4, 3),
+                    teacher_b=torch.ones(4, 3))
     with pytest.raises(ValueError, match="teacher_temperature must be in"):
         DISSLLoss(teacher_temperature=0.0)

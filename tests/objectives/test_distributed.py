@@ -24,7 +24,7 @@ class _Heads(torch.nn.Module):
         self.loss = loss
 
     def forward(self, x, y):
-        return self.loss(x, y, torch.tanh(1.5 * x), torch.tanh(1.5 * y))
+        return self.loss(student_a=x, student_b=y, teacher_a=torch.tanh(1.5 * x), teacher_b=torch.tanh(1.5 * y))
 
 
 CASES = {
