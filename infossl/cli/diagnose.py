@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from infossl.cli.estimate import format_table, package_version, parse_option
+from infossl.io.checkpoints import is_checkpoint
 
 EPILOG = """\
 examples:
@@ -30,9 +31,6 @@ Exit status: 0 ok, 1 data error (nothing is written), 2 usage error,
 3 with --fail-on-collapse when a verdict is not 'healthy'.
 """
 
-EMBEDDING_SUFFIXES = (".npy", ".npz", ".csv", ".parquet")
-CHECKPOINT_SUFFIXES = (".ckpt", ".bin", ".tar")
-WEIGHT_ENDINGS = (".weight", ".bias", ".running_mean", ".running_var")
 TABLE_METRICS = ("rankme", "effective_rank", "nesum", "alpha_req")
 COLLAPSE_STATUS = 3
 
@@ -121,58 +119,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--device", default="cpu", help="torch device to run the models on (default cpu)")
     p.set_defaults(run=run, parser=p)
     return p
-
-
-# ------------------------------------------------------------------------------------------ detection
-def _looks_like_weights(keys: Sequence[Any]) -> bool:
-    return any(isinstance(k, str) and (k.endswith(WEIGHT_ENDINGS) or k in ("weight", "bias")) for k in keys)
-
-
-def is_checkpoint(path: str) -> bool:
-    """Whether ``path`` holds model weights rather than embeddings (without unpickling code)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in EMBEDDING_SUFFIXES or not p.is_file():
-        return False
-    if suffix in CHECKPOINT_SUFFIXES:
-        return True
-    if suffix == ".safetensors":
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(p), framework="pt") as h:
-                meta = h.metadata() or {}
-                return meta.get("format") == "infossl-checkpoint" or _looks_like_weights(list(h.keys()))
-        except Exception:  # unreadable: let the embeddings reader report it
-            return False
-    if suffix not in (".pt", ".pth"):
-        return False
-    import pickle
-
-    import torch
-
-    from infossl.io.checkpoints import STATE_DICT_ENTRIES, _is_torchscript
-
-    if _is_torchscript(p):
-        return True
-    import warnings
-
-    obj = None
-    for mmap in (True, False):  # legacy (non-zip) files cannot be memory-mapped
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                obj = torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
-            break
-        except pickle.UnpicklingError:
-            return True  # Python objects (a pickled module?): load_checkpoint explains the refusal
-        except Exception:  # unreadable: the reader of the chosen mode reports it
-            continue
-    if not isinstance(obj, dict):
-        return False
-    if obj.get("format") == "infossl-checkpoint" or _looks_like_weights(list(obj)):
-        return True
-    return any(isinstance(obj.get(e), dict) and bool(obj[e]) for e in STATE_DICT_ENTRIES)
 
 
 def _checkpoint_mode(args: argparse.Namespace) -> bool:

@@ -17,213 +17,22 @@ as untrusted.
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch import nn
 
-from infossl._validation import check_int
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.diagnostics.stream import progress_bar, show_progress
-from infossl.io.checkpoints import Checkpoint, load_checkpoint, load_weights
+from infossl.io.checkpoints import Checkpoint, load_checkpoint
 from infossl.io.embeddings import PathLike
+from infossl.io.inputs import DIGITS, load_data
+from infossl.models import DEFAULT_LAYER, layer_outputs, load_factory, model_for_checkpoint, resolve_layer
 
-DIGITS = "digits"
-DEFAULT_LAYER = "backbone"
 # Rank-like metrics drawn (divided by the dimension) in the trajectory plot, when the reports have them.
 PLOT_METRICS: tuple[str, ...] = ("rankme", "effective_rank", "nesum", "stable_rank", "collapse_rank")
-
-
-class _Captured(Exception):
-    """Raised by the forward hook to stop the forward pass once the layer's output is captured."""
-
-
-# ------------------------------------------------------------------------------------------ model and data
-def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
-    """Resolve ``"package.module:callable"`` (the callable may be dotted, ``module:Class.build``).
-
-    **Importing the module executes its code**: name only modules you trust (your own model code).
-    A callable is returned as it is.
-    """
-    if callable(spec):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(f"model must be 'package.module:factory' or a callable, got {spec!r}")
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr or not all(p.isidentifier() for p in attr.split(".")):
-        raise ValueError(f"model must be written 'package.module:factory', got {spec!r}")
-    module = importlib.import_module(module_name)  # ImportError names the missing module
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(
-                f"model={spec!r}: {obj.__name__ if hasattr(obj, '__name__') else obj!r} has no "
-                f"attribute {part!r}"
-            )
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise TypeError(f"model={spec!r} names a {type(obj).__name__}, which is not callable")
-    return obj
-
-
-def load_data(
-    data: Any = DIGITS, *, key: Optional[str] = None
-) -> tuple[torch.Tensor, Optional[np.ndarray], str]:
-    """The inputs to run the models on: ``(x, labels or None, description)``.
-
-    ``"digits"`` is the held-out split of :func:`infossl.training.data.load_digits` (445 images of 8 x 8,
-    with labels; ``"digits:train"`` / ``"digits:all"`` pick the other splits); a path is read with
-    :func:`infossl.training.data.load_inputs` ((N, D) features or (N, C, H, W) images, no unpickling); an
-    array or tensor is used as it is.
-    """
-    if isinstance(data, str) and (data == DIGITS or data.startswith(DIGITS + ":")):
-        from infossl.training.data import load_digits
-
-        split = data.partition(":")[2] or "test"
-        x, y = load_digits(split)
-        return x, y.numpy(), f"digits ({split} split, {len(x)} images)"
-    if isinstance(data, (str, os.PathLike)):
-        from infossl.training.data import load_inputs
-
-        x = load_inputs(data, key)
-        return x, None, f"{os.fspath(data)} ({len(x)} inputs of shape {tuple(x.shape[1:])})"
-    if isinstance(data, (np.ndarray, torch.Tensor)):
-        x = torch.as_tensor(data)
-        if not x.is_floating_point():
-            x = x.float()
-        if x.ndim < 1 or len(x) < 2:
-            raise ValueError(f"data must hold at least 2 inputs, got shape {tuple(x.shape)}")
-        return x, None, f"array of shape {tuple(x.shape)}"
-    raise TypeError(f"data must be 'digits', a path or an array, got {type(data).__name__}")
-
-
-def model_for_checkpoint(ck: Checkpoint, factory: Optional[Callable[..., Any]] = None) -> nn.Module:
-    """The runnable model of a loaded checkpoint (eval mode).
-
-    TorchScript and trusted pickled modules are used as they are; an ``infossl train`` checkpoint is rebuilt
-    from its config (or, with ``factory``, loaded into the factory's model); a plain state dict needs
-    ``factory``. Weight mismatches raise :class:`ValueError` listing the keys.
-    """
-    if ck.module is not None:
-        return ck.module.eval()
-    if factory is None:
-        if ck.kind == "infossl":
-            from infossl.training.checkpoint import model_from_checkpoint
-
-            try:
-                model, _ = model_from_checkpoint(ck.raw)
-            except RuntimeError as exc:  # load_state_dict mismatch
-                raise ValueError(
-                    f"{ck.path}: the weights do not match the model its config describes: "
-                    f"{' '.join(str(exc).split())}"
-                ) from None
-            return model.eval()
-        raise ValueError(
-            f"{ck.path} holds only weights (a state dict of {len(ck.state_dict or {})} tensors); "
-            "name the model "
-            "they belong to with model='package.module:factory' (command line: --model)"
-        )
-    model = factory()
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"the model factory returned a {type(model).__name__}, expected a torch.nn.Module")
-    return load_weights(model, ck.state_dict or {}, source=str(ck.path))
-
-
-def resolve_layer(model: nn.Module, layer: Optional[str]) -> Optional[str]:
-    """The submodule name to capture: ``layer``, else ``"backbone"`` when present, else None (the output)."""
-    names = [n for n, _ in model.named_modules() if n]
-    if layer is None:
-        return DEFAULT_LAYER if DEFAULT_LAYER in names else None
-    if not isinstance(layer, str):
-        raise TypeError(f"layer must be a submodule name, got {layer!r}")
-    if layer in ("", "output"):
-        return None
-    if layer not in names:
-        shown = ", ".join(names[:30]) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
-        raise ValueError(f"layer={layer!r} is not a submodule of the model; available: {shown or '(none)'}")
-    return layer
-
-
-def _as_rows(out: Any, layer: Optional[str]) -> torch.Tensor:
-    if isinstance(out, (tuple, list)):
-        out = next((o for o in out if isinstance(o, torch.Tensor)), None)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"the output of {layer or 'the model'} is a {type(out).__name__}, expected a tensor")
-    if not out.is_floating_point():
-        raise TypeError(
-            f"the output of {layer or 'the model'} has dtype {out.dtype}, expected floating point"
-        )
-    return out.reshape(out.shape[0], -1)  # (batch, features): conv maps are flattened
-
-
-def layer_outputs(
-    model: nn.Module,
-    x: torch.Tensor,
-    *,
-    layer: Optional[str] = None,
-    batch_size: int = 256,
-    device: Union[str, torch.device] = "cpu",
-    name: str = "the model",
-) -> Iterator[torch.Tensor]:
-    """Yield the captured output of ``layer`` (None: the model's output) for ``x`` in batches, (m, features).
-
-    The layer's output is captured by a forward hook, which also stops the forward pass there (later layers
-    do not run). TorchScript models run their compiled ``forward`` without Python hooks: for them only the
-    model output or the ``backbone`` submodule (called directly) can be read.
-    """
-    batch_size = check_int(batch_size, "batch_size")
-    device = torch.device(device)
-    model = model.to(device).eval()
-    scripted = isinstance(model, torch.jit.ScriptModule)
-    target = dict(model.named_modules())[layer] if layer else None
-    captured: list = []
-
-    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-        captured.append(output)
-        raise _Captured
-
-    direct = target is not None and scripted and layer == DEFAULT_LAYER  # backbone(x) is the first stage
-    if scripted and target is not None and not direct:
-        raise ValueError(
-            f"layer={layer!r}: TorchScript models do not run Python forward hooks; omit the layer "
-            f"(model output) or use {DEFAULT_LAYER!r}"
-        )
-
-    def forward(xb: torch.Tensor) -> Any:
-        if direct:
-            return target(xb)
-        if target is None:
-            return model(xb)
-        captured.clear()
-        try:
-            model(xb)
-        except _Captured:
-            pass
-        if not captured:
-            raise ValueError(f"layer={layer!r} was not called by the model's forward pass")
-        return captured[0]
-
-    handle = target.register_forward_hook(hook) if target is not None and not direct else None
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                xb = x[start : start + batch_size].to(device)
-                try:
-                    out = forward(xb)
-                except RuntimeError as exc:  # inputs that do not fit the model: shape / dtype errors
-                    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-                    detail = lines[-1] if lines else type(exc).__name__
-                    raise ValueError(
-                        f"running {name} on the data failed (inputs of shape {tuple(xb.shape)}): {detail}"
-                    ) from None
-                yield _as_rows(out, layer)
-    finally:
-        if handle is not None:
-            handle.remove()
 
 
 # ------------------------------------------------------------------------------------------ trajectory
@@ -419,6 +228,7 @@ def diagnose_checkpoints(
     Examples
     --------
     >>> import os, tempfile
+    >>> from torch import nn
     >>> def build():
     ...     return nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 4))
     >>> folder = tempfile.mkdtemp()
@@ -474,14 +284,4 @@ def diagnose_checkpoints(
     )
 
 
-__all__ = [
-    "CheckpointTrajectory",
-    "DEFAULT_LAYER",
-    "DIGITS",
-    "diagnose_checkpoints",
-    "layer_outputs",
-    "load_data",
-    "load_factory",
-    "model_for_checkpoint",
-    "resolve_layer",
-]
+__all__ = ["CheckpointTrajectory", "diagnose_checkpoints"]

@@ -1,6 +1,24 @@
-"""Load model checkpoints without executing code from the file.
+"""Model checkpoints: the ``infossl train`` format, and loading any checkpoint without executing its code.
 
-:func:`load_checkpoint` accepts
+**The infossl format** (written by ``infossl train``; the only place it is defined). Format (``torch.save`` of plain containers and tensors; ``torch.load(path, weights_only=True)`` reads it)::
+
+    {"format": "infossl-checkpoint", "version": 1,
+     "config": {...JSON-able training configuration, with "model": {...} for build_model...},
+     "state_dict": model.state_dict(),          # the bare model (no DDP "module." prefix)
+     "epoch": int, "step": int,                 # completed epochs / optimiser steps
+     "optimizer": optimizer.state_dict() or None, "scaler": GradScaler state or None,
+     "rng": {"generator": ByteTensor, ...},      # the training generator: shuffling + augmentations
+     "metrics": {...}}                          # the monitor record of that epoch
+
+``--save-format safetensors`` also writes the weights as ``.safetensors`` with the metadata
+``{"format": "infossl-checkpoint", "config": json.dumps(config), "epoch": str(epoch)}``.
+
+Writes go to a temporary file in the same directory followed by ``os.replace`` (:func:`save_checkpoint`), so a
+run killed while writing leaves the previous checkpoint intact (and at worst a stray ``.*.tmp`` file, removed
+by :func:`remove_stale_temporaries`). :func:`check_checkpoint` is the one validity rule, applied to every
+file :func:`load_checkpoint` parses as this format; :func:`is_checkpoint` tells model files from embeddings.
+
+**Loading.** :func:`load_checkpoint` accepts
 
 * ``torch.save`` files (``.pt``/``.pth``/``.ckpt``/...), read with ``torch.load(weights_only=True)``: the
   unpickler then only rebuilds tensors and plain containers, and a file that names any other Python object
@@ -30,9 +48,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from infossl.io.embeddings import PathLike
+from infossl.io.embeddings import PathLike, write_text_atomic
 
+#: The ``format`` entry of an ``infossl train`` checkpoint, and its version.
 INFOSSL_FORMAT = "infossl-checkpoint"
+FORMAT = INFOSSL_FORMAT
+VERSION = 1
 STATE_DICT_ENTRIES: tuple[str, ...] = ("state_dict", "model_state_dict", "model", "net", "network")
 DEFAULT_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
 
@@ -109,6 +130,109 @@ def strip_prefixes(
     return out
 
 
+def unwrap(model: "nn.Module") -> "nn.Module":
+    """The bare module inside ``DistributedDataParallel`` / ``DataParallel`` wrappers."""
+    from torch import nn
+
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    return model
+
+
+def checkpoint_dict(model: "nn.Module", *, config: dict, epoch: int, step: int,
+                    optimizer: Optional["torch.optim.Optimizer"] = None, scaler: Any = None,
+                    rng: Optional[dict] = None, metrics: Optional[dict] = None) -> dict:
+    """The checkpoint object of the module docstring (tensors are copied to the CPU)."""
+    state = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+    return {
+        "format": FORMAT, "version": VERSION, "config": json.loads(json.dumps(config)),
+        "state_dict": state, "epoch": int(epoch), "step": int(step),
+        "optimizer": _to_cpu(optimizer.state_dict()) if optimizer is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+        "rng": rng or {}, "metrics": _plain(metrics or {}),
+    }
+
+
+def _to_cpu(obj: Any) -> Any:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-like numbers and strings only (floats, ints, str, None, lists, dicts)."""
+    import torch
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.item() if obj.numel() == 1 else obj.tolist()
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return obj.item()
+    return obj
+
+
+def save_checkpoint(obj: dict, path: PathLike) -> Path:
+    """Write a checkpoint dict atomically (serialised in memory, then a temporary file and a rename)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return write_text_atomic(buf.getvalue(), path)
+
+
+def save_safetensors(obj: dict, path: PathLike) -> Path:
+    """Write the weights of a checkpoint dict as ``.safetensors`` (atomically) with its metadata."""
+    check_checkpoint(obj)
+    from safetensors.torch import save as st_save
+
+    tensors = {k: v.contiguous() for k, v in obj["state_dict"].items()}
+    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(obj["config"]),
+            "epoch": str(obj["epoch"]), "step": str(obj["step"])}
+    return write_text_atomic(st_save(tensors, metadata=meta), path)
+
+
+def check_checkpoint(obj: Any, source: str = "checkpoint") -> None:
+    """The one validity rule of the infossl format: raise a ValueError unless ``obj`` is a checkpoint dict of
+    a known version with a dict ``config``, a ``state_dict`` mapping and an integer ``epoch``."""
+    if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
+        raise ValueError(f"{source} is not an infossl training checkpoint (no 'format': '{FORMAT}' entry)")
+    if obj.get("version") != VERSION:
+        raise ValueError(f"{source} has checkpoint version {obj.get('version')!r}; this infossl reads {VERSION}")
+    for key in ("config", "state_dict", "epoch"):
+        if key not in obj or obj[key] is None:
+            raise ValueError(f"{source} is an infossl checkpoint without its {key!r} entry")
+    if not isinstance(obj["config"], Mapping):
+        raise ValueError(f"{source}: the 'config' entry is a {type(obj['config']).__name__}, expected a dict")
+    if not isinstance(obj["state_dict"], Mapping):
+        raise ValueError(f"{source}: the 'state_dict' entry is a {type(obj['state_dict']).__name__}, "
+                         "expected a dict of tensors")
+    if isinstance(obj["epoch"], bool) or not isinstance(obj["epoch"], int):
+        raise ValueError(f"{source}: the 'epoch' entry is {obj['epoch']!r}, expected an int")
+
+
+def read_training_checkpoint(path: PathLike) -> dict:
+    """The full record of an ``infossl train`` checkpoint file (``.pt`` or ``.safetensors``), no unpickling.
+
+    A ``.safetensors`` file gives the same dict with ``optimizer``/``scaler`` None and empty ``rng`` and
+    ``metrics`` (it holds weights and metadata only). Any other file raises a ValueError.
+    """
+    ck = load_checkpoint(path)
+    if ck.kind != "infossl":
+        raise ValueError(f"{ck.path} is not an infossl training checkpoint (it holds {ck.kind.replace('_', ' ')})")
+    return ck.raw
+
+
 def _is_state_dict(obj: Any) -> bool:
     import torch
 
@@ -167,19 +291,15 @@ def _load_safetensors(path: Path) -> Checkpoint:
     state = strip_prefixes(tensors)
     if meta.get("format") == INFOSSL_FORMAT:
         try:
-            config = json.loads(meta.get("config", "{}"))
+            config = json.loads(meta.get("config", "null"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: the 'config' metadata is not valid JSON ({exc})") from None
-        epoch = _int_or_none(meta.get("epoch"))
-        raw = {
-            "format": INFOSSL_FORMAT,
-            "version": 1,
-            "config": config,
-            "state_dict": state,
-            "epoch": epoch,
-            "step": _int_or_none(meta.get("step")),
-        }
-        return Checkpoint(path, "infossl", state, config=config, epoch=epoch, step=raw["step"], raw=raw)
+        raw = {"format": FORMAT, "version": _int_or_none(meta.get("version", VERSION)), "config": config,
+               "state_dict": state, "epoch": _int_or_none(meta.get("epoch")),
+               "step": _int_or_none(meta.get("step")) or 0,
+               "optimizer": None, "scaler": None, "rng": {}, "metrics": {}}
+        check_checkpoint(raw, str(path))
+        return Checkpoint(path, "infossl", state, config=config, epoch=raw["epoch"], step=raw["step"], raw=raw)
     return Checkpoint(path, "state_dict", state, epoch=_int_or_none(meta.get("epoch")))
 
 
@@ -195,9 +315,7 @@ def _from_object(path: Path, obj: Any, key: Optional[str]) -> Checkpoint:
         )
     epoch, step = _int_or_none(obj.get("epoch")), _int_or_none(obj.get("step", obj.get("global_step")))
     if obj.get("format") == INFOSSL_FORMAT and key is None:
-        for entry in ("config", "state_dict"):
-            if entry not in obj:
-                raise ValueError(f"{path} is an infossl checkpoint without its {entry!r} entry")
+        check_checkpoint(obj, str(path))
         raw = dict(obj)
         raw["state_dict"] = strip_prefixes(obj["state_dict"])
         return Checkpoint(
@@ -337,12 +455,107 @@ def load_weights(model: Any, state_dict: Mapping[str, Any], *, source: str = "ch
     return model.eval()
 
 
+# ------------------------------------------------------------------------------------------ detection
+#: Suffixes that are always embeddings / always checkpoints; .pt, .pth and .safetensors are looked into.
+EMBEDDING_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".csv", ".parquet")
+CHECKPOINT_SUFFIXES: tuple[str, ...] = (".ckpt", ".bin", ".tar")
+WEIGHT_ENDINGS: tuple[str, ...] = (".weight", ".bias", ".running_mean", ".running_var")
+
+
+def _looks_like_weights(keys: Sequence[Any]) -> bool:
+    return any(isinstance(k, str) and (k.endswith(WEIGHT_ENDINGS) or k in ("weight", "bias")) for k in keys)
+
+
+def is_checkpoint(path: PathLike) -> bool:
+    """Whether ``path`` holds a model (weights, an infossl checkpoint, TorchScript) rather than embeddings.
+
+    Decided without unpickling code: by suffix (``.npy .npz .csv .parquet`` are embeddings; ``.ckpt .bin
+    .tar`` checkpoints), else by content (``.safetensors`` metadata and tensor names; a ``.pt``/``.pth``
+    file's ``format`` entry, parameter-like keys or a state-dict entry). A file that asks the unpickler for
+    Python objects counts as a checkpoint, so that :func:`load_checkpoint` explains the refusal; an unreadable
+    file is not one (the embeddings reader reports it).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, torch
+    >>> d = tempfile.mkdtemp()
+    >>> torch.save({"fc.weight": torch.ones(2, 2)}, os.path.join(d, "w.pt"))
+    >>> torch.save(torch.ones(5, 3), os.path.join(d, "z.pt"))
+    >>> is_checkpoint(os.path.join(d, "w.pt")), is_checkpoint(os.path.join(d, "z.pt"))
+    (True, False)
+    """
+    p = Path(os.fspath(path))
+    suffix = p.suffix.lower()
+    if suffix in EMBEDDING_SUFFIXES or not p.is_file():
+        return False
+    if suffix in CHECKPOINT_SUFFIXES:
+        return True
+    if suffix == ".safetensors":
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(p), framework="pt") as h:
+                meta = h.metadata() or {}
+                return meta.get("format") == FORMAT or _looks_like_weights(list(h.keys()))
+        except Exception:  # unreadable (or safetensors missing): let the embeddings reader report it
+            return False
+    if suffix not in (".pt", ".pth"):
+        return False
+    import torch
+
+    if _is_torchscript(p):
+        return True
+    obj = None
+    for mmap in (True, False):  # legacy (non-zip) files cannot be memory-mapped
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
+            break
+        except pickle.UnpicklingError:
+            return True  # Python objects (a pickled module?): load_checkpoint explains the refusal
+        except Exception:  # unreadable: the reader of the chosen mode reports it
+            continue
+    if not isinstance(obj, dict):
+        return False
+    if obj.get("format") == FORMAT or _looks_like_weights(list(obj)):
+        return True
+    return any(isinstance(obj.get(e), dict) and bool(obj[e]) for e in STATE_DICT_ENTRIES)
+
+
+
+def remove_stale_temporaries(directory: PathLike) -> list[Path]:
+    """Delete ``.<name>.*.tmp`` files left in ``directory`` by a run killed while writing."""
+    removed = []
+    d = Path(os.fspath(directory))
+    if d.is_dir():
+        for p in d.glob(".*.tmp"):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 __all__ = [
+    "CHECKPOINT_SUFFIXES",
     "Checkpoint",
     "CheckpointSecurityWarning",
     "DEFAULT_PREFIXES",
+    "EMBEDDING_SUFFIXES",
+    "FORMAT",
     "INFOSSL_FORMAT",
+    "VERSION",
+    "check_checkpoint",
+    "checkpoint_dict",
+    "is_checkpoint",
     "load_checkpoint",
     "load_weights",
+    "read_training_checkpoint",
+    "remove_stale_temporaries",
+    "save_checkpoint",
+    "save_safetensors",
     "strip_prefixes",
+    "unwrap",
 ]

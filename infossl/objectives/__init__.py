@@ -16,7 +16,7 @@ Each loss class declares what it needs, and the training loop reads only these d
 :data:`OBJECTIVES` maps the ``infossl train --objective`` names to the classes.
 """
 
-from infossl.objectives._distributed import gather_with_grad
+from infossl._distributed import gather_with_grad
 from infossl.objectives.barlow import BarlowTwinsLoss, batch_standardise, cross_correlation
 from infossl.objectives.derived import InfoVICRegLoss, gaussian_cross_entropy
 from infossl.objectives.dissl import CISSLLoss, DISSLLoss

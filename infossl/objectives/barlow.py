@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from infossl._validation import check_float
-from infossl.objectives._distributed import gather_with_grad
+from infossl._distributed import gather_with_grad
 from infossl.objectives.vicreg import check_views
 
 

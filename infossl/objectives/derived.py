@@ -15,7 +15,7 @@ from torch import nn
 
 from infossl._validation import check_choice, check_float
 from infossl.estimators import gaussian_entropy, logdet_entropy, mixture_entropy
-from infossl.objectives._distributed import gather_with_grad
+from infossl._distributed import gather_with_grad
 from infossl.objectives.vicreg import check_views, covariance_term, variance_term
 
 ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infossl._validation import check_float
-from infossl.objectives._distributed import gather_with_grad, rank_and_world
+from infossl._distributed import gather_with_grad, rank_and_world
 from infossl.objectives.vicreg import check_views
 
 

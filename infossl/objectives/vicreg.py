@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infossl._validation import check_choice, check_float
-from infossl.objectives._distributed import gather_with_grad
+from infossl._distributed import gather_with_grad
 
 
 def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z_b")) -> None:
@@ -87,7 +87,7 @@ class VICRegLoss(nn.Module):
         :math:`\mu[v(Z)+v(Z')]` (the halving is discussed in facebookresearch/vicreg issues 8 and 26).
     gather_distributed : bool
         Compute the variance and covariance terms on the batch gathered from all ranks (with gradients,
-        :func:`~infossl.objectives._distributed.gather_with_grad`); the invariance term stays on the local
+        :func:`~infossl._distributed.gather_with_grad`); the invariance term stays on the local
         batch, as in the official code. A no-op without an initialised process group.
 
     Attributes

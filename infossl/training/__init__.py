@@ -9,17 +9,28 @@
   :func:`linear_probe`, :func:`evaluate`.
 """
 
+from infossl.io.checkpoints import read_training_checkpoint, save_checkpoint
+from infossl.io.inputs import load_digits, load_inputs
+from infossl.models import SSLModel, build_model, model_from_checkpoint
 from infossl.training.augment import Augmentation
-from infossl.training.checkpoint import load_checkpoint_file, model_from_checkpoint, save_checkpoint
 from infossl.training.config import OBJECTIVES, TrainConfig, make_objective
-from infossl.training.data import load_digits, load_inputs
 from infossl.training.loop import NonFiniteLossError, TrainResult, TwoViews, fit, train
-from infossl.training.models import SSLModel, build_model
 from infossl.training.monitors import evaluate, plot_curves, read_records
 from infossl.training.probe import embed, linear_probe
+
+
+def __getattr__(name: str):
+    if name == "load_checkpoint_file":  # renamed: one reader of the checkpoint format, in infossl.io
+        import warnings
+
+        warnings.warn("infossl.training.load_checkpoint_file is now infossl.io.read_training_checkpoint; the old "
+                      "name will be removed in the next release", DeprecationWarning, stacklevel=2)
+        return read_training_checkpoint
+    raise AttributeError(f"module 'infossl.training' has no attribute {name!r}")
+
 
 __all__ = [
     "TrainConfig", "train", "fit", "TrainResult", "NonFiniteLossError", "TwoViews", "OBJECTIVES", "make_objective",
     "load_digits", "load_inputs", "Augmentation", "build_model", "SSLModel", "model_from_checkpoint",
-    "load_checkpoint_file", "save_checkpoint", "linear_probe", "embed", "evaluate", "plot_curves", "read_records",
+    "read_training_checkpoint", "save_checkpoint", "linear_probe", "embed", "evaluate", "plot_curves", "read_records",
 ]

@@ -18,7 +18,7 @@ from infossl._validation import check_choice, check_float, check_int
 from infossl.objectives import OBJECTIVES
 from infossl.objectives.derived import ENTROPIES
 from infossl.training.augment import Augmentation
-from infossl.training.models import parse_spec
+from infossl.models import parse_spec
 
 #: Objectives whose loss accepts ``gather_distributed``, read from the classes' declarations
 #: (:mod:`infossl.objectives`); kept for code that imported it.
@@ -186,7 +186,7 @@ class TrainConfig:
         return Augmentation(**self.augment)
 
     def model_spec(self, input_shape: list[int]) -> dict:
-        """The JSON-able model description for :func:`~infossl.training.models.build_model`."""
+        """The JSON-able model description for :func:`~infossl.models.build_model`."""
         kind = self.backbone
         if kind == "auto":
             kind = "cnn" if len(input_shape) == 3 else "mlp"

@@ -4,7 +4,7 @@
   forward pass runs under ``torch.autocast`` (float16) with gradient scaling; the estimators inside
   the losses switch autocast off and compute in float32 themselves. On the CPU everything is float32.
 * **Distributed**: under ``torchrun`` (``WORLD_SIZE > 1``) :func:`train` joins the process group
-  (gloo on the CPU, NCCL on CUDA), converts batch norms to :class:`~infossl.training.models.GlobalBatchNorm`
+  (gloo on the CPU, NCCL on CUDA), converts batch norms to :class:`~infossl.models.GlobalBatchNorm`
   and wraps the model in ``DistributedDataParallel``. Every rank draws the same shuffling and
   augmentations for the *global* batch and keeps its own slice, and the losses gather their batch
   statistics across ranks, so a run on W processes computes the same losses and gradients as one
@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from infossl.objectives._distributed import rank_and_world
+from infossl._distributed import rank_and_world
 from infossl.training.augment import Augmentation
 from infossl.training.data import batch_indices
 
@@ -115,7 +115,7 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
     ----------
     model : nn.Module
         Any module; ``model(x)`` gives the embedding the objective reads. For CISSL/DISSL it must accept
-        ``model(x, with_student=True) -> (teacher, student)`` (as :class:`~infossl.training.models.SSLModel`).
+        ``model(x, with_student=True) -> (teacher, student)`` (as :class:`~infossl.models.SSLModel`).
         May be a :class:`TwoViews` (optionally inside the caller's ``DistributedDataParallel``); a bare
         module is wrapped in ``TwoViews`` and, when a process group is initialised, in
         ``DistributedDataParallel``.
@@ -342,10 +342,10 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
     import time
 
     from infossl.io import save_json_atomic
-    from infossl.training import checkpoint as ck
+    from infossl.io import checkpoints as ck
     from infossl.training.config import make_objective
     from infossl.training.data import prepare_data
-    from infossl.training.models import build_model, convert_global_batchnorm
+    from infossl.models import build_model, convert_global_batchnorm
     from infossl.training.monitors import Monitor, baseline_probes, evaluate, plot_curves, read_records
 
     t_start = time.perf_counter()
@@ -379,7 +379,7 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
         if resume:
             if out is None or not (out / "last.pt").exists():
                 raise FileNotFoundError(f"--resume needs {out}/last.pt from an earlier run; none found")
-            saved = ck.load_checkpoint_file(out / "last.pt")
+            saved = ck.read_training_checkpoint(out / "last.pt")
             _compatible(saved["config"], cfg)
             model.load_state_dict(saved["state_dict"])
             if saved.get("optimizer"):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from infossl.cli import main
-from infossl.cli.diagnose import is_checkpoint
+from infossl.io.checkpoints import is_checkpoint
 from infossl.diagnostics.api import diagnose
 
 SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "16", "projector": "8"}
@@ -33,8 +33,8 @@ def emb(tmp_path, rng):
 
 
 def train_checkpoint(path, epoch, collapsed=False):
-    from infossl.training.checkpoint import checkpoint_dict, save_checkpoint
-    from infossl.training.models import build_model
+    from infossl.io.checkpoints import checkpoint_dict, save_checkpoint
+    from infossl.models import build_model
 
     model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
     bn = model.backbone.net[1]

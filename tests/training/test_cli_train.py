@@ -5,7 +5,8 @@ import json
 import pytest
 
 from infossl.cli import main
-from infossl.training.checkpoint import load_checkpoint_file, model_from_checkpoint
+from infossl.io.checkpoints import read_training_checkpoint
+from infossl.models import model_from_checkpoint
 
 TINY = ["--epochs", "1", "--steps-per-epoch", "1", "--widths", "4-8", "--projector", "16-16", "--batch-size", "64",
         "--quiet"]
@@ -20,7 +21,7 @@ def test_table_and_run_folder(tmp_path, capsys):
     for name in ("metrics.jsonl", "last.pt", "ckpt_epoch000.pt", "ckpt_epoch001.pt", "ckpt_epoch001.safetensors",
                  "config.json", "summary.json", "curves.png"):
         assert (out / name).exists(), name
-    ck = load_checkpoint_file(out / "ckpt_epoch001.pt")
+    ck = read_training_checkpoint(out / "ckpt_epoch001.pt")
     assert ck["config"]["options"] == {} and ck["config"]["objective"] == "info-vicreg"
     _, config = model_from_checkpoint(out / "ckpt_epoch001.safetensors")
     assert config["model"]["widths"] == "4-8"

@@ -14,10 +14,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from infossl.objectives import VICRegLoss
 from infossl.training import loop as loop_module
-from infossl.training.checkpoint import load_checkpoint_file, model_from_checkpoint
+from infossl.io.checkpoints import read_training_checkpoint
+from infossl.models import model_from_checkpoint
 from infossl.training.config import OBJECTIVES, TrainConfig
 from infossl.training.loop import NonFiniteLossError, fit, learning_rate, train
-from infossl.training.models import build_model
+from infossl.models import build_model
 
 SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
 SPEC = {"backbone": "mlp", "input_shape": [6], "widths": "16", "projector": "8"}
@@ -99,7 +100,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     cfg = TrainConfig(objective="vicreg", epochs=4, out=str(tmp_path), probe_every=9, **SMALL)
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 4 .*last good checkpoint is .*last.pt"):
         train(cfg, quiet=True)
-    saved = load_checkpoint_file(tmp_path / "last.pt")
+    saved = read_training_checkpoint(tmp_path / "last.pt")
     assert saved["epoch"] == 1 and all(torch.isfinite(v).all() for v in saved["state_dict"].values())
 
 
@@ -124,13 +125,13 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(epochs=3, out=str(tmp_path / "split"), **base), quiet=True)
     monkeypatch.setattr(Monitor, "log", real_log)
-    assert load_checkpoint_file(tmp_path / "split" / "last.pt")["epoch"] == 1
+    assert read_training_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
     resumed = train(TrainConfig(epochs=3, out=str(tmp_path / "split"), **base), resume=True, quiet=True)
     assert _final(resumed.records) == _final(full.records)
     lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
-    a = load_checkpoint_file(tmp_path / "full" / "last.pt")["state_dict"]
-    b = load_checkpoint_file(tmp_path / "split" / "last.pt")["state_dict"]
+    a = read_training_checkpoint(tmp_path / "full" / "last.pt")["state_dict"]
+    b = read_training_checkpoint(tmp_path / "split" / "last.pt")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -167,7 +168,7 @@ def test_resume_after_killing_the_process(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    done = load_checkpoint_file(killed / "last.pt")["epoch"]
+    done = read_training_checkpoint(killed / "last.pt")["epoch"]
     assert list(killed.glob("ckpt_epoch*.pt"))
     assert 1 <= done < epochs  # epoch 2 may be logged but not yet checkpointed when the kill lands
     # resume in-process and compare with an uninterrupted in-process run
@@ -252,5 +253,5 @@ def test_cuda_autocast_and_grad_scaling(tmp_path):
     result = train(TrainConfig(objective="info-vicreg", epochs=2, out=str(tmp_path), device="cuda", **SMALL),
                    quiet=True)
     assert result.records[-1]["step"] == 4 and torch.isfinite(torch.tensor(result.records[-1]["loss"]))
-    saved = load_checkpoint_file(tmp_path / "last.pt")
+    saved = read_training_checkpoint(tmp_path / "last.pt")
     assert saved["scaler"] is not None and all(v.device.type == "cpu" for v in saved["state_dict"].values())

@@ -7,7 +7,7 @@ import torch
 
 from infossl.training.config import TrainConfig
 from infossl.training.data import prepare_data
-from infossl.training.models import build_model
+from infossl.models import build_model
 from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics, evaluate,
                                        format_epoch, plot_curves, read_records, view_information)
 

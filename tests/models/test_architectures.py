@@ -1,11 +1,10 @@
-"""Model specs, seeded construction, heads, and the gathered batch norm outside a process group."""
+"""infossl.models.architectures: model specs, seeded construction, heads."""
 
 import pytest
 import torch
 from torch import nn
 
-from infossl.training.models import (GlobalBatchNorm, SSLModel, build_model, convert_global_batchnorm,
-                                     parse_spec)
+from infossl.models import SSLModel, build_model, parse_spec
 
 CNN = {"backbone": "cnn", "input_shape": [1, 8, 8], "widths": "8-16-32", "projector": "64-64-16"}
 MLP = {"backbone": "mlp", "input_shape": [12], "widths": "32-32", "projector": "16"}
@@ -74,15 +73,3 @@ def test_seeded_construction_is_reproducible_and_leaves_global_rng_alone():
 def test_build_model_errors(config, err, match):
     with pytest.raises(err, match=match):
         build_model(config)
-
-
-def test_global_batchnorm_equals_batchnorm_without_process_group():
-    m = build_model(CNN, generator=torch.Generator().manual_seed(0))
-    x = torch.rand(16, 1, 8, 8)
-    ref = m(x)
-    convert_global_batchnorm(m)
-    assert any(isinstance(mod, GlobalBatchNorm) for mod in m.modules())
-    assert not any(type(mod) in (nn.BatchNorm1d, nn.BatchNorm2d) for mod in m.modules())
-    torch.testing.assert_close(m(x), ref)
-    m.eval()
-    assert m(x).shape == ref.shape

@@ -8,37 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from infossl.diagnostics.checkpoints import (
-    CheckpointTrajectory,
-    diagnose_checkpoints,
-    layer_outputs,
-    load_data,
-    load_factory,
-    resolve_layer,
-)
+from infossl.diagnostics.checkpoints import CheckpointTrajectory, diagnose_checkpoints
+from infossl.io.inputs import load_data
+from infossl.models import load_factory
 
 SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "32", "projector": "16"}
 
-FACTORY_SOURCE = """
-import torch
-from torch import nn
-
-def build():
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 6))
-
-class Nets:
-    @staticmethod
-    def wide():
-        return nn.Sequential(nn.Flatten(), nn.Linear(64, 20))
-
-NOT_CALLABLE = 3
-"""
-
-
 def ssl_checkpoint(path, epoch, collapse=None, seed=0):
     """Write an ``infossl train`` checkpoint; ``collapse``: None, "dimensional" (2 live units), "complete"."""
-    from infossl.training.checkpoint import checkpoint_dict, save_checkpoint
-    from infossl.training.models import build_model
+    from infossl.io.checkpoints import checkpoint_dict, save_checkpoint
+    from infossl.models import build_model
 
     model = build_model(SPEC, generator=torch.Generator().manual_seed(seed))
     bn = model.backbone.net[1]  # BatchNorm1d(32) after the first Linear
@@ -51,14 +30,6 @@ def ssl_checkpoint(path, epoch, collapse=None, seed=0):
             bn.weight.zero_()
     save_checkpoint(checkpoint_dict(model, config={"model": SPEC}, epoch=epoch, step=10 * epoch), path)
     return model
-
-
-@pytest.fixture
-def factory_module(tmp_path, monkeypatch):
-    (tmp_path / "user_nets.py").write_text(FACTORY_SOURCE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "user_nets"
-    sys.modules.pop("user_nets", None)
 
 
 # ----------------------------------------------------------------------------------------- trajectories
@@ -165,63 +136,10 @@ def test_malicious_checkpoint_never_runs(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- pieces
-def test_load_factory_errors(factory_module):
-    assert callable(load_factory(f"{factory_module}:Nets.wide"))
-    assert load_factory(len) is len
-    for bad in ("no_colon", ":build", f"{factory_module}:", f"{factory_module}:a-b"):
-        with pytest.raises(ValueError, match="must be written 'package.module:factory'"):
-            load_factory(bad)
-    with pytest.raises(ValueError, match="has no attribute 'missing'"):
-        load_factory(f"{factory_module}:missing")
-    with pytest.raises(TypeError, match="names a int, which is not callable"):
-        load_factory(f"{factory_module}:NOT_CALLABLE")
-    with pytest.raises(ModuleNotFoundError, match="no_such_pkg"):
-        load_factory("no_such_pkg.mod:build")
-    with pytest.raises(TypeError, match="model must be 'package.module:factory' or a callable, got 3"):
-        load_factory(3)
-
-
-def test_resolve_layer_and_outputs():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 4))
-    assert resolve_layer(net, None) is None and resolve_layer(net, "output") is None
-    with pytest.raises(ValueError, match=r"layer='9' is not a submodule of the model; available: 0, 1, 2, 3"):
-        resolve_layer(net, "9")
-    with pytest.raises(TypeError, match="layer must be a submodule name, got 3"):
-        resolve_layer(net, 3)
-    x = torch.rand(10, 1, 8, 8)
-    chunks = list(layer_outputs(net, x, layer="1", batch_size=4))  # conv maps are flattened
-    assert [c.shape for c in chunks] == [(4, 128), (4, 128), (2, 128)]
-    torch.testing.assert_close(torch.cat(chunks), torch.relu(net[0](x)).flatten(1))
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        list(layer_outputs(net, x, batch_size=0))
-
-    class Unused(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.used, self.spare = nn.Linear(3, 2), nn.Linear(3, 2)
-
-        def forward(self, x):
-            return self.used(x)
-
-    with pytest.raises(ValueError, match="layer='spare' was not called"):
-        list(layer_outputs(Unused(), torch.rand(4, 3), layer="spare"))
-
-
-def test_load_data(tmp_path):
-    x, y, text = load_data("digits")
-    assert tuple(x.shape) == (445, 1, 8, 8) and y.shape == (445,) and "test split" in text
-    assert load_data("digits:train")[0].shape[0] == 1352
-    np.save(tmp_path / "inputs.npy", np.random.default_rng(0).random((20, 5)))
-    x, y, text = load_data(tmp_path / "inputs.npy")
-    assert tuple(x.shape) == (20, 5) and y is None and "inputs.npy" in text
-    with pytest.raises(TypeError, match="data must be 'digits', a path or an array, got int"):
-        load_data(3)
-    with pytest.raises(ValueError, match="at least 2 inputs"):
-        load_data(np.zeros((1, 3)))
 
 
 def test_safetensors_train_checkpoint(tmp_path):
-    from infossl.training.checkpoint import checkpoint_dict, save_safetensors
+    from infossl.io.checkpoints import checkpoint_dict, save_safetensors
 
     model = ssl_checkpoint(tmp_path / "c.pt", 3)
     record = checkpoint_dict(model, config={"model": SPEC}, epoch=3, step=30)

@@ -1,0 +1,39 @@
+"""Old names that moved keep working for one release, with a ``DeprecationWarning`` naming the new home."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any, Callable
+
+
+def moved_module_getattr(module: str, moved: dict[str, str]) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` for ``module`` serving the names in ``moved`` from their new homes.
+
+    ``moved`` maps an old name to ``"new.module"`` (same name) or ``"new.module:new_name"``. Access warns
+    once per call site (``DeprecationWarning``) and returns the new object; other names raise AttributeError.
+    """
+    def __getattr__(name: str) -> Any:
+        target = moved.get(name)
+        if target is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        new_module, _, new_name = target.partition(":")
+        new_name = new_name or name
+        warnings.warn(f"{module}.{name} moved to {new_module}.{new_name}; the old name will be removed in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(new_module), new_name)
+
+    return __getattr__
+
+
+def renamed(old: str, new: Callable, *, where: str) -> Callable:
+    """A function under an old name that warns (``DeprecationWarning``) and calls ``new``."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"{where}.{old} is now {where}.{new.__name__}; the old name will be removed in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    wrapper.__name__ = old
+    wrapper.__qualname__ = old
+    wrapper.__doc__ = f"Deprecated alias of :func:`{new.__module__}.{new.__name__}`."
+    return wrapper

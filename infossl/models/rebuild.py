@@ -1,0 +1,113 @@
+"""Rebuild a runnable model from a checkpoint: from its own config (``infossl train`` files), a model factory
+(``package.module:callable``), or the module a TorchScript / trusted file carries."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Callable, Optional, Union
+
+from torch import nn
+
+from infossl.io.checkpoints import Checkpoint, check_checkpoint, load_weights, read_training_checkpoint
+from infossl.models.architectures import SSLModel, build_model
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """Resolve ``"package.module:callable"`` (the callable may be dotted, ``module:Class.build``).
+
+    **Importing the module executes its code**: name only modules you trust (your own model code).
+    A callable is returned as it is.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"model must be 'package.module:factory' or a callable, got {spec!r}")
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr or not all(p.isidentifier() for p in attr.split(".")):
+        raise ValueError(f"model must be written 'package.module:factory', got {spec!r}")
+    module = importlib.import_module(module_name)  # ImportError names the missing module
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(
+                f"model={spec!r}: {obj.__name__ if hasattr(obj, '__name__') else obj!r} has no "
+                f"attribute {part!r}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError(f"model={spec!r} names a {type(obj).__name__}, which is not callable")
+    return obj
+
+
+def model_from_checkpoint(obj_or_path: Union[dict, PathLike]) -> tuple[SSLModel, dict]:
+    """Rebuild the trained model (in eval mode, on the CPU) and return it with its training config.
+
+    Parameters
+    ----------
+    obj_or_path : dict or path
+        A checkpoint dict, or a ``.pt`` / ``.safetensors`` file written by ``infossl train``.
+
+    Returns
+    -------
+    model : SSLModel
+        ``model.backbone`` gives the representation, ``model(x)`` the projector output.
+    config : dict
+        The training configuration; ``config["model"]`` is the model description.
+
+    Examples
+    --------
+    >>> from infossl.io.checkpoints import checkpoint_dict
+    >>> spec = {"backbone": "mlp", "input_shape": [5], "widths": "8", "projector": "4"}
+    >>> ck = checkpoint_dict(build_model(spec), config={"model": spec}, epoch=0, step=0)
+    >>> model, config = model_from_checkpoint(ck)
+    >>> model.training, config["model"]["widths"]
+    (False, '8')
+    """
+    if isinstance(obj_or_path, dict):
+        obj = obj_or_path
+        check_checkpoint(obj)
+    else:
+        obj = read_training_checkpoint(obj_or_path)
+    config = obj["config"]
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise ValueError("the checkpoint config has no 'model' description")
+    model = build_model(config["model"])
+    model.load_state_dict(obj["state_dict"])
+    model.eval()
+    return model, config
+
+
+def model_for_checkpoint(ck: Checkpoint, factory: Optional[Callable[..., Any]] = None) -> nn.Module:
+    """The runnable model of a loaded checkpoint (eval mode).
+
+    TorchScript and trusted pickled modules are used as they are; an ``infossl train`` checkpoint is rebuilt
+    from its config (or, with ``factory``, loaded into the factory's model); a plain state dict needs
+    ``factory``. Weight mismatches raise :class:`ValueError` listing the keys.
+    """
+    if ck.module is not None:
+        return ck.module.eval()
+    if factory is None:
+        if ck.kind == "infossl":
+            try:
+                model, _ = model_from_checkpoint(ck.raw)
+            except RuntimeError as exc:  # load_state_dict mismatch
+                raise ValueError(
+                    f"{ck.path}: the weights do not match the model its config describes: "
+                    f"{' '.join(str(exc).split())}"
+                ) from None
+            return model.eval()
+        raise ValueError(
+            f"{ck.path} holds only weights (a state dict of {len(ck.state_dict or {})} tensors); "
+            "name the model "
+            "they belong to with model='package.module:factory' (command line: --model)"
+        )
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"the model factory returned a {type(model).__name__}, expected a torch.nn.Module")
+    return load_weights(model, ck.state_dict or {}, source=str(ck.path))
+
+
+__all__ = ["load_factory", "model_for_checkpoint", "model_from_checkpoint"]
