@@ -190,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``infossl train`` for parsed ``args``; returns the exit status."""
     from pathlib import Path
 
-    from infossl.training.loop import NonFiniteLossError, train
+    from infossl.training.engine import NonFiniteLossError
+    from infossl.training.run import train
 
     config = config_from_args(args)
     out = Path(config.out)

@@ -14,7 +14,8 @@ from infossl.io.inputs import load_digits, load_inputs
 from infossl.models import SSLModel, build_model, model_from_checkpoint
 from infossl.training.augment import Augmentation
 from infossl.training.config import OBJECTIVES, TrainConfig, make_objective
-from infossl.training.loop import NonFiniteLossError, TrainResult, TwoViews, fit, train
+from infossl.training.engine import NonFiniteLossError, TwoViews, fit
+from infossl.training.run import TrainResult, train
 from infossl.training.monitors import evaluate, plot_curves, read_records
 from infossl.training.probe import embed, linear_probe
 

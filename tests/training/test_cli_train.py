@@ -66,12 +66,13 @@ def test_errors_are_one_line(tmp_path, capsys, args, match):
 
 
 def test_diverged_run_exits_1(tmp_path, capsys, monkeypatch):
-    from infossl.training import loop
+    from infossl.training import run
+    from infossl.training.engine import NonFiniteLossError
 
     def boom(*a, **k):
-        raise loop.NonFiniteLossError("the loss became nan at epoch 2, step 7; the last good checkpoint is x")
+        raise NonFiniteLossError("the loss became nan at epoch 2, step 7; the last good checkpoint is x")
 
-    monkeypatch.setattr(loop, "train", boom)
+    monkeypatch.setattr(run, "train", boom)
     assert main(["train", *TINY, "--out", str(tmp_path)]) == 1
     assert "the loss became nan at epoch 2" in capsys.readouterr().err
 

@@ -1,0 +1,61 @@
+"""infossl.training.engine: fit on tensors and loaders, determinism, the schedule, TwoViews and DDP wrapping."""
+
+import pytest
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, TensorDataset
+
+from infossl.models import build_model
+from infossl.objectives import VICRegLoss
+from infossl.training import engine
+from infossl.training.engine import TwoViews, fit, learning_rate
+
+SPEC = {"backbone": "mlp", "input_shape": [6], "widths": "16", "projector": "8"}
+
+
+def test_fit_on_tensors_and_loaders():
+    x = torch.randn(64, 6)
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+    hist = fit(model, x, VICRegLoss(), epochs=2, batch_size=16, generator=0)
+    assert [h["step"] for h in hist] == [4, 8] and {"invariance", "variance", "covariance", "loss"} <= set(hist[0])
+    # a loader of single views (augmented in the loop) and one of ready-made view pairs
+    views = DataLoader(TensorDataset(x, x + 0.1 * torch.randn(64, 6)), batch_size=16)
+    assert len(fit(model, views, VICRegLoss(), epochs=1)) == 1
+    single = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=16)
+    assert fit(model, single, VICRegLoss(), epochs=1, steps_per_epoch=2)[0]["step"] == 2
+    with pytest.raises(ValueError, match="need an augmentation"):
+        engine._views_from_batch(torch.zeros(2, 6), None, torch.Generator(), None)
+    with pytest.raises(TypeError, match="must yield tensors or \\(view_a, view_b\\) pairs, got str"):
+        fit(model, ["abc"], VICRegLoss(), epochs=1)
+    with pytest.raises(ValueError, match="data needs at least 2 samples"):
+        fit(model, x[:1], VICRegLoss())
+
+
+def test_fit_is_deterministic_for_a_seed():
+    x = torch.randn(64, 6)
+    runs = []
+    for _ in range(2):
+        model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+        runs.append(fit(model, x, VICRegLoss(), epochs=2, batch_size=16, generator=5)[-1]["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_learning_rate_schedule():
+    assert learning_rate(1.0, 0, 10, "cosine") == 1.0
+    assert abs(learning_rate(1.0, 5, 10, "cosine") - 0.5) < 1e-12
+    assert learning_rate(1.0, 10, 10, "cosine") < 1e-12
+    assert learning_rate(0.3, 7, 10, "constant") == 0.3
+
+
+def test_fit_accepts_two_views_and_refuses_a_ddp_wrapped_plain_model(tmp_path):
+
+    x = torch.randn(32, 6)
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+    assert fit(TwoViews(model), x, VICRegLoss(), epochs=1, batch_size=16)[0]["step"] == 2
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
+    try:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model)
+        with pytest.raises(TypeError, match="wrap TwoViews\\(model\\) in DistributedDataParallel"):
+            fit(wrapped, x, VICRegLoss(), epochs=1, batch_size=16)
+    finally:
+        dist.destroy_process_group()
