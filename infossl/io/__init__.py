@@ -3,7 +3,10 @@
 ``load_array`` reads .npy/.npz/.pt/.pth/.safetensors/.csv/.parquet without ever unpickling code;
 ``iter_array_chunks``/``array_shape`` read the same files in row chunks (one pass, one chunk in memory);
 ``load_checkpoint`` loads model checkpoints safely (``weights_only``, safetensors, TorchScript; full
-unpickling only when trusted explicitly) and ``strip_prefixes``/``load_weights`` fit a state dict to a model;
+unpickling only when trusted explicitly), ``is_checkpoint`` tells them from embeddings, ``save_checkpoint`` /
+``read_training_checkpoint`` write and read the ``infossl train`` format (:mod:`infossl.io.checkpoints` defines
+it) and ``strip_prefixes``/``load_weights`` fit a state dict to a model; ``load_digits``/``load_inputs``/
+``load_data`` give the inputs models run on;
 ``write_text_atomic``, ``save_json_atomic``, ``save_csv_atomic`` and ``save_figure_atomic`` write output files
 atomically (a temporary file, then a rename), so an interrupted run never leaves a partial file.
 """
@@ -11,8 +14,11 @@ atomically (a temporary file, then a rename), so an interrupted run never leaves
 from infossl.io.checkpoints import (
     Checkpoint,
     CheckpointSecurityWarning,
+    is_checkpoint,
     load_checkpoint,
     load_weights,
+    read_training_checkpoint,
+    save_checkpoint,
     strip_prefixes,
 )
 from infossl.io.embeddings import (
@@ -23,6 +29,7 @@ from infossl.io.embeddings import (
     save_json_atomic,
     write_text_atomic,
 )
+from infossl.io.inputs import load_data, load_digits, load_inputs
 from infossl.io.streaming import array_shape, iter_array_chunks
 
 __all__ = [
@@ -30,10 +37,16 @@ __all__ = [
     "CheckpointSecurityWarning",
     "SUPPORTED_SUFFIXES",
     "array_shape",
+    "is_checkpoint",
     "iter_array_chunks",
     "load_array",
     "load_checkpoint",
+    "load_data",
+    "load_digits",
+    "load_inputs",
     "load_weights",
+    "read_training_checkpoint",
+    "save_checkpoint",
     "save_csv_atomic",
     "save_figure_atomic",
     "save_json_atomic",

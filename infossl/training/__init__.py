@@ -24,8 +24,8 @@ def __getattr__(name: str):
     if name == "load_checkpoint_file":  # renamed: one reader of the checkpoint format, in infossl.io
         import warnings
 
-        warnings.warn("infossl.training.load_checkpoint_file is now infossl.io.read_training_checkpoint; the old "
-                      "name will be removed in the next release", DeprecationWarning, stacklevel=2)
+        warnings.warn("infossl.training.load_checkpoint_file is now infossl.io.checkpoints.read_training_checkpoint; the "
+                      "old name will be removed in the next release", DeprecationWarning, stacklevel=2)
         return read_training_checkpoint
     raise AttributeError(f"module 'infossl.training' has no attribute {name!r}")
 
