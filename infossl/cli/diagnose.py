@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from infossl.cli.estimate import format_table, package_version, parse_option
+from infossl.cli._common import collect_options, format_table, package_version, parse_option
 from infossl.io.checkpoints import is_checkpoint
 
 EPILOG = """\
@@ -179,15 +179,13 @@ def _finish(args: argparse.Namespace, record: dict, text: str, plotted: Any, ver
 
 
 def _options(args: argparse.Namespace) -> dict:
-    parser: argparse.ArgumentParser = args.parser
-    for flag, pairs in (("--option", args.option), ("--threshold", args.threshold)):
-        names = [n for n, _ in pairs]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            parser.error(f"{flag} given more than once for {', '.join(dup)}")
-    options = dict(args.option)
-    if args.threshold:
-        options["thresholds"] = _thresholds(dict(args.threshold))
+    try:
+        options = collect_options(args.option, "--option")
+        thresholds = collect_options(args.threshold, "--threshold")
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    if thresholds:
+        options["thresholds"] = _thresholds(thresholds)
     return options
 
 

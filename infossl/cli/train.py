@@ -101,18 +101,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, Any]:
-    from infossl.cli.estimate import parse_value
+    from infossl.cli._common import collect_options, parse_option
 
-    out: dict[str, Any] = {}
+    pairs = []
     for text in items:
-        name, sep, value = text.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name.isidentifier():
-            raise ValueError(f"{flag} expects NAME=VALUE, got {text!r}")
-        if name in out:
-            raise ValueError(f"{flag} {name} given more than once")
-        out[name] = parse_value(value)
-    return out
+        try:
+            pairs.append(parse_option(text))
+        except argparse.ArgumentTypeError:
+            raise ValueError(f"{flag} expects NAME=VALUE, got {text!r}") from None
+    return collect_options(pairs, flag)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

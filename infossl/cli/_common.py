@@ -1,0 +1,98 @@
+"""What every command shares: NAME=VALUE options, plain-text tables, JSON output files, the version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any, Optional, Sequence
+
+_TRUE = ("true", "yes", "on")
+_FALSE = ("false", "no", "off")
+
+
+def parse_value(text: str) -> Any:
+    """Read an option value: int, float, bool (true/false/yes/no/on/off), none/null, else the string."""
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``"k=3"`` -> ``("k", 3)``; an argparse ``type=`` (bad input is a usage error, exit status 2)."""
+    name, sep, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. k=3), got {text!r}")
+    return name, parse_value(value)
+
+
+def collect_options(pairs: Sequence[tuple[str, Any]], flag: str) -> dict[str, Any]:
+    """``[(name, value), ...]`` from repeated ``flag NAME=VALUE`` -> dict; a name given twice is an error."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise ValueError(f"{flag} given more than once for {name}")
+        out[name] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------ formatting
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
+    return "" if value is None else str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Plain-text table; numbers right-aligned, text left-aligned."""
+    digits = {"seconds": 3}
+    cells = [[_fmt(r.get(c), digits.get(c, 4)) for c in columns] for r in rows]
+    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+
+    def line(items: Sequence[str]) -> str:
+        return "  ".join(
+            s.rjust(w) if num else s.ljust(w) for s, w, num in zip(items, widths, numeric)
+        ).rstrip()
+
+    out = [line(list(columns)), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def emit(record: dict[str, Any], text: str, *, as_json: bool, out: Optional[str] = None) -> None:
+    """Print ``text`` (or the JSON ``record``) and, with ``out``, write the record there atomically."""
+    if out:
+        from infossl.io import save_json_atomic
+
+        save_json_atomic(record, out)
+    print(json.dumps(record, indent=2) if as_json else text)
+
+
+def package_version() -> str:
+    """The installed distribution's version, else ``infossl.__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("infossl")
+    except PackageNotFoundError:
+        import infossl
+
+        return str(getattr(infossl, "__version__", "unknown"))
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+__all__ = ["collect_options", "emit", "format_table", "package_version", "parse_option", "parse_value"]
