@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -105,7 +106,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--model",
         default=None,
         metavar="PKG.MODULE:FACTORY",
-        help="builds the model for plain state dicts (imports and runs that module)",
+        help="builds the model for plain state dicts: package.module:factory (imports and runs that module), "
+        "timm:NAME (timm installed) or hf:DIRECTORY (a Hugging Face save_pretrained folder); nothing is "
+        "downloaded. Framework prefixes (model., backbone., module., encoder.) are stripped to fit the model",
     )
     g.add_argument("--data", default=None, help="'digits' (default: its test split), or an inputs file")
     g.add_argument("--data-key", default=None, help="array / entry of the inputs file")
@@ -319,8 +322,10 @@ def _run_checkpoints(args: argparse.Namespace, options: dict, progress: Optional
         **options,
     )
     rows = []
-    for path, report, epoch in zip(traj.paths, traj.reports, traj.epochs):
+    for path, report, epoch, notes in zip(traj.paths, traj.reports, traj.epochs, traj.notes):
         rows.append(_summary_row(os.path.basename(path), report, {"epoch": epoch}))
+        for note in notes:
+            print(f"infossl: note: {os.path.basename(path)}: {note}", file=sys.stderr)
     columns = list(dict.fromkeys(c for row in rows for c in row))
     if all(r["epoch"] is None for r in rows):
         columns.remove("epoch")

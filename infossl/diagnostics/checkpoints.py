@@ -59,6 +59,7 @@ class CheckpointTrajectory:
     layer: str
     data: str
     kinds: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     def rows(self) -> list[dict]:
         """One flat dict per checkpoint: checkpoint, epoch, step, then the report's :meth:`as_dict`."""
@@ -93,8 +94,9 @@ class CheckpointTrajectory:
             "layer": self.layer,
             "data": self.data,
             "checkpoints": [
-                {"path": p, "epoch": e, "step": s, **r.as_dict()}
-                for p, r, e, s in zip(self.paths, self.reports, self.epochs, self.steps)
+                {"path": p, "epoch": e, "step": s, "notes": list(n), **r.as_dict()}
+                for p, r, e, s, n in zip(self.paths, self.reports, self.epochs, self.steps,
+                                         self.notes or [[] for _ in self.paths])
             ],
         }
 
@@ -281,6 +283,7 @@ def diagnose_checkpoints(
         shown[0] if len(shown) == 1 else ",".join(shown),
         description,
         [c.kind for c in checkpoints],
+        [list(c.notes) for c in checkpoints],
     )
 
 

@@ -82,6 +82,9 @@ class Checkpoint:
     raw : dict
         The ``infossl train`` record (``format``, ``config``, ``state_dict``, ``epoch``...), in the ``.pt``
         layout also for ``.safetensors`` files; empty for other kinds.
+    notes : list of str
+        What was done to read the file (e.g. Lightning containers read as plain dicts, prefixes stripped
+        when the weights were fitted to a model); ``infossl diagnose`` prints them.
     """
 
     path: Path
@@ -92,6 +95,7 @@ class Checkpoint:
     epoch: Optional[int] = None
     step: Optional[int] = None
     raw: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
 
 def strip_prefixes(
@@ -403,10 +407,9 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
                 f"cannot read {p} as a TorchScript archive (truncated or corrupt: {exc})"
             ) from None
         return Checkpoint(p, "torchscript", module=module.eval())
+    notes: list[str] = []
     try:
-        with warnings.catch_warnings():  # pickles of any protocol are fine; refusal is the unpickler's job
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            obj = torch.load(p, map_location="cpu", weights_only=True)
+        obj = _weights_only_load(p, notes)
     except pickle.UnpicklingError as exc:
         if not trust:
             raise _refusal(p, exc) from None
@@ -418,7 +421,105 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
         obj = torch.load(p, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ValueError(f"cannot read {p} as a torch checkpoint (truncated or corrupt: {exc})") from None
-    return _from_object(p, obj, key)
+    ck = _from_object(p, obj, key)
+    ck.notes[:0] = notes
+    return ck
+
+
+# Containers that training frameworks pickle next to the weights (hyper-parameters, loop state). They are data,
+# not code: a file naming one of them is read with a plain dict in its place (nothing of the class runs). Any
+# other global (os.system, builtins.eval, a user class...) is still refused.
+DATA_CONTAINER_PREFIXES: tuple[str, ...] = (
+    "lightning.", "pytorch_lightning.", "lightning_fabric.", "argparse.Namespace", "omegaconf.",
+)
+_MAX_STUBS = 32
+
+
+class _AsDict:
+    """Stands in for a framework container class during unpickling: builds a plain dict instead."""
+
+    def __new__(cls, *args, **kwargs):  # noqa: D102 (called by the unpickler for NEWOBJ / REDUCE)
+        return {}
+
+
+def _unsupported_global(exc: BaseException) -> Optional[str]:
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    return m.group(1) if m else None
+
+
+def _weights_only_load(path: Path, notes: list) -> Any:
+    """``torch.load(weights_only=True)``; framework data containers (:data:`DATA_CONTAINER_PREFIXES`) are read
+    as plain dicts and listed in ``notes``. Anything else that needs unpickling raises UnpicklingError."""
+    import torch
+
+    stubs: list = []
+    for _ in range(_MAX_STUBS):
+        try:
+            with warnings.catch_warnings(), torch.serialization.safe_globals(stubs):
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+            if stubs:
+                notes.append("read as plain dicts (no code run): " + ", ".join(name for _, name in stubs))
+            return obj
+        except pickle.UnpicklingError as exc:
+            name = _unsupported_global(exc)
+            if name is None or not name.startswith(DATA_CONTAINER_PREFIXES) or any(n == name for _, n in stubs):
+                raise
+            stubs.append((_AsDict, name))
+    raise pickle.UnpicklingError(f"{path} names more than {_MAX_STUBS} framework classes")
+
+
+# ------------------------------------------------------------------------------------- fitting weights
+#: Leading segments that wrappers and frameworks put before a model's own parameter names (Lightning's
+#: ``model.``, DDP's ``module.``, SSL libraries' ``backbone.`` / ``encoder.``...).
+COMMON_PREFIXES: tuple[str, ...] = ("model.", "module.", "backbone.", "encoder.", "net.", "network.", "_orig_mod.")
+
+
+def fit_state_dict(state_dict: Mapping[str, Any], expected: Sequence[str]) -> tuple[dict, list[str]]:
+    """Fit the keys of ``state_dict`` to the ``expected`` parameter names of a model.
+
+    When the keys do not already match, every leading run of :data:`COMMON_PREFIXES` (up to three segments,
+    e.g. ``model.backbone.``) is tried: the prefix under which the checkpoint holds every expected name wins
+    (the longest if several), and the checkpoint's other entries (a projector or classifier head next to the
+    backbone) are left out. Returns the fitted dict and notes saying what was stripped and left out; when no
+    prefix fits, the state dict is returned unchanged (and the strict load lists the mismatch).
+
+    Examples
+    --------
+    >>> sd = {"model.backbone.fc.weight": 1, "model.backbone.fc.bias": 2, "model.head.weight": 3}
+    >>> fit_state_dict(sd, ["fc.weight", "fc.bias"])
+    ({'fc.weight': 1, 'fc.bias': 2}, ["stripped the prefix 'model.backbone.'; left out 1 other entries (model.head.weight)"])
+    """
+    state = dict(state_dict)
+    want = set(expected)
+    if want <= set(state) and len(state) == len(want):
+        return state, []
+    candidates = {""}
+    for key in state:
+        prefix = ""
+        for _ in range(3):
+            seg = next((c for c in COMMON_PREFIXES if key.startswith(prefix + c)), None)
+            if seg is None:
+                break
+            prefix += seg
+            candidates.add(prefix)
+    best = None
+    for prefix in sorted(candidates, key=len, reverse=True):
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if want <= set(sub):
+            best = prefix, {k: sub[k] for k in sub if k in want}
+            break
+    if best is None:
+        return state, []
+    prefix, fitted = best
+    others = [k for k in state if not (k.startswith(prefix) and k[len(prefix):] in want)]
+    parts = [f"stripped the prefix {prefix!r}"] if prefix else []
+    if others:
+        parts.append(f"left out {len(others)} other entries ({_listed(others, 4)})")
+    return fitted, ["; ".join(parts)] if parts else []
+
 
 
 def _listed(keys: Sequence[str], limit: int = 12) -> str:
@@ -426,15 +527,20 @@ def _listed(keys: Sequence[str], limit: int = 12) -> str:
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def load_weights(model: Any, state_dict: Mapping[str, Any], *, source: str = "checkpoint") -> Any:
+def load_weights(model: Any, state_dict: Mapping[str, Any], *, source: str = "checkpoint",
+                 notes: Optional[list] = None) -> Any:
     """Load ``state_dict`` into ``model`` strictly; a mismatch raises :class:`ValueError` listing the keys.
 
-    The message names every missing key (in the model, not in the checkpoint), every unexpected key (in the
-    checkpoint, not in the model) and every shape mismatch, so a wrong ``--model`` or ``--layer`` is easy to
-    spot. Returns ``model`` in eval mode.
+    Keys are first fitted to the model with :func:`fit_state_dict` (framework prefixes such as Lightning's
+    ``model.`` or an SSL wrapper's ``backbone.`` stripped, other heads left out; what was done is appended to
+    ``notes``). The error names every missing key (in the model, not in the checkpoint), every unexpected key
+    (in the checkpoint, not in the model) and every shape mismatch, so a wrong ``--model`` or ``--layer`` is
+    easy to spot. Returns ``model`` in eval mode.
     """
     expected = model.state_dict()
-    state = strip_prefixes(state_dict)
+    state, fitted = fit_state_dict(strip_prefixes(state_dict), list(expected))
+    if notes is not None:
+        notes.extend(fitted)
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [
@@ -540,8 +646,10 @@ def remove_stale_temporaries(directory: PathLike) -> list[Path]:
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
+    "COMMON_PREFIXES",
     "Checkpoint",
     "CheckpointSecurityWarning",
+    "DATA_CONTAINER_PREFIXES",
     "DEFAULT_PREFIXES",
     "EMBEDDING_SUFFIXES",
     "FORMAT",
@@ -549,6 +657,7 @@ __all__ = [
     "VERSION",
     "check_checkpoint",
     "checkpoint_dict",
+    "fit_state_dict",
     "is_checkpoint",
     "load_checkpoint",
     "load_weights",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union
 
 import torch
 from torch import nn
@@ -33,6 +33,13 @@ def resolve_layer(model: nn.Module, layer: Optional[str]) -> Optional[str]:
 
 
 def _as_rows(out: Any, layer: Optional[str]) -> torch.Tensor:
+    if isinstance(out, Mapping):  # e.g. a Hugging Face ModelOutput: the pooled output, else the first token
+        if isinstance(out.get("pooler_output"), torch.Tensor):
+            out = out["pooler_output"]
+        elif isinstance(out.get("last_hidden_state"), torch.Tensor) and out["last_hidden_state"].ndim == 3:
+            out = out["last_hidden_state"][:, 0]
+        else:
+            out = next((o for o in out.values() if isinstance(o, torch.Tensor)), None)
     if isinstance(out, (tuple, list)):
         out = next((o for o in out if isinstance(o, torch.Tensor)), None)
     if not isinstance(out, torch.Tensor):

@@ -16,11 +16,20 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
-    """Resolve ``"package.module:callable"`` (the callable may be dotted, ``module:Class.build``).
+    """The callable that builds the model a checkpoint's weights belong to.
 
-    **Importing the module executes its code**: name only modules you trust (your own model code).
-    A callable is returned as it is.
+    * ``"package.module:callable"`` (the callable may be dotted, ``module:Class.build``): **importing the
+      module executes its code**, so name only modules you trust (your own model code);
+    * ``"timm:NAME"`` -- ``timm.create_model(NAME, pretrained=False)`` (timm must be installed; nothing is
+      downloaded: the weights come from the checkpoint);
+    * ``"hf:DIRECTORY"`` -- ``transformers.AutoModel.from_pretrained(DIRECTORY, local_files_only=True)``, a
+      Hugging Face model saved on disk (transformers must be installed; nothing is downloaded);
+    * a callable is returned as it is.
     """
+    if isinstance(spec, str) and spec.startswith("timm:"):
+        return _timm_factory(spec[len("timm:"):])
+    if isinstance(spec, str) and spec.startswith("hf:"):
+        return _hf_factory(spec[len("hf:"):])
     if callable(spec):
         return spec
     if not isinstance(spec, str):
@@ -40,6 +49,33 @@ def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
     if not callable(obj):
         raise TypeError(f"model={spec!r} names a {type(obj).__name__}, which is not callable")
     return obj
+
+
+def _timm_factory(name: str) -> Callable[[], nn.Module]:
+    if not name:
+        raise ValueError("model='timm:' needs a model name, e.g. 'timm:resnet18'")
+    try:
+        import timm
+    except ImportError:
+        raise ImportError(f"model='timm:{name}' needs the optional timm package: pip install timm") from None
+    if name not in timm.list_models():
+        raise ValueError(f"model='timm:{name}': timm has no model {name!r}")
+    return lambda: timm.create_model(name, pretrained=False)
+
+
+def _hf_factory(directory: str) -> Callable[[], nn.Module]:
+    d = os.path.expanduser(directory)
+    if not d or not os.path.isdir(d):
+        raise ValueError(f"model='hf:{directory}': not a directory (a Hugging Face model saved with "
+                         "save_pretrained is a folder with config.json)")
+    if not os.path.isfile(os.path.join(d, "config.json")):
+        raise ValueError(f"model='hf:{directory}': the folder has no config.json")
+    try:
+        from transformers import AutoModel
+    except ImportError:
+        raise ImportError(f"model='hf:{directory}' needs the optional transformers package: "
+                          "pip install transformers") from None
+    return lambda: AutoModel.from_pretrained(d, local_files_only=True)
 
 
 def model_from_checkpoint(obj_or_path: Union[dict, PathLike]) -> tuple[SSLModel, dict]:
@@ -107,7 +143,7 @@ def model_for_checkpoint(ck: Checkpoint, factory: Optional[Callable[..., Any]] =
     model = factory()
     if not isinstance(model, nn.Module):
         raise TypeError(f"the model factory returned a {type(model).__name__}, expected a torch.nn.Module")
-    return load_weights(model, ck.state_dict or {}, source=str(ck.path))
+    return load_weights(model, ck.state_dict or {}, source=str(ck.path), notes=ck.notes)
 
 
 __all__ = ["load_factory", "model_for_checkpoint", "model_from_checkpoint"]

@@ -147,3 +147,41 @@ def test_safetensors_train_checkpoint(tmp_path):
     traj = diagnose_checkpoints([tmp_path / "c.pt", tmp_path / "c.safetensors"], progress=False)
     assert traj.epochs == [3, 3] and traj.kinds == ["infossl", "infossl"]
     np.testing.assert_array_equal(traj.reports[0].spectrum, traj.reports[1].spectrum)  # the same weights
+
+
+def test_lightning_checkpoint_with_prefixes_diagnoses_like_the_bare_weights(tmp_path, factory_module):
+    from tests.io.test_checkpoints import _save_with_fake_class
+
+    torch.manual_seed(0)
+    net = load_factory(f"{factory_module}:build")()
+    torch.save(net.state_dict(), tmp_path / "bare.pt")
+    _save_with_fake_class(tmp_path / "last.ckpt", lambda AttributeDict: {
+        "state_dict": {**{f"model.backbone.{k}": v for k, v in net.state_dict().items()},
+                       "model.projector.weight": torch.zeros(3, 6)},
+        "hyper_parameters": AttributeDict(lr=0.1), "epoch": 7, "global_step": 70},
+        "lightning.fabric.utilities.data", "AttributeDict")
+    x = torch.rand(200, 1, 8, 8)
+    bare = diagnose_checkpoints(tmp_path / "bare.pt", model=f"{factory_module}:build", data=x, progress=False)
+    light = diagnose_checkpoints(tmp_path / "last.ckpt", model=f"{factory_module}:build", data=x, progress=False)
+    assert light.epochs == [7] and light.reports[0].as_dict() == bare.reports[0].as_dict()
+    notes = light.as_dict()["checkpoints"][0]["notes"]
+    assert any("AttributeDict" in n for n in notes)
+    assert any("stripped the prefix 'model.backbone.'" in n and "model.projector.weight" in n for n in notes)
+
+
+def test_timm_and_hugging_face_model_sources(tmp_path):
+    timm = pytest.importorskip("timm")
+    net = timm.create_model("resnet18", pretrained=False)
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in net.state_dict().items()}}, tmp_path / "r.pt")
+    traj = diagnose_checkpoints(tmp_path / "r.pt", model="timm:resnet18", data=torch.rand(16, 3, 32, 32),
+                                progress=False)
+    assert traj.reports[0].dim == 1000 and "stripped the prefix 'backbone.'" in traj.notes[0][0]
+
+
+def test_model_source_errors(tmp_path):
+    with pytest.raises(ValueError, match="needs a model name"):
+        load_factory("timm:")
+    with pytest.raises(ValueError, match="not a directory"):
+        load_factory(f"hf:{tmp_path / 'missing'}")
+    with pytest.raises(ValueError, match="no config.json"):
+        load_factory(f"hf:{tmp_path}")

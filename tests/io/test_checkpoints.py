@@ -381,3 +381,75 @@ def test_one_validity_rule_for_both_formats(tmp_path):
               metadata={"format": FORMAT, "version": "1", "epoch": "2"})
     with pytest.raises(ValueError, match="without its 'config' entry"):
         load_checkpoint(tmp_path / "nocfg.safetensors")
+
+
+# ------------------------------------------------------------------------------ other frameworks' files
+def _save_with_fake_class(path, obj_factory, module_name, class_name):
+    """torch.save an object holding an instance of a class that exists only while saving (as a Lightning
+    AttributeDict does on the machine that trained), so that loading cannot import it."""
+    import sys
+    import types
+
+    parts = module_name.split(".")
+    made = []
+    for i in range(1, len(parts) + 1):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            sys.modules[name] = types.ModuleType(name)
+            made.append(name)
+    cls = type(class_name, (dict,), {"__module__": module_name})
+    setattr(sys.modules[module_name], class_name, cls)
+    try:
+        torch.save(obj_factory(cls), path)
+    finally:
+        for name in made:
+            sys.modules.pop(name, None)
+
+
+def test_lightning_checkpoint_reads_hyperparameters_as_plain_dicts(tmp_path, net):
+    path = tmp_path / "epoch=3-step=40.ckpt"
+    _save_with_fake_class(path, lambda AttributeDict: {
+        "state_dict": {f"model.backbone.{k}": v for k, v in net.state_dict().items()},
+        "hyper_parameters": AttributeDict(lr=0.1, dim=8), "epoch": 3, "global_step": 40,
+        "pytorch-lightning_version": "2.4.0"}, "lightning.fabric.utilities.data", "AttributeDict")
+    ck = load_checkpoint(path)
+    assert ck.kind == "state_dict" and ck.epoch == 3 and ck.step == 40
+    assert ck.notes == ["read as plain dicts (no code run): lightning.fabric.utilities.data.AttributeDict"]
+    notes = []
+    fresh = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    load_weights(fresh, ck.state_dict, notes=notes)
+    assert notes == ["stripped the prefix 'model.backbone.'"] and same_weights(fresh.state_dict(), net.state_dict())
+
+
+def test_other_globals_are_still_refused_next_to_framework_classes(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, ("echo pwned > /dev/null",))
+
+    path = tmp_path / "mixed.ckpt"
+    _save_with_fake_class(path, lambda AttributeDict: {"hyper_parameters": AttributeDict(a=1), "x": Evil(),
+                                                       "state_dict": {"w": torch.zeros(1)}},
+                          "pytorch_lightning.utilities.parsing", "AttributeDict")
+    with pytest.raises(ValueError, match="refused to load"):
+        load_checkpoint(path)
+
+
+def test_fit_state_dict_strips_framework_prefixes_and_leaves_out_heads():
+    from infossl.io.checkpoints import fit_state_dict
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    state = {f"model.backbone.{k}": v for k, v in model.state_dict().items()}
+    state["model.projector.weight"] = torch.zeros(5, 2)
+    fitted, notes = fit_state_dict(state, list(model.state_dict()))
+    assert sorted(fitted) == sorted(model.state_dict())
+    assert notes == ["stripped the prefix 'model.backbone.'; left out 1 other entries (model.projector.weight)"]
+    notes = []
+    assert load_weights(model, state, notes=notes) is model and "model.backbone." in notes[0]
+    exact, none = fit_state_dict(model.state_dict(), list(model.state_dict()))
+    assert none == [] and list(exact) == list(model.state_dict())
+    unrelated = {"encoder.other.weight": torch.zeros(1)}
+    assert fit_state_dict(unrelated, ["0.weight"]) == (unrelated, [])
+    with pytest.raises(ValueError, match="does not match the model"):
+        load_weights(model, unrelated)
