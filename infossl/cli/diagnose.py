@@ -167,10 +167,10 @@ def _figure_bytes(obj: Any, path: str) -> bytes:
 def _finish(args: argparse.Namespace, record: dict, text: str, plotted: Any, verdicts: Sequence[str]) -> int:
     """Prepare every output in memory first, then write them: a failure leaves no file behind."""
     from infossl.io import write_text_atomic
-    from infossl.io.embeddings import _json_default
+    from infossl.io.plain import json_default
 
     figure = _figure_bytes(plotted, args.plot) if args.plot else None
-    payload = json.dumps(record, indent=2, default=_json_default)
+    payload = json.dumps(record, indent=2, default=json_default)
     if figure is not None:
         write_text_atomic(figure, args.plot)
     if args.out:

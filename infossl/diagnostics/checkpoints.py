@@ -104,11 +104,12 @@ class CheckpointTrajectory:
         """The :meth:`as_dict` record as JSON text; also written atomically to ``path`` when given."""
         import json
 
-        from infossl.io.embeddings import _json_default, save_json_atomic
+        from infossl.io.embeddings import save_json_atomic
+        from infossl.io.plain import json_default
 
         if path is not None:
             save_json_atomic(self.as_dict(), path)
-        return json.dumps(self.as_dict(), indent=2, default=_json_default)
+        return json.dumps(self.as_dict(), indent=2, default=json_default)
 
     def to_markdown(self) -> str:
         """A markdown table: checkpoint, epoch, verdict, collapse rank / dim and the plotted rank metrics."""

@@ -10,16 +10,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from infossl.io.plain import to_plain
+
 PathLike = Union[str, Path]
-
-
-def _jsonable(value: Any) -> Any:
-    """Python scalars for JSON; NaN and infinities become None (JSON has no NaN)."""
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass
@@ -68,7 +61,7 @@ class DiagnosisReport:
                      "n": int(self.n)}
         for name, value in self.metrics["value"].items():
             if name not in out:
-                out[name] = _jsonable(value)
+                out[name] = to_plain(value, nonfinite="null")
         return out
 
     def to_json(self, path: Optional[PathLike] = None, *, indent: int = 2) -> str:
@@ -77,7 +70,7 @@ class DiagnosisReport:
         doc = self.as_dict()
         doc["reasons"] = list(self.reasons)
         doc["thresholds"] = dict(self.thresholds)
-        doc["spectrum"] = [_jsonable(float(x)) for x in np.asarray(self.spectrum)]
+        doc["spectrum"] = to_plain([float(x) for x in np.asarray(self.spectrum)], nonfinite="null")
         text = json.dumps(doc, indent=indent)
         if path is not None:
             from infossl.io import write_text_atomic
@@ -107,16 +100,10 @@ class DiagnosisReport:
         also written atomically (PNG, or the format of the suffix) through
         :func:`infossl.io.save_figure_atomic`.
         """
-        try:
-            import matplotlib
-
-            if path is not None and ax is None:
-                matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("DiagnosisReport.plot needs matplotlib: pip install 'infossl[plot]'") from exc
         if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
+            from infossl._plotting import new_figure
+
+            fig, ax = new_figure(figsize=(6, 4), what="DiagnosisReport.plot")
         else:
             fig = ax.figure
         lam = np.asarray(self.spectrum, dtype=np.float64)

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from infossl.io.embeddings import PathLike, write_text_atomic
+from infossl.io.plain import to_plain
 
 #: The ``format`` entry of an ``infossl train`` checkpoint, and its version.
 INFOSSL_FORMAT = "infossl-checkpoint"
@@ -153,7 +154,7 @@ def checkpoint_dict(model: "nn.Module", *, config: dict, epoch: int, step: int,
         "state_dict": state, "epoch": int(epoch), "step": int(step),
         "optimizer": _to_cpu(optimizer.state_dict()) if optimizer is not None else None,
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-        "rng": rng or {}, "metrics": _plain(metrics or {}),
+        "rng": rng or {}, "metrics": to_plain(metrics or {}),
     }
 
 
@@ -166,21 +167,6 @@ def _to_cpu(obj: Any) -> Any:
         return {k: _to_cpu(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_cpu(v) for v in obj)
-    return obj
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-like numbers and strings only (floats, ints, str, None, lists, dicts)."""
-    import torch
-
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return obj.item() if obj.numel() == 1 else obj.tolist()
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return obj.item()
     return obj
 
 

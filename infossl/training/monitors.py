@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl.io.plain import json_default
 from infossl.training.data import TrainData
 from infossl.training.probe import embed, linear_probe
 
@@ -155,14 +156,6 @@ def baseline_probes(data: TrainData) -> dict[str, float]:
     return {"raw_probe_clean": acc["clean"], "raw_probe_augmented": acc["augmented"]}
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, torch.Tensor):
-        return obj.item() if obj.numel() == 1 else obj.tolist()
-    return str(obj)
-
-
 def _clean(v: Any) -> Any:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
@@ -215,7 +208,7 @@ class Monitor:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, default=_json_default) + "\n")
+                fh.write(json.dumps(record, default=json_default) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         self.message(format_epoch(record))
@@ -261,22 +254,13 @@ def read_records(path: Union[str, os.PathLike]) -> list[dict]:
     return out
 
 
-def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title: str = "") -> Optional[Path]:
-    """PNG with the loss terms, probe accuracies and collapse metrics against the epoch.
-
-    Returns None (and writes nothing) when matplotlib is not installed.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    from infossl.io import save_figure_atomic
+def curves_figure(records: Sequence[dict], *, title: str = "") -> Any:
+    """The training curves as a matplotlib Figure: loss terms, probe accuracies and held-out ranks against the
+    epoch (three panels; one line per recorded key). Needs matplotlib."""
+    from infossl._plotting import new_figure
 
     recs = [r for r in records if isinstance(r.get("epoch"), int)]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = new_figure(1, 3, figsize=(15, 4), what="the training curves")
     epochs = [r["epoch"] for r in recs]
     terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds") and k.split("_")[0] not in
              ("probe", "backbone", "projector", "raw", "view")] if recs else []
@@ -303,7 +287,18 @@ def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title: str = "") -> Optional[Path]:
+    """Write :func:`curves_figure` as a PNG (atomically) and return its path.
+
+    Returns None (and writes nothing) when matplotlib is not installed.
+    """
+    from infossl.io import save_figure_atomic
+
     try:
-        return save_figure_atomic(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
+        fig = curves_figure(records, title=title)
+    except ImportError:
+        return None
+    return save_figure_atomic(fig, path, dpi=110)

@@ -9,7 +9,7 @@ from infossl.training.config import TrainConfig
 from infossl.training.data import prepare_data
 from infossl.models import build_model
 from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics, evaluate,
-                                       format_epoch, plot_curves, read_records, view_information)
+                                       curves_figure, format_epoch, plot_curves, read_records, view_information)
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +81,30 @@ def test_monitor_writes_json_lines_and_warns(tmp_path, capsys):
     assert capsys.readouterr().out == "" and quiet.records[0]["collapse_alarm"] is None
 
 
-def test_format_and_plot(tmp_path):
-    recs = [{"epoch": e, "step": e, "lr": 0.1, "seconds": 1.0, "loss": 2.0 - e / 10, "cross_entropy": 3.0,
+def test_format_epoch_line():
+    rec = {"epoch": 3, "step": 3, "lr": 0.1, "seconds": 1.0, "loss": 1.7, "probe_clean": 0.65,
+           "backbone_verdict": "healthy"}
+    line = format_epoch(rec)
+    assert "probe_clean 65.0%" in line and "healthy" in line and "1.7" in line
+
+
+def test_curves_figure_draws_every_recorded_series(tmp_path):
+    pytest.importorskip("matplotlib")
+    recs = [{"epoch": e, "step": e, "lr": 0.1, "seconds": 1.0, "loss": 2.0 - e / 10, "cross_entropy": 3.0 + e,
              "probe_clean": 0.5 + e / 20, "probe_augmented": 0.4, "backbone_rankme": 5.0 + e,
              "backbone_verdict": "healthy"} for e in range(4)]
-    line = format_epoch(recs[-1])
-    assert "probe_clean 65.0%" in line and "healthy" in line
-    pytest.importorskip("matplotlib")
+    recs[0].pop("probe_clean")  # a series with a gap: drawn on the epochs that have it
+    fig = curves_figure(recs, title="run")
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["loss terms (nats where defined)", "linear probe accuracy",
+                                               "held-out embedding rank"]
+    lines = {ax.get_title(): {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
+             for ax in axes}
+    assert lines["loss terms (nats where defined)"] == {
+        "cross_entropy": ([0, 1, 2, 3], [3.0, 4.0, 5.0, 6.0]), "loss": ([0, 1, 2, 3], [2.0, 1.9, 1.8, 1.7])}
+    assert lines["linear probe accuracy"]["probe_clean"] == ([1, 2, 3], [0.55, 0.6, 0.65])
+    assert lines["held-out embedding rank"]["backbone_rankme"][1] == [5.0, 6.0, 7.0, 8.0]
+    assert fig._suptitle.get_text() == "run"
     path = plot_curves(recs, tmp_path / "c.png", title="t")
-    assert path is not None and (tmp_path / "c.png").stat().st_size > 1000
+    assert path == tmp_path / "c.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(recs)
