@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from infossl._backend import LOG_2PI_E, ArrayLike, chunk_size_for, iter_chunks
+from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import DegenerateInputWarning, check_float, check_int, check_random_state
-from infossl.diagnostics import geometry, ideal
+from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
-from infossl.diagnostics._spectra import _entropy_rank, eigvalsh_desc
+from infossl.diagnostics._spectra import eigvalsh_desc
 from infossl.diagnostics.spectral_shape import _alpha_fit, lidar
 from infossl.diagnostics.report import DiagnosisReport
 from infossl.diagnostics.verdict import Thresholds, decide
+from infossl.linalg import gaussian_entropy_from_logdet
 
 __all__ = ["diagnose", "diagnose_statistics"]
 
@@ -116,20 +118,21 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     t.add("observable_rank", verdict.observable_rank, "min(d, n - 1): the most directions n rows can span",
           "spectrum")
     for name, (fn, *args), desc, group, aware in [
-        ("rankme", (_entropy_rank, lam_u[:m_u], eps), f"RankMe: exp-entropy of uncentred singular values, "
-         f"eps={eps:g} (Garrido et al. 2023)", "spectrum", True),
-        ("rankme_centered", (_entropy_rank, lam[:m_c], eps), "RankMe on centred singular values (scale-free)",
-         "spectrum", False),
-        ("effective_rank", (_entropy_rank, lam[:m_c], 0.0), "effective rank of centred singular values "
-         "(Roy & Vetterli 2007)", "spectrum", False),
-        ("stable_rank", (_ratio, lam_u), "stable rank ||Z||_F^2/||Z||_2^2, uncentred", "spectrum", True),
-        ("nesum", (_ratio, lam), "NESum sum_i lambda_i/lambda_1 of the centred covariance (He & Ozay 2022)",
-         "spectrum", False),
+        ("rankme", (partial(metrics.rankme_from_spectrum, eps=eps), lam_u[:m_u]), f"RankMe: exp-entropy of "
+         f"uncentred singular values, eps={eps:g} (Garrido et al. 2023)", "spectrum", True),
+        ("rankme_centered", (partial(metrics.rankme_from_spectrum, eps=eps), lam[:m_c]), "RankMe on centred "
+         "singular values (scale-free)", "spectrum", False),
+        ("effective_rank", (metrics.effective_rank_from_spectrum, lam[:m_c]), "effective rank of centred "
+         "singular values (Roy & Vetterli 2007)", "spectrum", False),
+        ("stable_rank", (metrics.stable_rank_from_spectrum, lam_u), "stable rank ||Z||_F^2/||Z||_2^2, uncentred",
+         "spectrum", True),
+        ("nesum", (metrics.stable_rank_from_spectrum, lam), "NESum sum_i lambda_i/lambda_1 of the centred "
+         "covariance (He & Ozay 2022)", "spectrum", False),
     ]:
         value, note = _quiet(fn, *args)
         if note:
             notes.append(f"{name}: {note}")
-        t.add(name, value, desc, group, aware)
+        t.add(name, float(value), desc, group, aware)
     alpha, note = _quiet(_alpha_fit_or_nan, lam[:m_c])
     fit = alpha if isinstance(alpha, tuple) else (math.nan, math.nan, 0, 0)
     if note:
@@ -141,7 +144,7 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     kept = lam[:k]
     # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
     # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
-    t.add("gaussian_entropy", float(0.5 * (k * LOG_2PI_E + torch.log(kept).sum())) if k else 0.0,
+    t.add("gaussian_entropy", float(gaussian_entropy_from_logdet(torch.log(kept).sum(), k)) if k else 0.0,
           f"Gaussian entropy (nats) on the k = {k} retained principal directions", "spectrum", True)
     t.add("total_variance", float(lam.sum()), "trace of the centred covariance", "scale", True)
     t.add("variance_fraction", vf, "tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)", "scale", True)
@@ -173,10 +176,6 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
                            metrics=t.frame(), spectrum=lam.numpy().copy(), reasons=notes,
                            thresholds=th.as_dict())
-
-
-def _ratio(lam: torch.Tensor) -> float:
-    return float(lam.sum() / lam[0]) if lam[0] > 0 else 0.0
 
 
 def _alpha_fit_or_nan(lam: torch.Tensor):

@@ -19,6 +19,7 @@ moment-based metrics (alignment, uniformity, per-dimension statistics) live in
 from __future__ import annotations
 
 
+from infossl.linalg import stable_rank_of
 from infossl._backend import ArrayLike
 from infossl._validation import check_float, warn_degenerate
 from infossl.diagnostics._spectra import (_data_spectrum, _entropy_rank, _spectrum, covariance_spectrum,
@@ -121,8 +122,7 @@ def stable_rank_from_spectrum(eigenvalues: ArrayLike):
     lam, b = _spectrum(eigenvalues)
     if lam[0] == 0:
         warn_degenerate("all eigenvalues are zero (the matrix is zero): the stable rank is reported as 0")
-        return b.finish(lam[0])
-    return b.finish(lam.sum() / lam[0])
+    return b.finish(stable_rank_of(lam))
 
 
 def stable_rank(z: ArrayLike, *, centered: bool = False):

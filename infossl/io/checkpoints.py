@@ -468,8 +468,8 @@ def fit_state_dict(state_dict: Mapping[str, Any], expected: Sequence[str]) -> tu
 
     When the keys do not already match, every leading run of :data:`COMMON_PREFIXES` (up to three segments,
     e.g. ``model.backbone.``) is tried: the prefix under which the checkpoint holds every expected name wins
-    (the longest if several), and the checkpoint's other entries (a projector or classifier head next to the
-    backbone) are left out. Returns the fitted dict and notes saying what was stripped and left out; when no
+    (the longest if several), and the checkpoint's other entries under other prefixes (a projector or
+    classifier head next to the backbone) are left out. Without a prefix to strip nothing is left out. Returns the fitted dict and notes saying what was stripped and left out; when no
     prefix fits, the state dict is returned unchanged (and the strict load lists the mismatch).
 
     Examples
@@ -482,7 +482,7 @@ def fit_state_dict(state_dict: Mapping[str, Any], expected: Sequence[str]) -> tu
     want = set(expected)
     if want <= set(state) and len(state) == len(want):
         return state, []
-    candidates = {""}
+    candidates = set()
     for key in state:
         prefix = ""
         for _ in range(3):
@@ -492,6 +492,7 @@ def fit_state_dict(state_dict: Mapping[str, Any], expected: Sequence[str]) -> tu
             prefix += seg
             candidates.add(prefix)
     best = None
+    candidates.discard("")  # without a prefix to strip, extra keys are a mismatch (the strict load lists it)
     for prefix in sorted(candidates, key=len, reverse=True):
         sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         if want <= set(sub):
