@@ -81,7 +81,7 @@ def reset_high_water():
 def child(kind, path):
     """Run one operation in this (fresh) process; print a JSON record."""
     if kind == "diagnose":  # import everything first: imports are not part of the operation
-        from infossl.diagnostics.api import diagnose_statistics
+        from infossl.diagnostics.diagnosis import diagnose_statistics
         from infossl.diagnostics.stream import accumulate_path
     imports = _status_mb("VmRSS") or rss_mb()  # ru_maxrss would include the parent's RSS copied at fork
     reset_high_water()
@@ -124,7 +124,7 @@ def profile_child(path, top=14):
     import cProfile
     import pstats
 
-    from infossl.diagnostics.api import diagnose_statistics
+    from infossl.diagnostics.diagnosis import diagnose_statistics
     from infossl.diagnostics.stream import accumulate_path
 
     prof = cProfile.Profile()

@@ -7,7 +7,7 @@ plot, JSON, markdown). The same computation runs on streamed data through :class
 """
 
 from infossl.diagnostics.accumulator import MomentAccumulator
-from infossl.diagnostics.api import diagnose, diagnose_statistics
+from infossl.diagnostics.diagnosis import diagnose, diagnose_statistics
 from infossl.diagnostics.checkpoints import CheckpointTrajectory, diagnose_checkpoints
 from infossl.diagnostics.ideal import (class_mean_rank, class_means, cover_fraction, invariance_ratio, nc1,
                                        separability_fraction)

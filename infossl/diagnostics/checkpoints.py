@@ -7,7 +7,7 @@ trusted pickled modules are models already), runs it on the data in batches unde
 captures the output of the chosen layer with a forward hook (default: the ``backbone`` submodule when the
 model has one, else the model's output), streams the captured rows (flattened to (batch, features)) into a
 :class:`~infossl.diagnostics.accumulator.MomentAccumulator` and diagnoses them with
-:func:`~infossl.diagnostics.api.diagnose_statistics`. The reports form a :class:`CheckpointTrajectory`:
+:func:`~infossl.diagnostics.diagnosis.diagnose_statistics`. The reports form a :class:`CheckpointTrajectory`:
 a table with one row per checkpoint and a plot of the rank metrics against the epoch.
 
 A model factory named as ``"package.module:function"`` is imported and called: **that executes the named
@@ -221,7 +221,7 @@ def diagnose_checkpoints(
     progress : bool or None
         Progress bar over all checkpoints (None: on a terminal, for long runs).
     sample_size, random_state, **options
-        Passed to :class:`MomentAccumulator` and :func:`~infossl.diagnostics.api.diagnose_statistics`.
+        Passed to :class:`MomentAccumulator` and :func:`~infossl.diagnostics.diagnosis.diagnose_statistics`.
 
     Returns
     -------
@@ -247,7 +247,7 @@ def diagnose_checkpoints(
     >>> traj.table[["checkpoint", "epoch", "verdict", "collapse_rank"]].values.tolist()
     [['a.pt', 1, 'healthy', 8], ['b.pt', 2, 'dimensional-collapse', 2]]
     """
-    from infossl.diagnostics.api import diagnose_statistics
+    from infossl.diagnostics.diagnosis import diagnose_statistics
     from infossl.diagnostics.stream import _as_paths, _labels
 
     files = _as_paths(paths)

@@ -4,7 +4,7 @@
 (:func:`infossl.io.iter_array_chunks`) into a :class:`~infossl.diagnostics.accumulator.MomentAccumulator`;
 :func:`diagnose_path` then turns the accumulated moments into a
 :class:`~infossl.diagnostics.report.DiagnosisReport` with
-:func:`~infossl.diagnostics.api.diagnose_statistics`, the same computation :func:`infossl.diagnose` runs on
+:func:`~infossl.diagnostics.diagnosis.diagnose_statistics`, the same computation :func:`infossl.diagnose` runs on
 an in-memory array. Memory is one chunk plus the (d, d) moments and the reservoir sample, whatever n is.
 
 Long passes show a ``tqdm`` progress bar on stderr: by default only when stderr is a terminal and the file
@@ -254,7 +254,7 @@ def diagnose_path(
     chunk_rows, progress, sample_size, random_state, distributed
         See :func:`accumulate_path` (with ``distributed=True`` every rank returns the same report).
     **options
-        Passed to :func:`infossl.diagnostics.api.diagnose_statistics` (e.g. ``thresholds``, ``eps``).
+        Passed to :func:`infossl.diagnostics.diagnosis.diagnose_statistics` (e.g. ``thresholds``, ``eps``).
 
     Returns
     -------
@@ -271,7 +271,7 @@ def diagnose_path(
     >>> report.verdict, report.collapse_rank, report.n
     ('dimensional-collapse', 3, 5000)
     """
-    from infossl.diagnostics.api import diagnose_statistics
+    from infossl.diagnostics.diagnosis import diagnose_statistics
 
     files = _as_paths(paths)
     if distributed and (views is not None or labels is not None):

@@ -109,7 +109,7 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     return None
 
 
-def view_information(za: torch.Tensor, zb: torch.Tensor) -> float:
+def gaussian_view_mi(za: torch.Tensor, zb: torch.Tensor) -> float:
     """Gaussian :math:`\\hat I(Z_a; Z_b)` in nats (bias-corrected, ridge 1e-3); NaN when undefined."""
     from infossl.estimators import gaussian_mutual_information
 
@@ -132,7 +132,7 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
     z_eval = embed(model.projector, h_eval) if not isinstance(model.projector, nn.Identity) else h_eval  # (m, k)
     out.update(collapse_metrics(h_eval, "backbone"))
     out.update(collapse_metrics(z_eval, "projector"))
-    out["view_mi_gaussian"] = view_information(embed(model.backbone, data.eval_view_a),
+    out["view_mi_gaussian"] = gaussian_view_mi(embed(model.backbone, data.eval_view_a),
                                                embed(model.backbone, data.eval_view_b))
     if probe and data.probe_y is not None and data.eval_y is not None:
         h_train = embed(model.backbone, data.probe_x)  # (n, r)
@@ -302,3 +302,12 @@ def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title
     except ImportError:
         return None
     return save_figure_atomic(fig, path, dpi=110)
+
+
+# Renamed: ``view_information`` is also the per-layer quantity of infossl.deterministic.
+def __getattr__(name: str):
+    if name == "view_information":
+        from infossl._deprecation import renamed
+
+        return renamed("view_information", gaussian_view_mi, where="infossl.training.monitors")
+    raise AttributeError(f"module 'infossl.training.monitors' has no attribute {name!r}")

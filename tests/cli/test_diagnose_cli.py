@@ -12,7 +12,7 @@ from torch import nn
 
 from infossl.cli import main
 from infossl.io.checkpoints import is_checkpoint
-from infossl.diagnostics.api import diagnose
+from infossl.diagnostics.diagnosis import diagnose
 
 SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "16", "projector": "8"}
 

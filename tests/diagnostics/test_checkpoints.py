@@ -55,7 +55,7 @@ def test_infossl_checkpoints_trajectory(tmp_path):
 
 
 def test_same_model_diagnosed_like_its_embeddings(tmp_path):
-    from infossl.diagnostics.api import diagnose
+    from infossl.diagnostics.diagnosis import diagnose
 
     model = ssl_checkpoint(tmp_path / "c.pt", 0)
     x, y, _ = load_data("digits")

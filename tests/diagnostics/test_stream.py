@@ -127,7 +127,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path, z, monkeypatch, capsys):
 
 # ----------------------------------------------------------------------------------------- diagnose
 def test_diagnose_path_equals_in_memory_diagnose(tmp_path, z):
-    from infossl.diagnostics.api import diagnose
+    from infossl.diagnostics.diagnosis import diagnose
 
     np.save(tmp_path / "z.npy", z)
     streamed = diagnose_path(tmp_path / "z.npy", chunk_rows=37, progress=False)
@@ -145,7 +145,7 @@ def test_diagnose_path_equals_in_memory_diagnose(tmp_path, z):
 
 
 def test_diagnose_path_with_labels_and_views(tmp_path, z, rng):
-    from infossl.diagnostics.api import diagnose
+    from infossl.diagnostics.diagnosis import diagnose
 
     labels = rng.integers(0, 3, size=len(z))
     view = z + 0.1 * rng.standard_normal(z.shape)

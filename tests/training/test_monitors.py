@@ -9,7 +9,7 @@ from infossl.training.config import TrainConfig
 from infossl.training.data import prepare_data
 from infossl.models import build_model
 from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics, evaluate,
-                                       curves_figure, format_epoch, plot_curves, read_records, view_information)
+                                       curves_figure, format_epoch, plot_curves, read_records, gaussian_view_mi)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +40,13 @@ def test_collapse_metrics_on_collapsed_and_isotropic_embeddings():
     assert collapse_metrics(bad, "z")["z_verdict"] == "non-finite"
 
 
-def test_view_information():
+def test_gaussian_view_mi():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(500, 3, generator=g)
     b = a + 0.5 * torch.randn(500, 3, generator=g)
     # Gaussian MI of y = x + 0.5 e per coordinate: 3 * 0.5 * log(1 + 1 / 0.25) = 2.414 nats; sampling sd ~0.06
-    assert view_information(a, b) == pytest.approx(1.5 * torch.log(torch.tensor(5.0)).item(), abs=0.25)
-    assert view_information(torch.zeros(10, 2), torch.zeros(10, 2)) == 0.0
+    assert gaussian_view_mi(a, b) == pytest.approx(1.5 * torch.log(torch.tensor(5.0)).item(), abs=0.25)
+    assert gaussian_view_mi(torch.zeros(10, 2), torch.zeros(10, 2)) == 0.0
 
 
 def test_collapse_alarm_rule():

@@ -1,0 +1,293 @@
+"""``diagnose(z)`` and ``diagnose_statistics(acc)``: one mechanism for in-memory and streamed embeddings.
+
+:func:`diagnose` feeds ``z`` to a :class:`~infossl.diagnostics.MomentAccumulator` and calls
+:func:`diagnose_statistics`, which computes every metric from the accumulated moments (spectrum-level formulas
+of :mod:`~infossl.diagnostics.metrics`), the pairwise and label metrics from the accumulator's uniform row
+sample, the view metrics from ``views``, and applies the verdict rule of :mod:`~infossl.diagnostics.verdict`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import partial
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
+from infossl._validation import DegenerateInputWarning, check_float, check_int, check_random_state
+from infossl.diagnostics import geometry, ideal, metrics
+from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
+from infossl.diagnostics._spectra import eigvalsh_desc
+from infossl.diagnostics.spectral_shape import _alpha_fit, lidar
+from infossl.diagnostics.report import DiagnosisReport
+from infossl.diagnostics.verdict import Thresholds, decide
+from infossl.linalg import gaussian_entropy_from_logdet
+
+__all__ = ["diagnose", "diagnose_statistics"]
+
+Views = Union[ArrayLike, Sequence[ArrayLike], None]
+
+
+class _Table:
+    def __init__(self) -> None:
+        self.rows: list = []
+
+    def add(self, name: str, value: Any, description: str, group: str, scale_aware: bool = False) -> None:
+        if isinstance(value, torch.Tensor):
+            value = value.item()
+        self.rows.append((name, value, description, group, scale_aware))
+
+    def frame(self):
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows, columns=["name", "value", "description", "group", "scale_aware"])
+        df["value"] = df["value"].astype(object)
+        return df.set_index("name")
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call a metric, turning a documented degenerate case into NaN plus a note instead of an exception."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateInputWarning)
+        try:
+            value = fn(*args, **kwargs)
+        except ValueError as exc:
+            return math.nan, str(exc)
+    notes = [str(w.message) for w in caught if issubclass(w.category, DegenerateInputWarning)]
+    return value, "; ".join(notes) if notes else None
+
+
+def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: Optional[ArrayLike] = None,
+                        thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7,
+                        max_labelings: int = 32, separability_rows: int = 512,
+                        random_state: Union[None, int, np.random.Generator] = 0) -> DiagnosisReport:
+    """Diagnose collapse from a filled :class:`~infossl.diagnostics.MomentAccumulator` (the streaming path).
+
+    Parameters
+    ----------
+    acc : MomentAccumulator
+        Holding at least 2 rows.
+    views : array (n_v, q, d) or a sequence of q arrays (n_v, d), optional
+        Augmented views of n_v inputs (row i of each view comes from input i). Adds LiDAR, alignment, the
+        Gaussian MI between the first two views and the invariance ratio.
+    labels : array (n,), optional
+        One class label per accumulated row (in the order the rows were fed). Adds NC1, the affine rank of the
+        class means against C - 1 and the linear-separability fraction of class labelings (vs Cover's
+        formula); these are computed on the accumulator's uniform sample (exact when n <= sample_size).
+    thresholds : Thresholds or dict, optional
+        The verdict thresholds (see :class:`~infossl.diagnostics.Thresholds`).
+    eps : float, default 1e-7
+        RankMe's epsilon (Garrido et al. 2023).
+    max_labelings : int, default 32
+        Labelings checked by the separability fraction (exhaustive when 2^(C-1) is at most this).
+    separability_rows : int, default 512
+        At most this many sampled rows enter the separability linear programmes.
+    random_state : int, Generator or None
+        For the sampled labelings and rows.
+
+    Returns
+    -------
+    DiagnosisReport
+    """
+    if not isinstance(acc, MomentAccumulator):
+        raise TypeError(f"acc must be a MomentAccumulator, got {type(acc).__name__}")
+    if acc.n < 2:
+        raise ValueError(f"diagnosis needs at least 2 rows, the accumulator has n={acc.n}")
+    th = Thresholds.coerce(thresholds)
+    eps = check_float(eps, "eps", low=0.0)
+    max_labelings = check_int(max_labelings, "max_labelings", low=1)
+    separability_rows = check_int(separability_rows, "separability_rows", low=2)
+    n, d = acc.n, acc.dim
+    cov = acc.covariance.cpu()  # (d, d)
+    mean = acc.mean.cpu()  # (d,)
+    lam = eigvalsh_desc(cov)  # (d,) centred, descending
+    lam_u = eigvalsh_desc(acc.second_moment.cpu())  # (d,) uncentred
+    m_c, m_u = min(d, n - 1), min(d, n)
+    var_biased = torch.diagonal(cov) * ((n - 1) / n)  # (d,)
+    vf = float(geometry.variance_fraction_from_moments(mean, var_biased.sum()))
+    nstd = float(geometry.normalized_std_from_moments(acc.normalized_var.cpu()))
+    verdict = decide(lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
+                     thresholds=th)
+    notes = list(verdict.reasons)
+    t = _Table()
+    t.add("spectral_rank", verdict.spectral_rank, "directions of the centred covariance above the collapse "
+          "floor / below a spectral cliff (verdict.collapse_rank)", "spectrum")
+    t.add("observable_rank", verdict.observable_rank, "min(d, n - 1): the most directions n rows can span",
+          "spectrum")
+    for name, (fn, *args), desc, group, aware in [
+        ("rankme", (partial(metrics.rankme_from_spectrum, eps=eps), lam_u[:m_u]), f"RankMe: exp-entropy of "
+         f"uncentred singular values, eps={eps:g} (Garrido et al. 2023)", "spectrum", True),
+        ("rankme_centered", (partial(metrics.rankme_from_spectrum, eps=eps), lam[:m_c]), "RankMe on centred "
+         "singular values (scale-free)", "spectrum", False),
+        ("effective_rank", (metrics.effective_rank_from_spectrum, lam[:m_c]), "effective rank of centred "
+         "singular values (Roy & Vetterli 2007)", "spectrum", False),
+        ("stable_rank", (metrics.stable_rank_from_spectrum, lam_u), "stable rank ||Z||_F^2/||Z||_2^2, uncentred",
+         "spectrum", True),
+        ("nesum", (metrics.stable_rank_from_spectrum, lam), "NESum sum_i lambda_i/lambda_1 of the centred "
+         "covariance (He & Ozay 2022)", "spectrum", False),
+    ]:
+        value, note = _quiet(fn, *args)
+        if note:
+            notes.append(f"{name}: {note}")
+        t.add(name, float(value), desc, group, aware)
+    alpha, note = _quiet(_alpha_fit_or_nan, lam[:m_c])
+    fit = alpha if isinstance(alpha, tuple) else (math.nan, math.nan, 0, 0)
+    if note:
+        notes.append(f"alpha-ReQ not computed: {note}")
+    t.add("alpha_req", fit[0], f"alpha-ReQ power-law decay of the centred spectrum, ranks {fit[2]}..{fit[3]} "
+          "(Agrawal et al. 2022)", "spectrum")
+    t.add("alpha_req_r2", fit[1], "R^2 of the alpha-ReQ log-log fit", "spectrum")
+    k = verdict.spectral_rank
+    kept = lam[:k]
+    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
+    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
+    t.add("gaussian_entropy", float(gaussian_entropy_from_logdet(torch.log(kept).sum(), k)) if k else 0.0,
+          f"Gaussian entropy (nats) on the k = {k} retained principal directions", "spectrum", True)
+    t.add("total_variance", float(lam.sum()), "trace of the centred covariance", "scale", True)
+    t.add("variance_fraction", vf, "tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)", "scale", True)
+    t.add("normalized_std", nstd, "mean std of l2-normalised rows (~1/sqrt(d) isotropic, 0 collapsed)",
+          "scale", True)
+    t.add("normalized_std_scaled", nstd * math.sqrt(d), "sqrt(d) x normalized_std (~1 isotropic)", "scale",
+          True)
+    t.add("dead_dimensions", geometry.dead_dimensions_from_moments(var_biased, mean, tol=th.dead_tol),
+          f"dimensions with std <= {th.dead_tol:g} x RMS entry", "scale", True)
+    t.add("offdiagonal_energy", float(geometry.offdiagonal_energy_from_covariance(cov)),
+          "share of the covariance's squared Frobenius norm off the diagonal", "geometry")
+    sample = acc.sample.cpu()  # (s, d)
+    if sample.shape[0] >= 2:
+        value, note = _quiet(geometry.uniformity, sample.numpy())
+    else:
+        value, note = math.nan, ("uniformity needs a row sample of at least 2 rows "
+                                 f"(sample_size={acc.sample_size})")
+    if note:
+        notes.append(note)
+    if sample.shape[0] < n:
+        notes.append(f"uniformity and the label metrics use a uniform sample of {sample.shape[0]} of the "
+                     f"{n} rows")
+    t.add("uniformity", value, f"Wang & Isola uniformity (t=2) on a uniform sample of {sample.shape[0]} rows",
+          "geometry", True)
+    if views is not None:
+        _view_metrics(t, views, notes)
+    if labels is not None:
+        _label_metrics(t, acc, sample, labels, notes, max_labelings, separability_rows, random_state)
+    return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
+                           metrics=t.frame(), spectrum=lam.numpy().copy(), reasons=notes,
+                           thresholds=th.as_dict())
+
+
+def _alpha_fit_or_nan(lam: torch.Tensor):
+    if lam.numel() == 0 or lam[0] <= 0:
+        raise ValueError("the centred spectrum is zero")
+    return _alpha_fit(lam, None)
+
+
+def _view_metrics(t: _Table, views: Views, notes: list) -> None:
+    from infossl.estimators import gaussian_mutual_information
+
+    v, _ = geometry.check_views(views)
+    v = v.detach().cpu().double()
+    value, note = _quiet(lidar, v.numpy())
+    t.add("lidar", value, "LiDAR: effective rank of the LDA matrix, inputs as classes (Thilak et al. 2023)",
+          "views")
+    value, note2 = _quiet(geometry.alignment, v[:, 0].numpy(), v[:, 1].numpy())
+    t.add("alignment", value, "Wang & Isola alignment E||u - u'||^2 of views 0 and 1 (0 = invariant)",
+          "views", True)
+    value, note3 = _quiet(gaussian_mutual_information, v[:, 0].numpy(), v[:, 1].numpy())
+    t.add("mi_views", value, "Gaussian MI (nats) between views 0 and 1", "views")
+    value, note4 = _quiet(ideal.invariance_ratio, v.numpy())
+    t.add("invariance_ratio", value, "within-input / total sum of squares across views (0 = invariant)",
+          "views", True)
+    notes += [f"views: {x}" for x in (note, note2, note3, note4) if x]
+
+
+def _label_metrics(t: _Table, acc: MomentAccumulator, sample: torch.Tensor, labels: Any, notes: list,
+                   max_labelings: int, separability_rows: int, random_state: Any) -> None:
+    lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if lab.ndim != 1 or lab.shape[0] != acc.n:
+        raise ValueError(f"labels must have one entry per accumulated row: expected shape ({acc.n},), "
+                         f"got {lab.shape}")
+    lab_s = lab[acc.sample_index]  # (s,)
+    z = sample.numpy()
+    classes = np.unique(lab_s)
+    c = len(classes)
+    t.add("n_classes", c, "classes present in the labelled sample", "labels")
+    if c < 2:
+        notes.append("labels: fewer than 2 classes in the sample; label metrics skipped")
+        return
+    value, note = _quiet(ideal.nc1, z, lab_s)
+    t.add("nc1", value, "NC1 tr(S_W S_B^+)/C (Papyan et al. 2020; 0 = classes collapsed to their means)",
+          "labels")
+    t.add("class_mean_rank", ideal.class_mean_rank(z, lab_s, tol=1e-6),
+          f"affine rank of the class means (rel. tol 1e-6); ideal = C - 1 = {c - 1}", "labels")
+    rng = check_random_state(random_state)
+    rows = np.sort(rng.choice(z.shape[0], size=min(separability_rows, z.shape[0]), replace=False))
+    value, note2 = _quiet(ideal.separability_fraction, z[rows], lab_s[rows], max_labelings=max_labelings,
+                          random_state=rng)
+    t.add("separability_fraction", value, f"share of class labelings linearly separable on {rows.size} rows "
+          f"({max_labelings} labelings at most)", "labels")
+    t.add("cover_fraction", ideal.cover_fraction(c, acc.dim), "Cover (1965) share for C points in general "
+          "position in R^d", "labels")
+    notes += [f"labels: {x}" for x in (note, note2) if x]
+
+
+def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] = None,
+             thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7, sample_size: int = 2048,
+             chunk_size: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
+             **options: Any) -> DiagnosisReport:
+    """Diagnose collapse of an (n, d) embedding matrix: healthy, dimensional collapse (to k of d), or complete
+    collapse, with the metrics behind the verdict.
+
+    Parameters
+    ----------
+    z : array (n, d) or tensor
+        Embeddings, n >= 2 rows; float32 stays float32 in the matrix products.
+    views, labels, thresholds, eps
+        See :func:`diagnose_statistics`.
+    sample_size : int, default 2048
+        Rows kept (uniformly) for the pairwise and label metrics.
+    chunk_size : int, optional
+        Rows per accumulator update (default: ~256 MiB per chunk).
+    random_state : int, Generator or None
+        Seeds the row sample and the sampled labelings.
+    **options
+        Passed to :func:`diagnose_statistics` (``max_labelings``, ``separability_rows``).
+
+    Returns
+    -------
+    DiagnosisReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> diagnose(rng.standard_normal((2000, 8))).verdict
+    'healthy'
+    >>> r = diagnose(rng.standard_normal((2000, 3)) @ rng.standard_normal((3, 8)))   # rank 3 in R^8
+    >>> r.verdict, r.collapse_rank
+    ('dimensional-collapse', 3)
+    >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
+    'complete-collapse'
+    """
+    t = _chunk_tensor(z, name="z")
+    if t.ndim == 1:
+        t = t.reshape(-1, 1)
+    if t.ndim != 2:
+        raise ValueError(f"z must be 2-D (n_samples, n_features); got shape {tuple(t.shape)}")
+    n, d = t.shape
+    if n < 2 or d == 0:
+        raise ValueError(f"z needs at least 2 rows and 1 column to diagnose; got shape ({n}, {d})")
+    if not bool(torch.isfinite(t).all()):
+        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
+        n_nan = int(torch.isnan(t).sum())
+        n_inf = int((~torch.isfinite(t)).sum()) - n_nan
+        raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
+                         f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
+    acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)
+    size = chunk_size if chunk_size is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
+    for sl in iter_chunks(n, check_int(size, "chunk_size", low=1)):
+        acc.update(t[sl])
+    return diagnose_statistics(acc, views=views, labels=labels, thresholds=thresholds, eps=eps,
+                               random_state=random_state, **options)
