@@ -235,7 +235,7 @@ def _label_metrics(t: _Table, acc: MomentAccumulator, sample: torch.Tensor, labe
 
 def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] = None,
              thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7, sample_size: int = 2048,
-             chunk_size: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
+             chunk_rows: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
              **options: Any) -> DiagnosisReport:
     """Diagnose collapse of an (n, d) embedding matrix: healthy, dimensional collapse (to k of d), or complete
     collapse, with the metrics behind the verdict.
@@ -248,8 +248,10 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         See :func:`diagnose_statistics`.
     sample_size : int, default 2048
         Rows kept (uniformly) for the pairwise and label metrics.
-    chunk_size : int, optional
-        Rows per accumulator update (default: ~256 MiB per chunk).
+    chunk_rows : int, optional
+        Rows per accumulator update (default: ~256 MiB per chunk); the name :func:`diagnose_path` and
+        :func:`infossl.io.iter_array_chunks` use for the same setting (``chunk_size`` is accepted for one
+        release, with a ``DeprecationWarning``).
     random_state : int, Generator or None
         Seeds the row sample and the sampled labelings.
     **options
@@ -271,6 +273,12 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
     'complete-collapse'
     """
+    if "chunk_size" in options:
+        if chunk_rows is not None:
+            raise TypeError("diagnose() got both chunk_rows and its old name chunk_size")
+        warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        chunk_rows = options.pop("chunk_size")
     t = _chunk_tensor(z, name="z")
     if t.ndim == 1:
         t = t.reshape(-1, 1)
@@ -286,8 +294,8 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
                          f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
     acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)
-    size = chunk_size if chunk_size is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
-    for sl in iter_chunks(n, check_int(size, "chunk_size", low=1)):
+    size = chunk_rows if chunk_rows is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
+    for sl in iter_chunks(n, check_int(size, "chunk_rows", low=1)):
         acc.update(t[sl])
     return diagnose_statistics(acc, views=views, labels=labels, thresholds=thresholds, eps=eps,
                                random_state=random_state, **options)
