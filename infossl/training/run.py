@@ -61,6 +61,39 @@ def _compatible(saved: dict, current: dict) -> None:
                          + "); use a new --out folder or the same options")
 
 
+def _resume_state(out: Optional[Path], stream: Any) -> dict:
+    """The checkpoint to resume from: ``last.pt``, or -- when it is missing or unreadable (truncated, corrupt)
+    -- the newest intact ``ckpt_epochEEE.pt``, with a warning saying which and what that loses."""
+    import sys
+    import warnings
+
+    from infossl.io import checkpoints as ck
+
+    if out is None:
+        raise FileNotFoundError("--resume needs --out, the folder of the earlier run")
+    problem = None
+    if (out / "last.pt").exists():
+        try:
+            return ck.read_training_checkpoint(out / "last.pt")
+        except ValueError as exc:
+            problem = f"{out / 'last.pt'} is unreadable ({exc})"
+    for path in sorted(out.glob("ckpt_epoch[0-9][0-9][0-9]*.pt"), reverse=True):
+        try:
+            saved = ck.read_training_checkpoint(path)
+        except ValueError:
+            continue
+        if not isinstance(saved.get("rng"), dict) or "generator" not in saved["rng"]:
+            continue
+        message = (f"{problem or f'{out}/last.pt is missing'}; resuming from {path.name} (epoch {saved['epoch']}), "
+                   "the newest intact checkpoint. Epoch checkpoints hold no optimiser state, so AdamW restarts "
+                   "its moments: the run continues but will not equal an uninterrupted one")
+        warnings.warn(message, UserWarning, stacklevel=3)
+        print(f"infossl: warning: {message}", file=stream or sys.stderr)
+        return saved
+    raise FileNotFoundError(f"--resume found no intact checkpoint in {out} "
+                            f"({problem or 'no last.pt'}; no readable ckpt_epochEEE.pt)")
+
+
 def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, stream: Any = None) -> TrainResult:
     """Run the training described by ``config`` (the engine of ``infossl train``).
 
@@ -127,9 +160,7 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
         start_epoch = start_step = 0
         records: list[dict] = []
         if resume:
-            if out is None or not (out / "last.pt").exists():
-                raise FileNotFoundError(f"--resume needs {out}/last.pt from an earlier run; none found")
-            saved = ck.read_training_checkpoint(out / "last.pt")
+            saved = _resume_state(out, stream if not quiet else None)
             _compatible(saved["config"], cfg)
             model.load_state_dict(saved["state_dict"])
             if saved.get("optimizer"):

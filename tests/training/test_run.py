@@ -103,7 +103,7 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     with pytest.raises(ValueError, match="different run configuration \\(lr: 0.002 -> 0.1\\)"):
         train(TrainConfig(objective="vicreg", epochs=2, out=str(tmp_path), lr=0.1, probe_every=5, **SMALL),
               resume=True, quiet=True)
-    with pytest.raises(FileNotFoundError, match="--resume needs"):
+    with pytest.raises(FileNotFoundError, match="--resume found no intact checkpoint"):
         train(TrainConfig(objective="vicreg", epochs=2, out=str(tmp_path / "new"), **SMALL), resume=True, quiet=True)
 
 
@@ -203,3 +203,19 @@ def test_cuda_autocast_and_grad_scaling(tmp_path):
     assert result.records[-1]["step"] == 4 and torch.isfinite(torch.tensor(result.records[-1]["loss"]))
     saved = read_training_checkpoint(tmp_path / "last.pt")
     assert saved["scaler"] is not None and all(v.device.type == "cpu" for v in saved["state_dict"].values())
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path):
+    cfg = dict(objective="vicreg", out=str(tmp_path), probe_every=9, **SMALL)
+    train(TrainConfig(epochs=2, **cfg), quiet=True)
+    last = tmp_path / "last.pt"
+    last.write_bytes(last.read_bytes()[:200])  # truncated by a disk fault
+    (tmp_path / "ckpt_epoch002.pt").write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match=r"last.pt is unreadable .*resuming from ckpt_epoch001.pt \(epoch 1\)"):
+        resumed = train(TrainConfig(epochs=3, **cfg), resume=True, quiet=True)
+    assert [r["epoch"] for r in resumed.records] == [0, 1, 2, 3]
+    assert read_training_checkpoint(last)["epoch"] == 3
+    for p in tmp_path.glob("*.pt"):
+        p.unlink()
+    with pytest.raises(FileNotFoundError, match="no intact checkpoint"):
+        train(TrainConfig(epochs=3, **cfg), resume=True, quiet=True)
