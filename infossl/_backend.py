@@ -25,6 +25,8 @@ import numpy as np
 import torch
 
 ArrayLike = Union[np.ndarray, torch.Tensor, "list[float]"]
+#: A file path: a string or any ``os.PathLike`` (the one spelling used by every module).
+PathLike = Union[str, "os.PathLike[str]"]
 
 # A chunked kernel holds at most about this many bytes in one (chunk, n) block.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20

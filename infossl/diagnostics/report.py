@@ -10,9 +10,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from infossl._backend import PathLike
 from infossl.io.plain import to_plain
 
-PathLike = Union[str, Path]
 
 
 @dataclass

@@ -9,10 +9,10 @@ from typing import Any, Callable, Optional, Union
 
 from torch import nn
 
+from infossl._backend import PathLike
 from infossl.io.checkpoints import Checkpoint, check_checkpoint, load_weights, read_training_checkpoint
 from infossl.models.architectures import SSLModel, build_model
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
