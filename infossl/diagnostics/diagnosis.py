@@ -24,7 +24,7 @@ from infossl.diagnostics._spectra import eigvalsh_desc
 from infossl.diagnostics.spectral_shape import _alpha_fit, lidar
 from infossl.diagnostics.report import DiagnosisReport
 from infossl.diagnostics.verdict import Thresholds, decide
-from infossl.linalg import gaussian_entropy_from_logdet
+from infossl.linalg import centred, gaussian_entropy_from_logdet, small_second_moment
 
 __all__ = ["diagnose", "diagnose_statistics"]
 
@@ -92,23 +92,65 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     -------
     DiagnosisReport
     """
-    if not isinstance(acc, MomentAccumulator):
+    if not isinstance(acc, (MomentAccumulator, _Moments)):
         raise TypeError(f"acc must be a MomentAccumulator, got {type(acc).__name__}")
     if acc.n < 2:
         raise ValueError(f"diagnosis needs at least 2 rows, the accumulator has n={acc.n}")
+    stats = acc if isinstance(acc, _Moments) else _Moments.of_accumulator(acc)
+    return _diagnose(stats, views=views, labels=labels, thresholds=thresholds, eps=eps,
+                     max_labelings=max_labelings, separability_rows=separability_rows, random_state=random_state)
+
+
+class _Moments:
+    """What a diagnosis reads from the data: n, d, the column means and variances, both spectra, the
+    off-diagonal energy, the normalised-row variances and the uniform row sample (with its row indices)."""
+
+    def __init__(self, n: int, d: int, mean: torch.Tensor, var: torch.Tensor, lam: torch.Tensor,
+                 lam_u: torch.Tensor, offdiag: float, normalized_var: torch.Tensor, sample: torch.Tensor,
+                 sample_index: np.ndarray, sample_size: int) -> None:
+        self.n, self.dim, self.mean, self.var, self.lam, self.lam_u = n, d, mean, var, lam, lam_u
+        self.offdiag, self.normalized_var = offdiag, normalized_var
+        self.sample, self.sample_index, self.sample_size = sample, sample_index, sample_size
+
+    @classmethod
+    def of_accumulator(cls, acc: MomentAccumulator) -> "_Moments":
+        cov = acc.covariance.cpu()  # (d, d)
+        lam, lam_u = _spectra(acc, cov)  # (d,) centred and uncentred eigenvalues, descending
+        return cls(acc.n, acc.dim, acc.mean.cpu(), torch.diagonal(cov).clone(), lam, lam_u,
+                   float(geometry.offdiagonal_energy_from_covariance(cov)), acc.normalized_var.cpu(),
+                   acc.sample.cpu(), acc.sample_index, acc.sample_size)
+
+    @classmethod
+    def of_wide_rows(cls, rows: torch.Tensor, sample_size: int) -> "_Moments":
+        """From all n rows of (n, d) data with n < d, never forming a d x d matrix: the spectra come from the
+        n x n Gram matrices (same non-zero eigenvalues) and the squared Frobenius norm of the covariance is the
+        sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d)."""
+        x = rows.detach().cpu().double()  # (n, d)
+        n, d = x.shape
+        xc = centred(x)
+        pad = torch.zeros(d - n, dtype=torch.float64)
+        lam = torch.cat([eigvalsh_desc(small_second_moment(xc) / (n - 1)), pad])  # (d,)
+        lam_u = torch.cat([eigvalsh_desc(small_second_moment(x) / n), pad])  # (d,)
+        var = xc.pow(2).sum(dim=0) / (n - 1)  # (d,)
+        total = lam.pow(2).sum()
+        offdiag = float(((total - var.pow(2).sum()).clamp_min(0) / total) if total > 0 else total)
+        norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (n, 1)
+        u = torch.where(norms > 0, x / torch.where(norms > 0, norms, torch.ones_like(norms)), torch.zeros_like(x))
+        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), x, np.arange(n), sample_size)
+
+
+def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thresholds: Any, eps: float,
+              max_labelings: int, separability_rows: int, random_state: Any) -> DiagnosisReport:
     th = Thresholds.coerce(thresholds)
     eps = check_float(eps, "eps", low=0.0)
     max_labelings = check_int(max_labelings, "max_labelings", low=1)
     separability_rows = check_int(separability_rows, "separability_rows", low=2)
     n, d = acc.n, acc.dim
-    cov = acc.covariance.cpu()  # (d, d)
-    mean = acc.mean.cpu()  # (d,)
-    lam = eigvalsh_desc(cov)  # (d,) centred, descending
-    lam_u = eigvalsh_desc(acc.second_moment.cpu())  # (d,) uncentred
+    mean, lam, lam_u = acc.mean, acc.lam, acc.lam_u
     m_c, m_u = min(d, n - 1), min(d, n)
-    var_biased = torch.diagonal(cov) * ((n - 1) / n)  # (d,)
+    var_biased = acc.var * ((n - 1) / n)  # (d,)
     vf = float(geometry.variance_fraction_from_moments(mean, var_biased.sum()))
-    nstd = float(geometry.normalized_std_from_moments(acc.normalized_var.cpu()))
+    nstd = float(geometry.normalized_std_from_moments(acc.normalized_var))
     verdict = decide(lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
                      thresholds=th)
     notes = list(verdict.reasons)
@@ -154,9 +196,9 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
           True)
     t.add("dead_dimensions", geometry.dead_dimensions_from_moments(var_biased, mean, tol=th.dead_tol),
           f"dimensions with std <= {th.dead_tol:g} x RMS entry", "scale", True)
-    t.add("offdiagonal_energy", float(geometry.offdiagonal_energy_from_covariance(cov)),
+    t.add("offdiagonal_energy", acc.offdiag,
           "share of the covariance's squared Frobenius norm off the diagonal", "geometry")
-    sample = acc.sample.cpu()  # (s, d)
+    sample = acc.sample  # (s, d)
     if sample.shape[0] >= 2:
         value, note = _quiet(geometry.uniformity, sample.numpy())
     else:
@@ -176,6 +218,24 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
                            metrics=t.frame(), spectrum=lam.numpy().copy(), reasons=notes,
                            thresholds=th.as_dict())
+
+
+def _spectra(acc: MomentAccumulator, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (d,), descending, of the centred covariance and the uncentred second moment.
+
+    When fewer rows than columns were seen and the row sample holds all of them (n <= sample_size), they come
+    from the n x n Gram matrices instead (same non-zero eigenvalues, padded with zeros to d): O(n^2 d) rather
+    than an O(d^3) eigendecomposition, so d = 10 000 with n = 50 takes a fraction of a second.
+    """
+    n, d = acc.n, acc.dim
+    sample = acc.sample.cpu()
+    if n < d and sample.shape[0] == n:
+        zc = centred(sample)  # (n, d) float64, the exact rows
+        pad = torch.zeros(d - n, dtype=torch.float64)
+        lam = torch.cat([eigvalsh_desc(small_second_moment(zc) / (n - 1)), pad])
+        lam_u = torch.cat([eigvalsh_desc(small_second_moment(sample) / n), pad])
+        return lam, lam_u
+    return eigvalsh_desc(cov), eigvalsh_desc(acc.second_moment.cpu())
 
 
 def _alpha_fit_or_nan(lam: torch.Tensor):
@@ -203,7 +263,7 @@ def _view_metrics(t: _Table, views: Views, notes: list) -> None:
     notes += [f"views: {x}" for x in (note, note2, note3, note4) if x]
 
 
-def _label_metrics(t: _Table, acc: MomentAccumulator, sample: torch.Tensor, labels: Any, notes: list,
+def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any, notes: list,
                    max_labelings: int, separability_rows: int, random_state: Any) -> None:
     lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if lab.ndim != 1 or lab.shape[0] != acc.n:
@@ -293,6 +353,9 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         n_inf = int((~torch.isfinite(t)).sum()) - n_nan
         raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
                          f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
+    if n < d and n <= check_int(sample_size, "sample_size", low=0):  # wide data held in memory: no d x d work
+        return diagnose_statistics(_Moments.of_wide_rows(t, sample_size), views=views, labels=labels,
+                                   thresholds=thresholds, eps=eps, random_state=random_state, **options)
     acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)
     size = chunk_rows if chunk_rows is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
     for sl in iter_chunks(n, check_int(size, "chunk_rows", low=1)):

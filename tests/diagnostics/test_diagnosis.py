@@ -122,3 +122,25 @@ def test_chunk_rows_is_the_one_name_and_chunk_size_warns(z):
     assert old.verdict == diagnose(z, chunk_rows=7).verdict
     with pytest.raises(TypeError, match="both chunk_rows and its old name"):
         diagnose(z, chunk_rows=7, chunk_size=7)
+
+
+@pytest.mark.parametrize("shape", [(40, 60), (30, 200)])
+def test_wide_data_route_equals_the_accumulator(rng, shape):
+    """n < d in memory: the n x n Gram route gives the accumulator's report (every metric, labels included)."""
+    z = rng.standard_normal(shape) @ rng.standard_normal((shape[1], shape[1])) * 0.1 + 2
+    y = rng.integers(0, 3, shape[0])
+    wide = diagnose(z, labels=y)
+    streamed = diagnose_statistics(MomentAccumulator(shape[1]).update(z), labels=y)
+    a, b = wide.metrics["value"], streamed.metrics["value"]
+    assert list(a.index) == list(b.index) and wide.verdict == streamed.verdict
+    for k in a.index:
+        if isinstance(a[k], float) and math.isfinite(a[k]):
+            assert a[k] == pytest.approx(b[k], rel=1e-8, abs=1e-10), k
+        else:
+            assert a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]), k
+    np.testing.assert_allclose(wide.spectrum, streamed.spectrum, rtol=1e-8, atol=1e-12)
+
+
+def test_very_wide_data_is_diagnosed_without_a_d_by_d_matrix(rng):
+    report = diagnose(rng.standard_normal((50, 10_000)))  # ~0.5 s; the d x d route took ~170 s here
+    assert report.verdict == "healthy" and report.collapse_rank == 49 and report.dim == 10_000
