@@ -212,7 +212,7 @@ def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thr
     t.add("uniformity", value, f"Wang & Isola uniformity (t=2) on a uniform sample of {sample.shape[0]} rows",
           "geometry", True)
     if views is not None:
-        _view_metrics(t, views, notes)
+        _view_metrics(t, views, notes, d)
     if labels is not None:
         _label_metrics(t, acc, sample, labels, notes, max_labelings, separability_rows, random_state)
     return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
@@ -244,10 +244,13 @@ def _alpha_fit_or_nan(lam: torch.Tensor):
     return _alpha_fit(lam, None)
 
 
-def _view_metrics(t: _Table, views: Views, notes: list) -> None:
+def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
     from infossl.estimators import gaussian_mutual_information
 
     v, _ = geometry.check_views(views)
+    if v.shape[2] != d:
+        raise ValueError(f"views must live in the space of z: z has d={d} columns but the views have "
+                         f"{v.shape[2]} (views are (n_inputs, n_views, d) embeddings of augmented inputs)")
     v = v.detach().cpu().double()
     value, note = _quiet(lidar, v.numpy())
     t.add("lidar", value, "LiDAR: effective rank of the LDA matrix, inputs as classes (Thilak et al. 2023)",
@@ -266,6 +269,12 @@ def _view_metrics(t: _Table, views: Views, notes: list) -> None:
 def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any, notes: list,
                    max_labelings: int, separability_rows: int, random_state: Any) -> None:
     lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if lab.dtype.kind == "f" and not np.isfinite(lab).all():
+        bad = int((~np.isfinite(lab)).sum())
+        raise ValueError(f"labels contain {bad} NaN or infinite entries (first at row "
+                         f"{int(np.flatnonzero(~np.isfinite(lab))[0])}); give every row a class")
+    if lab.dtype.kind in "cOV":
+        raise TypeError(f"labels must be integers or strings (one class per row), got dtype {lab.dtype}")
     if lab.ndim != 1 or lab.shape[0] != acc.n:
         raise ValueError(f"labels must have one entry per accumulated row: expected shape ({acc.n},), "
                          f"got {lab.shape}")
@@ -307,7 +316,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     views, labels, thresholds, eps
         See :func:`diagnose_statistics`.
     sample_size : int, default 2048
-        Rows kept (uniformly) for the pairwise and label metrics.
+        Rows kept (uniformly) for the pairwise and label metrics; at least 2.
     chunk_rows : int, optional
         Rows per accumulator update (default: ~256 MiB per chunk); the name :func:`diagnose_path` and
         :func:`infossl.io.iter_array_chunks` use for the same setting (``chunk_size`` is accepted for one
@@ -353,7 +362,8 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         n_inf = int((~torch.isfinite(t)).sum()) - n_nan
         raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
                          f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
-    if n < d and n <= check_int(sample_size, "sample_size", low=0):  # wide data held in memory: no d x d work
+    sample_size = check_int(sample_size, "sample_size", low=2)  # uniformity and the label metrics need 2 rows
+    if n < d and n <= sample_size:  # wide data held in memory: no d x d work
         return diagnose_statistics(_Moments.of_wide_rows(t, sample_size), views=views, labels=labels,
                                    thresholds=thresholds, eps=eps, random_state=random_state, **options)
     acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)

@@ -144,3 +144,16 @@ def test_wide_data_route_equals_the_accumulator(rng, shape):
 def test_very_wide_data_is_diagnosed_without_a_d_by_d_matrix(rng):
     report = diagnose(rng.standard_normal((50, 10_000)))  # ~0.5 s; the d x d route took ~170 s here
     assert report.verdict == "healthy" and report.collapse_rank == 49 and report.dim == 10_000
+
+
+def test_bad_labels_views_and_sample_size_are_named(z):
+    y = np.zeros(len(z))
+    y[5] = np.nan
+    with pytest.raises(ValueError, match=r"labels contain 1 NaN or infinite entries \(first at row 5\)"):
+        diagnose(z, labels=y)
+    with pytest.raises(TypeError, match="labels must be integers or strings"):
+        diagnose(z, labels=np.ones(len(z), dtype=complex))
+    with pytest.raises(ValueError, match="z has d=12 columns but the views have 5"):
+        diagnose(z, views=np.zeros((30, 2, 5)) + np.arange(5))
+    with pytest.raises(ValueError, match="sample_size must be >= 2, got 0"):
+        diagnose(z, sample_size=0)
