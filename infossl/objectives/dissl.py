@@ -154,8 +154,7 @@ class DISSLLoss(nn.Module):
     (distillation, maximality, invariance + determinism). No stop-gradient, EMA, centring or Sinkhorn:
     the teacher receives gradients from all three terms. Equivalently (exact, batch plug-in)
     :math:`L = -(1+\beta) I(X;\hat M) - (\lambda-1-\beta) H(\hat M) + \mathrm{KL}(t\|s) + \beta\,\mathrm{KL}(t\|\tilde t)`,
-    so for :math:`\lambda < 1 + \beta` the marginal entropy enters with a positive sign once the
-    mutual information is held fixed.
+    so for :math:`\lambda < 1 + \beta`, lowering :math:`H(\hat M)` at fixed :math:`I(X;\hat M)` lowers the loss.
 
     What that does and does not imply, on the three idealised states (C pseudo-classes, batch size a
     multiple of C, student equal to the teacher):
@@ -234,8 +233,8 @@ class DISSLLoss(nn.Module):
         if self.lambd < 1 + self.beta:
             warnings.warn(
                 f"lambd={self.lambd} < 1 + beta={1 + self.beta}: total collapse (loss 0) now scores below a "
-                f"uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can slide "
-                "into collapse; the ideal clustering (-lambd ln C) is still the global minimum", UserWarning,
+                "uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can slide "
+                "into collapse; the ideal clustering (-lambd ln C) is still the lowest possible loss", UserWarning,
                 stacklevel=2)
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
