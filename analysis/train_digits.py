@@ -14,7 +14,7 @@ clean test images. "random init" is each run's epoch-0 network; "raw pixels" is 
 
 Groups (3 seeds each unless --ablation-seeds says otherwise):
   main:      vicreg; info-vicreg logdet alpha=2 (the ``infossl train`` default);
-             info-vicreg logdet alpha=0.5 (minus the mean of the two Barber-Agakov bounds: the bound itself)
+             info-vicreg logdet alpha=0.5 (the Barber-Agakov weighting, with the log-det estimate in place of H(Z): not a bound)
   ablation:  info-vicreg with alpha 1 and 4, beta 0.1 and 10, the gaussian entropy with ridge 1e-4 / 0.1 / 1
              (relative to the mean variance) and the pairdist-kl entropy (seed 0)
   collapse:  vicreg with std_coeff=0 (15 epochs, seed 0), next to vicreg seed 0

@@ -1,8 +1,9 @@
 """Per-sample Jacobians of a network and the output covariance they induce from Gaussian input noise.
 
 For an encoder :math:`f: \\mathbb R^D \\to \\mathbb R^K` and input noise :math:`\\varepsilon \\sim
-\\mathcal N(0, \\Sigma_x)`, the first-order (exact for a piecewise-linear network whose activation pattern
-does not change under the noise) output covariance around :math:`x_i` is
+\\mathcal N(0, \\Sigma_x)`, the first-order output covariance around :math:`x_i` is (exact only for an affine
+network; for a ReLU network Gaussian noise always reaches other activation patterns with positive
+probability, so this is an approximation that is good while that probability is small)
 
 .. math::
 

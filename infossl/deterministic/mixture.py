@@ -3,12 +3,17 @@
 Model (Shwartz-Ziv, Balestriero, Kawaguchi, Rudner & LeCun, arXiv:2303.00633, Section 3; arXiv:2207.10081):
 the input is a mixture of Gaussians around the data points, :math:`X = x_T + \\varepsilon`, with
 :math:`T` uniform on :math:`\\{1..n\\}` and :math:`\\varepsilon \\sim \\mathcal N(0, \\Sigma_x)` standing for
-the augmentation noise. To first order (exactly, for a ReLU network whose activation pattern is constant on
-the noise's support) the output :math:`Z = f(X)` is the mixture
+the augmentation noise. To first order in the noise, the output :math:`Z = f(X)` is the mixture
 
 .. math::
 
     p(z) = \\frac1n \\sum_{i=1}^n \\mathcal N\\big(z;\\, f(x_i),\\; J_i \\Sigma_x J_i^\\top + \\delta I_K\\big).
+
+This is exact only for an affine network. A Gaussian has unbounded support, so for a ReLU network every
+noisy copy crosses into other linear regions with positive probability: the component is then a Gaussian
+truncated to :math:`x_i`'s region plus the mass pushed through other regions, and the mixture above is an
+approximation whose error is governed by the probability of leaving the region (small noise regime; see
+:func:`~infossl.deterministic.regime_check`), not an identity.
 
 The ridge :math:`\\delta I_K` is read as a small independent output noise. It is needed whenever
 :math:`J_i \\Sigma_x J_i^\\top` is singular (K > D, dead ReLU units, a rank-deficient sketch or fewer than

@@ -6,8 +6,11 @@ For the output mixture :math:`Z \mid T{=}i \sim \mathcal N(\mu_i, C_i)` (:func:`
 * :math:`H(Z|T) = \frac1n \sum_i \tfrac12 \ln\det(2\pi e\, C_i)` - exact for the mixture.
 * :math:`H(Z)`: Bhattacharyya pairwise lower bound, KL pairwise upper bound, moment-matched Gaussian upper
   bound (Kolchinsky & Tracey 2017, arXiv:1706.02419, Theorems 1-2).
-* :math:`I(Z;T) = H(Z) - H(Z|T)`: BD lower and KL upper bound. Under the model, :math:`I(X;Z) = I(Z;T)`
-  (the input noise is independent of everything; arXiv:2303.00633, Section 3).
+* :math:`I(Z;T) = H(Z) - H(Z|T)`: BD lower and KL upper bound. This is the information the output keeps
+  about the clean data point (its index T), which is what the bounds measure. It is **not** :math:`I(X;Z)`
+  for the noisy input X: the network is deterministic, so :math:`H(Z|X) = -\infty` for a continuous output
+  and :math:`I(X;Z)` is infinite. It is finite here only through the ridge (read as independent output
+  noise), and would then depend on it.
 * :math:`I(Z;Z')` between two views :math:`Z = f(x_T + \varepsilon)`, :math:`Z' = f(x_T + \varepsilon')` with
   independent noises: given T the two views are i.i.d. :math:`\mathcal N(\mu_T, C_T)`, so
   :math:`(Z, Z')` is the mixture :math:`\frac1n\sum_i \mathcal N((\mu_i,\mu_i), \mathrm{diag}(C_i, C_i))` and
@@ -93,9 +96,9 @@ def _entropy_rows(b) -> list[Quantity]:
 
 def _information_rows(b) -> list[Quantity]:
     return [Quantity("I(Z;T)", float(b.lower - b.conditional), "lower bound",
-                     "pairwise Bhattacharyya; equals I(X;Z) under the model"),
+                     "pairwise Bhattacharyya; about the clean point T (I(X;Z) is infinite)"),
             Quantity("I(Z;T)", float(b.upper - b.conditional), "upper bound",
-                     "pairwise KL; equals I(X;Z) under the model")]
+                     "pairwise KL; about the clean point T (I(X;Z) is infinite)")]
 
 
 def entropy_bounds(mixture: OutputMixture, *, chunk_size: int | None = None) -> list[Quantity]:
@@ -104,7 +107,10 @@ def entropy_bounds(mixture: OutputMixture, *, chunk_size: int | None = None) -> 
 
 
 def information_bounds(mixture: OutputMixture, *, chunk_size: int | None = None) -> list[Quantity]:
-    """I(Z;T) (= I(X;Z) under the model): Bhattacharyya lower and KL upper pairwise bounds (nats).
+    """I(Z;T), the information about the clean data point: Bhattacharyya lower and KL upper bounds (nats).
+
+    Not I(X;Z) of the noisy input X, which is infinite for a deterministic network (finite only through the
+    ridge).
 
     Computed as the pairwise H(Z) estimate minus H(Z|T), i.e. the second term of the pairwise estimator
     (``mixture_mutual_information``).

@@ -1,7 +1,8 @@
 """Is the input noise small enough for the output-mixture model? A per-input Monte-Carlo check.
 
-The mixture of :func:`output_mixture` is exact for a ReLU network only while the noisy copies of
-:math:`x_i` keep its activation pattern, and is a first-order approximation otherwise. For each input this
+The mixture of :func:`output_mixture` is exact only for an affine network. For a ReLU network it is a
+first-order approximation, accurate when almost all noisy copies of :math:`x_i` keep its activation pattern
+(Gaussian noise has unbounded support, so some copies always leave it). For each input this
 module draws ``n_noise`` copies :math:`x_i + \\varepsilon`, :math:`\\varepsilon \\sim \\mathcal N(0,\\sigma^2 I)`,
 and reports
 

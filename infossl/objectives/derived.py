@@ -1,8 +1,28 @@
-"""The information-theoretic VICReg family: invariance as a conditional-entropy bound, plus entropy terms.
+r"""The information-theoretic VICReg family: invariance as a conditional-entropy bound, plus entropy terms.
 
-Following Shwartz-Ziv et al. (arXiv 2207.10081, section 4), VICReg maximises a Barber-Agakov lower bound
-on :math:`I(Z; X')`. :class:`InfoVICRegLoss` makes the entropy estimator a choice; each choice calls the
-estimator function of :mod:`infossl.estimators` (or the VICReg term functions) itself.
+Shwartz-Ziv et al. (arXiv 2207.10081; NeurIPS 2023 version arXiv 2303.00633) read VICReg as maximising
+:math:`I(Z; X')` between the representation of one view and the other view. The Barber-Agakov inequality
+(Barber & Agakov 2003) gives, for any decoder q,
+
+.. math:: I(Z; X') = H(Z) - H(Z\mid X') \;\ge\; H(Z) - \mathrm{CE}, \qquad
+          \mathrm{CE} = -\mathbb E\ln q(Z\mid X') \ge H(Z\mid X'),
+
+and the choice :math:`q(z\mid x') = \mathcal N(z;\, f(x'), I)` turns CE into VICReg's squared-error
+invariance term plus a constant. :class:`InfoVICRegLoss` keeps that CE and puts an *estimator*
+:math:`\hat H` in place of :math:`H(Z)`, calling the estimator functions of :mod:`infossl.estimators` (or the
+VICReg term functions). The result is a lower bound on :math:`I(Z; X')` only where :math:`\hat H \le H(Z)`,
+which none of the choices guarantees:
+
+* "gaussian" is the maximum-entropy **upper** bound on :math:`H(Z)` at the batch covariance;
+* "logdet" (the default of ``infossl train``), :math:`\tfrac12\ln\det(I + \beta\hat\Sigma)`, is not a bound
+  either way: it differs from the Gaussian entropy :math:`\tfrac12\ln\det(2\pi e\hat\Sigma)` by
+  :math:`\tfrac12\sum_i \ln\frac{1 + \beta\lambda_i}{2\pi e\,\lambda_i}` over the eigenvalues
+  :math:`\lambda_i` of :math:`\hat\Sigma`, a gap that depends on the spectrum and has no fixed sign. The
+  default objective is therefore a log-det (coding-rate) entropy surrogate in the Barber-Agakov form, an
+  invariance penalty minus a spread reward, not a bound on :math:`I(Z; X')`;
+* "pairdist-kl" / "pairdist-bd" bound the entropy of the smoothed batch mixture
+  :math:`\frac1n\sum_i\mathcal N(z_i, \sigma^2 I)` from above / below (Kolchinsky & Tracey 2017), not
+  :math:`H(Z)`.
 """
 
 from __future__ import annotations
@@ -27,8 +47,11 @@ def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor
     .. math:: \mathrm{CE} = \frac{1}{n}\sum_i \tfrac12\|z_i - z'_i\|^2 + \tfrac d2 \ln 2\pi
               \;\ge\; H(Z \mid X')
 
-    (arXiv 2207.10081 section 4.3). It is the squared-error invariance term plus a constant, and an
-    upper bound on the conditional entropy, so :math:`H(Z) - \mathrm{CE}` lower-bounds :math:`I(Z; X')`.
+    (the decoder choice that turns the Barber-Agakov bound into VICReg's invariance term, after
+    Shwartz-Ziv et al., arXiv 2207.10081 / 2303.00633). It is the squared-error invariance term plus a
+    constant. As a cross-entropy it upper-bounds the conditional entropy, so with the true :math:`H(Z)`,
+    :math:`H(Z) - \mathrm{CE}` lower-bounds :math:`I(Z; X')` (Barber & Agakov 2003); with an entropy
+    *estimate* in place of :math:`H(Z)` it is a bound only if the estimate is below :math:`H(Z)`.
     """
     d = z_a.shape[1]
     return 0.5 * (z_a - z_b).pow(2).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)
@@ -38,8 +61,11 @@ class InfoVICRegLoss(nn.Module):
     r"""Derived VICReg objective: :math:`L = \mu\,\mathrm{CE}(Z\mid Z') - \alpha\,[\hat H(Z) + \hat H(Z')]`.
 
     With the defaults :math:`\mu = 1`, :math:`\alpha = \tfrac12` the loss is minus the mean of the two
-    Barber-Agakov bounds :math:`\hat H(Z) - \mathrm{CE}` and :math:`\hat H(Z') - \mathrm{CE}` on
-    :math:`I(Z; X')` and :math:`I(Z'; X)`, in nats (when :math:`\hat H` is an entropy estimate).
+    Barber-Agakov expressions :math:`\hat H(Z) - \mathrm{CE}` and :math:`\hat H(Z') - \mathrm{CE}`, in nats,
+    with an estimate :math:`\hat H` in place of the entropy. That is a lower bound on :math:`I(Z; X')` only
+    where :math:`\hat H \le H(Z)`, which none of the estimators below guarantees (see the module docstring);
+    with "logdet" it is not a bound, since :math:`\tfrac12\ln\det(I+\beta\hat\Sigma)` is not the Gaussian
+    entropy and the gap depends on the spectrum.
 
     Parameters
     ----------
@@ -91,10 +117,14 @@ class InfoVICRegLoss(nn.Module):
     References
     ----------
     .. [1] R. Shwartz-Ziv, R. Balestriero, K. Kawaguchi, T. G. J. Rudner, Y. LeCun, "An Information-Theoretic
-       Perspective on Variance-Invariance-Covariance Regularization", arXiv 2207.10081, section 4.
+       Perspective on Variance-Invariance-Covariance Regularization", NeurIPS 2023, arXiv 2303.00633; the
+       workshop version is R. Shwartz-Ziv, R. Balestriero, Y. LeCun, "What Do We Maximize in
+       Self-Supervised Learning?", arXiv 2207.10081.
     .. [2] A. Kolchinsky, B. D. Tracey, "Estimating mixture entropy with pairwise distances", arXiv 1706.02419.
     .. [3] Z. Zhouyin, D. Liu, "Understanding neural networks with logarithm determinant entropy estimator",
        arXiv 2105.03705.
+    .. [4] D. Barber, F. Agakov, "The IM algorithm: a variational approach to information maximization",
+       NeurIPS 2003.
 
     Examples
     --------

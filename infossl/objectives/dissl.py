@@ -154,8 +154,24 @@ class DISSLLoss(nn.Module):
     (distillation, maximality, invariance + determinism). No stop-gradient, EMA, centring or Sinkhorn:
     the teacher receives gradients from all three terms. Equivalently (exact, batch plug-in)
     :math:`L = -(1+\beta) I(X;\hat M) - (\lambda-1-\beta) H(\hat M) + \mathrm{KL}(t\|s) + \beta\,\mathrm{KL}(t\|\tilde t)`,
-    so for :math:`\lambda < 1 + \beta` the loss *rewards* a low-entropy marginal (collapse);
-    a :class:`UserWarning` is raised then.
+    so for :math:`\lambda < 1 + \beta`, lowering :math:`H(\hat M)` at fixed :math:`I(X;\hat M)` lowers the loss.
+
+    What that does and does not imply, on the three idealised states (C pseudo-classes, batch size a
+    multiple of C, student equal to the teacher):
+
+    * ideal clustering (deterministic, invariant, uniform marginal): :math:`L = -\lambda\ln C`;
+    * total collapse (every input in one pseudo-class): :math:`L = 0`;
+    * uniform teacher and student (:math:`t = s = 1/C` everywhere): :math:`L = (1 + \beta - \lambda)\ln C`.
+
+    The ideal clustering is the global infimum for **every** :math:`\lambda > 0`: both cross-entropies are
+    :math:`\ge 0` and :math:`H(\hat M) \le \ln C`, so :math:`L \ge -\lambda\ln C` (approached, not
+    attained, since a softmax student is never exactly one-hot). What :math:`\lambda < 1 + \beta` changes is
+    the order of the other two: total collapse (0) then scores lower than the uniform teacher
+    (:math:`(1 + \beta - \lambda)\ln C > 0`), so training that starts near the uniform state (small random
+    logits) can slide into collapse instead of climbing to the clustering. A :class:`UserWarning` says so.
+    The authors' code notes that theory asks for :math:`\lambda \ge 1 + \beta` (arXiv 2209.06235); in our
+    runs (``analysis/dissl_collapse.py``) the marginal already recovers between :math:`\lambda` = 1.0 and 1.5
+    at :math:`\beta` = 0.8, not sharply at 1.8.
 
     Parameters
     ----------
@@ -216,8 +232,10 @@ class DISSLLoss(nn.Module):
         self.student_temperature = check_float(student_temperature, "student_temperature", low=0.0, low_open=True)
         if self.lambd < 1 + self.beta:
             warnings.warn(
-                f"lambd={self.lambd} < 1 + beta={1 + self.beta}: the marginal-entropy term no longer prevents "
-                "collapse (the loss rewards a low-entropy pseudo-class marginal)", UserWarning, stacklevel=2)
+                f"lambd={self.lambd} < 1 + beta={1 + self.beta}: total collapse (loss 0) now scores below a "
+                "uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can slide "
+                "into collapse; the ideal clustering (-lambd ln C) is still the lowest possible loss", UserWarning,
+                stacklevel=2)
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:

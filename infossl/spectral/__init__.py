@@ -15,8 +15,9 @@ Generalization", ICML 2023, arXiv 2302.02774):
 
 **Lambda convention.** Functions take ``convention="penalty"`` (default; lambda weights
 :math:`\|\Theta\|^2_{HS}` in the objective, operator :math:`T-(\lambda/2)K^{-1}`) or ``"operator"``
-(:math:`T-\lambda K^{-1}`, the paper's Figure 2, where the toy example switches at lambda = 1 and 2; they are
-2 and 4 in the "penalty" convention).
+(:math:`T-\lambda K^{-1}`). Both are kept because the paper's own normalisation is not verified here: that
+its Figure 2 uses :math:`T-\lambda K^{-1}` is our inference from the round switch points of its toy example
+(lambda = 1 and 2 under "operator", 2 and 4 under "penalty"), not a statement of the paper.
 
 Modules
 -------
@@ -36,13 +37,14 @@ Modules
     the bias input.
 
 The ideal-representation checks of Dubois et al. (arXiv 2209.06235) live in :mod:`infossl.diagnostics.ideal`
-(``invariance_ratio``, ``class_mean_rank``, ``nc1``, ``separability_fraction``, ``cover_fraction``); they are
-reachable from here too (``infossl.spectral.cover_fraction``), imported on first use.
+(``invariance_ratio``, ``class_mean_rank``, ``nc1``, ``separability_fraction``, ``cover_fraction``). They are
+not re-exported here: ``spectral`` imports neither ``diagnostics`` nor ``training``, and asking this module for
+one of those names raises an AttributeError that points to :mod:`infossl.diagnostics.ideal`.
 
 Examples
 --------
 The three-eigenfunction example of the paper's Figure 2 (T eigenvalues .9, .75, .5; squared RKHS norms
-.4, .25, .125):
+.4, .25, .125, as its caption gives them), under both conventions:
 
 >>> from infossl.spectral import crossover_lambdas
 >>> crossover_lambdas([.9, .75, .5], [.4, .25, .125], convention="operator").lam.round(6).tolist()
@@ -82,15 +84,14 @@ from infossl.spectral.kernel_regime import (
     vicreg_objective,
 )
 
-_IDEAL = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction", "cover_fraction")
+_MOVED = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction", "cover_fraction")
 
 
 def __getattr__(name: str):
-    """Lazy access to the ideal-representation checks of :mod:`infossl.diagnostics.ideal`."""
-    if name in _IDEAL:
-        import importlib
-
-        return getattr(importlib.import_module("infossl.diagnostics.ideal"), name)
+    """Refuse the ideal-representation names with a pointer to where they live (no import of diagnostics)."""
+    if name in _MOVED:
+        raise AttributeError(f"module 'infossl.spectral' has no attribute {name!r}; it lives in "
+                             f"infossl.diagnostics.ideal (from infossl.diagnostics.ideal import {name})")
     raise AttributeError(f"module 'infossl.spectral' has no attribute {name!r}")
 
 

@@ -13,8 +13,9 @@ operator. Two conventions for lambda are in use and every function here takes ``
 * ``"penalty"`` (default): lambda is the weight of :math:`\|\Theta\|_{HS}^2` added to
   :math:`\beta\|E[\psi\psi^\top]-I\|_F^2 + E\|\psi(\xi)-\psi(\xi')\|^2`; the operator is
   :math:`T - (\lambda/2)K^{-1}` (c = 1/2).
-* ``"operator"``: lambda multiplies :math:`K^{-1}` directly, :math:`T - \lambda K^{-1}` (c = 1; the
-  convention of the paper's Figure 2).
+* ``"operator"``: lambda multiplies :math:`K^{-1}` directly, :math:`T - \lambda K^{-1}` (c = 1). That
+  the paper's Figure 2 uses this convention is our inference (its toy example then switches at the round
+  values lambda = 1 and 2), not something the paper is verified to state; both conventions are kept.
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def crossover_lambdas(nu: ArrayLike, rkhs_norms: ArrayLike, *, k: int = 1, conve
 
     Examples
     --------
-    The three-eigenfunction example of Cabannes et al. (2023), Fig. 2: switches at 1 and 2 (c = 1).
+    The three-eigenfunction example of Cabannes et al. (2023), Fig. 2 (numbers from its caption): switches at
+    1 and 2 with c = 1 (2 and 4 with c = 1/2).
 
     >>> crossover_lambdas([.9, .75, .5], [.4, .25, .125], convention="operator").lam.round(6).tolist()
     [1.0, 2.0]

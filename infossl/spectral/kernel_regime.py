@@ -29,7 +29,8 @@ Model and assumptions (Cabannes et al. 2023, arXiv 2302.02774, Sec. 2-3; constan
 
 **Lambda convention.** ``convention="penalty"`` (default): ``lam`` is :math:`\lambda_{\rm pen}` above and the
 operator is :math:`T-(\lambda/2)K^{-1}`. ``convention="operator"``: the operator is :math:`T-\lambda K^{-1}`
-(the paper's Figure 2), i.e. :math:`\lambda_{\rm pen} = 2\lambda`. The returned ``nu`` are eigenvalues of the
+(our inference for the paper's Figure 2, from its round switch points; not verified against the paper's text),
+i.e. :math:`\lambda_{\rm pen} = 2\lambda`. The returned ``nu`` are eigenvalues of the
 operator in the chosen convention either way.
 
 References

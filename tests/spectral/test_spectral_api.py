@@ -1,8 +1,13 @@
-"""Public surface of infossl.spectral: __all__ resolves, the ideal-representation checks are reachable lazily."""
+"""Public surface of infossl.spectral: __all__ resolves; the ideal-representation checks are not re-exported."""
+
+import ast
+import pathlib
 
 import pytest
 
 from infossl import spectral
+
+_MOVED = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction", "cover_fraction")
 
 
 def test_all_names_exist_and_are_unique():
@@ -11,13 +16,27 @@ def test_all_names_exist_and_are_unique():
         assert hasattr(spectral, name), name
 
 
-def test_ideal_checks_are_reexported_lazily():
+@pytest.mark.parametrize("name", _MOVED)
+def test_ideal_checks_point_to_diagnostics(name):
+    with pytest.raises(AttributeError, match=f"has no attribute '{name}'.*infossl.diagnostics.ideal"):
+        getattr(spectral, name)
     from infossl.diagnostics import ideal
 
-    assert spectral.cover_fraction is ideal.cover_fraction
-    assert spectral.cover_fraction(10, 3) == pytest.approx(0.25390625)
-    for name in ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction"):
-        assert getattr(spectral, name) is getattr(ideal, name)
+    assert callable(getattr(ideal, name))
+
+
+def test_spectral_imports_neither_diagnostics_nor_training():
+    root = pathlib.Path(spectral.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for mod in names:
+                assert not mod.startswith(("infossl.diagnostics", "infossl.training")), (path.name, mod)
 
 
 def test_unknown_attribute_raises():
