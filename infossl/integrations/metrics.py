@@ -184,7 +184,11 @@ class CollapseMetrics:
             raise ValueError("labels must be given with every batch or with none; this batch "
                              + ("has labels but earlier ones did not" if has else "has none but earlier ones did"))
         if has:
-            lab = labels.detach() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+            try:
+                lab = labels.detach() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError("labels must be integer class labels (a tensor or array of ints); got "
+                                f"{type(labels).__name__} of {np.asarray(labels).dtype}") from None
             if lab.ndim != 1 or lab.shape[0] != t.shape[0]:
                 raise ValueError(f"labels must have shape ({t.shape[0]},) for this batch, got {tuple(lab.shape)}")
             if lab.is_floating_point() or lab.is_complex():
@@ -377,8 +381,13 @@ class ViewInformation:
 
         acc.all_reduce(self.process_group)
         gathered: list = [None] * dist.get_world_size(self.process_group)
-        dist.all_gather_object(gathered, align, group=self.process_group)
-        return acc, float(sum(gathered))
+        dist.all_gather_object(gathered, (align, self._d1), group=self.process_group)
+        widths = {d1 for _, d1 in gathered if d1 is not None}
+        if len(widths) > 1:
+            raise ValueError(f"ranks hold views with different z1 widths: {sorted(widths)}")
+        if widths:
+            self._d1 = widths.pop()  # a rank without pairs learns the split of the joint moments
+        return acc, float(sum(a for a, _ in gathered))
 
     def compute(self) -> dict:
         """``mi_views``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
