@@ -15,12 +15,14 @@ from infossl import deterministic, diagnostics, estimators, io, objectives, spec
 from infossl._validation import DegenerateInputWarning
 from infossl.diagnostics import diagnose
 from infossl.estimators import entropy, mutual_information
+from infossl.estimators import label_mutual_information
 
 __version__ = "0.1.0"
 
 __all__ = [
     "entropy",
     "mutual_information",
+    "label_mutual_information",
     "diagnose",
     "DegenerateInputWarning",
     "deterministic",

@@ -13,6 +13,7 @@ from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mu
 from infossl.estimators.gaussian import (gaussian_entropy, gaussian_mutual_information, logdet_entropy,
                                          shrink_covariance, wishart_logdet_bias)
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
+from infossl.estimators.labels import label_mutual_information
 from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
                                         pairwise_divergence)
@@ -22,6 +23,7 @@ from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_lo
 
 __all__ = [
     "entropy", "mutual_information",
+    "label_mutual_information",
     "gaussian_entropy", "logdet_entropy", "gaussian_mutual_information", "shrink_covariance",
     "wishart_logdet_bias",
     "copula_entropy", "copula_mutual_information", "copula_scores", "normal_scores",

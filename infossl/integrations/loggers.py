@@ -1,0 +1,215 @@
+"""Where the values of :class:`~infossl.integrations.CollapseMetrics` / :class:`~infossl.integrations.ViewInformation`
+go: each logger is a callable ``logger(metrics, step)``; :func:`log_metrics` sends one dict to several.
+
+* :class:`JSONLinesLogger`: one JSON object per call appended to a file (strings such as the verdict kept,
+  NaN and infinities written as ``null``);
+* :class:`CSVLogger`: rows ``step,name,value`` appended to a file (a long table, so new metrics never
+  break the header; ``pandas.read_csv(path).pivot(index="step", columns="name", values="value")`` gives
+  the wide one);
+* :class:`TensorBoardLogger`: ``SummaryWriter.add_scalar`` for every finite number;
+* :class:`LightningLogger`: ``LightningModule.log_dict`` for every finite number.
+
+The two file loggers are append-safe: each call is one ``write`` of the whole record to a descriptor
+opened with ``O_APPEND`` (the kernel positions and writes it as one unit, so concurrent writers and a
+crash never interleave or tear a line short of a full disk), flushed and closed before the call returns.
+The header of a new CSV file is created the same way, once (``O_EXCL``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Union
+
+import numpy as np
+import torch
+
+from infossl.integrations.metrics import numeric_metrics
+
+__all__ = ["JSONLinesLogger", "CSVLogger", "TensorBoardLogger", "LightningLogger", "log_metrics"]
+
+PathLike = Union[str, os.PathLike]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON/CSV-ready scalar: tensors and numpy scalars to Python numbers, NaN/inf to None."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"metric values must be scalars; got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"metric values must be numbers or strings; got {type(value).__name__}")
+
+
+def _check_metrics(metrics: Any) -> dict:
+    if not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict of name -> value, got {type(metrics).__name__}")
+    for key in metrics:
+        if not isinstance(key, str):
+            raise TypeError(f"metric names must be strings, got {key!r}")
+    return metrics
+
+
+def _check_step(step: Any) -> Optional[int]:
+    if step is None:
+        return None
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be an integer or None, got {step!r}")
+    return int(step)
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append ``data`` with one write on an O_APPEND descriptor (looping only on a short write)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JSONLinesLogger:
+    """Append one JSON object per call, ``{"step": step, **metrics}``, to ``path`` (append-safe).
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
+    >>> log = JSONLinesLogger(path)
+    >>> log({"verdict": "healthy", "rankme": 7.5}, step=1)
+    >>> json.loads(open(path).read())
+    {'step': 1, 'verdict': 'healthy', 'rankme': 7.5}
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory; give a file path such as {self.path / 'metrics.jsonl'}")
+        if not self.path.parent.exists():
+            raise ValueError(f"the folder of {self.path} does not exist")
+
+    def __call__(self, metrics: dict, step: Optional[int] = None) -> None:
+        record = {"step": _check_step(step)}
+        record.update({k: _plain(v) for k, v in _check_metrics(metrics).items()})
+        _append(self.path, (json.dumps(record, allow_nan=False) + "\n").encode("utf-8"))
+
+    def __repr__(self) -> str:
+        return f"JSONLinesLogger({str(self.path)!r})"
+
+
+class CSVLogger:
+    """Append rows ``step,name,value`` (one per metric) to ``path`` (append-safe; header on creation).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.csv")
+    >>> log = CSVLogger(path)
+    >>> log({"rankme": 7.5, "verdict": "healthy"}, step=3)
+    >>> print(open(path).read(), end="")
+    step,name,value
+    3,rankme,7.5
+    3,verdict,healthy
+    """
+
+    HEADER = ("step", "name", "value")
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory; give a file path such as {self.path / 'metrics.csv'}")
+        if not self.path.parent.exists():
+            raise ValueError(f"the folder of {self.path} does not exist")
+        if self.path.exists() and self.path.stat().st_size:
+            with open(self.path, encoding="utf-8", newline="") as fh:
+                first = next(csv.reader(fh), None)
+            if first is not None and tuple(first) != self.HEADER:
+                raise ValueError(f"{self.path} exists with header {first}, not {list(self.HEADER)}; "
+                                 "use another file")
+
+    def _header(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return
+        try:
+            os.write(fd, (",".join(self.HEADER) + "\r\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def __call__(self, metrics: dict, step: Optional[int] = None) -> None:
+        step = _check_step(step)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for name, value in _check_metrics(metrics).items():
+            value = _plain(value)
+            writer.writerow(["" if step is None else step, name, "" if value is None else value])
+        self._header()
+        _append(self.path, buf.getvalue().encode("utf-8"))
+
+    def __repr__(self) -> str:
+        return f"CSVLogger({str(self.path)!r})"
+
+
+class TensorBoardLogger:
+    """``writer.add_scalar(name, value, global_step=step)`` for every finite number of the dict.
+
+    ``writer`` is a ``torch.utils.tensorboard.SummaryWriter`` (or anything with ``add_scalar``); without one
+    a ``SummaryWriter(log_dir)`` is created, which needs the ``tensorboard`` package. Strings (the verdict)
+    are skipped: ``verdict_code`` carries it as a number.
+    """
+
+    def __init__(self, writer: Any = None, *, log_dir: Optional[PathLike] = None) -> None:
+        if writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                raise ImportError("TensorBoardLogger needs the tensorboard package (pip install tensorboard), "
+                                  "or pass a writer with an add_scalar method") from exc
+            writer = SummaryWriter(log_dir=None if log_dir is None else os.fspath(log_dir))
+        if not callable(getattr(writer, "add_scalar", None)):
+            raise TypeError(f"writer must have an add_scalar method (a SummaryWriter); got {type(writer).__name__}")
+        self.writer = writer
+
+    def __call__(self, metrics: dict, step: Optional[int] = None) -> None:
+        step = _check_step(step)
+        for name, value in numeric_metrics(_check_metrics(metrics)).items():
+            self.writer.add_scalar(name, value, global_step=step)
+
+
+class LightningLogger:
+    """``module.log_dict(numbers)`` on a ``LightningModule`` (finite numbers only; ``**log_kwargs`` such
+    as ``on_epoch=True`` or ``prog_bar=True`` are passed on). Lightning keeps the step itself."""
+
+    def __init__(self, module: Any, **log_kwargs: Any) -> None:
+        if not callable(getattr(module, "log_dict", None)):
+            raise TypeError(f"module must have a log_dict method (a LightningModule); got {type(module).__name__}")
+        self.module = module
+        self.log_kwargs = log_kwargs
+
+    def __call__(self, metrics: dict, step: Optional[int] = None) -> None:
+        values = {k: float(v) for k, v in numeric_metrics(_check_metrics(metrics)).items()}
+        if values:
+            self.module.log_dict(values, **self.log_kwargs)
+
+
+def log_metrics(metrics: dict, step: Optional[int], loggers: Union[Callable, Iterable[Callable]]) -> None:
+    """Send ``metrics`` to every logger (a callable ``(metrics, step)``, or a list of them)."""
+    if callable(loggers):
+        loggers = [loggers]
+    for logger in loggers:
+        if not callable(logger):
+            raise TypeError(f"each logger must be callable as logger(metrics, step); got {logger!r}")
+        logger(metrics, step)

@@ -1,0 +1,203 @@
+"""Streaming metric objects: chunked compute equals one-shot diagnose, merge of halves equals the whole, a
+2-rank gloo merge equals one process, and bad input is refused."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import infossl
+from infossl.estimators import gaussian_mutual_information
+from infossl.diagnostics import lidar, alignment, invariance_ratio
+from infossl.integrations import CollapseMetrics, ViewInformation, numeric_metrics
+
+N, D = 600, 6
+
+
+def data(seed=0, n=N, d=D, rank=None):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
+    if rank is not None:
+        z = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, d)) + 2.0
+    return z
+
+
+def views(seed=0, n=N, d=D):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    return x + 0.5 * rng.standard_normal((n, d)), 1.5 * x + 0.7 * rng.standard_normal((n, d)) + 1.0
+
+
+def assert_same(streamed: dict, oneshot: dict, rel=1e-9):
+    assert streamed["verdict"] == oneshot["verdict"]
+    for key, value in oneshot.items():
+        if isinstance(value, (int, float)) and value is not None and math.isfinite(value):
+            assert streamed[key] == pytest.approx(value, rel=rel, abs=1e-12), key
+
+
+@pytest.mark.parametrize("batch", [1, 7, 128, N])
+def test_streaming_equals_one_shot_diagnose(batch):
+    z = data()
+    metric = CollapseMetrics()
+    for start in range(0, N, batch):
+        metric.update(z[start:start + batch])
+    out = metric.compute()
+    assert out["n"] == N and out["verdict"] == "healthy" and out["verdict_code"] == 0
+    assert_same(out, infossl.diagnose(z).as_dict())
+
+
+def test_collapsed_embeddings_and_float32_tensors():
+    z = torch.tensor(data(rank=2), dtype=torch.float32)
+    metric = CollapseMetrics(prefix="val/")
+    for chunk in z.split(100):
+        metric.update(chunk)
+    out = metric.compute()
+    assert out["val/verdict"] == "dimensional-collapse" and out["val/collapse_rank"] == 2
+    assert out["val/verdict_code"] == 1
+    one = infossl.diagnose(z).as_dict()
+    assert out["val/total_variance"] == pytest.approx(one["total_variance"], rel=1e-6)
+    report = metric.report()
+    assert report.verdict == "dimensional-collapse"
+    with pytest.raises(ValueError, match="compute\\(\\) needs at least 2 rows"):
+        CollapseMetrics().compute()
+
+
+def test_merge_of_two_halves_equals_the_whole_and_reset():
+    z = data(1)
+    y = np.arange(N) % 3
+    a, b = CollapseMetrics(), CollapseMetrics()
+    a.update(z[:250], y[:250])
+    b.update(z[250:], y[250:])
+    whole = CollapseMetrics()
+    whole.update(z, y)
+    merged = a.merge(b).compute()
+    assert_same(merged, whole.compute())
+    assert_same(merged, infossl.diagnose(z, labels=y).as_dict())
+    assert "label_information" in merged and "nc1" in merged
+    assert merged["label_information"] == pytest.approx(
+        infossl.label_mutual_information(z, y, method="gaussian"), rel=1e-9)
+    a.reset()
+    assert a.n == 0
+
+
+def test_label_information_sees_the_labels():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 1000)
+    z = rng.standard_normal((1000, 3))
+    z[:, 0] += 50 * y
+    metric = CollapseMetrics(label_information="knn")
+    metric.update(z, torch.tensor(y))
+    assert metric.compute()["label_information"] == pytest.approx(math.log(2), abs=0.01)
+
+
+def test_view_information_equals_the_one_shot_values():
+    z1, z2 = views()
+    vi = ViewInformation(prefix="v/")
+    for start in range(0, N, 64):
+        vi.update(torch.tensor(z1[start:start + 64]), torch.tensor(z2[start:start + 64]))
+    out = vi.compute()
+    assert out["v/mi_views"] == pytest.approx(gaussian_mutual_information(z1, z2), rel=1e-9)
+    assert out["v/alignment"] == pytest.approx(alignment(z1, z2), rel=1e-9)
+    assert out["v/invariance_ratio"] == pytest.approx(invariance_ratio([z1, z2]), rel=1e-9)
+    assert out["v/lidar"] == pytest.approx(lidar([z1, z2]), rel=1e-7)
+    one = infossl.diagnose(z1, views=[z1, z2]).as_dict()
+    assert out["v/mi_views"] == pytest.approx(one["mi_views"], rel=1e-9)
+    half = ViewInformation(prefix="v/")
+    half.update(z1[:300], z2[:300])
+    rest = ViewInformation()
+    rest.update(z1[300:], z2[300:])
+    merged = half.merge(rest).compute()
+    for key in out:
+        assert merged[key] == pytest.approx(out[key], rel=1e-9), key
+
+
+def test_view_information_rank_deficient_views():
+    z1, z2 = views(2)
+    pad1 = np.hstack([z1, np.zeros((N, 2)), z1[:, :1]])  # constant and duplicated columns
+    pad2 = np.hstack([z2, 3 * z2[:, 1:2]])
+    vi = ViewInformation()
+    vi.update(pad1, pad2)
+    out = vi.compute()
+    assert out["mi_views"] == pytest.approx(gaussian_mutual_information(z1, z2), rel=1e-7)
+    assert set(out) == {"mi_views"}  # different widths: the other view metrics are undefined
+
+
+def test_numeric_metrics_and_bad_input():
+    assert numeric_metrics({"verdict": "healthy", "a": 1, "b": float("nan"), "c": True, "d": np.float32(2)}) == \
+        {"a": 1, "d": 2.0}
+    m = CollapseMetrics()
+    with pytest.raises(ValueError, match="2-D"):
+        m.update(np.zeros((2, 3, 4)))
+    m.update(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="columns"):
+        m.update(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        m.update(np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="every batch or with none"):
+        m.update(np.ones((3, 4)), labels=np.zeros(3, int))
+    m2 = CollapseMetrics()
+    with pytest.raises(ValueError, match="labels must have shape"):
+        m2.update(np.ones((3, 4)), labels=np.zeros(2, int))
+    with pytest.raises(TypeError, match="integer class labels"):
+        m2.update(np.ones((3, 4)), labels=np.zeros(3))
+    with pytest.raises(TypeError, match="integer class labels"):
+        m2.update(np.ones((3, 4)), labels=["a", "b", "c"])
+    with pytest.raises(TypeError, match="CollapseMetrics"):
+        m2.merge(ViewInformation())
+    with pytest.raises(ValueError, match="label_information"):
+        CollapseMetrics(label_information="mine")
+    vi = ViewInformation()
+    with pytest.raises(ValueError, match="same number of rows"):
+        vi.update(np.ones((3, 4)), np.ones((4, 4)))
+
+
+def test_gradients_are_not_tracked():
+    z = torch.randn(50, 4, requires_grad=True)
+    m = CollapseMetrics()
+    m.update(z * 2)
+    m.update(torch.randn(50, 4, dtype=torch.bfloat16, requires_grad=True))
+    assert m.compute()["n"] == 100
+
+
+# --------------------------------------------------------------------------------------- 2 ranks (gloo)
+def _worker(rank, init_method, out_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2)
+    try:
+        z = data(5)
+        y = np.arange(N) % 4
+        z1, z2 = views(5)
+        rows = slice(0, 200) if rank == 0 else slice(200, N)  # unequal shards
+        cm = CollapseMetrics()
+        vi = ViewInformation()
+        for start in range(rows.start, rows.stop, 50):
+            end = min(start + 50, rows.stop)
+            cm.update(torch.tensor(z[start:end]), torch.tensor(y[start:end]))
+            vi.update(z1[start:end], z2[start:end])
+        out = {"collapse": cm.compute(), "views": vi.compute(), "local_n": cm.n}
+        torch.save(out, os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_rank_merge_equals_one_process(tmp_path):
+    mp.spawn(_worker, args=(f"file://{tmp_path}/store", str(tmp_path)), nprocs=2, join=True)
+    outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    z, y = data(5), np.arange(N) % 4
+    z1, z2 = views(5)
+    whole = CollapseMetrics()
+    whole.update(z, y)
+    ref = whole.compute()
+    vi = ViewInformation()
+    vi.update(z1, z2)
+    ref_v = vi.compute()
+    for out in outs:
+        assert_same(out["collapse"], ref)
+        assert out["collapse"]["n"] == N
+        for key, value in ref_v.items():
+            assert out["views"][key] == pytest.approx(value, rel=1e-9)
+    assert [o["local_n"] for o in outs] == [200, N - 200]  # the local state is left as it was
