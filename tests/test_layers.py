@@ -20,7 +20,7 @@ LAYERS = {
     "deterministic": 5, "objectives": 5,
     "diagnostics": 6,
     "training": 7, "integrations": 7,
-    "cli": 8, "__main__": 8, "__init__": 8,
+    "cli": 8, "__init__": 8, "__main__": 9,
 }
 
 
