@@ -157,3 +157,14 @@ def test_bad_labels_views_and_sample_size_are_named(z):
         diagnose(z, views=np.zeros((30, 2, 5)) + np.arange(5))
     with pytest.raises(ValueError, match="sample_size must be >= 2, got 0"):
         diagnose(z, sample_size=0)
+
+
+def test_label_information_is_reported_against_its_ceiling(rng):
+    y = np.repeat(np.arange(4), 150)
+    separated = rng.standard_normal((600, 6)) + 8.0 * np.eye(6)[y]
+    shuffled = rng.standard_normal((600, 6))
+    good = diagnose(separated, labels=y).metrics["value"]
+    none = diagnose(shuffled, labels=y).metrics["value"]
+    assert good["label_entropy"] == pytest.approx(math.log(4))
+    assert good["label_information"] == pytest.approx(math.log(4), abs=0.1)  # classes fully recoverable
+    assert abs(none["label_information"]) < 0.1
