@@ -23,7 +23,7 @@ Modules
 -------
 :mod:`~infossl.spectral.kernel_regime`
     :func:`kernel_closed_form` (dual, Gram matrix), :func:`feature_closed_form` (primal, explicit features),
-    :func:`moment_closed_form` (population moments), :func:`predicted_variances`, :func:`collapse_rank`,
+    :func:`moment_closed_form` (population moments), :func:`predicted_variances`, :func:`predicted_collapse_rank`,
     :func:`vicreg_objective`.
 :mod:`~infossl.spectral.augmentation`
     :func:`augmentation_spectrum` (T from views = canonical correlations), :func:`commuting_scores`,
@@ -76,7 +76,7 @@ from infossl.spectral.hypercube import (
 )
 from infossl.spectral.kernel_regime import (
     ClosedFormSolution,
-    collapse_rank,
+    predicted_collapse_rank,
     feature_closed_form,
     kernel_closed_form,
     moment_closed_form,
@@ -89,6 +89,10 @@ _MOVED = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction",
 
 def __getattr__(name: str):
     """Refuse the ideal-representation names with a pointer to where they live (no import of diagnostics)."""
+    if name == "collapse_rank":  # renamed; infossl.diagnostics.collapse_rank is the measured rank
+        from infossl.spectral import kernel_regime
+
+        return kernel_regime.collapse_rank
     if name in _MOVED:
         raise AttributeError(f"module 'infossl.spectral' has no attribute {name!r}; it lives in "
                              f"infossl.diagnostics.ideal (from infossl.diagnostics.ideal import {name})")
@@ -99,7 +103,7 @@ __all__ = [
     "ClosedFormSolution",
     "augmentation_spectrum",
     "captured_fraction",
-    "collapse_rank",
+    "predicted_collapse_rank",
     "commuting_scores",
     "crop_eigenvalues",
     "crop_probability",

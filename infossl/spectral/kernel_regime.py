@@ -127,13 +127,13 @@ def predicted_variances(nu: ArrayLike, *, beta: float = 1.0) -> Array:
     return b.finish_many((1.0 - (1.0 - t.reshape(-1)) / beta).clamp_min(0.0))
 
 
-def collapse_rank(nu: ArrayLike, *, beta: float = 1.0, k: int | None = None) -> int:
+def predicted_collapse_rank(nu: ArrayLike, *, beta: float = 1.0, k: int | None = None) -> int:
     r"""Predicted rank of the optimal k-dimensional embedding: :math:`\#\{i \le k : \nu_i > 1 - \beta\}` over the
     k largest ``nu`` (all of them when k is None).
 
     Examples
     --------
-    >>> collapse_rank([0.9, 0.2, -0.5, -3.0], beta=1.0)
+    >>> predicted_collapse_rank([0.9, 0.2, -0.5, -3.0], beta=1.0)
     2
     """
     beta = check_float(beta, "beta", low=0.0, low_open=True)
@@ -366,3 +366,13 @@ def kernel_closed_form(gram: ArrayLike, groups: ArrayLike, *, k: int, beta: floa
     s = (1.0 - g[:k] / (2.0 * beta)).clamp_min(0.0)  # (k,)
     coef = (big_n ** 0.5) * (ur / lr) @ v[:, :k] * s.sqrt() / scale  # (N, k)
     return _finish("dual", coef, g, s, beta, lam, penalty, convention, b, _center=center_stats)
+
+
+def __getattr__(name: str):
+    # Renamed: infossl.diagnostics.collapse_rank is the *measured* rank of an embedding; this is the rank the
+    # kernel-regime theory predicts.
+    if name == "collapse_rank":
+        from infossl._deprecation import renamed
+
+        return renamed("collapse_rank", predicted_collapse_rank, where="infossl.spectral")
+    raise AttributeError(f"module 'infossl.spectral.kernel_regime' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from infossl.spectral import (
-    collapse_rank,
+    predicted_collapse_rank,
     feature_closed_form,
     kernel_closed_form,
     moment_closed_form,
@@ -140,9 +140,9 @@ def test_moments_form_matches_features(rng):
 
 def test_collapse_rank_and_variances():
     nu = np.array([0.95, 0.5, -2.0, -10.0])
-    assert collapse_rank(nu, beta=1.0) == 2
-    assert collapse_rank(nu, beta=5.0) == 3
-    assert collapse_rank(nu, beta=5.0, k=2) == 2
+    assert predicted_collapse_rank(nu, beta=1.0) == 2
+    assert predicted_collapse_rank(nu, beta=5.0) == 3
+    assert predicted_collapse_rank(nu, beta=5.0, k=2) == 2
     assert predicted_variances(nu, beta=5.0).tolist() == pytest.approx([0.99, 0.9, 0.4, 0.0])
 
 
@@ -154,7 +154,7 @@ def test_dimensional_and_complete_collapse(rng):
     assert ranks[0] == 4 and ranks[-1] == 0 and all(a >= b for a, b in itertools.pairwise(ranks))
     assert any(0 < r < 4 for r in ranks)
     assert np.all(sols[-1].coef == 0) and sols[-1].objective == pytest.approx(0.8 * 4)
-    assert all(s.rank == collapse_rank(s.nu, beta=0.8, k=4) for s in sols)
+    assert all(s.rank == predicted_collapse_rank(s.nu, beta=0.8, k=4) for s in sols)
 
 
 # ----------------------------------------------------------------------------------------------- error paths
@@ -250,8 +250,15 @@ def test_bad_spectrum_inputs():
     with pytest.raises(ValueError, match=r"beta must be in \(0.0"):
         predicted_variances([0.5], beta=0)
     with pytest.raises(ValueError, match=r"beta must be in \(0.0"):
-        collapse_rank([0.5], beta=-1)
+        predicted_collapse_rank([0.5], beta=-1)
     with pytest.raises(ValueError, match=r"k must be in \[1, 2\]"):
-        collapse_rank([0.5, 0.1], k=3)
+        predicted_collapse_rank([0.5, 0.1], k=3)
     with pytest.raises(ValueError, match="groups has 3 ids"):
         vicreg_objective(np.ones((4, 2)), [0, 0, 1])
+
+
+def test_old_collapse_rank_name_warns_and_forwards():
+    import infossl.spectral as spectral
+
+    with pytest.warns(DeprecationWarning, match="predicted_collapse_rank"):
+        assert spectral.collapse_rank([0.9, 0.2, -0.5], beta=1.0) == predicted_collapse_rank([0.9, 0.2, -0.5])
