@@ -127,18 +127,16 @@ class CheckpointTrajectory:
     def plot(self, path: Optional[PathLike] = None) -> Any:
         """Left: rank metrics / dim against the epoch (or checkpoint index), verdicts marked; right: each
         checkpoint's covariance spectrum (log scale). Returns the matplotlib Figure; writes ``path``
-        atomically when given. Needs matplotlib (extra ``plot``)."""
-        try:
-            from matplotlib import colormaps
-            from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
-            from matplotlib.ticker import MaxNLocator
-        except ImportError:
-            raise ImportError("plotting needs matplotlib: pip install 'infossl[plot]'") from None
+        atomically when given. Needs matplotlib."""
+        from infossl._plotting import new_figure
+
+        fig, (ax, ax2) = new_figure(1, 2, figsize=(11, 4.2), what="CheckpointTrajectory.plot")
+        from matplotlib import colormaps
+        from matplotlib.ticker import MaxNLocator
+
         rows = self.rows()
         use_epoch = all(e is not None for e in self.epochs) and len(set(self.epochs)) == len(self.epochs)
         xs = list(self.epochs) if use_epoch else list(range(len(rows)))
-        fig = Figure(figsize=(11, 4.2))
-        ax, ax2 = fig.subplots(1, 2)
         for name in PLOT_METRICS:
             ys = [r.get(name) for r in rows]
             if all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in ys):
