@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sslrun import machine_line, mean_ci, probe_scores, stratified_split, train_encoder  # noqa: E402
+from _sslrun import features, machine_line, mean_ci, probe_scores, stratified_split, train_encoder  # noqa: E402
 
 from infossl.io import save_csv_atomic, save_figure_atomic  # noqa: E402
 
@@ -206,8 +206,6 @@ def main(argv=None) -> pd.DataFrame:
             model = model.cpu()
             flat = st["backbone"] == "mlp"
             sc = probe_scores(model, x, y, xt, yt, flatten=flat, augment=st["augment"], flip=st["flip"])
-            from _sslrun import features
-
             rows.append({"dataset": args.dataset, "method": name, "seed": seed, "epochs": epochs, **sc,
                          "backbone_rankme": rankme(features(model, xt, flatten=flat)),
                          "final_loss": hist[-1]["loss"], "seconds": round(sec, 1)})

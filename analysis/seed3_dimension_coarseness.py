@@ -21,8 +21,8 @@ zoom 0.1 s, noise 0.05 s, cutout round(3 s) px) and the label augmentation (the 
 few-shot linear probes on n_l in {10, 30, 100, all 1352} labelled training digits (stratified draws, 5 per n_l).
 Prediction: coarser is better at small n_l, as long as the augmentation preserves labels.
 
-    python analysis/seed3_dimension_coarseness.py --part dim       # ~6 min on 2 busy cores
-    python analysis/seed3_dimension_coarseness.py --part coarse    # ~6 min
+    python analysis/seed3_dimension_coarseness.py --part dim       # ~14 min at load 5-9 (3 seeds); --seeds 2 for less
+    python analysis/seed3_dimension_coarseness.py --part coarse --seeds 2   # ~6 min at load 8
 """
 
 from __future__ import annotations
@@ -166,7 +166,6 @@ def main(argv=None) -> pd.DataFrame:
         axes[0].legend()
         fig.suptitle("digits, label augmentation (C = 10 classes); mean and 95 % t-interval over seeds")
     else:
-        cols = [c for c in metrics if c.endswith("_mean") is False]
         nls = [int(c[len("probe_nl"):]) for c in metrics]
         fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.8), sharey=True)
         for ax, method in zip(np.atleast_1d(axes), methods):
@@ -181,7 +180,6 @@ def main(argv=None) -> pd.DataFrame:
             ax.set_xlabel("labelled training digits")
         np.atleast_1d(axes)[0].set_ylabel("linear probe accuracy (%)")
         np.atleast_1d(axes)[0].legend(fontsize=8)
-        del cols
         fig.suptitle("digits, d = 64: augmentation strength s and the label augmentation (coarsest)")
     fig.tight_layout()
     save_figure_atomic(fig, out + ".png", dpi=110)
