@@ -28,9 +28,9 @@ SAVE_FORMATS = ("pt", "safetensors")
 SCHEDULES = ("cosine", "constant")
 
 # Defaults that differ from the loss classes' own, chosen on the digits (analysis/README.md, section
-# "Training on digits"). info-vicreg: alpha = 2 instead of the bound's 1/2. With alpha = 1/2 the loss is minus
-# the mean of the two Barber-Agakov bounds, but the bound's decoder q(z|z') = N(z', I) fixes the view noise at
-# unit variance, and that weights invariance so strongly that the representation partly collapses (about 15
+# "Training on digits"). info-vicreg: alpha = 2 instead of 1/2. With alpha = 1/2 the loss has the form of minus
+# the mean of two Barber-Agakov bounds (a bound only with an entropy estimate below H(Z), which LogDet is not), but
+# its decoder q(z|z') = N(z', I) fixes the view noise at unit variance, and that weights invariance so strongly that the representation partly collapses (about 15
 # points lower linear-probe accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "info-vicreg": {"alpha": 2.0},
