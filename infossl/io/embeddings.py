@@ -14,6 +14,8 @@ import json
 import os
 import pickle
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -121,8 +123,8 @@ def _read_npz(path: Path, key: Key, mmap: bool) -> np.ndarray:
                 f"{path} holds pickled Python objects; infossl does not unpickle data files"
             ) from None
         raise
-    except (OSError, EOFError) as exc:  # not a zip archive
-        raise ValueError(f"cannot read {path} as .npz: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # truncated or corrupt zip archive
+        raise ValueError(f"cannot read {path} as .npz (truncated or corrupt zip archive: {exc})") from None
 
 
 def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
