@@ -152,6 +152,8 @@ def global_scale(z: torch.Tensor) -> torch.Tensor:
     added back), so no gradient needs to flow through it, and the backward pass is cheaper.
     """
     z = z.detach()
+    if z.numel() == 0:  # no columns left (e.g. every column constant and dropped): nothing to scale
+        return torch.zeros((), dtype=z.dtype, device=z.device)
     zc = z - z.mean(dim=0, keepdim=True)
     m = zc.abs().amax()
     if m == 0:

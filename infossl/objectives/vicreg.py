@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infossl._backend import refuse_special_tensor
 from infossl._validation import check_choice, check_float, check_options
 from infossl.objectives._distributed import gather_with_grad
 from infossl.objectives._numerics import check_loss, full_precision, promote
@@ -22,6 +23,7 @@ def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z
     for name, z in zip(names, (z_a, z_b)):
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
+        refuse_special_tensor(z, name)  # meta, sparse, quantized
         if not z.is_floating_point():
             raise TypeError(f"{name} must have a floating dtype, got {z.dtype}")
         if z.ndim != 2:
