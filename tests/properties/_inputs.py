@@ -1,6 +1,9 @@
 """Bad inputs of every kind the contract covers, built from a few parameters (so hypothesis can draw them).
 
-``make(kind, n, d, scale, seed)`` returns one array-like. The kinds:
+``make(kind, n, d, scale, seed)`` returns one array-like of the kind named in :data:`KINDS` (NaN/Inf,
+empty, 0-D/1-D/3-D, n <= k, int/bool/complex/float16/bfloat16, object and string arrays, lists, DataFrames,
+non-contiguous, Fortran and memory-mapped arrays, constant columns, duplicates, 1e30 outliers, scale 1e+-30,
+requires_grad, meta and sparse tensors, and "wide": n = 50, d = 10 000).
 """
 
 from __future__ import annotations
