@@ -65,3 +65,14 @@ def test_objectives_suggest_the_close_name(name, typo):
 def test_estimator_facade_suggests_the_close_name(call):
     with pytest.raises(TypeError, match=r"infossl\.(entropy|mutual_information)\(\).*did you mean 'k'"):
         call()
+
+
+@pytest.mark.parametrize("call,typo,close", [
+    (lambda p: __import__("infossl").io.load_array(p, mmpa=False), "mmpa", "mmap"),
+    (lambda p: __import__("infossl").io.iter_array_chunks(p, chunk_row=3), "chunk_row", "chunk_rows"),
+    (lambda p: __import__("infossl").io.save_json_atomic({}, p, indnt=1), "indnt", "indent"),
+])
+def test_io_functions_suggest_the_close_name(call, typo, close, tmp_path):
+    with pytest.raises(TypeError, match=rf"infossl\.io\.\w+\(\) got an unexpected keyword argument '{typo}' "
+                                        rf"\(did you mean '{close}'\?\)"):
+        call(tmp_path / "z.npy")
