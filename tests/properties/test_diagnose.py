@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import infossl
-from tests.properties._contract import assert_contract
-from tests.properties._inputs import KINDS, REFUSED, make
+from ._contract import assert_contract
+from ._inputs import KINDS, REFUSED, make
 
 KNOWN = {"meta": "diagnose on a meta tensor: RuntimeError 'Tensor.item() cannot be called on meta tensors'",
          "sparse": "diagnose on a sparse tensor: NotImplementedError from aten::ne (SparseCPU)"}

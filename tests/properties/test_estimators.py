@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import infossl
 from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
-from tests.properties._contract import assert_contract, classify
-from tests.properties._inputs import KINDS, REFUSED, make
+from ._contract import assert_contract, classify
+from ._inputs import KINDS, REFUSED, make
 
 FAST_KINDS = [k for k in KINDS if k != "wide"]  # n=50, d=10 000 is in test_wide.py
 VARIATIONAL = {"infonce", "nwj", "dv"}

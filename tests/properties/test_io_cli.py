@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from infossl.cli import main
 from infossl.io import array_shape, iter_array_chunks, load_array
-from tests.properties._contract import assert_contract
+from ._contract import assert_contract
 
 FORMATS = (".npy", ".npz", ".pt", ".csv")
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infossl.objectives import OBJECTIVES
-from tests.properties._contract import assert_contract
+from ._contract import assert_contract
 
 BATCH_KINDS = ("normal", "float16", "bfloat16", "int", "numpy", "list", "1d", "3d", "mismatched", "tiny", "meta",
                "sparse", "nan", "outlier", "scale-big", "scale-small", "constant", "non-contiguous", "float64",

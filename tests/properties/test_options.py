@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import infossl
 from infossl._validation import check_option_names, check_options, unknown_option_error
 from infossl.objectives import OBJECTIVES
-from tests.properties._inputs import make
+from ._inputs import make
 
 
 def inner(z, *, sample_size=10, ridge=0.0):

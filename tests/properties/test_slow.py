@@ -10,8 +10,8 @@ import pytest
 
 import infossl
 from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
-from tests.properties._contract import classify
-from tests.properties._inputs import KINDS, REFUSED, make
+from ._contract import classify
+from ._inputs import KINDS, REFUSED, make
 
 pytestmark = pytest.mark.slow
 
