@@ -9,7 +9,8 @@ with :func:`to_tensor` and their result with :func:`Boundary.finish`:
   float32 (log-determinants and log-distances are meaningless in half precision) and the result is
   float32. The result is a 0-d tensor and autograd flows through it where the estimator is
   differentiable.
-* integer input is read as continuous values (float64); bool and complex input are refused.
+* integer input is read as continuous values (float64); bool, complex, object and string input, meta
+  tensors and sparse (torch or scipy) input are refused with a TypeError naming the argument.
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ def _refuse_dtype(kind: str, name: str, dtype: object) -> None:
         )
 
 
+def _is_scipy_sparse(a: object) -> bool:
+    mod = type(a).__module__ or ""
+    return mod.startswith("scipy.sparse") and hasattr(a, "toarray")
+
+
+def refuse_special_tensor(t: torch.Tensor, name: str = "z") -> None:
+    """Refuse tensors whose values cannot be read: meta tensors (shape only, no data) and sparse or
+    quantized layouts, with a message that names the argument and the way out."""
+    if t.is_meta:
+        raise TypeError(f"{name} is a meta tensor (shape {tuple(t.shape)}, no data); infossl needs real values: "
+                        f"materialise it on a device first (e.g. {name}.to_empty(device='cpu') and fill it)")
+    if t.layout != torch.strided:
+        raise TypeError(f"{name} is a sparse tensor (layout {t.layout}); infossl needs dense embeddings: "
+                        f"pass {name}.to_dense()")
+    if t.is_quantized:
+        raise TypeError(f"{name} is a quantized tensor ({t.dtype}); pass {name}.dequantize()")
+
+
 def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]:
     """Convert ``a`` to a floating tensor following the module's policy.
 
@@ -73,6 +92,7 @@ def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]
     No copy is made for float64 numpy arrays or float32/float64 tensors.
     """
     if isinstance(a, torch.Tensor):
+        refuse_special_tensor(a, name)
         if a.is_complex():
             _refuse_dtype("c", name, a.dtype)
         if a.dtype == torch.bool:
@@ -86,14 +106,20 @@ def to_tensor(a: ArrayLike, *, name: str = "z") -> tuple[torch.Tensor, Boundary]
         return t, Boundary(True, t.device, t.dtype)
     if hasattr(a, "to_numpy") and not isinstance(a, np.ndarray):  # pandas
         a = a.to_numpy()
-    arr = np.asarray(a)
+    if _is_scipy_sparse(a):
+        raise TypeError(f"{name} is a scipy sparse matrix ({type(a).__name__}); infossl estimators need dense "
+                        f"embeddings: pass {name}.toarray()")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:  # ragged nested lists, unconvertible objects
+        raise TypeError(f"{name} cannot be read as a numeric array ({type(a).__name__}: {exc})") from None
     if arr.dtype.kind in "bc":
         _refuse_dtype(arr.dtype.kind, name, arr.dtype)
     if arr.dtype.kind not in "fiu":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} has dtype {arr.dtype}, which cannot be read as numbers") from exc
+        # object arrays (mixed lists, None entries, pandas object columns), strings, datetimes: refused
+        # rather than coerced, so that "1.0" strings or None never turn silently into numbers or NaN
+        raise TypeError(f"{name} has dtype {arr.dtype}, which cannot be read as numbers; infossl takes real "
+                        f"numeric arrays (convert explicitly, e.g. np.asarray({name}, dtype=float))")
     arr = np.asarray(arr, dtype=np.float64)
     if not arr.flags.c_contiguous:  # np.ascontiguousarray would turn 0-d into 1-d
         arr = arr.copy()
@@ -128,6 +154,8 @@ def global_scale(z: torch.Tensor) -> torch.Tensor:
     added back), so no gradient needs to flow through it, and the backward pass is cheaper.
     """
     z = z.detach()
+    if z.numel() == 0:  # no columns left (e.g. every column constant and dropped): nothing to scale
+        return torch.zeros((), dtype=z.dtype, device=z.device)
     zc = z - z.mean(dim=0, keepdim=True)
     m = zc.abs().amax()
     if m == 0:

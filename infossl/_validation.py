@@ -5,9 +5,12 @@ Estimator kernels never validate; the public functions call these first.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import numbers
 import warnings
-from typing import Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
@@ -135,3 +138,132 @@ def constant_columns(z: torch.Tensor) -> torch.Tensor:
 
 def warn_degenerate(message: str) -> None:
     warnings.warn(message, DegenerateInputWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- misspelled keyword options
+def _accepted_keywords(fn: Callable) -> Optional[set[str]]:
+    """The keyword names ``fn`` accepts, or None when it takes arbitrary ``**kwargs`` that nobody declared.
+
+    A function decorated with :func:`check_options` carries its full accepted set (its own parameters plus
+    what it forwards) in ``__infossl_options__``; a class is read through its ``__init__``.
+    """
+    declared = getattr(fn, "__infossl_options__", None)
+    if declared is not None:
+        return set(declared)
+    target = fn.__init__ if isinstance(fn, type) else fn  # type: ignore[misc]
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+    names = set()
+    for p in sig.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            names.add(p.name)
+    names.discard("self")
+    return names
+
+
+def unknown_option_error(public: str, unknown: Iterable[str], accepted: Iterable[str]) -> TypeError:
+    """The TypeError for misspelled or unsupported keyword options: it names the public function, each
+    unknown option with the closest accepted name (``difflib``), and the accepted names."""
+    accepted = sorted(set(accepted))
+    parts = []
+    for key in sorted(unknown):
+        close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    listed = ", ".join(accepted) if accepted else "none"
+    noun = "an unexpected keyword argument" if len(parts) == 1 else "unexpected keyword arguments"
+    return TypeError(f"{public}() got {noun} {', '.join(parts)}; it accepts: {listed}")
+
+
+def check_option_names(public: str, options: dict, *targets: Callable, extra: Iterable[str] = ()) -> None:
+    """Raise :func:`unknown_option_error` if a key of ``options`` is accepted by none of ``targets``
+    (functions or classes the options are forwarded to) nor listed in ``extra``.
+
+    A target that takes undeclared ``**kwargs`` accepts everything, so no check is made then.
+    """
+    accepted = set(extra)
+    for target in targets:
+        names = _accepted_keywords(target)
+        if names is None:
+            return
+        accepted |= names
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise unknown_option_error(public, unknown, accepted)
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def check_options(public: Optional[str] = None, *, forwards_to: Union[None, Callable, Sequence[Callable],
+                  Callable[[dict], Any]] = None, resolve: bool = False) -> Callable[[F], F]:
+    """Decorator: a misspelled keyword option fails at the public function, naming it and the close name.
+
+    ``infossl.diagnose(z, sampel_size=10)`` then raises ``TypeError: infossl.diagnose() got an unexpected
+    keyword argument 'sampel_size' (did you mean 'sample_size'?); it accepts: ...`` instead of Python's
+    error from an inner function.
+
+    Parameters
+    ----------
+    public : str, optional
+        The name shown in the message (default: ``module.qualname`` of the function, with ``infossl.`` kept).
+    forwards_to : callable, sequence of callables, or (with ``resolve=True``) a function of the bound arguments
+        Where the function's ``**options`` go. Their keyword parameters are accepted as well. With
+        ``resolve=True`` it is called with the bound arguments (a dict, defaults applied) and returns the
+        callable(s), e.g. the estimator chosen by ``method``; if it raises, no check is made and the function
+        runs and reports the problem itself (an unknown method, say).
+        Without ``forwards_to`` a function with ``**options`` is not checked (nothing declares them).
+
+    Only keyword arguments are checked; positional arguments are left to Python.
+    """
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn)
+        own = {p.name for p in sig.parameters.values()
+               if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+        own.discard("self")
+        var_kw = next((p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        name = public or f"{fn.__module__}.{fn.__qualname__}"
+
+        def targets(args: tuple, kwargs: dict) -> Optional[list]:
+            if forwards_to is None:
+                return []
+            if resolve:
+                try:
+                    bound = sig.bind_partial(*args, **kwargs)
+                    bound.apply_defaults()
+                    found = forwards_to(dict(bound.arguments))  # type: ignore[operator, call-arg]
+                except Exception:
+                    return None
+            else:
+                found = forwards_to
+            if found is None:
+                return []
+            return list(found) if isinstance(found, (list, tuple)) else [found]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            extra = [k for k in kwargs if k not in own]
+            if extra:
+                if var_kw is None:
+                    raise unknown_option_error(name, extra, own)
+                found = targets(args, kwargs)
+                if found is not None and (found or forwards_to is not None):
+                    check_option_names(name, {k: kwargs[k] for k in extra}, *found, extra=own)
+            return fn(*args, **kwargs)
+
+        if var_kw is None:
+            wrapper.__infossl_options__ = frozenset(own)  # type: ignore[attr-defined]
+        elif forwards_to is not None and not resolve:
+            names: set = set(own)
+            for t in (list(forwards_to) if isinstance(forwards_to, (list, tuple)) else [forwards_to]):
+                acc = _accepted_keywords(t)
+                if acc is None:
+                    break
+                names |= acc
+            else:
+                wrapper.__infossl_options__ = frozenset(names)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+    return decorate

@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import to_tensor
+from infossl._backend import to_tensor, refuse_special_tensor
 from infossl._validation import check_int, check_random_state
 
 ChunkLike = Union[np.ndarray, torch.Tensor]
@@ -49,6 +49,8 @@ def _chunk_tensor(chunk: Any, name: str = "chunk") -> torch.Tensor:
         with warnings.catch_warnings():  # memory-mapped chunks are read-only
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             return torch.from_numpy(np.ascontiguousarray(chunk))
+    if isinstance(chunk, torch.Tensor):
+        refuse_special_tensor(chunk, name)  # meta, sparse and quantized tensors: a TypeError naming them
     if isinstance(chunk, torch.Tensor) and chunk.dtype in (torch.float32, torch.float64):
         return chunk.detach()
     if isinstance(chunk, np.ndarray) and chunk.dtype == np.float16:

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
-from infossl._validation import DegenerateInputWarning, check_float, check_int, check_random_state
+from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options,
+                                 check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
@@ -311,10 +312,11 @@ def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any
     notes += [f"labels: {x}" for x in (note, note2, note3) if x]
 
 
+@check_options("infossl.diagnose", forwards_to=diagnose_statistics)
 def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] = None,
              thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7, sample_size: int = 2048,
              chunk_rows: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
-             **options: Any) -> DiagnosisReport:
+             chunk_size: Optional[int] = None, **options: Any) -> DiagnosisReport:
     """Diagnose collapse of an (n, d) embedding matrix: healthy, dimensional collapse (to k of d), or complete
     collapse, with the metrics behind the verdict.
 
@@ -351,12 +353,12 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
     'complete-collapse'
     """
-    if "chunk_size" in options:
+    if chunk_size is not None:  # the old name of chunk_rows
         if chunk_rows is not None:
             raise TypeError("diagnose() got both chunk_rows and its old name chunk_size")
         warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
-                      "release", DeprecationWarning, stacklevel=2)
-        chunk_rows = options.pop("chunk_size")
+                      "release", DeprecationWarning, stacklevel=3)
+        chunk_rows = chunk_size
     t = _chunk_tensor(z, name="z")
     if t.ndim == 1:
         t = t.reshape(-1, 1)

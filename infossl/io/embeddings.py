@@ -14,12 +14,14 @@ import json
 import os
 import pickle
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from infossl._validation import check_int
+from infossl._validation import check_int, check_options
 
 PathLike = Union[str, "os.PathLike[str]"]
 Key = Union[None, str, Sequence[str]]
@@ -121,8 +123,8 @@ def _read_npz(path: Path, key: Key, mmap: bool) -> np.ndarray:
                 f"{path} holds pickled Python objects; infossl does not unpickle data files"
             ) from None
         raise
-    except (OSError, EOFError) as exc:  # not a zip archive
-        raise ValueError(f"cannot read {path} as .npz: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # truncated or corrupt zip archive
+        raise ValueError(f"cannot read {path} as .npz (truncated or corrupt zip archive: {exc})") from None
 
 
 def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
@@ -273,6 +275,7 @@ def resolve_path(path: PathLike, handlers: dict) -> tuple[Path, Any]:
     return p, handler
 
 
+@check_options("infossl.io.load_array")
 def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: int = 2) -> np.ndarray:
     """Load one numeric array of embeddings from a file, without executing any pickled code.
 
@@ -325,6 +328,7 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: 
 
 
 # --------------------------------------------------------------------------------------------- writers
+@check_options("infossl.io.write_text_atomic")
 def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str = "utf-8") -> Path:
     """Write ``text`` (str, or bytes written as they are) to ``path`` atomically: a temporary file in the
     same directory, then ``os.replace``.
@@ -353,6 +357,7 @@ def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str 
     return p
 
 
+@check_options("infossl.io.save_csv_atomic")
 def save_csv_atomic(table: Any, path: PathLike) -> Path:
     """Write a pandas DataFrame, or a list of row dicts, as CSV with :func:`write_text_atomic`."""
     import pandas as pd
@@ -381,6 +386,7 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
 
 
+@check_options("infossl.io.save_json_atomic")
 def save_json_atomic(obj: Any, path: PathLike, *, indent: Optional[int] = 2) -> Path:
     """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths)."""
     return write_text_atomic(json.dumps(obj, indent=indent, default=_json_default) + "\n", path)

@@ -27,7 +27,7 @@ from typing import IO, Callable, Iterator, Optional
 import numpy as np
 
 from infossl._backend import chunk_size_for, iter_chunks
-from infossl._validation import check_int
+from infossl._validation import check_int, check_options
 from infossl.io.embeddings import (
     Key,
     PathLike,
@@ -338,6 +338,7 @@ def open_source(path: PathLike, key: Key = None) -> _Source:
 
 
 # --------------------------------------------------------------------------------------------- public API
+@check_options("infossl.io.iter_array_chunks")
 def iter_array_chunks(
     path: PathLike, key: Key = None, *, chunk_rows: Optional[int] = None
 ) -> Iterator[np.ndarray]:
@@ -381,6 +382,7 @@ def iter_array_chunks(
     return src.read(rows)
 
 
+@check_options("infossl.io.array_shape")
 def array_shape(path: PathLike, key: Key = None) -> tuple[int, int]:
     """``(n, d)`` of the array :func:`iter_array_chunks` yields, read from the file's header or metadata.
 

@@ -7,8 +7,9 @@ from typing import ClassVar, Optional
 import torch
 from torch import nn
 
-from infossl._validation import check_float
+from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad
+from infossl.objectives._numerics import check_loss, full_precision, promote
 from infossl.objectives.vicreg import check_views
 
 
@@ -71,6 +72,7 @@ class BarlowTwinsLoss(nn.Module):
     #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
     gathers: ClassVar[bool] = True
 
+    @check_options("infossl.objectives.BarlowTwinsLoss")
     def __init__(self, *, lambd: float = 5e-3, eps: float = 1e-5, gather_distributed: bool = False) -> None:
         super().__init__()
         self.lambd = check_float(lambd, "lambd", low=0.0)
@@ -80,17 +82,19 @@ class BarlowTwinsLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         check_views(z_a, z_b)
-        if self.gather_distributed:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        n, d = z_a.shape
-        a, b = batch_standardise(z_a, eps=self.eps), batch_standardise(z_b, eps=self.eps)  # (n, d)
-        diag = (a * b).sum(dim=0) / n  # (d,) = diag(C)
-        if n < d:  # ||A^T B||_F^2 = sum((A A^T) * (B B^T)): n^2 d instead of n d^2 operations
-            frob = ((a @ a.T) * (b @ b.T)).sum() / n**2
-        else:
-            frob = (a.T @ b).pow(2).sum() / n**2
-        on = (1 - diag).pow(2).sum()
-        off = frob - diag.pow(2).sum()
-        loss = on + self.lambd * off
+        with full_precision(z_a.device):
+            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
+            if self.gather_distributed:
+                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+            n, d = z_a.shape
+            a, b = batch_standardise(z_a, eps=self.eps), batch_standardise(z_b, eps=self.eps)  # (n, d)
+            diag = (a * b).sum(dim=0) / n  # (d,) = diag(C)
+            if n < d:  # ||A^T B||_F^2 = sum((A A^T) * (B B^T)): n^2 d instead of n d^2 operations
+                frob = ((a @ a.T) * (b @ b.T)).sum() / n**2
+            else:
+                frob = (a.T @ b).pow(2).sum() / n**2
+            on = (1 - diag).pow(2).sum()
+            off = frob - diag.pow(2).sum()
+            loss = on + self.lambd * off
         self.last_terms = {"on_diagonal": on.detach(), "off_diagonal": off.detach(), "loss": loss.detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b})

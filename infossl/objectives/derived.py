@@ -33,9 +33,10 @@ from typing import ClassVar, Optional
 import torch
 from torch import nn
 
-from infossl._validation import check_choice, check_float
+from infossl._validation import check_choice, check_float, check_options
 from infossl.estimators import gaussian_entropy, logdet_entropy, mixture_entropy
 from infossl._distributed import gather_with_grad
+from infossl.objectives._numerics import check_loss, full_precision, promote
 from infossl.objectives.vicreg import check_views, covariance_term, variance_term
 
 ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")
@@ -144,6 +145,7 @@ class InfoVICRegLoss(nn.Module):
     #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
     gathers: ClassVar[bool] = True
 
+    @check_options("infossl.objectives.InfoVICRegLoss")
     def __init__(self, *, entropy: str = "logdet", mu: float = 1.0, alpha: float = 0.5, ridge: float = 1e-4,
                  beta: float = 1.0, sigma: float = 1.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
                  gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False) -> None:
@@ -175,11 +177,13 @@ class InfoVICRegLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         check_views(z_a, z_b)
-        ce = gaussian_cross_entropy(z_a, z_b)
-        if self.gather_distributed:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        h_a, h_b = self.entropy_term(z_a), self.entropy_term(z_b)
-        loss = self.mu * ce - self.alpha * (h_a + h_b)
+        with full_precision(z_a.device):
+            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
+            ce = gaussian_cross_entropy(z_a, z_b)
+            if self.gather_distributed:
+                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+            h_a, h_b = self.entropy_term(z_a), self.entropy_term(z_b)
+            loss = self.mu * ce - self.alpha * (h_a + h_b)
         self.last_terms = {"cross_entropy": ce.detach(), "entropy_a": h_a.detach(), "entropy_b": h_b.detach(),
                            "loss": loss.detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b}, power=4)

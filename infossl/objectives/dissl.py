@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infossl._validation import check_float
+from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad, rank_and_world
+from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
 from infossl.objectives.vicreg import check_views
 
 
@@ -105,6 +106,7 @@ class CISSLLoss(nn.Module):
     #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
     student_batchnorm: ClassVar[bool] = True
 
+    @check_options("infossl.objectives.CISSLLoss")
     def __init__(self, *, temperature: float = 0.1, gather_distributed: bool = False) -> None:
         super().__init__()
         self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
@@ -118,24 +120,37 @@ class CISSLLoss(nn.Module):
         check_views(student_a, teacher_a, names=("student_a", "teacher_a"))
         n = student_a.shape[0]
         rank, world = rank_and_world() if self.gather_distributed else (0, 1)
-        u = F.normalize(torch.cat([student_a, student_b]), dim=1)  # (2B, k)
-        ta, tb = F.normalize(teacher_a, dim=1), F.normalize(teacher_b, dim=1)  # (B, k)
-        v = torch.cat([gather_with_grad(ta), gather_with_grad(tb)]) if world > 1 else torch.cat([ta, tb])  # (2M, k)
-        m = n * world  # global number of examples
-        logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2M)
-        local = torch.arange(n, device=u.device) + rank * n  # global index of each local example
-        rows = torch.arange(2 * n, device=u.device)
-        own = torch.cat([local, local + m])  # (2B,) the example itself, same view
-        other = torch.cat([local + m, local])  # (2B,) the example's other view
-        loss = -0.5 * (logp[rows, own] + logp[rows, other]).mean()
+        inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
+        with full_precision(student_a.device):
+            student_a, student_b, teacher_a, teacher_b = promote(student_a, student_b, teacher_a, teacher_b)
+            u = unit_rows(torch.cat([student_a, student_b]))  # (2B, k), F.normalize at any scale
+            ta, tb = unit_rows(teacher_a), unit_rows(teacher_b)  # (B, k)
+            v = torch.cat([gather_with_grad(ta), gather_with_grad(tb)]) if world > 1 else torch.cat([ta, tb])  # (2M, k)
+            m = n * world  # global number of examples
+            logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2M)
+            local = torch.arange(n, device=u.device) + rank * n  # global index of each local example
+            rows = torch.arange(2 * n, device=u.device)
+            own = torch.cat([local, local + m])  # (2B,) the example itself, same view
+            other = torch.cat([local + m, local])  # (2B,) the example's other view
+            loss = -0.5 * (logp[rows, own] + logp[rows, other]).mean()
         self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * m) - loss).detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, inputs)
 
 
 def _marginal_entropy(p: torch.Tensor) -> torch.Tensor:
     """Entropy in nats of the batch-mean distribution of the rows of ``p`` (B, C)."""
     m = p.mean(dim=0)  # (C,)
     return -torch.xlogy(m, m).sum()
+
+
+def _marginal_entropy_log(log_p: torch.Tensor) -> torch.Tensor:
+    """:func:`_marginal_entropy` from the rows' log-probabilities (B, C), stable when classes saturate.
+
+    ``log m = logsumexp_b(log p) - log B`` stays finite where ``m`` underflows to 0 (logits at scale 1e4),
+    so ``m log m`` and its gradient ``(log m + 1) m`` are 0 there instead of ``0 * -inf = NaN``.
+    """
+    log_m = torch.logsumexp(log_p, dim=0) - math.log(log_p.shape[0])  # (C,)
+    return -(log_m.exp() * log_m).sum()
 
 
 class DISSLLoss(nn.Module):
@@ -222,6 +237,7 @@ class DISSLLoss(nn.Module):
     #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
     student_batchnorm: ClassVar[bool] = False
 
+    @check_options("infossl.objectives.DISSLLoss")
     def __init__(self, *, lambd: float = 2.3, beta: float = 0.8, teacher_temperature: float = 0.5,
                  student_temperature: float = 1.0, gather_distributed: bool = False) -> None:
         super().__init__()
@@ -248,17 +264,20 @@ class DISSLLoss(nn.Module):
         check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
         check_views(student_a, student_b, names=("student_a", "student_b"))
         check_views(teacher_a, student_a, names=("teacher_a", "student_a"))
-        log_t = [torch.log_softmax(g / self.teacher_temperature, dim=1) for g in (teacher_a, teacher_b)]  # (B, C)
-        log_s = [torch.log_softmax(h / self.student_temperature, dim=1) for h in (student_a, student_b)]  # (B, C)
-        t = [lt.exp() for lt in log_t]
-        distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
-        for x, a in ((0, 1), (1, 0)):
-            distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
-            h_marg = _marginal_entropy(gather_with_grad(t[x]) if self.gather_distributed else t[x])
-            marg = marg + h_marg / 2
-            detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
-            mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2
-        loss = distil - self.lambd * marg + self.beta * detinv
+        inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
+        with full_precision(teacher_a.device):  # log-softmax and entropies in float32 for half inputs
+            student_a, student_b, teacher_a, teacher_b = promote(student_a, student_b, teacher_a, teacher_b)
+            log_t = [torch.log_softmax(g / self.teacher_temperature, dim=1) for g in (teacher_a, teacher_b)]  # (B, C)
+            log_s = [torch.log_softmax(h / self.student_temperature, dim=1) for h in (student_a, student_b)]  # (B, C)
+            t = [lt.exp() for lt in log_t]
+            distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
+            for x, a in ((0, 1), (1, 0)):
+                distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
+                h_marg = _marginal_entropy_log(gather_with_grad(log_t[x]) if self.gather_distributed else log_t[x])
+                marg = marg + h_marg / 2
+                detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
+                mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2
+            loss = distil - self.lambd * marg + self.beta * detinv
         self.last_terms = {"distillation": distil.detach(), "marginal_entropy": marg.detach(),
                            "det_inv": detinv.detach(), "mutual_information": mi.detach(), "loss": loss.detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, inputs)

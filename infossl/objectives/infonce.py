@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infossl._validation import check_float
+from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad, rank_and_world
+from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
 from infossl.objectives.vicreg import check_views
 
 
@@ -63,6 +64,7 @@ class InfoNCELoss(nn.Module):
     #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
     gathers: ClassVar[bool] = True
 
+    @check_options("infossl.objectives.InfoNCELoss")
     def __init__(self, *, temperature: float = 0.5, gather_distributed: bool = False) -> None:
         super().__init__()
         self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
@@ -71,20 +73,22 @@ class InfoNCELoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         check_views(z_a, z_b)
-        n = z_a.shape[0]
-        a, b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)  # (n, d)
-        rank, world = rank_and_world() if self.gather_distributed else (0, 1)
-        if world > 1:
-            cand = torch.cat([gather_with_grad(a), gather_with_grad(b)])  # (2 n world, d)
-        else:
-            cand = torch.cat([a, b])  # (2n, d)
-        m = n * world  # global number of pairs
-        anchors = torch.cat([a, b])  # (2n, d)
-        logits = anchors @ cand.T / self.temperature  # (2n, 2m)
-        local = torch.arange(n, device=z_a.device) + rank * n  # global row index of each local pair
-        self_idx = torch.cat([local, local + m])  # (2n,)
-        pos_idx = torch.cat([local + m, local])  # (2n,)
-        logits = logits.masked_fill(F.one_hot(self_idx, 2 * m).bool(), float("-inf"))
-        loss = F.cross_entropy(logits, pos_idx)
+        with full_precision(z_a.device):
+            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 logits
+            n = z_a.shape[0]
+            a, b = unit_rows(z_a), unit_rows(z_b)  # (n, d), F.normalize at any scale
+            rank, world = rank_and_world() if self.gather_distributed else (0, 1)
+            if world > 1:
+                cand = torch.cat([gather_with_grad(a), gather_with_grad(b)])  # (2 n world, d)
+            else:
+                cand = torch.cat([a, b])  # (2n, d)
+            m = n * world  # global number of pairs
+            anchors = torch.cat([a, b])  # (2n, d)
+            logits = anchors @ cand.T / self.temperature  # (2n, 2m)
+            local = torch.arange(n, device=z_a.device) + rank * n  # global row index of each local pair
+            self_idx = torch.cat([local, local + m])  # (2n,)
+            pos_idx = torch.cat([local + m, local])  # (2n,)
+            logits = logits.masked_fill(F.one_hot(self_idx, 2 * m).bool(), float("-inf"))
+            loss = F.cross_entropy(logits, pos_idx)
         self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * m - 1) - loss).detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b})

@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infossl._validation import check_choice, check_float
+from infossl._backend import refuse_special_tensor
+from infossl._validation import check_choice, check_float, check_options
 from infossl._distributed import gather_with_grad
+from infossl.objectives._numerics import check_loss, full_precision, promote
 
 
 def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z_b")) -> None:
@@ -21,6 +23,7 @@ def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z
     for name, z in zip(names, (z_a, z_b)):
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
+        refuse_special_tensor(z, name)  # meta, sparse, quantized
         if not z.is_floating_point():
             raise TypeError(f"{name} must have a floating dtype, got {z.dtype}")
         if z.ndim != 2:
@@ -126,6 +129,7 @@ class VICRegLoss(nn.Module):
     #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
     gathers: ClassVar[bool] = True
 
+    @check_options("infossl.objectives.VICRegLoss")
     def __init__(self, *, sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
                  gamma: float = 1.0, eps: float = 1e-4, variance_form: str = "code",
                  gather_distributed: bool = False) -> None:
@@ -141,14 +145,16 @@ class VICRegLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         check_views(z_a, z_b)
-        inv = invariance_term(z_a, z_b)
-        if self.gather_distributed:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        var = variance_term(z_a, gamma=self.gamma, eps=self.eps) + variance_term(z_b, gamma=self.gamma, eps=self.eps)
-        if self.variance_form == "code":
-            var = var / 2
-        cov = covariance_term(z_a) + covariance_term(z_b)
-        loss = self.sim_coeff * inv + self.std_coeff * var + self.cov_coeff * cov
+        with full_precision(z_a.device):
+            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
+            inv = invariance_term(z_a, z_b)
+            if self.gather_distributed:
+                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+            var = variance_term(z_a, gamma=self.gamma, eps=self.eps) + variance_term(z_b, gamma=self.gamma, eps=self.eps)
+            if self.variance_form == "code":
+                var = var / 2
+            cov = covariance_term(z_a) + covariance_term(z_b)
+            loss = self.sim_coeff * inv + self.std_coeff * var + self.cov_coeff * cov
         self.last_terms = {"invariance": inv.detach(), "variance": var.detach(), "covariance": cov.detach(),
                            "loss": loss.detach()}
-        return loss
+        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b}, power=4)
