@@ -61,11 +61,13 @@ class LatentParts:
 
 
 def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: int = 64) -> int:
-    r"""The integer m whose standard Gaussian in R^m has the TwoNN dimension closest to ``observed`` at n rows.
+    r"""The integer m in [1, max_dim] whose standard Gaussian in R^m has the TwoNN dimension closest to
+    ``observed`` at n rows (at most 2000).
 
     TwoNN is biased low in higher dimension at finite n (8-dimensional data read as about 7.8 at
-    n = 2000, 16 as 14.3); matching against Gaussian references of the same size removes most of that bias
-    (the "intrinsic-dimension-matched" reference). Costs a few TwoNN runs on at most ``n`` rows in m dims.
+    n = 2000, 16 as 14.3, 50 as 31); matching against Gaussian references of the same size removes most of
+    that bias (the "intrinsic-dimension-matched" reference). The references grow with m, so m is found by
+    bisection: a handful of TwoNN runs on Gaussian samples.
 
     Examples
     --------
@@ -73,21 +75,33 @@ def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: in
     (2, 16)
     """
     observed = check_float(observed, "observed", low=0.0)
-    n = check_int(n, "n", low=10)
+    n = min(check_int(n, "n", low=10), ID_SAMPLES)
+    max_dim = check_int(max_dim, "max_dim", low=1)
     rng = check_random_state(random_state)
-    lo = max(1, int(math.floor(observed)))
-    best, best_err = lo, math.inf
-    m = lo
-    while m <= max_dim:
-        g = torch.from_numpy(rng.standard_normal((min(n, ID_SAMPLES), m)))
-        ref = twonn_dimension(g, max_samples=None).value
-        err = abs(ref - observed)
-        if err < best_err:
-            best, best_err = m, err
-        if ref > observed:  # references increase with m: past the observation, stop
-            break
-        m += 1
-    return best
+    cache: dict[int, float] = {}
+
+    def ref(m: int) -> float:
+        if m not in cache:
+            g = torch.from_numpy(rng.standard_normal((n, m)))
+            cache[m] = twonn_dimension(g, max_samples=None).value
+        return cache[m]
+
+    lo = max(1, min(max_dim, int(math.floor(observed))))
+    if ref(lo) >= observed:
+        while lo > 1 and ref(lo - 1) >= observed:
+            lo -= 1
+        cand = [lo - 1, lo] if lo > 1 else [lo]
+    else:
+        hi = lo
+        while hi < max_dim and ref(hi) < observed:  # exponential search, then bisection
+            lo, hi = hi, min(max_dim, hi + max(1, hi // 2))
+        if ref(hi) < observed:
+            return max_dim
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if ref(mid) < observed else (lo, mid)
+        cand = [lo, hi]
+    return min(cand, key=lambda m: abs(ref(m) - observed))
 
 
 def latent_dimension_for(id_x: float, id_y: float, n: int, *, random_state=0) -> int:
@@ -197,7 +211,8 @@ def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int
                  k: int = 3, random_state=0, id_x: Optional[float] = None, id_y: Optional[float] = None
                  ) -> LatentParts:
     """The computation of :func:`latent_mutual_information` on validated tensors, with its intermediate
-    quantities (:class:`LatentParts`). ``id_x`` / ``id_y`` reuse intrinsic dimensions already measured."""
+    quantities (:class:`LatentParts`). ``id_x`` / ``id_y`` reuse TwoNN dimensions already measured on
+    min(n, 2000) rows of all the data (as "auto" does); by default they are measured on the training rows."""
     from infossl.estimators.corrected import corrected_ksg_mutual_information
     from infossl.estimators.gaussian import gaussian_mutual_information
     from infossl.estimators.knn import ksg_mutual_information
@@ -222,12 +237,14 @@ def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int
         perm = torch.from_numpy(rng.permutation(n)).to(tx.device)
         train, test = perm[:n_train].sort().values, perm[n_train:].sort().values
         if latent_dim is None:
+            given = id_x is not None and id_y is not None
             seed = int(rng.integers(2**31))
             if id_x is None:
                 id_x = twonn_dimension(tx[train], max_samples=ID_SAMPLES, random_state=seed).value
             if id_y is None:
                 id_y = twonn_dimension(ty[train], max_samples=ID_SAMPLES, random_state=seed).value
-            m = latent_dimension_for(id_x, id_y, min(n_train, ID_SAMPLES), random_state=seed)
+            n_id = min(n if given else n_train, ID_SAMPLES)  # rows the dimensions were measured on
+            m = latent_dimension_for(id_x, id_y, n_id, random_state=seed)
         else:
             m = latent_dim
         m = max(1, min(m, tx.shape[1], ty.shape[1]))
