@@ -141,6 +141,11 @@ def _spread(fn: Callable[[torch.Tensor], float], n: int, rng: np.random.Generato
 
 def _interval_and_stability(value: float, halves: list[float], quarters: list[float]
                             ) -> tuple[tuple[float, float], Check, float]:
+    if not all(math.isfinite(v) for v in [*halves, *quarters]):
+        check = Check("stability n, n/2, n/4", False, f"n: {value:.3f}, subsample estimates "
+                      f"{[round(v, 3) for v in [*halves, *quarters]]} -- not finite on fewer rows: the estimate "
+                      "at n rests on too few rows per dimension", {"n/2": halves, "n/4": quarters})
+        return (value, value), check, float("nan")
     var = []
     if len(halves) == 2:
         var.append(float(np.var(halves, ddof=1)) / 2.0)

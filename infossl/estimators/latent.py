@@ -105,7 +105,7 @@ def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: in
 
 
 def latent_dimension_for(id_x: float, id_y: float, n: int, *, random_state=0) -> int:
-    """The latent dimension m for two sides of TwoNN dimensions ``id_x``, ``id_y`` measured on n rows.
+    r"""The latent dimension m for two sides of TwoNN dimensions ``id_x``, ``id_y`` measured on n rows.
 
     When the two agree within 15 % they are pooled (their mean has :math:`\sqrt2` less sampling error, about
     :math:`d/\sqrt{2n}`), else the smaller is used (the information channel is at most that wide); the

@@ -79,10 +79,44 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             tol = 4.0 * math.sqrt(d) * u * (sq[rows] + big) + 4.0 * u
             rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
             worst = approx.amax(dim=1) + sq[rows]  # (c,)
-            for i in torch.nonzero(worst - tol <= rk2).squeeze(1).tolist():
-                gi = rows.start + i
-                full = (z - z[gi]).pow(2).sum(dim=1).sqrt()  # (n,)
-                full[gi] = math.inf
-                o = full.argsort(stable=True)[:k]
-                index[gi], dist[gi] = o, full[o]
+            unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
+            if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
+                bs = max(1, chunk_size_for(n, itemsize=8, factor=2))
+                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index) for part in unsure.split(bs)])
+            if unsure.numel():
+                _redo_rows(z, unsure, k, dist, index)
         return dist, index
+
+
+def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
+                dist: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The float32 screening of ``rows`` again in float64 (rounding bound 1e-16 instead of 1e-7); returns the
+    rows that are still uncertain."""
+    z64 = zs.to(torch.float64)
+    sq = z64.pow(2).sum(dim=1)
+    u = torch.finfo(torch.float64).eps
+    tol = 4.0 * math.sqrt(z.shape[1]) * u * (sq[rows] + sq.max()) + 4.0 * u  # (r,)
+    g = torch.addmm(sq.unsqueeze(0), z64[rows], z64.T, alpha=-2.0)  # (r, n)
+    g[torch.arange(rows.numel(), device=z.device), rows] = -math.inf
+    approx, cand = g.topk(m, dim=1, largest=False)
+    cand, approx = cand[:, 1:], approx[:, 1:]
+    ex = _direct(z, rows, cand)
+    by_idx = cand.argsort(dim=1)
+    cand, ex = cand.gather(1, by_idx), ex.gather(1, by_idx)
+    order = ex.argsort(dim=1, stable=True)[:, :k]
+    index[rows], dist[rows] = cand.gather(1, order), ex.gather(1, order)
+    rk2 = (dist[rows, k - 1] / scale).to(torch.float64).pow(2)
+    return rows[approx.amax(dim=1) + sq[rows] - tol <= rk2]
+
+
+def _redo_rows(z: torch.Tensor, rows: torch.Tensor, k: int, dist: torch.Tensor, index: torch.Tensor) -> None:
+    """Exact k-NN of ``rows`` against every row by direct differences, in blocks of about 64 MiB."""
+    n, d = z.shape
+    block = max(1, (64 * 2**20) // max(1, n * d * z.element_size()))
+    cols = torch.arange(n, device=z.device)
+    for part in rows.split(block):
+        full = (z[part].unsqueeze(1) - z.unsqueeze(0)).pow(2).sum(dim=2).sqrt()  # (b, n)
+        full[torch.arange(part.numel(), device=z.device), part] = math.inf
+        # (distance, index) order: stable sort by distance of the index-ordered columns
+        o = full.argsort(dim=1, stable=True)[:, :k]
+        index[part], dist[part] = cols[o], full.gather(1, o)
