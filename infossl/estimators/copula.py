@@ -47,9 +47,13 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     :func:`~infossl.estimators.gaussian_mutual_information` is applied to the scores. Because MI is
     invariant under strictly monotone per-column maps, the estimate is consistent for any distribution
     whose copula is Gaussian (Gaussian data pushed through normal CDFs, cubes, exponentials, ...) and is
-    unaffected by heavy-tailed marginals. For other copulas it is a **lower bound** in the large-sample
-    limit: among copulas with a given normal-score correlation matrix, the Gaussian copula has the largest
-    entropy and hence the least MI (Ince et al. 2017, section "Gaussian copula MI is a lower bound").
+    unaffected by heavy-tailed marginals. For other copulas and **1-D x and y** it is a lower bound in the
+    large-sample limit: among bivariate copulas with a given normal-score correlation, the Gaussian copula
+    has the largest entropy and hence the least MI (Ince et al. 2017). For multivariate x or y it is **not
+    a bound of either sign**: the per-column normal scores of a nonlinear embedding (x = Q [u; tanh(Bu + c)],
+    :mod:`~infossl.estimators.embedded`) have many canonical correlations with y, each counted as new
+    information, and the value exceeded the truth 4 to 25 fold in ``benchmarks/results/highdim.csv``; use
+    :func:`~infossl.estimators.latent_mutual_information` (or ``method="auto"``) there.
     Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed
     before scoring (:func:`copula_scores`), so a low-rank embedding gives the MI of its signal. Not differentiable (ranks); torch input stays on its device.
 
