@@ -144,7 +144,8 @@ def auto_mi_route(tx: torch.Tensor, ty: torch.Tensor) -> tuple[str, dict[str, An
 
 def manifold_dimension(t: torch.Tensor) -> Optional[float]:
     """Calibrated TwoNN dimension of the rows of ``t`` (None when n < 50 or d = 1): the raw TwoNN value when
-    it is at least d/2, else its Gaussian-matched calibration (:func:`~infossl.estimators.latent.calibrated_dimension`)."""
+    it is at least d/2, else its Gaussian-matched calibration (:func:`~infossl.estimators.latent.calibrated_dimension`,
+    up to min(d, 128) dimensions; None when it reaches that cap: too few rows to tell)."""
     from infossl.estimators.latent import calibrated_dimension
 
     n, d = t.shape
@@ -153,7 +154,9 @@ def manifold_dimension(t: torch.Tensor) -> Optional[float]:
     raw = _raw_twonn(t)
     if raw is None or raw >= d / 2:
         return raw
-    return float(calibrated_dimension(raw, min(n, ID_ROWS), max_dim=d))
+    cap = min(d, 128)
+    cal = calibrated_dimension(raw, min(n, ID_ROWS), max_dim=cap)
+    return None if cal >= cap else float(cal)  # at the cap: too few rows to tell
 
 
 def is_manifold(dimension: Optional[float], d: int) -> bool:

@@ -17,7 +17,7 @@ from infossl._backend import ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
 from infossl.linalg import centred_cov
 from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regularised_logdet,
-                                        wishart_logdet_bias)
+                                        singular_logdet_lowrank, wishart_logdet_bias)
 from infossl.estimators.knn import kl_offset
 
 
@@ -143,8 +143,15 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
         h_marg = marginal_entropies(t, k=k).sum()
         if d == 1:
             return b.finish(h_marg)
-        cov = centred_cov(normal_scores(t))  # (d, d)
-        tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
+        scores = normal_scores(t)  # (n, d)
+        if n <= d:  # singular score correlation; Gram route, O(n^2 d) (issue 14)
+            sc = scores - scores.mean(dim=0, keepdim=True)
+            diag = sc.pow(2).sum(dim=0) / (n - 1)
+            ld = singular_logdet_lowrank(sc, 1.0 / (n - 1), what="z's normal scores")
+            tc = 0.5 * (torch.log(diag).sum() - ld)
+        else:
+            cov = centred_cov(scores)  # (d, d)
+            tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
         if bias_correction and n > d + 1:
             tc = tc + 0.5 * (wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)
                              - d * wishart_logdet_bias(1, n, dtype=t.dtype, device=t.device))
