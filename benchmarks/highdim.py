@@ -104,9 +104,8 @@ def main() -> None:
             v = float(np.nanmean(out[0]))
             rows.append(dict(**meta, n=args.n, method="latentmi", route="latentmi", truth=truth, value=v,
                              ratio=v / truth, within_target=within_target(v, truth), seconds=secs))
-    df = pd.DataFrame(rows)
-    df["machine"] = machine + f" load_at_end={os.getloadavg()[0]:.2f}"
-    write_text_atomic(df.to_csv(index=False, float_format="%.5g"), args.out)
+        _write(rows, machine, args.out)  # after every case, so a cut-short run keeps what it measured
+    df = _write(rows, machine, args.out)
     auto = df[df.method == "auto"]
     emb = auto[auto.family.str.startswith("embedded") & (auto.k <= 8)]
     over = auto[(auto.ratio > 1.5) & ~auto.warned]
@@ -114,6 +113,13 @@ def main() -> None:
           f"interval coverage: {int(auto.covered.sum())}/{len(auto)}; unwarned > 1.5x truth: {len(over)}; "
           f"latentmi {'run' if have_lmi else 'not installed'}; wrote {args.out}")
     _plot(df, os.path.splitext(args.out)[0] + ".png", machine)
+
+
+def _write(rows, machine: str, path: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df["machine"] = machine + f" load_now={os.getloadavg()[0]:.2f}"
+    write_text_atomic(df.to_csv(index=False, float_format="%.5g"), path)
+    return df
 
 
 def _plot(df: pd.DataFrame, path: str, machine: str) -> None:

@@ -147,6 +147,8 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
         bias_correction = ridge == 0 and shrinkage is None
     n, d = t.shape
     if bias_correction and n <= d:
+        warn_degenerate(f"the covariance of z is singular (numerical rank at most {n - 1} of {d}: fewer samples "
+                        "than dimensions); its Gaussian entropy is -inf")
         raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
     scale = global_scale(t)
     if scale == 0:

@@ -254,6 +254,11 @@ def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int
         m = min(m, sx.shape[1], sy.shape[1])
         cross = sx[train].T @ sy[train] / (n_train - 1)  # (px, py)
         u, s, vh = torch.linalg.svd(cross, full_matrices=False)
+        if latent_dim is None and m >= 3 and s.numel() >= m + 2:
+            # TwoNN is read to +-1 at m >= 3 (sampling error about m / sqrt(2n), curvature); among m - 1, m, m + 1
+            # take the one after which the training canonical correlations drop most (largest s_j / s_{j+1})
+            cands = [j for j in (m - 1, m, m + 1) if 1 <= j < s.numel()]
+            m = max(cands, key=lambda j: float(s[j - 1] / s[j].clamp_min(1e-12)))
         lx = sx[test] @ u[:, :m]  # (n_test, m)
         ly = sy[test] @ vh[:m].T
         opts = {"k": k}
