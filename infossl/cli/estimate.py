@@ -18,6 +18,7 @@ examples:
   infossl estimate emb.npz --key train --method gaussian --json
   infossl estimate a.pt b.pt --key emb --key-b emb --out result.json
   infossl estimate table.csv --key "f0,f1,f2" --method copula
+  infossl estimate view1.npy view2.npy --details      value, interval, kind and trust checks
 
 Files: .npy .npz .pt .pth .safetensors .csv .parquet (read without unpickling code).
 --key picks the array (npz/pt/safetensors) or the columns (csv/parquet, comma-separated).
@@ -88,6 +89,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="estimator option, repeatable (e.g. --option k=5 --option metric=chebyshev)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--details",
+        action="store_true",
+        help="also report an interval, what kind of number it is (estimate / lower bound / ...) and the trust "
+        "checks (n, n/2, n/4 stability, agreement of two estimators, log n ceiling, intrinsic dimension); "
+        "costs about three estimates",
+    )
     p.add_argument(
         "--out", default=None, metavar="FILE", help="also write the JSON result to FILE (atomically)"
     )
@@ -167,9 +175,12 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
     a = load_array(args.a, args.key)
     n, d = _shape(a)
     record: dict[str, Any] = {"a": args.a, "key": args.key}
+    details = None
     if args.b is None:
         start = time.perf_counter()
-        value = infossl.entropy(a, method=method, **options)
+        value = infossl.entropy(a, method=method, details=args.details, **options)
+        if args.details:
+            details, value = value, value.value
         quantity, dims = "H(A)", str(d)
         record.update(quantity=quantity, n=n, d=d)
     else:
@@ -178,7 +189,9 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
         if nb != n:
             raise ValueError(f"A and B must have the same number of rows (paired samples); got {n} and {nb}")
         start = time.perf_counter()
-        value = infossl.mutual_information(a, b, method=method, **options)
+        value = infossl.mutual_information(a, b, method=method, details=args.details, **options)
+        if args.details:
+            details, value = value, value.value
         quantity, dims = "I(A;B)", f"{d}+{db}"
         record.update(b=args.b, key_b=args.key_b, quantity=quantity, n=n, dx=d, dy=db)
     seconds = time.perf_counter() - start
@@ -203,7 +216,13 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
     header = f"A = {args.a}" + (f" [{args.key}]" if args.key else "")
     if args.b is not None:
         header += f"\nB = {args.b}" + (f" [{args.key_b}]" if args.key_b else "")
-    _emit(args, record, header + "\n" + format_table([row], list(row)))
+    text = header + "\n" + format_table([row], list(row))
+    if details is not None:
+        record["details"] = details.to_dict()
+        text += "\n\n" + str(details)
+        if not details.trusted:
+            text += "\n\nwarning: " + "\nwarning: ".join(details.warnings)
+    _emit(args, record, text)
     return 0
 
 

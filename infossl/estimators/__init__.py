@@ -2,18 +2,26 @@
 
 One family per module: :mod:`~infossl.estimators.gaussian` (log-det, LogDet),
 :mod:`~infossl.estimators.copula` (Gaussian copula), :mod:`~infossl.estimators.knn` (Kozachenko–Leonenko,
-KSG), :mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias correction), :mod:`~infossl.estimators.mixture` (pairwise-distance bounds for Gaussian mixtures),
+KSG), :mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias correction),
+:mod:`~infossl.estimators.mixture` (pairwise-distance bounds for Gaussian mixtures),
 :mod:`~infossl.estimators.matrix` (matrix-based Rényi), :mod:`~infossl.estimators.variational`
-(InfoNCE / NWJ / DV). :func:`entropy` and :func:`mutual_information` dispatch on ``method=``.
+(InfoNCE / NWJ / DV), :mod:`~infossl.estimators.latent` (held-out low-dimensional encodings for
+high-dimensional data of low intrinsic dimension), :mod:`~infossl.estimators.intrinsic` (TwoNN and
+Levina–Bickel intrinsic dimension), :mod:`~infossl.estimators.labels` (label information I(Z;Y)).
+:func:`entropy` and :func:`mutual_information` dispatch on ``method=``;
+``details=True`` returns an :class:`~infossl.estimators.details.EstimateResult` with an interval and checks.
 """
 
 from infossl.estimators.api import entropy, mutual_information
 from infossl.estimators.copula import copula_entropy, copula_mutual_information, copula_scores, normal_scores
 from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mutual_information
+from infossl.estimators.details import EstimateResult, ReliabilityWarning
 from infossl.estimators.gaussian import (gaussian_entropy, gaussian_mutual_information, logdet_entropy,
                                          shrink_covariance, wishart_logdet_bias)
+from infossl.estimators.intrinsic import intrinsic_dimension, mle_dimension, twonn_dimension
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 from infossl.estimators.labels import label_mutual_information
+from infossl.estimators.latent import latent_mutual_information
 from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
                                         pairwise_divergence)
@@ -33,4 +41,6 @@ __all__ = [
     "infonce_lower_bound", "nwj_lower_bound", "dv_lower_bound",
     "infonce_mutual_information", "nwj_mutual_information", "dv_mutual_information",
     "SeparableCritic", "ConcatCritic",
+    "intrinsic_dimension", "twonn_dimension", "mle_dimension", "latent_mutual_information",
+    "EstimateResult", "ReliabilityWarning",
 ]

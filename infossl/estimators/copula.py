@@ -17,7 +17,7 @@ from infossl._backend import ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
 from infossl.linalg import centred_cov
 from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regularised_logdet,
-                                        wishart_logdet_bias)
+                                        singular_logdet_lowrank, wishart_logdet_bias)
 from infossl.estimators.knn import kl_offset
 
 
@@ -47,9 +47,13 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     :func:`~infossl.estimators.gaussian_mutual_information` is applied to the scores. Because MI is
     invariant under strictly monotone per-column maps, the estimate is consistent for any distribution
     whose copula is Gaussian (Gaussian data pushed through normal CDFs, cubes, exponentials, ...) and is
-    unaffected by heavy-tailed marginals. For other copulas it is a **lower bound** in the large-sample
-    limit: among copulas with a given normal-score correlation matrix, the Gaussian copula has the largest
-    entropy and hence the least MI (Ince et al. 2017, section "Gaussian copula MI is a lower bound").
+    unaffected by heavy-tailed marginals. For other copulas and **1-D x and y** it is a lower bound in the
+    large-sample limit: among bivariate copulas with a given normal-score correlation, the Gaussian copula
+    has the largest entropy and hence the least MI (Ince et al. 2017). For multivariate x or y it is **not
+    a bound of either sign**: the per-column normal scores of a nonlinear embedding (x = Q [u; tanh(Bu + c)],
+    :mod:`~infossl.estimators.embedded`) have many canonical correlations with y, each counted as new
+    information, and the value exceeded the truth 4 to 25 fold in ``benchmarks/results/highdim.csv``; use
+    :func:`~infossl.estimators.latent_mutual_information` (or ``method="auto"``) there.
     Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed
     before scoring (:func:`copula_scores`), so a low-rank embedding gives the MI of its signal. Not differentiable (ranks); torch input stays on its device.
 
@@ -139,8 +143,15 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
         h_marg = marginal_entropies(t, k=k).sum()
         if d == 1:
             return b.finish(h_marg)
-        cov = centred_cov(normal_scores(t))  # (d, d)
-        tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
+        scores = normal_scores(t)  # (n, d)
+        if n <= d:  # singular score correlation; Gram route, O(n^2 d) (issue 14)
+            sc = scores - scores.mean(dim=0, keepdim=True)
+            diag = sc.pow(2).sum(dim=0) / (n - 1)
+            ld = singular_logdet_lowrank(sc, 1.0 / (n - 1), what="z's normal scores")
+            tc = 0.5 * (torch.log(diag).sum() - ld)
+        else:
+            cov = centred_cov(scores)  # (d, d)
+            tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
         if bias_correction and n > d + 1:
             tc = tc + 0.5 * (wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)
                              - d * wishart_logdet_bias(1, n, dtype=t.dtype, device=t.device))

@@ -146,6 +146,10 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
     if bias_correction is None:
         bias_correction = ridge == 0 and shrinkage is None
     n, d = t.shape
+    if bias_correction and n <= d:
+        warn_degenerate(f"the covariance of z is singular (numerical rank at most {n - 1} of {d}: fewer samples "
+                        "than dimensions); its Gaussian entropy is -inf")
+        raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
     scale = global_scale(t)
     if scale == 0:
         raise ValueError(f"z is constant (all {n} rows are equal): its differential entropy is -inf")
@@ -162,6 +166,8 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
         # (matrix determinant lemma), O(n^2 d) instead of O(d^3).
         small = torch.eye(n, dtype=t.dtype, device=t.device) + (c1 / c0) * (zc @ zc.T)
         logdet = d * torch.log(c0) + torch.linalg.cholesky(small).diagonal().log().sum() * 2
+    elif n <= d:  # singular (rank <= n - 1 < d): the same warning and 1e-6 ridge as below, by the Gram route
+        logdet = singular_logdet_lowrank(zc, c1, what="z")
     else:
         cov = c1 * (zc.T @ zc) + c0 * torch.eye(d, dtype=t.dtype, device=t.device)  # (d, d)
         logdet = _regularised_logdet(cov, 0.0, what="z")
@@ -171,6 +177,22 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
             raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
         h = h - 0.5 * wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)
     return b.finish(h)
+
+
+def singular_logdet_lowrank(zc: torch.Tensor, c1, *, what: str) -> torch.Tensor:
+    r""":math:`\log\det(c_1 Z^\top Z + \epsilon I_d)` for wide centred ``zc`` (n <= d, so :math:`c_1 Z^\top Z` is
+    singular), with :math:`\epsilon = 10^{-6}` x the mean variance: the value and warning of the singular path of
+    :func:`gaussian_entropy`, computed in O(n^2 d) by the determinant lemma
+    :math:`\log\det(\epsilon I_d + c_1 Z^\top Z) = d\log\epsilon + \log\det(I_n + (c_1/\epsilon) Z Z^\top)`."""
+    n, d = zc.shape
+    gram = zc @ zc.T  # (n, n)
+    eps = 1e-6 * c1 * torch.diagonal(gram).sum() / d
+    warn_degenerate(
+        f"the covariance of {what} is singular (numerical rank at most {n - 1} of {d}: fewer samples than "
+        "dimensions); its Gaussian entropy is -inf. Returning the value with a ridge of 1e-6 x mean variance; "
+        "pass shrinkage='ledoit_wolf' or ridge=... to choose the regularisation")
+    small = torch.eye(n, dtype=zc.dtype, device=zc.device) + (c1 / eps) * gram
+    return d * torch.log(eps) + 2 * torch.linalg.cholesky(small).diagonal().log().sum()
 
 
 def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.Tensor:
@@ -303,6 +325,13 @@ def _project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
     if scale == 0:
         return t[:, :0]
     tc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
+    n, d = tc.shape
+    if d > n:  # Gram route, O(n^2 d): the same non-zero spectrum; basis V_r = Z^T U_r / sqrt(lambda_r)
+        evals, evecs = torch.linalg.eigh((tc @ tc.T).detach())
+        tol = (rtol if rtol is not None else d * torch.finfo(tc.dtype).eps * 10) * evals[-1].clamp_min(0)
+        keep = evals > tol
+        basis = tc.detach().T @ (evecs[:, keep] / evals[keep].sqrt())  # (d, r) orthonormal
+        return tc @ basis
     basis, rank = _numerical_rank_basis(tc.T @ tc, rtol)  # (d, r)
     return tc if rank == t.shape[1] else tc @ basis
 

@@ -1,0 +1,150 @@
+"""High-dimensional embeddings of low intrinsic dimension: estimate vs exact MI (issue 11).
+
+Families with exact MI: the embedded Gaussian pair of ``infossl.estimators.embedded`` (k latent pairs
+embedded injectively and nonlinearly, x = Q [w(u); tanh(B u + c)], in D dims; warp "linear" is the family
+the latent route was developed on, "wiggly" was not used for any choice), plus full-dimensional Gaussian,
+Student-t and collapsed (linear low-rank) pairs from ``infossl.synthetic`` where "auto" must stay right.
+Methods in the same run: ``auto`` (with ``details=True``: interval, checks, warnings), plain ``ksg`` in the
+ambient space (embedded families only, skipped above ``--ksg-max-dim`` per side: O(n^2 D); the other
+families' KSG figures are in ``results/accuracy.csv``), and ``latentmi`` (Gowri et al. 2024) when
+it is importable (optional, never a dependency).
+
+    python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
+    python benchmarks/highdim.py --n 50000       # the larger n of the issue
+    python benchmarks/highdim.py --quick         # three small cases
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+
+import infossl
+from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.io import write_text_atomic
+from infossl.synthetic import make_family
+
+# (k, D, MI or None, warp): the issue's table first, then more of the k x D grid and the untuned warp
+EMBEDDED = [
+    (2, 64, 1.66, "linear"), (4, 256, 2.04, "linear"), (8, 512, 2.69, "linear"), (16, 2048, 3.57, "linear"),
+    (2, 256, 3.92, "linear"), (1, 64, 1.0, "linear"), (8, 2048, 2.69, "linear"),
+    (1, 128, 1.5, "wiggly"), (2, 512, 2.0, "wiggly"), (4, 1024, 2.5, "wiggly"), (8, 256, 3.0, "wiggly"),
+    (16, 512, 3.57, "wiggly"),
+]
+OTHERS = [("gaussian", 32), ("student-t", 16), ("collapsed", 64), ("high-mi", 25)]
+QUICK = [(2, 64, 1.66, "linear"), (4, 256, 2.04, "wiggly")]
+
+
+def within_target(value: float, truth: float) -> bool:
+    return abs(value - truth) <= max(0.1, 0.1 * abs(truth))
+
+
+def cases(args):
+    for k, d, mi, warp in (QUICK if args.quick else EMBEDDED):
+        pair = embedded_gaussian_pair(k, d, mi=mi, warp=warp, random_state=0)
+        yield dict(family=f"embedded-{warp}", k=k, dim_x=d, dim_y=d), pair
+    if not args.quick:
+        for fam, d in OTHERS:
+            dist = make_family(fam, d)
+            yield dict(family=fam, k=d if fam != "collapsed" else 3, dim_x=d, dim_y=d), dist
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, time.perf_counter() - t0, [str(w.message) for w in caught]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--ksg-max-dim", type=int, default=512)
+    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "highdim.csv"))
+    args = p.parse_args()
+    try:
+        import latentmi  # noqa: F401
+        have_lmi = True
+    except ImportError:
+        have_lmi = False
+    load = os.getloadavg()
+    machine = (f"{platform.machine()} {platform.system()} cpus={os.cpu_count()} torch={torch.__version__} "
+               f"load_at_start={load[0]:.2f}")
+    rows = []
+    for meta, dist in cases(args):
+        truth = dist.mutual_information()
+        x, y = dist.sample(args.n, random_state=args.seed)
+        res, secs, warns = timed(lambda: infossl.mutual_information(x, y, details=True))
+        lo, hi = res.interval
+        rows.append(dict(**meta, n=args.n, method="auto", route=res.method, truth=truth, value=res.value,
+                         lo=lo, hi=hi, covered=lo <= truth <= hi, within_target=within_target(res.value, truth),
+                         ratio=res.value / truth, warned=bool(warns), warnings=" | ".join(warns)[:400],
+                         latent_dim=res.info.get("latent_dim"), id_x=res.info.get("id_x"), seconds=secs))
+        print(f"{meta['family']:16s} k={meta['k']:<3} D={meta['dim_x']:<5} truth={truth:6.3f} auto={res.value:6.3f} "
+              f"[{lo:.3f}, {hi:.3f}] {res.method} warned={bool(warns)} {secs:.1f}s", flush=True)
+        if meta["dim_x"] <= args.ksg_max_dim and meta["family"].startswith("embedded"):  # others: accuracy.csv
+            v, secs, warns = timed(lambda: infossl.mutual_information(x, y, method="ksg"))
+            rows.append(dict(**meta, n=args.n, method="ksg", route="ksg", truth=truth, value=v, ratio=v / truth,
+                             within_target=within_target(v, truth), warned=bool(warns), seconds=secs))
+            print(f"{'':16s} ksg={v:6.3f} {secs:.1f}s", flush=True)
+        if have_lmi:  # pragma: no cover - optional peer
+            import latentmi.lmi as lmi
+
+            out, secs, warns = timed(lambda: lmi.estimate(x, y))
+            v = float(np.nanmean(out[0]))
+            rows.append(dict(**meta, n=args.n, method="latentmi", route="latentmi", truth=truth, value=v,
+                             ratio=v / truth, within_target=within_target(v, truth), seconds=secs))
+        _write(rows, machine, args.out)  # after every case, so a cut-short run keeps what it measured
+    df = _write(rows, machine, args.out)
+    auto = df[df.method == "auto"]
+    emb = auto[auto.family.str.startswith("embedded") & (auto.k <= 8)]
+    over = auto[(auto.ratio > 1.5) & ~auto.warned]
+    print(f"\nauto within target on embedded k<=8: {int(emb.within_target.sum())}/{len(emb)}; "
+          f"interval coverage: {int(auto.covered.sum())}/{len(auto)}; unwarned > 1.5x truth: {len(over)}; "
+          f"latentmi {'run' if have_lmi else 'not installed'}; wrote {args.out}")
+    _plot(df, os.path.splitext(args.out)[0] + ".png", machine)
+
+
+def _write(rows, machine: str, path: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df["machine"] = machine + f" load_now={os.getloadavg()[0]:.2f}"
+    write_text_atomic(df.to_csv(index=False, float_format="%.5g"), path)
+    return df
+
+
+def _plot(df: pd.DataFrame, path: str, machine: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    marks = {"auto": "o", "ksg": "x", "latentmi": "s"}
+    for method, g in df.groupby("method"):
+        ax.scatter(g.truth, g.value, marker=marks.get(method, "."), label=method, zorder=3)
+        if method == "auto":
+            ax.errorbar(g.truth, g.value, yerr=[g.value - g.lo, g.hi - g.value], fmt="none", ecolor="grey", zorder=2)
+    top = float(max(df.truth.max(), df.value.max())) * 1.05
+    ax.plot([0, top], [0, top], "k--", lw=1, label="truth")
+    ax.fill_between([0, top], [0, 0.9 * top], [0, 1.1 * top], color="green", alpha=0.1, label="±10 %")
+    ax.set_xlabel("true I(X;Y), nats")
+    ax.set_ylabel("estimate, nats")
+    ax.set_title(f"High-dim, low intrinsic dimension (n = {int(df.n.iloc[0])})", fontsize=10)
+    ax.text(0.01, -0.13, machine, transform=ax.transAxes, fontsize=6)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Latent MI, the auto route on low-intrinsic-dimension data, and the details=True result."""
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import infossl
+from infossl.estimators import EstimateResult, ReliabilityWarning, latent_mutual_information
+from infossl.estimators.api import auto_mi_route, is_manifold, manifold_dimension
+from infossl.estimators.details import mi_kind
+from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import make_family
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
+    return pair, *pair.sample(3000, random_state=0)
+
+
+def test_latent_mi_on_the_embedded_family(embedded):
+    pair, x, y = embedded
+    truth = pair.mutual_information()
+    v = latent_mutual_information(x, y)
+    assert abs(v - truth) <= max(0.1, 0.1 * truth)
+    # the full-dimensional copula counts the tanh features as information
+    assert infossl.mutual_information(x, y, method="copula") > 1.5 * truth
+
+
+def test_latent_mi_is_deterministic_and_scale_invariant(embedded):
+    _, x, y = embedded
+    a = latent_mutual_information(x, y, latent_dim=2, random_state=3)
+    assert latent_mutual_information(x, y, latent_dim=2, random_state=3) == a
+    scale = np.linspace(0.5, 4.0, x.shape[1])
+    assert latent_mutual_information(x * scale + 7.0, y, latent_dim=2, random_state=3) == pytest.approx(a, abs=1e-6)
+
+
+def test_latent_mi_torch_and_estimators(embedded):
+    _, x, y = embedded
+    t = latent_mutual_information(torch.from_numpy(x), torch.from_numpy(y), latent_dim=2, estimator="gaussian")
+    assert isinstance(t, torch.Tensor) and t.ndim == 0
+    assert float(t) == pytest.approx(latent_mutual_information(x, y, latent_dim=2, estimator="gaussian"))
+
+
+def test_latent_mi_bad_input(rng):
+    x = rng.standard_normal((100, 5))
+    with pytest.raises(ValueError, match="estimator"):
+        latent_mutual_information(x, x, estimator="mine")
+    with pytest.raises(ValueError, match="train_fraction"):
+        latent_mutual_information(x, x, train_fraction=0.99)
+    with pytest.raises(ValueError, match="at least 40"):
+        latent_mutual_information(x[:30], x[:30])
+    with pytest.raises(TypeError, match="latent_dim"):
+        latent_mutual_information(x, x, latent_dim=2.5)
+
+
+def test_auto_routes(embedded):
+    _, x, y = embedded
+    route, info = auto_mi_route(torch.from_numpy(x), torch.from_numpy(y))
+    assert route == "latent" and abs(info["id_x"] - 2) < 0.3
+    for fam in ("gaussian", "collapsed"):  # full-dimensional and linear low-rank: unchanged rule
+        a, b = make_family(fam, 25).sample(1000, random_state=0)
+        assert auto_mi_route(torch.from_numpy(a), torch.from_numpy(b))[0] == "corrected-ksg"
+    assert infossl.mutual_information(x, y) == pytest.approx(
+        infossl.estimators.latent.latent_parts(torch.from_numpy(x), torch.from_numpy(y), id_x=info["id_x"],
+                                            id_y=info["id_y"]).value.item())
+
+
+def test_details_result(embedded):
+    pair, x, y = embedded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = infossl.mutual_information(x, y, details=True)
+    assert isinstance(r, EstimateResult) and r.method == "auto -> latent" and r.trusted
+    assert r.kind.startswith("lower bound")
+    lo, hi = r.interval
+    assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
+    names = [c.name for c in r.checks]
+    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension"]
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
+    assert "latent" in str(r)
+
+
+def test_details_warns_for_full_dimensional_method_on_manifold(embedded):
+    _, x, y = embedded
+    with pytest.warns(ReliabilityWarning, match="intrinsic dimension"):
+        r = infossl.mutual_information(x[:1000], y[:1000], method="gaussian", details=True)
+    assert not r.trusted and any("intrinsic dimension" in w for w in r.warnings)
+
+
+def test_details_log_n_ceiling(rng):
+    x, y = make_family("high-mi", 5, mi=8.0).sample(60, random_state=0)
+    with pytest.warns(ReliabilityWarning, match="log n ceiling"):
+        r = infossl.mutual_information(x, y, method="gaussian", details=True)
+    assert r.value > math.log(60)
+
+
+def test_copula_kind_is_a_lower_bound_only_in_one_dimension():
+    assert mi_kind("copula", 1, 1) == "lower bound"
+    assert mi_kind("copula", 2, 1) == "estimate"
+    assert mi_kind("infonce", 5, 5) == "lower bound"
+
+
+def test_entropy_auto_warns_on_manifold_data(embedded):
+    _, x, _ = embedded
+    z = x[:800]
+    assert is_manifold(manifold_dimension(torch.from_numpy(z)), 64)
+    with pytest.warns(ReliabilityWarning, match="-inf"):
+        infossl.entropy(z)
+    with pytest.warns(ReliabilityWarning):
+        r = infossl.entropy(z, details=True)
+    assert r.kind == "undefined (manifold)"
+
+
+def test_entropy_auto_is_quiet_on_full_dimensional_data(rng):
+    z = rng.standard_normal((800, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        h = infossl.entropy(z)
+        r = infossl.entropy(z, details=True)
+    truth = 3 * math.log(2 * math.pi * math.e)
+    assert abs(h - truth) < 0.15 and r.trusted and r.interval[0] <= h <= r.interval[1]
