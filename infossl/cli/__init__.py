@@ -11,9 +11,11 @@ import sys
 from typing import Optional, Sequence
 
 from infossl.cli import diagnose, estimate, train
+from infossl.io.locks import LockHeldError
 
-# Errors that mean "your data or environment is wrong", reported in one line without a traceback.
-DATA_ERRORS = (ValueError, TypeError, ImportError, OSError)
+# Errors that mean "your data or environment is wrong" (or that another writer holds the output), reported in
+# one line without a traceback.
+DATA_ERRORS = (ValueError, TypeError, ImportError, OSError, LockHeldError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -171,10 +171,18 @@ def _finish(args: argparse.Namespace, record: dict, text: str, plotted: Any, ver
 
     figure = _figure_bytes(plotted, args.plot) if args.plot else None
     payload = json.dumps(record, indent=2, default=json_default)
-    if figure is not None:
-        write_text_atomic(figure, args.plot)
-    if args.out:
-        write_text_atomic(payload + "\n", args.out)
+    from contextlib import ExitStack
+
+    from infossl.io.locks import lock_output_file
+
+    with ExitStack() as held:  # one writer per output file; a second one gets LockHeldError naming the holder
+        for target in (args.plot if figure is not None else None, args.out):
+            if target:
+                held.enter_context(lock_output_file(target))
+        if figure is not None:
+            write_text_atomic(figure, args.plot)
+        if args.out:
+            write_text_atomic(payload + "\n", args.out)
     print(payload if args.json else text)
     if args.fail_on_collapse and any(v != "healthy" for v in verdicts):
         return COLLAPSE_STATUS

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import time
 from typing import Any, Sequence
 
+from infossl.cli._common import emit, format_table, package_version, parse_option, parse_value  # noqa: F401
 from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
 
 EPILOG = """\
@@ -29,36 +28,6 @@ EXAMPLE_MI = 1.0  # true I(X;Y) of the synthetic example, nats
 EXAMPLE_DIM = 4
 EXAMPLE_N = 2000
 EXAMPLE_METHODS = ("gaussian", "copula", "ksg", "auto")
-_TRUE = ("true", "yes", "on")
-_FALSE = ("false", "no", "off")
-
-
-def parse_value(text: str) -> Any:
-    """Read an option value: int, float, bool (true/false/yes/no/on/off), none/null, else the string."""
-    low = text.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``"k=3"`` -> ``("k", 3)``; an argparse ``type=`` (bad input is a usage error, exit status 2)."""
-    name, sep, value = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. k=3), got {text!r}")
-    return name, parse_value(value)
-
-
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``estimate`` sub-command."""
     p = subparsers.add_parser(
@@ -111,29 +80,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------ formatting
-def _fmt(value: Any, digits: int = 4) -> str:
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
-    return "" if value is None else str(value)
-
-
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Plain-text table; numbers right-aligned, text left-aligned."""
-    digits = {"seconds": 3}
-    cells = [[_fmt(r.get(c), digits.get(c, 4)) for c in columns] for r in rows]
-    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-
-    def line(items: Sequence[str]) -> str:
-        return "  ".join(
-            s.rjust(w) if num else s.ljust(w) for s, w, num in zip(items, widths, numeric)
-        ).rstrip()
-
-    out = [line(list(columns)), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
-    return "\n".join(out)
-
-
 def _as_number(value: Any) -> Any:
     """Estimator results are floats for numpy input; keep anything else JSON-friendly."""
     try:
@@ -147,23 +93,7 @@ def _shape(a: Any) -> tuple[int, int]:
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
-    if args.out:
-        from infossl.io import save_json_atomic
-
-        save_json_atomic(record, args.out)
-    print(json.dumps(record, indent=2) if args.json else text)
-
-
-def package_version() -> str:
-    """The installed distribution's version, else ``infossl.__version__``."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("infossl")
-    except PackageNotFoundError:
-        import infossl
-
-        return str(getattr(infossl, "__version__", "unknown"))
+    emit(record, text, as_json=args.json, out=args.out)
 
 
 # ------------------------------------------------------------------------------------------ commands

@@ -7,7 +7,6 @@ estimator's own docstring documents them. ``"auto"`` is the documented rule in :
 
 from __future__ import annotations
 
-import importlib
 import logging
 import warnings
 from typing import Any, Callable, Optional
@@ -16,30 +15,38 @@ import torch
 
 
 from infossl._backend import ArrayLike
-from infossl._validation import check_embeddings, check_pair
+from infossl._validation import check_embeddings, check_options, check_pair
+from infossl.estimators.copula import copula_entropy, copula_mutual_information
+from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mutual_information
+from infossl.estimators.gaussian import gaussian_entropy, gaussian_mutual_information, logdet_entropy
+from infossl.estimators.knn import knn_entropy, ksg_mutual_information
+from infossl.estimators.latent import latent_mutual_information
+from infossl.estimators.matrix import renyi_entropy, renyi_mutual_information
+from infossl.estimators.mixture import mixture_entropy
+from infossl.estimators.variational import dv_mutual_information, infonce_mutual_information, nwj_mutual_information
 
 logger = logging.getLogger("infossl")
 
-# method name -> (module, function). Imported on first use.
-ENTROPY_METHODS: dict[str, tuple[str, str]] = {
-    "gaussian": ("gaussian", "gaussian_entropy"),
-    "logdet": ("gaussian", "logdet_entropy"),
-    "copula": ("copula", "copula_entropy"),
-    "knn": ("knn", "knn_entropy"),
-    "corrected-knn": ("corrected", "corrected_knn_entropy"),
-    "mixture": ("mixture", "mixture_entropy"),
-    "renyi": ("matrix", "renyi_entropy"),
+# method name -> the estimator function (a plain mapping that readers and tools can follow).
+ENTROPY_METHODS: dict[str, Callable[..., Any]] = {
+    "gaussian": gaussian_entropy,
+    "logdet": logdet_entropy,
+    "copula": copula_entropy,
+    "knn": knn_entropy,
+    "corrected-knn": corrected_knn_entropy,
+    "mixture": mixture_entropy,
+    "renyi": renyi_entropy,
 }
-MI_METHODS: dict[str, tuple[str, str]] = {
-    "gaussian": ("gaussian", "gaussian_mutual_information"),
-    "copula": ("copula", "copula_mutual_information"),
-    "ksg": ("knn", "ksg_mutual_information"),
-    "corrected-ksg": ("corrected", "corrected_ksg_mutual_information"),
-    "infonce": ("variational", "infonce_mutual_information"),
-    "nwj": ("variational", "nwj_mutual_information"),
-    "dv": ("variational", "dv_mutual_information"),
-    "renyi": ("matrix", "renyi_mutual_information"),
-    "latent": ("latent", "latent_mutual_information"),
+MI_METHODS: dict[str, Callable[..., Any]] = {
+    "gaussian": gaussian_mutual_information,
+    "copula": copula_mutual_information,
+    "ksg": ksg_mutual_information,
+    "corrected-ksg": corrected_ksg_mutual_information,
+    "infonce": infonce_mutual_information,
+    "nwj": nwj_mutual_information,
+    "dv": dv_mutual_information,
+    "renyi": renyi_mutual_information,
+    "latent": latent_mutual_information,
 }
 
 # "auto" uses the surrogate-corrected kNN estimators up to this many dimensions (see the docstrings).
@@ -53,12 +60,11 @@ LATENT_MAX_ID = 24.0
 ID_ROWS = 2000
 
 
-def _resolve(table: dict[str, tuple[str, str]], method: str, what: str) -> Callable[..., Any]:
+def _resolve(table: dict[str, Callable[..., Any]], method: str, what: str) -> Callable[..., Any]:
     if method not in table:
         names = ", ".join(repr(m) for m in (*table, "auto"))
         raise ValueError(f"unknown {what} method {method!r}; choose one of {names}")
-    module, func = table[method]
-    return getattr(importlib.import_module(f"infossl.estimators.{module}"), func)
+    return table[method]
 
 
 def mi_function(method: str) -> Callable[..., Any]:
@@ -169,6 +175,13 @@ def auto_entropy_route(t: torch.Tensor) -> str:
     return "corrected-knn" if t.shape[1] <= AUTO_KNN_MAX_DIM else "copula"
 
 
+def _table_target(table: dict[str, Callable[..., Any]]) -> Callable[[dict], Optional[Callable[..., Any]]]:
+    """For :func:`check_options`: the estimator a call's ``method`` forwards its options to (None for auto or an
+    unknown name, which the function itself reports)."""
+    return lambda a: table.get(a.get("method", "auto")) if isinstance(a.get("method", "auto"), str) else None
+
+
+@check_options("infossl.entropy", resolve=True, forwards_to=_table_target(ENTROPY_METHODS))
 def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **options: Any):
     r"""Differential entropy of the samples ``z`` (n, d), in nats.
 
@@ -240,6 +253,7 @@ def _warn_if_manifold(t: torch.Tensor) -> None:
             "or add noise of an explicit width before estimating.", ReliabilityWarning, stacklevel=3)
 
 
+@check_options("infossl.mutual_information", resolve=True, forwards_to=_table_target(MI_METHODS))
 def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, details: bool = False,
                        **options: Any):
     r"""Mutual information :math:`I(X;Y)` between paired samples ``x`` (n, dx) and ``y`` (n, dy), in nats.

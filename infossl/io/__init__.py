@@ -30,11 +30,13 @@ from infossl.io.embeddings import (
     write_text_atomic,
 )
 from infossl.io.inputs import load_data, load_digits, load_inputs
+from infossl.io.locks import LockHeldError, lock_output_file, lock_run_dir
 from infossl.io.streaming import array_shape, iter_array_chunks
 
 __all__ = [
     "Checkpoint",
     "CheckpointSecurityWarning",
+    "LockHeldError",
     "SUPPORTED_SUFFIXES",
     "array_shape",
     "is_checkpoint",
@@ -45,6 +47,8 @@ __all__ = [
     "load_digits",
     "load_inputs",
     "load_weights",
+    "lock_output_file",
+    "lock_run_dir",
     "read_training_checkpoint",
     "save_checkpoint",
     "save_csv_atomic",

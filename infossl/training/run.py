@@ -137,7 +137,15 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     rank, world, device, created = _setup_distributed(config.device)
+    lock = None
     try:
+        if rank == 0 and config.out is not None:
+            # One writer per run folder: a second `infossl train --out` on it gets LockHeldError naming the
+            # holder; a folder left by a killed run is taken over and its temporary files removed.
+            from infossl.io.locks import lock_run_dir
+
+            Path(config.out).mkdir(parents=True, exist_ok=True)
+            lock = lock_run_dir(config.out)
         if config.batch_size % world:
             raise ValueError(f"batch_size={config.batch_size} must be divisible by the number of processes {world}")
         augment = config.augmentation()
@@ -239,6 +247,8 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
                 save_json_atomic(summary, out / "summary.json")
         return TrainResult(cfg, list(monitor.records), summary, model, out)
     finally:
+        if lock is not None:
+            lock.release()
         torch.set_num_threads(threads_before)
         if created:
             dist.destroy_process_group()

@@ -9,7 +9,7 @@ import pytest
 
 import infossl
 from infossl.cli import main
-from infossl.cli.estimate import format_table, parse_option, parse_value
+from infossl.cli._common import format_table, parse_option, parse_value
 from infossl.synthetic import correlated_gaussian
 
 

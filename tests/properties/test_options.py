@@ -60,8 +60,6 @@ def test_objectives_suggest_the_close_name(name, typo):
     lambda: infossl.entropy(make("normal"), method="knn", kk=3),
     lambda: infossl.mutual_information(make("normal"), make("normal"), method="ksg", kk=3),
 ])
-@pytest.mark.xfail(strict=True, reason="entropy/mutual_information do not name themselves or suggest the close "
-                   "option (apply check_options with resolve=True in estimators/api.py): owner estimators")
 def test_estimator_facade_suggests_the_close_name(call):
     with pytest.raises(TypeError, match=r"infossl\.(entropy|mutual_information)\(\).*did you mean 'k'"):
         call()

@@ -1,6 +1,7 @@
 """infossl.training.run: every objective and entropy through train, divergence, resume (also after a kill), DDP == 1 process."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -219,3 +220,14 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path):
         p.unlink()
     with pytest.raises(FileNotFoundError, match="no intact checkpoint"):
         train(TrainConfig(epochs=3, **cfg), resume=True, quiet=True)
+
+
+def test_a_second_writer_of_the_same_run_folder_is_refused(tmp_path):
+    from infossl.io.locks import LockHeldError, lock_run_dir
+
+    with lock_run_dir(tmp_path):  # another run holds the folder
+        with pytest.raises(LockHeldError, match=str(os.getpid())):
+            train(TrainConfig(objective="vicreg", epochs=1, out=str(tmp_path), probe_every=9, **SMALL), quiet=True)
+    assert not (tmp_path / "last.pt").exists()
+    train(TrainConfig(objective="vicreg", epochs=1, out=str(tmp_path), probe_every=9, **SMALL), quiet=True)
+    assert (tmp_path / "last.pt").exists()
