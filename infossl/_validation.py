@@ -59,6 +59,9 @@ def check_pair(x: ArrayLike, y: ArrayLike, *, min_samples: int = 2
 
     A numpy array paired with a tensor is allowed; both are computed on ``x``'s device and dtype policy.
     """
+    rows = [getattr(a, "shape", (None,))[0] if getattr(a, "ndim", 1) >= 1 else None for a in (x, y)]
+    if None not in rows and rows[0] != rows[1]:  # the pairing problem first: it explains a short side too
+        raise ValueError(f"x and y must have the same number of samples (rows); got {rows[0]} and {rows[1]}")
     tx, bx = check_embeddings(x, name="x", min_samples=min_samples)
     ty, by = check_embeddings(y, name="y", min_samples=min_samples)
     if tx.shape[0] != ty.shape[0]:

@@ -300,15 +300,15 @@ def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any
           f"({max_labelings} labelings at most)", "labels")
     t.add("cover_fraction", ideal.cover_fraction(c, acc.dim), "Cover (1965) share for C points in general "
           "position in R^d", "labels")
-    from infossl.estimators.labels import knn_label_mutual_information
+    from infossl.estimators.labels import label_mutual_information
 
     _, counts = np.unique(lab_s, return_counts=True)
     p_y = counts / counts.sum()
     t.add("label_entropy", float(-(p_y * np.log(p_y)).sum()), "H(Y) in nats of the sampled labels (the most "
           "label information an embedding can hold)", "labels")
-    value, note3 = _quiet(knn_label_mutual_information, z, lab_s)
-    t.add("label_information", value, f"I(Z;Y) in nats, Ross (2014) k-NN estimator on {z.shape[0]} sampled rows",
-          "labels")
+    value, note3 = _quiet(label_mutual_information, z, lab_s, method="gaussian")
+    t.add("label_information", value, f"I(Z;Y) in nats of the class-conditional Gaussian model on {z.shape[0]} "
+          "sampled rows (infossl.label_mutual_information, method='gaussian'; 'knn' for Ross 2014)", "labels")
     notes += [f"labels: {x}" for x in (note, note2, note3) if x]
 
 

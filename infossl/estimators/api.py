@@ -176,9 +176,12 @@ def auto_entropy_route(t: torch.Tensor) -> str:
 
 
 def _table_target(table: dict[str, Callable[..., Any]]) -> Callable[[dict], Optional[Callable[..., Any]]]:
-    """For :func:`check_options`: the estimator a call's ``method`` forwards its options to (None for auto or an
-    unknown name, which the function itself reports)."""
-    return lambda a: table.get(a.get("method", "auto")) if isinstance(a.get("method", "auto"), str) else None
+    """For :func:`check_options`: the estimator a call's ``method`` forwards its options to. For "auto" (which
+    checks its options itself) or an unknown name (which the function reports) it raises, and no check is made."""
+    def target(arguments: dict) -> Callable[..., Any]:
+        return table[arguments["method"]]  # KeyError for "auto" and unknown names
+
+    return target
 
 
 @check_options("infossl.entropy", resolve=True, forwards_to=_table_target(ENTROPY_METHODS))

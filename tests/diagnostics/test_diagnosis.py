@@ -167,4 +167,4 @@ def test_label_information_is_reported_against_its_ceiling(rng):
     none = diagnose(shuffled, labels=y).metrics["value"]
     assert good["label_entropy"] == pytest.approx(math.log(4))
     assert good["label_information"] == pytest.approx(math.log(4), abs=0.1)  # classes fully recoverable
-    assert abs(none["label_information"]) < 0.1
+    assert abs(none["label_information"]) < 0.15  # plug-in fit: a small positive bias of order params / n

@@ -55,7 +55,7 @@ def test_default_out_folder(tmp_path, monkeypatch, capsys):
     (["--augment", "blur=1"], "unknown augmentation option"),
     (["--epochs", "0"], "epochs must be >= 1, got 0"),
     (["--data", "missing.npy"], "no such file"),
-    (["--resume"], "--resume needs"),
+    (["--resume"], "--resume found no intact checkpoint"),
 ])
 def test_errors_are_one_line(tmp_path, capsys, args, match):
     import re
