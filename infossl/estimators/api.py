@@ -172,7 +172,8 @@ def is_manifold(dimension: Optional[float], d: int) -> bool:
 
 def auto_entropy_route(t: torch.Tensor) -> str:
     """The method "auto" entropy uses for validated (n, d) samples."""
-    return "corrected-knn" if t.shape[1] <= AUTO_KNN_MAX_DIM else "copula"
+    n, d = t.shape
+    return "corrected-knn" if d <= AUTO_KNN_MAX_DIM and n > d else "copula"
 
 
 def _table_target(table: dict[str, Callable[..., Any]]) -> Callable[[dict], Optional[Callable[..., Any]]]:
@@ -214,8 +215,8 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
 
     Notes
     -----
-    ``"auto"`` is ``"corrected-knn"`` (:func:`~infossl.estimators.corrected_knn_entropy`) for d <= 128 and
-    ``"copula"`` above. Both start from the copula decomposition (1-D marginal entropies, accurate at any
+    ``"auto"`` is ``"corrected-knn"`` (:func:`~infossl.estimators.corrected_knn_entropy`) for d <= 128 (and
+    n > d, which its Gaussian surrogate needs) and ``"copula"`` otherwise. Both start from the copula decomposition (1-D marginal entropies, accurate at any
     n, minus the Gaussian-copula total correlation), which has none of the d-dimensional kNN estimator's
     curse of dimensionality or boundary bias (a uniform box in 10 dimensions: kNN is 2.4 nats high) and is
     exact for Gaussian copulas with any marginals. ``"corrected-knn"`` adds the dependence a Gaussian copula

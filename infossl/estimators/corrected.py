@@ -208,8 +208,11 @@ def corrected_knn_entropy(z: ArrayLike, *, k: int = 3, budget: float = DEFAULT_B
     rng = check_random_state(random_state)
     with torch.no_grad():
         t = t.detach()
-        h_copula = copula_entropy(t, k=k)
         n, d = t.shape
+        if n <= d:  # the Gaussian surrogate has a singular covariance (and calibrating it costs O(d^3))
+            raise ValueError(f"corrected-knn needs more rows than dimensions for its Gaussian surrogate; got n={n}, "
+                             f"d={d}. Use method='copula' or 'logdet', or reduce the dimension first")
+        h_copula = copula_entropy(t, k=k)
         if d == 1:
             return b.finish(h_copula)
         rows = _subsample(rng, n, d, float(budget), k + 2)

@@ -137,3 +137,12 @@ def test_entropy_errors(rng):
     z[:10, 0] = 1.0
     with pytest.raises(ValueError, match="point mass"):
         corrected_knn_entropy(z)
+
+
+def test_corrected_knn_entropy_refuses_wide_data_at_once():
+    import numpy as np
+
+    from infossl.estimators import corrected_knn_entropy
+
+    with pytest.raises(ValueError, match="needs more rows than dimensions.*n=50, d=10000"):
+        corrected_knn_entropy(np.random.default_rng(0).standard_normal((50, 10_000)))
