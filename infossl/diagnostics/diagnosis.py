@@ -212,6 +212,15 @@ def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thr
                      f"{n} rows")
     t.add("uniformity", value, f"Wang & Isola uniformity (t=2) on a uniform sample of {sample.shape[0]} rows",
           "geometry", True)
+    from infossl.estimators.intrinsic import twonn_dimension
+
+    value, note = _quiet(lambda x: float(twonn_dimension(x).value), sample.numpy()) if sample.shape[0] >= 10 \
+        else (math.nan, "intrinsic dimension needs a row sample of at least 10 rows")
+    if note:
+        notes.append(f"intrinsic_dimension: {note}")
+    t.add("intrinsic_dimension", value, f"TwoNN intrinsic dimension (Facco et al. 2017) of {sample.shape[0]} "
+          "sampled rows: the dimension of the set the data lie on, <= the spectral rank when it is curved",
+          "geometry")
     if views is not None:
         _view_metrics(t, views, notes, d)
     if labels is not None:

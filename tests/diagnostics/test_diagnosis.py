@@ -168,3 +168,11 @@ def test_label_information_is_reported_against_its_ceiling(rng):
     assert good["label_entropy"] == pytest.approx(math.log(4))
     assert good["label_information"] == pytest.approx(math.log(4), abs=0.1)  # classes fully recoverable
     assert abs(none["label_information"]) < 0.15  # plug-in fit: a small positive bias of order params / n
+
+
+def test_intrinsic_dimension_is_reported(rng):
+    u = rng.uniform(-1, 1, (1500, 2))
+    curved = np.column_stack([u, np.sin(3 * u), np.cos(2 * u), u[:, :1] * u[:, 1:]])  # a 2-D sheet in R^7
+    report = diagnose(curved)
+    assert report.metrics["value"]["intrinsic_dimension"] == pytest.approx(2.0, abs=0.4)
+    assert report.collapse_rank > 3  # the linear rank sees more directions than the sheet has
