@@ -1,6 +1,7 @@
 """Model checkpoints: the ``infossl train`` format, and loading any checkpoint without executing its code.
 
-**The infossl format** (written by ``infossl train``; the only place it is defined). Format (``torch.save`` of plain containers and tensors; ``torch.load(path, weights_only=True)`` reads it)::
+**The infossl format** (written by ``infossl train``; the only place it is defined): ``torch.save`` of plain
+containers and tensors; ``torch.load(path, weights_only=True)`` reads it::
 
     {"format": "infossl-checkpoint", "version": 1,
      "config": {...JSON-able training configuration, with "model": {...} for build_model...},
