@@ -128,11 +128,8 @@ class _Moments:
         sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d)."""
         x = rows.detach().cpu().double()  # (n, d)
         n, d = x.shape
-        xc = centred(x)
-        pad = torch.zeros(d - n, dtype=torch.float64)
-        lam = torch.cat([eigvalsh_desc(small_second_moment(xc) / (n - 1)), pad])  # (d,)
-        lam_u = torch.cat([eigvalsh_desc(small_second_moment(x) / n), pad])  # (d,)
-        var = xc.pow(2).sum(dim=0) / (n - 1)  # (d,)
+        lam, lam_u = _row_spectra(x)  # (d,), (d,)
+        var = centred(x).pow(2).sum(dim=0) / (n - 1)  # (d,)
         total = lam.pow(2).sum()
         offdiag = float(((total - var.pow(2).sum()).clamp_min(0) / total) if total > 0 else total)
         norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (n, 1)
@@ -237,15 +234,20 @@ def _spectra(acc: MomentAccumulator, cov: torch.Tensor) -> tuple[torch.Tensor, t
     from the n x n Gram matrices instead (same non-zero eigenvalues, padded with zeros to d): O(n^2 d) rather
     than an O(d^3) eigendecomposition, so d = 10 000 with n = 50 takes a fraction of a second.
     """
-    n, d = acc.n, acc.dim
     sample = acc.sample.cpu()
-    if n < d and sample.shape[0] == n:
-        zc = centred(sample)  # (n, d) float64, the exact rows
-        pad = torch.zeros(d - n, dtype=torch.float64)
-        lam = torch.cat([eigvalsh_desc(small_second_moment(zc) / (n - 1)), pad])
-        lam_u = torch.cat([eigvalsh_desc(small_second_moment(sample) / n), pad])
-        return lam, lam_u
+    if acc.n < acc.dim and sample.shape[0] == acc.n:
+        return _row_spectra(sample)  # the exact rows, float64
     return eigvalsh_desc(cov), eigvalsh_desc(acc.second_moment.cpu())
+
+
+def _row_spectra(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centred-covariance and second-moment eigenvalues (d,), descending, of all n < d rows ``x`` (n, d), from
+    the n x n Gram matrices (same non-zero eigenvalues), padded with zeros to d."""
+    n, d = x.shape
+    pad = torch.zeros(d - n, dtype=torch.float64)
+    lam = torch.cat([eigvalsh_desc(small_second_moment(centred(x)) / (n - 1)), pad])
+    lam_u = torch.cat([eigvalsh_desc(small_second_moment(x) / n), pad])
+    return lam, lam_u
 
 
 def _alpha_fit_or_nan(lam: torch.Tensor):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
@@ -28,23 +27,21 @@ from typing import Any, Callable, Iterable, Optional, Union
 import numpy as np
 import torch
 
+from infossl._backend import PathLike
+from infossl.io.plain import to_plain
 from infossl.integrations.metrics import numeric_metrics
 
 __all__ = ["JSONLinesLogger", "CSVLogger", "TensorBoardLogger", "LightningLogger", "log_metrics"]
 
-PathLike = Union[str, os.PathLike]
-
 
 def _plain(value: Any) -> Any:
-    """A JSON/CSV-ready scalar: tensors and numpy scalars to Python numbers, NaN/inf to None."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"metric values must be scalars; got a tensor of shape {tuple(value.shape)}")
-        value = value.item()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """A JSON/CSV-ready scalar (the conversion of :func:`infossl.io.plain.to_plain`, NaN/inf to None); metric
+    values must be scalars."""
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise ValueError(f"metric values must be scalars; got a tensor of shape {tuple(value.shape)}")
+    if isinstance(value, np.ndarray) and value.ndim:
+        raise TypeError(f"metric values must be numbers or strings; got {type(value).__name__}")
+    value = to_plain(value, nonfinite="null")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"metric values must be numbers or strings; got {type(value).__name__}")

@@ -619,17 +619,11 @@ def is_checkpoint(path: PathLike) -> bool:
 
 
 def remove_stale_temporaries(directory: PathLike) -> list[Path]:
-    """Delete ``.<name>.*.tmp`` files left in ``directory`` by a run killed while writing."""
-    removed = []
-    d = Path(os.fspath(directory))
-    if d.is_dir():
-        for p in d.glob(".*.tmp"):
-            try:
-                p.unlink()
-                removed.append(p)
-            except OSError:
-                pass
-    return removed
+    """Delete ``.<name>.*.tmp`` files left in ``directory`` by a run killed while writing (the rule of
+    :func:`infossl.io.locks.clean_stale_temp_files`; call it while holding the folder's lock)."""
+    from infossl.io.locks import clean_stale_temp_files
+
+    return clean_stale_temp_files(directory) if Path(os.fspath(directory)).is_dir() else []
 
 
 __all__ = [

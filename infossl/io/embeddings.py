@@ -21,9 +21,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from infossl._backend import PathLike
 from infossl._validation import check_int, check_options
+from infossl.io.plain import json_default
 
-PathLike = Union[str, "os.PathLike[str]"]
 Key = Union[None, str, Sequence[str]]
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth", ".safetensors", ".csv", ".parquet")
@@ -374,19 +375,9 @@ def save_figure_atomic(figure: Any, path: PathLike, **savefig_kwargs: Any) -> Pa
     return write_text_atomic(buf.getvalue(), path)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "tolist"):  # torch tensors
-        return obj.tolist()
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
+_json_default = json_default  # the old private name, kept for its callers
 
 
-@check_options("infossl.io.save_json_atomic")
 def save_json_atomic(obj: Any, path: PathLike, *, indent: Optional[int] = 2) -> Path:
     """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths)."""
-    return write_text_atomic(json.dumps(obj, indent=indent, default=_json_default) + "\n", path)
+    return write_text_atomic(json.dumps(obj, indent=indent, default=json_default) + "\n", path)

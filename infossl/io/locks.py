@@ -25,9 +25,9 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
-PathLike = Union[str, "os.PathLike[str]"]
+from infossl._backend import PathLike
 
 RUN_LOCK_NAME = ".infossl.lock"
 

@@ -187,7 +187,6 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
         baselines = baseline_probes(data) if rank == 0 else {}
         if rank == 0 and out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            ck.remove_stale_temporaries(out)
             save_json_atomic(cfg, out / "config.json")
             if resume:  # drop records of epochs after the checkpoint (the killed run's partial progress)
                 from infossl.io import write_text_atomic
