@@ -378,6 +378,7 @@ def save_figure_atomic(figure: Any, path: PathLike, **savefig_kwargs: Any) -> Pa
 _json_default = json_default  # the old private name, kept for its callers
 
 
+@check_options("infossl.io.save_json_atomic")
 def save_json_atomic(obj: Any, path: PathLike, *, indent: Optional[int] = 2) -> Path:
     """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths)."""
     return write_text_atomic(json.dumps(obj, indent=indent, default=json_default) + "\n", path)
