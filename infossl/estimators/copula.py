@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from infossl._backend import ArrayLike, iter_chunks
+from infossl._backend import DEFAULT_MEMORY_BUDGET, ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
 from infossl.linalg import centred_cov
 from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regularised_logdet,
@@ -21,23 +21,28 @@ from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regula
 from infossl.estimators.knn import kl_offset
 
 
-def normal_scores(t: torch.Tensor) -> torch.Tensor:
+def normal_scores(t: torch.Tensor, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
     r"""Per-column normal scores :math:`\Phi^{-1}(r/(n+1))` of the average ranks r (ties share a rank).
 
     The result is marginally standard normal whatever the marginals were, and is unchanged by any
-    strictly increasing map of a column. Not differentiable (ranks).
+    strictly increasing map of a column. Not differentiable (ranks). Columns are scored in blocks whose
+    working set (about seven (n, block) arrays) fits in ``memory_budget`` bytes, so the memory beyond the
+    (n, d) result is bounded whatever d is. In a sorted column the tied run holding a value spans the
+    1-based positions ``left + 1 .. right`` (the two ``searchsorted`` sides), whose average
+    ``(left + right + 1) / 2`` is the shared rank; it is exact in floating point (a multiple of 1/2).
     """
     n, d = t.shape
-    vals, order = torch.sort(t.detach(), dim=0)  # (n, d)
-    new_group = torch.ones_like(vals, dtype=torch.bool)
-    new_group[1:] = vals[1:] != vals[:-1]
-    gid = (torch.cumsum(new_group.long(), dim=0) - 1 + torch.arange(d, device=t.device) * n).reshape(-1)
-    pos = torch.arange(1, n + 1, dtype=t.dtype, device=t.device).unsqueeze(1).expand(n, d).reshape(-1)
-    sums = torch.zeros(n * d, dtype=t.dtype, device=t.device).scatter_add_(0, gid, pos)
-    counts = torch.zeros(n * d, dtype=t.dtype, device=t.device).scatter_add_(0, gid, torch.ones_like(pos))
-    avg_sorted = (sums / counts.clamp_min(1))[gid].reshape(n, d)  # (n, d) average rank of each sorted entry
-    ranks = torch.empty_like(avg_sorted).scatter_(0, order, avg_sorted)  # back to the original row order
-    return torch.special.ndtri(ranks / (n + 1))
+    out = torch.empty((n, d), dtype=t.dtype, device=t.device)
+    block = max(1, memory_budget // (7 * 8 * max(n, 1)))
+    for cols in iter_chunks(d, block):
+        vals, order = torch.sort(t[:, cols].detach().T.contiguous(), dim=1)  # (c, n) sorted rows
+        left = torch.searchsorted(vals, vals, side="left")  # (c, n) first position of each tied run
+        right = torch.searchsorted(vals, vals, side="right")  # (c, n) one past its last position
+        avg_sorted = (left + right + 1).to(t.dtype) / 2  # (c, n) average 1-based rank of each sorted entry
+        del left, right
+        ranks = torch.empty_like(avg_sorted).scatter_(1, order, avg_sorted)  # back to the original row order
+        out[:, cols] = torch.special.ndtri(ranks / (n + 1)).T
+    return out
 
 
 def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0, bias_correction: bool = True):

@@ -22,6 +22,17 @@ def test_normal_scores_match_scipy_with_ties(rng):
     np.testing.assert_allclose(normal_scores(torch.from_numpy(z)).numpy(), expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_normal_scores_column_blocks_equal_one_block(rng, dtype):
+    z = torch.from_numpy(np.round(rng.standard_normal((700, 9)), 1)).to(dtype)  # ties in every column
+    one_block = normal_scores(z, memory_budget=2**40)
+    for budget in (1, 7 * 8 * 700 * 4):  # one column per block; four columns per block (a ragged last one)
+        assert torch.equal(normal_scores(z, memory_budget=budget), one_block)
+    assert one_block.dtype == dtype
+    expected = norm.ppf(rankdata(z.double().numpy(), axis=0) / 701)
+    np.testing.assert_allclose(one_block.double().numpy(), expected, atol=1e-12 if dtype == torch.float64 else 1e-5)
+
+
 @pytest.mark.parametrize("transform", [lambda v: v, np.exp, lambda v: norm.cdf(v), lambda v: np.sign(v) * np.abs(v) ** 1.5])
 def test_mi_invariant_to_monotone_maps(rng, transform):
     x, y, true = corr_pair(rng, 3000, 3, 0.7)
