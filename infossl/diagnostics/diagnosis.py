@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
-from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options,
+from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options, check_pair,
                                  check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
@@ -270,12 +270,27 @@ def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
     value, note2 = _quiet(geometry.alignment, v[:, 0].numpy(), v[:, 1].numpy())
     t.add("alignment", value, "Wang & Isola alignment E||u - u'||^2 of views 0 and 1 (0 = invariant)",
           "views", True)
-    value, note3 = _quiet(gaussian_mutual_information, v[:, 0].numpy(), v[:, 1].numpy())
-    t.add("mi_views", value, "Gaussian MI (nats) between views 0 and 1", "views")
+    routes: list[str] = []
+    value, note3 = _quiet(_auto_view_mi, v[:, 0], v[:, 1], routes)
+    t.add("mi_views", value, "MI (nats) between views 0 and 1, method='auto' (route: "
+          f"{routes[0] if routes else 'none'}; see infossl.mutual_information)", "views")
+    value, note5 = _quiet(gaussian_mutual_information, v[:, 0].numpy(), v[:, 1].numpy())
+    t.add("mi_views_gaussian", value, "Gaussian MI (nats) between views 0 and 1: the MI of the Gaussian with "
+          "their covariance, far too high on curved low-dimensional embeddings", "views")
     value, note4 = _quiet(ideal.invariance_ratio, v.numpy())
     t.add("invariance_ratio", value, "within-input / total sum of squares across views (0 = invariant)",
           "views", True)
-    notes += [f"views: {x}" for x in (note, note2, note3, note4) if x]
+    notes += [f"views: {x}" for x in dict.fromkeys((note, note2, note3, note4, note5)) if x]
+
+
+def _auto_view_mi(a: torch.Tensor, b: torch.Tensor, routes: list) -> float:
+    """``mutual_information(a, b)`` (method "auto") of two (n, d) float64 views; appends the route taken."""
+    from infossl.estimators.api import auto_mi_estimate
+
+    tx, ty, _ = check_pair(a, b, min_samples=3)
+    value, route = auto_mi_estimate(tx, ty)
+    routes.append(route)
+    return float(value)
 
 
 def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any, notes: list,

@@ -323,6 +323,12 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
 
 def _auto_mi(x: ArrayLike, y: ArrayLike):
     tx, ty, b = check_pair(x, y, min_samples=3)
+    return b.finish(auto_mi_estimate(tx, ty)[0])
+
+
+def auto_mi_estimate(tx: torch.Tensor, ty: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The ``method="auto"`` MI of validated tensors (n, dx), (n, dy) and the route that computed it
+    (``"latent"``, ``"corrected-ksg"`` or ``"copula"``; the rule is in :func:`mutual_information`)."""
     n, dims = tx.shape[0], tx.shape[1] + ty.shape[1]
     route, info = auto_mi_route(tx, ty)
     if route == "latent":
@@ -330,14 +336,14 @@ def _auto_mi(x: ArrayLike, y: ArrayLike):
 
         logger.debug("mutual_information(method='auto'): n=%d, dims=%d, TwoNN %s / %s -> latent", n, dims,
                      info["id_x"], info["id_y"])
-        return b.finish(latent_parts(tx, ty, id_x=info["id_x"], id_y=info["id_y"]).value)
+        return latent_parts(tx, ty, id_x=info["id_x"], id_y=info["id_y"]).value, "latent"
     if route == "corrected-ksg":
         try:
             value = _resolve(MI_METHODS, "corrected-ksg", "")(tx, ty)
             logger.debug("mutual_information(method='auto'): n=%d, dims=%d -> corrected-ksg", n, dims)
-            return b.finish(value)
+            return value, "corrected-ksg"
         except ValueError as exc:  # duplicate points: KSG is undefined there
             logger.debug("mutual_information(method='auto'): KSG refused (%s) -> copula", exc)
     else:
         logger.debug("mutual_information(method='auto'): n=%d, dims=%d -> copula", n, dims)
-    return b.finish(_resolve(MI_METHODS, "copula", "")(tx, ty))
+    return _resolve(MI_METHODS, "copula", "")(tx, ty), "copula"

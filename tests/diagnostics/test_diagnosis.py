@@ -12,7 +12,9 @@ from infossl.diagnostics import (MomentAccumulator, alignment, alpha_req, dead_d
                                  diagnose_statistics, effective_rank, invariance_ratio, lidar, nc1, nesum,
                                  normalized_std, offdiagonal_energy, rankme, stable_rank, uniformity,
                                  variance_fraction)
+import infossl
 from infossl.estimators import gaussian_entropy, gaussian_mutual_information
+from infossl.estimators.embedded import embedded_gaussian_pair
 
 
 @pytest.fixture
@@ -60,14 +62,29 @@ def test_views_and_labels_metrics(rng):
     r = diagnose(z, views=views, labels=labels)
     assert r["lidar"] == pytest.approx(lidar(views), rel=1e-12)
     assert r["alignment"] == pytest.approx(alignment(views[:, 0], views[:, 1]), rel=1e-12)
-    assert r["mi_views"] == pytest.approx(gaussian_mutual_information(views[:, 0], views[:, 1]), rel=1e-12)
+    assert r["mi_views"] == pytest.approx(float(infossl.mutual_information(views[:, 0], views[:, 1])), rel=1e-12)
+    assert r["mi_views_gaussian"] == pytest.approx(gaussian_mutual_information(views[:, 0], views[:, 1]),
+                                                   rel=1e-12)
     assert r["invariance_ratio"] == pytest.approx(invariance_ratio(views), rel=1e-12)
     assert r["nc1"] == pytest.approx(nc1(z, labels), rel=1e-10)
     assert r["n_classes"] == 4 and r["class_mean_rank"] == 3
     assert r["cover_fraction"] == 1.0 and 0 <= r["separability_fraction"] <= 1
     # Not enough rows for the Gaussian MI of 2 x 6 dimensions: NaN plus a note, not an exception.
     small = diagnose(z[:10], views=views[:10])
-    assert math.isnan(small["mi_views"]) and any("needs more samples" in s for s in small.reasons)
+    assert math.isnan(small["mi_views_gaussian"]) and any("needs more samples" in s for s in small.reasons)
+    assert math.isnan(small["mi_views"])  # n < 20: "auto" is the copula route, with the same limit
+
+
+def test_view_mi_is_right_on_a_curved_low_dimensional_embedding():
+    """The case of issue 11: views that are injective nonlinear embeddings of a 2-D Gaussian pair in 64
+    dimensions. The Gaussian figure counts every nonlinear feature as information; "auto" does not."""
+    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
+    x, y = pair.sample(1500, random_state=1)
+    r = diagnose(x, views=np.stack([x, y], axis=1))
+    truth = pair.mutual_information()
+    assert "route: latent" in r.metrics.loc["mi_views", "description"]
+    assert abs(r["mi_views"] - truth) <= max(0.1, 0.1 * truth)
+    assert r["mi_views_gaussian"] > 1.5 * truth
 
 
 def test_errors(rng):
