@@ -12,6 +12,7 @@ it is importable (optional, never a dependency).
     python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
     python benchmarks/highdim.py --n 50000       # the larger n of the issue
     python benchmarks/highdim.py --quick         # three small cases
+    python benchmarks/highdim.py --coverage      # interval coverage: untuned families, 5 seeds, n = 5000
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ EMBEDDED = [
     (16, 512, 3.57, "wiggly"),
 ]
 OTHERS = [("gaussian", 32), ("student-t", 16), ("collapsed", 64), ("high-mi", 25)]
+# --coverage: families no choice of the latent route or of the interval was tuned on ("wiggly" warp,
+# full-dimensional and heavy-tailed pairs), each drawn with several seeds
+COVERAGE_EMBEDDED = [case for case in EMBEDDED if case[3] == "wiggly"]
+COVERAGE_OTHERS = [("gaussian", 16), ("student-t", 16), ("collapsed", 64), ("high-mi", 25)]
 QUICK = [(2, 64, 1.66, "linear"), (4, 256, 2.04, "wiggly")]
 
 
@@ -47,11 +52,12 @@ def within_target(value: float, truth: float) -> bool:
 
 
 def cases(args):
-    for k, d, mi, warp in (QUICK if args.quick else EMBEDDED):
+    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else EMBEDDED
+    for k, d, mi, warp in embedded:
         pair = embedded_gaussian_pair(k, d, mi=mi, warp=warp, random_state=0)
         yield dict(family=f"embedded-{warp}", k=k, dim_x=d, dim_y=d), pair
     if not args.quick:
-        for fam, d in OTHERS:
+        for fam, d in (COVERAGE_OTHERS if args.coverage else OTHERS):
             dist = make_family(fam, d)
             yield dict(family=fam, k=d if fam != "collapsed" else 3, dim_x=d, dim_y=d), dist
 
@@ -64,17 +70,25 @@ def timed(fn):
     return out, time.perf_counter() - t0, [str(w.message) for w in caught]
 
 
-def main() -> None:
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--n", type=int, default=None, help="rows per draw (default 10^4; 5000 with --coverage)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--ksg-max-dim", type=int, default=512)
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "highdim.csv"))
-    args = p.parse_args()
+    p.add_argument("--coverage", action="store_true",
+                   help="untuned families only, --seeds draws each (default 5), no ksg / latentmi rows; "
+                        "writes results/highdim_coverage.csv")
+    p.add_argument("--seeds", type=int, default=None, help="draws per case: seeds --seed, --seed + 1, ...")
+    p.add_argument("--out", default=None, help="CSV path (default results/highdim.csv or highdim_coverage.csv)")
+    args = p.parse_args(argv)
+    args.n = args.n or (5000 if args.coverage else 10000)
+    args.seeds = args.seeds or (5 if args.coverage else 1)
+    args.out = args.out or os.path.join(os.path.dirname(__file__), "results",
+                                        "highdim_coverage.csv" if args.coverage else "highdim.csv")
     try:
         import latentmi  # noqa: F401
-        have_lmi = True
+        have_lmi = not args.coverage
     except ImportError:
         have_lmi = False
     load = os.getloadavg()
@@ -83,36 +97,44 @@ def main() -> None:
     rows = []
     for meta, dist in cases(args):
         truth = dist.mutual_information()
-        x, y = dist.sample(args.n, random_state=args.seed)
-        res, secs, warns = timed(lambda: infossl.mutual_information(x, y, details=True))
-        lo, hi = res.interval
-        rows.append(dict(**meta, n=args.n, method="auto", route=res.method, truth=truth, value=res.value,
-                         lo=lo, hi=hi, covered=lo <= truth <= hi, within_target=within_target(res.value, truth),
-                         ratio=res.value / truth, warned=bool(warns), warnings=" | ".join(warns)[:400],
-                         latent_dim=res.info.get("latent_dim"), id_x=res.info.get("id_x"), seconds=secs))
-        print(f"{meta['family']:16s} k={meta['k']:<3} D={meta['dim_x']:<5} truth={truth:6.3f} auto={res.value:6.3f} "
-              f"[{lo:.3f}, {hi:.3f}] {res.method} warned={bool(warns)} {secs:.1f}s", flush=True)
-        if meta["dim_x"] <= args.ksg_max_dim and meta["family"].startswith("embedded"):  # others: accuracy.csv
-            v, secs, warns = timed(lambda: infossl.mutual_information(x, y, method="ksg"))
-            rows.append(dict(**meta, n=args.n, method="ksg", route="ksg", truth=truth, value=v, ratio=v / truth,
-                             within_target=within_target(v, truth), warned=bool(warns), seconds=secs))
-            print(f"{'':16s} ksg={v:6.3f} {secs:.1f}s", flush=True)
-        if have_lmi:  # pragma: no cover - optional peer
-            import latentmi.lmi as lmi
-
-            out, secs, warns = timed(lambda: lmi.estimate(x, y))
-            v = float(np.nanmean(out[0]))
-            rows.append(dict(**meta, n=args.n, method="latentmi", route="latentmi", truth=truth, value=v,
-                             ratio=v / truth, within_target=within_target(v, truth), seconds=secs))
-        _write(rows, machine, args.out)  # after every case, so a cut-short run keeps what it measured
+        for seed in range(args.seed, args.seed + args.seeds):
+            x, y = dist.sample(args.n, random_state=seed)
+            rows += list(_measure(meta, x, y, truth, seed, args, have_lmi))
+            _write(rows, machine, args.out)  # after every case, so a cut-short run keeps what it measured
     df = _write(rows, machine, args.out)
     auto = df[df.method == "auto"]
     emb = auto[auto.family.str.startswith("embedded") & (auto.k <= 8)]
     over = auto[(auto.ratio > 1.5) & ~auto.warned]
     print(f"\nauto within target on embedded k<=8: {int(emb.within_target.sum())}/{len(emb)}; "
           f"interval coverage: {int(auto.covered.sum())}/{len(auto)}; unwarned > 1.5x truth: {len(over)}; "
-          f"latentmi {'run' if have_lmi else 'not installed'}; wrote {args.out}")
+          f"latentmi {'run' if have_lmi else 'not run'}; wrote {args.out}")
+    if args.seeds > 1:
+        print(auto.groupby(["family", "k", "dim_x"]).covered.agg(["sum", "count"]).to_string())
     _plot(df, os.path.splitext(args.out)[0] + ".png", machine)
+
+
+def _measure(meta: dict, x, y, truth: float, seed: int, args, have_lmi: bool):
+    """The rows of one draw: auto with details, plain KSG (embedded families up to --ksg-max-dim), latentmi."""
+    res, secs, warns = timed(lambda: infossl.mutual_information(x, y, details=True))
+    lo, hi = res.interval
+    yield dict(**meta, n=args.n, seed=seed, method="auto", route=res.method, truth=truth, value=res.value,
+               lo=lo, hi=hi, covered=lo <= truth <= hi, within_target=within_target(res.value, truth),
+               ratio=res.value / truth, warned=bool(warns), warnings=" | ".join(warns)[:400],
+               latent_dim=res.info.get("latent_dim"), id_x=res.info.get("id_x"), seconds=secs)
+    print(f"{meta['family']:16s} k={meta['k']:<3} D={meta['dim_x']:<5} seed={seed} truth={truth:6.3f} "
+          f"auto={res.value:6.3f} [{lo:.3f}, {hi:.3f}] {res.method} warned={bool(warns)} {secs:.1f}s", flush=True)
+    if not args.coverage and meta["dim_x"] <= args.ksg_max_dim and meta["family"].startswith("embedded"):
+        v, secs, warns = timed(lambda: infossl.mutual_information(x, y, method="ksg"))  # others: accuracy.csv
+        yield dict(**meta, n=args.n, seed=seed, method="ksg", route="ksg", truth=truth, value=v, ratio=v / truth,
+                   within_target=within_target(v, truth), warned=bool(warns), seconds=secs)
+        print(f"{'':16s} ksg={v:6.3f} {secs:.1f}s", flush=True)
+    if have_lmi:  # pragma: no cover - optional peer
+        import latentmi.lmi as lmi
+
+        out, secs, warns = timed(lambda: lmi.estimate(x, y))
+        v = float(np.nanmean(out[0]))
+        yield dict(**meta, n=args.n, seed=seed, method="latentmi", route="latentmi", truth=truth, value=v,
+                   ratio=v / truth, within_target=within_target(v, truth), seconds=secs)
 
 
 def _write(rows, machine: str, path: str) -> pd.DataFrame:
