@@ -10,7 +10,7 @@ from torch import nn
 from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad
 from infossl.objectives._numerics import check_loss, full_precision, promote
-from infossl.objectives.vicreg import check_views
+from infossl.objectives.vicreg import check_view_pair
 
 
 def batch_standardise(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
@@ -81,7 +81,7 @@ class BarlowTwinsLoss(nn.Module):
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_views(z_a, z_b)
+        check_view_pair(z_a, z_b)
         with full_precision(z_a.device):
             z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
             if self.gather_distributed:
