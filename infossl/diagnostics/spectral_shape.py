@@ -91,7 +91,7 @@ def alpha_req(z: ArrayLike, *, fit_range: Optional[tuple[int, int]] = None, retu
     >>> round(alpha_req(z, fit_range=(1, 40)), 2)
     2.0
     """
-    lam, _ = _data_spectrum(z, centered=True)
+    lam, _ = _data_spectrum(z, center=True)
     if lam[0] == 0:
         raise ValueError("alpha-ReQ is undefined for constant z (all covariance eigenvalues are 0)")
     alpha, r2, lo, hi = _alpha_fit(lam, fit_range)
