@@ -1,4 +1,4 @@
-"""Spectral collapse metrics of an (n, d) embedding matrix.
+"""Covariance-spectrum collapse metrics of an (n, d) embedding matrix.
 
 Every metric exists at two levels that share one formula:
 
@@ -27,7 +27,7 @@ from infossl.diagnostics._spectra import (_data_spectrum, _entropy_rank, _spectr
                                           singular_values)
 from infossl.diagnostics.geometry import (alignment, dead_dimensions, dimension_std, normalized_std,
                                           offdiagonal_energy, uniformity, variance_fraction)
-from infossl.diagnostics.spectral_shape import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
+from infossl.diagnostics.spectrum_shape import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
 
 __all__ = ["covariance_spectrum", "singular_values", "rankme", "rankme_from_spectrum", "effective_rank",
            "effective_rank_from_spectrum", "stable_rank", "stable_rank_from_spectrum", "nesum",

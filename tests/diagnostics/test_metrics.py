@@ -1,4 +1,4 @@
-"""Spectral and geometric collapse metrics: closed forms on constructed matrices, independent numpy
+"""Spectrum and geometric collapse metrics: closed forms on constructed matrices, independent numpy
 references, spectrum level == data level, numpy == torch, scale invariance, and error paths."""
 
 import math
