@@ -32,7 +32,19 @@ OBJECTIVES: dict[str, type] = {
 }
 
 __all__ = [
-    "VICRegLoss", "InfoVICRegLoss", "BarlowTwinsLoss", "InfoNCELoss", "CISSLLoss", "DISSLLoss",
-    "invariance_term", "variance_term", "covariance_term", "gaussian_cross_entropy",
-    "batch_standardize", "cross_correlation", "gather_with_grad", "OBJECTIVES", "NonFiniteLossWarning",
+    "BarlowTwinsLoss",
+    "CISSLLoss",
+    "DISSLLoss",
+    "InfoNCELoss",
+    "InfoVICRegLoss",
+    "NonFiniteLossWarning",
+    "OBJECTIVES",
+    "VICRegLoss",
+    "batch_standardize",
+    "covariance_term",
+    "cross_correlation",
+    "gather_with_grad",
+    "gaussian_cross_entropy",
+    "invariance_term",
+    "variance_term",
 ]
