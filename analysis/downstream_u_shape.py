@@ -101,7 +101,8 @@ def main() -> None:
     for nl, draws in zip(nl_list, label_draws):
         errs = []
         for tr in draws:
-            errs.append(min(kernel_ridge_mse(gram[np.ix_(tr, tr)], f_star[tr], gram[:, tr], f_star, l2_penalty=r)
+            errs.append(min(kernel_ridge_mse(gram[np.ix_(tr, tr)], f_star[tr], gram[:, tr], f_star,
+                                             l2_penalty=r)
                             for r in RIDGES[1:]))
         krr[nl] = float(np.mean(errs))
     print("KRR (oracle ridge) test MSE:", {k: round(v, 3) for k, v in krr.items()})

@@ -60,8 +60,8 @@ def renamed_keywords(**renames: str) -> Callable[[F], F]:
                 if old in kwargs:
                     if new in kwargs:
                         raise TypeError(f"{where}() got both {new}= and its old name {old}=")
-                    warnings.warn(f"{where}({old}=...) is now {new}=...; the old name will be removed in the next "
-                                  "release", DeprecationWarning, stacklevel=2)
+                    warnings.warn(f"{where}({old}=...) is now {new}=...; the old name will be removed in the "
+                                  "next release", DeprecationWarning, stacklevel=2)
                     kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 

@@ -51,8 +51,8 @@ class OutputMixture:
     means : torch.Tensor, shape (n, K)
         Component means :math:`f(x_i)` (the mean of the views' outputs for ``method="views"`` without ``x``).
     cov : torch.Tensor, shape (n, K, K) or None
-        Full component covariances :math:`J_i\\Sigma_x J_i^\\top` **without** the output noise (exact and views
-        routes).
+        Full component covariances :math:`J_i\\Sigma_x J_i^\\top` **without** the output noise (exact and
+        views routes).
     factor : torch.Tensor, shape (n, K, r) or None
         Low-rank factor :math:`F_i` with :math:`F_i F_i^\\top \\approx J_i\\Sigma_x J_i^\\top` (sketch route).
     output_noise_var : float

@@ -36,7 +36,7 @@ def check_view_pair(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a"
         raise ValueError(f"the batch size must be at least 2 (variances need two rows); got {z_a.shape[0]}")  # type: ignore[union-attr]
 
 
-#: The old name of :func:`check_view_pair` (``infossl.diagnostics`` has its own ``check_views`` for view arrays).
+#: The old name of :func:`check_view_pair` (``infossl.diagnostics`` has a ``check_views`` for view arrays).
 check_views = renamed("check_views", check_view_pair, where="infossl.objectives.vicreg")
 
 

@@ -46,7 +46,8 @@ def test_linear_network_bounds_bracket_monte_carlo(seed):
     assert h <= _q(hb, "upper bound", "Gaussian") + 4 * se
     hzt = conditional_entropy(mix).value
     w = lin.weight.detach()
-    exact = 0.5 * float(torch.logdet(2 * math.pi * math.e * (0.04 * w @ w.T + mix.output_noise_var * torch.eye(3))))
+    cov = 0.04 * w @ w.T + mix.output_noise_var * torch.eye(3)
+    exact = 0.5 * float(torch.logdet(2 * math.pi * math.e * cov))
     assert math.isclose(hzt, exact, rel_tol=1e-9)
     ib = information_bounds(mix)
     assert _q(ib, "lower bound") - 4 * se <= h - hzt <= _q(ib, "upper bound") + 4 * se
@@ -127,6 +128,7 @@ def test_bad_mixture_argument():
     with pytest.raises(TypeError, match="mixture must be an OutputMixture.*got dict"):
         information_table({})
     bad = OutputMixture(means=torch.zeros(2, 2, dtype=torch.float64),
-                        cov=torch.zeros(2, 2, 2, dtype=torch.float64), factor=None, output_noise_var=0.0, method="exact")
+                        cov=torch.zeros(2, 2, 2, dtype=torch.float64), factor=None, output_noise_var=0.0,
+                        method="exact")
     with pytest.raises(ValueError, match="not positive definite; use a ridge > 0"):
         conditional_entropy(bad)

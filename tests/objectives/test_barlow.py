@@ -87,5 +87,5 @@ def test_batch_standardize_and_its_old_spelling():
     torch.testing.assert_close(s.mean(dim=0), torch.zeros(3, dtype=torch.float64))
     assert "batch_standardise" not in objectives.__all__
     for old in (objectives.batch_standardise, barlow.batch_standardise):
-        with pytest.warns(DeprecationWarning, match=r"batch_standardise is now infossl\.objectives\.batch_standardize"):
+        with pytest.warns(DeprecationWarning, match=r"batch_standardise is now .*\.batch_standardize"):
             torch.testing.assert_close(old(z, eps=1e-3), objectives.batch_standardize(z, eps=1e-3), rtol=0, atol=0)

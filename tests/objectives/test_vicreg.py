@@ -141,7 +141,7 @@ def test_check_view_pair_and_its_old_name():
     vicreg.check_view_pair(torch.ones(4, 3), torch.ones(4, 3))
     with pytest.raises(ValueError, match="same shape"):
         vicreg.check_view_pair(torch.ones(4, 3), torch.ones(5, 3))
-    with pytest.warns(DeprecationWarning, match=r"vicreg\.check_views is now infossl\.objectives\.vicreg\.check_view_pair"):
+    with pytest.warns(DeprecationWarning, match=r"vicreg\.check_views is now .*\.vicreg\.check_view_pair"):
         vicreg.check_views(torch.ones(4, 3), torch.ones(4, 3))
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="same shape"):
         vicreg.check_views(torch.ones(4, 3), torch.ones(5, 3))
