@@ -101,7 +101,8 @@ def main() -> None:
     for nl, draws in zip(nl_list, label_draws):
         errs = []
         for tr in draws:
-            errs.append(min(kernel_ridge_mse(gram[np.ix_(tr, tr)], f_star[tr], gram[:, tr], f_star, ridge=r)
+            errs.append(min(kernel_ridge_mse(gram[np.ix_(tr, tr)], f_star[tr], gram[:, tr], f_star,
+                                             l2_penalty=r)
                             for r in RIDGES[1:]))
         krr[nl] = float(np.mean(errs))
     print("KRR (oracle ridge) test MSE:", {k: round(v, 3) for k, v in krr.items()})
@@ -125,7 +126,7 @@ def main() -> None:
             row = {"seed": args.seed, "n": n, "m": 2, "lam": lam, "rank": sol.rank,
                    "population_objective": population_objective(sol.coef, mu_s, t_s), "captured": cap}
             for nl, draws in zip(nl_list, label_draws):
-                errs = [min(linear_probe_mse(psi[tr], f_star[tr], psi, f_star, ridge=r) for r in RIDGES)
+                errs = [min(linear_probe_mse(psi[tr], f_star[tr], psi, f_star, l2_penalty=r) for r in RIDGES)
                         for tr in draws]
                 row[f"probe_mse_{nl}"] = float(np.mean(errs))
                 row[f"predicted_{nl}"] = probe_risk(cap, n_labels=nl, dim=sol.rank)["risk"]

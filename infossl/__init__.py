@@ -20,18 +20,18 @@ from infossl.estimators import label_mutual_information
 __version__ = "0.1.0"
 
 __all__ = [
-    "entropy",
-    "mutual_information",
-    "label_mutual_information",
-    "diagnose",
     "DegenerateInputWarning",
+    "__version__",
     "deterministic",
+    "diagnose",
     "diagnostics",
+    "entropy",
     "estimators",
     "io",
+    "label_mutual_information",
+    "mutual_information",
     "objectives",
     "spectral",
     "synthetic",
     "training",
-    "__version__",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def moved_module_getattr(module: str, moved: dict[str, str]) -> Callable[[str], Any]:
@@ -36,4 +39,32 @@ def renamed(old: str, new: Callable, *, where: str) -> Callable:
     wrapper.__name__ = old
     wrapper.__qualname__ = old
     wrapper.__doc__ = f"Deprecated alias of :func:`{new.__module__}.{new.__name__}`."
+    wrapper.__deprecated__ = f"use {new.__module__}.{new.__name__}"  # type: ignore[attr-defined]
     return wrapper
+
+
+def renamed_keywords(**renames: str) -> Callable[[F], F]:
+    """Decorator: the old keyword names in ``renames`` (old -> new) keep working for one release.
+
+    A call with an old name warns (``DeprecationWarning`` naming the function and the new keyword) and passes
+    the value on under the new name; giving both names is a ``TypeError``. Put it above
+    :func:`~infossl._validation.check_options`, which would otherwise refuse the old name as misspelled. The
+    signature shown by ``help`` and ``inspect`` is the new one.
+    """
+    def decorate(fn: F) -> F:
+        where = f"{fn.__module__}.{fn.__qualname__}".removesuffix(".__init__")
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{where}() got both {new}= and its old name {old}=")
+                    warnings.warn(f"{where}({old}=...) is now {new}=...; the old name will be removed in the "
+                                  "next release", DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -6,6 +6,7 @@ See :func:`output_mixture` (exact / sketched / view-based covariances), :mod:`.q
 H(Z), I(Z;T), I(Z;Z') bounds, in nats) and :func:`regime_check` (is the noise small enough?).
 """
 
+# check_model and sketch_covariance_factor are helpers of output_mixture: importable, not in __all__
 from infossl.deterministic.jacobian import check_model, jacobians, sketch_covariance_factor
 from infossl.deterministic.mixture import OutputMixture, output_mixture
 from infossl.deterministic.quantities import (
@@ -21,7 +22,6 @@ from infossl.deterministic.regime import regime_check
 __all__ = [
     "OutputMixture",
     "Quantity",
-    "check_model",
     "conditional_entropy",
     "entropy_bounds",
     "information_bounds",
@@ -29,6 +29,5 @@ __all__ = [
     "jacobians",
     "output_mixture",
     "regime_check",
-    "sketch_covariance_factor",
     "view_information",
 ]

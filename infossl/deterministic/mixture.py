@@ -24,6 +24,7 @@ mixture are :math:`-\\infty`, and every finite number reported for one depends o
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 
 from infossl._backend import chunk_size_for, iter_chunks
+from infossl._deprecation import renamed_keywords
 from infossl._validation import check_choice, check_float, check_generator, check_int, warn_degenerate
 from infossl.deterministic.jacobian import check_model, jacobians, noise_factor, sketch_covariance_factor
 
@@ -49,11 +51,15 @@ class OutputMixture:
     means : torch.Tensor, shape (n, K)
         Component means :math:`f(x_i)` (the mean of the views' outputs for ``method="views"`` without ``x``).
     cov : torch.Tensor, shape (n, K, K) or None
-        Full component covariances :math:`J_i\\Sigma_x J_i^\\top` **without** the ridge (exact and views routes).
+        Full component covariances :math:`J_i\\Sigma_x J_i^\\top` **without** the output noise (exact and
+        views routes).
     factor : torch.Tensor, shape (n, K, r) or None
         Low-rank factor :math:`F_i` with :math:`F_i F_i^\\top \\approx J_i\\Sigma_x J_i^\\top` (sketch route).
-    ridge : float
-        Absolute :math:`\\delta` added to every covariance's diagonal in :meth:`covariances`.
+    output_noise_var : float
+        Variance :math:`\\delta` of the independent output noise (absolute: :func:`output_mixture`'s
+        relative ``ridge`` times the mean output variance), added to every covariance's diagonal in
+        :meth:`covariances`. Its old name ``ridge`` (attribute and keyword) works for one release, with a
+        ``DeprecationWarning``.
     method : str
         "exact", "sketch" or "views".
     """
@@ -61,7 +67,7 @@ class OutputMixture:
     means: torch.Tensor
     cov: torch.Tensor | None
     factor: torch.Tensor | None
-    ridge: float
+    output_noise_var: float
     method: str
 
     @property
@@ -77,12 +83,25 @@ class OutputMixture:
         """Uniform component weights, shape (n,)."""
         return torch.full((self.n,), 1.0 / self.n, dtype=self.means.dtype, device=self.means.device)
 
-    def covariances(self, *, with_ridge: bool = True) -> torch.Tensor:
-        """Per-component covariances (n, K, K), plus ``ridge * I`` unless ``with_ridge=False``."""
+    @property
+    def ridge(self) -> float:
+        """Deprecated name of :attr:`output_noise_var`."""
+        warnings.warn("OutputMixture.ridge is now OutputMixture.output_noise_var; the old name will be "
+                      "removed in the next release", DeprecationWarning, stacklevel=2)
+        return self.output_noise_var
+
+    @renamed_keywords(with_ridge="with_output_noise")
+    def covariances(self, *, with_output_noise: bool = True) -> torch.Tensor:
+        """Per-component covariances (n, K, K), plus ``output_noise_var * I`` unless
+        ``with_output_noise=False``."""
         c = self.cov if self.cov is not None else self.factor @ self.factor.transpose(1, 2)   # (n, K, K)
-        if with_ridge and self.ridge > 0:
-            c = c + self.ridge * torch.eye(self.dim, dtype=c.dtype, device=c.device)
+        if with_output_noise and self.output_noise_var > 0:
+            c = c + self.output_noise_var * torch.eye(self.dim, dtype=c.dtype, device=c.device)
         return c
+
+
+#: ``OutputMixture(..., ridge=...)``, the old keyword, still works for one release.
+OutputMixture.__init__ = renamed_keywords(ridge="output_noise_var")(OutputMixture.__init__)  # type: ignore
 
 
 def _model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dtype]:
@@ -172,7 +191,8 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
     Returns
     -------
     OutputMixture
-        Means (n, K), covariances (n, K, K) or a low-rank factor (n, K, r), the absolute ridge, the method.
+        Means (n, K), covariances (n, K, K) or a low-rank factor (n, K, r), the absolute output-noise variance
+        :math:`\delta`, the method.
 
     Notes
     -----
@@ -270,4 +290,4 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         warn_degenerate(f"the output covariances have rank at most {rank_max} < K={k} ({method} route); "
                         f"a ridge {ridge:g} x mean output variance is added and the entropies depend on it")
     return OutputMixture(means=means.detach(), cov=None if mix_cov is None else mix_cov.detach(),
-                         factor=factor, ridge=ridge * scale, method=method)
+                         factor=factor, output_noise_var=ridge * scale, method=method)

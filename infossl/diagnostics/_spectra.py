@@ -1,4 +1,4 @@
-"""Spectra of an (n, d) embedding matrix and the shared helpers of the spectral metrics."""
+"""Spectra of an (n, d) embedding matrix and the shared helpers of the spectrum metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Iterator
 import torch
 
 from infossl._backend import ArrayLike, Boundary, to_tensor
+from infossl._deprecation import renamed_keywords
 from infossl._validation import check_embeddings, warn_degenerate
 
 __all__ = ["singular_values", "covariance_spectrum"]
@@ -40,22 +41,23 @@ def eigvalsh_desc(matrix: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- spectra
-def _scaled_rows(z: ArrayLike, centered: bool,
+def _scaled_rows(z: ArrayLike, center: bool,
                  name: str = "z") -> tuple[torch.Tensor, torch.Tensor, Boundary]:
     t, b = check_embeddings(z, name=name, min_samples=2)
-    if centered:
+    if center:
         t = t - t.mean(dim=0, keepdim=True)  # (n, d)
     scale = t.detach().abs().amax()
     return (t / scale if scale > 0 else t), scale, b
 
 
-def singular_values(z: ArrayLike, *, centered: bool = False):
+@renamed_keywords(centered="center")
+def singular_values(z: ArrayLike, *, center: bool = False):
     r"""Singular values :math:`\sigma_1 \ge \dots \ge \sigma_{\min(n,d)}` of ``z`` (or of the centred ``z``).
 
     Parameters
     ----------
     z : array (n, d) or tensor
-    centered : bool, default False
+    center : bool, default False
         Subtract the column means first (then :math:`\sigma_k^2/(n-1)` are the covariance eigenvalues).
 
     Returns
@@ -68,11 +70,12 @@ def singular_values(z: ArrayLike, *, centered: bool = False):
     >>> singular_values(np.diag([3.0, 4.0])).tolist()
     [4.0, 3.0]
     """
-    t, scale, b = _scaled_rows(z, centered)
+    t, scale, b = _scaled_rows(z, center)
     return b.finish_many(torch.linalg.svdvals(t) * scale)
 
 
-def covariance_spectrum(z: ArrayLike, *, centered: bool = True):
+@renamed_keywords(centered="center")
+def covariance_spectrum(z: ArrayLike, *, center: bool = True):
     r"""Eigenvalues of the covariance :math:`Z_c^T Z_c/(n-1)` (centred) or of :math:`Z^T Z/n` (uncentred).
 
     Returns all d eigenvalues in descending order (for n <= d the trailing ones are 0). Computed from the
@@ -85,10 +88,10 @@ def covariance_spectrum(z: ArrayLike, *, centered: bool = True):
     >>> covariance_spectrum(z).round(4).tolist()
     [2.6667, 0.6667]
     """
-    t, scale, b = _scaled_rows(z, centered)
+    t, scale, b = _scaled_rows(z, center)
     n, d = t.shape
     s = torch.linalg.svdvals(t) * scale  # (min(n, d),)
-    lam = s.pow(2) / (n - 1 if centered else n)
+    lam = s.pow(2) / (n - 1 if center else n)
     lam = torch.cat([lam, lam.new_zeros(d - lam.shape[0])])  # (d,)
     return b.finish_many(lam)
 
@@ -107,9 +110,9 @@ def _spectrum(eigenvalues: ArrayLike, name: str = "eigenvalues") -> tuple[torch.
     return torch.sort(lam.clamp_min(0), descending=True).values, b
 
 
-def _data_spectrum(z: ArrayLike, centered: bool) -> tuple[torch.Tensor, Boundary]:
+def _data_spectrum(z: ArrayLike, center: bool) -> tuple[torch.Tensor, Boundary]:
     """Squared singular values (min(n, d),) of the rescaled (centred) data, descending, float64."""
-    t, _, b = _scaled_rows(z, centered)
+    t, _, b = _scaled_rows(z, center)
     s = torch.linalg.svdvals(t.double())
     return s.pow(2), b
 

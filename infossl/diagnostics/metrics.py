@@ -1,4 +1,4 @@
-"""Spectral collapse metrics of an (n, d) embedding matrix.
+"""Covariance-spectrum collapse metrics of an (n, d) embedding matrix.
 
 Every metric exists at two levels that share one formula:
 
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from infossl.linalg import stable_rank_of
 from infossl._backend import ArrayLike
+from infossl._deprecation import renamed_keywords
 from infossl._validation import check_float, warn_degenerate
 from infossl.diagnostics._spectra import (_data_spectrum, _entropy_rank, _spectrum, covariance_spectrum,
                                           singular_values)
 from infossl.diagnostics.geometry import (alignment, dead_dimensions, dimension_std, normalized_std,
                                           offdiagonal_energy, uniformity, variance_fraction)
-from infossl.diagnostics.spectral_shape import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
+from infossl.diagnostics.spectrum_shape import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
 
 __all__ = ["covariance_spectrum", "singular_values", "rankme", "rankme_from_spectrum", "effective_rank",
            "effective_rank_from_spectrum", "stable_rank", "stable_rank_from_spectrum", "nesum",
@@ -56,11 +57,12 @@ def rankme_from_spectrum(eigenvalues: ArrayLike, *, eps: float = 1e-7):
     return b.finish(_entropy_rank(lam, eps))
 
 
-def rankme(z: ArrayLike, *, eps: float = 1e-7, centered: bool = False):
+@renamed_keywords(centered="center")
+def rankme(z: ArrayLike, *, eps: float = 1e-7, center: bool = False):
     r"""RankMe of ``z``: entropy-based rank of the singular values of the **uncentred** ``z`` by default.
 
     See :func:`rankme_from_spectrum` for the formula; the sum runs over the min(n, d) singular values.
-    ``centered=True`` uses the centred matrix instead (then ``eps=0`` gives :func:`effective_rank`).
+    ``center=True`` uses the centred matrix instead (then ``eps=0`` gives :func:`effective_rank`).
     Range [~1, min(n, d)]. Meant for **ranking** runs of one method; the paper gives no absolute threshold.
     Collapse onto a non-zero constant plus small noise gives about 1 (uncentred) but a high centred value.
 
@@ -76,7 +78,7 @@ def rankme(z: ArrayLike, *, eps: float = 1e-7, centered: bool = False):
     5.0
     """
     eps = check_float(eps, "eps", low=0.0)
-    lam, b = _data_spectrum(z, centered)
+    lam, b = _data_spectrum(z, center)
     return b.finish(_entropy_rank(lam, eps))
 
 
@@ -94,11 +96,12 @@ def effective_rank_from_spectrum(eigenvalues: ArrayLike):
     return b.finish(_entropy_rank(lam, 0.0))
 
 
-def effective_rank(z: ArrayLike, *, centered: bool = True):
+@renamed_keywords(centered="center")
+def effective_rank(z: ArrayLike, *, center: bool = True):
     r"""Effective rank (Roy & Vetterli 2007) of the singular values of the centred ``z`` (default).
 
-    Equal to :func:`rankme` with ``eps=0`` and the same ``centered``. Range [1, rank]; scale-free, so with
-    ``centered=True`` it does not see collapse onto a constant plus small noise.
+    Equal to :func:`rankme` with ``eps=0`` and the same ``center``. Range [1, rank]; scale-free, so with
+    ``center=True`` it does not see collapse onto a constant plus small noise.
 
     Examples
     --------
@@ -107,7 +110,7 @@ def effective_rank(z: ArrayLike, *, centered: bool = True):
     >>> round(effective_rank(z), 6)
     2.0
     """
-    lam, b = _data_spectrum(z, centered)
+    lam, b = _data_spectrum(z, center)
     return b.finish(_entropy_rank(lam, 0.0))
 
 
@@ -125,7 +128,8 @@ def stable_rank_from_spectrum(eigenvalues: ArrayLike):
     return b.finish(stable_rank_of(lam))
 
 
-def stable_rank(z: ArrayLike, *, centered: bool = False):
+@renamed_keywords(centered="center")
+def stable_rank(z: ArrayLike, *, center: bool = False):
     r"""Stable rank :math:`\lVert Z\rVert_F^2/\lVert Z\rVert_2^2` of the uncentred ``z`` (default).
 
     Uncentred it reads about 1 for collapse onto a non-zero constant; centred it equals :func:`nesum`.
@@ -136,7 +140,7 @@ def stable_rank(z: ArrayLike, *, centered: bool = False):
     >>> stable_rank(np.ones((10, 4)))
     1.0
     """
-    lam, b = _data_spectrum(z, centered)
+    lam, b = _data_spectrum(z, center)
     if lam[0] == 0:
         warn_degenerate("z is all zeros: the stable rank is reported as 0")
         return b.finish(lam[0])
@@ -168,4 +172,4 @@ def nesum(z: ArrayLike):
     >>> nesum(z)
     2.0
     """
-    return stable_rank(z, centered=True)
+    return stable_rank(z, center=True)

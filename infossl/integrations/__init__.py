@@ -14,8 +14,18 @@
 from infossl.integrations.loggers import CSVLogger, JSONLinesLogger, LightningLogger, TensorBoardLogger, log_metrics
 from infossl.integrations.metrics import VERDICT_CODES, CollapseMetrics, ViewInformation, numeric_metrics
 
-__all__ = ["CollapseMetrics", "ViewInformation", "VERDICT_CODES", "numeric_metrics", "JSONLinesLogger", "CSVLogger",
-           "TensorBoardLogger", "LightningLogger", "log_metrics", "InfoSSLCallback"]
+__all__ = [
+    "CSVLogger",
+    "CollapseMetrics",
+    "InfoSSLCallback",
+    "JSONLinesLogger",
+    "LightningLogger",
+    "TensorBoardLogger",
+    "VERDICT_CODES",
+    "ViewInformation",
+    "log_metrics",
+    "numeric_metrics",
+]
 
 
 def __getattr__(name: str):

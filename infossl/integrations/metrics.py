@@ -391,7 +391,7 @@ class ViewInformation:
 
     def compute(self) -> dict:
         """``mi_views``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
-        from infossl.diagnostics.spectral_shape import lidar_from_scatter
+        from infossl.diagnostics.spectrum_shape import lidar_from_scatter
         from infossl.estimators.gaussian import _numerical_rank_basis, wishart_logdet_bias
         from infossl.linalg import chol_logdet
 

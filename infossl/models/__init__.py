@@ -10,13 +10,23 @@ This package sits below both :mod:`infossl.training` (which trains these models)
 * :func:`layer_outputs`, :func:`resolve_layer` -- run a model on data and read one layer's output.
 """
 
+# reset_parameters is a helper of the architectures: importable, not in __all__
 from infossl.models.architectures import BACKBONES, SSLModel, build_model, parse_spec, reset_parameters
 from infossl.models.batchnorm import GlobalBatchNorm, convert_global_batchnorm
 from infossl.models.layers import DEFAULT_LAYER, layer_outputs, resolve_layer
 from infossl.models.rebuild import load_factory, model_for_checkpoint, model_from_checkpoint
 
-__all__ = sorted([
-    "BACKBONES", "DEFAULT_LAYER", "GlobalBatchNorm", "SSLModel", "build_model", "convert_global_batchnorm",
-    "layer_outputs", "load_factory", "model_for_checkpoint", "model_from_checkpoint", "parse_spec",
-    "reset_parameters", "resolve_layer",
-])
+__all__ = [
+    "BACKBONES",
+    "DEFAULT_LAYER",
+    "GlobalBatchNorm",
+    "SSLModel",
+    "build_model",
+    "convert_global_batchnorm",
+    "layer_outputs",
+    "load_factory",
+    "model_for_checkpoint",
+    "model_from_checkpoint",
+    "parse_spec",
+    "resolve_layer",
+]

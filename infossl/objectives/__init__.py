@@ -18,7 +18,8 @@ Each loss class declares what it needs, and the training loop reads only these d
 
 from infossl._distributed import gather_with_grad
 from infossl.objectives._numerics import NonFiniteLossWarning
-from infossl.objectives.barlow import BarlowTwinsLoss, batch_standardise, cross_correlation
+from infossl.objectives.barlow import BarlowTwinsLoss, batch_standardize, cross_correlation
+from infossl.objectives.barlow import batch_standardise  # noqa: F401  (deprecated alias, not in __all__)
 from infossl.objectives.derived import InfoVICRegLoss, gaussian_cross_entropy
 from infossl.objectives.dissl import CISSLLoss, DISSLLoss
 from infossl.objectives.infonce import InfoNCELoss
@@ -31,7 +32,19 @@ OBJECTIVES: dict[str, type] = {
 }
 
 __all__ = [
-    "VICRegLoss", "InfoVICRegLoss", "BarlowTwinsLoss", "InfoNCELoss", "CISSLLoss", "DISSLLoss",
-    "invariance_term", "variance_term", "covariance_term", "gaussian_cross_entropy",
-    "batch_standardise", "cross_correlation", "gather_with_grad", "OBJECTIVES", "NonFiniteLossWarning",
+    "BarlowTwinsLoss",
+    "CISSLLoss",
+    "DISSLLoss",
+    "InfoNCELoss",
+    "InfoVICRegLoss",
+    "NonFiniteLossWarning",
+    "OBJECTIVES",
+    "VICRegLoss",
+    "batch_standardize",
+    "covariance_term",
+    "cross_correlation",
+    "gather_with_grad",
+    "gaussian_cross_entropy",
+    "invariance_term",
+    "variance_term",
 ]

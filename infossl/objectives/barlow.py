@@ -7,22 +7,27 @@ from typing import ClassVar, Optional
 import torch
 from torch import nn
 
+from infossl._deprecation import renamed
 from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad
 from infossl.objectives._numerics import check_loss, full_precision, promote
-from infossl.objectives.vicreg import check_views
+from infossl.objectives.vicreg import check_view_pair
 
 
-def batch_standardise(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
+def batch_standardize(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
     """Batch normalisation without affine parameters: centre each column, divide by sqrt(biased var + eps)."""
     zc = z - z.mean(dim=0)  # (n, d)
     return zc / torch.sqrt(zc.pow(2).mean(dim=0) + eps)  # (n, d)
 
 
+#: The old (British) spelling; ``standardize`` is the name used by :mod:`infossl.linalg` and the estimators.
+batch_standardise = renamed("batch_standardise", batch_standardize, where="infossl.objectives")
+
+
 def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
     """(d, d) empirical cross-correlation :math:`C = \\hat z_a^\\top \\hat z_b / n` of the standardised views."""
     n = z_a.shape[0]
-    return batch_standardise(z_a, eps=eps).T @ batch_standardise(z_b, eps=eps) / n  # (d, d)
+    return batch_standardize(z_a, eps=eps).T @ batch_standardize(z_b, eps=eps) / n  # (d, d)
 
 
 class BarlowTwinsLoss(nn.Module):
@@ -81,13 +86,13 @@ class BarlowTwinsLoss(nn.Module):
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_views(z_a, z_b)
+        check_view_pair(z_a, z_b)
         with full_precision(z_a.device):
             z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
             if self.gather_distributed:
                 z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
             n, d = z_a.shape
-            a, b = batch_standardise(z_a, eps=self.eps), batch_standardise(z_b, eps=self.eps)  # (n, d)
+            a, b = batch_standardize(z_a, eps=self.eps), batch_standardize(z_b, eps=self.eps)  # (n, d)
             diag = (a * b).sum(dim=0) / n  # (d,) = diag(C)
             if n < d:  # ||A^T B||_F^2 = sum((A A^T) * (B B^T)): n^2 d instead of n d^2 operations
                 frob = ((a @ a.T) * (b @ b.T)).sum() / n**2

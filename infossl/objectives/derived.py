@@ -37,7 +37,7 @@ from infossl._validation import check_choice, check_float, check_options
 from infossl.estimators import gaussian_entropy, logdet_entropy, mixture_entropy
 from infossl._distributed import gather_with_grad
 from infossl.objectives._numerics import check_loss, full_precision, promote
-from infossl.objectives.vicreg import check_views, covariance_term, variance_term
+from infossl.objectives.vicreg import check_view_pair, covariance_term, variance_term
 
 ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")
 
@@ -176,7 +176,7 @@ class InfoVICRegLoss(nn.Module):
                  + self.cov_coeff * covariance_term(z))
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_views(z_a, z_b)
+        check_view_pair(z_a, z_b)
         with full_precision(z_a.device):
             z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
             ce = gaussian_cross_entropy(z_a, z_b)

@@ -18,7 +18,7 @@ from torch import nn
 from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad, rank_and_world
 from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
-from infossl.objectives.vicreg import check_views
+from infossl.objectives.vicreg import check_view_pair
 
 
 #: The one input order of the student-teacher objectives (CISSL, DISSL).
@@ -115,9 +115,9 @@ class CISSLLoss(nn.Module):
 
     def forward(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
                 teacher_b: torch.Tensor) -> torch.Tensor:
-        check_views(student_a, student_b, names=("student_a", "student_b"))
-        check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
-        check_views(student_a, teacher_a, names=("student_a", "teacher_a"))
+        check_view_pair(student_a, student_b, names=("student_a", "student_b"))
+        check_view_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
+        check_view_pair(student_a, teacher_a, names=("student_a", "teacher_a"))
         n = student_a.shape[0]
         rank, world = rank_and_world() if self.gather_distributed else (0, 1)
         inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
@@ -261,9 +261,9 @@ class DISSLLoss(nn.Module):
         (``FutureWarning``) for one release; pass the tensors by keyword to be explicit and silence it.
         """
         student_a, student_b, teacher_a, teacher_b = _bind_heads(type(self).__name__, args, kwargs)
-        check_views(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
-        check_views(student_a, student_b, names=("student_a", "student_b"))
-        check_views(teacher_a, student_a, names=("teacher_a", "student_a"))
+        check_view_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
+        check_view_pair(student_a, student_b, names=("student_a", "student_b"))
+        check_view_pair(teacher_a, student_a, names=("teacher_a", "student_a"))
         inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
         with full_precision(teacher_a.device):  # log-softmax and entropies in float32 for half inputs
             student_a, student_b, teacher_a, teacher_b = promote(student_a, student_b, teacher_a, teacher_b)

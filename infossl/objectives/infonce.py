@@ -12,7 +12,7 @@ from torch import nn
 from infossl._validation import check_float, check_options
 from infossl._distributed import gather_with_grad, rank_and_world
 from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
-from infossl.objectives.vicreg import check_views
+from infossl.objectives.vicreg import check_view_pair
 
 
 class InfoNCELoss(nn.Module):
@@ -72,7 +72,7 @@ class InfoNCELoss(nn.Module):
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_views(z_a, z_b)
+        check_view_pair(z_a, z_b)
         with full_precision(z_a.device):
             z_a, z_b = promote(z_a, z_b)  # half precision -> float32 logits
             n = z_a.shape[0]

@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from infossl._backend import refuse_special_tensor
+from infossl._deprecation import renamed
 from infossl._validation import check_choice, check_float, check_options
 from infossl._distributed import gather_with_grad
 from infossl.objectives._numerics import check_loss, full_precision, promote
 
 
-def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z_b")) -> None:
+def check_view_pair(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z_b")) -> None:
     """Refuse anything but two floating tensors of the same (batch >= 2, dim) shape."""
     for name, z in zip(names, (z_a, z_b)):
         if not isinstance(z, torch.Tensor):
@@ -33,6 +34,10 @@ def check_views(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z
                          f"and {tuple(z_b.shape)}")  # type: ignore[union-attr]
     if z_a.shape[0] < 2:  # type: ignore[union-attr]
         raise ValueError(f"the batch size must be at least 2 (variances need two rows); got {z_a.shape[0]}")  # type: ignore[union-attr]
+
+
+#: The old name of :func:`check_view_pair` (``infossl.diagnostics`` has a ``check_views`` for view arrays).
+check_views = renamed("check_views", check_view_pair, where="infossl.objectives.vicreg")
 
 
 def invariance_term(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
@@ -144,7 +149,7 @@ class VICRegLoss(nn.Module):
         self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_views(z_a, z_b)
+        check_view_pair(z_a, z_b)
         with full_precision(z_a.device):
             z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
             inv = invariance_term(z_a, z_b)

@@ -25,6 +25,7 @@ import math
 import torch
 
 from infossl._backend import ArrayLike
+from infossl._deprecation import renamed_keywords
 from infossl._validation import check_embeddings, check_float, check_int
 
 
@@ -118,10 +119,12 @@ def probe_risk(captured: float, *, n_labels: int, dim: int, target_norm2: float 
     return {"approximation": approx, "estimation": est, "risk": approx + est}
 
 
+@renamed_keywords(ridge="l2_penalty")
 def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, y_test: ArrayLike, *,
-                     ridge: float = 0.0, intercept: bool = True) -> float:
-    r"""Test MSE of a ridge linear probe :math:`\min_w \frac1{n}\|y - Xw\|^2 + \text{ridge}\,\|w\|^2`
-    (intercept unpenalised, fitted by centring). ``ridge = 0`` gives the minimum-norm least-squares fit.
+                     l2_penalty: float = 0.0, intercept: bool = True) -> float:
+    r"""Test MSE of an L2-penalised linear probe :math:`\min_w \frac1{n}\|y - Xw\|^2 + \lambda\|w\|^2`
+    (intercept unpenalised, fitted by centring). ``l2_penalty`` is :math:`\lambda`; 0 gives the minimum-norm
+    least-squares fit.
 
     Examples
     --------
@@ -130,7 +133,7 @@ def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, 
     >>> round(linear_probe_mse(x, y, x, y), 10)
     0.0
     """
-    ridge = check_float(ridge, "ridge", low=0.0)
+    l2_penalty = check_float(l2_penalty, "l2_penalty", low=0.0)
     xtr, _ = check_embeddings(x_train, name="x_train", min_samples=1)
     xte, _ = check_embeddings(x_test, name="x_test", min_samples=1)
     if xtr.shape[1] != xte.shape[1]:
@@ -143,33 +146,36 @@ def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, 
     mx = xtr.mean(dim=0) if intercept else torch.zeros(xtr.shape[1], dtype=xtr.dtype, device=xtr.device)
     my = ytr.mean() if intercept else torch.zeros((), dtype=xtr.dtype, device=xtr.device)
     xc, yc = xtr - mx, ytr - my  # (n, k), (n,)
-    if ridge > 0:
+    if l2_penalty > 0:
         eye = torch.eye(xc.shape[1], dtype=xc.dtype, device=xc.device)
-        coef = torch.linalg.solve(xc.T @ xc / n + ridge * eye, xc.T @ yc / n)  # (k,)
+        coef = torch.linalg.solve(xc.T @ xc / n + l2_penalty * eye, xc.T @ yc / n)  # (k,)
     else:
         coef = torch.linalg.pinv(xc, rtol=1e-10) @ yc
     pred = (xte - mx) @ coef + my  # (n_test,)
     return float((pred - yte).pow(2).mean())
 
 
+@renamed_keywords(ridge="l2_penalty")
 def kernel_ridge_mse(gram_train: ArrayLike, y_train: ArrayLike, gram_test: ArrayLike, y_test: ArrayLike, *,
-                     ridge: float) -> float:
-    r"""Test MSE of kernel ridge regression :math:`\hat f = k(\cdot, X)(K + n\,\text{ridge}\,I)^{-1}y`.
+                     l2_penalty: float) -> float:
+    r"""Test MSE of kernel ridge regression :math:`\hat f = k(\cdot, X)(K + n\lambda I)^{-1}y`
+    (the minimiser of :math:`\frac1n\sum_i (y_i - f(x_i))^2 + \lambda\|f\|_{\mathcal H}^2`).
 
     Parameters
     ----------
     gram_train : (n, n) kernel between training points (symmetric PSD).
     gram_test : (n_test, n) kernel between test and training points.
-    ridge : float > 0.
+    l2_penalty : float > 0
+        :math:`\lambda`, the weight of the RKHS-norm penalty.
 
     Examples
     --------
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 5)[:, None]; k = x @ x.T; y = 3 * x[:, 0]
-    >>> round(kernel_ridge_mse(k, y, k, y, ridge=1e-12), 8)
+    >>> round(kernel_ridge_mse(k, y, k, y, l2_penalty=1e-12), 8)
     0.0
     """
-    ridge = check_float(ridge, "ridge", low=0.0, low_open=True)
+    l2_penalty = check_float(l2_penalty, "l2_penalty", low=0.0, low_open=True)
     ktr, _ = check_embeddings(gram_train, name="gram_train", min_samples=1)
     n = ktr.shape[0]
     if ktr.shape[1] != n:
@@ -181,5 +187,5 @@ def kernel_ridge_mse(gram_train: ArrayLike, y_train: ArrayLike, gram_test: Array
     ytr = _target(y_train, n, "y_train").double().to(ktr.device)
     yte = _target(y_test, kte.shape[0], "y_test").double().to(ktr.device)
     eye = torch.eye(n, dtype=ktr.dtype, device=ktr.device)
-    alpha = torch.linalg.solve((ktr + ktr.T) / 2 + n * ridge * eye, ytr)  # (n,)
+    alpha = torch.linalg.solve((ktr + ktr.T) / 2 + n * l2_penalty * eye, ytr)  # (n,)
     return float((kte @ alpha - yte).pow(2).mean())

@@ -31,7 +31,25 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "TrainConfig", "train", "fit", "TrainResult", "NonFiniteLossError", "TwoViews", "OBJECTIVES", "make_objective",
-    "load_digits", "load_inputs", "Augmentation", "build_model", "SSLModel", "model_from_checkpoint",
-    "read_training_checkpoint", "save_checkpoint", "linear_probe", "embed", "evaluate", "plot_curves", "read_records",
+    "Augmentation",
+    "NonFiniteLossError",
+    "OBJECTIVES",
+    "SSLModel",
+    "TrainConfig",
+    "TrainResult",
+    "TwoViews",
+    "build_model",
+    "embed",
+    "evaluate",
+    "fit",
+    "linear_probe",
+    "load_digits",
+    "load_inputs",
+    "make_objective",
+    "model_from_checkpoint",
+    "plot_curves",
+    "read_records",
+    "read_training_checkpoint",
+    "save_checkpoint",
+    "train",
 ]

@@ -46,7 +46,8 @@ def test_linear_network_bounds_bracket_monte_carlo(seed):
     assert h <= _q(hb, "upper bound", "Gaussian") + 4 * se
     hzt = conditional_entropy(mix).value
     w = lin.weight.detach()
-    exact = 0.5 * float(torch.logdet(2 * math.pi * math.e * (0.04 * w @ w.T + mix.ridge * torch.eye(3))))
+    cov = 0.04 * w @ w.T + mix.output_noise_var * torch.eye(3)
+    exact = 0.5 * float(torch.logdet(2 * math.pi * math.e * cov))
     assert math.isclose(hzt, exact, rel_tol=1e-9)
     ib = information_bounds(mix)
     assert _q(ib, "lower bound") - 4 * se <= h - hzt <= _q(ib, "upper bound") + 4 * se
@@ -77,7 +78,7 @@ def test_random_mixtures_bd_le_mc_le_kl(seed):
     means = torch.randn(n, k, dtype=torch.float64, generator=g)
     a = torch.randn(n, k, k, dtype=torch.float64, generator=g)
     covs = 0.3 * a @ a.transpose(1, 2) + 0.05 * torch.eye(k, dtype=torch.float64)
-    mix = OutputMixture(means=means, cov=covs, factor=None, ridge=0.0, method="exact")
+    mix = OutputMixture(means=means, cov=covs, factor=None, output_noise_var=0.0, method="exact")
     h, se = mc_entropy(means, covs, 20000, g)
     hb = entropy_bounds(mix)
     assert _q(hb, "lower bound") - 4 * se <= h <= _q(hb, "upper bound", "KL") + 4 * se
@@ -87,9 +88,9 @@ def test_view_information_limits_and_ordering(seed):
     g = torch.Generator().manual_seed(seed)
     means = torch.randn(20, 2, dtype=torch.float64, generator=g)
     eye = torch.eye(2, dtype=torch.float64).expand(20, 2, 2)
-    far = OutputMixture(means=1e3 * means, cov=eye, factor=None, ridge=0.0, method="exact")
-    same = OutputMixture(means=0 * means, cov=eye, factor=None, ridge=0.0, method="exact")
-    mid = OutputMixture(means=means, cov=0.5 * eye, factor=None, ridge=0.0, method="exact")
+    far = OutputMixture(means=1e3 * means, cov=eye, factor=None, output_noise_var=0.0, method="exact")
+    same = OutputMixture(means=0 * means, cov=eye, factor=None, output_noise_var=0.0, method="exact")
+    mid = OutputMixture(means=means, cov=0.5 * eye, factor=None, output_noise_var=0.0, method="exact")
     for mix, target in ((far, math.log(20)), (same, 0.0)):
         for q in view_information(mix):
             assert math.isclose(q.value, target, abs_tol=1e-8)
@@ -104,7 +105,7 @@ def test_view_information_against_monte_carlo():
     n, k = 15, 2
     means = torch.randn(n, k, dtype=torch.float64, generator=g)
     covs = 0.3 * torch.eye(k, dtype=torch.float64).expand(n, k, k)
-    mix = OutputMixture(means=means, cov=covs, factor=None, ridge=0.0, method="exact")
+    mix = OutputMixture(means=means, cov=covs, factor=None, output_noise_var=0.0, method="exact")
     h1, se1 = mc_entropy(means, covs, 40000, g)
     cj = torch.block_diag(covs[0], covs[0]).expand(n, 2 * k, 2 * k)
     h2, se2 = mc_entropy(torch.cat([means, means], 1), cj, 40000, g)
@@ -127,6 +128,7 @@ def test_bad_mixture_argument():
     with pytest.raises(TypeError, match="mixture must be an OutputMixture.*got dict"):
         information_table({})
     bad = OutputMixture(means=torch.zeros(2, 2, dtype=torch.float64),
-                        cov=torch.zeros(2, 2, 2, dtype=torch.float64), factor=None, ridge=0.0, method="exact")
+                        cov=torch.zeros(2, 2, 2, dtype=torch.float64), factor=None, output_noise_var=0.0,
+                        method="exact")
     with pytest.raises(ValueError, match="not positive definite; use a ridge > 0"):
         conditional_entropy(bad)

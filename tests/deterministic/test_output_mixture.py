@@ -110,7 +110,7 @@ def test_chunked_equals_one_shot(seed):
     torch.testing.assert_close(output_mixture(net, x, views=views).cov,
                                output_mixture(net, x, views=views, chunk_size=3).cov)
     s1 = output_mixture(net, x, noise_std=0.1, rank=10, chunk_size=5, generator=1)
-    torch.testing.assert_close(s1.covariances(with_ridge=False), a.cov)
+    torch.testing.assert_close(s1.covariances(with_output_noise=False), a.cov)
 
 
 def test_ridge_and_degenerate_warning():
@@ -119,8 +119,19 @@ def test_ridge_and_degenerate_warning():
     with pytest.warns(DegenerateInputWarning, match="rank at most 3 < K=8"):
         mix = output_mixture(lin, x, noise_std=0.1, ridge=1e-4)
     mean_var = float(mix.cov.diagonal(dim1=1, dim2=2).mean())
-    assert math.isclose(mix.ridge, 1e-4 * mean_var, rel_tol=1e-12)
+    assert math.isclose(mix.output_noise_var, 1e-4 * mean_var, rel_tol=1e-12)
     assert bool((torch.linalg.eigvalsh(mix.covariances()) > 0).all())
+
+
+def test_output_noise_var_and_its_old_name_ridge():
+    mix = output_mixture(nn.Linear(3, 2).double(), torch.randn(5, 3, dtype=torch.float64), noise_std=0.1)
+    with pytest.warns(DeprecationWarning, match=r"OutputMixture\.ridge is now OutputMixture\.output_noise_var"):
+        assert mix.ridge == mix.output_noise_var > 0
+    with pytest.warns(DeprecationWarning, match=r"covariances\(with_ridge=\.\.\.\) is now with_output_noise="):
+        torch.testing.assert_close(mix.covariances(with_ridge=False), mix.cov, rtol=0, atol=0)
+    with pytest.warns(DeprecationWarning, match=r"OutputMixture\(ridge=\.\.\.\) is now output_noise_var="):
+        old = OutputMixture(means=mix.means, cov=mix.cov, factor=None, ridge=0.5, method="exact")
+    assert old == OutputMixture(means=mix.means, cov=mix.cov, factor=None, output_noise_var=0.5, method="exact")
 
 
 def test_bad_input():
@@ -205,4 +216,4 @@ def test_cuda_matches_cpu():
     assert gpu.cov.is_cuda
     torch.testing.assert_close(gpu.cov.cpu(), cpu.cov)
     sk = output_mixture(net, x.cuda(), noise_std=0.1, rank=10, generator=0)
-    torch.testing.assert_close(sk.covariances(with_ridge=False).cpu(), cpu.cov)
+    torch.testing.assert_close(sk.covariances(with_output_noise=False).cpu(), cpu.cov)

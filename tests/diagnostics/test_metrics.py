@@ -1,4 +1,4 @@
-"""Spectral and geometric collapse metrics: closed forms on constructed matrices, independent numpy
+"""Spectrum and geometric collapse metrics: closed forms on constructed matrices, independent numpy
 references, spectrum level == data level, numpy == torch, scale invariance, and error paths."""
 
 import math
@@ -16,11 +16,11 @@ from infossl.diagnostics import (alignment, alpha_req, alpha_req_from_spectrum, 
                                  stable_rank_from_spectrum, uniformity, variance_fraction)
 
 
-def with_spectrum(rng, sigmas, n, centered=True):
+def with_spectrum(rng, sigmas, n, center=True):
     """(n, d) data whose (centred) singular values are exactly ``sigmas`` (d = len(sigmas))."""
     d = len(sigmas)
     a = rng.standard_normal((n, d))
-    if centered:
+    if center:
         a -= a.mean(0)
     q, _ = np.linalg.qr(a)  # orthonormal columns, centred when a is
     v, _ = np.linalg.qr(rng.standard_normal((d, d)))
@@ -36,11 +36,11 @@ def entropy_rank_ref(s, eps):
 def test_spectra_match_numpy(rng):
     z = rng.standard_normal((50, 6)) + 2
     np.testing.assert_allclose(singular_values(z), np.linalg.svd(z, compute_uv=False), rtol=1e-12)
-    np.testing.assert_allclose(singular_values(z, centered=True),
+    np.testing.assert_allclose(singular_values(z, center=True),
                                np.linalg.svd(z - z.mean(0), compute_uv=False), rtol=1e-12)
     np.testing.assert_allclose(covariance_spectrum(z), np.linalg.eigvalsh(np.cov(z, rowvar=False))[::-1],
                                rtol=1e-10)
-    np.testing.assert_allclose(covariance_spectrum(z, centered=False), np.linalg.eigvalsh(z.T @ z / 50)[::-1],
+    np.testing.assert_allclose(covariance_spectrum(z, center=False), np.linalg.eigvalsh(z.T @ z / 50)[::-1],
                                rtol=1e-10)
     small = rng.standard_normal((3, 5))  # n < d: trailing eigenvalues are zero
     lam = covariance_spectrum(small)
@@ -49,7 +49,7 @@ def test_spectra_match_numpy(rng):
 
 def test_rankme_closed_forms(rng):
     sig = np.array([5.0, 3.0, 1.0, 0.5])
-    z = with_spectrum(rng, sig, 40, centered=False)
+    z = with_spectrum(rng, sig, 40, center=False)
     for eps in (0.0, 1e-7, 1e-5):
         assert rankme(z, eps=eps) == pytest.approx(entropy_rank_ref(sig, eps), rel=1e-10)
         assert rankme_from_spectrum(sig ** 2, eps=eps) == pytest.approx(entropy_rank_ref(sig, eps), rel=1e-12)
@@ -65,14 +65,14 @@ def test_effective_rank_equal_singular_values(rng):
     z = with_spectrum(rng, [2.0, 2.0, 2.0, 0.0, 0.0], 30)
     assert effective_rank(z) == pytest.approx(3.0, abs=1e-6)  # zero singular values add 0 log 0 = 0
     assert effective_rank_from_spectrum([4.0, 4.0, 4.0, 0.0]) == pytest.approx(3.0, rel=1e-12)
-    assert rankme(z, eps=0.0, centered=True) == pytest.approx(effective_rank(z), rel=1e-12)
+    assert rankme(z, eps=0.0, center=True) == pytest.approx(effective_rank(z), rel=1e-12)
 
 
 def test_stable_rank_and_nesum(rng):
     sig = np.array([3.0, 2.0, 1.0])
     z = with_spectrum(rng, sig, 30)
     assert nesum(z) == pytest.approx((9 + 4 + 1) / 9, rel=1e-10)
-    assert stable_rank(z, centered=True) == pytest.approx(nesum(z), rel=1e-12)
+    assert stable_rank(z, center=True) == pytest.approx(nesum(z), rel=1e-12)
     assert nesum_from_spectrum(sig ** 2) == stable_rank_from_spectrum(sig ** 2) == pytest.approx(14 / 9)
     # Collapse onto a non-zero constant plus tiny noise: uncentred ~ 1, centred reads the noise as healthy.
     c = 3.0 + 1e-6 * rng.standard_normal((500, 8))
@@ -265,3 +265,15 @@ def test_small_eigensolvers_restore_the_thread_count(rng):
     x = rng.standard_normal((50, 4))
     lidar(np.stack([x, x + 0.1 * rng.standard_normal(x.shape)], 1))
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("f", [singular_values, covariance_spectrum, rankme, effective_rank, stable_rank])
+def test_center_and_its_old_name_centered(f, rng):
+    z = rng.standard_normal((30, 4)) + 3.0
+    for center in (False, True):
+        new = f(z, center=center)
+        with pytest.warns(DeprecationWarning, match=rf"{f.__name__}\(centered=\.\.\.\) is now center=\.\.\."):
+            old = f(z, centered=center)
+        np.testing.assert_array_equal(old, new)
+    with pytest.raises(TypeError, match="got both center= and its old name centered="):
+        f(z, center=True, centered=True)

@@ -76,3 +76,16 @@ def test_errors():
         BarlowTwinsLoss()(torch.ones(1, 3), torch.ones(1, 3))
     with pytest.raises(ValueError, match="lambd must be in"):
         BarlowTwinsLoss(lambd=-1.0)
+
+
+def test_batch_standardize_and_its_old_spelling():
+    from infossl import objectives
+    from infossl.objectives import barlow
+
+    z = torch.randn(16, 3, dtype=torch.float64) * 4 + 2
+    s = objectives.batch_standardize(z)
+    torch.testing.assert_close(s.mean(dim=0), torch.zeros(3, dtype=torch.float64))
+    assert "batch_standardise" not in objectives.__all__
+    for old in (objectives.batch_standardise, barlow.batch_standardise):
+        with pytest.warns(DeprecationWarning, match=r"batch_standardise is now .*\.batch_standardize"):
+            torch.testing.assert_close(old(z, eps=1e-3), objectives.batch_standardize(z, eps=1e-3), rtol=0, atol=0)

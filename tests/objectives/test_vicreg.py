@@ -133,3 +133,15 @@ def test_errors():
         VICRegLoss(variance_form="other")
     with pytest.raises(ValueError, match="eps must be in"):
         VICRegLoss(eps=0.0)
+
+
+def test_check_view_pair_and_its_old_name():
+    from infossl.objectives import vicreg
+
+    vicreg.check_view_pair(torch.ones(4, 3), torch.ones(4, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        vicreg.check_view_pair(torch.ones(4, 3), torch.ones(5, 3))
+    with pytest.warns(DeprecationWarning, match=r"vicreg\.check_views is now .*\.vicreg\.check_view_pair"):
+        vicreg.check_views(torch.ones(4, 3), torch.ones(4, 3))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="same shape"):
+        vicreg.check_views(torch.ones(4, 3), torch.ones(5, 3))

@@ -78,7 +78,7 @@ def test_linear_probe_matches_sklearn_ridge(rng):
     for ridge in [0.0, 0.1, 3.0]:
         ref = Ridge(alpha=ridge * 40).fit(x, y) if ridge else Ridge(alpha=1e-14).fit(x, y)
         want = np.mean((ref.predict(xt) - yt) ** 2)
-        assert linear_probe_mse(x, y, xt, yt, ridge=ridge) == pytest.approx(want, rel=1e-8)
+        assert linear_probe_mse(x, y, xt, yt, l2_penalty=ridge) == pytest.approx(want, rel=1e-8)
 
 
 def test_kernel_ridge_matches_sklearn(rng):
@@ -90,7 +90,7 @@ def test_kernel_ridge_matches_sklearn(rng):
     for ridge in [1e-3, 0.5]:
         ref = KernelRidge(alpha=20 * ridge, kernel="precomputed").fit(k[tr, tr], y[tr])
         want = np.mean((ref.predict(k[te, tr]) - y[te]) ** 2)
-        assert kernel_ridge_mse(k[tr, tr], y[tr], k[te, tr], y[te], ridge=ridge) == pytest.approx(want, rel=1e-8)
+        assert kernel_ridge_mse(k[tr, tr], y[tr], k[te, tr], y[te], l2_penalty=ridge) == pytest.approx(want, rel=1e-8)
 
 
 def test_bad_inputs(rng):
@@ -109,11 +109,25 @@ def test_bad_inputs(rng):
         probe_risk(0.5, n_labels=10, dim=2, noise_var=-1)
     with pytest.raises(ValueError, match="same number of columns"):
         linear_probe_mse(z, np.ones(10), z[:, :1], np.ones(10))
-    with pytest.raises(ValueError, match=r"ridge must be in \[0.0"):
-        linear_probe_mse(z, np.ones(10), z, np.ones(10), ridge=-1)
-    with pytest.raises(ValueError, match=r"ridge must be in \(0.0"):
-        kernel_ridge_mse(z @ z.T, np.ones(10), z @ z.T, np.ones(10), ridge=0.0)
+    with pytest.raises(ValueError, match=r"l2_penalty must be in \[0.0"):
+        linear_probe_mse(z, np.ones(10), z, np.ones(10), l2_penalty=-1)
+    with pytest.raises(ValueError, match=r"l2_penalty must be in \(0.0"):
+        kernel_ridge_mse(z @ z.T, np.ones(10), z @ z.T, np.ones(10), l2_penalty=0.0)
     with pytest.raises(ValueError, match="gram_train must be square"):
-        kernel_ridge_mse(z, np.ones(10), z, np.ones(10), ridge=1.0)
+        kernel_ridge_mse(z, np.ones(10), z, np.ones(10), l2_penalty=1.0)
     with pytest.raises(ValueError, match="gram_test must have 10 columns"):
-        kernel_ridge_mse(z @ z.T, np.ones(10), z, np.ones(10), ridge=1.0)
+        kernel_ridge_mse(z @ z.T, np.ones(10), z, np.ones(10), l2_penalty=1.0)
+
+
+def test_l2_penalty_and_its_old_name_ridge(rng):
+    x, xt = rng.standard_normal((40, 5)), rng.standard_normal((30, 5))
+    y, yt = x @ rng.standard_normal(5), rng.standard_normal(30)
+    k, kt = x @ x.T, xt @ x.T
+    new = linear_probe_mse(x, y, xt, yt, l2_penalty=0.1)
+    with pytest.warns(DeprecationWarning, match=r"linear_probe_mse\(ridge=\.\.\.\) is now l2_penalty=\.\.\."):
+        assert linear_probe_mse(x, y, xt, yt, ridge=0.1) == new
+    new = kernel_ridge_mse(k, y, kt, yt, l2_penalty=0.1)
+    with pytest.warns(DeprecationWarning, match=r"kernel_ridge_mse\(ridge=\.\.\.\) is now l2_penalty=\.\.\."):
+        assert kernel_ridge_mse(k, y, kt, yt, ridge=0.1) == new
+    with pytest.raises(ValueError, match="l2_penalty"):
+        kernel_ridge_mse(k, y, kt, yt, l2_penalty=0.0)
