@@ -22,7 +22,7 @@ from infossl._validation import (DegenerateInputWarning, check_float, check_int,
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
-from infossl.diagnostics.spectral_shape import _alpha_fit, lidar
+from infossl.diagnostics.spectrum_shape import _alpha_fit, lidar
 from infossl.diagnostics.report import DiagnosisReport
 from infossl.diagnostics.verdict import Thresholds, decide
 from infossl.linalg import centred, gaussian_entropy_from_logdet, small_second_moment

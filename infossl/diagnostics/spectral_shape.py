@@ -6,8 +6,5 @@ Their public names are served from the new module with a ``DeprecationWarning``.
 
 from infossl._deprecation import moved_module_getattr
 
-# imported by name, without a warning, until every caller imports them from spectrum_shape
-from infossl.diagnostics.spectrum_shape import _alpha_fit, lidar  # noqa: F401
-
 __getattr__ = moved_module_getattr(__name__, {name: "infossl.diagnostics.spectrum_shape" for name in (
-    "alpha_req", "alpha_req_from_spectrum", "lidar_from_scatter")})
+    "alpha_req", "alpha_req_from_spectrum", "lidar", "lidar_from_scatter")})

@@ -7,18 +7,12 @@ import pytest
 from infossl.diagnostics import spectrum_shape
 
 
-@pytest.mark.parametrize("name", ["alpha_req", "alpha_req_from_spectrum", "lidar_from_scatter"])
+@pytest.mark.parametrize("name", ["alpha_req", "alpha_req_from_spectrum", "lidar", "lidar_from_scatter"])
 def test_public_names_warn_and_are_the_new_objects(name):
     old = importlib.import_module("infossl.diagnostics.spectral_shape")
     with pytest.warns(DeprecationWarning, match=rf"spectral_shape\.{name} moved to "
                                                 rf"infossl\.diagnostics\.spectrum_shape\.{name}"):
         assert getattr(old, name) is getattr(spectrum_shape, name)
-
-
-def test_names_the_diagnosis_imports_are_the_new_objects():
-    from infossl.diagnostics.spectral_shape import _alpha_fit, lidar
-
-    assert _alpha_fit is spectrum_shape._alpha_fit and lidar is spectrum_shape.lidar
 
 
 def test_unknown_names_raise_attribute_error():
