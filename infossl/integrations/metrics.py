@@ -288,8 +288,12 @@ class ViewInformation:
     alignment, the invariance ratio and LiDAR, from the joint moments of the pair.
 
     ``update(z1, z2)`` adds a batch of paired rows (row i of each is an augmentation of the same input);
-    ``compute()`` returns ``mi_views`` (nats), ``alignment``, ``invariance_ratio`` and ``lidar`` with the
-    definitions of ``infossl.diagnose(z, views=[z1, z2])`` (equal to them up to rounding):
+    ``compute()`` returns ``mi_views_gaussian`` (nats), ``alignment``, ``invariance_ratio`` and ``lidar``
+    with the definitions of ``infossl.diagnose(z, views=[z1, z2])`` (equal to them up to rounding). A
+    streaming MI can use only the moments, so it is the Gaussian one: the MI of the Gaussian with the
+    views' covariance, far above the truth on curved low-dimensional embeddings (issue 11); for the
+    ``method="auto"`` estimate, ``diagnose``'s ``mi_views``, run :func:`infossl.mutual_information` on a
+    sample of pairs.
 
     .. math:: \hat I = \tfrac12\big[\log\det\hat\Sigma_{11} + \log\det\hat\Sigma_{22} - \log\det\hat\Sigma\big]
               - \tfrac12[c(d_1+d_2) - c(d_1) - c(d_2)]
@@ -337,7 +341,8 @@ class ViewInformation:
         return f"ViewInformation(n={self.n}, dim1={self._d1})"
 
     def update(self, z1: ArrayLike, z2: ArrayLike) -> None:
-        """Add a batch of paired views (m, d1) and (m, d2); with d1 != d2 only ``mi_views`` is computed."""
+        """Add a batch of paired views (m, d1) and (m, d2); with d1 != d2 only ``mi_views_gaussian`` is
+        computed."""
         a, b = _batch(z1, "z1"), _batch(z2, "z2")
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"z1 and z2 must have the same number of rows (pairs); got {a.shape[0]} and "
@@ -390,7 +395,7 @@ class ViewInformation:
         return acc, float(sum(a for a, _ in gathered))
 
     def compute(self) -> dict:
-        """``mi_views``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
+        """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
         from infossl.diagnostics.spectrum_shape import lidar_from_scatter
         from infossl.estimators.gaussian import _numerical_rank_basis, wishart_logdet_bias
         from infossl.linalg import chol_logdet
@@ -439,9 +444,9 @@ class ViewInformation:
                     mi = mi + 0.5 * (wishart_logdet_bias(r1 + r2, n, **kw) - wishart_logdet_bias(r1, n, **kw)
                                      - wishart_logdet_bias(r2, n, **kw))
                 mi = float(mi)
-        out["mi_views"] = mi
+        out["mi_views_gaussian"] = mi
         if not same:
-            return {f"{self.prefix}mi_views": mi}
+            return {f"{self.prefix}mi_views_gaussian": mi}
         delta = (mean[:d] - mean[d:]) / scale.sqrt()  # (d,)
         out["alignment"] = align / n
         # sums of squares over the 2n rows (scaled): within = 1/2 sum ||z1 - z2||^2, total about the grand mean
