@@ -14,13 +14,13 @@ the kernel-regime spectral theory of SSL. Importing has no side effects.
 from infossl import deterministic, diagnostics, estimators, io, objectives, spectral, synthetic, training
 from infossl._validation import DegenerateInputWarning
 from infossl.diagnostics import diagnose
-from infossl.estimators import entropy, mutual_information
-from infossl.estimators import label_mutual_information
+from infossl.estimators import ReliabilityWarning, entropy, label_mutual_information, mutual_information
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DegenerateInputWarning",
+    "ReliabilityWarning",
     "__version__",
     "deterministic",
     "diagnose",

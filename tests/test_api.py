@@ -18,6 +18,9 @@ def test_design_names():
         assert hasattr(infossl.objectives, name)
     assert set(ENTROPY_METHODS) >= {"gaussian", "logdet", "knn", "mixture", "renyi"}
     assert set(MI_METHODS) >= {"gaussian", "copula", "ksg", "infonce", "nwj", "dv", "renyi"}
+    # the two warnings a user filters on are at the top level, and are the ones the estimators raise
+    assert infossl.ReliabilityWarning is infossl.estimators.details.ReliabilityWarning
+    assert issubclass(infossl.DegenerateInputWarning, UserWarning)
 
 
 ENTROPY_NAMES = {"gaussian": "gaussian_entropy", "logdet": "logdet_entropy", "copula": "copula_entropy",
