@@ -33,7 +33,9 @@ Paths = Union[PathLike, Sequence[PathLike]]
 PROGRESS_MIN_VALUES = 20_000_000
 
 
-def _as_paths(paths: Paths, name: str = "paths") -> list[str]:
+def as_paths(paths: Paths, name: str = "paths") -> list[str]:
+    """One path or a non-empty sequence of paths as a list of ``str`` (shared with
+    :mod:`~infossl.diagnostics.checkpoints`); a TypeError or ValueError names ``name``."""
     if isinstance(paths, (str, bytes, os.PathLike)):
         return [os.fsdecode(paths)]
     try:
@@ -149,7 +151,7 @@ def accumulate_path(
     >>> acc.n, bool(np.allclose(acc.covariance.numpy(), np.cov(z, rowvar=False)))
     (1000, True)
     """
-    files = _as_paths(paths)
+    files = as_paths(paths)
     if not isinstance(distributed, bool):
         raise TypeError(f"distributed must be True or False, got {distributed!r}")
     rank = 0
@@ -198,7 +200,9 @@ def accumulate_path(
     return acc.all_reduce() if distributed else acc
 
 
-def _labels(labels: Any, n: int) -> Optional[np.ndarray]:
+def row_labels(labels: Any, n: int) -> Optional[np.ndarray]:
+    """``labels`` (None, a file path or an array, (n,) or (n, 1)) as one label per row, shape (n,) (shared with
+    :mod:`~infossl.diagnostics.checkpoints`); another shape is a ValueError."""
     if labels is None:
         return None
     if isinstance(labels, (str, bytes, os.PathLike)):
@@ -273,7 +277,7 @@ def diagnose_path(
     """
     from infossl.diagnostics.diagnosis import diagnose_statistics
 
-    files = _as_paths(paths)
+    files = as_paths(paths)
     if distributed and (views is not None or labels is not None):
         raise ValueError(
             "views and labels are row-aligned with the files; they cannot be used with distributed=True"
@@ -289,7 +293,7 @@ def diagnose_path(
         distributed=distributed,
     )
     return diagnose_statistics(
-        acc, views=view_list, labels=_labels(labels, acc.n), random_state=random_state, **options
+        acc, views=view_list, labels=row_labels(labels, acc.n), random_state=random_state, **options
     )
 
 

@@ -392,7 +392,8 @@ class ViewInformation:
     def compute(self) -> dict:
         """``mi_views``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
         from infossl.diagnostics.spectral_shape import lidar_from_scatter
-        from infossl.estimators.gaussian import _numerical_rank_basis, wishart_logdet_bias
+        from infossl.estimators.gaussian import wishart_logdet_bias
+        from infossl.linalg import numerical_rank_basis as _numerical_rank_basis
         from infossl.linalg import chol_logdet
 
         acc, align = self.sync()
