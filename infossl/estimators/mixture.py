@@ -30,8 +30,8 @@ from typing import NamedTuple, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import (ArrayLike, Boundary, LOG_2PI_E, chunk_size_for, full_precision, iter_chunks,
-                              to_tensor)
+from infossl._backend import (PAIR_BATCH_BYTES, ArrayLike, Boundary, LOG_2PI_E, chunk_size_for, full_precision,
+                              iter_chunks, to_tensor)
 from infossl._validation import check_choice, check_embeddings, check_float, check_int
 
 __all__ = [
@@ -291,9 +291,6 @@ def _log_mixing(mix: _Mixture, distance: str, alpha: float, chunk_size: Optional
     return torch.where(mix.weights > 0, out, torch.zeros_like(out))
 
 
-_PAIR_BYTES = 2 ** 21  # ~2 MiB per (P, K, K) batch: measured 2-3x faster than 40 MiB batches (cache-resident)
-
-
 def _prune_threshold(logw: torch.Tensor) -> float:
     """A divergence tau beyond which a pair changes no row of the pairwise sum in floating point.
 
@@ -353,7 +350,7 @@ def _log_mixing_pruned(mix: _Mixture, logw: torch.Tensor, alpha: float,
     coef = 0.5 * alpha * (1.0 - alpha)
     top = logw.detach().clone()                                              # own term: c_i e^{-0}
     acc = torch.exp(logw - torch.where(torch.isfinite(top), top, torch.zeros_like(top)))  # (n,) 1 or 0
-    pair_batch = max(16, _PAIR_BYTES // (k * k * m.element_size()))         # (P, K, K) blocks stay in cache
+    pair_batch = max(16, PAIR_BATCH_BYTES // (k * k * m.element_size()))         # (P, K, K) blocks stay in cache
     for rows in iter_chunks(n, chunk_size or _default_chunk(mix, "kl")):
         with torch.no_grad():
             r0 = rows.start
