@@ -62,7 +62,7 @@ def _shrinkage_weights(zc: torch.Tensor, shrinkage: Shrinkage) -> tuple[torch.Te
     mu = zc.pow(2).sum() / (n * d)
     if not isinstance(shrinkage, str):
         return torch.as_tensor(float(shrinkage), dtype=zc.dtype, device=zc.device), mu
-    gram = zc @ zc.T if n < d else zc.T @ zc  # (m, m), m = min(n, d)
+    gram = small_second_moment(zc)  # (m, m), m = min(n, d)
     s_fro2 = gram.pow(2).sum() / (n * n)  # ||S||_F^2
     if shrinkage == "ledoit_wolf":
         beta_ = (zc.pow(2).sum(dim=1).pow(2).sum() / n - s_fro2) / n

@@ -25,7 +25,7 @@ import torch
 from infossl._backend import ArrayLike, chunk_size_for, global_scale, iter_chunks
 from infossl._validation import (check_choice, check_embeddings, check_float, check_int, check_random_state,
                                  warn_degenerate)
-from infossl.linalg import LOG_2PI, centred, numerical_rank_basis
+from infossl.linalg import LOG_2PI, centred, logdet_of_cholesky, numerical_rank_basis
 from infossl.linalg import standardize as standardize_columns  # the option `standardize` shadows the name
 
 __all__ = ["label_mutual_information", "knn_label_mutual_information", "gaussian_label_mutual_information",
@@ -271,7 +271,7 @@ def _log_densities(x: torch.Tensor, model: _ClassGaussians, covariance: str) -> 
     for c in range(model.means.shape[0]):
         dev = (x - model.means[c]).T  # (r, n)
         w = torch.linalg.solve_triangular(chol[c], dev, upper=False)  # (r, n)
-        out.append(-0.5 * (r * LOG_2PI + w.pow(2).sum(dim=0)) - torch.log(diag[c]).sum())
+        out.append(-0.5 * (r * LOG_2PI + w.pow(2).sum(dim=0)) - 0.5 * logdet_of_cholesky(chol[c]))
     return torch.stack(out, dim=1)  # (n, C)
 
 
