@@ -29,8 +29,22 @@ ArrayLike = Union[np.ndarray, torch.Tensor, "list[float]"]
 #: A file path: a string or any ``os.PathLike`` (the one spelling used by every module).
 PathLike = Union[str, "os.PathLike[str]"]
 
-# A chunked kernel holds at most about this many bytes in one (chunk, n) block.
+# The chunking memory budgets of the package, in bytes (one home; each value was chosen or measured as said).
+#: A chunked estimator kernel holds at most about this many bytes in one (chunk, n) block; measured with it, the
+#: kNN entropy at n = 10^5, d = 64 (111-row float32 chunks) raises the resident set by about 200 MiB
+#: (benchmarks/README.md).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
+#: Rows per chunk of a diagnosis pass over a file (``infossl.diagnostics.stream``), in the file's dtype. Larger
+#: products run closer to the BLAS peak (10^6 x 512 float32: 3.5 s per pass against 3.9 s with 64 MiB chunks,
+#: on the 2-core development machine); the pass holds two read buffers and one workspace of this size.
+PASS_CHUNK_BYTES = 128 * 2**20
+#: One chunk of the ``infossl.io.streaming`` readers when ``chunk_rows`` is not given, in the file's dtype; the
+#: general-purpose default (no timing of its own is recorded: the hot path, the diagnosis pass, measured
+#: its chunk separately and reads with :data:`PASS_CHUNK_BYTES`).
+READ_CHUNK_BYTES = 64 * 2**20
+#: One batch of (P, K, K) pairwise Cholesky factorisations in ``infossl.estimators.mixture``: small enough to
+#: stay cache-resident, measured 2-3x faster than 40 MiB batches.
+PAIR_BATCH_BYTES = 2**21
 
 
 @dataclass(frozen=True)

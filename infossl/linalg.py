@@ -8,6 +8,9 @@ and work on any device.
 * :data:`LOG_2PI`, :data:`LOG_2PI_E` -- :math:`\log 2\pi` and :math:`\log 2\pi e`.
 * :func:`chol_logdet` -- :math:`\log\det A` of a symmetric positive-definite matrix by Cholesky, or ``None``
   when it is numerically singular (the caller decides what singular means for its quantity).
+* :func:`logdet_of_cholesky` -- :math:`\log\det A = 2\sum_i \log L_{ii}` from a Cholesky factor the caller
+  already holds (single matrices and batches; the caller handles a failed factorisation).
+* :func:`numerical_rank_basis` -- an orthonormal basis of the numerical column space of a PSD matrix.
 * :func:`gaussian_entropy_from_logdet` -- :math:`\tfrac12\log\det(2\pi e\Sigma)
   = \tfrac12(d\log 2\pi e + \log\det\Sigma)`, the differential entropy of :math:`N(\mu, \Sigma)` in nats.
 * :func:`centred`, :func:`centred_cov` -- column-centred data and its sample covariance.
@@ -25,7 +28,8 @@ from typing import Optional
 import torch
 
 __all__ = ["LOG_2PI", "LOG_2PI_E", "centred", "centred_cov", "chol_logdet", "column_std",
-           "gaussian_entropy_from_logdet", "small_second_moment", "stable_rank_of", "standardize"]
+           "gaussian_entropy_from_logdet", "logdet_of_cholesky", "numerical_rank_basis", "small_second_moment",
+           "stable_rank_of", "standardize"]
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2PI_E = math.log(2 * math.pi * math.e)
@@ -56,7 +60,43 @@ def chol_logdet(a: torch.Tensor, *, rtol: Optional[float] = None) -> Optional[to
     top = diag.detach().amax(dim=-1, keepdim=True)  # (..., 1)
     if bool((diag <= top * tol).any()) or not bool(torch.isfinite(diag).all()):
         return None
-    return 2 * torch.log(diag).sum(dim=-1)
+    return logdet_of_cholesky(chol)
+
+
+def logdet_of_cholesky(chol: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log\det A = 2\sum_i \log L_{ii}` from the lower Cholesky factor ``chol`` (..., d, d) of ``A``.
+
+    One value per matrix, shape (...). No check: the caller has factorised ``A`` itself (it usually needs
+    the factor for solves too) and decides what a failed factorisation means.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.tensor([[4.0, 2.0], [2.0, 5.0]], dtype=torch.float64)   # det 16
+    >>> round(float(logdet_of_cholesky(torch.linalg.cholesky(a))), 6)
+    2.772589
+    """
+    return 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(dim=-1)
+
+
+def numerical_rank_basis(cov: torch.Tensor, rtol: Optional[float] = None) -> tuple[torch.Tensor, int]:
+    r"""Orthonormal basis (d, r) of the numerical column space of a PSD matrix ``cov`` (d, d), and its rank r.
+
+    The eigenvectors whose eigenvalues exceed ``rtol`` times the largest (default :math:`10\,d\,\epsilon`);
+    no gradient flows through the basis.
+
+    Examples
+    --------
+    >>> import torch
+    >>> basis, rank = numerical_rank_basis(torch.diag(torch.tensor([2.0, 0.0, 1.0], dtype=torch.float64)))
+    >>> rank, tuple(basis.shape)
+    (2, (3, 2))
+    """
+    evals, evecs = torch.linalg.eigh(cov.detach())
+    d = cov.shape[0]
+    tol = (rtol if rtol is not None else d * torch.finfo(cov.dtype).eps * 10) * evals[-1].clamp_min(0)
+    keep = evals > tol
+    return evecs[:, keep], int(keep.sum())
 
 
 def gaussian_entropy_from_logdet(logdet, dim: int):

@@ -59,3 +59,25 @@ def test_standardize_and_column_std_are_scale_safe():
 def test_stable_rank_of():
     assert float(linalg.stable_rank_of(torch.tensor([2.0, 1.0, 1.0]))) == 2.0
     assert float(linalg.stable_rank_of(torch.zeros(3))) == 0.0
+
+
+def test_logdet_of_cholesky_single_and_batched():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(4, 6, 6, dtype=torch.float64, generator=g)
+    spd = a @ a.transpose(-1, -2) + 0.1 * torch.eye(6, dtype=torch.float64)  # (4, 6, 6)
+    chol = torch.linalg.cholesky(spd)
+    batched = linalg.logdet_of_cholesky(chol)
+    assert batched.shape == (4,)
+    assert torch.allclose(batched, torch.linalg.slogdet(spd)[1], rtol=1e-12)
+    assert float(linalg.logdet_of_cholesky(chol[2])) == pytest.approx(float(batched[2]), rel=1e-14)
+    assert torch.equal(linalg.chol_logdet(spd), batched)  # the checked route returns the same numbers
+
+
+def test_numerical_rank_basis_spans_the_column_space():
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(50, 3, dtype=torch.float64, generator=g) @ torch.randn(3, 7, dtype=torch.float64, generator=g)
+    basis, rank = linalg.numerical_rank_basis(z.T @ z)
+    assert rank == 3 and basis.shape == (7, 3)
+    assert torch.allclose(basis.T @ basis, torch.eye(3, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(z @ basis @ basis.T, z, atol=1e-9)  # nothing of z is lost
+    assert linalg.numerical_rank_basis(z.T @ z, rtol=0.5)[1] < 3

@@ -246,7 +246,7 @@ def diagnose_checkpoints(
     [['a.pt', 1, 'healthy', 8], ['b.pt', 2, 'dimensional-collapse', 2]]
     """
     from infossl.diagnostics.diagnosis import diagnose_statistics
-    from infossl.diagnostics.stream import _as_paths, _labels
+    from infossl.diagnostics.stream import as_paths as _as_paths, row_labels as _labels
 
     files = _as_paths(paths)
     factory = None if model is None else load_factory(model)

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from infossl._backend import chunk_size_for
+from infossl._backend import PASS_CHUNK_BYTES, chunk_size_for  # PASS_CHUNK_BYTES: also importable from here
 from infossl._validation import check_int
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.io.embeddings import Key, PathLike, load_array
@@ -33,7 +33,9 @@ Paths = Union[PathLike, Sequence[PathLike]]
 PROGRESS_MIN_VALUES = 20_000_000
 
 
-def _as_paths(paths: Paths, name: str = "paths") -> list[str]:
+def as_paths(paths: Paths, name: str = "paths") -> list[str]:
+    """One path or a non-empty sequence of paths as a list of ``str`` (shared with
+    :mod:`~infossl.diagnostics.checkpoints`); a TypeError or ValueError names ``name``."""
     if isinstance(paths, (str, bytes, os.PathLike)):
         return [os.fsdecode(paths)]
     try:
@@ -72,12 +74,6 @@ def progress_bar(enabled: bool, *, total: Optional[int], desc: str, unit: str = 
         dynamic_ncols=True,
         leave=False,
     )
-
-
-# Rows per chunk of a diagnosis pass: 128 MiB of the file's dtype. Larger products run closer to the BLAS
-# peak (10^6 x 512 float32: 3.5 s per pass against 3.9 s with 64 MiB chunks, on the 2-core development
-# machine); the pass holds two read buffers and one workspace of this size.
-PASS_CHUNK_BYTES = 128 * 2**20
 
 
 def _read_ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -149,7 +145,7 @@ def accumulate_path(
     >>> acc.n, bool(np.allclose(acc.covariance.numpy(), np.cov(z, rowvar=False)))
     (1000, True)
     """
-    files = _as_paths(paths)
+    files = as_paths(paths)
     if not isinstance(distributed, bool):
         raise TypeError(f"distributed must be True or False, got {distributed!r}")
     rank = 0
@@ -198,7 +194,9 @@ def accumulate_path(
     return acc.all_reduce() if distributed else acc
 
 
-def _labels(labels: Any, n: int) -> Optional[np.ndarray]:
+def row_labels(labels: Any, n: int) -> Optional[np.ndarray]:
+    """``labels`` (None, a file path or an array, (n,) or (n, 1)) as one label per row, shape (n,) (shared with
+    :mod:`~infossl.diagnostics.checkpoints`); another shape is a ValueError."""
     if labels is None:
         return None
     if isinstance(labels, (str, bytes, os.PathLike)):
@@ -273,7 +271,7 @@ def diagnose_path(
     """
     from infossl.diagnostics.diagnosis import diagnose_statistics
 
-    files = _as_paths(paths)
+    files = as_paths(paths)
     if distributed and (views is not None or labels is not None):
         raise ValueError(
             "views and labels are row-aligned with the files; they cannot be used with distributed=True"
@@ -289,7 +287,7 @@ def diagnose_path(
         distributed=distributed,
     )
     return diagnose_statistics(
-        acc, views=view_list, labels=_labels(labels, acc.n), random_state=random_state, **options
+        acc, views=view_list, labels=row_labels(labels, acc.n), random_state=random_state, **options
     )
 
 

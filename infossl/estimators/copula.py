@@ -15,8 +15,8 @@ import torch
 
 from infossl._backend import DEFAULT_MEMORY_BUDGET, ArrayLike, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
-from infossl.linalg import centred_cov
-from infossl.estimators.gaussian import (_gaussian_mi, _project_to_rank, _regularised_logdet,
+from infossl.linalg import centred, centred_cov
+from infossl.estimators.gaussian import (gaussian_mi_of_tensors, project_to_rank, regularised_logdet,
                                         singular_logdet_lowrank, wishart_logdet_bias)
 from infossl.estimators.knn import kl_offset
 
@@ -80,7 +80,7 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     ridge = check_float(ridge, "ridge", low=0.0)
     with torch.no_grad():
         sx, sy = copula_scores(tx), copula_scores(ty)
-        mi = _gaussian_mi(sx, sy, ridge=ridge, bias_correction=bias_correction, rtol=None)
+        mi = gaussian_mi_of_tensors(sx, sy, ridge=ridge, bias_correction=bias_correction, rtol=None)
     return b.finish(mi)
 
 
@@ -92,7 +92,7 @@ def copula_scores(t: torch.Tensor) -> torch.Tensor:
     linear map, so MI is unchanged, whereas per-column normal scores of collinear columns would turn the
     exact collinearity into spurious rank noise. Full-rank input is scored column by column.
     """
-    return normal_scores(_project_to_rank(t, None))
+    return normal_scores(project_to_rank(t, None))
 
 
 def marginal_entropies(t: torch.Tensor, *, k: int = 3, chunk_size: int = 256) -> torch.Tensor:
@@ -150,13 +150,13 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
             return b.finish(h_marg)
         scores = normal_scores(t)  # (n, d)
         if n <= d:  # singular score correlation; Gram route, O(n^2 d) (issue 14)
-            sc = scores - scores.mean(dim=0, keepdim=True)
+            sc = centred(scores)
             diag = sc.pow(2).sum(dim=0) / (n - 1)
             ld = singular_logdet_lowrank(sc, 1.0 / (n - 1), what="z's normal scores")
             tc = 0.5 * (torch.log(diag).sum() - ld)
         else:
             cov = centred_cov(scores)  # (d, d)
-            tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - _regularised_logdet(cov, 0.0, what="z's normal scores"))
+            tc = 0.5 * (torch.log(torch.diagonal(cov)).sum() - regularised_logdet(cov, 0.0, what="z's normal scores"))
         if bias_correction and n > d + 1:
             tc = tc + 0.5 * (wishart_logdet_bias(d, n, dtype=t.dtype, device=t.device)
                              - d * wishart_logdet_bias(1, n, dtype=t.dtype, device=t.device))

@@ -20,7 +20,7 @@ import torch
 from infossl._backend import ArrayLike
 from infossl._validation import check_embeddings, check_int, check_pair, check_random_state, warn_degenerate
 from infossl.estimators.copula import copula_entropy, copula_scores, normal_scores
-from infossl.estimators.gaussian import _gaussian_mi, wishart_logdet_bias
+from infossl.estimators.gaussian import gaussian_mi_of_tensors, wishart_logdet_bias
 from infossl.linalg import centred_cov, chol_logdet
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 
@@ -110,7 +110,7 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
         return torch.full((), math.inf, dtype=tx.dtype, device=tx.device)
     # Gaussian part of the MI, bias-corrected (unbiased for Gaussian data; the plug-in value is high by about
     # rx * ry / (2m) nats, 0.6 nats at 50+50 dims and m = 2000).
-    i_gauss = _gaussian_mi(sx, sy, ridge=0.0, bias_correction=True, rtol=None).clamp_min(0)
+    i_gauss = gaussian_mi_of_tensors(sx, sy, ridge=0.0, bias_correction=True, rtol=None).clamp_min(0)
     # Surrogate (normal-scored like the data, so both have the same marginal values and differ only in
     # their copula): same marginal covariances, cross-covariance shrunk by t so that its exact MI equals
     # i_gauss. KSG's bias then is measured at the right level of dependence, which matters because in high

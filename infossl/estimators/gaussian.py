@@ -12,8 +12,9 @@ from typing import Optional, Union
 
 import torch
 
-from infossl._backend import ArrayLike, LOG_2PI_E, full_precision, global_scale
-from infossl.linalg import centred_cov, chol_logdet
+from infossl._backend import ArrayLike, full_precision, global_scale
+from infossl.linalg import (centred, centred_cov, chol_logdet, gaussian_entropy_from_logdet, logdet_of_cholesky,
+                            numerical_rank_basis, small_second_moment)
 from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
 
 Shrinkage = Union[None, str, float]
@@ -35,15 +36,6 @@ def wishart_logdet_bias(d: int, n: int, *, dtype=torch.float64, device=None) -> 
     return (torch.special.digamma((n - i) / 2) - math.log((n - 1) / 2)).sum()
 
 
-def _numerical_rank_basis(cov: torch.Tensor, rtol: Optional[float]) -> tuple[torch.Tensor, int]:
-    """Orthonormal basis (d, r) of the numerical column space of a PSD matrix (no gradient)."""
-    evals, evecs = torch.linalg.eigh(cov.detach())
-    d = cov.shape[0]
-    tol = (rtol if rtol is not None else d * torch.finfo(cov.dtype).eps * 10) * evals[-1].clamp_min(0)
-    keep = evals > tol
-    return evecs[:, keep], int(keep.sum())
-
-
 def shrink_covariance(z: torch.Tensor, shrinkage: Shrinkage) -> torch.Tensor:
     r"""Covariance of ``z`` (n, d) shrunk towards :math:`\mu I`, :math:`\mu = \operatorname{tr}S/d`.
 
@@ -54,7 +46,7 @@ def shrink_covariance(z: torch.Tensor, shrinkage: Shrinkage) -> torch.Tensor:
     [0, 1] gives :math:`(1-a)S + a\mu I`.
     """
     n, d = z.shape
-    zc = z - z.mean(dim=0, keepdim=True)  # (n, d)
+    zc = centred(z)  # (n, d)
     a, mu = _shrinkage_weights(zc, shrinkage)
     eye = torch.eye(d, dtype=z.dtype, device=z.device)
     return (1 - a) * (zc.T @ zc / n) + a * mu * eye
@@ -70,7 +62,7 @@ def _shrinkage_weights(zc: torch.Tensor, shrinkage: Shrinkage) -> tuple[torch.Te
     mu = zc.pow(2).sum() / (n * d)
     if not isinstance(shrinkage, str):
         return torch.as_tensor(float(shrinkage), dtype=zc.dtype, device=zc.device), mu
-    gram = zc @ zc.T if n < d else zc.T @ zc  # (m, m), m = min(n, d)
+    gram = small_second_moment(zc)  # (m, m), m = min(n, d)
     s_fro2 = gram.pow(2).sum() / (n * n)  # ||S||_F^2
     if shrinkage == "ledoit_wolf":
         beta_ = (zc.pow(2).sum(dim=1).pow(2).sum() / n - s_fro2) / n
@@ -153,7 +145,7 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
     scale = global_scale(t)
     if scale == 0:
         raise ValueError(f"z is constant (all {n} rows are equal): its differential entropy is -inf")
-    zc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
+    zc = centred(t) / scale  # (n, d)
     # The covariance is c1 zc^T zc + c0 I (plain: c1 = 1/(n-1), c0 = 0; shrinkage: c1 = (1-a)/n, c0 = a mu).
     if shrinkage is None:
         c1, c0 = 1.0 / (n - 1), torch.zeros((), dtype=t.dtype, device=t.device)
@@ -165,13 +157,13 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
         # Low rank plus identity: log det(c0 I_d + c1 Z^T Z) = d log c0 + log det(I_n + (c1/c0) Z Z^T)
         # (matrix determinant lemma), O(n^2 d) instead of O(d^3).
         small = torch.eye(n, dtype=t.dtype, device=t.device) + (c1 / c0) * (zc @ zc.T)
-        logdet = d * torch.log(c0) + torch.linalg.cholesky(small).diagonal().log().sum() * 2
+        logdet = d * torch.log(c0) + logdet_of_cholesky(torch.linalg.cholesky(small))
     elif n <= d:  # singular (rank <= n - 1 < d): the same warning and 1e-6 ridge as below, by the Gram route
         logdet = singular_logdet_lowrank(zc, c1, what="z")
     else:
         cov = c1 * (zc.T @ zc) + c0 * torch.eye(d, dtype=t.dtype, device=t.device)  # (d, d)
-        logdet = _regularised_logdet(cov, 0.0, what="z")
-    h = 0.5 * (d * LOG_2PI_E + logdet) + d * torch.log(scale)
+        logdet = regularised_logdet(cov, 0.0, what="z")
+    h = gaussian_entropy_from_logdet(logdet, d) + d * torch.log(scale)
     if bias_correction:
         if n <= d:
             raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
@@ -192,12 +184,19 @@ def singular_logdet_lowrank(zc: torch.Tensor, c1, *, what: str) -> torch.Tensor:
         "dimensions); its Gaussian entropy is -inf. Returning the value with a ridge of 1e-6 x mean variance; "
         "pass shrinkage='ledoit_wolf' or ridge=... to choose the regularisation")
     small = torch.eye(n, dtype=zc.dtype, device=zc.device) + (c1 / eps) * gram
-    return d * torch.log(eps) + 2 * torch.linalg.cholesky(small).diagonal().log().sum()
+    return d * torch.log(eps) + logdet_of_cholesky(torch.linalg.cholesky(small))
 
 
-def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.Tensor:
-    """log det of ``cov + ridge * mean_var * I`` by Cholesky; if that is numerically singular, warn and add
-    a ridge of 1e-6 x mean variance (the eigenvalues are computed only on that failure path)."""
+def regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.Tensor:
+    r"""Log-determinant of a covariance ``cov`` (d, d) for a Gaussian entropy, regularised only on failure.
+
+    Shared by the estimators of this module and :mod:`~infossl.estimators.copula`. With ``ridge > 0`` it is
+    :math:`\log\det(\Sigma + \delta\bar\sigma^2 I)` (:math:`\bar\sigma^2` the mean variance) and only
+    positive-definiteness is checked; with ``ridge == 0`` it is :func:`~infossl.linalg.chol_logdet`. If the
+    matrix is numerically singular, a :class:`~infossl.DegenerateInputWarning` naming ``what`` and the
+    numerical rank is raised and the value is returned with a ridge of 1e-6 x the mean variance (the
+    eigenvalues are computed only on that failure path).
+    """
     d = cov.shape[0]
     eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     mean_var = torch.diagonal(cov).mean()
@@ -205,12 +204,12 @@ def _regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.
         cov = cov + ridge * mean_var * eye
         chol, info = torch.linalg.cholesky_ex(cov)
         if int(info) == 0:
-            return 2 * torch.log(torch.diagonal(chol)).sum()
+            return logdet_of_cholesky(chol)
     else:
         logdet = chol_logdet(cov)
         if logdet is not None:
             return logdet
-    _, rank = _numerical_rank_basis(cov, None)
+    _, rank = numerical_rank_basis(cov, None)
     warn_degenerate(
         f"the covariance of {what} is singular (numerical rank {rank} of {d}); its Gaussian entropy is "
         "-inf. Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
@@ -256,13 +255,13 @@ def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
     scale = global_scale(t)
     if scale == 0:
         return b.finish(torch.zeros((), dtype=t.dtype, device=t.device))
-    zc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
-    gram = zc.T @ zc / n if d <= n else zc @ zc.T / n  # (d, d) or (n, n)
+    zc = centred(t) / scale  # (n, d)
+    gram = small_second_moment(zc) / n  # (d, d) or (n, n)
     # Fast path: Cholesky of I + beta s^2 G (positive definite by construction).
     m = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) + (beta * scale * scale) * gram
     chol, info = torch.linalg.cholesky_ex(m)
     if int(info) == 0 and bool(torch.isfinite(chol).all()):
-        return b.finish(torch.log(torch.diagonal(chol)).sum())
+        return b.finish(0.5 * logdet_of_cholesky(chol))
     # Extreme scales (beta s^2 overflows): log(1 + beta s^2 lam) = softplus(log(beta s^2 lam)) on eigenvalues.
     evals = torch.linalg.eigvalsh(gram).clamp_min(0)
     log_a = math.log(beta) + 2 * torch.log(scale) + torch.log(evals)
@@ -316,15 +315,20 @@ def gaussian_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.
     """
     tx, ty, b = check_pair(x, y, min_samples=3)
     ridge = check_float(ridge, "ridge", low=0.0)
-    return b.finish(_gaussian_mi(tx, ty, ridge=ridge, bias_correction=bias_correction, rtol=rtol))
+    return b.finish(gaussian_mi_of_tensors(tx, ty, ridge=ridge, bias_correction=bias_correction, rtol=rtol))
 
 
-def _project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
-    """Centre, rescale and express ``t`` in the orthonormal basis of its numerical column space."""
+def project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
+    """Centre, rescale and express ``t`` (n, d) in the orthonormal basis of its numerical column space: (n, r).
+
+    Shared by the Gaussian and copula MI estimators. The map is linear and lossless for MI (the dropped
+    directions are constant); ``rtol`` is the relative eigenvalue threshold (default ``10 d eps``), and wide
+    input (d > n) takes the Gram route, O(n^2 d). Constant ``t`` gives (n, 0).
+    """
     scale = global_scale(t)
     if scale == 0:
         return t[:, :0]
-    tc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
+    tc = centred(t) / scale  # (n, d)
     n, d = tc.shape
     if d > n:  # Gram route, O(n^2 d): the same non-zero spectrum; basis V_r = Z^T U_r / sqrt(lambda_r)
         evals, evecs = torch.linalg.eigh((tc @ tc.T).detach())
@@ -332,14 +336,20 @@ def _project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
         keep = evals > tol
         basis = tc.detach().T @ (evecs[:, keep] / evals[keep].sqrt())  # (d, r) orthonormal
         return tc @ basis
-    basis, rank = _numerical_rank_basis(tc.T @ tc, rtol)  # (d, r)
+    basis, rank = numerical_rank_basis(tc.T @ tc, rtol)  # (d, r)
     return tc if rank == t.shape[1] else tc @ basis
 
 
-def _gaussian_mi(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correction: bool,
-                 rtol: Optional[float]) -> torch.Tensor:
+def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correction: bool,
+                           rtol: Optional[float]) -> torch.Tensor:
+    """The kernel of :func:`gaussian_mutual_information` on checked tensors (n, dx), (n, dy): a 0-d tensor.
+
+    Shared by :mod:`~infossl.estimators.copula` and :mod:`~infossl.estimators.corrected`, which call it on
+    normal scores. No input checks; the warning (``inf`` for linearly dependent x and y) and the
+    ``ValueError`` (too few rows after :func:`project_to_rank`) are those of the public function.
+    """
     n = x.shape[0]
-    xp, yp = _project_to_rank(x, rtol), _project_to_rank(y, rtol)  # (n, rx), (n, ry)
+    xp, yp = project_to_rank(x, rtol), project_to_rank(y, rtol)  # (n, rx), (n, ry)
     rx, ry = xp.shape[1], yp.shape[1]
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
     if rx == 0 or ry == 0:

@@ -25,7 +25,8 @@ import torch
 from infossl._backend import ArrayLike, chunk_size_for, global_scale, iter_chunks
 from infossl._validation import (check_choice, check_embeddings, check_float, check_int, check_random_state,
                                  warn_degenerate)
-from infossl.linalg import LOG_2PI
+from infossl.linalg import LOG_2PI, centred, logdet_of_cholesky, numerical_rank_basis
+from infossl.linalg import standardize as standardize_columns  # the option `standardize` shadows the name
 
 __all__ = ["label_mutual_information", "knn_label_mutual_information", "gaussian_label_mutual_information",
            "gaussian_label_information_bounds", "LabelInformationBounds", "check_labels"]
@@ -152,7 +153,7 @@ def knn_label_mutual_information(z: ArrayLike, labels: Any, *, k: int = 3, metri
     >>> round(knn_label_mutual_information(z, y), 2), round(float(np.log(4)), 2)
     (1.39, 1.39)
     """
-    from infossl.estimators.knn import _jitter, _standardize
+    from infossl.estimators.knn import _jitter  # knn's own; see tests/test_private_imports.py
 
     k = check_int(k, "k", low=1)
     metric = check_choice(metric, "metric", _METRICS)
@@ -171,7 +172,7 @@ def knn_label_mutual_information(z: ArrayLike, labels: Any, *, k: int = 3, metri
         warn_degenerate("labels: a single class, so I(Z; Y) = 0")
         return b.finish(torch.zeros((), dtype=torch.float64, device=t.device))
     t = t.double()
-    t = _standardize(t) if standardize else t
+    t = standardize_columns(t) if standardize else t
     value, n_zero = _ross(t, torch.from_numpy(codes).to(t.device), counts, k, metric, chunk_size)
     if n_zero:
         if duplicates == "raise":
@@ -223,12 +224,10 @@ class _ClassGaussians(NamedTuple):
 
 def _basis(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Centre/scale of z and an orthonormal basis (d, r) of its numerical column space (total covariance)."""
-    from infossl.estimators.gaussian import _numerical_rank_basis
-
     scale = global_scale(t)
     scale = scale if float(scale) > 0 else torch.ones((), dtype=t.dtype, device=t.device)
-    tc = (t - t.mean(dim=0, keepdim=True)) / scale  # (n, d)
-    basis, rank = _numerical_rank_basis(tc.T @ tc, None)
+    tc = centred(t) / scale  # (n, d)
+    basis, rank = numerical_rank_basis(tc.T @ tc, None)
     return tc, basis
 
 
@@ -272,7 +271,7 @@ def _log_densities(x: torch.Tensor, model: _ClassGaussians, covariance: str) -> 
     for c in range(model.means.shape[0]):
         dev = (x - model.means[c]).T  # (r, n)
         w = torch.linalg.solve_triangular(chol[c], dev, upper=False)  # (r, n)
-        out.append(-0.5 * (r * LOG_2PI + w.pow(2).sum(dim=0)) - torch.log(diag[c]).sum())
+        out.append(-0.5 * (r * LOG_2PI + w.pow(2).sum(dim=0)) - 0.5 * logdet_of_cholesky(chol[c]))
     return torch.stack(out, dim=1)  # (n, C)
 
 

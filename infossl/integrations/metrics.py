@@ -397,7 +397,8 @@ class ViewInformation:
     def compute(self) -> dict:
         """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
         from infossl.diagnostics.spectrum_shape import lidar_from_scatter
-        from infossl.estimators.gaussian import _numerical_rank_basis, wishart_logdet_bias
+        from infossl.estimators.gaussian import wishart_logdet_bias
+        from infossl.linalg import numerical_rank_basis
         from infossl.linalg import chol_logdet
 
         acc, align = self.sync()
@@ -415,8 +416,8 @@ class ViewInformation:
         c11, c22, c12 = m2[:d, :d], m2[d:, d:], m2[:d, d:]
         out: dict = {}
         # Gaussian MI: each view on the numerical column space of its own covariance
-        b1, r1 = _numerical_rank_basis(c11, None)
-        b2, r2 = _numerical_rank_basis(c22, None)
+        b1, r1 = numerical_rank_basis(c11, None)
+        b2, r2 = numerical_rank_basis(c22, None)
         if r1 == 0 or r2 == 0:
             mi = 0.0  # a constant view carries no information
         elif n <= r1 + r2 + 1:

@@ -26,6 +26,7 @@ from typing import IO, Callable, Iterator, Optional
 
 import numpy as np
 
+from infossl._backend import READ_CHUNK_BYTES as DEFAULT_CHUNK_BYTES  # this module's public name for it
 from infossl._backend import chunk_size_for, iter_chunks
 from infossl._validation import check_int, check_options
 from infossl.io.embeddings import (
@@ -39,10 +40,6 @@ from infossl.io.embeddings import (
     _tensor_to_numpy,
     resolve_path,
 )
-
-# Bytes of one chunk in the file's own dtype when ``chunk_rows`` is not given.
-DEFAULT_CHUNK_BYTES = 64 * 2**20
-
 
 @dataclass
 class _Source:

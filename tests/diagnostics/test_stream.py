@@ -223,3 +223,10 @@ def test_distributed_needs_a_process_group(tmp_path, z):
         accumulate_path(tmp_path / "z.npy", distributed=1)
     with pytest.raises(ValueError, match="cannot be used with distributed=True"):
         diagnose_path(tmp_path / "z.npy", labels=np.zeros(600), distributed=True)
+
+
+def test_the_pass_chunk_budget_lives_in_backend():
+    from infossl import _backend
+    from infossl.diagnostics.stream import PASS_CHUNK_BYTES
+
+    assert PASS_CHUNK_BYTES == _backend.PASS_CHUNK_BYTES == 128 * 2**20

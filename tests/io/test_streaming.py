@@ -186,3 +186,9 @@ def test_unsafe_and_non_numeric_content_refused(tmp_path):
     (tmp_path / "fake.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="is not a .npz file"):
         iter_array_chunks(tmp_path / "fake.npz")
+
+
+def test_the_default_chunk_budget_lives_in_backend():
+    from infossl import _backend
+
+    assert DEFAULT_CHUNK_BYTES == _backend.READ_CHUNK_BYTES == 64 * 2**20
