@@ -23,15 +23,6 @@ ALLOWED = {
     ("deterministic/regime.py", "infossl.deterministic.mixture._as_input"),
     ("deterministic/regime.py", "infossl.deterministic.mixture._model_placement"),
     ("deterministic/regime.py", "infossl.deterministic.mixture._outputs"),
-    # diagnostics: the accumulator's chunking, the spectral-shape fit and the package-private spectra
-    ("diagnostics/diagnosis.py", "infossl.diagnostics.accumulator._chunk_tensor"),
-    ("integrations/metrics.py", "infossl.diagnostics.accumulator._chunk_tensor"),
-    ("diagnostics/diagnosis.py", "infossl.diagnostics.spectral_shape._alpha_fit"),
-    ("diagnostics/metrics.py", "infossl.diagnostics._spectra._data_spectrum"),
-    ("diagnostics/metrics.py", "infossl.diagnostics._spectra._entropy_rank"),
-    ("diagnostics/metrics.py", "infossl.diagnostics._spectra._spectrum"),
-    ("diagnostics/spectral_shape.py", "infossl.diagnostics._spectra._data_spectrum"),
-    ("diagnostics/spectral_shape.py", "infossl.diagnostics._spectra._spectrum"),
     # the kNN jitter of estimators/knn.py, reused by the kNN label information
     ("estimators/labels.py", "infossl.estimators.knn._jitter"),
     # the readers of io/embeddings.py, reused by the chunked reader

@@ -96,7 +96,7 @@ def covariance_spectrum(z: ArrayLike, *, center: bool = True):
     return b.finish_many(lam)
 
 
-def _spectrum(eigenvalues: ArrayLike, name: str = "eigenvalues") -> tuple[torch.Tensor, Boundary]:
+def spectrum_tensor(eigenvalues: ArrayLike, name: str = "eigenvalues") -> tuple[torch.Tensor, Boundary]:
     """1-D float64 tensor sorted in descending order, rounding negatives clipped to 0."""
     t, b = to_tensor(eigenvalues, name=name)
     if t.ndim != 1 or t.numel() == 0:
@@ -110,14 +110,15 @@ def _spectrum(eigenvalues: ArrayLike, name: str = "eigenvalues") -> tuple[torch.
     return torch.sort(lam.clamp_min(0), descending=True).values, b
 
 
-def _data_spectrum(z: ArrayLike, center: bool) -> tuple[torch.Tensor, Boundary]:
+def data_spectrum(z: ArrayLike, center: bool) -> tuple[torch.Tensor, Boundary]:
     """Squared singular values (min(n, d),) of the rescaled (centred) data, descending, float64."""
     t, _, b = _scaled_rows(z, center)
     s = torch.linalg.svdvals(t.double())
     return s.pow(2), b
 
 
-def _entropy_rank(lam: torch.Tensor, eps: float) -> torch.Tensor:
+def entropy_rank(lam: torch.Tensor, eps: float) -> torch.Tensor:
+    """exp of the Shannon entropy of the normalised singular values sqrt(lam) (RankMe's rank); 0-d tensor."""
     sigma = lam.sqrt()  # (k,)
     total = sigma.sum()
     if total == 0:

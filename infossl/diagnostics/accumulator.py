@@ -42,7 +42,7 @@ ChunkLike = Union[np.ndarray, torch.Tensor]
 _SAFE_EXPONENT = {torch.float32: 40, torch.float64: 400}
 
 
-def _chunk_tensor(chunk: Any, name: str = "chunk") -> torch.Tensor:
+def chunk_tensor(chunk: Any, name: str = "chunk") -> torch.Tensor:
     """(m, d) floating tensor; float32/float64 keep their dtype (numpy float32 is not promoted), half
     precision is read as float32 and integers as float64. The chunk itself is never written to."""
     if isinstance(chunk, np.ndarray) and chunk.dtype in (np.float32, np.float64):
@@ -226,7 +226,7 @@ class MomentAccumulator:
         float64); the running sums are float64 on the chunk's device. NaN or infinite entries raise
         ValueError.
         """
-        t = _chunk_tensor(chunk)
+        t = chunk_tensor(chunk)
         if t.ndim != 2:
             raise ValueError(f"chunk must be 2-D (rows, dim); got shape {tuple(t.shape)}")
         m, d = t.shape

@@ -20,9 +20,9 @@ from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options, check_pair,
                                  check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
-from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
+from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
-from infossl.diagnostics.spectrum_shape import _alpha_fit, lidar
+from infossl.diagnostics.spectrum_shape import alpha_fit, lidar
 from infossl.diagnostics.report import DiagnosisReport
 from infossl.diagnostics.verdict import Thresholds, decide
 from infossl.linalg import centred, gaussian_entropy_from_logdet, small_second_moment
@@ -253,7 +253,7 @@ def _row_spectra(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _alpha_fit_or_nan(lam: torch.Tensor):
     if lam.numel() == 0 or lam[0] <= 0:
         raise ValueError("the centred spectrum is zero")
-    return _alpha_fit(lam, None)
+    return alpha_fit(lam, None)
 
 
 def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
@@ -385,7 +385,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
                       "release", DeprecationWarning, stacklevel=3)
         chunk_rows = chunk_size
-    t = _chunk_tensor(z, name="z")
+    t = chunk_tensor(z, name="z")
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     if t.ndim != 2:

@@ -23,8 +23,8 @@ from infossl.linalg import stable_rank_of
 from infossl._backend import ArrayLike
 from infossl._deprecation import renamed_keywords
 from infossl._validation import check_float, warn_degenerate
-from infossl.diagnostics._spectra import (_data_spectrum, _entropy_rank, _spectrum, covariance_spectrum,
-                                          singular_values)
+from infossl.diagnostics._spectra import (covariance_spectrum, data_spectrum, entropy_rank, singular_values,
+                                          spectrum_tensor)
 from infossl.diagnostics.geometry import (alignment, dead_dimensions, dimension_std, normalized_std,
                                           offdiagonal_energy, uniformity, variance_fraction)
 from infossl.diagnostics.spectrum_shape import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
@@ -53,8 +53,8 @@ def rankme_from_spectrum(eigenvalues: ArrayLike, *, eps: float = 1e-7):
     4.0
     """
     eps = check_float(eps, "eps", low=0.0)
-    lam, b = _spectrum(eigenvalues)
-    return b.finish(_entropy_rank(lam, eps))
+    lam, b = spectrum_tensor(eigenvalues)
+    return b.finish(entropy_rank(lam, eps))
 
 
 @renamed_keywords(centered="center")
@@ -78,8 +78,8 @@ def rankme(z: ArrayLike, *, eps: float = 1e-7, center: bool = False):
     5.0
     """
     eps = check_float(eps, "eps", low=0.0)
-    lam, b = _data_spectrum(z, center)
-    return b.finish(_entropy_rank(lam, eps))
+    lam, b = data_spectrum(z, center)
+    return b.finish(entropy_rank(lam, eps))
 
 
 def effective_rank_from_spectrum(eigenvalues: ArrayLike):
@@ -92,8 +92,8 @@ def effective_rank_from_spectrum(eigenvalues: ArrayLike):
     >>> round(effective_rank_from_spectrum([4.0, 0.0]), 6)
     1.0
     """
-    lam, b = _spectrum(eigenvalues)
-    return b.finish(_entropy_rank(lam, 0.0))
+    lam, b = spectrum_tensor(eigenvalues)
+    return b.finish(entropy_rank(lam, 0.0))
 
 
 @renamed_keywords(centered="center")
@@ -110,8 +110,8 @@ def effective_rank(z: ArrayLike, *, center: bool = True):
     >>> round(effective_rank(z), 6)
     2.0
     """
-    lam, b = _data_spectrum(z, center)
-    return b.finish(_entropy_rank(lam, 0.0))
+    lam, b = data_spectrum(z, center)
+    return b.finish(entropy_rank(lam, 0.0))
 
 
 def stable_rank_from_spectrum(eigenvalues: ArrayLike):
@@ -122,7 +122,7 @@ def stable_rank_from_spectrum(eigenvalues: ArrayLike):
     >>> stable_rank_from_spectrum([2.0, 1.0, 1.0])
     2.0
     """
-    lam, b = _spectrum(eigenvalues)
+    lam, b = spectrum_tensor(eigenvalues)
     if lam[0] == 0:
         warn_degenerate("all eigenvalues are zero (the matrix is zero): the stable rank is reported as 0")
     return b.finish(stable_rank_of(lam))
@@ -140,7 +140,7 @@ def stable_rank(z: ArrayLike, *, center: bool = False):
     >>> stable_rank(np.ones((10, 4)))
     1.0
     """
-    lam, b = _data_spectrum(z, center)
+    lam, b = data_spectrum(z, center)
     if lam[0] == 0:
         warn_degenerate("z is all zeros: the stable rank is reported as 0")
         return b.finish(lam[0])

@@ -14,14 +14,16 @@ import torch
 
 from infossl._backend import ArrayLike, to_tensor
 from infossl._validation import check_float, warn_degenerate
-from infossl.diagnostics._spectra import _data_spectrum, _spectrum, serial_lapack
+from infossl.diagnostics._spectra import data_spectrum, spectrum_tensor, serial_lapack
 from infossl.diagnostics.geometry import check_views
 
 __all__ = ["alpha_req", "alpha_req_from_spectrum", "lidar", "lidar_from_scatter"]
 
 
 # ----------------------------------------------------------------------------------------------- alpha-ReQ
-def _alpha_fit(lam: torch.Tensor, fit_range: Optional[tuple[int, int]]) -> tuple[float, float, int, int]:
+def alpha_fit(lam: torch.Tensor, fit_range: Optional[tuple[int, int]]) -> tuple[float, float, int, int]:
+    """The alpha-ReQ power-law fit of a descending float64 spectrum ``lam``: (alpha, r^2, lo, hi), the 1-based
+    ranks lo..hi fitted (default 11..100, or m // 10 + 1..m below 100 non-zero eigenvalues)."""
     positive = lam > lam[0] * lam.numel() * 10 * torch.finfo(torch.float64).eps  # numerically non-zero
     m = int(positive.sum())
     if fit_range is None:
@@ -68,10 +70,10 @@ def alpha_req_from_spectrum(eigenvalues: ArrayLike, *, fit_range: Optional[tuple
     >>> round(alpha_req_from_spectrum(np.arange(1, 51, dtype=float) ** -1.5), 6)
     1.5
     """
-    lam, b = _spectrum(eigenvalues)
+    lam, b = spectrum_tensor(eigenvalues)
     if lam[0] == 0:
         raise ValueError("alpha-ReQ is undefined for an all-zero spectrum")
-    alpha, r2, lo, hi = _alpha_fit(lam, fit_range)
+    alpha, r2, lo, hi = alpha_fit(lam, fit_range)
     return (alpha, r2, lo, hi) if return_fit else alpha
 
 
@@ -92,10 +94,10 @@ def alpha_req(z: ArrayLike, *, fit_range: Optional[tuple[int, int]] = None, retu
     >>> round(alpha_req(z, fit_range=(1, 40)), 2)
     2.0
     """
-    lam, _ = _data_spectrum(z, center=True)
+    lam, _ = data_spectrum(z, center=True)
     if lam[0] == 0:
         raise ValueError("alpha-ReQ is undefined for constant z (all covariance eigenvalues are 0)")
-    alpha, r2, lo, hi = _alpha_fit(lam, fit_range)
+    alpha, r2, lo, hi = alpha_fit(lam, fit_range)
     return (alpha, r2, lo, hi) if return_fit else alpha
 
 

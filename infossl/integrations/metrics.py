@@ -40,7 +40,7 @@ import torch
 
 from infossl._backend import ArrayLike
 from infossl._validation import DegenerateInputWarning, check_choice, check_float, check_int
-from infossl.diagnostics.accumulator import MomentAccumulator, _chunk_tensor
+from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 
 __all__ = ["CollapseMetrics", "ViewInformation", "VERDICT_CODES", "numeric_metrics"]
 
@@ -66,7 +66,7 @@ def _batch(z: Any, name: str) -> torch.Tensor:
         raise TypeError(f"{name} must be an array or tensor (m, d), got a {type(z).__name__}")
     if isinstance(z, torch.Tensor):
         z = z.detach()
-    t = _chunk_tensor(z, name=name)
+    t = chunk_tensor(z, name=name)
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     if t.ndim != 2:
