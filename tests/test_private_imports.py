@@ -25,13 +25,6 @@ ALLOWED = {
     ("deterministic/regime.py", "infossl.deterministic.mixture._outputs"),
     # the kNN jitter of estimators/knn.py, reused by the kNN label information
     ("estimators/labels.py", "infossl.estimators.knn._jitter"),
-    # the readers of io/embeddings.py, reused by the chunked reader
-    ("io/streaming.py", "infossl.io.embeddings._finish"),
-    ("io/streaming.py", "infossl.io.embeddings._pick"),
-    ("io/streaming.py", "infossl.io.embeddings._read_npy"),
-    ("io/streaming.py", "infossl.io.embeddings._read_torch"),
-    ("io/streaming.py", "infossl.io.embeddings._select_columns"),
-    ("io/streaming.py", "infossl.io.embeddings._tensor_to_numpy"),
 }
 
 

@@ -31,7 +31,7 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth", ".safetens
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _finish(arr: np.ndarray, source: str, max_ndim: int = 2) -> np.ndarray:
+def checked_array(arr: np.ndarray, source: str, max_ndim: int = 2) -> np.ndarray:
     """Check the array has 1 to ``max_ndim`` dimensions and is numeric; integers become float64, floats keep
     their dtype."""
     if arr.ndim == 0 or arr.ndim > max_ndim:
@@ -54,7 +54,7 @@ def _finish(arr: np.ndarray, source: str, max_ndim: int = 2) -> np.ndarray:
     raise TypeError(f"{source} holds an array of dtype {arr.dtype}, which is not real-valued numeric data")
 
 
-def _pick(names: Sequence[str], key: Key, source: str, what: str = "arrays") -> str:
+def pick_key(names: Sequence[str], key: Key, source: str, what: str = "arrays") -> str:
     """Choose one of ``names`` by ``key``; with no key there must be exactly one."""
     listed = ", ".join(map(repr, names))
     if key is None:
@@ -75,7 +75,8 @@ def _no_key(key: Key, source: str) -> None:
         raise ValueError(f"{source} holds a single array; key={key!r} does not apply")
 
 
-def _tensor_to_numpy(t: Any, source: str) -> np.ndarray:
+def tensor_to_numpy(t: Any, source: str) -> np.ndarray:
+    """Tensor ``t`` as a CPU numpy array (bfloat16 read as float32); TypeError when ``t`` is not a tensor."""
     import torch
 
     if not isinstance(t, torch.Tensor):
@@ -87,7 +88,8 @@ def _tensor_to_numpy(t: Any, source: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- readers
-def _read_npy(path: Path, key: Key, mmap: bool) -> np.ndarray:
+def read_npy_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    """The array of a ``.npy`` file, memory-mapped when ``mmap``; a ``key`` is refused (one array per file)."""
     _no_key(key, str(path))
     with open(path, "rb") as fh:
         if fh.read(6) != b"\x93NUMPY":
@@ -116,7 +118,7 @@ def _read_npz(path: Path, key: Key, mmap: bool) -> np.ndarray:
             )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            name = _pick(list(archive.files), key, str(path))
+            name = pick_key(list(archive.files), key, str(path))
             return archive[name]
     except ValueError as exc:
         if "pickle" in str(exc):
@@ -128,7 +130,8 @@ def _read_npz(path: Path, key: Key, mmap: bool) -> np.ndarray:
         raise ValueError(f"cannot read {path} as .npz (truncated or corrupt zip archive: {exc})") from None
 
 
-def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
+def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    """The tensor (or the ``key`` entry of a dict of tensors) of a ``.pt`` file, read with ``weights_only``."""
     import torch
 
     def load(use_mmap: bool) -> Any:
@@ -162,7 +165,7 @@ def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
     source = str(path)
     if isinstance(obj, dict):
         names = [str(k) for k in obj]
-        name = _pick(names, key, source, what="entries")
+        name = pick_key(names, key, source, what="entries")
         obj = {str(k): v for k, v in obj.items()}[name]
         source = f"{path}[{name!r}]"
     elif isinstance(obj, (list, tuple)):
@@ -178,7 +181,7 @@ def _read_torch(path: Path, key: Key, mmap: bool) -> np.ndarray:
             source = f"{path}[{int(key)}]"
     else:
         _no_key(key, source)
-    return _tensor_to_numpy(obj, source)
+    return tensor_to_numpy(obj, source)
 
 
 def _read_safetensors(path: Path, key: Key, mmap: bool) -> np.ndarray:
@@ -190,16 +193,17 @@ def _read_safetensors(path: Path, key: Key, mmap: bool) -> np.ndarray:
         ) from None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            name = _pick(list(handle.keys()), key, str(path), what="tensors")
+            name = pick_key(list(handle.keys()), key, str(path), what="tensors")
             tensor = handle.get_tensor(name)
     except (ValueError, TypeError):
         raise
     except Exception as exc:  # safetensors raises its own SafetensorError on malformed files
         raise ValueError(f"cannot read {path} as .safetensors: {exc}") from None
-    return _tensor_to_numpy(tensor, f"{path}[{name!r}]")
+    return tensor_to_numpy(tensor, f"{path}[{name!r}]")
 
 
-def _select_columns(df: Any, key: Key, source: str) -> np.ndarray:
+def select_columns(df: Any, key: Key, source: str) -> np.ndarray:
+    """The numeric columns of data frame ``df`` (or the ``key`` columns) as an (n, d) array."""
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     names = [str(c) for c in df.columns]
@@ -231,7 +235,7 @@ def _read_csv(path: Path, key: Key, mmap: bool) -> np.ndarray:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path} as .csv: {exc}") from None
-    return _select_columns(df, key, str(path))
+    return select_columns(df, key, str(path))
 
 
 def _read_parquet(path: Path, key: Key, mmap: bool) -> np.ndarray:
@@ -245,14 +249,14 @@ def _read_parquet(path: Path, key: Key, mmap: bool) -> np.ndarray:
         df = pd.read_parquet(path)
     except (OSError, pyarrow.ArrowException) as exc:
         raise ValueError(f"cannot read {path} as .parquet: {exc}") from None
-    return _select_columns(df, key, str(path))
+    return select_columns(df, key, str(path))
 
 
 _READERS: dict[str, Callable[[Path, Key, bool], np.ndarray]] = {
-    ".npy": _read_npy,
+    ".npy": read_npy_array,
     ".npz": _read_npz,
-    ".pt": _read_torch,
-    ".pth": _read_torch,
+    ".pt": read_torch_array,
+    ".pth": read_torch_array,
     ".safetensors": _read_safetensors,
     ".csv": _read_csv,
     ".parquet": _read_parquet,
@@ -325,7 +329,7 @@ def load_array(path: PathLike, key: Key = None, *, mmap: bool = True, max_ndim: 
     """
     p, reader = resolve_path(path, _READERS)
     max_ndim = check_int(max_ndim, "max_ndim", low=1)
-    return _finish(np.asanyarray(reader(p, key, mmap)), str(p), max_ndim)
+    return checked_array(np.asanyarray(reader(p, key, mmap)), str(p), max_ndim)
 
 
 # --------------------------------------------------------------------------------------------- writers

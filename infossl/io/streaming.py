@@ -32,12 +32,12 @@ from infossl._validation import check_int, check_options
 from infossl.io.embeddings import (
     Key,
     PathLike,
-    _finish,
-    _pick,
-    _read_npy,
-    _read_torch,
-    _select_columns,
-    _tensor_to_numpy,
+    checked_array,
+    pick_key,
+    read_npy_array,
+    read_torch_array,
+    select_columns,
+    tensor_to_numpy,
     resolve_path,
 )
 
@@ -64,16 +64,16 @@ def _columns(shape: tuple, source: str) -> tuple[int, int]:
     if len(shape) == 2:
         return int(shape[0]), int(shape[1])
     # a zero-strided view of the right shape: raises the shared shape message without allocating
-    _finish(np.broadcast_to(np.float64(0.0), shape), source)
+    checked_array(np.broadcast_to(np.float64(0.0), shape), source)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_dtype(dtype: np.dtype, source: str) -> None:
-    _finish(np.empty((0, 1), dtype=dtype), source)  # raises for bool / complex / object / strings
+    checked_array(np.empty((0, 1), dtype=dtype), source)  # raises for bool / complex / object / strings
 
 
 def _as_rows(block: np.ndarray, d: int, source: str) -> np.ndarray:
-    block = _finish(block.reshape(len(block), d), source)  # (m, d)
+    block = checked_array(block.reshape(len(block), d), source)  # (m, d)
     if not block.dtype.isnative:
         block = block.astype(block.dtype.newbyteorder("="))
     return np.ascontiguousarray(block)
@@ -123,7 +123,7 @@ def _stream_rows(
 def _open_npy(path: Path, key: Key) -> _Source:
     source = str(path)
     try:
-        mapped = _read_npy(path, key, True)  # shared checks: magic, pickles, key; maps but touches no page
+        mapped = read_npy_array(path, key, True)  # shared checks: magic, pickles, key; maps but touches no page
     except ValueError:
         with open(path, "rb") as fh:
             if fh.read(6) == b"\x93NUMPY":
@@ -173,7 +173,7 @@ def _open_npz(path: Path, key: Key) -> _Source:
                 f"cannot read {path} as .npz (truncated or corrupt zip archive: {exc})"
             ) from None
         names = [m[:-4] for m in archive.namelist() if m.endswith(".npy")]
-        name = _pick(names, key, source)
+        name = pick_key(names, key, source)
         return archive, name, f"{path}[{name!r}]"
 
     archive, name, sub = member()
@@ -209,7 +209,7 @@ def _open_npz(path: Path, key: Key) -> _Source:
 
 # ------------------------------------------------------------------------------------ torch / safetensors
 def _open_torch(path: Path, key: Key) -> _Source:
-    arr = _read_torch(path, key, True)  # weights_only=True; zip-format files are memory-mapped
+    arr = read_torch_array(path, key, True)  # weights_only=True; zip-format files are memory-mapped
     source = str(path) if key is None else f"{path}[{key!r}]"
     n, d = _columns(arr.shape, source)
     _check_dtype(arr.dtype, source)
@@ -249,7 +249,7 @@ def _open_safetensors(path: Path, key: Key) -> _Source:
             raise ValueError(f"cannot read {path} as .safetensors (truncated or corrupt: {exc})") from None
 
     with handle() as h:
-        name = _pick(list(h.keys()), key, str(path), what="tensors")
+        name = pick_key(list(h.keys()), key, str(path), what="tensors")
         sl = h.get_slice(name)
         shape, dtype = tuple(sl.get_shape()), sl.get_dtype()
     source = f"{path}[{name!r}]"
@@ -263,7 +263,7 @@ def _open_safetensors(path: Path, key: Key) -> _Source:
         with handle() as h:
             part = h.get_slice(name)
             for s in iter_chunks(n, rows):
-                yield _as_rows(_tensor_to_numpy(part[s.start : s.stop], source), d, source)
+                yield _as_rows(tensor_to_numpy(part[s.start : s.stop], source), d, source)
 
     return _Source(path, n, d, _SAFETENSORS_ITEMSIZE.get(dtype, 4), read)
 
@@ -277,13 +277,13 @@ def _open_csv(path: Path, key: Key) -> _Source:
         head = pd.read_csv(path, nrows=2)
     except errors as exc:
         raise ValueError(f"cannot read {path} as .csv: {exc}") from None
-    d = _select_columns(head, key, str(path)).shape[1]
+    d = select_columns(head, key, str(path)).shape[1]
 
     def read(rows: int) -> Iterator[np.ndarray]:
         try:
             with pd.read_csv(path, chunksize=rows) as reader:
                 for df in reader:
-                    yield _as_rows(_select_columns(df, key, str(path)), d, str(path))
+                    yield _as_rows(select_columns(df, key, str(path)), d, str(path))
         except errors as exc:
             raise ValueError(f"cannot read {path} as .csv: {exc}") from None
 
@@ -303,14 +303,14 @@ def _open_parquet(path: Path, key: Key) -> _Source:
     except (OSError, pyarrow.ArrowException) as exc:
         raise ValueError(f"cannot read {path} as .parquet (truncated or corrupt: {exc})") from None
     names = [str(c) for c in head.columns]
-    d = _select_columns(head, key, str(path)).shape[1]
+    d = select_columns(head, key, str(path)).shape[1]
 
     def read(rows: int) -> Iterator[np.ndarray]:
         try:
             with pq.ParquetFile(path) as f:
                 for batch in f.iter_batches(batch_size=rows):
                     table = batch.to_pandas().set_axis(names, axis=1)
-                    yield _as_rows(_select_columns(table, key, str(path)), d, str(path))
+                    yield _as_rows(select_columns(table, key, str(path)), d, str(path))
         except (OSError, pyarrow.ArrowException) as exc:
             raise ValueError(f"cannot read {path} as .parquet: {exc}") from None
 
