@@ -30,17 +30,13 @@ from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_lo
                                             nwj_mutual_information)
 
 __all__ = [
-    "entropy", "mutual_information",
-    "label_mutual_information",
-    "gaussian_entropy", "logdet_entropy", "gaussian_mutual_information", "shrink_covariance",
-    "wishart_logdet_bias",
-    "copula_entropy", "copula_mutual_information", "copula_scores", "normal_scores",
-    "knn_entropy", "ksg_mutual_information", "corrected_ksg_mutual_information", "corrected_knn_entropy",
-    "mixture_entropy", "mixture_mutual_information", "mixture_entropy_bounds", "pairwise_divergence",
-    "matrix_entropy", "renyi_entropy", "renyi_mutual_information",
-    "infonce_lower_bound", "nwj_lower_bound", "dv_lower_bound",
-    "infonce_mutual_information", "nwj_mutual_information", "dv_mutual_information",
-    "SeparableCritic", "ConcatCritic",
-    "intrinsic_dimension", "twonn_dimension", "mle_dimension", "latent_mutual_information",
-    "EstimateResult", "ReliabilityWarning",
+    "ConcatCritic", "EstimateResult", "ReliabilityWarning", "SeparableCritic", "copula_entropy",
+    "copula_mutual_information", "copula_scores", "corrected_knn_entropy", "corrected_ksg_mutual_information",
+    "dv_lower_bound", "dv_mutual_information", "entropy", "gaussian_entropy", "gaussian_mutual_information",
+    "infonce_lower_bound", "infonce_mutual_information", "intrinsic_dimension", "knn_entropy",
+    "ksg_mutual_information", "label_mutual_information", "latent_mutual_information", "logdet_entropy",
+    "matrix_entropy", "mixture_entropy", "mixture_entropy_bounds", "mixture_mutual_information",
+    "mle_dimension", "mutual_information", "normal_scores", "nwj_lower_bound", "nwj_mutual_information",
+    "pairwise_divergence", "renyi_entropy", "renyi_mutual_information", "shrink_covariance",
+    "twonn_dimension", "wishart_logdet_bias",
 ]

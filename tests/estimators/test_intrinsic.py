@@ -1,4 +1,4 @@
-"""Exact neighbours, TwoNN / Levina-Bickel intrinsic dimension, and the embedded family with exact MI."""
+"""TwoNN / Levina-Bickel intrinsic dimension, and the embedded family with exact MI."""
 import math
 import warnings
 
@@ -10,39 +10,6 @@ from infossl import DegenerateInputWarning
 from infossl.estimators import intrinsic_dimension, mle_dimension, twonn_dimension
 from infossl.estimators.embedded import EmbeddedGaussianPair, embedded_gaussian_pair
 from infossl.estimators.latent import calibrated_dimension
-from infossl.estimators.neighbours import nearest_neighbours
-
-
-def _brute(z, k):
-    d = torch.cdist(z, z)
-    d.fill_diagonal_(math.inf)
-    n = z.shape[0]
-    # order by (distance, index)
-    key = d * 0
-    idx = torch.stack([torch.from_numpy(np.lexsort((np.arange(n), d[i].numpy()))[:k]) for i in range(n)])
-    return d.gather(1, idx), idx
-
-
-@pytest.mark.parametrize("chunk", [None, 7, 1000])
-def test_neighbours_exact_and_chunked(rng, chunk):
-    # also near-duplicates, which the float32 screening cannot rank: they go through the float64 pass
-    line = torch.from_numpy(np.random.default_rng(9).uniform(size=(200, 1)) @ np.ones((1, 5)))
-    d, i = nearest_neighbours(line, 3, chunk_size=chunk)
-    db, ib = _brute(line, 3)
-    assert torch.equal(i, ib) and torch.allclose(d, db, rtol=1e-12)
-    z = torch.from_numpy(rng.standard_normal((300, 20)))
-    d, i = nearest_neighbours(z, 5, chunk_size=chunk)
-    db, ib = _brute(z, 5)
-    assert torch.equal(i, ib)
-    assert torch.allclose(d, db, rtol=1e-12)
-
-
-def test_neighbours_ties_by_index_and_errors():
-    z = torch.tensor([[0.0], [1.0], [-1.0], [2.0]], dtype=torch.float64)
-    d, i = nearest_neighbours(z, 2)
-    assert i[0].tolist() == [1, 2] and d[0].tolist() == [1.0, 1.0]
-    with pytest.raises(ValueError, match="k must be in"):
-        nearest_neighbours(z, 4)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

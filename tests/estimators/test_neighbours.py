@@ -1,0 +1,121 @@
+"""Tests for infossl.estimators.neighbours: exact k-NN (Euclidean, max-norm), the KSG counts, both search paths."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infossl.estimators.neighbours import chebyshev_slabs, distances, ksg_counts, kth_neighbour, nearest_neighbours
+
+
+def _brute(z, k):
+    d = torch.cdist(z, z)
+    d.fill_diagonal_(math.inf)
+    n = z.shape[0]
+    # order by (distance, index)
+    idx = torch.stack([torch.from_numpy(np.lexsort((np.arange(n), d[i].numpy()))[:k]) for i in range(n)])
+    return d.gather(1, idx), idx
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 1000])
+def test_neighbours_exact_and_chunked(rng, chunk):
+    # also near-duplicates, which the float32 screening cannot rank: they go through the float64 pass
+    line = torch.from_numpy(np.random.default_rng(9).uniform(size=(200, 1)) @ np.ones((1, 5)))
+    d, i = nearest_neighbours(line, 3, chunk_size=chunk)
+    db, ib = _brute(line, 3)
+    assert torch.equal(i, ib) and torch.allclose(d, db, rtol=1e-12)
+    z = torch.from_numpy(rng.standard_normal((300, 20)))
+    d, i = nearest_neighbours(z, 5, chunk_size=chunk)
+    db, ib = _brute(z, 5)
+    assert torch.equal(i, ib)
+    assert torch.allclose(d, db, rtol=1e-12)
+
+
+def test_neighbours_ties_by_index_and_errors():
+    z = torch.tensor([[0.0], [1.0], [-1.0], [2.0]], dtype=torch.float64)
+    d, i = nearest_neighbours(z, 2)
+    assert i[0].tolist() == [1, 2] and d[0].tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="k must be in"):
+        nearest_neighbours(z, 4)
+
+
+def _ksg_reference(x, y, k, variant):
+    """Counts and joint k-th distances by the definitions, one row at a time (float64 numpy)."""
+    n = len(x)
+    nx, ny, eps = np.empty(n, int), np.empty(n, int), np.empty(n)
+    for i in range(n):
+        dx, dy = np.abs(x - x[i]).max(axis=1), np.abs(y - y[i]).max(axis=1)
+        dj = np.maximum(dx, dy)
+        dj[i] = np.inf
+        sel = np.lexsort((np.arange(n), dj))[:k]  # (distance, index) order
+        eps[i] = dj[sel[-1]]
+        if variant == 1:
+            nx[i], ny[i] = (dx < eps[i]).sum() - 1, (dy < eps[i]).sum() - 1
+        else:
+            nx[i], ny[i] = (dx <= dx[sel].max()).sum() - 1, (dy <= dy[sel].max()).sum() - 1
+    return nx, ny, eps
+
+
+def _pairs(kind, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "gauss":
+        x = rng.standard_normal((240, 3))
+        return x, 0.6 * x[:, :2] + 0.8 * rng.standard_normal((240, 2))
+    if kind == "ties":  # many equal distances, fewer than k copies of any point
+        x = rng.integers(0, 6, (240, 2)).astype(float)
+        return x, x + rng.integers(0, 6, (240, 2))
+    # distances that differ only below float32 resolution: the float32 screen must hand them to float64
+    x = rng.integers(0, 5, (240, 2)) + 1e-9 * rng.standard_normal((240, 2))
+    return x, x + rng.integers(0, 3, (240, 2)) + 1e-9 * rng.standard_normal((240, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_chebyshev_slabs_are_exact(seed, dtype):
+    z = torch.from_numpy(np.random.default_rng(seed).standard_normal((300, 7))).to(dtype)
+    rows = slice(40, 77)
+    slabs = chebyshev_slabs(z, rows, 64)  # (5, 37, 64), the last 20 columns padded with +inf
+    assert slabs.shape == (5, 37, 64) and torch.isinf(slabs[-1, :, 300 - 256:]).all()
+    flat = slabs.permute(1, 0, 2).reshape(37, -1)[:, :300]
+    direct = distances(z, torch.arange(40, 77), torch.arange(300).expand(37, 300), "chebyshev")
+    assert torch.equal(flat, direct)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "chebyshev"])
+@pytest.mark.parametrize("k", [1, 4])
+def test_kth_neighbour_paths_and_chunks_agree(seed, metric, k):
+    z = torch.from_numpy(np.random.default_rng(seed).standard_normal((250, 4)))
+    d = distances(z, torch.arange(250), torch.arange(250).expand(250, 250), metric)
+    d.fill_diagonal_(math.inf)
+    truth = d.sort(dim=1).values[:, k - 1]
+    for algorithm, chunk in (("brute", None), ("brute", 7), ("brute", 250), ("kd_tree", None)):
+        idx = kth_neighbour(z, k, metric, algorithm, chunk)
+        assert torch.equal(d.gather(1, idx.unsqueeze(1)).squeeze(1), truth), (algorithm, chunk)
+    assert (idx != torch.arange(250)).all()
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+@pytest.mark.parametrize("kind", ["gauss", "ties", "band"])
+def test_ksg_counts_match_the_definition(seed, variant, kind):
+    x, y = _pairs(kind, seed)
+    ref = _ksg_reference(x, y, 5, variant)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    one = ksg_counts(tx, ty, 5, variant, "brute", 240)
+    for got in (one, ksg_counts(tx, ty, 5, variant, "brute", 17), ksg_counts(tx, ty, 5, variant, "kd_tree")):
+        for g, r in zip(got, ref):
+            assert np.array_equal(g.numpy(), r)
+    for g, o in zip(ksg_counts(tx, ty, 5, variant, "brute", 61), one):  # chunked == one-shot, bit for bit
+        assert torch.equal(g, o)
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_counts_float32_equals_float64_where_exact(seed, variant):
+    # multiples of 1/32 below 32: every coordinate and difference is exact in float32, so the float32 search
+    # must give the float64 neighbours and counts, ties included
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1024, (300, 3)) / 32.0
+    y = 0.5 * x[:, :2] + rng.integers(0, 512, (300, 2)) / 32.0
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    n64 = ksg_counts(tx, ty, 4, variant)
+    n32 = ksg_counts(tx.float(), ty.float(), 4, variant)
+    assert torch.equal(n32[0], n64[0]) and torch.equal(n32[1], n64[1])
+    assert torch.equal(n32[2].double(), n64[2])
