@@ -117,8 +117,10 @@ def _measure(meta: dict, x, y, truth: float, seed: int, args, have_lmi: bool):
     """The rows of one draw: auto with details, plain KSG (embedded families up to --ksg-max-dim), latentmi."""
     res, secs, warns = timed(lambda: infossl.mutual_information(x, y, details=True))
     lo, hi = res.interval
+    stab = next((c.values for c in res.checks if c.name.startswith("stability")), {})
     yield dict(**meta, n=args.n, seed=seed, method="auto", route=res.method, truth=truth, value=res.value,
-               lo=lo, hi=hi, covered=lo <= truth <= hi, within_target=within_target(res.value, truth),
+               lo=lo, hi=hi, se=stab.get("se"), drift=stab.get("drift"), covered=lo <= truth <= hi,
+               within_target=within_target(res.value, truth),
                ratio=res.value / truth, warned=bool(warns), warnings=" | ".join(warns)[:400],
                latent_dim=res.info.get("latent_dim"), id_x=res.info.get("id_x"), seconds=secs)
     print(f"{meta['family']:16s} k={meta['k']:<3} D={meta['dim_x']:<5} seed={seed} truth={truth:6.3f} "

@@ -21,9 +21,7 @@ def _all(package):
     return list(importlib.import_module(package).__all__)
 
 
-@pytest.mark.parametrize("package", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=False, reason="sorted by the estimators split"))
-    if p == "infossl.estimators" else p for p in PACKAGES])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_all_is_sorted(package):
     names = _all(package)
     assert names == sorted(names)

@@ -23,8 +23,6 @@ ALLOWED = {
     ("deterministic/regime.py", "infossl.deterministic.mixture._as_input"),
     ("deterministic/regime.py", "infossl.deterministic.mixture._model_placement"),
     ("deterministic/regime.py", "infossl.deterministic.mixture._outputs"),
-    # the kNN jitter of estimators/knn.py, reused by the kNN label information
-    ("estimators/labels.py", "infossl.estimators.knn._jitter"),
 }
 
 

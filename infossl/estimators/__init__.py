@@ -2,10 +2,12 @@
 
 One family per module: :mod:`~infossl.estimators.gaussian` (log-det, LogDet),
 :mod:`~infossl.estimators.copula` (Gaussian copula), :mod:`~infossl.estimators.knn` (Kozachenko–Leonenko,
-KSG), :mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias correction),
+KSG; their exact neighbour search is :mod:`~infossl.estimators.neighbours`),
+:mod:`~infossl.estimators.corrected` (KSG with a Gaussian-surrogate bias correction),
 :mod:`~infossl.estimators.mixture` (pairwise-distance bounds for Gaussian mixtures),
-:mod:`~infossl.estimators.matrix` (matrix-based Rényi), :mod:`~infossl.estimators.variational`
-(InfoNCE / NWJ / DV), :mod:`~infossl.estimators.latent` (held-out low-dimensional encodings for
+:mod:`~infossl.estimators.matrix` (matrix-based Rényi), :mod:`~infossl.estimators.bounds`
+(InfoNCE / NWJ / DV on a critic score matrix), :mod:`~infossl.estimators.variational` (critics trained on
+them), :mod:`~infossl.estimators.latent` (held-out low-dimensional encodings for
 high-dimensional data of low intrinsic dimension), :mod:`~infossl.estimators.intrinsic` (TwoNN and
 Levina–Bickel intrinsic dimension), :mod:`~infossl.estimators.labels` (label information I(Z;Y)).
 :func:`entropy` and :func:`mutual_information` dispatch on ``method=``;
@@ -25,9 +27,9 @@ from infossl.estimators.latent import latent_mutual_information
 from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
                                         pairwise_divergence)
-from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_lower_bound, dv_mutual_information,
-                                            infonce_lower_bound, infonce_mutual_information, nwj_lower_bound,
-                                            nwj_mutual_information)
+from infossl.estimators.bounds import dv_lower_bound, infonce_lower_bound, nwj_lower_bound
+from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_mutual_information,
+                                            infonce_mutual_information, nwj_mutual_information)
 
 __all__ = [
     "ConcatCritic", "EstimateResult", "ReliabilityWarning", "SeparableCritic", "copula_entropy",

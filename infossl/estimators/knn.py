@@ -75,7 +75,9 @@ def _unique_rows(t: torch.Tensor) -> torch.Tensor:
     return torch.unique(t.detach(), dim=0)
 
 
-def _jitter(t: torch.Tensor, random_state) -> torch.Tensor:
+def tie_jitter(t: torch.Tensor, random_state) -> torch.Tensor:
+    """``t`` plus Gaussian noise of 1e-10 (at least 16 eps) times each column's std: breaks exact ties
+    (duplicate points) for the kNN estimators without changing any other neighbour relation measurably."""
     rng = check_random_state(random_state)
     std = _column_std(t.detach())  # (1, d)
     std = torch.where(std > 0, std, t.detach().abs().amax(dim=0, keepdim=True).clamp_min(1.0))
@@ -200,7 +202,7 @@ def knn_entropy(z: ArrayLike, *, k: int = 3, metric: str = "euclidean", duplicat
         else:
             warn_degenerate(f"z: {n_zero} of {t.shape[0]} points had >= k={k} exact copies; added noise of "
                             f"relative size {_JITTER:g} per column (duplicates='jitter')")
-            t = _jitter(t, random_state)
+            t = tie_jitter(t, random_state)
         value, n_zero = _kl(t, k, metric, algo, chunk_size)
         if n_zero:  # pragma: no cover - jitter separates every copy
             raise _duplicate_error("z", n_zero, k)
@@ -321,7 +323,7 @@ def ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, variant: i
             else:
                 warn_degenerate(f"(x, y): {n_zero} of {xy.shape[0]} points had >= k={k} exact copies; added "
                                 f"noise of relative size {_JITTER:g} per column (duplicates='jitter')")
-                u = _jitter(xy, random_state)
+                u = tie_jitter(xy, random_state)
             value, n_zero = _ksg(u[:, :dx], u[:, dx:], k, variant, standardize, algo, chunk_size)
             if n_zero:  # pragma: no cover - jitter separates every copy
                 raise _duplicate_error("(x, y)", n_zero, k)

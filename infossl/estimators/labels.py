@@ -153,7 +153,7 @@ def knn_label_mutual_information(z: ArrayLike, labels: Any, *, k: int = 3, metri
     >>> round(knn_label_mutual_information(z, y), 2), round(float(np.log(4)), 2)
     (1.39, 1.39)
     """
-    from infossl.estimators.knn import _jitter  # knn's own; see tests/test_private_imports.py
+    from infossl.estimators.knn import tie_jitter
 
     k = check_int(k, "k", low=1)
     metric = check_choice(metric, "metric", _METRICS)
@@ -181,7 +181,7 @@ def knn_label_mutual_information(z: ArrayLike, labels: Any, *, k: int = 3, metri
                              "Pass duplicates='jitter' to add noise of relative size 1e-10 per column")
         warn_degenerate(f"z: {n_zero} of {t.shape[0]} rows had >= k={k} exact copies in their class; added "
                         "noise of relative size 1e-10 per column (duplicates='jitter')")
-        t = _jitter(t, random_state)
+        t = tie_jitter(t, random_state)
         value, n_zero = _ross(t, torch.from_numpy(codes).to(t.device), counts, k, metric, chunk_size)
         if n_zero:  # pragma: no cover - the jitter separates every copy
             raise ValueError(f"{n_zero} rows still have a zero k-th neighbour distance after jittering")
