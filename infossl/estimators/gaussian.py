@@ -328,7 +328,8 @@ def project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
     scale = global_scale(t)
     if scale == 0:
         return t[:, :0]
-    tc = centred(t) / scale  # (n, d)
+    tc = centred(t)  # (n, d), a new tensor
+    tc = tc.div_(scale) if not tc.requires_grad else tc / scale  # in place: one (n, d) copy, not two
     n, d = tc.shape
     if d > n:  # Gram route, O(n^2 d): the same non-zero spectrum; basis V_r = Z^T U_r / sqrt(lambda_r)
         evals, evecs = torch.linalg.eigh((tc @ tc.T).detach())
@@ -357,7 +358,9 @@ def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bi
     if n <= rx + ry + 1:
         raise ValueError(f"the Gaussian MI needs more samples than dimensions: n={n} but dx={rx}, dy={ry} "
                          "(after removing collapsed directions) need n > dx + dy + 1")
-    cov = centred_cov(torch.cat([xp, yp], dim=1))  # (rx+ry, rx+ry)
+    # Joint covariance by blocks: xp and yp are centred already, and no (n, rx + ry) copy is made
+    cxx, cxy, cyy = xp.T @ xp, xp.T @ yp, yp.T @ yp
+    cov = torch.cat([torch.cat([cxx, cxy], dim=1), torch.cat([cxy.T, cyy], dim=1)], dim=0) / (n - 1)
     if ridge > 0:
         for sl in (slice(0, rx), slice(rx, rx + ry)):
             block = cov[sl, sl]
