@@ -45,6 +45,11 @@ READ_CHUNK_BYTES = 64 * 2**20
 #: One batch of (P, K, K) pairwise Cholesky factorisations in ``infossl.estimators.mixture``: small enough to
 #: stay cache-resident, measured 2-3x faster than 40 MiB batches.
 PAIR_BATCH_BYTES = 2**21
+#: One (rows, n, d) block of direct differences in the exact fallback of the k-NN search
+#: (``infossl.estimators.neighbours``, rows whose float32 and float64 screens both stay uncertain, e.g.
+#: near-duplicate points): a rare path whose block is d times a distance block, so a quarter of
+#: :data:`DEFAULT_MEMORY_BUDGET` (no timing of its own is recorded).
+DIRECT_BLOCK_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)

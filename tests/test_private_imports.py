@@ -16,14 +16,9 @@ import infossl
 ROOT = pathlib.Path(infossl.__file__).parent
 FILES = sorted(ROOT.rglob("*.py"))
 
-#: Crossings that remain in files owned elsewhere, (importing file, "module.name"); each one is removed
-#: here when its name gets a public home. Do not add to it: give the shared name a public home instead.
-ALLOWED = {
-    # deterministic/mixture.py's helpers, shared with the regime estimator
-    ("deterministic/regime.py", "infossl.deterministic.mixture._as_input"),
-    ("deterministic/regime.py", "infossl.deterministic.mixture._model_placement"),
-    ("deterministic/regime.py", "infossl.deterministic.mixture._outputs"),
-}
+#: Crossings still allowed, (importing file, "module.name"). Empty: every name shared between modules has a
+#: public home. Do not add to it: give the shared name a public home instead.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _module_of(path: pathlib.Path) -> str:

@@ -104,7 +104,9 @@ class OutputMixture:
 OutputMixture.__init__ = renamed_keywords(ridge="output_noise_var")(OutputMixture.__init__)  # type: ignore
 
 
-def _model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dtype]:
+def model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dtype]:
+    """Device and dtype to run ``model`` in: its first parameter's, else a float tensor input's, else the CPU
+    in float64 (float32 for a non-float tensor input)."""
     if isinstance(model, nn.Module):
         for p in model.parameters():
             return p.device, p.dtype
@@ -113,7 +115,9 @@ def _model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dt
     return torch.device("cpu"), torch.float32 if isinstance(x, torch.Tensor) else torch.float64
 
 
-def _as_input(a: object, name: str, device: torch.device, dtype: torch.dtype, min_ndim: int) -> torch.Tensor:
+def checked_model_input(a: object, name: str, device: torch.device, dtype: torch.dtype,
+                        min_ndim: int) -> torch.Tensor:
+    """``a`` as a finite real tensor on ``device`` / ``dtype`` with at least ``min_ndim`` dimensions and rows."""
     t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
     if t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
@@ -128,7 +132,9 @@ def _as_input(a: object, name: str, device: torch.device, dtype: torch.dtype, mi
     return t
 
 
-def _outputs(model: Callable, x: torch.Tensor, name: str) -> torch.Tensor:
+def checked_model_outputs(model: Callable, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``model(x)`` without gradients, flattened to (n, K); a shape mismatch or a non-finite output is a
+    ValueError that names ``name``."""
     try:
         with torch.no_grad():
             out = model(x)
@@ -225,25 +231,25 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         chunk_size = check_int(chunk_size, "chunk_size", low=1)
     if method == "auto":
         method = "views" if views is not None else ("sketch" if rank is not None else "exact")
-    device, dtype = _model_placement(model, x if x is not None else views)
+    device, dtype = model_placement(model, x if x is not None else views)
 
     if method == "views":
         if views is None:
             raise ValueError('method="views" needs views= of shape (n, M, *input_shape)')
-        v = _as_input(views, "views", device, dtype, 3)
+        v = checked_model_input(views, "views", device, dtype, 3)
         n, m = v.shape[0], v.shape[1]
         if m < 2:
             raise ValueError(f"views needs at least 2 views per input (shape (n, M, ...)), got M={m}")
         if x is not None:
-            xt = _as_input(x, "x", device, dtype, 2)
+            xt = checked_model_input(x, "x", device, dtype, 2)
             if xt.shape[0] != n or xt.shape[1:] != v.shape[2:]:
                 raise ValueError(f"x of shape {tuple(xt.shape)} does not match views of shape {tuple(v.shape)}: "
                                  f"expected ({n}, {', '.join(map(str, v.shape[2:]))})")
         step = chunk_size or max(1, chunk_size_for(m * math.prod(v.shape[2:]), itemsize=v.element_size(),
                                                    factor=8))
-        out = torch.cat([_outputs(model, v[s].reshape(-1, *v.shape[2:]), "views").reshape(s.stop - s.start, m, -1)
-                         for s in iter_chunks(n, step)])                                    # (n, M, K)
-        means = _outputs(model, xt, "x") if x is not None else out.mean(dim=1)            # (n, K)
+        out = torch.cat([checked_model_outputs(model, v[s].reshape(-1, *v.shape[2:]), "views")
+                         .reshape(s.stop - s.start, m, -1) for s in iter_chunks(n, step)])  # (n, M, K)
+        means = checked_model_outputs(model, xt, "x") if x is not None else out.mean(dim=1)            # (n, K)
         dev = out - out.mean(dim=1, keepdim=True)                                          # (n, M, K)
         cov = dev.transpose(1, 2) @ dev / (m - 1)                                          # (n, K, K)
         mix_cov, factor, k = cov, None, out.shape[2]
@@ -254,7 +260,7 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         if (noise_std is None) == (noise_cov is None):
             got = "both" if noise_std is not None else "neither"
             raise ValueError(f"pass exactly one of noise_std= or noise_cov=; got {got}")
-        xt = _as_input(x, "x", device, dtype, 2)
+        xt = checked_model_input(x, "x", device, dtype, 2)
         d = math.prod(xt.shape[1:])
         if noise_std is not None:
             noise_std = check_float(noise_std, "noise_std", low=0.0, low_open=True)
@@ -266,7 +272,7 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
             if c.ndim == 1 and bool((c <= 0).any()):
                 raise ValueError(f"diagonal noise_cov must be positive, got min {float(c.min())}")
         kind, l = noise_factor(noise_std, noise_cov, d, xt)
-        means = _outputs(model, xt, "x")                                                   # (n, K)
+        means = checked_model_outputs(model, xt, "x")                                                   # (n, K)
         k = means.shape[1]
         if method == "exact":
             j = jacobians(model, xt, chunk_size=chunk_size)                                 # (n, K, D)

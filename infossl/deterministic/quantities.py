@@ -36,7 +36,7 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
-from infossl.linalg import gaussian_entropy_from_logdet
+from infossl.linalg import gaussian_entropy_from_logdet, logdet_of_cholesky
 from infossl.deterministic.mixture import OutputMixture, output_mixture  # noqa: F401 (doctest)
 from infossl.estimators.mixture import mixture_entropy_bounds, mixture_mutual_information
 
@@ -77,7 +77,7 @@ def conditional_entropy(mixture: OutputMixture) -> Quantity:
     chol, info = torch.linalg.cholesky_ex(c)                                      # (n, K, K)
     if bool((info > 0).any()):
         raise ValueError("a component covariance is not positive definite; use a ridge > 0")
-    logdet = 2 * torch.log(chol.diagonal(dim1=1, dim2=2)).sum(dim=1)             # (n,)
+    logdet = logdet_of_cholesky(chol)                                            # (n,)
     value = gaussian_entropy_from_logdet(logdet, mix.dim).mean()
     return Quantity("H(Z|T)", float(value), "exact", "mean of 1/2 log det(2 pi e C_i), ridge included")
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from infossl._validation import check_float, check_generator, check_int
 from infossl.deterministic.jacobian import check_model, jacobians
-from infossl.deterministic.mixture import _as_input, _model_placement, _outputs
+from infossl.deterministic.mixture import checked_model_input, checked_model_outputs, model_placement
 
 __all__ = ["regime_check"]
 
@@ -90,11 +90,11 @@ def regime_check(model: Callable, x: object, noise_std: float, *, n_noise: int =
     check_model(model)
     noise_std = check_float(noise_std, "noise_std", low=0.0, low_open=True)
     n_noise = check_int(n_noise, "n_noise", low=20)
-    device, dtype = _model_placement(model, x)
-    xt = _as_input(x, "x", device, dtype, 2)
+    device, dtype = model_placement(model, x)
+    xt = checked_model_input(x, "x", device, dtype, 2)
     g = check_generator(generator, xt.device)
     n = xt.shape[0]
-    _outputs(model, xt, "x")
+    checked_model_outputs(model, xt, "x")
     jac = jacobians(model, xt)                                                        # (n, K, D)
     cov = noise_std ** 2 * jac @ jac.transpose(1, 2)                                  # (n, K, K)
     clean = _patterns(model, xt)                                                      # (n, P) or None
@@ -102,7 +102,7 @@ def regime_check(model: Callable, x: object, noise_std: float, *, n_noise: int =
     for i in range(n):
         eps = torch.randn(n_noise, *xt.shape[1:], generator=g, dtype=xt.dtype, device=xt.device)
         xi = xt[i:i + 1] + noise_std * eps                                            # (m, ...)
-        out = _outputs(model, xi, "noisy copies of x")                                # (m, K)
+        out = checked_model_outputs(model, xi, "noisy copies of x")                                # (m, K)
         k = out.shape[1]
         sample = torch.cov(out.T).reshape(k, k)                                       # (K, K)
         c = cov[i]

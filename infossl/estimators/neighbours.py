@@ -29,7 +29,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from infossl._backend import chunk_size_for, global_scale, iter_chunks
+from infossl._backend import DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks
 
 __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours"]
 
@@ -132,9 +132,10 @@ def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: to
 
 
 def _redo_rows(z: torch.Tensor, rows: torch.Tensor, k: int, dist: torch.Tensor, index: torch.Tensor) -> None:
-    """Exact k-NN of ``rows`` against every row by direct differences, in blocks of about 64 MiB."""
+    """Exact k-NN of ``rows`` against every row by direct differences, in blocks of
+    :data:`~infossl._backend.DIRECT_BLOCK_BYTES`."""
     n, d = z.shape
-    block = max(1, (64 * 2**20) // max(1, n * d * z.element_size()))
+    block = max(1, DIRECT_BLOCK_BYTES // max(1, n * d * z.element_size()))
     cols = torch.arange(n, device=z.device)
     for part in rows.split(block):
         full = (z[part].unsqueeze(1) - z.unsqueeze(0)).pow(2).sum(dim=2).sqrt()  # (b, n)
