@@ -7,7 +7,7 @@ import time
 from typing import Any, Sequence
 
 from infossl.cli._common import emit, format_table, package_version, parse_option, parse_value  # noqa: F401
-from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
+from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 
 EPILOG = """\
 examples:

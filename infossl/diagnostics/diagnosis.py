@@ -285,7 +285,7 @@ def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
 
 def _auto_view_mi(a: torch.Tensor, b: torch.Tensor, routes: list) -> float:
     """``mutual_information(a, b)`` (method "auto") of two (n, d) float64 views; appends the route taken."""
-    from infossl.estimators.api import auto_mi_estimate
+    from infossl.estimators.dispatch import auto_mi_estimate
 
     tx, ty, _ = check_pair(a, b, min_samples=3)
     value, route = auto_mi_estimate(tx, ty)

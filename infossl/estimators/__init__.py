@@ -14,7 +14,7 @@ Levina–Bickel intrinsic dimension), :mod:`~infossl.estimators.labels` (label i
 ``details=True`` returns an :class:`~infossl.estimators.details.EstimateResult` with an interval and checks.
 """
 
-from infossl.estimators.api import entropy, mutual_information
+from infossl.estimators.dispatch import entropy, mutual_information
 from infossl.estimators.copula import copula_entropy, copula_mutual_information, copula_scores, normal_scores
 from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mutual_information
 from infossl.estimators.details import EstimateResult, ReliabilityWarning

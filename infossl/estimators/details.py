@@ -211,7 +211,7 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
     with plain ``"ksg"``; any other method with ``"copula"``. ``random_state`` draws the subsamples.
     Cost: about 2.75 times one estimate (the halves and quarters are cheaper than the full run).
     """
-    from infossl.estimators import api
+    from infossl.estimators import dispatch
     from infossl.estimators.latent import latent_parts
 
     tx, ty, _ = check_pair(x, y, min_samples=3)
@@ -223,7 +223,7 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
     if method == "auto":
         if options:
             raise TypeError(f"method='auto' takes no options (got {sorted(options)}); name a method to set them")
-        route, info = api.auto_mi_route(tx, ty)
+        route, info = dispatch.auto_mi_route(tx, ty)
     checks: list[Check] = []
     if route == "latent":
         opts = dict(options)
@@ -241,14 +241,14 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
                                              **{k: v for k, v in sub_opts.items() if k != "estimator"}).value)
         agree = _agreement("latent", value, "gaussian on the latents", partner)
     else:
-        est = api.mi_function(route)
+        est = dispatch.mi_function(route)
         value = float(est(tx, ty, **options))
 
         def fn(rows):
             return float(est(tx[rows], ty[rows], **options))
         min_rows = 20
         other = "copula" if route != "copula" else "ksg"
-        partner = _safe(lambda: api.mi_function(other)(tx, ty))
+        partner = _safe(lambda: dispatch.mi_function(other)(tx, ty))
         agree = _agreement(route, value, other, partner)
     halves, quarters = [], []
     if math.isfinite(value):
@@ -274,13 +274,13 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
 
 
 def _id_check(tx: torch.Tensor, ty: torch.Tensor, route: str, info: dict[str, Any]) -> Check:
-    from infossl.estimators import api
+    from infossl.estimators import dispatch
 
     if route == "latent":
         return Check("intrinsic dimension", True, f"TwoNN x: {info['id_x']:.1f} of {tx.shape[1]}, y: {info['id_y']:.1f} "
                      f"of {ty.shape[1]}; latent dimension {info['latent_dim']}", {"id_x": info["id_x"], "id_y": info["id_y"]})
     if "id_x" not in info:
-        lows = api.low_dimensional_sides(tx, ty)
+        lows = dispatch.low_dimensional_sides(tx, ty)
         info.update(lows)
     if "id_x" not in info or info["id_x"] is None:
         return Check("intrinsic dimension", None, "not measured (fewer than 500 rows or under 16 dimensions per side)")
@@ -303,7 +303,7 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
     manifold check compares the calibrated TwoNN dimension with d: data on a lower-dimensional set have
     entropy -inf, and the result's kind is then ``"undefined (manifold)"``.
     """
-    from infossl.estimators import api
+    from infossl.estimators import dispatch
 
     t, _ = check_embeddings(z, min_samples=3)
     t = t.detach().to(torch.float64).cpu()
@@ -311,11 +311,11 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
     rng = check_random_state(random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        manifold = api.manifold_dimension(t)
-        route = api.auto_entropy_route(t) if method == "auto" else method
+        manifold = dispatch.manifold_dimension(t)
+        route = dispatch.auto_entropy_route(t) if method == "auto" else method
         if method == "auto" and options:
             raise TypeError(f"method='auto' takes no options (got {sorted(options)}); name a method to set them")
-        est = api.entropy_function(route)
+        est = dispatch.entropy_function(route)
         value = float(est(t, **options))
 
     def fn(rows):
@@ -330,11 +330,11 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
                 pass
     interval, stability, _ = _interval_and_stability(value, halves, quarters)
     if d <= 128 and route != "knn":
-        partner = _safe(lambda: api.entropy_function("knn")(t))
+        partner = _safe(lambda: dispatch.entropy_function("knn")(t))
         agree = _agreement(route, value, "knn", partner)
     else:
         other = "gaussian" if route != "gaussian" else "copula"
-        partner = _safe(lambda: api.entropy_function(other)(t))
+        partner = _safe(lambda: dispatch.entropy_function(other)(t))
         if other == "gaussian" and partner is not None:
             ok = value <= partner + _tol(value, partner)
             agree = Check("agreement", bool(ok), f"{route} {value:.3f} vs the Gaussian upper bound {partner:.3f}"
@@ -349,7 +349,7 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
         checks.append(Check("intrinsic dimension", None, "not measured (fewer than 50 rows or d = 1)"))
     else:
         info["intrinsic_dimension"] = manifold
-        ok = not api.is_manifold(manifold, d)
+        ok = not dispatch.is_manifold(manifold, d)
         detail = f"calibrated TwoNN {manifold:.1f} of d = {d}"
         if not ok:
             kind = "undefined (manifold)"

@@ -9,7 +9,7 @@ import torch
 
 import infossl
 from infossl.estimators import EstimateResult, ReliabilityWarning, latent_mutual_information
-from infossl.estimators.api import auto_mi_route, is_manifold, manifold_dimension
+from infossl.estimators.dispatch import auto_mi_route, is_manifold, manifold_dimension
 from infossl.estimators.details import mi_kind
 from infossl.estimators.embedded import embedded_gaussian_pair
 from infossl.synthetic import make_family

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import infossl
-from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
+from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 from ._contract import assert_contract, classify
 from ._inputs import KINDS, REFUSED, make
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import infossl
-from infossl.estimators.api import ENTROPY_METHODS, MI_METHODS
+from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 from ._contract import classify
 from ._inputs import KINDS, REFUSED, make
 
