@@ -6,13 +6,17 @@ the latent route was developed on, "wiggly" was not used for any choice), plus f
 Student-t and collapsed (linear low-rank) pairs from ``infossl.synthetic`` where "auto" must stay right.
 Methods in the same run: ``auto`` (with ``details=True``: interval, checks, warnings), plain ``ksg`` in the
 ambient space (embedded families only, skipped above ``--ksg-max-dim`` per side: O(n^2 D); the other
-families' KSG figures are in ``results/accuracy.csv``), and ``latentmi`` (Gowri et al. 2024) when
-it is importable (optional, never a dependency).
+families' KSG figures are in ``results/accuracy.csv``), and ``latentmi`` (Gowri et al. 2024, the
+authors' package) when it is importable (optional, never a dependency; its numpy<2 pin is its only
+conflict here, so it is installed beside the environment:
+``pip install --no-deps --target /tmp/lmi latentmi`` and ``PYTHONPATH=/tmp/lmi python benchmarks/highdim.py``).
 
     python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
     python benchmarks/highdim.py --n 50000       # the larger n of the issue
     python benchmarks/highdim.py --quick         # three small cases
     python benchmarks/highdim.py --coverage      # interval coverage: untuned families, 5 seeds, n = 5000
+    python benchmarks/highdim.py --coverage --held-out   # seeds 5-9 and families no choice has seen
+    python benchmarks/highdim.py --summarize benchmarks/results/highdim_coverage.csv   # current rule
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 import warnings
 
@@ -28,8 +33,9 @@ import pandas as pd
 import torch
 
 import infossl
+from infossl.estimators.details import subsample_interval
 from infossl.estimators.embedded import embedded_gaussian_pair
-from infossl.io import write_text_atomic
+from infossl.io import save_figure_atomic, write_text_atomic
 from infossl.synthetic import make_family
 
 # (k, D, MI or None, warp): the issue's table first, then more of the k x D grid and the untuned warp
@@ -44,6 +50,10 @@ OTHERS = [("gaussian", 32), ("student-t", 16), ("collapsed", 64), ("high-mi", 25
 # full-dimensional and heavy-tailed pairs), each drawn with several seeds
 COVERAGE_EMBEDDED = [case for case in EMBEDDED if case[3] == "wiggly"]
 COVERAGE_OTHERS = [("gaussian", 16), ("student-t", 16), ("collapsed", 64), ("high-mi", 25)]
+# --coverage --held-out: the interval rule was chosen on seeds 0-4 of the families above; it is checked on
+# seeds 5-9 of them and on these families, which no choice has seen
+HELD_OUT_EMBEDDED = [(3, 384, 2.2, "wiggly"), (6, 768, 2.8, "wiggly")]
+HELD_OUT_OTHERS = [("normal-cdf", 16), ("half-cube", 8), ("student-t", 8), ("collapsed", 128)]
 QUICK = [(2, 64, 1.66, "linear"), (4, 256, 2.04, "wiggly")]
 
 
@@ -53,11 +63,14 @@ def within_target(value: float, truth: float) -> bool:
 
 def cases(args):
     embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else EMBEDDED
+    others = [] if args.quick else COVERAGE_OTHERS if args.coverage else OTHERS
+    if args.held_out:
+        embedded, others = embedded + HELD_OUT_EMBEDDED, others + HELD_OUT_OTHERS
     for k, d, mi, warp in embedded:
         pair = embedded_gaussian_pair(k, d, mi=mi, warp=warp, random_state=0)
         yield dict(family=f"embedded-{warp}", k=k, dim_x=d, dim_y=d), pair
-    if not args.quick:
-        for fam, d in (COVERAGE_OTHERS if args.coverage else OTHERS):
+    if others:
+        for fam, d in others:
             dist = make_family(fam, d)
             yield dict(family=fam, k=d if fam != "collapsed" else 3, dim_x=d, dim_y=d), dist
 
@@ -79,13 +92,27 @@ def main(argv=None) -> None:
     p.add_argument("--coverage", action="store_true",
                    help="untuned families only, --seeds draws each (default 5), no ksg / latentmi rows; "
                         "writes results/highdim_coverage.csv")
+    p.add_argument("--held-out", action="store_true",
+                   help="with --coverage: seeds 5-9 (unless --seed is given) and the held-out families too; "
+                        "writes results/highdim_coverage_heldout.csv")
     p.add_argument("--seeds", type=int, default=None, help="draws per case: seeds --seed, --seed + 1, ...")
     p.add_argument("--out", default=None, help="CSV path (default results/highdim.csv or highdim_coverage.csv)")
+    p.add_argument("--summarize", metavar="CSV", default=None,
+                   help="print the coverage of a --coverage CSV under the interval rule of this version "
+                        "(recomputed from its value, se and drift columns) and exit")
     args = p.parse_args(argv)
+    if args.summarize:
+        summarize(pd.read_csv(args.summarize))
+        return
+    if args.held_out and not args.coverage:
+        p.error("--held-out goes with --coverage")
+    if args.held_out and "--seed" not in (argv if argv is not None else sys.argv[1:]):
+        args.seed = 5
     args.n = args.n or (5000 if args.coverage else 10000)
     args.seeds = args.seeds or (5 if args.coverage else 1)
-    args.out = args.out or os.path.join(os.path.dirname(__file__), "results",
-                                        "highdim_coverage.csv" if args.coverage else "highdim.csv")
+    name = "highdim_coverage_heldout.csv" if args.held_out else "highdim_coverage.csv" if args.coverage \
+        else "highdim.csv"
+    args.out = args.out or os.path.join(os.path.dirname(__file__), "results", name)
     try:
         import latentmi  # noqa: F401
         have_lmi = not args.coverage
@@ -109,8 +136,25 @@ def main(argv=None) -> None:
           f"interval coverage: {int(auto.covered.sum())}/{len(auto)}; unwarned > 1.5x truth: {len(over)}; "
           f"latentmi {'run' if have_lmi else 'not run'}; wrote {args.out}")
     if args.seeds > 1:
-        print(auto.groupby(["family", "k", "dim_x"]).covered.agg(["sum", "count"]).to_string())
+        summarize(df)
     _plot(df, os.path.splitext(args.out)[0] + ".png", machine)
+
+
+def summarize(df: pd.DataFrame) -> None:
+    """Coverage of the truth by the interval rule of this version (``subsample_interval``), per case and in
+    all, recomputed from each auto row's value, se and drift (rows without them keep their lo and hi)."""
+    auto = df[df.method == "auto"].copy()
+    if {"se", "drift"} <= set(auto.columns):
+        for i, r in auto.iterrows():
+            if pd.notna(r.se) and pd.notna(r.drift):
+                auto.loc[i, ["lo", "hi"]] = subsample_interval(r.value, r.se, r.drift)
+    auto["covered"] = (auto.lo <= auto.truth) & (auto.truth <= auto.hi)
+    auto["width"] = auto.hi - auto.lo
+    table = auto.groupby(["family", "k", "dim_x"]).agg(covered=("covered", "sum"), draws=("covered", "size"),
+                                                        median_width=("width", "median"))
+    print(table.to_string())
+    print(f"coverage under the current interval rule: {int(auto.covered.sum())}/{len(auto)} "
+          f"({100 * auto.covered.mean():.0f} %); median width {auto.width.median():.3f} nats")
 
 
 def _measure(meta: dict, x, y, truth: float, seed: int, args, have_lmi: bool):
@@ -131,12 +175,28 @@ def _measure(meta: dict, x, y, truth: float, seed: int, args, have_lmi: bool):
                    within_target=within_target(v, truth), warned=bool(warns), seconds=secs)
         print(f"{'':16s} ksg={v:6.3f} {secs:.1f}s", flush=True)
     if have_lmi:  # pragma: no cover - optional peer
-        import latentmi.lmi as lmi
-
-        out, secs, warns = timed(lambda: lmi.estimate(x, y))
-        v = float(np.nanmean(out[0]))
+        out, secs, warns = timed(lambda: _latentmi(x, y, seed))
+        v = float(np.nanmean(out))
         yield dict(**meta, n=args.n, seed=seed, method="latentmi", route="latentmi", truth=truth, value=v,
-                   ratio=v / truth, within_target=within_target(v, truth), seconds=secs)
+                   ratio=v / truth, within_target=within_target(v, truth), warned=bool(warns), seconds=secs)
+        print(f"{'':16s} latentmi={v:6.3f} {secs:.1f}s", flush=True)
+
+
+def _latentmi(x, y, seed: int):  # pragma: no cover - optional peer
+    """latentmi's estimate (its defaults: 8 latent dimensions, half the rows held out) as pointwise MIs.
+
+    The peer draws its split and training batches from numpy's and torch's global generators, so they are
+    seeded here for a repeatable run; its last release still uses ``np.NaN`` (removed in numpy 2), which is
+    restored as an alias of ``np.nan`` when missing.
+    """
+    import latentmi.lmi as lmi
+
+    if not hasattr(np, "NaN"):
+        np.NaN = np.nan
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    pmis, _, _ = lmi.estimate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), quiet=True)
+    return pmis
 
 
 def _write(rows, machine: str, path: str) -> pd.DataFrame:
@@ -147,12 +207,10 @@ def _write(rows, machine: str, path: str) -> pd.DataFrame:
 
 
 def _plot(df: pd.DataFrame, path: str, machine: str) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # the Figure API: no global backend or pyplot state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
     marks = {"auto": "o", "ksg": "x", "latentmi": "s"}
     for method, g in df.groupby("method"):
         ax.scatter(g.truth, g.value, marker=marks.get(method, "."), label=method, zorder=3)
@@ -167,7 +225,7 @@ def _plot(df: pd.DataFrame, path: str, machine: str) -> None:
     ax.text(0.01, -0.13, machine, transform=ax.transAxes, fontsize=6)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
 
 
 if __name__ == "__main__":
