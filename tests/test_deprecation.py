@@ -60,3 +60,24 @@ def test_renamed_keywords_warn_forward_and_refuse_both():
     with pytest.raises(TypeError, match="got both new= and its old name old="):
         f(1, old=1, new=2)
     assert list(inspect.signature(f).parameters) == ["x", "new"] and f.__doc__ == "Doc."
+
+
+# infossl.diagnostics.spectral_shape, the old home of spectrum_shape, keeps working for one release.
+@pytest.mark.parametrize("name", ["alpha_req", "alpha_req_from_spectrum", "lidar", "lidar_from_scatter"])
+def test_spectral_shape_names_warn_and_are_the_new_objects(name):
+    import importlib
+
+    from infossl.diagnostics import spectrum_shape
+
+    old = importlib.import_module("infossl.diagnostics.spectral_shape")
+    with pytest.warns(DeprecationWarning, match=rf"spectral_shape\.{name} moved to "
+                                                rf"infossl\.diagnostics\.spectrum_shape\.{name}"):
+        assert getattr(old, name) is getattr(spectrum_shape, name)
+
+
+def test_spectral_shape_unknown_names_raise_attribute_error():
+    import importlib
+
+    old = importlib.import_module("infossl.diagnostics.spectral_shape")
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        old.nope  # noqa: B018

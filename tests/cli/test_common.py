@@ -38,3 +38,35 @@ def test_emit_prints_and_writes_atomically(tmp_path, capsys):
     emit({"x": 1}, "text", as_json=True)
     assert json.loads(capsys.readouterr().out) == {"x": 1}
     assert package_version()
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3", 3),
+        ("-2", -2),
+        ("0.5", 0.5),
+        ("1e-3", 1e-3),
+        ("true", True),
+        ("No", False),
+        ("none", None),
+        ("chebyshev", "chebyshev"),
+        ("", ""),
+    ],
+)
+def test_parse_value_signs_exponents_and_text(text, value):
+    assert parse_value(text) == value and type(parse_value(text)) is type(value)
+
+
+def test_parse_option():
+    assert parse_option("k=3") == ("k", 3)
+    assert parse_option("chunk-size=10") == ("chunk_size", 10)
+    assert parse_option("metric=a=b") == ("metric", "a=b")
+
+
+def test_format_table_alignment():
+    text = format_table([{"name": "a", "x": 1.5}, {"name": "long", "x": 10.25}], ["name", "x"])
+    lines = text.splitlines()
+    assert lines[0].split() == ["name", "x"]
+    assert lines[2].endswith(" 1.5000") and lines[3].endswith("10.2500")
+    assert len(lines[2]) == len(lines[3])

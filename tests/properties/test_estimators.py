@@ -10,7 +10,7 @@ from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 from ._contract import assert_contract, classify
 from ._inputs import KINDS, REFUSED, make
 
-FAST_KINDS = [k for k in KINDS if k != "wide"]  # n=50, d=10 000 is in test_wide.py
+FAST_KINDS = [k for k in KINDS if k != "wide"]  # n=50, d=10 000 is in tests/estimators/test_dispatch.py
 VARIATIONAL = {"infonce", "nwj", "dv"}
 OPTIONS = {"mixture": {"sigma": 1.0}, "infonce": {"steps": 10}, "nwj": {"steps": 10}, "dv": {"steps": 10}}
 

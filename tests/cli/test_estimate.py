@@ -1,15 +1,14 @@
-"""The ``infossl`` command line, run in-process through ``infossl.cli.main``."""
+"""``infossl estimate`` in-process through ``infossl.cli.main``: tables, JSON, ``--details``, exit statuses."""
 
 import json
-import subprocess
-import sys
+import warnings
 
 import numpy as np
 import pytest
 
 import infossl
 from infossl.cli import main
-from infossl.cli._common import format_table, parse_option, parse_value
+from infossl.estimators.embedded import embedded_gaussian_pair
 from infossl.synthetic import correlated_gaussian
 
 
@@ -115,53 +114,7 @@ def test_example(capsys):
 
 
 # ----------------------------------------------------------------------------------------- options
-@pytest.mark.parametrize(
-    "text, value",
-    [
-        ("3", 3),
-        ("-2", -2),
-        ("0.5", 0.5),
-        ("1e-3", 1e-3),
-        ("true", True),
-        ("No", False),
-        ("none", None),
-        ("chebyshev", "chebyshev"),
-        ("", ""),
-    ],
-)
-def test_parse_value(text, value):
-    assert parse_value(text) == value and type(parse_value(text)) is type(value)
-
-
-def test_parse_option():
-    assert parse_option("k=3") == ("k", 3)
-    assert parse_option("chunk-size=10") == ("chunk_size", 10)
-    assert parse_option("metric=a=b") == ("metric", "a=b")
-
-
-def test_format_table_alignment():
-    text = format_table([{"name": "a", "x": 1.5}, {"name": "long", "x": 10.25}], ["name", "x"])
-    lines = text.splitlines()
-    assert lines[0].split() == ["name", "x"]
-    assert lines[2].endswith(" 1.5000") and lines[3].endswith("10.2500")
-    assert len(lines[2]) == len(lines[3])
-
-
 # ----------------------------------------------------------------------------------------- exits
-def test_version_and_help(capsys):
-    code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.startswith("infossl ")
-    code, out, _ = run(capsys, "estimate", "--help")
-    assert code == 0 and "examples:" in out and "infossl estimate --example" in out
-
-
-def test_python_dash_m():
-    res = subprocess.run(
-        [sys.executable, "-m", "infossl.cli", "--version"], capture_output=True, text=True, timeout=120
-    )
-    assert res.returncode == 0 and res.stdout.startswith("infossl ")
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -197,3 +150,46 @@ def test_data_errors_exit_1(capsys, files, tmp_path):
         assert code == 1, (argv, err)
         assert err.startswith("infossl: error: ") and message in err, (argv, err)
         assert err.count("\n") == 1 and "Traceback" not in err  # one line, no traceback
+
+
+# ----------------------------------------------------------------------------------------- --details
+@pytest.fixture(scope="module")
+def detail_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("details")
+    x, y = embedded_gaussian_pair(2, 48, mi=1.5).sample(800, random_state=0)
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    np.save(d / "g.npy", np.random.default_rng(0).standard_normal((600, 3)))
+    np.save(d / "xs.npy", x[:300, :12])
+    return d
+
+
+def test_mi_details_table_and_json(detail_files, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(
+            ["estimate", str(detail_files / "x.npy"), str(detail_files / "y.npy"), "--details", "--json"]
+        )
+    rec = json.loads(capsys.readouterr().out)
+    det = rec["details"]
+    assert code == 0 and det["method"] == "auto -> latent" and det["kind"].startswith("lower bound")
+    assert det["value"] == pytest.approx(rec["value"]) and abs(rec["value"] - 1.5) < 0.2
+    assert len(det["interval"]) == 2 and {c["name"] for c in det["checks"]} >= {"agreement", "log n ceiling"}
+
+
+def test_entropy_details_flags_failed_checks(detail_files, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["estimate", str(detail_files / "xs.npy"), "--details"])
+    out = capsys.readouterr().out
+    assert code == 0 and "stability n, n/2, n/4" in out and "undefined (manifold)" in out and "warning:" in out and "-inf" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(["estimate", str(detail_files / "g.npy"), "--details", "--json"])
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["details"]["trusted"] is True and rec["details"]["kind"] == "estimate"
+
+
+def test_without_details_the_record_is_unchanged(detail_files, capsys):
+    main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian", "--json"])
+    assert "details" not in json.loads(capsys.readouterr().out)

@@ -1,0 +1,132 @@
+"""infossl.estimators.details: the details=True result (value, interval, kind, checks) and its
+ReliabilityWarning, one per failed check, naming the check."""
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import infossl
+from infossl.estimators import EstimateResult, ReliabilityWarning
+from infossl.estimators.details import Check, entropy_details, mi_details, mi_kind
+from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import make_family
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
+    return pair, *pair.sample(3000, random_state=0)
+
+
+def test_details_result(embedded):
+    pair, x, y = embedded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = infossl.mutual_information(x, y, details=True)
+    assert isinstance(r, EstimateResult) and r.method == "auto -> latent" and r.trusted
+    assert r.kind.startswith("lower bound")
+    lo, hi = r.interval
+    assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
+    names = [c.name for c in r.checks]
+    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension"]
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
+    assert "latent" in str(r)
+
+
+def test_details_warns_for_full_dimensional_method_on_manifold(embedded):
+    _, x, y = embedded
+    with pytest.warns(ReliabilityWarning, match="intrinsic dimension"):
+        r = infossl.mutual_information(x[:1000], y[:1000], method="gaussian", details=True)
+    assert not r.trusted and any("intrinsic dimension" in w for w in r.warnings)
+
+
+def test_details_log_n_ceiling(rng):
+    x, y = make_family("high-mi", 5, mi=8.0).sample(60, random_state=0)
+    with pytest.warns(ReliabilityWarning, match="log n ceiling"):
+        r = infossl.mutual_information(x, y, method="gaussian", details=True)
+    assert r.value > math.log(60)
+
+
+def test_copula_kind_is_a_lower_bound_only_in_one_dimension():
+    assert mi_kind("copula", 1, 1) == "lower bound"
+    assert mi_kind("copula", 2, 1) == "estimate"
+    assert mi_kind("infonce", 5, 5) == "lower bound"
+
+
+
+# ----------------------------------------------------------------------------------------- each failed check warns
+def _failed(record):
+    """Names of the checks that a ReliabilityWarning reported as failed, in order."""
+    out = []
+    for w in record:
+        if issubclass(w.category, ReliabilityWarning):
+            out.append(str(w.message).split("check '")[1].split("' failed")[0])
+    return out
+
+
+def test_stability_failure_warns_naming_the_check(seed):
+    # the plug-in Gaussian log-det (no bias correction) moves by nats between n, n/2 and n/4 at d = 40
+    rng = np.random.default_rng(seed)
+    z = 0.24 * rng.standard_normal((200, 40))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = infossl.entropy(z, method="gaussian", bias_correction=False, details=True)
+    stability = r.checks[0]
+    assert stability.name == "stability n, n/2, n/4" and stability.passed is False
+    assert "stability n, n/2, n/4" in _failed(record) and not r.trusted
+    assert any("check 'stability n, n/2, n/4' failed" in w for w in r.warnings)
+    x, y = rng.standard_normal((400, 30)), rng.standard_normal((400, 30))
+    with pytest.warns(ReliabilityWarning, match=r"I\(X;Y\) \(gaussian\): check 'stability n, n/2, n/4' failed"):
+        r = infossl.mutual_information(x, y, method="gaussian", bias_correction=False, details=True)
+    assert r.checks[0].passed is False and r.checks[0].values["n/2"] > r.value
+
+
+def test_agreement_failure_warns_naming_the_check(rng):
+    # two far modes in 1-D: the Gaussian entropy is log-variance large, Kozachenko-Leonenko sees the modes
+    b = np.concatenate([rng.normal(-10, 0.1, 150), rng.normal(10, 0.1, 150)])[:, None]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = entropy_details(b, method="gaussian")
+    assert _failed(record) == ["agreement"] and r.kind == "upper bound"
+    agree = next(c for c in r.checks if c.name == "agreement")
+    assert agree.passed is False and agree.values["gaussian"] > agree.values["knn"] + 2
+    # y = x^3: the rank-based copula MI is large, the linear Gaussian MI is not
+    x = rng.standard_normal((400, 1))
+    y = x ** 3 + 0.01 * rng.standard_normal((400, 1))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = mi_details(x, y, method="gaussian")
+    assert "agreement" in _failed(record)
+    assert r.checks[1].values["copula"] > r.checks[1].values["gaussian"] + 1
+
+
+def test_entropy_above_the_gaussian_upper_bound_fails_agreement(rng):
+    # d > 128: the partner is the Gaussian entropy, an upper bound; a k-NN value above it is too high
+    z = np.concatenate([rng.normal(-10, 0.1, (150, 130)), rng.normal(10, 0.1, (150, 130))])
+    with pytest.warns(ReliabilityWarning, match="check 'agreement' failed: knn .* vs the Gaussian upper bound"):
+        r = infossl.entropy(z, method="knn", details=True)
+    agree = next(c for c in r.checks if c.name == "agreement")
+    assert agree.values["knn"] > agree.values["gaussian"]
+
+
+def test_unmeasured_checks_neither_pass_nor_warn(rng):
+    # 1-D and 30 rows: no intrinsic dimension, no subsample stability (halves under 20 rows)
+    z = rng.standard_normal((30, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = entropy_details(z, method="gaussian")
+    passed = {c.name: c.passed for c in r.checks}
+    assert passed["intrinsic dimension"] is None and passed["stability n, n/2, n/4"] is None
+    assert r.interval == (r.value, r.value) and r.warnings == []
+    assert isinstance(r.checks[0], Check)
+
+
+def test_auto_takes_no_options(rng):
+    z = rng.standard_normal((100, 2))
+    with pytest.raises(TypeError, match="method='auto' takes no options"):
+        entropy_details(z, k=3)
+    with pytest.raises(TypeError, match="method='auto' takes no options"):
+        mi_details(z[:, :1], z[:, 1:], k=3)
