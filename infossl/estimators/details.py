@@ -4,8 +4,6 @@ r"""How sure is an estimate: the ``details=True`` result of :func:`~infossl.entr
 :class:`EstimateResult` carries the value, an interval, what kind of number it is (an estimate, a lower or
 upper bound, or undefined), the method that produced it, and the checks that say whether to trust it:
 
-* **precision** -- the interval (below) is at most max(0.2 nats, half the value) wide on each side; a wider
-  one means the value is not resolved at this n, however stable its mean looks.
 * **stability** -- the estimate on the n rows, on two disjoint halves (n/2) and on four disjoint quarters
   (n/4). A consistent estimator that has converged gives the same value at the three sizes; a drift says
   its bias still depends on n (e.g. KSG at high MI), so the value at n is still biased the same way.
@@ -19,6 +17,8 @@ upper bound, or undefined), the method that produced it, and the checks that say
   (:func:`~infossl.estimators.intrinsic.twonn_dimension`). Full-dimensional estimators (``gaussian``,
   ``copula``, ``corrected-ksg``) count every nonlinear feature of data on a low-dimensional curved set as
   new information; entropy of such data is :math:`-\infty`.
+* **precision** -- the interval (below) is at most max(0.2 nats, half the value) wide on each side; a wider
+  one means the value is not resolved at this n, however stable its mean looks.
 
 Each failed check raises a :class:`ReliabilityWarning` that says which check failed and why.
 
@@ -288,7 +288,7 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
             except ValueError:  # e.g. a subsample with duplicate points for KSG
                 halves, quarters = [], []
     interval, stability, se = _interval_and_stability(value, halves, quarters)
-    checks += [stability, _precision(value, interval), agree]
+    checks += [stability, agree]
     ceiling = math.log(n)
     ok = value <= ceiling
     checks.append(Check("log n ceiling", bool(ok), f"value {value:.3f} vs log n = {ceiling:.3f}" + ("" if ok else
@@ -296,6 +296,7 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
                         "(McAllester & Stratos 2020); the value rests on the estimator's assumptions"),
                         {"log_n": ceiling}))
     checks.append(_id_check(tx, ty, route, info))
+    checks.append(_precision(value, interval))
     result = EstimateResult(quantity="I(X;Y)", value=value, interval=interval, kind=mi_kind(route, dx, dy),
                             method=route if method != "auto" else f"auto -> {route}", n=n, checks=checks,
                             warnings=[], info=info)
@@ -371,7 +372,7 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
                           {route: value, "gaussian": partner})
         else:
             agree = _agreement(route, value, other, partner)
-    checks = [stability, _precision(value, interval), agree]
+    checks = [stability, agree]
     kind = "upper bound" if route == "gaussian" else "estimate"
     info: dict[str, Any] = {}
     if manifold is None:
@@ -386,6 +387,7 @@ def entropy_details(z, method: str = "auto", *, random_state=0, **options) -> Es
                        "finite value is an artefact of the estimator; model the input noise "
                        "(infossl.deterministic) or add noise of an explicit width")
         checks.append(Check("intrinsic dimension", bool(ok), detail, {"intrinsic_dimension": manifold}))
+    checks.append(_precision(value, interval))
     result = EstimateResult(quantity="H(Z)", value=value, interval=interval, kind=kind,
                             method=route if method != "auto" else f"auto -> {route}", n=n, checks=checks,
                             warnings=[], info=info)

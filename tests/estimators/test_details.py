@@ -9,7 +9,7 @@ import pytest
 
 import infossl
 from infossl.estimators import EstimateResult, ReliabilityWarning
-from infossl.estimators.details import Check, entropy_details, mi_details, mi_kind
+from infossl.estimators.details import Check, entropy_details, mi_details, mi_kind, subsample_interval
 from infossl.estimators.embedded import embedded_gaussian_pair
 from infossl.synthetic import make_family
 
@@ -30,7 +30,7 @@ def test_details_result(embedded):
     lo, hi = r.interval
     assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
     names = [c.name for c in r.checks]
-    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension"]
+    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension", "precision"]
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
     assert "latent" in str(r)
@@ -130,3 +130,34 @@ def test_auto_takes_no_options(rng):
         entropy_details(z, k=3)
     with pytest.raises(TypeError, match="method='auto' takes no options"):
         mi_details(z[:, :1], z[:, 1:], k=3)
+
+
+def test_subsample_interval_is_t4_se_plus_the_drift_on_both_sides():
+    # t_{4, 0.975} = 2.7764; the drift widens both sides whatever its sign
+    for drift in (0.3, -0.3):
+        lo, hi = subsample_interval(2.0, 0.1, drift)
+        assert lo == pytest.approx(2.0 - 0.27764 - 0.3, abs=1e-4) and hi == pytest.approx(2.0 + 0.27764 + 0.3, abs=1e-4)
+    assert subsample_interval(1.0, 0.0, 0.0) == (1.0, 1.0)
+
+
+def test_details_interval_is_built_from_its_stability_numbers(embedded):
+    _, x, y = embedded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)  # copula on curved data: checks fail, as they should
+        r = mi_details(x[:1500], y[:1500], method="copula")
+    st = r.checks[0].values
+    assert r.interval == pytest.approx(subsample_interval(r.value, st["se"], st["drift"]))
+
+
+def test_imprecise_estimate_fails_the_precision_check(rng):
+    # two rows far out on the diagonal decide the Gaussian MI: subsamples with and without them give ~4 and
+    # ~0 nats, so the interval is far wider than half the value
+    x, y = rng.standard_normal((400, 1)), rng.standard_normal((400, 1))
+    x[:2], y[:2] = 1000.0, 1000.0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = mi_details(x, y, method="gaussian")
+    precision = next(c for c in r.checks if c.name == "precision")
+    assert precision.passed is False and "precision" in _failed(record) and not r.trusted
+    lo, hi = r.interval
+    assert 0.5 * (hi - lo) == pytest.approx(precision.values["half_width"]) and 0.5 * (hi - lo) > 0.5 * r.value
