@@ -48,6 +48,7 @@ from scipy.stats import t as student_t
 import torch
 
 from infossl._validation import check_embeddings, check_pair, check_random_state
+from infossl.io.plain import to_plain
 
 __all__ = ["Check", "EstimateResult", "ReliabilityWarning", "entropy_details", "mi_details", "mi_kind",
            "subsample_interval"]
@@ -71,7 +72,8 @@ class Check:
 class EstimateResult:
     """An estimate with its interval, kind, method and checks (see the module doc).
 
-    ``float(result)`` is the value; :meth:`to_dict` is JSON-ready; ``str(result)`` is a short report.
+    ``float(result)`` is the value; :meth:`to_dict` is strict-JSON-ready (numpy and torch values as Python
+    numbers, NaN and infinities as None); ``str(result)`` is a short report.
     """
 
     quantity: str
@@ -96,7 +98,7 @@ class EstimateResult:
         d = asdict(self)
         d["interval"] = list(self.interval)
         d["trusted"] = self.trusted
-        return _jsonable(d)
+        return to_plain(d, nonfinite="null")
 
     def __str__(self) -> str:
         lo, hi = self.interval
@@ -106,18 +108,6 @@ class EstimateResult:
             mark = "n/a " if c.passed is None else ("ok  " if c.passed else "FAIL")
             lines.append(f"  {mark} {c.name:20s} {c.detail}")
         return "\n".join(lines)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else (1e308 if obj > 0 else -1e308)
-    return obj
 
 
 # ----------------------------------------------------------------------------------------------- helpers

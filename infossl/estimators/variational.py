@@ -34,6 +34,7 @@ from infossl._validation import (
     warn_degenerate,
 )
 from infossl.estimators.bounds import BOUND_KERNELS, dv_lower_bound, infonce_lower_bound, nwj_lower_bound
+from infossl.linalg import column_std, standardize
 
 __all__ = [
     "infonce_lower_bound",
@@ -198,25 +199,17 @@ class ConcatCritic(nn.Module):
 # ----------------------------------------------------------------------------------------------
 
 def _standardise(x: torch.Tensor, train: torch.Tensor, name: str) -> torch.Tensor:
-    """Centre and scale every column with the mean and standard deviation of the training rows.
-
-    The deviation is computed after dividing by the column's max-abs deviation, so values near
-    1e30 or 1e-30 neither overflow nor underflow. Constant columns (on the training rows) become 0.
-    """
-    xt = x[train]  # (n_train, d)
-    mean = xt.mean(dim=0, keepdim=True)  # (1, d)
-    dev = xt - mean  # (n_train, d)
-    m = dev.abs().amax(dim=0, keepdim=True)  # (1, d)
-    const = m == 0
-    m = torch.where(const, torch.ones_like(m), m)
-    std = m * (dev / m).pow(2).mean(dim=0, keepdim=True).sqrt()  # (1, d)
+    """Centre and scale every column with the mean and standard deviation of the training rows
+    (:func:`infossl.linalg.standardize`, overflow-safe at 1e+-30); constant columns (on the training rows)
+    become 0, with a warning."""
+    ref = x[train]  # (n_train, d)
+    const = column_std(ref) == 0  # (1, d)
     if bool(const.any()):
         warn_degenerate(
             f"{name} has {int(const.sum())} constant column(s) on the training split; they carry no "
             "information and are set to 0 for the critic"
         )
-        std = torch.where(const, torch.ones_like(std), std)
-    return (x - mean) / std  # (n, d)
+    return standardize(x, center=True, reference=ref)  # (n, d)
 
 
 def _resolve_critic(critic: Union[str, nn.Module], dx: int, dy: int, hidden: int, embed: int, layers: int,
