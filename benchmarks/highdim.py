@@ -14,6 +14,7 @@ conflict here, so it is installed beside the environment:
     python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
     python benchmarks/highdim.py --n 50000       # the larger n of the issue
     python benchmarks/highdim.py --quick         # three small cases
+    python benchmarks/highdim.py --issue-table   # the issue's five cases, with latentmi when importable
     python benchmarks/highdim.py --coverage      # interval coverage: untuned families, 5 seeds, n = 5000
     python benchmarks/highdim.py --coverage --held-out   # seeds 5-9 and families no choice has seen
     python benchmarks/highdim.py --summarize benchmarks/results/highdim_coverage.csv   # current rule
@@ -22,6 +23,8 @@ conflict here, so it is installed beside the environment:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import sys
@@ -62,8 +65,9 @@ def within_target(value: float, truth: float) -> bool:
 
 
 def cases(args):
-    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else EMBEDDED
-    others = [] if args.quick else COVERAGE_OTHERS if args.coverage else OTHERS
+    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else EMBEDDED[:5] if args.issue_table \
+        else EMBEDDED
+    others = [] if args.quick or args.issue_table else COVERAGE_OTHERS if args.coverage else OTHERS
     if args.held_out:
         embedded, others = embedded + HELD_OUT_EMBEDDED, others + HELD_OUT_OTHERS
     for k, d, mi, warp in embedded:
@@ -97,6 +101,10 @@ def main(argv=None) -> None:
                         "writes results/highdim_coverage_heldout.csv")
     p.add_argument("--seeds", type=int, default=None, help="draws per case: seeds --seed, --seed + 1, ...")
     p.add_argument("--out", default=None, help="CSV path (default results/highdim.csv or highdim_coverage.csv)")
+    p.add_argument("--issue-table", action="store_true",
+                   help="only the five cases of issue 11's table (latentmi included when importable); "
+                        "writes results/highdim_issue.csv")
+    p.add_argument("--no-latentmi", action="store_true", help="leave the latentmi peer out even if importable")
     p.add_argument("--summarize", metavar="CSV", default=None,
                    help="print the coverage of a --coverage CSV under the interval rule of this version "
                         "(recomputed from its value, se and drift columns) and exit")
@@ -111,11 +119,11 @@ def main(argv=None) -> None:
     args.n = args.n or (5000 if args.coverage else 10000)
     args.seeds = args.seeds or (5 if args.coverage else 1)
     name = "highdim_coverage_heldout.csv" if args.held_out else "highdim_coverage.csv" if args.coverage \
-        else "highdim.csv"
+        else "highdim_issue.csv" if args.issue_table else "highdim.csv"
     args.out = args.out or os.path.join(os.path.dirname(__file__), "results", name)
     try:
         import latentmi  # noqa: F401
-        have_lmi = not args.coverage
+        have_lmi = not (args.coverage or args.no_latentmi)
     except ImportError:
         have_lmi = False
     load = os.getloadavg()
@@ -195,7 +203,8 @@ def _latentmi(x, y, seed: int):  # pragma: no cover - optional peer
         np.NaN = np.nan
     np.random.seed(seed)
     torch.manual_seed(seed)
-    pmis, _, _ = lmi.estimate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), quiet=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints every epoch even with quiet=True
+        pmis, _, _ = lmi.estimate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), quiet=True)
     return pmis
 
 
