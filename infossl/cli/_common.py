@@ -37,6 +37,11 @@ def parse_option(text: str) -> tuple[str, Any]:
     return name, parse_value(value)
 
 
+def add_option_flag(parser: Any, *flags: str, help: str) -> None:
+    """A repeatable ``NAME=VALUE`` flag (values read by :func:`parse_option`), collected into a list of pairs."""
+    parser.add_argument(*flags, action="append", type=parse_option, default=[], metavar="NAME=VALUE", help=help)
+
+
 def collect_options(pairs: Sequence[tuple[str, Any]], flag: str) -> dict[str, Any]:
     """``[(name, value), ...]`` from repeated ``flag NAME=VALUE`` -> dict; a name given twice is an error."""
     out: dict[str, Any] = {}
@@ -95,4 +100,4 @@ def package_version() -> str:
 # ------------------------------------------------------------------------------------------ commands
 
 
-__all__ = ["collect_options", "emit", "format_table", "package_version", "parse_option", "parse_value"]
+__all__ = ["add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option", "parse_value"]

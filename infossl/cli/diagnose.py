@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from infossl.cli._common import collect_options, format_table, package_version, parse_option
+from infossl.cli._common import add_option_flag, collect_options, format_table, package_version
 from infossl.io.checkpoints import is_checkpoint
 
 EPILOG = """\
@@ -78,23 +78,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="rows kept (uniform reservoir) for pairwise and label metrics (default 2048, as infossl.diagnose)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the reservoir sample (default 0)")
-    p.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        type=parse_option,
-        default=[],
-        metavar="NAME=VALUE",
-        help="option of the diagnosis, repeatable (e.g. --option eps=1e-6)",
-    )
-    p.add_argument(
-        "--threshold",
-        action="append",
-        type=parse_option,
-        default=[],
-        metavar="NAME=VALUE",
-        help="verdict threshold, repeatable (see infossl.diagnostics Thresholds)",
-    )
+    add_option_flag(p, "-o", "--option", help="option of the diagnosis, repeatable (e.g. --option eps=1e-6)")
+    add_option_flag(p, "--threshold", help="verdict threshold, repeatable (see infossl.diagnostics Thresholds)")
     p.add_argument(
         "--fail-on-collapse",
         action="store_true",

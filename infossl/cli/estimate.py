@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any, Sequence
 
-from infossl.cli._common import emit, format_table, package_version, parse_option, parse_value  # noqa: F401
+from infossl.cli._common import add_option_flag, emit, format_table, package_version
 from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 
 EPILOG = """\
@@ -48,15 +48,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--key", default=None, help="array name / dict key / columns in A")
     p.add_argument("--key-b", default=None, help="array name / dict key / columns in B")
-    p.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        type=parse_option,
-        default=[],
-        metavar="NAME=VALUE",
-        help="estimator option, repeatable (e.g. --option k=5 --option metric=chebyshev)",
-    )
+    add_option_flag(p, "-o", "--option",
+                    help="estimator option, repeatable (e.g. --option k=5 --option metric=chebyshev)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument(
         "--details",
