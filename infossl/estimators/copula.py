@@ -10,7 +10,7 @@ between columns (the total correlation) is taken from the normal scores.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -133,6 +133,39 @@ def copula_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias
     return gaussian_mi_of_moment(moment, rx, n, ridge=ridge, bias_correction=bias_correction, rtol=None)
 
 
+def first_equal_rows(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) -> Optional[torch.Tensor]:
+    """For each row of ``t`` (n, d), the index of the first row equal to it (n,) int64, or None if all differ.
+
+    Rows are compared exactly: a hash of their bit patterns (int64 arithmetic, exact and order-free) groups
+    candidates, and each candidate is checked against its group's first row, over row chunks of
+    ``memory_budget`` bytes. Used to give equal rows exactly equal coordinates after a projection: a matrix
+    product may round the same row differently at different places in a block, which would split a tie.
+    """
+    n, d = t.shape
+    gen = torch.Generator().manual_seed(0x5EED)
+    coef = (torch.randint(-2**62, 2**62, (d,), generator=gen, dtype=torch.int64) * 2 + 1).to(t.device)
+    rows = chunk_size_for(d, itemsize=8, memory_budget=memory_budget, factor=3)
+    h = torch.empty(n, dtype=torch.int64, device=t.device)
+    for sl in iter_chunks(n, rows):
+        block = t[sl] + 0.0  # a contiguous copy with -0.0 turned into 0.0
+        bits = block.view(torch.int64) if block.element_size() == 8 else block.view(torch.int32).to(torch.int64)
+        h[sl] = (bits * coef).sum(dim=1)  # wraps modulo 2^64
+    sh, order = torch.sort(h, stable=True)
+    new_run = torch.ones(n, dtype=torch.bool, device=t.device)
+    new_run[1:] = sh[1:] != sh[:-1]
+    if bool(new_run.all()):
+        return None
+    run_first = order[new_run]  # (runs,) the smallest row index of each run (stable sort)
+    rep = torch.empty_like(order)
+    rep[order] = run_first[torch.cumsum(new_run, 0) - 1]
+    dup = torch.nonzero(rep != torch.arange(n, device=t.device)).flatten()
+    for sl in iter_chunks(dup.numel(), rows):  # exact check: a hash collision keeps its own row
+        i = dup[sl]
+        differ = (t[i] != t[rep[i]]).any(dim=1)
+        rep[i[differ]] = i[differ]
+    return rep
+
+
 def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) -> tuple[torch.Tensor, torch.Tensor]:
     """Doubled average ranks (n, r) int32 (:func:`doubled_ranks`) of the columns that :func:`copula_scores`
     scores, and the mean normal score of each (1, r) in ``t``'s dtype.
@@ -142,7 +175,9 @@ def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) ->
     (:func:`~infossl.estimators.gaussian.centred_joint_moment`). Full-rank columns are ranked as they are
     (ranks are unchanged by centring and scaling); a rank-deficient ``t`` is ranked in the orthonormal basis
     of its column space, each column block of the projection being made from row chunks; wide ``t`` (d > n)
-    takes :func:`~infossl.estimators.gaussian.project_to_rank` (Gram route, n small). Columns are ranked in
+    takes :func:`~infossl.estimators.gaussian.project_to_rank` (Gram route, n small). Projected, equal rows
+    of ``t`` get exactly equal coordinates (:func:`first_equal_rows`), so their ties survive the rounding
+    of the matrix product whatever the chunking. Columns are ranked in
     blocks of about seven (n, block) arrays within ``memory_budget`` bytes; besides them only the int32 result
     and d x d matrices are held.
     """
@@ -151,6 +186,9 @@ def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) ->
     column: Callable[[slice], torch.Tensor]
     if d > n:
         projected = project_to_rank(t, None)  # (n, r), r < n < d
+        rep = first_equal_rows(t, memory_budget=memory_budget) if projected.shape[1] else None
+        if rep is not None:  # equal rows of t keep exactly equal coordinates (their ties)
+            projected = projected[rep]
         r = projected.shape[1]
         column = lambda cols: projected[:, cols]  # noqa: E731
     else:
@@ -160,12 +198,13 @@ def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) ->
             column = lambda cols: t[:, cols]  # noqa: E731
         else:
             rows = chunk_size_for(d, itemsize=t.element_size(), memory_budget=memory_budget, factor=2)
+            rep = first_equal_rows(t, memory_budget=memory_budget) if r else None
 
             def column(cols: slice) -> torch.Tensor:  # (n, c) coordinates in the basis, chunk by chunk
                 out = torch.empty((n, cols.stop - cols.start), dtype=t.dtype, device=t.device)
                 for sl in iter_chunks(n, rows):
                     out[sl] = ((t[sl] - mean) / dev) @ basis[:, cols]
-                return out
+                return out if rep is None else out[rep]  # equal rows of t: exactly equal coordinates
     twice = torch.empty((n, r), dtype=torch.int32, device=t.device)
     means = torch.empty((1, r), dtype=t.dtype, device=t.device)
     block = max(1, memory_budget // (7 * 8 * max(n, 1)))
