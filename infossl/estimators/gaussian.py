@@ -306,6 +306,12 @@ def gaussian_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.
     -------
     float or 0-d tensor (differentiable for torch input)
 
+    Notes
+    -----
+    Without autograd, the joint covariance is summed over row chunks and the rank projection works on it
+    (:func:`gaussian_mi_of_tensors`): beyond the input, the memory is a (dx + dy) x (dx + dy) matrix and one
+    chunk. With autograd (or d > n) the projected data of both sides are held.
+
     Examples
     --------
     >>> import math, infossl
@@ -388,11 +394,12 @@ def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bi
     Memory: without autograd and for n >= dx, dy, the joint second moment of x and y is accumulated over row
     chunks of ``memory_budget`` bytes (:func:`centred_joint_moment`) and everything else, the rank
     projection included, is done on that (dx + dy) x (dx + dy) matrix (:func:`gaussian_mi_of_moment`), so no
-    (n, d) copy is made. When x or y needs a gradient, or is wide (d > n: the Gram route of
-    :func:`project_to_rank`), the sides are projected as data and the value is differentiable.
+    (n, d) copy is made. When x or y needs a gradient (and grad mode is on), or is wide (d > n: the Gram
+    route of :func:`project_to_rank`), the sides are projected as data and the value is differentiable.
     """
     n = x.shape[0]
-    if not (x.requires_grad or y.requires_grad) and max(x.shape[1], y.shape[1]) <= n:
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    if not needs_grad and max(x.shape[1], y.shape[1]) <= n:
         moment, _ = centred_joint_moment([x.detach(), y.detach()], memory_budget=memory_budget)
         return gaussian_mi_of_moment(moment, x.shape[1], n, ridge=ridge, bias_correction=bias_correction,
                                      rtol=rtol)
