@@ -14,6 +14,8 @@ and work on any device.
 * :func:`gaussian_entropy_from_logdet` -- :math:`\tfrac12\log\det(2\pi e\Sigma)
   = \tfrac12(d\log 2\pi e + \log\det\Sigma)`, the differential entropy of :math:`N(\mu, \Sigma)` in nats.
 * :func:`centred`, :func:`centred_cov` -- column-centred data and its sample covariance.
+* :func:`gram_of_chunks` -- :math:`Z^\top Z` summed over row blocks of Z that are made one at a time, so
+  that Z itself is never held.
 * :func:`small_second_moment` -- :math:`Z_c^\top Z_c` or :math:`Z_c Z_c^\top`, whichever is smaller; both
   have the same non-zero eigenvalues, so spectra of wide data (n << d) cost :math:`O(n^2 d)`.
 * :func:`column_std`, :func:`standardize` -- per-column deviation that neither overflows nor underflows,
@@ -23,12 +25,12 @@ and work on any device.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 
 __all__ = ["LOG_2PI", "LOG_2PI_E", "centred", "centred_cov", "chol_logdet", "column_std",
-           "gaussian_entropy_from_logdet", "logdet_of_cholesky", "numerical_rank_basis", "small_second_moment",
+           "gaussian_entropy_from_logdet", "gram_of_chunks", "logdet_of_cholesky", "numerical_rank_basis", "small_second_moment",
            "stable_rank_of", "standardize"]
 
 LOG_2PI = math.log(2 * math.pi)
@@ -119,6 +121,27 @@ def centred_cov(z: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
     r"""Sample covariance :math:`Z_c^\top Z_c/(n - \mathrm{ddof})` of the rows of ``z`` (n, d) -> (d, d)."""
     zc = centred(z)
     return zc.T @ zc / (z.shape[0] - ddof)
+
+
+def gram_of_chunks(chunks: Iterable[torch.Tensor]) -> torch.Tensor:
+    r""":math:`Z^\top Z = \sum_k Z_k^\top Z_k` (d, d) from the consecutive row blocks :math:`Z_k` (rows, d) of Z.
+
+    The blocks may be produced one at a time (a generator), so only one of them and the (d, d) sum are held;
+    the result equals the one-shot product up to the order of summation. Needs at least one block.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.randn(10, 3, dtype=torch.float64)
+    >>> bool(torch.allclose(gram_of_chunks(z[i:i + 4] for i in range(0, 10, 4)), z.T @ z))
+    True
+    """
+    total = None
+    for block in chunks:
+        total = block.T @ block if total is None else total.addmm_(block.T, block)
+    if total is None:
+        raise ValueError("gram_of_chunks needs at least one row block")
+    return total
 
 
 def small_second_moment(zc: torch.Tensor) -> torch.Tensor:

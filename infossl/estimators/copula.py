@@ -10,15 +10,38 @@ between columns (the total correlation) is taken from the normal scores.
 from __future__ import annotations
 
 import math
+from typing import Callable, Optional
 
 import torch
 
-from infossl._backend import DEFAULT_MEMORY_BUDGET, ArrayLike, iter_chunks
+from infossl._backend import DEFAULT_MEMORY_BUDGET, STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import check_embeddings, check_float, check_int, check_pair
-from infossl.linalg import centred, centred_cov
-from infossl.estimators.gaussian import (gaussian_mi_of_tensors, project_to_rank, regularised_logdet,
-                                        singular_logdet_lowrank, wishart_logdet_bias)
+from infossl.linalg import centred, centred_cov, gram_of_chunks, numerical_rank_basis
+from infossl.estimators.gaussian import (centred_joint_moment, gaussian_mi_of_moment, project_to_rank,
+                                        regularised_logdet, singular_logdet_lowrank, wishart_logdet_bias)
 from infossl.estimators.knn import kl_offset
+
+
+def doubled_ranks(vals: torch.Tensor) -> torch.Tensor:
+    """Twice the average rank (1-based; ties share their mean rank) of every entry of each row of ``vals`` (c, n),
+    as int32 (c, n), in the original order.
+
+    In a sorted row the tied run holding a value spans the positions ``left + 1 .. right`` (the two
+    ``searchsorted`` sides), whose average ``(left + right + 1) / 2`` is a multiple of 1/2, so twice it is the
+    exact integer ``left + right + 1`` (n below 2^30).
+    """
+    svals, order = torch.sort(vals, dim=1)  # (c, n) sorted rows
+    twice = torch.searchsorted(svals, svals, side="left", out_int32=True)  # first position of each tied run
+    twice += torch.searchsorted(svals, svals, side="right", out_int32=True)  # one past its last position
+    twice += 1
+    del svals
+    return torch.empty_like(twice).scatter_(1, order, twice)  # back to the original order
+
+
+def scores_of_ranks(twice: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    r"""Normal scores :math:`\Phi^{-1}(r/(n+1))` from doubled average ranks ``twice`` = 2r (any shape), in
+    ``dtype``: ``ndtri(2r / (2(n + 1)))``, bit for bit the value of ``ndtri(r / (n + 1))`` (the halving is exact)."""
+    return torch.special.ndtri(twice.to(dtype) / (2 * (n + 1)))
 
 
 def normal_scores(t: torch.Tensor, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
@@ -27,21 +50,16 @@ def normal_scores(t: torch.Tensor, *, memory_budget: int = DEFAULT_MEMORY_BUDGET
     The result is marginally standard normal whatever the marginals were, and is unchanged by any
     strictly increasing map of a column. Not differentiable (ranks). Columns are scored in blocks whose
     working set (about seven (n, block) arrays) fits in ``memory_budget`` bytes, so the memory beyond the
-    (n, d) result is bounded whatever d is. In a sorted column the tied run holding a value spans the
-    1-based positions ``left + 1 .. right`` (the two ``searchsorted`` sides), whose average
-    ``(left + right + 1) / 2`` is the shared rank; it is exact in floating point (a multiple of 1/2).
+    (n, d) result is bounded whatever d is. The ranks are exact (:func:`doubled_ranks`). The copula MI does
+    not call this: it keeps only the int32 ranks and streams the scores' covariance
+    (:func:`copula_mi_of_tensors`).
     """
     n, d = t.shape
     out = torch.empty((n, d), dtype=t.dtype, device=t.device)
     block = max(1, memory_budget // (7 * 8 * max(n, 1)))
     for cols in iter_chunks(d, block):
-        vals, order = torch.sort(t[:, cols].detach().T.contiguous(), dim=1)  # (c, n) sorted rows
-        left = torch.searchsorted(vals, vals, side="left")  # (c, n) first position of each tied run
-        right = torch.searchsorted(vals, vals, side="right")  # (c, n) one past its last position
-        avg_sorted = (left + right + 1).to(t.dtype) / 2  # (c, n) average 1-based rank of each sorted entry
-        del left, right
-        ranks = torch.empty_like(avg_sorted).scatter_(1, order, avg_sorted)  # back to the original row order
-        out[:, cols] = torch.special.ndtri(ranks / (n + 1)).T
+        twice = doubled_ranks(t[:, cols].detach().T.contiguous())  # (c, n)
+        out[:, cols] = scores_of_ranks(twice, n, t.dtype).T
     return out
 
 
@@ -62,6 +80,11 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed
     before scoring (:func:`copula_scores`), so a low-rank embedding gives the MI of its signal. Not differentiable (ranks); torch input stays on its device.
 
+    Memory: the scores are never held. Beyond the input it keeps the int32 ranks of both sides (half the
+    size of a float64 input), a (dx + dy) x (dx + dy) covariance and one working block of
+    :data:`~infossl._backend.STREAM_BLOCK_BYTES` (:func:`copula_mi_of_tensors`); wide sides (d > n) are
+    first projected onto their n-dimensional column space as data.
+
     References
     ----------
     .. [1] Ince, R. A. A. et al. "A statistical framework for neuroimaging data analysis based on mutual
@@ -79,20 +102,131 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     tx, ty, b = check_pair(x, y, min_samples=3)
     ridge = check_float(ridge, "ridge", low=0.0)
     with torch.no_grad():
-        sx, sy = copula_scores(tx), copula_scores(ty)
-        mi = gaussian_mi_of_tensors(sx, sy, ridge=ridge, bias_correction=bias_correction, rtol=None)
+        mi = copula_mi_of_tensors(tx.detach(), ty.detach(), ridge=ridge, bias_correction=bias_correction)
     return b.finish(mi)
 
 
+def copula_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correction: bool,
+                         memory_budget: int = STREAM_BLOCK_BYTES) -> torch.Tensor:
+    r"""The kernel of :func:`copula_mutual_information` on checked, detached tensors (n, dx), (n, dy): 0-d.
+
+    Everything the Gaussian MI needs from the normal scores S = [S_x, S_y] is their centred second moment,
+    (rx + ry) x (rx + ry). So each side is reduced to doubled average ranks (n, r) int32 with the mean score
+    of each column (:func:`copula_ranks`), and the moment is summed over row chunks, the scores of a chunk
+    being recomputed from its ranks (:func:`scores_of_ranks`, exact). The rank projection of the scores and
+    the log-dets follow on that matrix (:func:`~infossl.estimators.gaussian.gaussian_mi_of_moment`, with the
+    default numerical-rank rule). Equal to the Gaussian MI of :func:`copula_scores` up to summation order.
+    """
+    n = x.shape[0]
+    twice_x, mean_x = copula_ranks(x, memory_budget=memory_budget)  # (n, rx) int32, (1, rx)
+    twice_y, mean_y = copula_ranks(y, memory_budget=memory_budget)
+    rx, ry = twice_x.shape[1], twice_y.shape[1]
+    if rx == 0 or ry == 0:
+        return torch.zeros((), dtype=x.dtype, device=x.device)  # a constant carries no information
+    rows = chunk_size_for(rx + ry, itemsize=8, memory_budget=memory_budget, factor=3)
+
+    def centred_scores(sl: slice) -> torch.Tensor:  # (rows, rx + ry)
+        return torch.cat([scores_of_ranks(twice_x[sl], n, x.dtype) - mean_x,
+                          scores_of_ranks(twice_y[sl], n, x.dtype) - mean_y], dim=1)
+
+    moment = gram_of_chunks(centred_scores(sl) for sl in iter_chunks(n, rows))
+    return gaussian_mi_of_moment(moment, rx, n, ridge=ridge, bias_correction=bias_correction, rtol=None)
+
+
+def first_equal_rows(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) -> Optional[torch.Tensor]:
+    """For each row of ``t`` (n, d), the index of the first row equal to it (n,) int64, or None if all differ.
+
+    Rows are compared exactly: a hash of their bit patterns (int64 arithmetic, exact and order-free) groups
+    candidates, and each candidate is checked against its group's first row, over row chunks of
+    ``memory_budget`` bytes. Used to give equal rows exactly equal coordinates after a projection: a matrix
+    product may round the same row differently at different places in a block, which would split a tie.
+    """
+    n, d = t.shape
+    gen = torch.Generator().manual_seed(0x5EED)
+    coef = (torch.randint(-2**62, 2**62, (d,), generator=gen, dtype=torch.int64) * 2 + 1).to(t.device)
+    rows = chunk_size_for(d, itemsize=8, memory_budget=memory_budget, factor=3)
+    h = torch.empty(n, dtype=torch.int64, device=t.device)
+    for sl in iter_chunks(n, rows):
+        block = t[sl] + 0.0  # a contiguous copy with -0.0 turned into 0.0
+        bits = block.view(torch.int64) if block.element_size() == 8 else block.view(torch.int32).to(torch.int64)
+        h[sl] = (bits * coef).sum(dim=1)  # wraps modulo 2^64
+    sh, order = torch.sort(h, stable=True)
+    new_run = torch.ones(n, dtype=torch.bool, device=t.device)
+    new_run[1:] = sh[1:] != sh[:-1]
+    if bool(new_run.all()):
+        return None
+    run_first = order[new_run]  # (runs,) the smallest row index of each run (stable sort)
+    rep = torch.empty_like(order)
+    rep[order] = run_first[torch.cumsum(new_run, 0) - 1]
+    dup = torch.nonzero(rep != torch.arange(n, device=t.device)).flatten()
+    for sl in iter_chunks(dup.numel(), rows):  # exact check: a hash collision keeps its own row
+        i = dup[sl]
+        differ = (t[i] != t[rep[i]]).any(dim=1)
+        rep[i[differ]] = i[differ]
+    return rep
+
+
+def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) -> tuple[torch.Tensor, torch.Tensor]:
+    """Doubled average ranks (n, r) int32 (:func:`doubled_ranks`) of the columns that :func:`copula_scores`
+    scores, and the mean normal score of each (1, r) in ``t``'s dtype.
+
+    Collapsed directions are removed as in :func:`copula_scores`: the numerical rank of ``t`` (n, d) comes
+    from its d x d second moment summed over row chunks
+    (:func:`~infossl.estimators.gaussian.centred_joint_moment`). Full-rank columns are ranked as they are
+    (ranks are unchanged by centring and scaling); a rank-deficient ``t`` is ranked in the orthonormal basis
+    of its column space, each column block of the projection being made from row chunks; wide ``t`` (d > n)
+    takes :func:`~infossl.estimators.gaussian.project_to_rank` (Gram route, n small). Projected, equal rows
+    of ``t`` get exactly equal coordinates (:func:`first_equal_rows`), so their ties survive the rounding
+    of the matrix product whatever the chunking. Columns are ranked in
+    blocks of about seven (n, block) arrays within ``memory_budget`` bytes; besides them only the int32 result
+    and d x d matrices are held.
+    """
+    n, d = t.shape
+    t = t.detach()
+    column: Callable[[slice], torch.Tensor]
+    if d > n:
+        projected = project_to_rank(t, None)  # (n, r), r < n < d
+        rep = first_equal_rows(t, memory_budget=memory_budget) if projected.shape[1] else None
+        if rep is not None:  # equal rows of t keep exactly equal coordinates (their ties)
+            projected = projected[rep]
+        r = projected.shape[1]
+        column = lambda cols: projected[:, cols]  # noqa: E731
+    else:
+        moment, [(mean, dev)] = centred_joint_moment([t], memory_budget=memory_budget)
+        basis, r = numerical_rank_basis(moment, None)  # (d, r)
+        if r == d:
+            column = lambda cols: t[:, cols]  # noqa: E731
+        else:
+            rows = chunk_size_for(d, itemsize=t.element_size(), memory_budget=memory_budget, factor=2)
+            rep = first_equal_rows(t, memory_budget=memory_budget) if r else None
+
+            def column(cols: slice) -> torch.Tensor:  # (n, c) coordinates in the basis, chunk by chunk
+                out = torch.empty((n, cols.stop - cols.start), dtype=t.dtype, device=t.device)
+                for sl in iter_chunks(n, rows):
+                    out[sl] = ((t[sl] - mean) / dev) @ basis[:, cols]
+                return out if rep is None else out[rep]  # equal rows of t: exactly equal coordinates
+    twice = torch.empty((n, r), dtype=torch.int32, device=t.device)
+    means = torch.empty((1, r), dtype=t.dtype, device=t.device)
+    block = max(1, memory_budget // (7 * 8 * max(n, 1)))
+    for cols in iter_chunks(r, block):
+        tw = doubled_ranks(column(cols).T.contiguous())  # (c, n)
+        twice[:, cols] = tw.T
+        means[0, cols] = scores_of_ranks(tw, n, t.dtype).mean(dim=1)
+    return twice, means
+
+
 def copula_scores(t: torch.Tensor) -> torch.Tensor:
-    """Normal scores of ``t`` (n, d), after removing collapsed directions.
+    """Normal scores of ``t`` (n, d), after removing collapsed directions: (n, r).
 
     If ``t`` is numerically rank-deficient (rank r < d: constant or collinear columns, a low-rank
     embedding), it is first expressed in an orthonormal basis of its column space (n, r): a lossless
     linear map, so MI is unchanged, whereas per-column normal scores of collinear columns would turn the
-    exact collinearity into spurious rank noise. Full-rank input is scored column by column.
+    exact collinearity into spurious rank noise. Full-rank input is scored column by column. The ranks are
+    those of :func:`copula_ranks`, so these are the scores whose covariance :func:`copula_mutual_information`
+    streams.
     """
-    return normal_scores(project_to_rank(t, None))
+    twice, _ = copula_ranks(t)
+    return scores_of_ranks(twice, t.shape[0], t.dtype)
 
 
 def marginal_entropies(t: torch.Tensor, *, k: int = 3, chunk_size: int = 256) -> torch.Tensor:

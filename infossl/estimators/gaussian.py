@@ -8,13 +8,14 @@ All quantities are in nats. The kernels work on data divided by a global scale s
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
-from infossl._backend import ArrayLike, full_precision, global_scale
-from infossl.linalg import (centred, centred_cov, chol_logdet, gaussian_entropy_from_logdet, logdet_of_cholesky,
-                            numerical_rank_basis, small_second_moment)
+from infossl._backend import (STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, full_precision, global_scale,
+                             iter_chunks)
+from infossl.linalg import (centred, centred_cov, chol_logdet, gaussian_entropy_from_logdet, gram_of_chunks,
+                            logdet_of_cholesky, numerical_rank_basis, small_second_moment)
 from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
 
 Shrinkage = Union[None, str, float]
@@ -305,6 +306,12 @@ def gaussian_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.
     -------
     float or 0-d tensor (differentiable for torch input)
 
+    Notes
+    -----
+    Without autograd, the joint covariance is summed over row chunks and the rank projection works on it
+    (:func:`gaussian_mi_of_tensors`): beyond the input, the memory is a (dx + dy) x (dx + dy) matrix and one
+    chunk. With autograd (or d > n) the projected data of both sides are held.
+
     Examples
     --------
     >>> import math, infossl
@@ -341,26 +348,103 @@ def project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
     return tc if rank == t.shape[1] else tc @ basis
 
 
+def centring_constants(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means (1, d) of ``t`` (n, d) and its largest absolute deviation from them (0-d; 1 if there is none).
+
+    Computed by reductions over ``t`` (the deviation from the column extremes), so no (n, d) copy is made.
+    Dividing the centred rows by the deviation keeps every entry in [-1, 1], so their products neither
+    overflow nor underflow at any scale of the input.
+    """
+    mean = t.mean(dim=0, keepdim=True)  # the same reduction as linalg.centred
+    lo, hi = torch.aminmax(t, dim=0, keepdim=True)
+    dev = torch.maximum(hi - mean, mean - lo).amax()
+    return mean, torch.where(dev > 0, dev, torch.ones_like(dev))
+
+
+def centred_joint_moment(parts: Sequence[torch.Tensor], *, memory_budget: int = STREAM_BLOCK_BYTES
+                         ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    r"""Second moment :math:`\sum_i z_i z_i^\top` (D, D) of the rows of the side-by-side ``parts`` (n, d_k),
+    D = sum d_k, each part centred by its column means and divided by its largest absolute deviation
+    (:func:`centring_constants`), and those constants.
+
+    Accumulated over row chunks (:func:`~infossl.linalg.gram_of_chunks`) whose working set fits in
+    ``memory_budget`` bytes: beyond the input only one chunk and the (D, D) result are held. Every block of
+    the result is, up to summation order, the cross-product of the centred parts divided by the product of
+    their deviations: the covariance of the parts up to one positive factor per part.
+    """
+    n = parts[0].shape[0]
+    consts = [centring_constants(p) for p in parts]
+    width = sum(p.shape[1] for p in parts)
+    rows = chunk_size_for(width, itemsize=parts[0].element_size(), memory_budget=memory_budget, factor=3)
+
+    def chunk(sl: slice) -> torch.Tensor:
+        return torch.cat([(p[sl] - mean) / dev for p, (mean, dev) in zip(parts, consts)], dim=1)
+
+    return gram_of_chunks(chunk(sl) for sl in iter_chunks(n, rows)), consts
+
+
 def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bias_correction: bool,
-                           rtol: Optional[float]) -> torch.Tensor:
+                           rtol: Optional[float], memory_budget: int = STREAM_BLOCK_BYTES) -> torch.Tensor:
     """The kernel of :func:`gaussian_mutual_information` on checked tensors (n, dx), (n, dy): a 0-d tensor.
 
-    Shared by :mod:`~infossl.estimators.copula` and :mod:`~infossl.estimators.corrected`, which call it on
-    normal scores. No input checks; the warning (``inf`` for linearly dependent x and y) and the
-    ``ValueError`` (too few rows after :func:`project_to_rank`) are those of the public function.
+    Shared by :mod:`~infossl.estimators.corrected`, which calls it on normal scores. No input checks; the
+    warning (``inf`` for linearly dependent x and y) and the ``ValueError`` (too few rows after removing
+    collapsed directions) are those of the public function.
+
+    Memory: without autograd and for n >= dx, dy, the joint second moment of x and y is accumulated over row
+    chunks of ``memory_budget`` bytes (:func:`centred_joint_moment`) and everything else, the rank
+    projection included, is done on that (dx + dy) x (dx + dy) matrix (:func:`gaussian_mi_of_moment`), so no
+    (n, d) copy is made. When x or y needs a gradient (and grad mode is on), or is wide (d > n: the Gram
+    route of :func:`project_to_rank`), the sides are projected as data and the value is differentiable.
     """
     n = x.shape[0]
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    if not needs_grad and max(x.shape[1], y.shape[1]) <= n:
+        moment, _ = centred_joint_moment([x.detach(), y.detach()], memory_budget=memory_budget)
+        return gaussian_mi_of_moment(moment, x.shape[1], n, ridge=ridge, bias_correction=bias_correction,
+                                     rtol=rtol)
     xp, yp = project_to_rank(x, rtol), project_to_rank(y, rtol)  # (n, rx), (n, ry)
     rx, ry = xp.shape[1], yp.shape[1]
-    zero = torch.zeros((), dtype=x.dtype, device=x.device)
     if rx == 0 or ry == 0:
-        return zero + 0 * (x.sum() + y.sum())  # a constant carries no information
+        return torch.zeros((), dtype=x.dtype, device=x.device) + 0 * (x.sum() + y.sum())  # a constant: no information
+    # Joint second moment by blocks: xp and yp are centred already, and no (n, rx + ry) copy is made
+    cxx, cxy, cyy = xp.T @ xp, xp.T @ yp, yp.T @ yp
+    moment = torch.cat([torch.cat([cxx, cxy], dim=1), torch.cat([cxy.T, cyy], dim=1)], dim=0)
+    return gaussian_mi_of_moment(moment, rx, n, ridge=ridge, bias_correction=bias_correction, rtol=rtol,
+                                 project=False)
+
+
+def gaussian_mi_of_moment(moment: torch.Tensor, dx: int, n: int, *, ridge: float, bias_correction: bool,
+                          rtol: Optional[float], project: bool = True) -> torch.Tensor:
+    r"""Gaussian MI (0-d tensor, nats) of x and y from the centred joint second moment ``moment`` (dx + dy,
+    dx + dy) of their n rows, x first; each side may carry its own positive scale factor (the value is
+    invariant to it).
+
+    With ``project`` each side is first reduced to the numerical column space of its diagonal block
+    (:func:`~infossl.linalg.numerical_rank_basis` with ``rtol``, the rule of :func:`project_to_rank`; a
+    full-rank side is kept as it is): the moment of the projected data is :math:`B^\top M B`, so no data
+    are needed. Then the log-dets of the two blocks and of the whole (Cholesky), the ridge and the Wishart
+    bias correction, the warning and errors of :func:`gaussian_mutual_information`. Shared by
+    :func:`gaussian_mi_of_tensors` and :mod:`~infossl.estimators.copula` (the moment of normal scores).
+    """
+    d = moment.shape[0]
+    rx, ry = dx, d - dx
+    zero = torch.zeros((), dtype=moment.dtype, device=moment.device)
+    if rx == 0 or ry == 0:
+        return zero  # a constant carries no information
+    if project:
+        bx, rx = numerical_rank_basis(moment[:dx, :dx], rtol)  # (dx, rx)
+        by, ry = numerical_rank_basis(moment[dx:, dx:], rtol)
+        if rx == 0 or ry == 0:
+            return zero
+        if rx < dx or ry < d - dx:
+            eye = torch.eye(d, dtype=moment.dtype, device=moment.device)
+            basis = torch.block_diag(bx if rx < dx else eye[:dx, :dx], by if ry < d - dx else eye[dx:, dx:])
+            moment = basis.T @ moment @ basis  # (rx + ry, rx + ry)
     if n <= rx + ry + 1:
         raise ValueError(f"the Gaussian MI needs more samples than dimensions: n={n} but dx={rx}, dy={ry} "
                          "(after removing collapsed directions) need n > dx + dy + 1")
-    # Joint covariance by blocks: xp and yp are centred already, and no (n, rx + ry) copy is made
-    cxx, cxy, cyy = xp.T @ xp, xp.T @ yp, yp.T @ yp
-    cov = torch.cat([torch.cat([cxx, cxy], dim=1), torch.cat([cxy.T, cyy], dim=1)], dim=0) / (n - 1)
+    cov = moment / (n - 1)
     if ridge > 0:
         for sl in (slice(0, rx), slice(rx, rx + ry)):
             block = cov[sl, sl]
@@ -376,8 +460,8 @@ def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bi
         return zero + math.inf
     mi = 0.5 * (ld_x + ld_y - ld_xy)
     if bias_correction:
-        corr = wishart_logdet_bias(rx + ry, n, dtype=x.dtype, device=x.device) \
-            - wishart_logdet_bias(rx, n, dtype=x.dtype, device=x.device) \
-            - wishart_logdet_bias(ry, n, dtype=x.dtype, device=x.device)
+        corr = wishart_logdet_bias(rx + ry, n, dtype=moment.dtype, device=moment.device) \
+            - wishart_logdet_bias(rx, n, dtype=moment.dtype, device=moment.device) \
+            - wishart_logdet_bias(ry, n, dtype=moment.dtype, device=moment.device)
         mi = mi + 0.5 * corr
     return mi

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
-from infossl._backend import ArrayLike
+from infossl._backend import STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.intrinsic import twonn_dimension
-from infossl.linalg import column_std
+from infossl.linalg import gram_of_chunks
 
 __all__ = ["latent_mutual_information", "calibrated_dimension", "latent_dimension_for"]
 
@@ -116,37 +116,95 @@ def latent_dimension_for(id_x: float, id_y: float, n: int, *, random_state=0) ->
     return calibrated_dimension(min(id_x, id_y), n, random_state=random_state)
 
 
-def _top_components(zc: torch.Tensor, p: int, rng: np.random.Generator) -> torch.Tensor:
-    """(d, p) orthonormal leading principal directions of centred ``zc`` (n, d): exact eigh for d <= 512, else
-    seeded subspace iteration (Halko, Martinsson & Tropp 2011, alg. 4.4) with a Rayleigh-Ritz step."""
-    n, d = zc.shape
-    if d <= 512 or p >= d // 2:
-        _, vec = torch.linalg.eigh(zc.T @ zc)
+def _eigh_route(d: int, p: int) -> bool:
+    """Whether the p leading principal directions in d dimensions come from an exact eigh of the d x d moment."""
+    return d <= 512 or p >= d // 2
+
+
+def _top_components(blocks: Callable[[], Iterator[torch.Tensor]], d: int, p: int, rng: np.random.Generator,
+                    gram: Optional[torch.Tensor], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(d, p) orthonormal leading principal directions of centred rows Z (n, d) given as row blocks (``blocks()``
+    yields them anew on each call): exact eigh of ``gram`` = Z^T Z when it is given (:func:`_eigh_route`),
+    else seeded subspace iteration (Halko, Martinsson & Tropp 2011, alg. 4.4) with a Rayleigh-Ritz step,
+    each product Z^T (Z B) summed over the blocks."""
+    if gram is not None:
+        _, vec = torch.linalg.eigh(gram)
         return vec[:, -p:].flip(1)
     q = min(d, p + 10)
-    omega = torch.from_numpy(rng.standard_normal((d, q))).to(dtype=zc.dtype, device=zc.device)
-    basis, _ = torch.linalg.qr(zc.T @ (zc @ omega))  # (d, q)
+
+    def times_gram(b: torch.Tensor) -> torch.Tensor:  # Z^T (Z b), (d, q)
+        total = torch.zeros((d, b.shape[1]), dtype=b.dtype, device=b.device)
+        for z in blocks():
+            total.addmm_(z.T, z @ b)
+        return total
+
+    omega = torch.from_numpy(rng.standard_normal((d, q))).to(dtype=dtype, device=device)
+    basis, _ = torch.linalg.qr(times_gram(omega))  # (d, q)
     for _ in range(_SUBSPACE_ITERS - 1):
-        basis, _ = torch.linalg.qr(zc.T @ (zc @ basis))
-    proj = zc @ basis  # (n, q)
-    _, vec = torch.linalg.eigh(proj.T @ proj)
+        basis, _ = torch.linalg.qr(times_gram(basis))
+    _, vec = torch.linalg.eigh(gram_of_chunks(z @ basis for z in blocks()))  # (q, q) = (Z basis)^T (Z basis)
     return (basis @ vec)[:, -p:].flip(1)
 
 
-def _whitened_scores(t: torch.Tensor, train: torch.Tensor, p: int, rng: np.random.Generator) -> torch.Tensor:
+def whitened_scores(t: torch.Tensor, train: torch.Tensor, p: int, rng: np.random.Generator, *,
+                    memory_budget: int = STREAM_BLOCK_BYTES) -> torch.Tensor:
     """All rows of t projected on the train split's p leading principal directions, whitened by the
-    train variances (column-standardised first with train statistics): (n, p)."""
-    ref = t[train]
-    std = column_std(ref)
+    train variances (column-standardised first with train statistics, constant columns dropped): (n, p).
+
+    Nothing of size (n, d) is made: the column statistics, the train rows' d x d second moment (or the
+    products of the subspace iteration when d > 512) and the (n, p) projections are all summed or written
+    over row chunks of ``memory_budget`` bytes, each chunk standardised on the fly. Beyond the input it holds
+    one chunk, d x d (or d x (p + 10)) matrices and the (n, p) result.
+    """
+    n, d = t.shape
+    n_train = train.numel()
+    rows = chunk_size_for(d, itemsize=t.element_size(), memory_budget=memory_budget, factor=3)
+    train_blocks = [train[sl] for sl in iter_chunks(n_train, rows)]
+    # Column means and largest absolute deviations of the training rows (as linalg.column_std scales them)
+    total = torch.zeros((1, d), dtype=t.dtype, device=t.device)
+    lo = torch.full((1, d), math.inf, dtype=t.dtype, device=t.device)
+    hi = torch.full((1, d), -math.inf, dtype=t.dtype, device=t.device)
+    for idx in train_blocks:
+        block = t[idx]  # (rows, d)
+        total += block.sum(dim=0, keepdim=True)
+        b_lo, b_hi = torch.aminmax(block, dim=0, keepdim=True)
+        lo, hi = torch.minimum(lo, b_lo), torch.maximum(hi, b_hi)
+    mu = total / n_train
+    dev = torch.maximum(hi - mu, mu - lo)
+    dev = torch.where(dev > 0, dev, torch.ones_like(dev))  # (1, d)
+    # Second moment of the training rows, centred and divided by dev: the d x d matrix, or only its diagonal
+    scaled = lambda idx: (t[idx] - mu) / dev  # noqa: E731
+    moment = None
+    if _eigh_route(d, min(p, d, n_train - 2)):  # then also after dropping constant columns
+        moment = gram_of_chunks(scaled(idx) for idx in train_blocks)  # (d, d)
+        sumsq = torch.diagonal(moment).unsqueeze(0)
+    else:
+        sumsq = sum(scaled(idx).pow(2).sum(dim=0, keepdim=True) for idx in train_blocks)
+    std = dev * (sumsq / (n_train - 1)).sqrt()  # (1, d), linalg.column_std of the training rows
     keep = (std > 0).squeeze(0)
     if not bool(keep.any()):
         raise ValueError("every column is constant on the training rows; the mutual information is 0 / undefined")
-    t, ref, std = t[:, keep], ref[:, keep], std[:, keep]
-    mu = ref.mean(dim=0, keepdim=True)
-    zs = (t - mu) / std  # (n, d)
-    p = min(p, zs.shape[1], train.numel() - 2)
-    vec = _top_components(zs[train], p, rng)  # (d, p)
-    s = zs @ vec  # (n, p)
+    cols = None if bool(keep.all()) else torch.nonzero(keep).flatten()
+    mu, std, dk = (mu, std, d) if cols is None else (mu[:, cols], std[:, cols], cols.numel())
+
+    def standardised(idx) -> torch.Tensor:  # (rows, dk): rows of t, standardised with the train statistics
+        block = t[idx] if cols is None else t[idx][:, cols]
+        return (block - mu) / std
+
+    p = min(p, dk, n_train - 2)
+    gram = None
+    if moment is not None:  # the standardised rows' Z^T Z from the moment: rescale by dev / std on both sides
+        if cols is not None:
+            moment, dev = moment[cols][:, cols], dev[:, cols]
+        ratio = (dev / std).squeeze(0)
+        gram = moment * ratio[:, None] * ratio[None, :]
+    elif _eigh_route(dk, p):  # constant columns dropped below the subspace iteration's size
+        gram = gram_of_chunks(standardised(idx) for idx in train_blocks)
+    vec = _top_components(lambda: (standardised(idx) for idx in train_blocks), dk, p, rng, gram,
+                         t.dtype, t.device)  # (dk, p)
+    s = torch.empty((n, p), dtype=t.dtype, device=t.device)
+    for sl in iter_chunks(n, rows):
+        s[sl] = standardised(sl) @ vec
     var = s[train].var(dim=0, keepdim=True)
     good = (var > var.amax() * 1e-10).squeeze(0)
     return s[:, good] / var[:, good].sqrt()
@@ -208,11 +266,14 @@ def latent_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optiona
 
 def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int] = None,
                  estimator: str = "corrected-ksg", train_fraction: float = 0.5, pca_dim: Optional[int] = None,
-                 k: int = 3, random_state=0, id_x: Optional[float] = None, id_y: Optional[float] = None
-                 ) -> LatentParts:
+                 k: int = 3, random_state=0, id_x: Optional[float] = None, id_y: Optional[float] = None,
+                 memory_budget: int = STREAM_BLOCK_BYTES) -> LatentParts:
     """The computation of :func:`latent_mutual_information` on validated tensors, with its intermediate
     quantities (:class:`LatentParts`). ``id_x`` / ``id_y`` reuse TwoNN dimensions already measured on
-    min(n, 2000) rows of all the data (as "auto" does); by default they are measured on the training rows."""
+    min(n, 2000) rows of all the data (as "auto" does); by default they are measured on the training rows.
+    The principal components are fitted over row chunks of ``memory_budget`` bytes (:func:`whitened_scores`):
+    beyond the input, the memory is O(chunk + d^2 + n p), not O(n d) (measuring the TwoNN dimensions here,
+    when they are not given, gathers the training rows of each side once)."""
     from infossl.estimators.corrected import corrected_ksg_mutual_information
     from infossl.estimators.gaussian import gaussian_mutual_information
     from infossl.estimators.knn import ksg_mutual_information
@@ -249,8 +310,8 @@ def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int
             m = latent_dim
         m = max(1, min(m, tx.shape[1], ty.shape[1]))
         p = pca_dim or max(16, _PCA_PER_LATENT * m)
-        sx = _whitened_scores(tx, train, p, rng)  # (n, px)
-        sy = _whitened_scores(ty, train, p, rng)  # (n, py)
+        sx = whitened_scores(tx, train, p, rng, memory_budget=memory_budget)  # (n, px)
+        sy = whitened_scores(ty, train, p, rng, memory_budget=memory_budget)  # (n, py)
         m = min(m, sx.shape[1], sy.shape[1])
         cross = sx[train].T @ sy[train] / (n_train - 1)  # (px, py)
         u, s, vh = torch.linalg.svd(cross, full_matrices=False)

@@ -122,3 +122,109 @@ def test_errors(rng):
         copula_entropy(rng.standard_normal((5, 2)), k=5)
     with pytest.raises(TypeError, match="k must be an integer"):
         copula_entropy(rng.standard_normal((5, 2)), k=1.5)
+
+
+# ------------------------------------------------------------------ streamed copula MI (issue 11, item 7)
+def _reference_scores(t):
+    """The previous copula_scores, written out: rank projection of the raw data, then scipy normal scores."""
+    n, d = t.shape
+    tc = t - t.mean(axis=0)
+    if d > n:
+        evals, evecs = np.linalg.eigh(tc @ tc.T)
+        keep = evals > 10 * d * np.finfo(float).eps * max(evals[-1], 0)
+        proj = evecs[:, keep] * np.sqrt(evals[keep])
+    else:
+        evals, evecs = np.linalg.eigh(tc.T @ tc)
+        keep = evals > 10 * d * np.finfo(float).eps * max(evals[-1], 0)
+        proj = tc if keep.all() else tc @ evecs[:, keep]
+    return norm.ppf(rankdata(proj, axis=0) / (n + 1))
+
+
+def _reference_copula_mi(x, y):
+    from infossl.estimators import wishart_logdet_bias
+
+    sides = []
+    for s in (_reference_scores(x), _reference_scores(y)):  # the Gaussian MI's rank projection of the scores
+        sc = s - s.mean(axis=0)
+        evals, evecs = np.linalg.eigh(sc.T @ sc)
+        keep = evals > 10 * s.shape[1] * np.finfo(float).eps * max(evals[-1], 0)
+        sides.append(sc if keep.all() else sc @ evecs[:, keep])
+    rx, ry, n = sides[0].shape[1], sides[1].shape[1], x.shape[0]
+    cov = np.cov(np.hstack(sides), rowvar=False)
+    mi = 0.5 * (np.linalg.slogdet(cov[:rx, :rx])[1] + np.linalg.slogdet(cov[rx:, rx:])[1] - np.linalg.slogdet(cov)[1])
+    return mi + 0.5 * float(wishart_logdet_bias(rx + ry, n) - wishart_logdet_bias(rx, n) - wishart_logdet_bias(ry, n))
+
+
+def _copula_pair(rng, kind):
+    if kind == "wide":  # d > n on the x side, rank 4
+        x = rng.standard_normal((30, 4)) @ rng.standard_normal((4, 50))
+        return x, x[:, :3] + 0.5 * rng.standard_normal((30, 3))
+    x = rng.standard_normal((400, 6))
+    y = np.exp(0.6 * x[:, :5] + 0.8 * rng.standard_normal((400, 5)))
+    if kind == "rank-deficient":  # collinear and constant columns
+        x = np.hstack([x, x[:, :2] @ rng.standard_normal((2, 3)), np.full((400, 1), 2.0)])
+    elif kind == "tied":  # ReLU zeros and rounding
+        x, y = np.maximum(x, 0), np.round(np.maximum(np.log(y), 0), 1)
+    elif kind == "tied-rank-deficient":  # ReLU zeros seen through a collinear embedding
+        x = np.maximum(x - 0.3, 0) @ rng.standard_normal((6, 9))
+    return x, y
+
+
+@pytest.mark.parametrize("kind", ["full-rank", "rank-deficient", "tied", "tied-rank-deficient", "wide"])
+def test_streamed_copula_mi_equals_one_shot_and_reference(rng, kind):
+    from infossl.estimators.copula import copula_mi_of_tensors
+
+    x, y = _copula_pair(rng, kind)
+    ref = _reference_copula_mi(x, y)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    opts = dict(ridge=0.0, bias_correction=True)
+    values = [copula_mutual_information(x, y), float(copula_mutual_information(tx, ty)),
+              float(copula_mi_of_tensors(tx, ty, memory_budget=1, **opts)),  # one row / one column per block
+              float(copula_mi_of_tensors(tx, ty, memory_budget=7 * 8 * 400 * 3, **opts)),  # ragged blocks
+              float(copula_mi_of_tensors(tx, ty, memory_budget=2**40, **opts))]  # one block
+    np.testing.assert_allclose(values, ref, rtol=1e-10)
+
+
+def test_copula_ranks_are_exact_doubled_average_ranks(rng):
+    from infossl.estimators.copula import copula_ranks, copula_scores
+
+    z = torch.from_numpy(np.round(rng.standard_normal((300, 5)), 1))  # full rank, ties in every column
+    expected = 2 * rankdata(z.numpy(), axis=0)
+    for budget in (1, 7 * 8 * 300 * 2, 2**40):
+        twice, means = copula_ranks(z, memory_budget=budget)
+        assert twice.dtype == torch.int32 and np.array_equal(twice.numpy(), expected)
+        np.testing.assert_allclose(means.numpy()[0], norm.ppf(expected / 2 / 301).mean(axis=0), atol=1e-14)
+    assert torch.equal(copula_scores(z), normal_scores(z))  # the same scores, bit for bit
+    twice, means = copula_ranks(torch.full((300, 2), 7.0))
+    assert twice.shape == (300, 0) and means.shape == (1, 0)  # a constant side has nothing to rank
+
+
+def test_streamed_copula_mi_keeps_ridge_and_constant_sides(rng):
+    from infossl.estimators.copula import copula_mi_of_tensors
+
+    x, y = _copula_pair(rng, "rank-deficient")
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    chunked = copula_mi_of_tensors(tx, ty, ridge=0.1, bias_correction=False, memory_budget=1)
+    on_scores = gaussian_mutual_information(_reference_scores(x), _reference_scores(y), ridge=0.1,
+                                            bias_correction=False)
+    assert float(chunked) == pytest.approx(on_scores, rel=1e-10)
+    assert copula_mutual_information(np.full((400, 3), 1.5), y) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_first_equal_rows_finds_exact_duplicates(rng, dtype):
+    from infossl.estimators.copula import first_equal_rows
+
+    z = torch.from_numpy(rng.standard_normal((50, 4))).to(dtype)
+    assert first_equal_rows(z) is None
+    z[[7, 30, 41]] = z[3].clone()
+    z[12] = 0.0
+    z[44] = -0.0  # equal to row 12 as a value
+    z[45] = z[3].clone()
+    z[45, 2] = torch.nextafter(z[3, 2], torch.tensor(math.inf, dtype=dtype))  # one ulp away: a different row
+    for budget in (1, 2**30):
+        rep = first_equal_rows(z, memory_budget=budget)
+        expected = torch.arange(50)
+        expected[[7, 30, 41]] = 3
+        expected[44] = 12
+        assert torch.equal(rep, expected)
