@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar, Union

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Sequence
+from typing import Any
 
 from infossl.cli._common import add_option_flag, emit, format_table, package_version
 from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.diagnostics.stream import progress_bar, show_progress
-from infossl.io.checkpoints import Checkpoint, load_checkpoint
+from infossl.io.checkpoints import load_checkpoint
 from infossl.io.embeddings import PathLike
 from infossl.io.inputs import DIGITS, load_data
-from infossl.models import DEFAULT_LAYER, layer_outputs, load_factory, model_for_checkpoint, resolve_layer
+from infossl.models import layer_outputs, load_factory, model_for_checkpoint, resolve_layer
 
 # Rank-like metrics drawn (divided by the dimension) in the trajectory plot, when the reports have them.
 PLOT_METRICS: tuple[str, ...] = ("rankme", "effective_rank", "nesum", "stable_rank", "collapse_rank")

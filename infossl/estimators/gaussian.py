@@ -14,7 +14,7 @@ import torch
 
 from infossl._backend import (STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, full_precision, global_scale,
                              iter_chunks)
-from infossl.linalg import (centred, centred_cov, chol_logdet, gaussian_entropy_from_logdet, gram_of_chunks,
+from infossl.linalg import (centred, chol_logdet, gaussian_entropy_from_logdet, gram_of_chunks,
                             logdet_of_cholesky, numerical_rank_basis, small_second_moment)
 from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
 

@@ -47,10 +47,15 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from infossl.io.embeddings import PathLike, write_text_atomic
 from infossl.io.plain import to_plain
+
+if TYPE_CHECKING:  # annotations only: torch is imported where a function needs it
+    import torch
+    from torch import nn
+
 
 #: The ``format`` entry of an ``infossl train`` checkpoint, and its version.
 INFOSSL_FORMAT = "infossl-checkpoint"

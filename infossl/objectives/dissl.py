@@ -12,7 +12,6 @@ import warnings
 from typing import ClassVar, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from infossl._validation import check_float, check_options

@@ -6,9 +6,8 @@ The default data set is scikit-learn's copy of the UCI optical-recognition digit
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
