@@ -14,7 +14,7 @@ conflict here, so it is installed beside the environment:
     python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
     python benchmarks/highdim.py --n 50000       # the larger n of the issue
     python benchmarks/highdim.py --quick         # three small cases
-    python benchmarks/highdim.py --issue-table   # the issue's five cases, with latentmi when importable
+    python benchmarks/highdim.py --issue-table   # the issue's five cases (or --issue-table 2,5), + latentmi
     python benchmarks/highdim.py --coverage      # interval coverage: untuned families, 5 seeds, n = 5000
     python benchmarks/highdim.py --coverage --held-out   # seeds 5-9 and families no choice has seen
     python benchmarks/highdim.py --summarize benchmarks/results/highdim_coverage.csv   # current rule
@@ -65,8 +65,8 @@ def within_target(value: float, truth: float) -> bool:
 
 
 def cases(args):
-    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else EMBEDDED[:5] if args.issue_table \
-        else EMBEDDED
+    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else [EMBEDDED[int(i) - 1] for i in args.issue_table.split(",")] \
+        if args.issue_table else EMBEDDED
     others = [] if args.quick or args.issue_table else COVERAGE_OTHERS if args.coverage else OTHERS
     if args.held_out:
         embedded, others = embedded + HELD_OUT_EMBEDDED, others + HELD_OUT_OTHERS
@@ -101,9 +101,9 @@ def main(argv=None) -> None:
                         "writes results/highdim_coverage_heldout.csv")
     p.add_argument("--seeds", type=int, default=None, help="draws per case: seeds --seed, --seed + 1, ...")
     p.add_argument("--out", default=None, help="CSV path (default results/highdim.csv or highdim_coverage.csv)")
-    p.add_argument("--issue-table", action="store_true",
-                   help="only the five cases of issue 11's table (latentmi included when importable); "
-                        "writes results/highdim_issue.csv")
+    p.add_argument("--issue-table", nargs="?", const="1,2,3,4,5", default=None, metavar="ROWS",
+                   help="only the cases of issue 11's table (all five, or the 1-based rows given, e.g. 2,5; "
+                        "latentmi included when importable); writes results/highdim_issue.csv")
     p.add_argument("--no-latentmi", action="store_true", help="leave the latentmi peer out even if importable")
     p.add_argument("--summarize", metavar="CSV", default=None,
                    help="print the coverage of a --coverage CSV under the interval rule of this version "
