@@ -9,7 +9,8 @@ ambient space (embedded families only, skipped above ``--ksg-max-dim`` per side:
 families' KSG figures are in ``results/accuracy.csv``), and ``latentmi`` (Gowri et al. 2024, the
 authors' package) when it is importable (optional, never a dependency; its numpy<2 pin is its only
 conflict here, so it is installed beside the environment:
-``pip install --no-deps --target /tmp/lmi latentmi`` and ``PYTHONPATH=/tmp/lmi python benchmarks/highdim.py``).
+``pip install --no-deps --target /tmp/lmi latentmi`` and
+``PYTHONPATH=/tmp/lmi python benchmarks/highdim.py``).
 
     python benchmarks/highdim.py                 # n = 10^4, writes results/highdim.csv and highdim.png
     python benchmarks/highdim.py --n 50000       # the larger n of the issue
@@ -65,8 +66,14 @@ def within_target(value: float, truth: float) -> bool:
 
 
 def cases(args):
-    embedded = QUICK if args.quick else COVERAGE_EMBEDDED if args.coverage else [EMBEDDED[int(i) - 1] for i in args.issue_table.split(",")] \
-        if args.issue_table else EMBEDDED
+    if args.quick:
+        embedded = QUICK
+    elif args.coverage:
+        embedded = COVERAGE_EMBEDDED
+    elif args.issue_table:
+        embedded = [EMBEDDED[int(i) - 1] for i in args.issue_table.split(",")]
+    else:
+        embedded = EMBEDDED
     others = [] if args.quick or args.issue_table else COVERAGE_OTHERS if args.coverage else OTHERS
     if args.held_out:
         embedded, others = embedded + HELD_OUT_EMBEDDED, others + HELD_OUT_OTHERS
@@ -104,7 +111,8 @@ def main(argv=None) -> None:
     p.add_argument("--issue-table", nargs="?", const="1,2,3,4,5", default=None, metavar="ROWS",
                    help="only the cases of issue 11's table (all five, or the 1-based rows given, e.g. 2,5; "
                         "latentmi included when importable); writes results/highdim_issue.csv")
-    p.add_argument("--no-latentmi", action="store_true", help="leave the latentmi peer out even if importable")
+    p.add_argument("--no-latentmi", action="store_true",
+                   help="leave the latentmi peer out even if importable")
     p.add_argument("--summarize", metavar="CSV", default=None,
                    help="print the coverage of a --coverage CSV under the interval rule of this version "
                         "(recomputed from its value, se and drift columns) and exit")
@@ -204,7 +212,8 @@ def _latentmi(x, y, seed: int):  # pragma: no cover - optional peer
     np.random.seed(seed)
     torch.manual_seed(seed)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints every epoch even with quiet=True
-        pmis, _, _ = lmi.estimate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), quiet=True)
+        pmis, _, _ = lmi.estimate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64),
+                                  quiet=True)
     return pmis
 
 

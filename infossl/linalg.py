@@ -30,8 +30,8 @@ from typing import Iterable, Optional
 import torch
 
 __all__ = ["LOG_2PI", "LOG_2PI_E", "centred", "centred_cov", "chol_logdet", "column_std",
-           "gaussian_entropy_from_logdet", "gram_of_chunks", "logdet_of_cholesky", "numerical_rank_basis", "small_second_moment",
-           "stable_rank_of", "standardize"]
+           "gaussian_entropy_from_logdet", "gram_of_chunks", "logdet_of_cholesky", "numerical_rank_basis",
+           "small_second_moment", "stable_rank_of", "standardize"]
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2PI_E = math.log(2 * math.pi * math.e)

@@ -141,7 +141,8 @@ def _spread(fn: Callable[[torch.Tensor], float], n: int, rng: np.random.Generato
 
 
 def subsample_interval(value: float, se: float, drift: float, dof: int = 4) -> tuple[float, float]:
-    r"""The interval of an :class:`EstimateResult`: :math:`v \pm (t_{\nu, 0.975}\,se + |\delta|)` (module doc).
+    r"""The interval of an :class:`EstimateResult`: :math:`v \pm (t_{\nu, 0.975}\,se + |\delta|)`
+    (see the module doc).
 
     ``se`` is the pooled subsample standard error scaled to n rows, ``drift`` the estimate at n minus the
     mean of the half-sample estimates, ``dof`` the pooled degrees of freedom (4 for two halves and four
