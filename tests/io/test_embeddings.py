@@ -11,6 +11,8 @@ import torch
 
 from infossl.io import SUPPORTED_SUFFIXES, load_array, save_json_atomic, write_text_atomic
 
+from ._faults import FILE_KINDS, check_corrupt_npz_member_is_named, check_truncated_file_is_named
+
 
 @pytest.fixture
 def z(rng):
@@ -280,40 +282,17 @@ def test_load_array_max_ndim(tmp_path):
 READERS = {"load_array": load_array}
 
 
-def _write(path, kind):
-    z = np.random.default_rng(0).standard_normal((64, 5))
-    if kind == "npz":
-        np.savez(path, z=z)
-    elif kind == "npz-compressed":
-        np.savez_compressed(path, z=z)
-    elif kind == "npy":
-        np.save(path, z)
-    else:
-        torch.save(torch.from_numpy(z), path)
-
 
 @pytest.mark.parametrize("reader", list(READERS))
-@pytest.mark.parametrize("kind,suffix", [("npz", ".npz"), ("npz-compressed", ".npz"), ("npy", ".npy"), ("pt", ".pt")])
+@pytest.mark.parametrize("kind,suffix", FILE_KINDS)
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.97])
 def test_truncated_file_names_the_file(tmp_path, reader, kind, suffix, keep):
-    src = tmp_path / f"full{suffix}"
-    _write(src, kind)
-    data = src.read_bytes()
-    cut = tmp_path / f"cut{suffix}"
-    cut.write_bytes(data[: max(1, int(len(data) * keep))])
-    with pytest.raises(ValueError, match=str(cut)):
-        READERS[reader](cut)
+    check_truncated_file_is_named(READERS[reader], tmp_path, kind, suffix, keep)
 
 
 @pytest.mark.parametrize("reader", ["load_array"])
 def test_corrupt_npz_member_names_the_file(tmp_path, reader):
-    src = tmp_path / "z.npz"
-    _write(src, "npz-compressed")
-    data = bytearray(src.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    src.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="z.npz.*(truncated or corrupt)"):
-        READERS[reader](src)
+    check_corrupt_npz_member_is_named(READERS[reader], tmp_path)
 
 
 def test_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
