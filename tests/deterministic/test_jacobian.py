@@ -8,13 +8,9 @@ from torch import nn
 from infossl.deterministic import jacobians
 from infossl.deterministic.jacobian import check_model, noise_factor, sketch_covariance_factor
 
+from ._models import small_mlp as _mlp
 
-def _mlp(seed, sizes=(20, 64, 64, 10)):
-    torch.manual_seed(seed)
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1]).double().eval()
+
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])

@@ -11,13 +11,9 @@ from torch import nn
 from infossl._validation import DegenerateInputWarning
 from infossl.deterministic import OutputMixture, output_mixture
 
+from ._models import small_mlp as _mlp
 
-def _mlp(seed, sizes=(20, 64, 64, 10)):
-    torch.manual_seed(seed)
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1]).double().eval()
+
 
 
 def _rel(a, b):

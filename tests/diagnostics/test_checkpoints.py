@@ -1,12 +1,10 @@
 """infossl.diagnostics.checkpoints: models run on data, a layer captured, one report per checkpoint."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from infossl.diagnostics.checkpoints import CheckpointTrajectory, diagnose_checkpoints
 from infossl.io.inputs import load_data

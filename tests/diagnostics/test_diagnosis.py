@@ -1,7 +1,6 @@
 """infossl.diagnostics.diagnosis: diagnose / diagnose_statistics -- one mechanism (the report's numbers are the
 metric functions' numbers), streaming == in-memory, torch == numpy, views and labels, and error paths."""
 
-import json
 import math
 
 import numpy as np

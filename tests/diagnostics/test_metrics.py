@@ -29,16 +29,9 @@ from infossl.diagnostics import (
     variance_fraction,
 )
 
+from ._data import with_spectrum
 
-def with_spectrum(rng, sigmas, n, center=True):
-    """(n, d) data whose (centred) singular values are exactly ``sigmas`` (d = len(sigmas))."""
-    d = len(sigmas)
-    a = rng.standard_normal((n, d))
-    if center:
-        a -= a.mean(0)
-    q, _ = np.linalg.qr(a)  # orthonormal columns, centred when a is
-    v, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    return q @ np.diag(sigmas) @ v.T
+
 
 
 def entropy_rank_ref(s, eps):

@@ -6,16 +6,9 @@ import pytest
 from infossl import DegenerateInputWarning
 from infossl.diagnostics import alpha_req, alpha_req_from_spectrum, lidar, lidar_from_scatter
 
+from ._data import with_spectrum
 
-def with_spectrum(rng, sigmas, n, center=True):
-    """(n, d) data whose (centred) singular values are exactly ``sigmas`` (d = len(sigmas))."""
-    d = len(sigmas)
-    a = rng.standard_normal((n, d))
-    if center:
-        a -= a.mean(0)
-    q, _ = np.linalg.qr(a)  # orthonormal columns, centred when a is
-    v, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    return q @ np.diag(sigmas) @ v.T
+
 
 
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])

@@ -11,13 +11,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch.utils.data import DataLoader, TensorDataset
 
 from infossl.io.checkpoints import read_training_checkpoint
-from infossl.models import build_model, model_from_checkpoint
+from infossl.models import model_from_checkpoint
 from infossl.objectives import VICRegLoss
 from infossl.training.config import OBJECTIVES, TrainConfig
-from infossl.training.engine import NonFiniteLossError, fit
+from infossl.training.engine import NonFiniteLossError
 from infossl.training.run import train
 
 SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
