@@ -188,6 +188,8 @@ def _precision(value: float, interval: tuple[float, float]) -> Check:
     half = 0.5 * (hi - lo)
     if not (math.isfinite(value) and math.isfinite(half)):
         return Check("precision", None, "no finite interval")
+    if half == 0:
+        return Check("precision", None, "no interval: too few rows for the subsample estimates")
     ok = half <= max(0.2, 0.5 * abs(value))
     detail = f"interval half-width {half:.3f} nats" + ("" if ok else
              " -- wider than half the value: the estimate is not resolved at this n; more rows, or a method "

@@ -120,6 +120,7 @@ def test_unmeasured_checks_neither_pass_nor_warn(rng):
         r = entropy_details(z, method="gaussian")
     passed = {c.name: c.passed for c in r.checks}
     assert passed["intrinsic dimension"] is None and passed["stability n, n/2, n/4"] is None
+    assert passed["precision"] is None  # a zero-width interval (no subsamples) resolves nothing
     assert r.interval == (r.value, r.value) and r.warnings == []
     assert isinstance(r.checks[0], Check)
 
