@@ -10,14 +10,7 @@ import pytest
 import infossl
 from infossl.estimators import EstimateResult, ReliabilityWarning
 from infossl.estimators.details import Check, entropy_details, mi_details, mi_kind, subsample_interval
-from infossl.estimators.embedded import embedded_gaussian_pair
 from infossl.synthetic import make_family
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
-    return pair, *pair.sample(3000, random_state=0)
 
 
 def test_details_result(embedded):

@@ -22,7 +22,6 @@ from infossl.estimators.dispatch import (
     manifold_dimension,
     mi_function,
 )
-from infossl.estimators.embedded import embedded_gaussian_pair
 from infossl.synthetic import make_family
 
 
@@ -63,12 +62,6 @@ def test_wide_mi_is_fast_and_clear(wide, method):
     with pytest.raises(ValueError, match="more samples than dimensions"):
         infossl.mutual_information(x, y, method=method)
     assert time.perf_counter() - t0 < 20
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
-    return pair, *pair.sample(3000, random_state=0)
 
 
 def test_auto_routes(embedded):

@@ -11,12 +11,6 @@ from infossl.estimators.latent import MIN_RELATIVE_VARIANCE
 from infossl.estimators.embedded import embedded_gaussian_pair
 
 
-@pytest.fixture(scope="module")
-def embedded():
-    pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
-    return pair, *pair.sample(3000, random_state=0)
-
-
 def test_latent_mi_on_the_embedded_family(embedded):
     pair, x, y = embedded
     truth = pair.mutual_information()
