@@ -53,8 +53,9 @@ DIRECT_BLOCK_BYTES = 64 * 2**20
 #: One working block of the streamed second-moment kernels (``infossl.estimators.gaussian``, ``copula`` and
 #: ``latent``): the rows whose outer products are added to a (d, d) covariance at a time, and the columns
 #: ranked at a time for the normal scores. It bounds their memory beyond the input and a d x d matrix (and the
-#: copula's int32 ranks). Measured on the 2-core development machine (beside another job): the float64 moment of
-#: 20000 x 1024 rows took 1.08 s in the 1365-row chunks of this budget against 0.95 s in one product.
+#: copula's int32 ranks). Measured on the 2-core development machine (beside another job): the float64
+#: moment of 20000 x 1024 rows took 1.08 s in the 1365-row chunks of this budget against 0.95 s in one
+#: product.
 STREAM_BLOCK_BYTES = 32 * 2**20
 
 

@@ -124,7 +124,8 @@ def centred_cov(z: torch.Tensor, *, ddof: int = 1) -> torch.Tensor:
 
 
 def gram_of_chunks(chunks: Iterable[torch.Tensor]) -> torch.Tensor:
-    r""":math:`Z^\top Z = \sum_k Z_k^\top Z_k` (d, d) from the consecutive row blocks :math:`Z_k` (rows, d) of Z.
+    r""":math:`Z^\top Z = \sum_k Z_k^\top Z_k` (d, d) from the consecutive row blocks :math:`Z_k` (rows, d)
+    of Z.
 
     The blocks may be produced one at a time (a generator), so only one of them and the (d, d) sum are held;
     the result equals the one-shot product up to the order of summation. Needs at least one block.

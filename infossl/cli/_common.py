@@ -38,8 +38,10 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def add_option_flag(parser: Any, *flags: str, help: str) -> None:
-    """A repeatable ``NAME=VALUE`` flag (values read by :func:`parse_option`), collected into a list of pairs."""
-    parser.add_argument(*flags, action="append", type=parse_option, default=[], metavar="NAME=VALUE", help=help)
+    """A repeatable ``NAME=VALUE`` flag (values read by :func:`parse_option`), collected into a list of
+    pairs."""
+    parser.add_argument(*flags, action="append", type=parse_option, default=[], metavar="NAME=VALUE",
+                        help=help)
 
 
 def collect_options(pairs: Sequence[tuple[str, Any]], flag: str) -> dict[str, Any]:
@@ -100,4 +102,5 @@ def package_version() -> str:
 # ------------------------------------------------------------------------------------------ commands
 
 
-__all__ = ["add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option", "parse_value"]
+__all__ = ["add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
+           "parse_value"]

@@ -79,7 +79,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the reservoir sample (default 0)")
     add_option_flag(p, "-o", "--option", help="option of the diagnosis, repeatable (e.g. --option eps=1e-6)")
-    add_option_flag(p, "--threshold", help="verdict threshold, repeatable (see infossl.diagnostics Thresholds)")
+    add_option_flag(p, "--threshold",
+                    help="verdict threshold, repeatable (see infossl.diagnostics Thresholds)")
     p.add_argument(
         "--fail-on-collapse",
         action="store_true",

@@ -23,8 +23,8 @@ from infossl.estimators.knn import kl_offset
 
 
 def doubled_ranks(vals: torch.Tensor) -> torch.Tensor:
-    """Twice the average rank (1-based; ties share their mean rank) of every entry of each row of ``vals`` (c, n),
-    as int32 (c, n), in the original order.
+    """Twice the average rank (1-based; ties share their mean rank) of every entry of each row of ``vals``
+    (c, n), as int32 (c, n), in the original order.
 
     In a sorted row the tied run holding a value spans the positions ``left + 1 .. right`` (the two
     ``searchsorted`` sides), whose average ``(left + right + 1) / 2`` is a multiple of 1/2, so twice it is the
@@ -40,7 +40,8 @@ def doubled_ranks(vals: torch.Tensor) -> torch.Tensor:
 
 def scores_of_ranks(twice: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
     r"""Normal scores :math:`\Phi^{-1}(r/(n+1))` from doubled average ranks ``twice`` = 2r (any shape), in
-    ``dtype``: ``ndtri(2r / (2(n + 1)))``, bit for bit the value of ``ndtri(r / (n + 1))`` (the halving is exact)."""
+    ``dtype``: ``ndtri(2r / (2(n + 1)))``, bit for bit the value of ``ndtri(r / (n + 1))`` (the halving is
+    exact)."""
     return torch.special.ndtri(twice.to(dtype) / (2 * (n + 1)))
 
 
@@ -148,7 +149,10 @@ def first_equal_rows(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES
     h = torch.empty(n, dtype=torch.int64, device=t.device)
     for sl in iter_chunks(n, rows):
         block = t[sl] + 0.0  # a contiguous copy with -0.0 turned into 0.0
-        bits = block.view(torch.int64) if block.element_size() == 8 else block.view(torch.int32).to(torch.int64)
+        if block.element_size() == 8:
+            bits = block.view(torch.int64)
+        else:
+            bits = block.view(torch.int32).to(torch.int64)
         h[sl] = (bits * coef).sum(dim=1)  # wraps modulo 2^64
     sh, order = torch.sort(h, stable=True)
     new_run = torch.ones(n, dtype=torch.bool, device=t.device)
@@ -166,7 +170,8 @@ def first_equal_rows(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES
     return rep
 
 
-def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES) -> tuple[torch.Tensor, torch.Tensor]:
+def copula_ranks(t: torch.Tensor, *, memory_budget: int = STREAM_BLOCK_BYTES
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Doubled average ranks (n, r) int32 (:func:`doubled_ranks`) of the columns that :func:`copula_scores`
     scores, and the mean normal score of each (1, r) in ``t``'s dtype.
 

@@ -349,7 +349,8 @@ def project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
 
 
 def centring_constants(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Column means (1, d) of ``t`` (n, d) and its largest absolute deviation from them (0-d; 1 if there is none).
+    """Column means (1, d) of ``t`` (n, d) and its largest absolute deviation from them (0-d; 1 if there is
+    none).
 
     Computed by reductions over ``t`` (the deviation from the column extremes), so no (n, d) copy is made.
     Dividing the centred rows by the deviation keeps every entry in [-1, 1], so their products neither
@@ -406,7 +407,8 @@ def gaussian_mi_of_tensors(x: torch.Tensor, y: torch.Tensor, *, ridge: float, bi
     xp, yp = project_to_rank(x, rtol), project_to_rank(y, rtol)  # (n, rx), (n, ry)
     rx, ry = xp.shape[1], yp.shape[1]
     if rx == 0 or ry == 0:
-        return torch.zeros((), dtype=x.dtype, device=x.device) + 0 * (x.sum() + y.sum())  # a constant: no information
+        # a constant carries no information
+        return torch.zeros((), dtype=x.dtype, device=x.device) + 0 * (x.sum() + y.sum())
     # Joint second moment by blocks: xp and yp are centred already, and no (n, rx + ry) copy is made
     cxx, cxy, cyy = xp.T @ xp, xp.T @ yp, yp.T @ yp
     moment = torch.cat([torch.cat([cxx, cxy], dim=1), torch.cat([cxy.T, cyy], dim=1)], dim=0)

@@ -125,15 +125,16 @@ def latent_dimension_for(id_x: float, id_y: float, n: int, *, random_state=0) ->
 
 
 def _eigh_route(d: int, p: int) -> bool:
-    """Whether the p leading principal directions in d dimensions come from an exact eigh of the d x d moment."""
+    """Whether the p leading principal directions in d dimensions come from an exact eigh of the d x d
+    moment."""
     return d <= 512 or p >= d // 2
 
 
 def _top_components(blocks: Callable[[], Iterator[torch.Tensor]], d: int, p: int, rng: np.random.Generator,
                     gram: Optional[torch.Tensor], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(d, p) orthonormal leading principal directions of centred rows Z (n, d) given as row blocks (``blocks()``
-    yields them anew on each call): exact eigh of ``gram`` = Z^T Z when it is given (:func:`_eigh_route`),
-    else seeded subspace iteration (Halko, Martinsson & Tropp 2011, alg. 4.4) with a Rayleigh-Ritz step,
+    """(d, p) orthonormal leading principal directions of centred rows Z (n, d) given as row blocks
+    (``blocks()`` yields them anew on each call): exact eigh of ``gram`` = Z^T Z when it is given
+    (:func:`_eigh_route`), else seeded subspace iteration (Halko, Martinsson & Tropp 2011, alg. 4.4) with a Rayleigh-Ritz step,
     each product Z^T (Z B) summed over the blocks."""
     if gram is not None:
         _, vec = torch.linalg.eigh(gram)
