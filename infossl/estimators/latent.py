@@ -36,13 +36,12 @@ import torch
 
 from infossl._backend import STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
-from infossl.estimators.intrinsic import twonn_dimension
+from infossl.estimators.intrinsic import ID_ROWS, calibrated_dimension, twonn_dimension
 from infossl.linalg import gram_of_chunks
 
-__all__ = ["latent_mutual_information", "calibrated_dimension", "latent_dimension_for"]
+__all__ = ["latent_dimension_for", "latent_mutual_information"]
 
 _ESTIMATORS = ("corrected-ksg", "ksg", "gaussian")
-ID_SAMPLES = 2000           # rows used for the intrinsic dimension (exact neighbours among them)
 _PCA_PER_LATENT = 4         # principal components kept per latent dimension (min 16)
 _SUBSPACE_ITERS = 4
 # Principal components kept for the canonical step: variance at least this fraction of the largest. A
@@ -68,56 +67,12 @@ class LatentParts:
     estimator: str = "corrected-ksg"
 
 
-def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: int = 64) -> int:
-    r"""The integer m in [1, max_dim] whose standard Gaussian in R^m has the TwoNN dimension closest to
-    ``observed`` at n rows (at most 2000).
-
-    TwoNN is biased low in higher dimension at finite n (8-dimensional data read as about 7.8 at
-    n = 2000, 16 as 14.3, 50 as 31); matching against Gaussian references of the same size removes most of
-    that bias (the "intrinsic-dimension-matched" reference). The references grow with m, so m is found by
-    bisection: a handful of TwoNN runs on Gaussian samples.
-
-    Examples
-    --------
-    >>> calibrated_dimension(1.97, 2000), calibrated_dimension(14.3, 2000)
-    (2, 16)
-    """
-    observed = check_float(observed, "observed", low=0.0)
-    n = min(check_int(n, "n", low=10), ID_SAMPLES)
-    max_dim = check_int(max_dim, "max_dim", low=1)
-    rng = check_random_state(random_state)
-    cache: dict[int, float] = {}
-
-    def ref(m: int) -> float:
-        if m not in cache:
-            g = torch.from_numpy(rng.standard_normal((n, m)))
-            cache[m] = twonn_dimension(g, max_samples=None).value
-        return cache[m]
-
-    lo = max(1, min(max_dim, int(math.floor(observed))))
-    if ref(lo) >= observed:
-        while lo > 1 and ref(lo - 1) >= observed:
-            lo -= 1
-        cand = [lo - 1, lo] if lo > 1 else [lo]
-    else:
-        hi = lo
-        while hi < max_dim and ref(hi) < observed:  # exponential search, then bisection
-            lo, hi = hi, min(max_dim, hi + max(1, hi // 2))
-        if ref(hi) < observed:
-            return max_dim
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if ref(mid) < observed else (lo, mid)
-        cand = [lo, hi]
-    return min(cand, key=lambda m: abs(ref(m) - observed))
-
-
 def latent_dimension_for(id_x: float, id_y: float, n: int, *, random_state=0) -> int:
     r"""The latent dimension m for two sides of TwoNN dimensions ``id_x``, ``id_y`` measured on n rows.
 
     When the two agree within 15 % they are pooled (their mean has :math:`\sqrt2` less sampling error, about
     :math:`d/\sqrt{2n}`), else the smaller is used (the information channel is at most that wide); the
-    result is calibrated by :func:`calibrated_dimension`.
+    result is calibrated by :func:`~infossl.estimators.intrinsic.calibrated_dimension`.
     """
     if abs(id_x - id_y) <= 0.15 * max(id_x, id_y):
         return calibrated_dimension(0.5 * (id_x + id_y), n, random_state=random_state)
@@ -238,7 +193,7 @@ def latent_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optiona
     x, y : array-like (n, dx), (n, dy) or torch.Tensor, n >= 40
     latent_dim : int, optional
         m. Default: the smaller of the two sides' intrinsic dimensions (TwoNN on up to 2000 training rows,
-        calibrated by :func:`calibrated_dimension`). Too small loses information; too large makes the latent
+        calibrated by :func:`~infossl.estimators.intrinsic.calibrated_dimension`). Too small loses information; too large makes the latent
         lie on a curved set inside R^m, where the corrected KSG over-corrects (measured: +10 % at m = k + 1).
     estimator : {"corrected-ksg", "ksg", "gaussian"}
         Estimator applied to the held-out latents.
@@ -313,10 +268,10 @@ def latent_parts(tx: torch.Tensor, ty: torch.Tensor, *, latent_dim: Optional[int
             given = id_x is not None and id_y is not None
             seed = int(rng.integers(2**31))
             if id_x is None:
-                id_x = twonn_dimension(tx[train], max_samples=ID_SAMPLES, random_state=seed).value
+                id_x = twonn_dimension(tx[train], max_samples=ID_ROWS, random_state=seed).value
             if id_y is None:
-                id_y = twonn_dimension(ty[train], max_samples=ID_SAMPLES, random_state=seed).value
-            n_id = min(n if given else n_train, ID_SAMPLES)  # rows the dimensions were measured on
+                id_y = twonn_dimension(ty[train], max_samples=ID_ROWS, random_state=seed).value
+            n_id = min(n if given else n_train, ID_ROWS)  # rows the dimensions were measured on
             m = latent_dimension_for(id_x, id_y, n_id, random_state=seed)
         else:
             m = latent_dim

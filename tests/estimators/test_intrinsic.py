@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from infossl import DegenerateInputWarning
 from infossl.estimators import intrinsic_dimension, mle_dimension, twonn_dimension
 from infossl.estimators.embedded import embedded_gaussian_pair
-from infossl.estimators.latent import calibrated_dimension
+from infossl.estimators.intrinsic import calibrated_dimension, is_manifold, manifold_dimension
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -68,3 +69,13 @@ def test_chunked_equals_one_shot(rng, chunk):
         one = fn(z, max_samples=None)
         chunked = fn(z, max_samples=None, chunk_size=chunk)
         assert chunked.value == pytest.approx(one.value, rel=1e-12, abs=1e-12), fn.__name__
+
+
+def test_manifold_rule():
+    assert not is_manifold(None, 5) and is_manifold(2.0, 4) and not is_manifold(2.1, 4) and not is_manifold(0.5, 1)
+    assert manifold_dimension(torch.randn(49, 3, dtype=torch.float64)) is None  # under 50 rows
+    assert manifold_dimension(torch.randn(200, 1, dtype=torch.float64)) is None  # d = 1
+    circle = 6.0 * torch.rand(400, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ring = torch.stack([circle.cos(), circle.sin(), torch.zeros_like(circle) + 0.3 * circle.cos()], 1)
+    dim = manifold_dimension(ring)  # a closed curve in R^3
+    assert dim is not None and abs(dim - 1) < 0.3 and is_manifold(dim, 3)
