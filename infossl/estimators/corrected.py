@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
-from infossl._validation import check_embeddings, check_int, check_pair, check_random_state, warn_degenerate
+from infossl._validation import (DegenerateInputWarning, check_embeddings, check_int, check_pair,
+                                 check_random_state)
+from infossl._warnings import warn
 from infossl.estimators.copula import copula_entropy, copula_scores, normal_scores
 from infossl.estimators.gaussian import gaussian_mi_of_tensors, wishart_logdet_bias
 from infossl.linalg import centred_cov, chol_logdet
@@ -106,7 +108,8 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
     cov = centred_cov(s)
     ld_xy = chol_logdet(cov)
     if ld_xy is None:
-        warn_degenerate("x and y are linearly dependent after normal scoring: the mutual information is +inf")
+        warn("x and y are linearly dependent after normal scoring: the mutual information is +inf",
+             DegenerateInputWarning)
         return torch.full((), math.inf, dtype=tx.dtype, device=tx.device)
     # Gaussian part of the MI, bias-corrected (unbiased for Gaussian data; the plug-in value is high by about
     # rx * ry / (2m) nats, 0.6 nats at 50+50 dims and m = 2000).

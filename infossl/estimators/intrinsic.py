@@ -330,7 +330,7 @@ def entropy_dimension_check(dimension: Optional[float], d: int) -> Check:
     (:func:`manifold_dimension`): it fails on a lower-dimensional set (:func:`is_manifold`), whose
     differential entropy is -inf."""
     if dimension is None:
-        return Check("intrinsic dimension", None, "not measured (fewer than 50 rows or d = 1)")
+        return Check("intrinsic dimension", None, "not measured (fewer than 50 rows, d = 1, or too few rows to calibrate the dimension)")
     ok = not is_manifold(dimension, d)
     detail = f"calibrated TwoNN {dimension:.1f} of d = {d}"
     if not ok:

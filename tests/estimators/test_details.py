@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import infossl
+from infossl import DegenerateInputWarning
 from infossl.estimators import EstimateResult, ReliabilityWarning
 from infossl.estimators.details import Check, entropy_details, mi_details, mi_kind, subsample_interval
 from infossl.synthetic import make_family
@@ -155,3 +156,48 @@ def test_imprecise_estimate_fails_the_precision_check(rng):
     assert precision.passed is False and "precision" in _failed(record) and not r.trusted
     lo, hi = r.interval
     assert 0.5 * (hi - lo) == pytest.approx(precision.values["half_width"]) and 0.5 * (hi - lo) > 0.5 * r.value
+
+
+# ------------------------------------------------------------------------ degenerate input is a failed check
+def _categories(record):
+    return [w.category for w in record]
+
+
+def test_details_keeps_the_plain_calls_degenerate_warning_and_fails_a_check():
+    # 50 rows of N(0, I) in 10^4 dimensions: "auto" (copula) returns a finite substitute for a singular
+    # covariance with a DegenerateInputWarning; details=True must give the same warning, not "every check ok"
+    z = np.random.default_rng(0).standard_normal((50, 10_000))
+    with pytest.warns(DegenerateInputWarning, match="singular") as plain:
+        value = infossl.entropy(z)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = infossl.entropy(z, details=True)
+    assert r.value == value and DegenerateInputWarning in _categories(record)
+    assert {w.filename for w in record} == {w.filename for w in plain} == {__file__}
+    degenerate = next(c for c in r.checks if c.name == "degenerate input")
+    assert degenerate.passed is False and "singular" in degenerate.detail and not r.trusted
+    assert "degenerate input" in _failed(record)
+
+
+def test_details_on_a_constant_column_warns_like_the_plain_gaussian():
+    z = np.random.default_rng(1).standard_normal((300, 3))
+    z[:, 1] = 2.0
+    with pytest.warns(DegenerateInputWarning, match="singular"):
+        plain = infossl.entropy(z, method="gaussian")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = infossl.entropy(z, method="gaussian", details=True)
+    assert r.value == plain and DegenerateInputWarning in _categories(record)
+    assert [c.name for c in r.checks][-1] == "degenerate input" and r.checks[-1].passed is False
+    # the MI of linearly dependent sides: +inf with a DegenerateInputWarning, in both modes
+    x = z[:, [0, 2]]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = infossl.mutual_information(x, x @ np.array([[1.0, 2.0], [0.5, 1.0]]), method="gaussian", details=True)
+    assert r.value == math.inf and DegenerateInputWarning in _categories(record) and not r.trusted
+
+
+def test_details_passes_the_wide_knn_warning_on():
+    z = np.random.default_rng(2).standard_normal((40, 300))
+    with pytest.warns(ReliabilityWarning, match="span at most 39"):
+        infossl.entropy(z, method="knn", details=True)

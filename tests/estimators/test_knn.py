@@ -10,6 +10,7 @@ import torch
 from infossl._validation import DegenerateInputWarning
 from infossl.estimators._reference import kl_entropy_reference, ksg_reference
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
+from infossl.estimators.reliability import ReliabilityWarning
 
 
 @pytest.fixture(params=[0, 1])
@@ -368,3 +369,14 @@ def test_ksg_consistency_bias_shrinks():
             vals.append(ksg_mutual_information(x, y))
         errs.append(abs(np.mean(vals) - truth))
     assert errs[2] < errs[0]
+
+
+def test_entropy_with_fewer_rows_than_dimensions_warns_why():
+    # 40 rows in 2000 dimensions span 39 directions: the k-NN distances cannot resolve the density
+    z = np.random.default_rng(0).standard_normal((40, 2000))
+    with pytest.warns(ReliabilityWarning, match=r"n = 40 rows in d = 2000 dimensions span at most 39") as record:
+        knn_entropy(z)
+    assert {w.filename for w in record if issubclass(w.category, ReliabilityWarning)} == {__file__}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        knn_entropy(z[:, :39])  # n > d: no warning
