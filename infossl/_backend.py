@@ -25,6 +25,8 @@ from typing import Callable, Iterator, TypeVar, Union
 import numpy as np
 import torch
 
+from infossl.linalg import column_deviation
+
 ArrayLike = Union[np.ndarray, torch.Tensor, "list[float]"]
 #: A file path: a string or any ``os.PathLike`` (the one spelling used by every module).
 PathLike = Union[str, "os.PathLike[str]"]
@@ -175,38 +177,52 @@ def global_scale(z: torch.Tensor) -> torch.Tensor:
 
     Kernels divide by it before squaring distances or forming covariances, so that data at scale
     1e30 or 1e-30 neither overflows nor underflows, and add back ``d * log(scale)`` analytically.
-    Computed without squaring the raw values (scale first by the max-abs deviation). The result is
+    Computed without squaring the raw values: first divided by the largest absolute deviation
+    (:func:`infossl.linalg.column_deviation`, the one overflow-safe scale of the package). The result is
     detached: every kernel's value is exactly invariant to the choice of scale (it is divided out and
     added back), so no gradient needs to flow through it, and the backward pass is cheaper.
     """
     z = z.detach()
     if z.numel() == 0:  # no columns left (e.g. every column constant and dropped): nothing to scale
         return torch.zeros((), dtype=z.dtype, device=z.device)
-    zc = z - z.mean(dim=0, keepdim=True)
-    m = zc.abs().amax()
+    mean = z.mean(dim=0, keepdim=True)
+    m = column_deviation(z, mean).amax()
     if m == 0:
         return m
-    return m * (zc / m).pow(2).mean().sqrt()
-
-
-from infossl.linalg import LOG_2PI_E  # noqa: E402  (re-exported; the formula lives in infossl.linalg)
+    return m * ((z - mean) / m).pow(2).mean().sqrt()
 
 
 F = TypeVar("F", bound=Callable)
 
 
+@contextlib.contextmanager
+def autocast_disabled(*device_types: str) -> Iterator[None]:
+    """Switch ``torch.autocast`` off within the block for each of ``device_types`` where it is on (default:
+    ``"cpu"`` and ``"cuda"``); device types without autocast are skipped.
+
+    Log-determinants, log-distances and the losses' statistics lose all accuracy when autocast downcasts
+    their products and factorisations to float16/bfloat16; half-precision *inputs* are promoted separately
+    (:func:`to_tensor`).
+    """
+    with contextlib.ExitStack() as stack:
+        for kind in dict.fromkeys(device_types or ("cpu", "cuda")):
+            try:
+                on = torch.is_autocast_enabled(kind)
+            except (TypeError, RuntimeError):  # a device type without autocast
+                on = False
+            if on:
+                stack.enter_context(torch.autocast(kind, enabled=False))
+        yield
+
+
 def full_precision(fn: F) -> F:
-    """Run ``fn`` with autocast switched off on every device where it is on.
+    """Decorate an estimator so that it runs with autocast off (:func:`autocast_disabled`, CPU and CUDA).
 
     Estimators called inside a mixed-precision training step (``torch.autocast``) would otherwise have their
-    matrix products and factorisations downcast to float16/bfloat16, where log-determinants and
-    log-distances lose all accuracy. Half-precision inputs are promoted to float32 by :func:`to_tensor`.
+    matrix products and factorisations downcast to float16/bfloat16.
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with contextlib.ExitStack() as stack:
-            for device_type in ("cpu", "cuda"):
-                if torch.is_autocast_enabled(device_type):
-                    stack.enter_context(torch.autocast(device_type, enabled=False))
+        with autocast_disabled("cpu", "cuda"):
             return fn(*args, **kwargs)
     return wrapper  # type: ignore[return-value]

@@ -18,8 +18,10 @@ and work on any device.
   that Z itself is never held.
 * :func:`small_second_moment` -- :math:`Z_c^\top Z_c` or :math:`Z_c Z_c^\top`, whichever is smaller; both
   have the same non-zero eigenvalues, so spectra of wide data (n << d) cost :math:`O(n^2 d)`.
-* :func:`column_std`, :func:`standardize` -- per-column deviation that neither overflows nor underflows,
-  and division by it.
+* :func:`max_abs_deviation`, :func:`column_deviation`, :func:`positive_or_one` -- the overflow-safe scale:
+  the largest absolute deviation from the mean, read off the extremes (no centred copy). Dividing by it
+  before squaring keeps every square in [0, 1], so data at 1e30 or 1e-30 neither overflow nor underflow.
+* :func:`column_std`, :func:`standardize` -- per-column deviation computed on that scale, and division by it.
 * :func:`stable_rank_of` -- :math:`\sum_k\lambda_k/\lambda_1` of a non-negative spectrum.
 """
 from __future__ import annotations
@@ -29,9 +31,9 @@ from typing import Iterable, Optional
 
 import torch
 
-__all__ = ["LOG_2PI", "LOG_2PI_E", "centred", "centred_cov", "chol_logdet", "column_std",
-           "gaussian_entropy_from_logdet", "gram_of_chunks", "logdet_of_cholesky", "numerical_rank_basis",
-           "small_second_moment", "stable_rank_of", "standardize"]
+__all__ = ["LOG_2PI", "LOG_2PI_E", "centred", "centred_cov", "chol_logdet", "column_deviation", "column_std",
+           "gaussian_entropy_from_logdet", "gram_of_chunks", "logdet_of_cholesky", "max_abs_deviation",
+           "numerical_rank_basis", "positive_or_one", "small_second_moment", "stable_rank_of", "standardize"]
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2PI_E = math.log(2 * math.pi * math.e)
@@ -164,13 +166,42 @@ def small_second_moment(zc: torch.Tensor) -> torch.Tensor:
     return zc.T @ zc if d <= n else zc @ zc.T
 
 
+def max_abs_deviation(lo: torch.Tensor, hi: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    r"""The largest :math:`|z - \mu|` over values whose extremes are ``lo`` and ``hi``: :math:`\max(hi - \mu,
+    \mu - lo)`, elementwise (any matching shapes).
+
+    Equal, bit for bit, to ``(z - mean).abs().amax()`` over the same values (a rounded difference is monotone
+    in z and odd), without forming ``z - mean``; the extremes can be gathered over row chunks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.tensor([[1.0, -4.0], [3.0, 2.0]])
+    >>> max_abs_deviation(*torch.aminmax(z, dim=0, keepdim=True), z.mean(dim=0, keepdim=True)).tolist()
+    [[1.0, 3.0]]
+    """
+    return torch.maximum(hi - mean, mean - lo)
+
+
+def column_deviation(t: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Largest absolute deviation (1, d) of each column of ``t`` (n, d) from ``mean`` (1, d)
+    (:func:`max_abs_deviation` of the column extremes); 0 for a constant column."""
+    return max_abs_deviation(*torch.aminmax(t, dim=0, keepdim=True), mean)
+
+
+def positive_or_one(scale: torch.Tensor) -> torch.Tensor:
+    """``scale`` with its zero entries replaced by 1: a divisor that leaves constant (zero-deviation) data as
+    they are."""
+    return torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
 def column_std(t: torch.Tensor) -> torch.Tensor:
-    """Per-column standard deviation (1, d), computed after dividing by the column's max-abs deviation,
-    so that values near 1e30 or 1e-30 neither overflow nor underflow. Constant columns give 0."""
-    tc = centred(t)  # (n, d)
-    m = tc.abs().amax(dim=0, keepdim=True)  # (1, d)
-    m = torch.where(m > 0, m, torch.ones_like(m))
-    return m * (tc / m).std(dim=0, keepdim=True)
+    """Per-column standard deviation (1, d), computed after dividing by the column's max-abs deviation
+    (:func:`column_deviation`), so that values near 1e30 or 1e-30 neither overflow nor underflow. Constant
+    columns give 0."""
+    mean = t.mean(dim=0, keepdim=True)  # the reduction of centred()
+    m = positive_or_one(column_deviation(t, mean))  # (1, d)
+    return m * ((t - mean) / m).std(dim=0, keepdim=True)
 
 
 def standardize(t: torch.Tensor, *, center: bool = False, reference: Optional[torch.Tensor] = None
@@ -189,7 +220,7 @@ def standardize(t: torch.Tensor, *, center: bool = False, reference: Optional[to
     ref = t if reference is None else reference
     std = column_std(ref)  # (1, d)
     out = t - ref.mean(dim=0, keepdim=True) if center else t
-    return out / torch.where(std > 0, std, torch.ones_like(std))
+    return out / positive_or_one(std)
 
 
 def stable_rank_of(eigenvalues: torch.Tensor) -> torch.Tensor:

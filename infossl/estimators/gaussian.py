@@ -14,9 +14,10 @@ import torch
 
 from infossl._backend import (STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, full_precision, global_scale,
                              iter_chunks)
-from infossl.linalg import (centred, chol_logdet, gaussian_entropy_from_logdet, gram_of_chunks,
-                            logdet_of_cholesky, numerical_rank_basis, small_second_moment)
-from infossl._validation import (check_choice, check_embeddings, check_float, check_pair, warn_degenerate)
+from infossl.linalg import (centred, chol_logdet, column_deviation, gaussian_entropy_from_logdet, gram_of_chunks,
+                            logdet_of_cholesky, numerical_rank_basis, positive_or_one, small_second_moment)
+from infossl._validation import DegenerateInputWarning, check_choice, check_embeddings, check_float, check_pair
+from infossl._warnings import warn
 
 Shrinkage = Union[None, str, float]
 
@@ -140,8 +141,7 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
         bias_correction = ridge == 0 and shrinkage is None
     n, d = t.shape
     if bias_correction and n <= d:
-        warn_degenerate(f"the covariance of z is singular (numerical rank at most {n - 1} of {d}: fewer samples "
-                        "than dimensions); its Gaussian entropy is -inf")
+        warn_singular("z", f"numerical rank at most {n - 1} of {d}: fewer samples than dimensions", ridged=False)
         raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
     scale = global_scale(t)
     if scale == 0:
@@ -172,6 +172,24 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
     return b.finish(h)
 
 
+#: The ridge, in units of the mean variance, of the value returned for a singular covariance (entropy -inf):
+#: one value for every singular path of this module and of :mod:`~infossl.estimators.copula`, so the finite
+#: substitute does not depend on which route (d x d or Gram) met the singularity.
+SINGULAR_RIDGE = 1e-6
+
+
+def warn_singular(what: str, rank: str, *, ridged: bool = True) -> float:
+    """Warn (:class:`~infossl.DegenerateInputWarning`) that the covariance of ``what`` is singular (``rank``
+    says how) and its Gaussian entropy -inf; with ``ridged``, that the value is returned with the
+    :data:`SINGULAR_RIDGE` fallback, which is returned."""
+    message = f"the covariance of {what} is singular ({rank}); its Gaussian entropy is -inf"
+    if ridged:
+        message += (". Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
+                    "or ridge=... to choose the regularisation")
+    warn(message, DegenerateInputWarning)
+    return SINGULAR_RIDGE
+
+
 def singular_logdet_lowrank(zc: torch.Tensor, c1, *, what: str) -> torch.Tensor:
     r""":math:`\log\det(c_1 Z^\top Z + \epsilon I_d)` for wide centred ``zc`` (n <= d, so :math:`c_1 Z^\top Z` is
     singular), with :math:`\epsilon = 10^{-6}` x the mean variance: the value and warning of the singular path of
@@ -179,11 +197,8 @@ def singular_logdet_lowrank(zc: torch.Tensor, c1, *, what: str) -> torch.Tensor:
     :math:`\log\det(\epsilon I_d + c_1 Z^\top Z) = d\log\epsilon + \log\det(I_n + (c_1/\epsilon) Z Z^\top)`."""
     n, d = zc.shape
     gram = zc @ zc.T  # (n, n)
-    eps = 1e-6 * c1 * torch.diagonal(gram).sum() / d
-    warn_degenerate(
-        f"the covariance of {what} is singular (numerical rank at most {n - 1} of {d}: fewer samples than "
-        "dimensions); its Gaussian entropy is -inf. Returning the value with a ridge of 1e-6 x mean variance; "
-        "pass shrinkage='ledoit_wolf' or ridge=... to choose the regularisation")
+    ridge = warn_singular(what, f"numerical rank at most {n - 1} of {d}: fewer samples than dimensions")
+    eps = ridge * c1 * torch.diagonal(gram).sum() / d
     small = torch.eye(n, dtype=zc.dtype, device=zc.device) + (c1 / eps) * gram
     return d * torch.log(eps) + logdet_of_cholesky(torch.linalg.cholesky(small))
 
@@ -211,12 +226,8 @@ def regularised_logdet(cov: torch.Tensor, ridge: float, *, what: str) -> torch.T
         if logdet is not None:
             return logdet
     _, rank = numerical_rank_basis(cov, None)
-    warn_degenerate(
-        f"the covariance of {what} is singular (numerical rank {rank} of {d}); its Gaussian entropy is "
-        "-inf. Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
-        "or ridge=... to choose the regularisation"
-    )
-    return torch.linalg.slogdet(cov + 1e-6 * mean_var * eye)[1]
+    fallback = warn_singular(what, f"numerical rank {rank} of {d}")
+    return torch.linalg.slogdet(cov + fallback * mean_var * eye)[1]
 
 
 @full_precision
@@ -350,16 +361,12 @@ def project_to_rank(t: torch.Tensor, rtol: Optional[float]) -> torch.Tensor:
 
 def centring_constants(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Column means (1, d) of ``t`` (n, d) and its largest absolute deviation from them (0-d; 1 if there is
-    none).
-
-    Computed by reductions over ``t`` (the deviation from the column extremes), so no (n, d) copy is made.
-    Dividing the centred rows by the deviation keeps every entry in [-1, 1], so their products neither
-    overflow nor underflow at any scale of the input.
+    none): the overflow-safe scale of :func:`~infossl.linalg.column_deviation`, read off the column extremes,
+    so no (n, d) copy is made. Dividing the centred rows by it keeps every entry in [-1, 1], so their products
+    neither overflow nor underflow at any scale of the input.
     """
     mean = t.mean(dim=0, keepdim=True)  # the same reduction as linalg.centred
-    lo, hi = torch.aminmax(t, dim=0, keepdim=True)
-    dev = torch.maximum(hi - mean, mean - lo).amax()
-    return mean, torch.where(dev > 0, dev, torch.ones_like(dev))
+    return mean, positive_or_one(column_deviation(t, mean).amax())
 
 
 def centred_joint_moment(parts: Sequence[torch.Tensor], *, memory_budget: int = STREAM_BLOCK_BYTES
@@ -457,8 +464,8 @@ def gaussian_mi_of_moment(moment: torch.Tensor, dx: int, n: int, *, ridge: float
     ld_y = chol_logdet(cov[rx:, rx:])
     ld_xy = chol_logdet(cov)
     if ld_xy is None:
-        warn_degenerate("x and y are linearly dependent (a canonical correlation is 1): the Gaussian "
-                        "mutual information is +inf")
+        warn("x and y are linearly dependent (a canonical correlation is 1): the Gaussian "
+             "mutual information is +inf", DegenerateInputWarning)
         return zero + math.inf
     mi = 0.5 * (ld_x + ld_y - ld_xy)
     if bias_correction:

@@ -37,7 +37,7 @@ import torch
 from infossl._backend import STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, iter_chunks
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.intrinsic import ID_ROWS, calibrated_dimension, twonn_dimension
-from infossl.linalg import gram_of_chunks
+from infossl.linalg import gram_of_chunks, max_abs_deviation, positive_or_one
 
 __all__ = ["latent_dimension_for", "latent_mutual_information"]
 
@@ -137,8 +137,7 @@ def whitened_scores(t: torch.Tensor, train: torch.Tensor, p: int, rng: np.random
         b_lo, b_hi = torch.aminmax(block, dim=0, keepdim=True)
         lo, hi = torch.minimum(lo, b_lo), torch.maximum(hi, b_hi)
     mu = total / n_train
-    dev = torch.maximum(hi - mu, mu - lo)
-    dev = torch.where(dev > 0, dev, torch.ones_like(dev))  # (1, d)
+    dev = positive_or_one(max_abs_deviation(lo, hi, mu))  # (1, d)
     # Second moment of the training rows, centred and divided by dev: the d x d matrix, or only its diagonal
     scaled = lambda idx: (t[idx] - mu) / dev  # noqa: E731
     moment = None
