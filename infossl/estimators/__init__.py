@@ -9,15 +9,18 @@ KSG; their exact neighbour search is :mod:`~infossl.estimators.neighbours`),
 (InfoNCE / NWJ / DV on a critic score matrix), :mod:`~infossl.estimators.variational` (critics trained on
 them), :mod:`~infossl.estimators.latent` (held-out low-dimensional encodings for
 high-dimensional data of low intrinsic dimension), :mod:`~infossl.estimators.intrinsic` (TwoNN and
-Levina–Bickel intrinsic dimension), :mod:`~infossl.estimators.labels` (label information I(Z;Y)).
-:func:`entropy` and :func:`mutual_information` dispatch on ``method=``;
-``details=True`` returns an :class:`~infossl.estimators.details.EstimateResult` with an interval and checks.
+Levina–Bickel intrinsic dimension, and the dimension rules of ``"auto"``), :mod:`~infossl.estimators.labels`
+(label information I(Z;Y)).
+:func:`entropy` and :func:`mutual_information` (:mod:`~infossl.estimators.dispatch`) dispatch on ``method=``;
+the rules of ``"auto"`` and every threshold live in :mod:`~infossl.estimators._routes`. ``details=True``
+(:mod:`~infossl.estimators.details`) returns an :class:`~infossl.estimators.reliability.EstimateResult` with an
+interval and checks, from the one assessment of :mod:`~infossl.estimators.reliability`.
 """
 
 from infossl.estimators.dispatch import entropy, mutual_information
 from infossl.estimators.copula import copula_entropy, copula_mutual_information, copula_scores, normal_scores
 from infossl.estimators.corrected import corrected_knn_entropy, corrected_ksg_mutual_information
-from infossl.estimators.details import EstimateResult, ReliabilityWarning
+from infossl.estimators.reliability import EstimateResult, ReliabilityWarning
 from infossl.estimators.gaussian import (gaussian_entropy, gaussian_mutual_information, logdet_entropy,
                                          shrink_covariance, wishart_logdet_bias)
 from infossl.estimators.intrinsic import intrinsic_dimension, mle_dimension, twonn_dimension

@@ -288,7 +288,7 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
         if d == 1:
             return b.finish(h_marg)
         scores = normal_scores(t)  # (n, d)
-        if n <= d:  # singular score correlation; Gram route, O(n^2 d) (issue 14)
+        if n <= d:  # singular score correlation; Gram route, O(n^2 d) instead of a d x d factorisation
             sc = centred(scores)
             diag = sc.pow(2).sum(dim=0) / (n - 1)
             ld = singular_logdet_lowrank(sc, 1.0 / (n - 1), what="z's normal scores")

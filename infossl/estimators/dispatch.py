@@ -57,9 +57,9 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
         :func:`~infossl.estimators.mixture_entropy`), ``"renyi"`` (matrix-based Rényi entropy,
         :func:`~infossl.estimators.renyi_entropy`; not a Shannon differential entropy), or ``"auto"``.
     details : bool, default False
-        Return an :class:`~infossl.estimators.details.EstimateResult` (value, interval, kind, method and the
+        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and the
         trust checks of :func:`~infossl.estimators.details.entropy_details`) instead of the bare value;
-        failed checks warn with :class:`~infossl.estimators.details.ReliabilityWarning`. Computed in float64
+        failed checks warn with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in float64
         on the CPU; costs about three estimates.
     **options
         Passed to the estimator.
@@ -67,7 +67,8 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
     Notes
     -----
     ``"auto"`` is ``"corrected-knn"`` (:func:`~infossl.estimators.corrected_knn_entropy`) for d <= 128 (and
-    n > d, which its Gaussian surrogate needs) and ``"copula"`` otherwise. Both start from the copula decomposition (1-D marginal entropies, accurate at any
+    n > d, which its Gaussian surrogate needs) and ``"copula"`` otherwise
+    (:func:`~infossl.estimators._routes.entropy_route`). Both start from the copula decomposition (1-D marginal entropies, accurate at any
     n, minus the Gaussian-copula total correlation), which has none of the d-dimensional kNN estimator's
     curse of dimensionality or boundary bias (a uniform box in 10 dimensions: kNN is 2.4 nats high) and is
     exact for Gaussian copulas with any marginals. ``"corrected-knn"`` adds the dependence a Gaussian copula
@@ -77,9 +78,9 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
     logger; accuracy per family is in ``benchmarks/results/accuracy.csv``.
 
     Data on a lower-dimensional set (an embedding of a k-dimensional latent in R^d, k <= d/2 by the
-    calibrated TwoNN dimension, :func:`manifold_dimension`) have differential entropy :math:`-\infty`;
+    calibrated TwoNN dimension, :func:`~infossl.estimators.intrinsic.manifold_dimension`) have differential entropy :math:`-\infty`;
     ``"auto"`` then still returns the estimator's finite number but warns
-    (:class:`~infossl.estimators.details.ReliabilityWarning`) and points to the input-noise model of
+    (:class:`~infossl.estimators.reliability.ReliabilityWarning`) and points to the input-noise model of
     :mod:`infossl.deterministic`. The check costs one TwoNN run on at most 2000 rows.
     """
     if details:
@@ -118,10 +119,10 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
         ``"nwj"``, ``"dv"`` (variational lower bounds with a trained critic), ``"renyi"`` (matrix-based), or
         ``"auto"``.
     details : bool, default False
-        Return an :class:`~infossl.estimators.details.EstimateResult` (value, interval, kind, method and the
+        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and the
         checks of :func:`~infossl.estimators.details.mi_details`: n, n/2, n/4 stability, agreement of two
         estimators, the log n ceiling, intrinsic dimension) instead of the bare value; failed checks warn
-        with :class:`~infossl.estimators.details.ReliabilityWarning`. Computed in float64 on the CPU; costs
+        with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in float64 on the CPU; costs
         about three estimates.
     **options
         Passed to the estimator (see its docstring).
@@ -129,14 +130,15 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
     Notes
     -----
     ``"auto"`` first measures the intrinsic dimension of each side with at least 16 dimensions
-    (TwoNN on at most 2000 rows, when n >= 500; :func:`low_dimensional_sides`). If a side lies on a curved
+    (TwoNN on at most 2000 rows, when n >= 500; :func:`~infossl.estimators._routes.low_dimensional_sides`;
+    every threshold is a named constant there, with its reason). If a side lies on a curved
     low-dimensional set (TwoNN dimension at most min(d/4, 24) while 99 % of its variance needs at least
     1.5 times that + 1 principal components) it is ``"latent"``
     (:func:`~infossl.estimators.latent_mutual_information`). On the embedded family of
     :mod:`~infossl.estimators.embedded` (k = 1..16 into 64..2048 dimensions) that is within 10 % of the
-    truth for k <= 8, where the rules below were 4 to 25 times too high (``benchmarks/results/highdim.csv``).
+    truth for k <= 8, where the rules below are 4 to 25 times too high (``benchmarks/results/highdim.csv``).
     No family of ``benchmarks/accuracy.py`` triggers it (full-dimensional ones read 18-35 at d = 25-50; the
-    collapsed family is linear), so their results are unchanged. Otherwise ``"auto"`` is
+    collapsed family is linear), so the rules below decide all of them. Otherwise ``"auto"`` is
     ``"corrected-ksg"`` (:func:`~infossl.estimators.corrected_ksg_mutual_information`) when dx + dy <= 128
     and n >= 20, and ``"copula"`` above that or when KSG refuses the data (duplicate points):
 

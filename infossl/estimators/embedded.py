@@ -1,7 +1,7 @@
 r"""Test family with exact MI: a low-dimensional Gaussian pair embedded injectively and nonlinearly in high dimension.
 
-This is the family of issue 11 (real SSL embeddings: hundreds to thousands of ambient dimensions, the
-information on a low-dimensional curved set). Latent :math:`u, v \in \mathbb R^k` are standard normal with
+It stands for real SSL embeddings: hundreds to thousands of ambient dimensions, with the information on a
+low-dimensional curved set. Latent :math:`u, v \in \mathbb R^k` are standard normal with
 :math:`\mathrm{corr}(u_i, v_i) = \rho` and the k pairs independent, so
 
 .. math:: I(u; v) = -\tfrac k2 \log(1 - \rho^2).

@@ -7,7 +7,7 @@ linear*: the top canonical directions (CCA) between the leading principal compon
 on the training rows only; the number of latent dimensions m is the data's intrinsic dimension
 (:func:`~infossl.estimators.intrinsic.twonn_dimension`, calibrated on Gaussian references of the same n).
 The held-out latents are then estimated by the surrogate-corrected KSG
-(:func:`~infossl.estimators.corrected_ksg_mutual_information`), whose Gaussian surrogate now has the
+(:func:`~infossl.estimators.corrected_ksg_mutual_information`), whose Gaussian surrogate then has the
 *intrinsic* dimension m instead of the ambient one, so its bias correction is right in this regime.
 
 What the value means. Because f and g are fitted on other rows, :math:`I(f(X); g(Y)) \le I(X; Y)` by the
@@ -21,8 +21,9 @@ fit tail events of the training rows), or only by nonlinear features that no lin
 leading components captures, is missed (the bound is then loose).
 
 Measured (``benchmarks/results/highdim.csv``, n = 10^4, one seed per case): within 10 % of the truth on the
-embedded family for k <= 8 up to 2048 dimensions (and 16 -> 2048 within 2 %), where, in issue 11's
-table, ambient KSG fell 34 % low at k = 8 and the previous ``auto`` over-shot 4 to 25 fold.
+embedded family for k <= 8 up to 2048 dimensions (and 16 -> 2048 within 2 %), where, in the same table,
+KSG on the ambient coordinates fell 34 % low at k = 8 and the full-dimensional copula and corrected-KSG
+routes over-shot 4 to 25 fold.
 """
 
 from __future__ import annotations
