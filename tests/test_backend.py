@@ -7,6 +7,7 @@ import torch
 
 from infossl._backend import (
     DEFAULT_MEMORY_BUDGET,
+    autocast_disabled,
     chunk_size_for,
     full_precision,
     global_scale,
@@ -109,3 +110,15 @@ def test_full_precision_switches_autocast_off():
         assert (a @ a).dtype == torch.bfloat16  # what autocast does to a plain function
         assert product(a, a).dtype == torch.float32
     assert product.__name__ == "product"
+
+
+def test_autocast_disabled_switches_autocast_off_in_the_block_only():
+    a = torch.randn(4, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast_disabled("cpu"):
+            assert (a @ a).dtype == torch.float32
+        assert (a @ a).dtype == torch.bfloat16
+        with autocast_disabled("meta", "cpu"):  # a device type without autocast is skipped
+            assert (a @ a).dtype == torch.float32
+    with autocast_disabled():
+        assert (a @ a).dtype == torch.float32

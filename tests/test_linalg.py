@@ -81,3 +81,17 @@ def test_numerical_rank_basis_spans_the_column_space():
     assert torch.allclose(basis.T @ basis, torch.eye(3, dtype=torch.float64), atol=1e-12)
     assert torch.allclose(z @ basis @ basis.T, z, atol=1e-9)  # nothing of z is lost
     assert linalg.numerical_rank_basis(z.T @ z, rtol=0.5)[1] < 3
+
+
+def test_the_overflow_safe_scale_is_the_centred_max_abs_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    for scale in (1e-30, 1.0, 1e30):
+        t = torch.randn(300, 7, generator=g, dtype=torch.float64) * scale + 3.0 * scale
+        mean = t.mean(dim=0, keepdim=True)
+        assert torch.equal(linalg.column_deviation(t, mean), (t - mean).abs().amax(dim=0, keepdim=True))
+        lo, hi = torch.aminmax(t, dim=0, keepdim=True)
+        assert torch.equal(linalg.max_abs_deviation(lo, hi, mean), linalg.column_deviation(t, mean))
+        assert torch.isfinite(linalg.column_std(t)).all()
+    const = torch.ones(5, 2, dtype=torch.float64)
+    assert linalg.column_deviation(const, const.mean(0, keepdim=True)).tolist() == [[0.0, 0.0]]
+    assert linalg.positive_or_one(torch.tensor([0.0, 2.0])).tolist() == [1.0, 2.0]

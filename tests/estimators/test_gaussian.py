@@ -310,3 +310,22 @@ def test_centred_joint_moment_is_the_scaled_covariance(rng):
         expected = np.cov(np.hstack([x / float(sx), y / float(sy)]), rowvar=False) * 256  # no overflow at 1e200
         np.testing.assert_allclose(moment.numpy(), expected, rtol=1e-10, atol=1e-12)
         assert bool((moment.abs() <= 257).all())  # every centred entry was scaled into [-1, 1]
+
+
+def test_every_singular_route_warns_once_with_the_one_ridge():
+    from infossl.estimators.gaussian import SINGULAR_RIDGE, regularised_logdet, singular_logdet_lowrank
+
+    z = np.random.default_rng(0).standard_normal((30, 3))
+    z = np.c_[z, z[:, :1] + z[:, 1:2]]  # collinear: rank 3 of 4, the d x d route
+    wide = torch.from_numpy(np.random.default_rng(1).standard_normal((5, 12)))  # n <= d: the Gram route
+    wide = wide - wide.mean(0)
+    with pytest.warns(DegenerateInputWarning, match=r"numerical rank 3 of 4\); .* ridge of 1e-6") as record:
+        regularised_logdet(torch.from_numpy(np.cov(z.T)), 0.0, what="z")
+    assert len(record) == 1
+    with pytest.warns(DegenerateInputWarning, match=r"rank at most 4 of 12: .* ridge of 1e-6") as record:
+        value = singular_logdet_lowrank(wide, 1.0 / 4, what="z")
+    assert len(record) == 1 and SINGULAR_RIDGE == 1e-6
+    # the Gram route equals the d x d matrix with the same ridge
+    cov = wide.T @ wide / 4
+    ridged = cov + SINGULAR_RIDGE * torch.diagonal(cov).mean() * torch.eye(12, dtype=cov.dtype)
+    assert float(value) == pytest.approx(float(torch.linalg.slogdet(ridged)[1]), rel=1e-9)
