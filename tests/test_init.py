@@ -73,7 +73,8 @@ def import_graph() -> dict[str, set[str]]:
     """Module -> the infossl modules it imports, for every module of the package."""
     paths = _module_names()
     names = set(paths)
-    return {m: imports_of(ast.parse(p.read_text()), m, p.name == "__init__.py", names) for m, p in paths.items()}
+    return {m: imports_of(ast.parse(p.read_text()), m, p.name == "__init__.py", names)
+            for m, p in paths.items()}
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -155,9 +156,10 @@ def test_the_checker_sees_function_local_imports_and_skips_type_checking_blocks(
            "from infossl.a import b, helper\n"
            "if TYPE_CHECKING:\n    from infossl.d import Thing\n"
            "def f():\n    from . import c\n    import infossl.d.name\n")
-    assert imports_of(ast.parse(src), "infossl.a.x", False, modules) == {"infossl.a.b", "infossl.a", "infossl.a.c",
-                                                                          "infossl.d"}
-    assert imports_of(ast.parse("if TYPE_CHECKING:\n    import infossl.d\n"), "infossl.a", True, modules) == set()
+    expected = {"infossl.a.b", "infossl.a", "infossl.a.c", "infossl.d"}
+    assert imports_of(ast.parse(src), "infossl.a.x", False, modules) == expected
+    hidden = ast.parse("if TYPE_CHECKING:\n    import infossl.d\n")
+    assert imports_of(hidden, "infossl.a", True, modules) == set()
 
 
 def test_the_cycle_finder_reports_each_cycle_as_a_path():

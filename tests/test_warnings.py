@@ -1,4 +1,5 @@
-"""infossl._warnings: warnings are attributed to the caller's line, however deep in infossl they are raised."""
+"""infossl._warnings: warnings are attributed to the caller's line, however deep in infossl they are
+raised."""
 import warnings
 
 import numpy as np

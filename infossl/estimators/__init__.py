@@ -13,8 +13,8 @@ Levina–Bickel intrinsic dimension, and the dimension rules of ``"auto"``), :mo
 (label information I(Z;Y)).
 :func:`entropy` and :func:`mutual_information` (:mod:`~infossl.estimators.dispatch`) dispatch on ``method=``;
 the rules of ``"auto"`` and every threshold live in :mod:`~infossl.estimators._routes`. ``details=True``
-(:mod:`~infossl.estimators.details`) returns an :class:`~infossl.estimators.reliability.EstimateResult` with an
-interval and checks, from the one assessment of :mod:`~infossl.estimators.reliability`.
+(:mod:`~infossl.estimators.details`) returns an :class:`~infossl.estimators.reliability.EstimateResult`
+with an interval and checks, from the one assessment of :mod:`~infossl.estimators.reliability`.
 """
 
 from infossl.estimators.dispatch import entropy, mutual_information

@@ -22,11 +22,12 @@ from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 from infossl.estimators.latent import latent_mutual_information
 from infossl.estimators.matrix import renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import mixture_entropy
-from infossl.estimators.variational import dv_mutual_information, infonce_mutual_information, nwj_mutual_information
+from infossl.estimators.variational import (dv_mutual_information, infonce_mutual_information,
+                                            nwj_mutual_information)
 
 __all__ = ["AUTO_KNN_MAX_DIM", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS", "KSG_MIN_ROWS", "LATENT_MAX_ID",
-           "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS", "Route", "describe", "entropy_function", "entropy_route",
-           "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options"]
+           "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS", "Route", "describe", "entropy_function",
+           "entropy_route", "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options"]
 
 # method name -> the estimator function (a plain mapping that readers and tools can follow).
 ENTROPY_METHODS: dict[str, Callable[..., Any]] = {
@@ -123,8 +124,8 @@ def _sides(tx: torch.Tensor, ty: torch.Tensor) -> tuple[dict[str, Any], list[str
             out[f"low_{side}"] = linear >= CURVED_FACTOR * idv + CURVED_OFFSET
             if out[f"low_{side}"]:
                 reasons.append(f"{side} lies on a curved low-dimensional set: TwoNN {idv:.1f} <= min(d/4, "
-                               f"{LATENT_MAX_ID:g}) with d = {d}, and {linear} principal components for 99 % of "
-                               f"the variance >= 1.5 x TwoNN + 1")
+                               f"{LATENT_MAX_ID:g}) with d = {d}, and {linear} principal components for "
+                               "99 % of the variance >= 1.5 x TwoNN + 1")
     return out, reasons
 
 

@@ -32,8 +32,8 @@ from infossl._validation import check_embeddings, check_pair, check_random_state
 from infossl.estimators import _routes
 from infossl.estimators.intrinsic import entropy_dimension_check, manifold_dimension, mi_dimension_check
 from infossl.estimators.latent import latent_parts
-from infossl.estimators.reliability import (Check, EstimateResult, ReliabilityWarning, agreement_check, assess,
-                                            recorded, safe_value, subsample_interval, tolerance)
+from infossl.estimators.reliability import (Check, EstimateResult, ReliabilityWarning, agreement_check,
+                                            assess, recorded, safe_value, subsample_interval, tolerance)
 
 __all__ = ["Check", "EstimateResult", "ReliabilityWarning", "entropy_details", "mi_details", "mi_kind",
            "subsample_interval"]
@@ -80,15 +80,16 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
                                                       **options))
         value = float(parts.value)
         m = parts.latent_dim
-        info.update(latent_dim=m, id_x=parts.id_x, id_y=parts.id_y, canonical_correlations=parts.canonical_correlations,
-                    n_train=parts.n_train, n_test=parts.n_test)
+        info.update(latent_dim=m, id_x=parts.id_x, id_y=parts.id_y, n_train=parts.n_train, n_test=parts.n_test,
+                    canonical_correlations=parts.canonical_correlations)
         sub_opts = {k: v for k, v in options.items() if k != "latent_dim"}
 
         def subsample(rows):
             return float(latent_parts(tx[rows], ty[rows], latent_dim=m, **sub_opts).value)
         min_rows = LATENT_SUBSAMPLE_ROWS
-        partner = safe_value(lambda: latent_parts(tx, ty, latent_dim=m, estimator="gaussian",
-                                                  **{k: v for k, v in sub_opts.items() if k != "estimator"}).value)
+        gauss_opts = {k: v for k, v in sub_opts.items() if k != "estimator"}
+        partner = safe_value(
+            lambda: latent_parts(tx, ty, latent_dim=m, estimator="gaussian", **gauss_opts).value)
         agree = agreement_check("latent", value, "gaussian on the latents", partner)
     else:
         est = _routes.mi_function(route)
@@ -102,10 +103,10 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
         agree = agreement_check(route, value, other, partner)
     ceiling = math.log(n)
     ok = value <= ceiling
-    ceiling_check = Check("log n ceiling", bool(ok), f"value {value:.3f} vs log n = {ceiling:.3f}" + ("" if ok else
-                          " -- above what any distribution-free lower bound could certify from n samples "
-                          "(McAllester & Stratos 2020); the value rests on the estimator's assumptions"),
-                          {"log_n": ceiling})
+    detail = f"value {value:.3f} vs log n = {ceiling:.3f}" + ("" if ok else
+             " -- above what any distribution-free lower bound could certify from n samples "
+             "(McAllester & Stratos 2020); the value rests on the estimator's assumptions")
+    ceiling_check = Check("log n ceiling", bool(ok), detail, {"log_n": ceiling})
     if route != "latent" and "id_x" not in info:
         info.update(_routes.low_dimensional_sides(tx, ty))
     dimension = mi_dimension_check(dx, dy, info, method=route,

@@ -15,8 +15,8 @@ import torch
 from infossl._backend import ArrayLike
 from infossl._validation import check_embeddings, check_options, check_pair
 from infossl._warnings import warn
-from infossl.estimators._routes import (ENTROPY_METHODS, MI_METHODS, describe, entropy_function, entropy_route,
-                                        mi_function, mi_route, refuse_auto_options)
+from infossl.estimators._routes import (ENTROPY_METHODS, MI_METHODS, describe, entropy_function,
+                                        entropy_route, mi_function, mi_route, refuse_auto_options)
 from infossl.estimators.details import entropy_details, mi_details
 from infossl.estimators.intrinsic import is_manifold, manifold_dimension
 from infossl.estimators.latent import latent_parts
@@ -57,10 +57,10 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
         :func:`~infossl.estimators.mixture_entropy`), ``"renyi"`` (matrix-based Rényi entropy,
         :func:`~infossl.estimators.renyi_entropy`; not a Shannon differential entropy), or ``"auto"``.
     details : bool, default False
-        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and the
-        trust checks of :func:`~infossl.estimators.details.entropy_details`) instead of the bare value;
-        failed checks warn with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in float64
-        on the CPU; costs about three estimates.
+        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and
+        the trust checks of :func:`~infossl.estimators.details.entropy_details`) instead of the bare value;
+        failed checks warn with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in
+        float64 on the CPU; costs about three estimates.
     **options
         Passed to the estimator.
 
@@ -68,7 +68,8 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
     -----
     ``"auto"`` is ``"corrected-knn"`` (:func:`~infossl.estimators.corrected_knn_entropy`) for d <= 128 (and
     n > d, which its Gaussian surrogate needs) and ``"copula"`` otherwise
-    (:func:`~infossl.estimators._routes.entropy_route`). Both start from the copula decomposition (1-D marginal entropies, accurate at any
+    (:func:`~infossl.estimators._routes.entropy_route`). Both start from the copula decomposition (1-D
+    marginal entropies, accurate at any
     n, minus the Gaussian-copula total correlation), which has none of the d-dimensional kNN estimator's
     curse of dimensionality or boundary bias (a uniform box in 10 dimensions: kNN is 2.4 nats high) and is
     exact for Gaussian copulas with any marginals. ``"corrected-knn"`` adds the dependence a Gaussian copula
@@ -78,7 +79,8 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
     logger; accuracy per family is in ``benchmarks/results/accuracy.csv``.
 
     Data on a lower-dimensional set (an embedding of a k-dimensional latent in R^d, k <= d/2 by the
-    calibrated TwoNN dimension, :func:`~infossl.estimators.intrinsic.manifold_dimension`) have differential entropy :math:`-\infty`;
+    calibrated TwoNN dimension, :func:`~infossl.estimators.intrinsic.manifold_dimension`) have differential
+    entropy :math:`-\infty`;
     ``"auto"`` then still returns the estimator's finite number but warns
     (:class:`~infossl.estimators.reliability.ReliabilityWarning`) and points to the input-noise model of
     :mod:`infossl.deterministic`. The check costs one TwoNN run on at most 2000 rows.
@@ -98,10 +100,11 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
 def _warn_if_manifold(t: torch.Tensor) -> None:
     dim = manifold_dimension(t.detach())
     if is_manifold(dim, t.shape[1]):
-        warn(f"entropy(method='auto'): the {t.shape[1]}-dimensional samples lie on a set of intrinsic dimension "
-             f"about {dim:.1f} (TwoNN); their differential entropy is -inf (undefined), and the finite value "
-             "returned is an artefact of the estimator's resolution. Model the input noise (infossl.deterministic) "
-             "or add noise of an explicit width before estimating.", ReliabilityWarning)
+        warn(f"entropy(method='auto'): the {t.shape[1]}-dimensional samples lie on a set of intrinsic "
+             f"dimension about {dim:.1f} (TwoNN); their differential entropy is -inf (undefined), and the "
+             "finite value returned is an artefact of the estimator's resolution. Model the input noise "
+             "(infossl.deterministic) or add noise of an explicit width before estimating.",
+             ReliabilityWarning)
 
 
 @check_options("infossl.mutual_information", resolve=True, forwards_to=_table_target(MI_METHODS))
@@ -119,11 +122,11 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
         ``"nwj"``, ``"dv"`` (variational lower bounds with a trained critic), ``"renyi"`` (matrix-based), or
         ``"auto"``.
     details : bool, default False
-        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and the
-        checks of :func:`~infossl.estimators.details.mi_details`: n, n/2, n/4 stability, agreement of two
+        Return an :class:`~infossl.estimators.reliability.EstimateResult` (value, interval, kind, method and
+        the checks of :func:`~infossl.estimators.details.mi_details`: n, n/2, n/4 stability, agreement of two
         estimators, the log n ceiling, intrinsic dimension) instead of the bare value; failed checks warn
-        with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in float64 on the CPU; costs
-        about three estimates.
+        with :class:`~infossl.estimators.reliability.ReliabilityWarning`. Computed in float64 on the CPU;
+        costs about three estimates.
     **options
         Passed to the estimator (see its docstring).
 

@@ -14,9 +14,11 @@ import torch
 
 from infossl._backend import (STREAM_BLOCK_BYTES, ArrayLike, chunk_size_for, full_precision, global_scale,
                              iter_chunks)
-from infossl.linalg import (centred, chol_logdet, column_deviation, gaussian_entropy_from_logdet, gram_of_chunks,
-                            logdet_of_cholesky, numerical_rank_basis, positive_or_one, small_second_moment)
-from infossl._validation import DegenerateInputWarning, check_choice, check_embeddings, check_float, check_pair
+from infossl.linalg import (centred, chol_logdet, column_deviation, gaussian_entropy_from_logdet,
+                            gram_of_chunks, logdet_of_cholesky, numerical_rank_basis, positive_or_one,
+                            small_second_moment)
+from infossl._validation import (DegenerateInputWarning, check_choice, check_embeddings, check_float,
+                                 check_pair)
 from infossl._warnings import warn
 
 Shrinkage = Union[None, str, float]
@@ -141,7 +143,8 @@ def gaussian_entropy(z: ArrayLike, *, ridge: float = 0.0, shrinkage: Shrinkage =
         bias_correction = ridge == 0 and shrinkage is None
     n, d = t.shape
     if bias_correction and n <= d:
-        warn_singular("z", f"numerical rank at most {n - 1} of {d}: fewer samples than dimensions", ridged=False)
+        warn_singular("z", f"numerical rank at most {n - 1} of {d}: fewer samples than dimensions",
+                      ridged=False)
         raise ValueError(f"bias_correction needs n > d; got n={n}, d={d}. Use shrinkage instead.")
     scale = global_scale(t)
     if scale == 0:
@@ -184,8 +187,8 @@ def warn_singular(what: str, rank: str, *, ridged: bool = True) -> float:
     :data:`SINGULAR_RIDGE` fallback, which is returned."""
     message = f"the covariance of {what} is singular ({rank}); its Gaussian entropy is -inf"
     if ridged:
-        message += (". Returning the value with a ridge of 1e-6 x mean variance; pass shrinkage='ledoit_wolf' "
-                    "or ridge=... to choose the regularisation")
+        message += (". Returning the value with a ridge of 1e-6 x mean variance; "
+                    "pass shrinkage='ledoit_wolf' or ridge=... to choose the regularisation")
     warn(message, DegenerateInputWarning)
     return SINGULAR_RIDGE
 

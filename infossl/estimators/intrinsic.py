@@ -39,24 +39,24 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
-from infossl._validation import (DegenerateInputWarning, check_choice, check_embeddings, check_float, check_int,
-                                 check_random_state)
+from infossl._validation import (DegenerateInputWarning, check_choice, check_embeddings, check_float,
+                                 check_int, check_random_state)
 from infossl._warnings import warn
 from infossl.estimators.neighbours import nearest_neighbours
 from infossl.estimators.reliability import Check
 from infossl.linalg import centred, small_second_moment, standardize
 
-__all__ = ["IntrinsicDimension", "calibrated_dimension", "entropy_dimension_check", "id_rows", "intrinsic_dimension",
-           "is_manifold", "linear_dimension", "manifold_dimension", "mi_dimension_check", "mle_dimension",
-           "raw_twonn", "twonn_dimension"]
+__all__ = ["IntrinsicDimension", "calibrated_dimension", "entropy_dimension_check", "id_rows",
+           "intrinsic_dimension", "is_manifold", "linear_dimension", "manifold_dimension",
+           "mi_dimension_check", "mle_dimension", "raw_twonn", "twonn_dimension"]
 
 DEFAULT_MAX_SAMPLES = 5000
 _METHODS = ("twonn", "mle")
 #: Rows the "auto" rules and the calibration measure a dimension on: it bounds the exact neighbour search to
 #: ID_ROWS^2 distances whatever n, and the calibration's Gaussian references are drawn at the same size.
 ID_ROWS = 2000
-#: Fewer rows than this: :func:`manifold_dimension` does not answer (TwoNN's standard error, about d / sqrt(n),
-#: is then 14 % of the dimension or more, too coarse to place it against d/2).
+#: Fewer rows than this: :func:`manifold_dimension` does not answer (TwoNN's standard error, about
+#: d / sqrt(n), is then 14 % of the dimension or more, too coarse to place it against d/2).
 MANIFOLD_MIN_ROWS = 50
 #: Largest dimension the manifold rule calibrates against: each reference is one TwoNN run on up to ID_ROWS
 #: Gaussian rows in R^m, so the cap bounds the cost; it equals the k-NN routes' dimension limit of "auto".
@@ -208,7 +208,8 @@ def intrinsic_dimension(z: ArrayLike, method: str = "twonn", **options) -> Intri
 
 # ------------------------------------------------------------------------ the dimensions the rules read
 def id_rows(t: torch.Tensor) -> torch.Tensor:
-    """At most :data:`ID_ROWS` rows of ``t``, evenly spaced (deterministic: the rules draw no random numbers)."""
+    """At most :data:`ID_ROWS` rows of ``t``, evenly spaced (deterministic: the rules draw no random
+    numbers)."""
     n = t.shape[0]
     if n <= ID_ROWS:
         return t
@@ -234,7 +235,8 @@ def linear_dimension(t: torch.Tensor, fraction: float = 0.99) -> int:
     total = float(lam.sum())
     if total <= 0:
         return 0
-    return int(torch.searchsorted(torch.cumsum(lam, 0) / total, torch.tensor(fraction, dtype=lam.dtype)).item()) + 1
+    cumulative = torch.cumsum(lam, 0) / total
+    return int(torch.searchsorted(cumulative, torch.tensor(fraction, dtype=lam.dtype)).item()) + 1
 
 
 def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: int = 64) -> int:
@@ -282,9 +284,10 @@ def calibrated_dimension(observed: float, n: int, *, random_state=0, max_dim: in
 
 
 def manifold_dimension(t: torch.Tensor) -> Optional[float]:
-    """Calibrated TwoNN dimension of the rows of ``t`` (None when n < :data:`MANIFOLD_MIN_ROWS` or d = 1): the
-    raw TwoNN value when it is at least d/2, else its Gaussian-matched calibration (:func:`calibrated_dimension`,
-    up to min(d, :data:`MANIFOLD_MAX_DIM`) dimensions; None when it reaches that cap: too few rows to tell)."""
+    """Calibrated TwoNN dimension of the rows of ``t`` (None when n < :data:`MANIFOLD_MIN_ROWS` or d = 1):
+    the raw TwoNN value when it is at least d/2, else its Gaussian-matched calibration
+    (:func:`calibrated_dimension`, up to min(d, :data:`MANIFOLD_MAX_DIM`) dimensions; None when it reaches
+    that cap: too few rows to tell)."""
     n, d = t.shape
     if n < MANIFOLD_MIN_ROWS or d < 2:
         return None
@@ -313,15 +316,16 @@ def mi_dimension_check(dx: int, dy: int, info: dict, *, method: str, full_dimens
     ``full_dimensional``, which then counts the set's nonlinear features as new information."""
     values = {"id_x": info.get("id_x"), "id_y": info.get("id_y")}
     if method == "latent":
-        return Check("intrinsic dimension", True, f"TwoNN x: {info['id_x']:.1f} of {dx}, y: {info['id_y']:.1f} "
-                     f"of {dy}; latent dimension {info['latent_dim']}", values)
+        return Check("intrinsic dimension", True, f"TwoNN x: {info['id_x']:.1f} of {dx}, "
+                     f"y: {info['id_y']:.1f} of {dy}; latent dimension {info['latent_dim']}", values)
     if info.get("id_x") is None:
-        return Check("intrinsic dimension", None, "not measured (fewer than 500 rows or under 16 dimensions per side)")
+        return Check("intrinsic dimension", None,
+                     "not measured (fewer than 500 rows or under 16 dimensions per side)")
     ok = not ((info.get("low_x") or info.get("low_y")) and full_dimensional)
     detail = f"TwoNN x: {_one_decimal(info['id_x'])} of {dx}, y: {_one_decimal(info.get('id_y'))} of {dy}"
     if not ok:
-        detail += (f" -- the data lie on a low-dimensional curved set; '{method}' counts its nonlinear features as "
-                   "new information (it can exceed the truth many-fold); use method='latent' or 'auto'")
+        detail += (f" -- the data lie on a low-dimensional curved set; '{method}' counts its nonlinear "
+                   "features as new information (it can exceed the truth many-fold); use method='latent' or 'auto'")
     return Check("intrinsic dimension", bool(ok), detail, values)
 
 
@@ -330,7 +334,8 @@ def entropy_dimension_check(dimension: Optional[float], d: int) -> Check:
     (:func:`manifold_dimension`): it fails on a lower-dimensional set (:func:`is_manifold`), whose
     differential entropy is -inf."""
     if dimension is None:
-        return Check("intrinsic dimension", None, "not measured (fewer than 50 rows, d = 1, or too few rows to calibrate the dimension)")
+        return Check("intrinsic dimension", None,
+                     "not measured (fewer than 50 rows, d = 1, or too few rows to calibrate the dimension)")
     ok = not is_manifold(dimension, d)
     detail = f"calibrated TwoNN {dimension:.1f} of d = {d}"
     if not ok:

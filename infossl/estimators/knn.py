@@ -339,7 +339,8 @@ def ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, variant: i
                      f"estimated on the {u.shape[0]} unique rows (duplicates='drop')", DegenerateInputWarning)
             else:
                 warn(f"(x, y): {n_zero} of {xy.shape[0]} points had >= k={k} exact copies; added "
-                     f"noise of relative size {_JITTER:g} per column (duplicates='jitter')", DegenerateInputWarning)
+                     f"noise of relative size {_JITTER:g} per column (duplicates='jitter')",
+                     DegenerateInputWarning)
                 u = tie_jitter(xy, random_state)
             value, n_zero = _ksg(u[:, :dx], u[:, dx:], k, variant, standardize, algo, chunk_size)
             if n_zero:  # pragma: no cover - jitter separates every copy

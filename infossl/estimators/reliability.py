@@ -48,11 +48,11 @@ from infossl._validation import DegenerateInputWarning
 from infossl._warnings import warn
 from infossl.io.plain import to_plain
 
-__all__ = ["Check", "EstimateResult", "ReliabilityWarning", "agreement_check", "assess", "recorded", "safe_value",
-           "subsample_interval", "tolerance"]
+__all__ = ["Check", "EstimateResult", "ReliabilityWarning", "agreement_check", "assess", "recorded",
+           "safe_value", "subsample_interval", "tolerance"]
 
-#: :math:`t_{4, 0.975}`, the Student quantile of the interval for the pooled 4 degrees of freedom of two halves
-#: and four quarters (scipy.stats.t.ppf(0.975, 4)); other degrees of freedom are looked up in scipy.
+#: :math:`t_{4, 0.975}`, the Student quantile of the interval for the pooled 4 degrees of freedom of two
+#: halves and four quarters (scipy.stats.t.ppf(0.975, 4)); other degrees of freedom are looked up in scipy.
 T4_975 = 2.7764451051977934
 
 
@@ -104,8 +104,8 @@ class EstimateResult:
 
     def __str__(self) -> str:
         lo, hi = self.interval
-        lines = [f"{self.quantity} = {self.value:.4f} nats  [{lo:.4f}, {hi:.4f}]  ({self.kind}; method {self.method}; "
-                 f"n = {self.n})"]
+        lines = [f"{self.quantity} = {self.value:.4f} nats  [{lo:.4f}, {hi:.4f}]  ({self.kind}; "
+                 f"method {self.method}; n = {self.n})"]
         for c in self.checks:
             mark = "n/a " if c.passed is None else ("ok  " if c.passed else "FAIL")
             lines.append(f"  {mark} {c.name:20s} {c.detail}")
@@ -152,9 +152,10 @@ def _stability(value: float, halves: list[float], quarters: list[float]
                ) -> tuple[tuple[float, float], Check]:
     """The interval and the stability check from the subsample estimates."""
     if not all(math.isfinite(v) for v in [*halves, *quarters]):
-        check = Check("stability n, n/2, n/4", False, f"n: {value:.3f}, subsample estimates "
-                      f"{[round(v, 3) for v in [*halves, *quarters]]} -- not finite on fewer rows: the estimate "
-                      "at n rests on too few rows per dimension", {"n/2": halves, "n/4": quarters})
+        rounded = [round(v, 3) for v in [*halves, *quarters]]
+        check = Check("stability n, n/2, n/4", False, f"n: {value:.3f}, subsample estimates {rounded} -- not "
+                      "finite on fewer rows: the estimate at n rests on too few rows per dimension",
+                      {"n/2": halves, "n/4": quarters})
         return (value, value), check
     # Each group's spread, scaled to n rows (se ~ n^-1/2), pooled by its degrees of freedom (1 + 3)
     pooled, dof = 0.0, 0
@@ -172,8 +173,8 @@ def _stability(value: float, halves: list[float], quarters: list[float]
     tol = tolerance(value, h) + 2.0 * se
     ok = abs(drift) <= tol and (not quarters or abs(h - q) <= tolerance(h, q) + 4.0 * se)
     qtext = f", n/4: {q:.3f}" if quarters else ""
-    detail = (f"n: {value:.3f}, n/2: {h:.3f}{qtext}" + ("" if ok else
-              " -- the estimate still moves with n, so its bias has not settled; more rows or another method"))
+    detail = f"n: {value:.3f}, n/2: {h:.3f}{qtext}" + ("" if ok else " -- the estimate still moves with n, "
+                                                       "so its bias has not settled; more rows or another method")
     return (lo, hi), Check("stability n, n/2, n/4", bool(ok), detail,
                            {"n": value, "n/2": h, "n/4": q, "drift": drift, "se": se})
 
