@@ -88,15 +88,3 @@ def test_auto_mi_falls_back_to_copula_on_duplicates(rng, caplog):
     assert "KSG refused" in caplog.text
     assert v == pytest.approx(infossl.estimators.copula_mutual_information(x, y))
 
-
-def test_old_estimators_api_module_serves_dispatch_with_a_warning():
-    import importlib
-
-    from infossl.estimators import dispatch
-
-    old = importlib.import_module("infossl.estimators.api")
-    with pytest.warns(DeprecationWarning, match=r"estimators\.api\.mutual_information moved to "
-                                                r"infossl\.estimators\.dispatch\.mutual_information"):
-        assert old.mutual_information is dispatch.mutual_information
-    with pytest.raises(AttributeError):
-        old.not_a_name  # noqa: B018
