@@ -60,6 +60,7 @@ def test_import_has_no_side_effects():
         "before = (torch.get_default_dtype(), torch.get_num_threads(), len(logging.getLogger().handlers),\n"
         "          torch.are_deterministic_algorithms_enabled(), list(warnings.filters))\n"
         "import infossl\n"
+        "from infossl import *  # every lazily loaded subpackage and name\n"
         "after = (torch.get_default_dtype(), torch.get_num_threads(), len(logging.getLogger().handlers),\n"
         "         torch.are_deterministic_algorithms_enabled(), list(warnings.filters))\n"
         "assert before == after, (before, after)\n"
@@ -89,14 +90,24 @@ def test_auto_mi_falls_back_to_copula_on_duplicates(rng, caplog):
     assert v == pytest.approx(infossl.estimators.copula_mutual_information(x, y))
 
 
-def test_old_estimators_api_module_serves_dispatch_with_a_warning():
-    import importlib
 
-    from infossl.estimators import dispatch
+def test_import_is_light_and_loads_names_on_first_use():
+    code = (
+        "import sys, infossl\n"
+        "heavy = sorted({'torch', 'scipy', 'pandas', 'sklearn', 'matplotlib'} & set(sys.modules))\n"
+        "assert heavy == [], heavy\n"
+        "assert infossl.entropy is infossl.estimators.entropy and 'torch' in sys.modules\n"
+        "assert set(infossl.__all__) <= set(dir(infossl))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        infossl.nope  # noqa: B018
 
-    old = importlib.import_module("infossl.estimators.api")
-    with pytest.warns(DeprecationWarning, match=r"estimators\.api\.mutual_information moved to "
-                                                r"infossl\.estimators\.dispatch\.mutual_information"):
-        assert old.mutual_information is dispatch.mutual_information
-    with pytest.raises(AttributeError):
-        old.not_a_name  # noqa: B018
+
+def test_version_is_the_distribution_version():
+    import re
+    from pathlib import Path
+
+    pyproject = (Path(infossl.__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'version = { attr = "infossl.__version__" }' in pyproject  # written once, in infossl/__init__.py
+    assert re.fullmatch(r"\d+\.\d+\.\d+", infossl.__version__)

@@ -2,11 +2,9 @@
 by ``tests/<pkg>/test_<mod>.py``, and every ``tests/<pkg>/test_<name>.py`` names a module that exists.
 
 ``__init__.py`` and ``__main__.py`` may have a mirror (``test_init.py``, ``test_main.py``) but need none: most
-only re-export. Deprecated shims (modules that only serve moved names through ``infossl._deprecation``) need
-none either: ``tests/test_deprecation.py`` covers them.
+only re-export.
 """
 
-import ast
 import pathlib
 
 import pytest
@@ -43,32 +41,15 @@ def _mirror(module: pathlib.Path) -> pathlib.Path:
     return TESTS.joinpath(*rel.parts[:-1], f"test_{stem}.py")
 
 
-def is_deprecation_shim(path: pathlib.Path) -> bool:
-    """A module that defines nothing and only serves names through ``infossl._deprecation``."""
-    tree = ast.parse(path.read_text())
-    uses_shim = any(isinstance(node, ast.ImportFrom) and node.module == "infossl._deprecation" for node in tree.body)
-    defines = any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in tree.body)
-    return uses_shim and not defines
-
-
 MODULES = sorted(p for p in ROOT.rglob("*.py") if "__pycache__" not in p.parts)
-SHIMS = [p for p in MODULES if is_deprecation_shim(p)]
 TEST_FILES = sorted(p for p in TESTS.rglob("test_*.py")
                     if p.relative_to(TESTS).parts[0] not in OTHER_FOLDERS)
-
-
-def test_the_shims_are_found():
-    # the deprecated homes of issue 12; a new shim is found the same way
-    found = {p.relative_to(ROOT).as_posix() for p in SHIMS}
-    assert {"diagnostics/api.py", "diagnostics/spectral_shape.py", "estimators/api.py", "training/checkpoint.py",
-            "training/loop.py", "training/models.py"} <= found
-    assert "_deprecation.py" not in found and "diagnostics/spectrum_shape.py" not in found
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_module_has_its_mirror(module):
     rel = module.relative_to(ROOT).as_posix()
-    if module.stem in OPTIONAL or module in SHIMS or rel in NO_MIRROR:
+    if module.stem in OPTIONAL or rel in NO_MIRROR:
         return
     mirror = _mirror(module)
     assert mirror.exists(), f"infossl/{rel} has no tests/{mirror.relative_to(TESTS).as_posix()}"

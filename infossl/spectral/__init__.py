@@ -84,16 +84,13 @@ from infossl.spectral.kernel_regime import (
     vicreg_objective,
 )
 
-_MOVED = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction", "cover_fraction")
+#: Names users look for here that live in infossl.diagnostics.ideal (diagnostics sits above spectral).
+_IDEAL_CHECKS = ("invariance_ratio", "class_mean_rank", "nc1", "separability_fraction", "cover_fraction")
 
 
 def __getattr__(name: str):
     """Refuse the ideal-representation names with a pointer to where they live (no import of diagnostics)."""
-    if name == "collapse_rank":  # renamed; infossl.diagnostics.collapse_rank is the measured rank
-        from infossl.spectral import kernel_regime
-
-        return kernel_regime.collapse_rank
-    if name in _MOVED:
+    if name in _IDEAL_CHECKS:
         raise AttributeError(f"module 'infossl.spectral' has no attribute {name!r}; it lives in "
                              f"infossl.diagnostics.ideal (from infossl.diagnostics.ideal import {name})")
     raise AttributeError(f"module 'infossl.spectral' has no attribute {name!r}")

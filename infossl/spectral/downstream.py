@@ -25,7 +25,6 @@ import math
 import torch
 
 from infossl._backend import ArrayLike
-from infossl._deprecation import renamed_keywords
 from infossl._validation import check_embeddings, check_float, check_int
 
 
@@ -119,7 +118,6 @@ def probe_risk(captured: float, *, n_labels: int, dim: int, target_norm2: float 
     return {"approximation": approx, "estimation": est, "risk": approx + est}
 
 
-@renamed_keywords(ridge="l2_penalty")
 def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, y_test: ArrayLike, *,
                      l2_penalty: float = 0.0, intercept: bool = True) -> float:
     r"""Test MSE of an L2-penalised linear probe :math:`\min_w \frac1{n}\|y - Xw\|^2 + \lambda\|w\|^2`
@@ -155,7 +153,6 @@ def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, 
     return float((pred - yte).pow(2).mean())
 
 
-@renamed_keywords(ridge="l2_penalty")
 def kernel_ridge_mse(gram_train: ArrayLike, y_train: ArrayLike, gram_test: ArrayLike, y_test: ArrayLike, *,
                      l2_penalty: float) -> float:
     r"""Test MSE of kernel ridge regression :math:`\hat f = k(\cdot, X)(K + n\lambda I)^{-1}y`

@@ -366,13 +366,3 @@ def kernel_closed_form(gram: ArrayLike, groups: ArrayLike, *, k: int, beta: floa
     s = (1.0 - g[:k] / (2.0 * beta)).clamp_min(0.0)  # (k,)
     coef = (big_n ** 0.5) * (ur / lr) @ v[:, :k] * s.sqrt() / scale  # (N, k)
     return _finish("dual", coef, g, s, beta, lam, penalty, convention, b, _center=center_stats)
-
-
-def __getattr__(name: str):
-    # Renamed: infossl.diagnostics.collapse_rank is the *measured* rank of an embedding; this is the rank the
-    # kernel-regime theory predicts.
-    if name == "collapse_rank":
-        from infossl._deprecation import renamed
-
-        return renamed("collapse_rank", predicted_collapse_rank, where="infossl.spectral")
-    raise AttributeError(f"module 'infossl.spectral.kernel_regime' has no attribute {name!r}")

@@ -119,15 +119,14 @@ def test_bad_inputs(rng):
         kernel_ridge_mse(z @ z.T, np.ones(10), z, np.ones(10), l2_penalty=1.0)
 
 
-def test_l2_penalty_and_its_old_name_ridge(rng):
+def test_l2_penalty_is_the_only_penalty_keyword(rng):
     x, xt = rng.standard_normal((40, 5)), rng.standard_normal((30, 5))
     y, yt = x @ rng.standard_normal(5), rng.standard_normal(30)
     k, kt = x @ x.T, xt @ x.T
-    new = linear_probe_mse(x, y, xt, yt, l2_penalty=0.1)
-    with pytest.warns(DeprecationWarning, match=r"linear_probe_mse\(ridge=\.\.\.\) is now l2_penalty=\.\.\."):
-        assert linear_probe_mse(x, y, xt, yt, ridge=0.1) == new
-    new = kernel_ridge_mse(k, y, kt, yt, l2_penalty=0.1)
-    with pytest.warns(DeprecationWarning, match=r"kernel_ridge_mse\(ridge=\.\.\.\) is now l2_penalty=\.\.\."):
-        assert kernel_ridge_mse(k, y, kt, yt, ridge=0.1) == new
+    assert linear_probe_mse(x, y, xt, yt, l2_penalty=0.1) != linear_probe_mse(x, y, xt, yt, l2_penalty=0.0)
+    with pytest.raises(TypeError, match="ridge"):
+        linear_probe_mse(x, y, xt, yt, ridge=0.1)
+    with pytest.raises(TypeError, match="ridge"):
+        kernel_ridge_mse(k, y, kt, yt, ridge=0.1)
     with pytest.raises(ValueError, match="l2_penalty"):
         kernel_ridge_mse(k, y, kt, yt, l2_penalty=0.0)

@@ -257,8 +257,9 @@ def test_bad_spectrum_inputs():
         vicreg_objective(np.ones((4, 2)), [0, 0, 1])
 
 
-def test_old_collapse_rank_name_warns_and_forwards():
+def test_collapse_rank_is_only_the_measured_one_in_diagnostics():
+    # the predicted rank has one name here; collapse_rank belongs to infossl.diagnostics
     import infossl.spectral as spectral
 
-    with pytest.warns(DeprecationWarning, match="predicted_collapse_rank"):
-        assert spectral.collapse_rank([0.9, 0.2, -0.5], beta=1.0) == predicted_collapse_rank([0.9, 0.2, -0.5])
+    with pytest.raises(AttributeError, match="no attribute 'collapse_rank'"):
+        spectral.collapse_rank  # noqa: B018
