@@ -24,9 +24,10 @@ examples:
 
 Embedding files: .npy .npz .pt .pth .safetensors .csv .parquet, read in chunks in one pass
 (memory O(d^2)); --key picks the array (npz/pt/safetensors) or the columns (csv/parquet).
-Checkpoints: torch.save state dicts (read with weights_only=True), .safetensors, TorchScript.
-A pickled full module is refused unless --trust-checkpoint is given: that runs torch.load with
-weights_only=False, which EXECUTES CODE stored in the file; use it only for files you wrote.
+Checkpoints: torch.save state dicts (read with weights_only=True), .safetensors.
+A pickled full module or a TorchScript archive is refused unless --trust-checkpoint is given: that
+runs torch.load with weights_only=False or torch.jit.load, which EXECUTE CODE stored in the file;
+use it only for files you wrote.
 --model imports the named module and calls the factory: that runs the module's code, by design.
 Exit status: 0 ok, 1 data error (nothing is written), 2 usage error,
 3 with --fail-on-collapse when a verdict is not 'healthy'.
@@ -102,7 +103,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--trust-checkpoint",
         action="store_true",
-        help="allow pickled full modules: EXECUTES CODE stored in the file",
+        help="allow pickled full modules and TorchScript archives: EXECUTES CODE stored in the file",
     )
     g.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default 256)")
     g.add_argument("--device", default="cpu", help="torch device to run the models on (default cpu)")

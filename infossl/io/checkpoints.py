@@ -28,10 +28,10 @@ file :func:`load_checkpoint` parses as this format; :func:`is_checkpoint` tells 
   ``network`` (or the one named by ``key``). Checkpoints written by ``infossl train`` carry their model
   config and need no model factory.
 * ``.safetensors`` files (tensors and string metadata only, by construction);
-* TorchScript archives (``torch.jit.save``), loaded with ``torch.jit.load``: the archive's program runs in
-  the TorchScript interpreter when the model is called, which has no access to Python;
-* a pickled full ``nn.Module`` only with ``trust=True``: this runs ``torch.load(weights_only=False)``,
-  which can execute arbitrary code from the file, and warns with :class:`CheckpointSecurityWarning`.
+* code-carrying files only with ``trust=True``, each with a :class:`CheckpointSecurityWarning`: a pickled
+  full ``nn.Module`` (``torch.load(weights_only=False)``, which can execute arbitrary code from the file) and
+  a TorchScript archive (``torch.jit.load``: its program runs at load, in a scripted ``__setstate__``, and at
+  every call, and TorchScript can write files through ``torch.from_file(..., shared=True)``).
 
 :func:`strip_prefixes` removes the ``module.`` (DistributedDataParallel / DataParallel) and ``_orig_mod.``
 (``torch.compile``) prefixes; :func:`load_weights` loads a state dict into a model and lists every
@@ -342,10 +342,11 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
     Parameters
     ----------
     path : str or path-like
-        A ``torch.save`` file, a ``.safetensors`` file or a TorchScript archive.
+        A ``torch.save`` file, a ``.safetensors`` file or (trusted only) a TorchScript archive.
     trust : bool, default False
-        Allow a pickled full ``nn.Module`` (or other Python objects): ``torch.load(weights_only=False)``,
-        which **executes code stored in the file**; a :class:`CheckpointSecurityWarning` is issued. Only for
+        Allow files that carry code: a pickled full ``nn.Module`` (or other Python objects), read with
+        ``torch.load(weights_only=False)``, and a TorchScript archive, read with ``torch.jit.load``; both
+        **execute code stored in the file**, and a :class:`CheckpointSecurityWarning` is issued. Only for
         files you wrote yourself.
     key : str, optional
         The dict entry that holds the state dict, when it is not one of ``state_dict``,
@@ -386,6 +387,19 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
     if p.suffix.lower() == ".safetensors":
         return _load_safetensors(p)
     if _is_torchscript(p):
+        if not trust:
+            raise ValueError(
+                f"refused to load {p}: it is a TorchScript archive (torch.jit.save), and its program runs "
+                "when it is loaded (a scripted __setstate__) and when it is called (forward). TorchScript can "
+                "read and write files (torch.from_file), so an archive is code, not data. Save "
+                "model.state_dict() (or use safetensors) instead; if you wrote the archive yourself and trust "
+                "it, pass trust=True (command line: --trust-checkpoint)"
+            )
+        warnings.warn(
+            f"loading the TorchScript archive {p} (trust=True): its program runs at load and on every call",
+            CheckpointSecurityWarning,
+            stacklevel=2,
+        )
         try:
             with (
                 warnings.catch_warnings()

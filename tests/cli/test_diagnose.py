@@ -242,7 +242,10 @@ def test_trusted_pickled_module_and_torchscript(capsys, tmp_path):
     assert code == 0, err
     trusted = json.loads(out)["checkpoints"][0]
     torch.jit.script(model.backbone).save(str(tmp_path / "scripted.pt"))
-    code, out, err = run(capsys, "diagnose", tmp_path / "scripted.pt", "--json")
+    code, _, err = run(capsys, "diagnose", tmp_path / "scripted.pt")
+    assert code == 1 and "TorchScript archive" in err and "--trust-checkpoint" in err
+    with pytest.warns(UserWarning, match="TorchScript archive"):
+        code, out, err = run(capsys, "diagnose", tmp_path / "scripted.pt", "--trust-checkpoint", "--json")
     assert code == 0, err
     scripted = json.loads(out)["checkpoints"][0]
     assert trusted["dim"] == scripted["dim"] == 16 and trusted["verdict"] == scripted["verdict"]

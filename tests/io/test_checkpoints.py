@@ -162,9 +162,12 @@ def test_safetensors(tmp_path, net):
         load_checkpoint(tmp_path / "bad.safetensors")
 
 
-def test_torchscript(tmp_path, net):
+def test_torchscript_only_when_trusted(tmp_path, net):
     torch.jit.script(net).save(str(tmp_path / "scripted.pt"))
-    ck = load_checkpoint(tmp_path / "scripted.pt")
+    with pytest.raises(ValueError, match=r"refused to load .*scripted\.pt: it is a TorchScript archive"):
+        load_checkpoint(tmp_path / "scripted.pt")
+    with pytest.warns(CheckpointSecurityWarning, match="TorchScript archive"):
+        ck = load_checkpoint(tmp_path / "scripted.pt", trust=True)
     x = torch.randn(5, 4)
     assert ck.kind == "torchscript" and torch.allclose(ck.module(x), net(x))
 
@@ -185,6 +188,10 @@ def test_truncated_checkpoints(tmp_path, net, kind):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"c\.(pt|safetensors).*(truncated|corrupt|refused)"):
         load_checkpoint(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointSecurityWarning)
+        with pytest.raises(ValueError, match=r"c\.(pt|safetensors).*(truncated|corrupt|refused)"):
+            load_checkpoint(path, trust=True)
 
 
 def test_argument_errors(tmp_path):
