@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from infossl.cli._common import add_option_flag, collect_options, format_table, package_version
-from infossl.io.checkpoints import is_checkpoint
+from infossl.io.detect import is_checkpoint
 
 EPILOG = """\
 examples:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from infossl.cli import main
-from infossl.io.checkpoints import is_checkpoint
+from infossl.io.detect import is_checkpoint
 from infossl.diagnostics.diagnosis import diagnose
 
 SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "16", "projector": "8"}
@@ -33,7 +33,7 @@ def emb(tmp_path, rng):
 
 
 def train_checkpoint(path, epoch, collapsed=False):
-    from infossl.io.checkpoints import checkpoint_dict, save_checkpoint
+    from infossl.io.train_format import checkpoint_dict, save_checkpoint
     from infossl.models import build_model
 
     model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
