@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from infossl.cli._common import add_option_flag, collect_options, format_table, package_version
+from infossl.cli._common import (add_option_flag, collect_options, format_table, package_version,
+                                 refuse_overwriting_inputs)
 from infossl.io.detect import is_checkpoint
 
 EPILOG = """\
@@ -342,6 +343,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < (0 if flag == "--sample-size" else 1):
             parser.error(f"{flag} must be a positive integer, got {value}")
     options = _options(args)
+    inputs = [*args.paths, *(args.views or []), args.labels, args.data]
+    refuse_overwriting_inputs({"--out": args.out, "--plot": args.plot}, inputs)
     progress = False if args.quiet else None
     if _checkpoint_mode(args):
         return _run_checkpoints(args, options, progress)

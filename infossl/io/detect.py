@@ -11,7 +11,7 @@ import pickle
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from infossl.io.embeddings import PathLike
 from infossl.io.train_format import FORMAT
@@ -28,6 +28,35 @@ WEIGHT_ENDINGS: tuple[str, ...] = (".weight", ".bias", ".running_mean", ".runnin
 
 def _looks_like_weights(keys: Sequence[Any]) -> bool:
     return any(isinstance(k, str) and (k.endswith(WEIGHT_ENDINGS) or k in ("weight", "bias")) for k in keys)
+
+
+def not_a_checkpoint(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be a model checkpoint, or None when it may be one.
+
+    Decided without unpickling: an embeddings suffix (:data:`EMBEDDING_SUFFIXES`), or content that is
+    neither a zip archive (``torch.save``, TorchScript) nor a pickle (legacy ``torch.save``), such as text.
+    The loaders raise this one message instead of an unpickler's error about the bytes they did not expect.
+    """
+    suffix = path.suffix.lower()
+    if suffix in EMBEDDING_SUFFIXES:
+        return (f"{path} is an embeddings file ({suffix}), not a model checkpoint: read it with "
+                "infossl.io.load_array, or give it to 'infossl diagnose' without --checkpoints and the "
+                "checkpoint options")
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head[:2] == b"PK" or head[:1] == b"\x80":  # zip archive, or pickle protocol >= 2
+        return None
+    kind = "a text file" if _is_text(head) else "a binary file without a zip or pickle header"
+    return (f"{path} is {kind}, not a model checkpoint: checkpoints are torch.save files (.pt/.pth/.ckpt) "
+            "or .safetensors")
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in data
 
 
 def is_torchscript_archive(path: Path) -> bool:
@@ -105,4 +134,5 @@ __all__ = [
     "WEIGHT_ENDINGS",
     "is_checkpoint",
     "is_torchscript_archive",
+    "not_a_checkpoint",
 ]

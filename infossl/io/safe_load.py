@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from infossl.io.detect import STATE_DICT_ENTRIES, is_torchscript_archive
+from infossl.io.detect import STATE_DICT_ENTRIES, is_torchscript_archive, not_a_checkpoint
 from infossl.io.embeddings import PathLike
 from infossl.io.train_format import FORMAT, INFOSSL_FORMAT, VERSION, check_checkpoint
 from infossl.io.weights import strip_prefixes
@@ -236,6 +236,9 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
         raise ValueError(f"'{p}' is a directory; give the path of a checkpoint file")
     if p.suffix.lower() == ".safetensors":
         return _load_safetensors(p)
+    reason = not_a_checkpoint(p)
+    if reason is not None:
+        raise ValueError(reason)
     if is_torchscript_archive(p):
         if not trust:
             raise ValueError(
