@@ -105,7 +105,7 @@ def check_labels(labels: Any, n: int, *, name: str = "labels") -> np.ndarray:
         hint = f" Use {name}.reshape(-1) for an (n, 1) column." if lab.ndim == 2 and 1 in lab.shape else ""
         raise ValueError(f"{name} must be 1-D with one class label per row; got shape {lab.shape}.{hint}")
     if lab.shape[0] != n:
-        raise ValueError(f"{name} must have one entry per row: expected {n}, got {lab.shape[0]}")
+        raise ValueError(f"{name} must have shape ({n},), one entry per row; got {lab.shape[0]} entries")
     if lab.dtype.kind not in "iuf":
         what = {"b": "boolean", "U": "string", "S": "bytes", "O": "object", "c": "complex"}.get(
             lab.dtype.kind, str(lab.dtype))
@@ -115,7 +115,7 @@ def check_labels(labels: Any, n: int, *, name: str = "labels") -> np.ndarray:
     if lab.dtype.kind == "f":
         finite = np.isfinite(lab)
         if not finite.all():
-            raise ValueError(f"{name} contains {int((~finite).sum())} NaN or infinite entries (first at row "
+            raise ValueError(f"{name} contain {int((~finite).sum())} NaN or infinite entries (first at row "
                              f"{int(np.flatnonzero(~finite)[0])}); give every row a class")
         fractional = lab != np.round(lab)
         if fractional.any():
