@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -135,7 +136,9 @@ def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
     import torch
 
     def load(use_mmap: bool) -> Any:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+        with warnings.catch_warnings():  # torch's note on TorchScript archives: refused below instead
+            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
 
     try:
         try:
@@ -161,6 +164,9 @@ def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
             f"torch.save(tensor, path) or torch.save({{'name': tensor}}, path)"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
+        if "TorchScript" in str(exc):
+            raise ValueError(f"{path} is a TorchScript archive (a program, not embeddings); infossl does not "
+                             "run it. Save the embeddings with torch.save(tensor, path)") from None
         raise ValueError(f"cannot read {path} as a torch file: {exc}") from None
     source = str(path)
     if isinstance(obj, dict):
