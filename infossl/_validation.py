@@ -120,10 +120,11 @@ def check_labels(labels: Any, n: int, *, name: str = "labels") -> np.ndarray:
         fractional = lab != np.round(lab)
         if fractional.any():
             i = int(np.flatnonzero(fractional)[0])
-            raise TypeError(f"{name} has non-integer values (e.g. {float(lab[i])!r} at row {i}); class labels must be "
-                            "discrete. For a continuous target use infossl.mutual_information(z, y)")
+            raise TypeError(f"{name} has non-integer values (e.g. {float(lab[i])!r} at row {i}); class "
+                            "labels must be discrete. For a continuous target use infossl.mutual_information(z, y)")
         if np.abs(lab).max(initial=0.0) >= 2.0**63:
-            raise ValueError(f"{name} has values beyond the int64 range (e.g. {float(lab[np.argmax(np.abs(lab))])!r})")
+            big = float(lab[np.argmax(np.abs(lab))])
+            raise ValueError(f"{name} has values beyond the int64 range (e.g. {big!r})")
     elif lab.dtype.kind == "u" and lab.size and lab.max() >= 2**63:
         raise ValueError(f"{name} has values beyond the int64 range (e.g. {int(lab.max())})")
     return lab.astype(np.int64)

@@ -23,7 +23,8 @@ from infossl.io.embeddings import (
 )
 from infossl.io.inputs import load_data, load_digits, load_inputs
 from infossl.io.locks import LockHeldError, lock_output_file, lock_run_dir
-from infossl.io.safe_load import Checkpoint, CheckpointSecurityWarning, load_checkpoint, read_training_checkpoint
+from infossl.io.safe_load import (Checkpoint, CheckpointSecurityWarning, load_checkpoint,
+                                  read_training_checkpoint)
 from infossl.io.streaming import array_shape, iter_array_chunks
 from infossl.io.train_format import save_checkpoint
 from infossl.io.weights import load_weights, strip_prefixes

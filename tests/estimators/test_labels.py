@@ -105,7 +105,8 @@ def test_string_labels_are_refused_and_relabelling_changes_nothing():
         knn_label_mutual_information(z, np.array(["cat", "dog"])[y])
     codes = np.array([7, -3])[y]
     assert knn_label_mutual_information(z, codes) == knn_label_mutual_information(z, 1 - y)
-    assert gaussian_label_mutual_information(z, codes) == pytest.approx(gaussian_label_mutual_information(z, 1 - y))
+    assert gaussian_label_mutual_information(z, codes) == pytest.approx(
+        gaussian_label_mutual_information(z, 1 - y))
 
 
 def test_collapsed_directions_are_dropped():

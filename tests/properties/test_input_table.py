@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from infossl.io import CheckpointSecurityWarning, load_array, load_checkpoint
@@ -67,7 +68,7 @@ MAKERS = {  # kind -> (file name, writer, key for load_array)
     "`.pt` TorchScript archive": ("a.pt", _scripted, None),
     "`.safetensors` tensors": (
         "a.safetensors",
-        lambda p: __import__("safetensors.torch").torch.save_file({"weight": torch.ones(2, 3)}, str(p)), None),
+        lambda p: save_file({"weight": torch.ones(2, 3)}, str(p)), None),
 }
 
 

@@ -29,7 +29,7 @@ def emb(tmp_path):
     return path
 
 
-# ------------------------------------------------------------------------------------ never write over an input
+# -------------------------------------------------------------------------------- never write over an input
 @pytest.mark.parametrize("flag", ["--out", "--plot"])
 @pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
 def test_diagnose_output_onto_its_input_is_refused(tmp_path, emb, flag, spelling, capsys):
@@ -161,9 +161,12 @@ def _embedding_files(folder):
 
 def test_checkpoint_loaders_say_what_an_embeddings_or_text_file_is(tmp_path, capsys):
     for path in _embedding_files(tmp_path):
-        want = (rf"{path.name} is an embeddings file \({path.suffix}\), not a model checkpoint"
-                if path.suffix != ".pt" and path.suffix != ".txt" else rf"{path.name} is a text file, not a model")
-        for load in (load_checkpoint, read_training_checkpoint, lambda p: diagnose_checkpoints(p, progress=False)):
+        text = path.suffix in (".pt", ".txt")
+        want = (rf"{path.name} is a text file, not a model" if text
+                else rf"{path.name} is an embeddings file \({path.suffix}\), not a model checkpoint")
+        loaders = (load_checkpoint, read_training_checkpoint,
+                   lambda p: diagnose_checkpoints(p, progress=False))
+        for load in loaders:
             with pytest.raises(ValueError, match=want) as info:
                 load(path)
             assert "unpickle" not in str(info.value) and "pop from empty list" not in str(info.value)
