@@ -75,6 +75,61 @@ def check_pair(x: ArrayLike, y: ArrayLike, *, min_samples: int = 2
     return tx.to(device=device, dtype=dtype), ty.to(device=device, dtype=dtype), boundary
 
 
+def check_labels(labels: Any, n: int, *, name: str = "labels") -> np.ndarray:
+    """Validate class labels for ``n`` rows: the one rule of every label argument in infossl.
+
+    Accepted: a 1-D array (numpy, torch, list, pandas) of ``n`` integers, or of floats that are all
+    integer-valued (class indices saved as floats, as a CSV reader gives them). Refused: another shape or
+    length, booleans, strings, complex and object data, NaN or infinite entries, and fractional values
+    (a continuous target, for which the mutual information with ``z`` is the tool).
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        A fresh array; the values are kept (they are not recoded to 0..C-1).
+
+    Examples
+    --------
+    >>> check_labels([0, 2.0, 1], 3)
+    array([0, 2, 1])
+    """
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    elif hasattr(labels, "to_numpy") and not isinstance(labels, np.ndarray):  # pandas Series / frame
+        labels = labels.to_numpy()
+    try:
+        lab = np.asarray(labels)
+    except (TypeError, ValueError) as exc:  # ragged lists
+        raise TypeError(f"{name} could not be read as an array of class labels: {exc}") from None
+    if lab.ndim != 1:
+        hint = f" Use {name}.reshape(-1) for an (n, 1) column." if lab.ndim == 2 and 1 in lab.shape else ""
+        raise ValueError(f"{name} must be 1-D with one class label per row; got shape {lab.shape}.{hint}")
+    if lab.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), one entry per row; got {lab.shape[0]} entries")
+    if lab.dtype.kind not in "iuf":
+        what = {"b": "boolean", "U": "string", "S": "bytes", "O": "object", "c": "complex"}.get(
+            lab.dtype.kind, str(lab.dtype))
+        raise TypeError(f"{name} must be integer class labels (or integer-valued floats); got {what} "
+                        f"values of dtype {lab.dtype}. Encode classes as integers, e.g. with "
+                        f"np.unique({name}, return_inverse=True)[1]")
+    if lab.dtype.kind == "f":
+        finite = np.isfinite(lab)
+        if not finite.all():
+            raise ValueError(f"{name} contain {int((~finite).sum())} NaN or infinite entries (first at row "
+                             f"{int(np.flatnonzero(~finite)[0])}); give every row a class")
+        fractional = lab != np.round(lab)
+        if fractional.any():
+            i = int(np.flatnonzero(fractional)[0])
+            raise TypeError(f"{name} has non-integer values (e.g. {float(lab[i])!r} at row {i}); class "
+                            "labels must be discrete. For a continuous target use infossl.mutual_information(z, y)")
+        if np.abs(lab).max(initial=0.0) >= 2.0**63:
+            big = float(lab[np.argmax(np.abs(lab))])
+            raise ValueError(f"{name} has values beyond the int64 range (e.g. {big!r})")
+    elif lab.dtype.kind == "u" and lab.size and lab.max() >= 2**63:
+        raise ValueError(f"{name} has values beyond the int64 range (e.g. {int(lab.max())})")
+    return lab.astype(np.int64)
+
+
 def check_int(value: object, name: str, *, low: int = 1, high: Optional[int] = None) -> int:
     """An integer in [low, high]; bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -191,3 +191,26 @@ def test_infovicreg_under_autocast(rng):
         assert torch.isfinite(loss) and float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-3, abs=1e-3)
         loss.backward()
         assert torch.isfinite(za.grad).all()
+
+
+def test_check_labels_the_one_rule():
+    from infossl._validation import check_labels
+
+    for good in ([3, 1, 3], np.array([3.0, 1.0, 3.0]), torch.tensor([3, 1, 3]), pd.Series([3, 1, 3]),
+                 np.array([3, 1, 3], dtype=np.uint8)):
+        out = check_labels(good, 3)
+        assert out.dtype == np.int64 and out.tolist() == [3, 1, 3]
+    cases = [([True, False, True], TypeError, "got boolean values"),
+             (["a", "b", "a"], TypeError, "got string values"),
+             (np.array([1, None, 2], dtype=object), TypeError, "got object values"),
+             (np.ones(3, dtype=complex), TypeError, "got complex values"),
+             ([0.0, 0.5, 1.0], TypeError, r"non-integer values \(e.g. 0.5 at row 1\)"),
+             ([0.0, np.nan, 1.0], ValueError, r"contain 1 NaN or infinite entries \(first at row 1\)"),
+             ([0.0, np.inf, 1.0], ValueError, "NaN or infinite"),
+             ([[0], [1], [2]], ValueError, r"must be 1-D .* Use y.reshape\(-1\)"),
+             ([0, 1], ValueError, r"y must have shape \(3,\), one entry per row; got 2 entries"),
+             ([[0, 1], [2]], TypeError, "could not be read as an array"),
+             ([0.0, 1e19, 1.0], ValueError, "beyond the int64 range")]
+    for labels, error, message in cases:
+        with pytest.raises(error, match=message):
+            check_labels(labels, 3, name="y")

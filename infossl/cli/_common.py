@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from typing import Any, Optional, Sequence
 
 _TRUE = ("true", "yes", "on")
@@ -87,6 +88,37 @@ def emit(record: dict[str, Any], text: str, *, as_json: bool, out: Optional[str]
     print(json.dumps(record, indent=2) if as_json else text)
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one file: the same inode when both exist (hard links, symlinks,
+    ``./x`` vs ``x``), else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwriting_inputs(outputs: dict[str, Optional[str]], inputs: Sequence[Optional[str]]) -> None:
+    """Raise a ValueError when an output file (``{flag: path}``) is one of the ``inputs`` or another output.
+
+    Every command calls it before reading anything: writing a report over the embeddings it was computed
+    from destroys the data, and the atomic rename would do it without a trace.
+    """
+    given = [(flag, os.fspath(path)) for flag, path in outputs.items() if path]
+    for flag, path in given:
+        for source in inputs:
+            if isinstance(source, (str, os.PathLike)) and _same_file(path, os.fspath(source)):
+                raise ValueError(
+                    f"{flag} {path} is the input file {os.fspath(source)}; writing there would destroy the "
+                    "input. Choose another output path"
+                )
+    for i, (flag, path) in enumerate(given):
+        for other, other_path in given[i + 1:]:
+            if _same_file(path, other_path):
+                raise ValueError(
+                    f"{flag} and {other} name the same file {path}; give each output its own path"
+                )
+
+
 def package_version() -> str:
     """The installed distribution's version, else ``infossl.__version__``."""
     from importlib.metadata import PackageNotFoundError, version
@@ -103,4 +135,4 @@ def package_version() -> str:
 
 
 __all__ = ["add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
-           "parse_value"]
+           "parse_value", "refuse_overwriting_inputs"]

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from infossl.cli._common import add_option_flag, collect_options, format_table, package_version
-from infossl.io.checkpoints import is_checkpoint
+from infossl.cli._common import (add_option_flag, collect_options, format_table, package_version,
+                                 refuse_overwriting_inputs)
+from infossl.io.detect import is_checkpoint
 
 EPILOG = """\
 examples:
@@ -24,9 +25,10 @@ examples:
 
 Embedding files: .npy .npz .pt .pth .safetensors .csv .parquet, read in chunks in one pass
 (memory O(d^2)); --key picks the array (npz/pt/safetensors) or the columns (csv/parquet).
-Checkpoints: torch.save state dicts (read with weights_only=True), .safetensors, TorchScript.
-A pickled full module is refused unless --trust-checkpoint is given: that runs torch.load with
-weights_only=False, which EXECUTES CODE stored in the file; use it only for files you wrote.
+Checkpoints: torch.save state dicts (read with weights_only=True), .safetensors.
+A pickled full module or a TorchScript archive is refused unless --trust-checkpoint is given: that
+runs torch.load with weights_only=False or torch.jit.load, which EXECUTE CODE stored in the file;
+use it only for files you wrote.
 --model imports the named module and calls the factory: that runs the module's code, by design.
 Exit status: 0 ok, 1 data error (nothing is written), 2 usage error,
 3 with --fail-on-collapse when a verdict is not 'healthy'.
@@ -102,7 +104,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--trust-checkpoint",
         action="store_true",
-        help="allow pickled full modules: EXECUTES CODE stored in the file",
+        help="allow pickled full modules and TorchScript archives: EXECUTES CODE stored in the file",
     )
     g.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default 256)")
     g.add_argument("--device", default="cpu", help="torch device to run the models on (default cpu)")
@@ -341,6 +343,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < (0 if flag == "--sample-size" else 1):
             parser.error(f"{flag} must be a positive integer, got {value}")
     options = _options(args)
+    inputs = [*args.paths, *(args.views or []), args.labels, args.data]
+    refuse_overwriting_inputs({"--out": args.out, "--plot": args.plot}, inputs)
     progress = False if args.quiet else None
     if _checkpoint_mode(args):
         return _run_checkpoints(args, options, progress)

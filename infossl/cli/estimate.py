@@ -6,7 +6,8 @@ import argparse
 import time
 from typing import Any
 
-from infossl.cli._common import add_option_flag, emit, format_table, package_version
+from infossl.cli._common import (add_option_flag, emit, format_table, package_version,
+                                 refuse_overwriting_inputs)
 from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 
 EPILOG = """\
@@ -217,4 +218,5 @@ def run(args: argparse.Namespace) -> int:
         return _run_example(args, options)
     if args.a is None:
         parser.error("give a file A (entropy), two files A B (mutual information), or --example")
+    refuse_overwriting_inputs({"--out": args.out}, [args.a, args.b])
     return _run_files(args, options)

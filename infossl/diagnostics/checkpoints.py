@@ -26,7 +26,7 @@ import torch
 
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.diagnostics.stream import progress_bar, show_progress
-from infossl.io.checkpoints import load_checkpoint
+from infossl.io.safe_load import load_checkpoint
 from infossl.io.embeddings import PathLike
 from infossl.io.inputs import DIGITS, load_data
 from infossl.models import layer_outputs, load_factory, model_for_checkpoint, resolve_layer

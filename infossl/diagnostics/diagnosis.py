@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
+from infossl._validation import check_labels
 from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options, check_pair,
                                  check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
@@ -295,16 +296,7 @@ def _auto_view_mi(a: torch.Tensor, b: torch.Tensor, routes: list) -> float:
 
 def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any, notes: list,
                    max_labelings: int, separability_rows: int, random_state: Any) -> None:
-    lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if lab.dtype.kind == "f" and not np.isfinite(lab).all():
-        bad = int((~np.isfinite(lab)).sum())
-        raise ValueError(f"labels contain {bad} NaN or infinite entries (first at row "
-                         f"{int(np.flatnonzero(~np.isfinite(lab))[0])}); give every row a class")
-    if lab.dtype.kind in "cOV":
-        raise TypeError(f"labels must be integers or strings (one class per row), got dtype {lab.dtype}")
-    if lab.ndim != 1 or lab.shape[0] != acc.n:
-        raise ValueError(f"labels must have one entry per accumulated row: expected shape ({acc.n},), "
-                         f"got {lab.shape}")
+    lab = check_labels(labels, acc.n)
     lab_s = lab[acc.sample_index]  # (s,)
     z = sample.numpy()
     classes = np.unique(lab_s)

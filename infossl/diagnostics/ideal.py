@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
+from infossl._validation import check_labels
 from infossl._validation import (check_choice, check_embeddings, check_float, check_int, check_random_state,
                                  warn_degenerate)
 from infossl.diagnostics._spectra import serial_lapack
@@ -33,16 +34,8 @@ __all__ = ["invariance_ratio", "class_means", "class_mean_rank", "nc1", "separab
 
 
 def _labels(labels: object, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, inverse codes (n,)) from any 1-D label array of length n."""
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    lab = np.asarray(labels)
-    if lab.ndim != 1 or lab.shape[0] != n:
-        raise ValueError(f"labels must be a 1-D array with one label per row (length {n}); "
-                         f"got shape {lab.shape}")
-    if lab.dtype.kind == "f" and not np.isfinite(lab).all():
-        raise ValueError("labels contain NaN or infinite values")
-    classes, inverse = np.unique(lab, return_inverse=True)
+    """(classes, inverse codes (n,)) of class labels for n rows (:func:`infossl._validation.check_labels`)."""
+    classes, inverse = np.unique(check_labels(labels, n), return_inverse=True)
     return classes, inverse.reshape(-1)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from infossl._backend import PASS_CHUNK_BYTES, chunk_size_for  # PASS_CHUNK_BYTES: also importable from here
+from infossl._validation import check_labels
 from infossl._validation import check_int
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.io.embeddings import Key, PathLike, load_array
@@ -196,7 +197,7 @@ def accumulate_path(
 
 def row_labels(labels: Any, n: int) -> Optional[np.ndarray]:
     """``labels`` (None, a file path or an array, (n,) or (n, 1)) as one label per row, shape (n,) (shared with
-    :mod:`~infossl.diagnostics.checkpoints`); another shape is a ValueError."""
+    :mod:`~infossl.diagnostics.checkpoints`), checked by :func:`infossl._validation.check_labels`."""
     if labels is None:
         return None
     if isinstance(labels, (str, bytes, os.PathLike)):
@@ -204,9 +205,7 @@ def row_labels(labels: Any, n: int) -> Optional[np.ndarray]:
     arr = np.asarray(labels)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
-    if arr.ndim != 1 or len(arr) != n:
-        raise ValueError(f"labels must hold one label per row (shape ({n},)), got shape {arr.shape}")
-    return arr
+    return check_labels(arr, n)
 
 
 def _views(files: list[str], views: Any, key: Key) -> Optional[list]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, global_scale, iter_chunks
+from infossl._validation import check_labels as validate_labels
 from infossl._validation import (check_choice, check_embeddings, check_float, check_int, check_random_state,
                                  warn_degenerate)
 from infossl.linalg import LOG_2PI, centred, logdet_of_cholesky, numerical_rank_basis
@@ -41,36 +42,11 @@ def check_labels(labels: Any, n: int, *, name: str = "labels") -> tuple[np.ndarr
     """Validate discrete labels for n rows: returns ``(classes, codes, counts)``.
 
     ``classes`` are the sorted distinct labels, ``codes`` (n,) int64 the index of each row's class and
-    ``counts`` (C,) the class sizes. Integers, booleans, strings and integer-valued floats are accepted;
-    a label array of the wrong length or shape, NaN labels and non-integer floats (a continuous target) are
-    errors.
+    ``counts`` (C,) the class sizes. The labels are checked by :func:`infossl._validation.check_labels`
+    (the one rule: integers or integer-valued floats, one per row).
     """
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    if hasattr(labels, "to_numpy") and not isinstance(labels, np.ndarray):  # pandas
-        labels = labels.to_numpy()
-    try:
-        lab = np.asarray(labels)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} could not be read as an array: {exc}") from None
-    if lab.ndim != 1:
-        hint = f" Use {name}.reshape(-1) for an (n, 1) column." if lab.ndim == 2 and 1 in lab.shape else ""
-        raise ValueError(f"{name} must be 1-D with one class label per row; got shape {lab.shape}.{hint}")
-    if lab.shape[0] != n:
-        raise ValueError(f"{name} must have one entry per row of z: expected {n}, got {lab.shape[0]}")
-    if lab.dtype.kind == "c":
-        raise TypeError(f"{name} has complex dtype {lab.dtype}; class labels must be discrete")
-    if lab.dtype.kind == "f":
-        if not np.isfinite(lab).all():
-            raise ValueError(f"{name} contains {int((~np.isfinite(lab)).sum())} NaN or infinite labels")
-        if not np.array_equal(lab, np.round(lab)):
-            raise TypeError(f"{name} has non-integer float values (e.g. {lab[lab != np.round(lab)][0]!r}); "
-                            "class labels must be discrete. For a continuous target use "
-                            "infossl.mutual_information(z, y)")
-    try:
-        classes, codes, counts = np.unique(lab, return_inverse=True, return_counts=True)
-    except TypeError as exc:  # mixed types in an object array
-        raise TypeError(f"{name} mixes values that cannot be compared ({exc})") from None
+    lab = validate_labels(labels, n, name=name)
+    classes, codes, counts = np.unique(lab, return_inverse=True, return_counts=True)
     return classes, codes.reshape(-1).astype(np.int64), counts
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
+from infossl._validation import check_labels
 from infossl._validation import DegenerateInputWarning, check_choice, check_float, check_int
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 
@@ -184,15 +185,7 @@ class CollapseMetrics:
             raise ValueError("labels must be given with every batch or with none; this batch "
                              + ("has labels but earlier ones did not" if has else "has none but earlier ones did"))
         if has:
-            try:
-                lab = labels.detach() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
-            except (TypeError, ValueError, RuntimeError):
-                raise TypeError("labels must be integer class labels (a tensor or array of ints); got "
-                                f"{type(labels).__name__} of {np.asarray(labels).dtype}") from None
-            if lab.ndim != 1 or lab.shape[0] != t.shape[0]:
-                raise ValueError(f"labels must have shape ({t.shape[0]},) for this batch, got {tuple(lab.shape)}")
-            if lab.is_floating_point() or lab.is_complex():
-                raise TypeError(f"labels must be integer class labels, got dtype {lab.dtype}")
+            lab = torch.from_numpy(check_labels(labels, t.shape[0]))
         self._acc.update(t)
         if has:
             self._labels.append(lab)

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -135,7 +136,9 @@ def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
     import torch
 
     def load(use_mmap: bool) -> Any:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+        with warnings.catch_warnings():  # torch's note on TorchScript archives: refused below instead
+            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
 
     try:
         try:
@@ -161,6 +164,9 @@ def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
             f"torch.save(tensor, path) or torch.save({{'name': tensor}}, path)"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
+        if "TorchScript" in str(exc):
+            raise ValueError(f"{path} is a TorchScript archive (a program, not embeddings); infossl does not "
+                             "run it. Save the embeddings with torch.save(tensor, path)") from None
         raise ValueError(f"cannot read {path} as a torch file: {exc}") from None
     source = str(path)
     if isinstance(obj, dict):
@@ -228,9 +234,36 @@ def select_columns(df: Any, key: Key, source: str) -> np.ndarray:
     return df[cols].to_numpy(dtype=np.float64)  # (n, len(cols))
 
 
+def check_text_complete(path: Path, what: str = ".csv") -> None:
+    """Raise a ValueError when the text file ``path`` does not end with a line break.
+
+    The rule for every text format read here: a file cut off while it was written (a full disk, a killed
+    writer, a partial copy) ends inside its last line, and a number cut short there still parses (4.0625
+    read as 4.06) or leaves the row short. Writers (pandas, numpy.savetxt, csv) end every line with a line
+    break, so a file without a final one is refused, naming its last line. An empty file is left to the
+    parser's own message.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) in (b"\n", b"\r"):
+            return
+        fh.seek(0)
+        breaks = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+    raise ValueError(
+        f"{path} is truncated: its last line (line {breaks + 1}) does not end with a line break, so its last "
+        f"value may be cut short or its row incomplete. A {what} file must end with a line break; if the "
+        "file is complete, add one (echo >> FILE)"
+    )
+
+
 def _read_csv(path: Path, key: Key, mmap: bool) -> np.ndarray:
     import pandas as pd
 
+    check_text_complete(path)
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -339,7 +372,8 @@ def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str 
     same directory, then ``os.replace``.
 
     A reader never sees a half-written file, and an interrupted write leaves any previous file intact.
-    Missing parent directories are created. Returns the path written.
+    Missing parent directories are created. Returns the path written. A failed write (a full disk, say)
+    removes its temporary file and raises an OSError that names ``path``.
     """
     p = Path(os.fspath(path))
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -353,11 +387,14 @@ def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str 
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):  # e.g. a full disk: the system's message names no file
+            raise OSError(exc.errno, f"writing {p} failed ({exc.strerror or exc}); the previous file, if "
+                          "any, is intact and no temporary file is left") from exc
         raise
     return p
 

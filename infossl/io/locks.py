@@ -158,8 +158,13 @@ class WriteLock:
             previous = _read_marker(self.lock_path)
             if previous.get("pid") not in (None, os.getpid()):
                 self.took_over_from = int(previous["pid"])
+            try:
+                self._write_marker(fd)
+            except OSError as exc:  # a full disk, say: leave no marker behind and say which file failed
+                os.unlink(self.lock_path)
+                os.close(fd)
+                raise self._marker_error(exc) from exc
             self._fd = fd
-            self._write_marker(fd)
             break
         else:  # pragma: no cover - twenty replacements in a row
             raise LockHeldError(f"could not take the lock {self.lock_path}: it keeps being replaced",
@@ -197,11 +202,18 @@ class WriteLock:
                 self._refuse(info)
             try:
                 os.write(fd, self._marker_text().encode())
-            finally:
+            except OSError as exc:
                 os.close(fd)
+                os.unlink(self.lock_path)
+                raise self._marker_error(exc) from exc
+            os.close(fd)
             self._exclusive_marker = True
             return
         self._refuse(_read_marker(self.lock_path))
+
+    def _marker_error(self, exc: OSError) -> OSError:
+        return OSError(exc.errno, f"cannot write the lock file {self.lock_path} for {self.target} "
+                                  f"({exc.strerror or exc}); nothing was written")
 
     def _refuse(self, info: dict) -> None:
         pid, host = info.get("pid"), info.get("host")

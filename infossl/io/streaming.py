@@ -32,6 +32,7 @@ from infossl._validation import check_int, check_options
 from infossl.io.embeddings import (
     Key,
     PathLike,
+    check_text_complete,
     checked_array,
     pick_key,
     read_npy_array,
@@ -273,6 +274,7 @@ def _open_csv(path: Path, key: Key) -> _Source:
     import pandas as pd
 
     errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
+    check_text_complete(path)
     try:
         head = pd.read_csv(path, nrows=2)
     except errors as exc:

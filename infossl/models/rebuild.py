@@ -10,7 +10,9 @@ from typing import Any, Callable, Optional, Union
 from torch import nn
 
 from infossl._backend import PathLike
-from infossl.io.checkpoints import Checkpoint, check_checkpoint, load_weights, read_training_checkpoint
+from infossl.io.safe_load import Checkpoint, read_training_checkpoint
+from infossl.io.train_format import check_checkpoint
+from infossl.io.weights import load_weights
 from infossl.models.architectures import SSLModel, build_model
 
 
@@ -95,7 +97,7 @@ def model_from_checkpoint(obj_or_path: Union[dict, PathLike]) -> tuple[SSLModel,
 
     Examples
     --------
-    >>> from infossl.io.checkpoints import checkpoint_dict
+    >>> from infossl.io.train_format import checkpoint_dict
     >>> spec = {"backbone": "mlp", "input_shape": [5], "widths": "8", "projector": "4"}
     >>> ck = checkpoint_dict(build_model(spec), config={"model": spec}, epoch=0, step=0)
     >>> model, config = model_from_checkpoint(ck)

@@ -9,7 +9,8 @@
   :func:`linear_probe`, :func:`evaluate`.
 """
 
-from infossl.io.checkpoints import read_training_checkpoint, save_checkpoint
+from infossl.io.safe_load import read_training_checkpoint
+from infossl.io.train_format import save_checkpoint
 from infossl.io.inputs import load_digits, load_inputs
 from infossl.models import SSLModel, build_model, model_from_checkpoint
 from infossl.training.augment import Augmentation

@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
+from infossl._validation import check_labels
 from infossl.io import load_array
 from infossl.io.inputs import TEST_EVERY, load_digits, load_inputs  # noqa: F401 (re-exported)
 
@@ -92,12 +93,7 @@ def prepare_data(data: Optional[str], *, key: Optional[str] = None, labels: Opti
     x = load_inputs(data, key)
     y = None
     if labels is not None:
-        y_np = np.asarray(load_array(labels)).ravel()
-        if len(y_np) != x.shape[0]:
-            raise ValueError(f"labels has {len(y_np)} entries but data has {x.shape[0]} samples")
-        if not np.all(np.equal(np.mod(y_np, 1), 0)):
-            raise ValueError("labels must be integers (class indices)")
-        y = torch.as_tensor(y_np.astype(np.int64))
+        y = torch.as_tensor(check_labels(np.asarray(load_array(labels)).ravel(), x.shape[0]))
     tr, ho = holdout_split(x.shape[0], fraction=heldout_fraction, seed=seed)
     return TrainData(Path(data).name, x[tr], x[tr], None if y is None else y[tr], x[ho],
                      None if y is None else y[ho], augment if augment is not None else Augmentation())

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl._validation import check_labels
 from infossl._validation import check_float, check_int
 
 Array = Union[np.ndarray, torch.Tensor]
@@ -86,9 +87,7 @@ def linear_probe(train_features: Array, train_labels: Array, eval_sets: Mapping[
     check_float(C, "C", low=0.0, low_open=True)
     check_int(max_iter, "max_iter", low=1)
     xtr = _numpy(train_features, "train_features")
-    ytr = np.asarray(train_labels.cpu() if isinstance(train_labels, torch.Tensor) else train_labels).ravel()
-    if len(ytr) != len(xtr):
-        raise ValueError(f"train_labels has {len(ytr)} entries for {len(xtr)} feature rows")
+    ytr = check_labels(train_labels, len(xtr), name="train_labels")
     if len(np.unique(ytr)) < 2:
         raise ValueError("the linear probe needs at least two classes in train_labels")
     mean = xtr.mean(axis=0)
@@ -105,6 +104,6 @@ def linear_probe(train_features: Array, train_labels: Array, eval_sets: Mapping[
     out = {"train": float(clf.score((xtr - mean) / std, ytr))}
     for name, (xe, ye) in eval_sets.items():
         xe = _numpy(xe, f"eval set {name!r}")
-        ye = np.asarray(ye.cpu() if isinstance(ye, torch.Tensor) else ye).ravel()
+        ye = check_labels(ye, len(xe), name=f"the labels of eval set {name!r}")
         out[name] = float(clf.score((xe - mean) / std, ye))
     return out

@@ -2,7 +2,7 @@
 
 It joins a process group under ``torchrun`` (gloo on the CPU, NCCL on CUDA) and converts batch norms to
 :class:`~infossl.models.GlobalBatchNorm`, prepares the data, monitors every epoch, writes checkpoints in the
-format of :mod:`infossl.io.checkpoints` and resumes from them. **Reproducibility**: shuffling and augmentations
+format of :mod:`infossl.io.train_format` and resumes from them. **Reproducibility**: shuffling and augmentations
 come from one ``torch.Generator`` whose state is saved in each checkpoint, so ``--resume`` after a kill
 continues exactly (on the CPU). The training steps themselves are :func:`~infossl.training.engine.fit`.
 """
@@ -67,7 +67,7 @@ def _resume_state(out: Optional[Path], stream: Any) -> dict:
     import sys
     import warnings
 
-    from infossl.io import checkpoints as ck
+    from infossl.io import safe_load as ck
 
     if out is None:
         raise FileNotFoundError("--resume needs --out, the folder of the earlier run")
@@ -125,7 +125,7 @@ def train(config: "TrainConfig", *, resume: bool = False, quiet: bool = False, s
     import time
 
     from infossl.io import save_json_atomic
-    from infossl.io import checkpoints as ck
+    from infossl.io import train_format as ck
     from infossl.training.config import make_objective
     from infossl.training.data import prepare_data
     from infossl.models import build_model, convert_global_batchnorm

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 import pytest
 
@@ -70,3 +71,20 @@ def test_format_table_alignment():
     assert lines[0].split() == ["name", "x"]
     assert lines[2].endswith(" 1.5000") and lines[3].endswith("10.2500")
     assert len(lines[2]) == len(lines[3])
+
+
+def test_refuse_overwriting_inputs(tmp_path):
+    from infossl.cli._common import refuse_overwriting_inputs
+
+    data = tmp_path / "emb.npy"
+    data.write_bytes(b"data")
+    (tmp_path / "link.npy").symlink_to(data)
+    os.link(data, tmp_path / "hard.npy")
+    for out in (data, tmp_path / "link.npy", tmp_path / "hard.npy", tmp_path / "sub" / ".." / "emb.npy"):
+        with pytest.raises(ValueError, match=r"--out .* is the input file .*emb\.npy; writing there would"):
+            refuse_overwriting_inputs({"--out": str(out)}, [str(data)])
+    with pytest.raises(ValueError, match="--out and --plot name the same file"):
+        refuse_overwriting_inputs({"--out": str(tmp_path / "r.json"), "--plot": str(tmp_path / "r.json")}, [])
+    refuse_overwriting_inputs({"--out": str(tmp_path / "r.json"), "--plot": None},
+                              [str(data), None, "digits"])
+    assert data.read_bytes() == b"data"

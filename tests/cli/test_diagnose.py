@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from infossl.cli import main
-from infossl.io.checkpoints import is_checkpoint
+from infossl.io.detect import is_checkpoint
 from infossl.diagnostics.diagnosis import diagnose
 
 SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "16", "projector": "8"}
@@ -33,7 +33,7 @@ def emb(tmp_path, rng):
 
 
 def train_checkpoint(path, epoch, collapsed=False):
-    from infossl.io.checkpoints import checkpoint_dict, save_checkpoint
+    from infossl.io.train_format import checkpoint_dict, save_checkpoint
     from infossl.models import build_model
 
     model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
@@ -242,7 +242,10 @@ def test_trusted_pickled_module_and_torchscript(capsys, tmp_path):
     assert code == 0, err
     trusted = json.loads(out)["checkpoints"][0]
     torch.jit.script(model.backbone).save(str(tmp_path / "scripted.pt"))
-    code, out, err = run(capsys, "diagnose", tmp_path / "scripted.pt", "--json")
+    code, _, err = run(capsys, "diagnose", tmp_path / "scripted.pt")
+    assert code == 1 and "TorchScript archive" in err and "--trust-checkpoint" in err
+    with pytest.warns(UserWarning, match="TorchScript archive"):
+        code, out, err = run(capsys, "diagnose", tmp_path / "scripted.pt", "--trust-checkpoint", "--json")
     assert code == 0, err
     scripted = json.loads(out)["checkpoints"][0]
     assert trusted["dim"] == scripted["dim"] == 16 and trusted["verdict"] == scripted["verdict"]

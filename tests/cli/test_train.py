@@ -5,7 +5,7 @@ import json
 import pytest
 
 from infossl.cli import main
-from infossl.io.checkpoints import read_training_checkpoint
+from infossl.io.safe_load import read_training_checkpoint
 from infossl.models import model_from_checkpoint
 
 TINY = ["--epochs", "1", "--steps-per-epoch", "1", "--widths", "4-8", "--projector", "16-16", "--batch-size", "64",

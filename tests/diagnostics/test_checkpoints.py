@@ -14,7 +14,7 @@ SPEC = {"backbone": "mlp", "input_shape": [64], "widths": "32", "projector": "16
 
 def ssl_checkpoint(path, epoch, collapse=None, seed=0):
     """Write an ``infossl train`` checkpoint; ``collapse``: None, "dimensional" (2 live units), "complete"."""
-    from infossl.io.checkpoints import checkpoint_dict, save_checkpoint
+    from infossl.io.train_format import checkpoint_dict, save_checkpoint
     from infossl.models import build_model
 
     model = build_model(SPEC, generator=torch.Generator().manual_seed(seed))
@@ -106,16 +106,19 @@ def test_factory_and_plain_state_dicts(tmp_path, factory_module):
 def test_torchscript_checkpoint(tmp_path):
     model = ssl_checkpoint(tmp_path / "c.pt", 0)
     torch.jit.script(model.backbone).save(str(tmp_path / "scripted.pt"))
-    traj = diagnose_checkpoints(tmp_path / "scripted.pt", progress=False)
+    with pytest.raises(ValueError, match="TorchScript archive"):  # code: refused unless trusted
+        diagnose_checkpoints(tmp_path / "scripted.pt", progress=False)
+    with pytest.warns(UserWarning, match="TorchScript"):
+        traj = diagnose_checkpoints(tmp_path / "scripted.pt", trust=True, progress=False)
     ref = diagnose_checkpoints(tmp_path / "c.pt", progress=False)
     assert traj.layer == "output" and traj.reports[0].verdict == ref.reports[0].verdict
     top = ref.reports[0].spectrum[0]
     np.testing.assert_allclose(traj.reports[0].spectrum, ref.reports[0].spectrum, rtol=1e-4, atol=1e-5 * top)
     with pytest.raises(ValueError, match="TorchScript models do not run Python forward hooks"):
-        diagnose_checkpoints(tmp_path / "scripted.pt", layer="net.0", progress=False)
+        diagnose_checkpoints(tmp_path / "scripted.pt", layer="net.0", trust=True, progress=False)
     with pytest.raises(ValueError, match=r"running scripted.pt on the data failed.*\(20x5 and 64x32\)"):
         diagnose_checkpoints(
-            tmp_path / "scripted.pt", data=np.zeros((20, 5), dtype=np.float32), progress=False
+            tmp_path / "scripted.pt", data=np.zeros((20, 5), dtype=np.float32), trust=True, progress=False
         )
 
 
@@ -137,7 +140,7 @@ def test_malicious_checkpoint_never_runs(tmp_path):
 
 
 def test_safetensors_train_checkpoint(tmp_path):
-    from infossl.io.checkpoints import checkpoint_dict, save_safetensors
+    from infossl.io.train_format import checkpoint_dict, save_safetensors
 
     model = ssl_checkpoint(tmp_path / "c.pt", 3)
     record = checkpoint_dict(model, config={"model": SPEC}, epoch=3, step=30)
@@ -148,7 +151,7 @@ def test_safetensors_train_checkpoint(tmp_path):
 
 
 def test_lightning_checkpoint_with_prefixes_diagnoses_like_the_bare_weights(tmp_path, factory_module):
-    from tests.io.test_checkpoints import _save_with_fake_class
+    from tests.io.test_safe_load import _save_with_fake_class
 
     torch.manual_seed(0)
     net = load_factory(f"{factory_module}:build")()

@@ -162,7 +162,7 @@ def test_diagnose_path_with_labels_and_views(tmp_path, z, rng):
     with pytest.raises(ValueError, match="views need a single embeddings file"):
         diagnose_path([tmp_path / "z.npy", tmp_path / "z.npy"], views=[tmp_path / "v.npy"], progress=False)
     with pytest.raises(
-        ValueError, match=r"labels must hold one label per row \(shape \(600,\)\), got shape \(5,\)"
+        ValueError, match=r"labels must have shape \(600,\), one entry per row; got 5 entries"
     ):
         diagnose_path(tmp_path / "z.npy", labels=np.zeros(5), progress=False)
 

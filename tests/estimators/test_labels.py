@@ -99,11 +99,14 @@ def test_chunking_does_not_change_the_knn_value():
         knn_label_mutual_information(z, y), abs=1e-12)
 
 
-def test_string_labels_and_invariance_to_relabelling():
+def test_string_labels_are_refused_and_relabelling_changes_nothing():
     z, y = gaussian_classes(800, 2.0, 2)
-    names = np.array(["cat", "dog"])[y]
-    assert knn_label_mutual_information(z, names) == knn_label_mutual_information(z, 1 - y)
-    assert gaussian_label_mutual_information(z, names) == pytest.approx(gaussian_label_mutual_information(z, 1 - y))
+    with pytest.raises(TypeError, match="integer class labels .* got string values"):
+        knn_label_mutual_information(z, np.array(["cat", "dog"])[y])
+    codes = np.array([7, -3])[y]
+    assert knn_label_mutual_information(z, codes) == knn_label_mutual_information(z, 1 - y)
+    assert gaussian_label_mutual_information(z, codes) == pytest.approx(
+        gaussian_label_mutual_information(z, 1 - y))
 
 
 def test_collapsed_directions_are_dropped():
@@ -135,5 +138,7 @@ def test_bad_input():
         knn_label_mutual_information(z, y, k=2.5)
     with pytest.warns(DegenerateInputWarning, match="single class"):
         assert knn_label_mutual_information(z, np.zeros(100, int)) == 0.0
-    classes, codes, counts = check_labels([True, False, True], 3)
+    with pytest.raises(TypeError, match="got boolean values"):
+        check_labels([True, False, True], 3)
+    classes, codes, counts = check_labels([1.0, 0.0, 1.0], 3)
     assert list(counts) == [1, 2] and list(codes) == [1, 0, 1]

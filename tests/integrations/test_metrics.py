@@ -142,8 +142,8 @@ def test_numeric_metrics_and_bad_input():
     m2 = CollapseMetrics()
     with pytest.raises(ValueError, match="labels must have shape"):
         m2.update(np.ones((3, 4)), labels=np.zeros(2, int))
-    with pytest.raises(TypeError, match="integer class labels"):
-        m2.update(np.ones((3, 4)), labels=np.zeros(3))
+    with pytest.raises(TypeError, match="non-integer values"):
+        m2.update(np.ones((3, 4)), labels=np.full(3, 0.5))
     with pytest.raises(TypeError, match="integer class labels"):
         m2.update(np.ones((3, 4)), labels=["a", "b", "c"])
     with pytest.raises(TypeError, match="CollapseMetrics"):

@@ -31,8 +31,8 @@ def test_prepare_user_data_with_labels(tmp_path):
     assert d.x_train.shape == (30, 5) and d.eval_x.shape == (10, 5) and d.eval_aug_x.shape == (10, 5)
     assert d.probe_y.dtype == torch.int64 and d.input_shape == [5]
     np.save(tmp_path / "y_short.npy", np.arange(39))
-    with pytest.raises(ValueError, match="labels has 39 entries but data has 40 samples"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(40,\), one entry per row; got 39"):
         prepare_data(str(tmp_path / "x.npy"), labels=str(tmp_path / "y_short.npy"))
     np.save(tmp_path / "y_float.npy", np.linspace(0, 1, 40))
-    with pytest.raises(ValueError, match="labels must be integers"):
+    with pytest.raises(TypeError, match="labels has non-integer values"):
         prepare_data(str(tmp_path / "x.npy"), labels=str(tmp_path / "y_float.npy"))

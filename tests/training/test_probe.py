@@ -35,7 +35,7 @@ def test_probe_constant_features_do_not_break(rng):
 
 def test_probe_errors(rng):
     x = rng.normal(size=(10, 2))
-    with pytest.raises(ValueError, match="train_labels has 9 entries for 10 feature rows"):
+    with pytest.raises(ValueError, match=r"train_labels must have shape \(10,\), one entry per row; got 9"):
         linear_probe(x, np.zeros(9), {})
     with pytest.raises(ValueError, match="needs at least two classes"):
         linear_probe(x, np.zeros(10), {})

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from infossl.io.checkpoints import read_training_checkpoint
+from infossl.io.safe_load import read_training_checkpoint
 from infossl.models import model_from_checkpoint
 from infossl.objectives import VICRegLoss
 from infossl.training.config import OBJECTIVES, TrainConfig
