@@ -173,15 +173,20 @@ class Monitor:
         No bar and no messages.
     enabled : bool
         False on ranks other than 0.
+    stream : file, optional
+        Where the epoch lines go (default standard output).
+    records : sequence of dict
+        Records of earlier epochs (a resumed run's): the collapse alarm looks back at them.
     """
 
     def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0, initial_steps: int = 0,
-                 quiet: bool = False, enabled: bool = True, stream: Any = None) -> None:
+                 quiet: bool = False, enabled: bool = True, stream: Any = None, records: Sequence[dict] = ()
+                 ) -> None:
         self.enabled = enabled
         self.stream = stream
         self.quiet = quiet or not enabled
         self.path = Path(out) / "metrics.jsonl" if (out is not None and enabled) else None
-        self.records: list[dict] = []
+        self.records: list[dict] = list(records)
         self.flagged: set[str] = set()
         self.bar = None
         if not self.quiet:

@@ -57,9 +57,9 @@ class ExplodingLoss(VICRegLoss):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import infossl.training.config as config_module
+    import infossl.training.run as run_module
 
-    monkeypatch.setattr(config_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3))
+    monkeypatch.setattr(run_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3))
     cfg = TrainConfig(objective="vicreg", epochs=4, out=str(tmp_path), probe_every=9, **SMALL)
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 4 .*last good checkpoint is .*last.pt"):
         train(cfg, quiet=True)
