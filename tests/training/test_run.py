@@ -12,11 +12,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from infossl.cli import main
 from infossl.io.checkpoints import read_training_checkpoint
 from infossl.models import model_from_checkpoint
 from infossl.objectives import VICRegLoss
 from infossl.training.config import OBJECTIVES, TrainConfig
 from infossl.training.engine import NonFiniteLossError
+from infossl.training.monitors import read_records
 from infossl.training.run import train
 
 SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
@@ -140,6 +142,39 @@ def test_resume_after_killing_the_process(tmp_path):
     resumed = train(TrainConfig(epochs=epochs, out=str(killed), **cfg), resume=True, quiet=True)
     full = train(TrainConfig(epochs=epochs, out=str(tmp_path / "full"), **cfg), quiet=True)
     assert _final(resumed.records) == _final(full.records)
+
+
+# Runs `infossl <argv[2:]>` and kills itself with SIGKILL just before the checkpoint of epoch argv[1] is written,
+# that is after the epoch's metrics line.
+DIE_BEFORE_CHECKPOINT = """
+import os, signal, sys
+import infossl.io.checkpoints as ck
+
+real_save = ck.save_checkpoint
+
+def save_or_die(obj, path):
+    if obj.get("epoch") == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, path)
+
+ck.save_checkpoint = save_or_die
+from infossl.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_resume_records_each_epoch_once_after_a_kill_between_metrics_line_and_checkpoint(tmp_path):
+    """kill -9 after epoch 1's metrics line, before its checkpoint: --resume starts from epoch 0's checkpoint,
+    and metrics.jsonl still holds every epoch exactly once."""
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "3", "--out", str(out), *KILL_ARGS]
+    killed = subprocess.run([sys.executable, "-c", DIE_BEFORE_CHECKPOINT, "1", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    assert [r["epoch"] for r in read_records(out / "metrics.jsonl")] == [0, 1]
+    assert read_training_checkpoint(out / "last.pt")["epoch"] == 0
+    assert main([*args, "--resume"]) == 0
+    assert [r["epoch"] for r in read_records(out / "metrics.jsonl")] == [0, 1, 2, 3]
 
 
 # --------------------------------------------------------------------------------------------- DDP
