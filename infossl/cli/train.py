@@ -148,7 +148,7 @@ SUMMARY_ROWS = (
     ("variance", "  variance", "num"),
     ("covariance", "  covariance", "num"),
     ("mi_lower_bound", "  InfoNCE bound on I(Z;Z'), nats", "num"),
-    ("view_mi_gaussian", "held-out Gaussian I(Z_a;Z_b), nats", "num"),
+    ("mi_views_gaussian", "held-out Gaussian I(Z_a;Z_b), nats", "num"),
     ("backbone_rankme", "held-out RankMe (representation)", "num"),
     ("backbone_effective_rank", "held-out effective rank", "num"),
     ("backbone_normalized_std", "held-out std of l2-normalised rows", "num"),

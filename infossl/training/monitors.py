@@ -10,9 +10,10 @@ record (all information quantities in nats):
   ``<space>_dim_std_min`` (per-dimension standard deviations), for ``space`` in ``backbone`` (the
   representation) and ``projector`` (what the loss sees);
 * ``collapse_alarm``: the reason given by :func:`collapse_alarm`, or None;
-* ``view_mi_gaussian``: the Gaussian estimate of :math:`I(Z_a; Z_b)` between the representations of two
-  fixed augmentations of the held-out set (bias-corrected, ridge 1e-3) -- how much of each view the
-  representation keeps that is shared with the other;
+* ``mi_views_gaussian``: the Gaussian estimate of :math:`I(Z_a; Z_b)` between the representations of two
+  fixed augmentations of the held-out set -- how much of each view the representation keeps that is shared
+  with the other. It is :func:`infossl.estimators.gaussian_mutual_information` with its defaults, the value
+  ``diagnose`` and ``ViewInformation`` report under the same name;
 * ``probe_clean`` / ``probe_augmented`` / ``probe_train``: accuracy of a logistic-regression probe on the
   frozen representation (:mod:`infossl.training.probe`), when labels exist.
 
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl.estimators import gaussian_mutual_information
 from infossl.io.plain import json_default
 from infossl.training.data import TrainData
 from infossl.training.probe import embed, linear_probe
@@ -109,18 +111,18 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     return None
 
 
-def gaussian_view_mi(za: torch.Tensor, zb: torch.Tensor) -> float:
-    """Gaussian :math:`\\hat I(Z_a; Z_b)` in nats (bias-corrected, ridge 1e-3); NaN when undefined."""
-    from infossl.estimators import gaussian_mutual_information
+def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
+    """The ``mi_views_gaussian`` monitor: :func:`~infossl.estimators.gaussian_mutual_information` of two views'
+    embeddings ``za``, ``zb`` (n, d) with its default options, in nats.
 
-    keep = (za.std(dim=0) > 1e-8) & (zb.std(dim=0) > 1e-8)  # (d,) drop dead dimensions
-    if int(keep.sum()) == 0:
-        return 0.0
+    Collapsed directions carry no information and are projected out by the estimator (all collapsed: 0).
+    Where the estimate is undefined -- fewer held-out rows than the two views' ranks need -- the value is
+    NaN (null in ``metrics.jsonl``) instead of an error: a monitor must not end a training run.
+    """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # the record carries the outcome; a warning per epoch would not help
         try:
-            return float(gaussian_mutual_information(za[:, keep].double().numpy(), zb[:, keep].double().numpy(),
-                                                     ridge=1e-3))
+            return float(gaussian_mutual_information(za.double().numpy(), zb.double().numpy()))
         except (ValueError, TypeError):
             return float("nan")
 
@@ -132,8 +134,8 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
     z_eval = embed(model.projector, h_eval) if not isinstance(model.projector, nn.Identity) else h_eval  # (m, k)
     out.update(collapse_metrics(h_eval, "backbone"))
     out.update(collapse_metrics(z_eval, "projector"))
-    out["view_mi_gaussian"] = gaussian_view_mi(embed(model.backbone, data.eval_view_a),
-                                               embed(model.backbone, data.eval_view_b))
+    out["mi_views_gaussian"] = mi_views_gaussian(embed(model.backbone, data.eval_view_a),
+                                                 embed(model.backbone, data.eval_view_b))
     if probe and data.probe_y is not None and data.eval_y is not None:
         h_train = embed(model.backbone, data.probe_x)  # (n, r)
         h_aug = embed(model.backbone, data.eval_aug_x)  # (m, r)
@@ -237,7 +239,7 @@ def format_epoch(record: dict) -> str:
     for k in ("probe_clean", "probe_augmented"):
         if record.get(k) is not None:
             parts.append(f"{k} {100 * record[k]:.1f}%")
-    for k in ("backbone_rankme", "backbone_normalized_std", "view_mi_gaussian"):
+    for k in ("backbone_rankme", "backbone_normalized_std", "mi_views_gaussian"):
         if record.get(k) is not None:
             parts.append(f"{k} {record[k]:.3g}")
     if record.get("backbone_verdict"):
@@ -267,8 +269,8 @@ def curves_figure(records: Sequence[dict], *, title: str = "") -> Any:
     recs = [r for r in records if isinstance(r.get("epoch"), int)]
     fig, axes = new_figure(1, 3, figsize=(15, 4), what="the training curves")
     epochs = [r["epoch"] for r in recs]
-    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds") and k.split("_")[0] not in
-             ("probe", "backbone", "projector", "raw", "view")] if recs else []
+    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds", "mi_views_gaussian")
+             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")] if recs else []
     for k in terms:
         xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
         ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
@@ -307,12 +309,3 @@ def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title
     except ImportError:
         return None
     return save_figure_atomic(fig, path, dpi=110)
-
-
-# Renamed: ``view_information`` is also the per-layer quantity of infossl.deterministic.
-def __getattr__(name: str):
-    if name == "view_information":
-        from infossl._deprecation import renamed
-
-        return renamed("view_information", gaussian_view_mi, where="infossl.training.monitors")
-    raise AttributeError(f"module 'infossl.training.monitors' has no attribute {name!r}")

@@ -308,7 +308,7 @@ def _finish(run: _Run, records: list[dict], *, seconds: float) -> dict:
 SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "invariance", "variance", "covariance",
                 "mi_lower_bound", "probe_clean", "probe_augmented", "backbone_rankme", "backbone_effective_rank",
                 "backbone_normalized_std", "projector_effective_rank", "projector_normalized_std_scaled",
-                "view_mi_gaussian", "backbone_verdict", "projector_verdict")
+                "mi_views_gaussian", "backbone_verdict", "projector_verdict")
 
 
 def summarise(records: list[dict], *, seconds: float, out: Optional[Any] = None) -> dict:

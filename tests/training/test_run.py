@@ -215,7 +215,7 @@ def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
         for r_ddp, r_one in zip(ddp[name]["records"][1:], single.records[1:]):
             assert "loss" in r_one, name
             for key, value in r_one.items():  # the loss and its terms (the objective's last_terms)
-                if not isinstance(value, float) or key in ("lr", "seconds", "view_mi_gaussian") \
+                if not isinstance(value, float) or key in ("lr", "seconds", "mi_views_gaussian") \
                         or key.startswith(("backbone_", "projector_", "probe", "raw_")):
                     continue
                 # float32 sums in a different order (gathered statistics): 1e-5 relative is ~100 ulps
