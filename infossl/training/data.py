@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from infossl.io import load_array
-from infossl.io.inputs import TEST_EVERY, load_digits, load_inputs  # noqa: F401 (re-exported)
+from infossl.io.inputs import load_digits, load_inputs
 
 
 def holdout_split(n: int, *, fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
