@@ -5,7 +5,8 @@
 
 * :class:`TrainConfig` -- every option, validated; :func:`train` -- run it on the digits or a user file.
 * :func:`fit` -- the loop for any torch module, tensor or data loader and two-view loss; :class:`FitConfig`
-  says how it trains, :class:`RunState` holds what a checkpoint keeps (optimiser, scaler, generator, epoch, step).
+  says how it trains, :class:`RunState` holds what a checkpoint keeps (optimiser, scaler, generator, epoch,
+  step).
 * :func:`load_digits`, :class:`Augmentation`, :func:`build_model`, :func:`model_from_checkpoint`,
   :func:`linear_probe`, :func:`evaluate`.
 """

@@ -26,10 +26,11 @@ DEVICES = ("auto", "cpu", "cuda")
 SAVE_FORMATS = ("pt", "safetensors")
 
 # Defaults that differ from the loss classes' own, chosen on the digits (analysis/README.md, section
-# "Training on digits"). info-vicreg: alpha = 2 instead of 1/2. With alpha = 1/2 the loss has the form of minus
-# the mean of two Barber-Agakov bounds (a bound only with an entropy estimate below H(Z), which LogDet is not), but
-# its decoder q(z|z') = N(z', I) fixes the view noise at unit variance, and that weights invariance so strongly that the representation partly collapses (about 15
-# points lower linear-probe accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
+# "Training on digits"). info-vicreg: alpha = 2 instead of 1/2. With alpha = 1/2 the loss has the form of
+# minus the mean of two Barber-Agakov bounds (a bound only with an entropy estimate below H(Z), which LogDet
+# is not), but its decoder q(z|z') = N(z', I) fixes the view noise at unit variance, and that weights
+# invariance so strongly that the representation partly collapses (about 15 points lower linear-probe
+# accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "info-vicreg": {"alpha": 2.0},
     "simclr": {"temperature": 0.2},
@@ -167,8 +168,10 @@ class TrainConfig:
         if bad:
             raise ValueError(f"objective {self.objective!r} has no option(s) {bad}; its options are "
                              f"{', '.join(allowed)}")
-        if OBJECTIVES[self.objective].inputs == "heads" and not parse_spec(self.projector, "projector", allow_empty=True):
-            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); got projector=''")
+        heads = OBJECTIVES[self.objective].inputs == "heads"
+        if heads and not parse_spec(self.projector, "projector", allow_empty=True):
+            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); "
+                             "got projector=''")
         make_objective(self)  # the loss classes check the option values
         return self
 

@@ -3,10 +3,10 @@
 * **Device**: the model and batches go to ``device``. On CUDA the forward pass runs under ``torch.autocast``
   (float16) with gradient scaling; the estimators inside the losses switch autocast off and compute in float32
   themselves. On the CPU everything is float32.
-* **Distributed**: inside a process group the model is wrapped in ``DistributedDataParallel``; every rank draws
-  the same shuffling and augmentations for the *global* batch and keeps its own slice, and the losses gather
-  their batch statistics across ranks (each objective declares ``gathers``), so W processes compute the same
-  losses and gradients as one process on the global batch.
+* **Distributed**: inside a process group the model is wrapped in ``DistributedDataParallel``; every rank
+  draws the same shuffling and augmentations for the *global* batch and keeps its own slice, and the losses
+  gather their batch statistics across ranks (each objective declares ``gathers``), so W processes compute the
+  same losses and gradients as one process on the global batch.
 * **Inputs**: each objective declares ``inputs`` ("views" or "heads", :mod:`infossl.objectives`); the engine
   feeds it accordingly and knows no objective by name.
 * **Divergence**: a NaN or infinite loss raises :class:`NonFiniteLossError` before the optimiser step, so the
@@ -97,7 +97,8 @@ def _views_from_batch(batch: Any, augment: Optional[Augmentation], g: torch.Gene
             return batch[0], batch[1]
         batch = batch[0]
     if not isinstance(batch, torch.Tensor):
-        raise TypeError(f"a data loader must yield tensors or (view_a, view_b) pairs, got {type(batch).__name__}")
+        raise TypeError("a data loader must yield tensors or (view_a, view_b) pairs, "
+                        f"got {type(batch).__name__}")
     if augment is None:
         raise ValueError("single-view batches need an augmentation to make two views; pass augment=...")
     return augment(batch, g, feature_std), augment(batch, g, feature_std)
@@ -127,7 +128,8 @@ class FitConfig:
     steps_per_epoch : int, optional
         Cap on steps per epoch (and the epoch length the schedule assumes).
     augment : Augmentation, optional
-        Makes the two views of single-view batches; default :class:`~infossl.training.augment.Augmentation` ``()``.
+        Makes the two views of single-view batches; default
+        :class:`~infossl.training.augment.Augmentation` ``()``.
     device : str or torch.device, optional
         Default: the device of the model's parameters.
     lr, weight_decay, amp, seed
@@ -158,7 +160,8 @@ class FitConfig:
     def local_batch(self, world: int) -> int:
         """The rows of each global batch one of ``world`` processes trains on."""
         if self.batch_size % world:
-            raise ValueError(f"batch_size={self.batch_size} must be divisible by the number of processes {world}")
+            raise ValueError(f"batch_size={self.batch_size} must be divisible by the number of processes "
+                             f"{world}")
         return self.batch_size // world
 
 
@@ -250,7 +253,8 @@ class Fit:
         count = 0
         lr_now = [group["lr"] for group in optimizer.param_groups]
         for xa, xb in self.feed.epoch(place.rank):
-            lr_now = [learning_rate(b, state.step, self.total_steps, self.config.schedule) for b in self.base_lrs]
+            lr_now = [learning_rate(base, state.step, self.total_steps, self.config.schedule)
+                      for base in self.base_lrs]
             for group, value in zip(optimizer.param_groups, lr_now):
                 group["lr"] = value
             terms = _step(place, self.objective, state, xa, xb, epoch=epoch)
@@ -326,7 +330,8 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
 class _Placement:
     """Where a step runs: the module called on both views, the bare model, the device and the ranks."""
 
-    def __init__(self, runner: nn.Module, bare: nn.Module, device: torch.device, rank: int, world: int) -> None:
+    def __init__(self, runner: nn.Module, bare: nn.Module, device: torch.device, rank: int,
+                 world: int) -> None:
         self.runner, self.bare, self.device, self.rank, self.world = runner, bare, device, rank, world
 
 
@@ -344,8 +349,8 @@ def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torc
     if isinstance(inner, TwoViews):
         bare = inner.model
     elif isinstance(model, nn.parallel.DistributedDataParallel):
-        raise TypeError("wrap TwoViews(model) in DistributedDataParallel, not the model itself: fit calls it once "
-                        "per step with both views (or pass the bare model and let fit wrap it)")
+        raise TypeError("wrap TwoViews(model) in DistributedDataParallel, not the model itself: fit calls it "
+                        "once per step with both views (or pass the bare model and let fit wrap it)")
     else:
         bare = model
     device = _device(bare, device)
@@ -368,7 +373,8 @@ class _Feed:
 
     def __init__(self, data: Union[torch.Tensor, Iterable], config: FitConfig, g: torch.Generator,
                  world: int) -> None:
-        self.data, self.batch_size, self.g, self.steps_per_epoch = data, config.batch_size, g, config.steps_per_epoch
+        self.data, self.batch_size, self.g = data, config.batch_size, g
+        self.steps_per_epoch = config.steps_per_epoch
         self.augment = config.augment if config.augment is not None else Augmentation()
         self.is_tensor = isinstance(data, torch.Tensor)
         if self.is_tensor:
@@ -419,7 +425,8 @@ def _step(place: _Placement, objective: nn.Module, state: RunState, xa: torch.Te
         shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
         raise NonFiniteLossError(
             f"the loss became {float(loss.detach()):.4g} at epoch {epoch}, step {state.step + 1} ({shown}); "
-            "training stopped before this update. Lower the learning rate or check the objective's coefficients")
+            "training stopped before this update. Lower the learning rate or check the objective's "
+            "coefficients")
     state.optimizer.zero_grad(set_to_none=True)
     state.scaler.scale(loss).backward()
     state.scaler.step(state.optimizer)
@@ -437,5 +444,5 @@ def _epoch_means(sums: dict[str, torch.Tensor], count: int, world: int) -> dict[
     return {k: float(v) for k, v in zip(keys, means.cpu())}
 
 
-__all__ = ["Callback", "Fit", "FitConfig", "NonFiniteLossError", "RunState", "SCHEDULES", "TwoViews", "compute_loss",
-           "fit", "learning_rate", "needs_heads", "use_amp"]
+__all__ = ["Callback", "Fit", "FitConfig", "NonFiniteLossError", "RunState", "SCHEDULES", "TwoViews",
+           "compute_loss", "fit", "learning_rate", "needs_heads", "use_amp"]

@@ -18,7 +18,8 @@ record (all information quantities in nats):
   frozen representation (:mod:`infossl.training.probe`), when labels exist.
 
 :class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives a tqdm bar and prints a
-warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws the final PNG.
+warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
+the final PNG.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl.diagnostics import diagnose
 from infossl.estimators import gaussian_mutual_information
+from infossl.io import save_figure_atomic
 from infossl.io.plain import json_default
 from infossl.training.data import TrainData
 from infossl.training.probe import embed, linear_probe
@@ -51,11 +54,10 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
     effective rank, std of the l2-normalised rows and its sqrt(d)-scaled version, variance fraction, dead
     dimensions, collapse rank); the per-dimension standard deviations are added here.
     """
-    from infossl.diagnostics import diagnose
-
     z = z.double()
     std = z.std(dim=0)  # (d,)
-    out: dict[str, Any] = {f"{prefix}_dim_std_mean": float(std.mean()), f"{prefix}_dim_std_min": float(std.min())}
+    out: dict[str, Any] = {f"{prefix}_dim_std_mean": float(std.mean()),
+                           f"{prefix}_dim_std_min": float(std.min())}
     if not bool(torch.isfinite(z).all()):
         out[f"{prefix}_verdict"] = "non-finite"
         return out
@@ -76,10 +78,10 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
 #: The training alarm (a heuristic on top of the verdict): the embedding the loss sees is flagged when
 #: sqrt(d) x the std of its l2-normalised rows stays below ALARM_NORMALIZED_STD ...
 ALARM_NORMALIZED_STD = 0.5
-#: ... for ALARM_EPOCHS consecutive epochs (from epoch 2 on), i.e. its rows keep filling less than half of the
-#: angular spread of isotropic embeddings (about 1 when isotropic, 0 when all rows point the same way; Chen & He
-#: 2021, arXiv 2011.10566, sec. 4.1). One epoch is not enough: slowly starting healthy runs on the digits
-#: (info-vicreg with the gaussian entropy, or log-det with beta = 10) dipped below 0.5 at epoch 3 only.
+#: ... for ALARM_EPOCHS consecutive epochs (from epoch 2 on), i.e. its rows keep filling less than half of
+#: the angular spread of isotropic embeddings (about 1 when isotropic, 0 when all rows point the same way;
+#: Chen & He 2021, arXiv 2011.10566, sec. 4.1). One epoch is not enough: slowly starting healthy runs on the
+#: digits (info-vicreg with the gaussian entropy, or log-det with beta = 10) dipped below 0.5 at epoch 3 only.
 ALARM_EPOCHS = 3
 
 
@@ -106,14 +108,14 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     window = [r for r in previous if r.get("epoch", 0) >= 2][-(ALARM_EPOCHS - 1):] + [record]
     values = [r.get("projector_normalized_std_scaled") for r in window]
     if len(window) == ALARM_EPOCHS and all(isinstance(v, float) and v < ALARM_NORMALIZED_STD for v in values):
-        return (f"the projector embeddings point within a narrow cone for {ALARM_EPOCHS} epochs (sqrt(d) x std of "
-                f"the l2-normalised rows = {values[-1]:.2f} < {ALARM_NORMALIZED_STD})")
+        return (f"the projector embeddings point within a narrow cone for {ALARM_EPOCHS} epochs "
+                f"(sqrt(d) x std of the l2-normalised rows = {values[-1]:.2f} < {ALARM_NORMALIZED_STD})")
     return None
 
 
 def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
-    """The ``mi_views_gaussian`` monitor: :func:`~infossl.estimators.gaussian_mutual_information` of two views'
-    embeddings ``za``, ``zb`` (n, d) with its default options, in nats.
+    """The ``mi_views_gaussian`` monitor: :func:`~infossl.estimators.gaussian_mutual_information` of two
+    views' embeddings ``za``, ``zb`` (n, d) with its default options, in nats.
 
     Collapsed directions carry no information and are projected out by the estimator (all collapsed: 0).
     Where the estimate is undefined -- fewer held-out rows than the two views' ranks need -- the value is
@@ -128,10 +130,12 @@ def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
 
 
 def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[str, Any]:
-    """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``, ``.projector``)."""
+    """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``,
+    ``.projector``)."""
     out: dict[str, Any] = {}
     h_eval = embed(model.backbone, data.eval_x)  # (m, r)
-    z_eval = embed(model.projector, h_eval) if not isinstance(model.projector, nn.Identity) else h_eval  # (m, k)
+    plain = isinstance(model.projector, nn.Identity)
+    z_eval = h_eval if plain else embed(model.projector, h_eval)  # (m, k)
     out.update(collapse_metrics(h_eval, "backbone"))
     out.update(collapse_metrics(z_eval, "projector"))
     out["mi_views_gaussian"] = mi_views_gaussian(embed(model.backbone, data.eval_view_a),
@@ -145,7 +149,7 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
             out.update({"probe_train": acc["train"], "probe_clean": acc["clean"],
                         "probe_augmented": acc["augmented"]})
         except ValueError:
-            out.update({"probe_train": float("nan"), "probe_clean": float("nan"), "probe_augmented": float("nan")})
+            out.update({key: float("nan") for key in ("probe_train", "probe_clean", "probe_augmented")})
     return out
 
 
@@ -153,8 +157,9 @@ def baseline_probes(data: TrainData) -> dict[str, float]:
     """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat."""
     if data.probe_y is None or data.eval_y is None:
         return {}
-    acc = linear_probe(data.probe_x.flatten(1), data.probe_y, {"clean": (data.eval_x.flatten(1), data.eval_y),
-                                                               "augmented": (data.eval_aug_x.flatten(1), data.eval_y)})
+    eval_sets = {"clean": (data.eval_x.flatten(1), data.eval_y),
+                 "augmented": (data.eval_aug_x.flatten(1), data.eval_y)}
+    acc = linear_probe(data.probe_x.flatten(1), data.probe_y, eval_sets)
     return {"raw_probe_clean": acc["clean"], "raw_probe_augmented": acc["augmented"]}
 
 
@@ -181,9 +186,9 @@ class Monitor:
         Records of earlier epochs (a resumed run's): the collapse alarm looks back at them.
     """
 
-    def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0, initial_steps: int = 0,
-                 quiet: bool = False, enabled: bool = True, stream: Any = None, records: Sequence[dict] = ()
-                 ) -> None:
+    def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0,
+                 initial_steps: int = 0, quiet: bool = False, enabled: bool = True, stream: Any = None,
+                 records: Sequence[dict] = ()) -> None:
         self.enabled = enabled
         self.stream = stream
         self.quiet = quiet or not enabled
@@ -302,8 +307,6 @@ def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title
 
     Returns None (and writes nothing) when matplotlib is not installed.
     """
-    from infossl.io import save_figure_atomic
-
     try:
         fig = curves_figure(records, title=title)
     except ImportError:

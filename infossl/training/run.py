@@ -2,13 +2,13 @@
 
 It joins a process group under ``torchrun`` (gloo on the CPU, NCCL on CUDA) and converts batch norms to
 :class:`~infossl.models.GlobalBatchNorm`, prepares the data, monitors every epoch, writes checkpoints in the
-format of :mod:`infossl.io.checkpoints` and resumes from them. **Reproducibility**: shuffling and augmentations
-come from one ``torch.Generator`` whose state is saved in each checkpoint, so ``--resume`` after a kill
-continues exactly (on the CPU). The training steps themselves are :func:`~infossl.training.engine.fit`.
+format of :mod:`infossl.io.checkpoints` and resumes from them. **Reproducibility**: shuffling and
+augmentations come from one ``torch.Generator`` whose state is saved in each checkpoint, so ``--resume`` after
+a kill continues exactly (on the CPU). The training steps themselves are :func:`~infossl.training.engine.fit`.
 
-**Exactly once**: an epoch's metrics line is appended to ``metrics.jsonl`` before its checkpoint is written, and a
-resumed run keeps the lines of the epochs its checkpoint covers and drops the rest, so however a run is killed,
-each epoch appears once in ``metrics.jsonl`` after ``--resume``.
+**Exactly once**: an epoch's metrics line is appended to ``metrics.jsonl`` before its checkpoint is written,
+and a resumed run keeps the lines of the epochs its checkpoint covers and drops the rest, so however a run is
+killed, each epoch appears once in ``metrics.jsonl`` after ``--resume``.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from infossl.training.monitors import Monitor, baseline_probes, evaluate, plot_c
 
 
 class TrainResult:
-    """What :func:`train` returns: ``records`` (epoch 0 = before training), ``summary``, ``model``, ``out``."""
+    """What :func:`train` returns: ``records`` (epoch 0 = before training), ``summary``, ``model``,
+    ``out``."""
 
-    def __init__(self, config: dict, records: list[dict], summary: dict, model: nn.Module, out: Optional[Any]):
+    def __init__(self, config: dict, records: list[dict], summary: dict, model: nn.Module,
+                 out: Optional[Any]) -> None:
         self.config, self.records, self.summary, self.model, self.out = config, records, summary, model, out
 
 
@@ -50,7 +52,8 @@ RESUMABLE = ("epochs", "out", "device", "amp", "probe_every", "save_every", "sav
 
 
 # ---------------------------------------------------------------------------------------------- train()
-def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False, stream: Any = None) -> TrainResult:
+def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
+          stream: Any = None) -> TrainResult:
     """Run the training described by ``config`` (the engine of ``infossl train``).
 
     Epoch 0 is the randomly initialised model (monitored and saved as ``ckpt_epoch000``); epochs
@@ -132,7 +135,8 @@ def _build_run(config: TrainConfig, rank: int, world: int, device: torch.device)
     model.to(device)
     objective = make_objective(config, distributed=world > 1)
     out = Path(config.out) if config.out is not None else None
-    return _Run(config, saved_config, data, model, objective, plan, RunState.start(model, plan, device), out, rank)
+    state = RunState.start(model, plan, device)
+    return _Run(config, saved_config, data, model, objective, plan, state, out, rank)
 
 
 @contextmanager
@@ -217,9 +221,10 @@ def _resume_state(out: Optional[Path], stream: Any) -> dict:
             continue
         if not isinstance(saved.get("rng"), dict) or "generator" not in saved["rng"]:
             continue
-        message = (f"{problem or f'{out}/last.pt is missing'}; resuming from {path.name} (epoch {saved['epoch']}), "
-                   "the newest intact checkpoint. Epoch checkpoints hold no optimiser state, so AdamW restarts "
-                   "its moments: the run continues but will not equal an uninterrupted one")
+        message = (f"{problem or f'{out}/last.pt is missing'}; resuming from {path.name} "
+                   f"(epoch {saved['epoch']}), the newest intact checkpoint. Epoch checkpoints hold no "
+                   "optimiser state, so AdamW restarts its moments: the run continues but will not equal an "
+                   "uninterrupted one")
         warnings.warn(message, UserWarning, stacklevel=4)
         print(f"infossl: warning: {message}", file=stream or sys.stderr)
         return saved
@@ -244,7 +249,8 @@ class _Recorder:
             return
         save_json_atomic(self.run.saved_config, out / "config.json")
         if resumed:
-            write_text_atomic("".join(json.dumps(r) + "\n" for r in self.monitor.records), out / "metrics.jsonl")
+            kept = "".join(json.dumps(r) + "\n" for r in self.monitor.records)
+            write_text_atomic(kept, out / "metrics.jsonl")
         elif (out / "metrics.jsonl").exists():
             (out / "metrics.jsonl").unlink()
 
@@ -272,7 +278,7 @@ class _Recorder:
             self._save(record)
 
     def _save(self, record: dict) -> None:
-        """``last.pt`` (full state), and every ``save_every`` epochs and at the end a light epoch checkpoint."""
+        """``last.pt`` (full state); every ``save_every`` epochs and at the end a light epoch checkpoint."""
         run, out = self.run, self.run.out
         epoch = run.state.epoch
         state = ck.checkpoint_dict(run.model, config=run.saved_config, metrics=record, **run.state.entries())
@@ -306,9 +312,10 @@ def _finish(run: _Run, records: list[dict], *, seconds: float) -> dict:
 
 
 SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "invariance", "variance", "covariance",
-                "mi_lower_bound", "probe_clean", "probe_augmented", "backbone_rankme", "backbone_effective_rank",
-                "backbone_normalized_std", "projector_effective_rank", "projector_normalized_std_scaled",
-                "mi_views_gaussian", "backbone_verdict", "projector_verdict")
+                "mi_lower_bound", "probe_clean", "probe_augmented", "backbone_rankme",
+                "backbone_effective_rank", "backbone_normalized_std", "projector_effective_rank",
+                "projector_normalized_std_scaled", "mi_views_gaussian", "backbone_verdict",
+                "projector_verdict")
 
 
 def summarise(records: list[dict], *, seconds: float, out: Optional[Any] = None) -> dict:
