@@ -12,7 +12,8 @@ import infossl.training
 TRAINING = pathlib.Path(infossl.training.__file__).parent
 #: Code lines (docstrings, comments and blank lines left out) a function of infossl/training may have.
 MAX_CODE_LINES = 60
-SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+           tokenize.ENDMARKER}
 
 
 def _lines_with_code(source: str) -> set[int]:
@@ -35,7 +36,7 @@ def _docstring_lines(node: ast.AST) -> set[int]:
 
 
 def function_lengths(source: str) -> dict[str, int]:
-    """Code lines of every function (nested functions counted inside their parent as well), by qualified name."""
+    """Code lines of every function by qualified name (a nested function counts inside its parent too)."""
     tree = ast.parse(source)
     code = _lines_with_code(source)
     docs: set[int] = set()
@@ -56,7 +57,8 @@ def function_lengths(source: str) -> dict[str, int]:
 
 
 def test_the_counter_leaves_out_docstrings_comments_and_blank_lines():
-    source = 'def f(x):\n    """Doc.\n\n    More doc.\n    """\n    # why\n\n    y = (x +\n         1)\n    return y\n'
+    source = ('def f(x):\n    """Doc.\n\n    More doc.\n    """\n    # why\n\n'
+              '    y = (x +\n         1)\n    return y\n')
     assert function_lengths(source) == {"f": 4}  # the def line, both lines of the bracketed sum, the return
     nested = "class A:\n    def g(self):\n        def h():\n            return 1\n        return h\n"
     assert function_lengths(nested) == {"A.g": 4, "A.g.h": 2}

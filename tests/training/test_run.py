@@ -144,8 +144,8 @@ def test_resume_after_killing_the_process(tmp_path):
     assert _final(resumed.records) == _final(full.records)
 
 
-# Runs `infossl <argv[2:]>` and kills itself with SIGKILL just before the checkpoint of epoch argv[1] is written,
-# that is after the epoch's metrics line.
+# Runs `infossl <argv[2:]>` and kills itself with SIGKILL just before the checkpoint of epoch argv[1] is
+# written, that is after the epoch's metrics line.
 DIE_BEFORE_CHECKPOINT = """
 import os, signal, sys
 import infossl.io.checkpoints as ck
@@ -168,8 +168,8 @@ def test_resume_records_each_epoch_once_after_a_kill_between_metrics_line_and_ch
     and metrics.jsonl still holds every epoch exactly once."""
     out = tmp_path / "run"
     args = ["train", "--epochs", "3", "--out", str(out), *KILL_ARGS]
-    killed = subprocess.run([sys.executable, "-c", DIE_BEFORE_CHECKPOINT, "1", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", DIE_BEFORE_CHECKPOINT, "1", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     assert [r["epoch"] for r in read_records(out / "metrics.jsonl")] == [0, 1]
     assert read_training_checkpoint(out / "last.pt")["epoch"] == 0
