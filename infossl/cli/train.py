@@ -30,8 +30,10 @@ Exit status: 0 ok, 1 data error or diverged loss (the last good checkpoint is ke
 # (flag, option name, help) -- coefficient options passed to the loss class; each objective accepts some.
 COEFFICIENTS = (
     ("--mu", "mu", "info-vicreg: weight of the cross-entropy (invariance) term"),
-    ("--alpha", "alpha", "info-vicreg: weight of the entropy sum H(Z) + H(Z') (default 2 here; 0.5 is the bound)"),
-    ("--beta", "beta", "info-vicreg logdet: beta of 1/2 logdet(I + beta Cov); dissl: weight of the det./inv. term"),
+    ("--alpha", "alpha",
+     "info-vicreg: weight of the entropy sum H(Z) + H(Z') (default 2 here; 0.5 is the bound)"),
+    ("--beta", "beta",
+     "info-vicreg logdet: beta of 1/2 logdet(I + beta Cov); dissl: weight of the det./inv. term"),
     ("--ridge", "ridge", "info-vicreg gaussian: ridge relative to the mean variance"),
     ("--sigma", "sigma", "info-vicreg pairdist-*: component standard deviation"),
     ("--sim-coeff", "sim_coeff", "vicreg: invariance weight (25)"),
@@ -51,34 +53,42 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train", help="train an encoder with a self-supervised objective (digits by default)",
         description="Self-supervised training with information and collapse monitors, a linear probe and "
-                    "checkpoints. With no options: info-vicreg on scikit-learn's 8x8 digits, a few minutes on a CPU.",
+                    "checkpoints. With no options: info-vicreg on scikit-learn's 8x8 digits, a few minutes "
+                    "on a CPU.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--objective", default=d.objective, choices=tuple(OBJECTIVES),
                    help=f"training objective (default {d.objective})")
     p.add_argument("--entropy", default=d.entropy, choices=ENTROPIES,
                    help=f"entropy estimator of info-vicreg (default {d.entropy})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"global batch size (default {d.batch_size})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"global batch size (default {d.batch_size})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate (default {d.lr})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay})")
-    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="learning-rate schedule (cosine)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of weights, shuffling and augmentations (0)")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
+                   help="learning-rate schedule (cosine)")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of weights, shuffling and augmentations (0)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default runs/<objective>[-<entropy>]-seed<seed>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     p.add_argument("--data", default=None, metavar="FILE",
-                   help="training inputs (N, C, H, W) or (N, D): .npy .npz .pt .safetensors (.csv .parquet for 2-D)")
+                   help="training inputs (N, C, H, W) or (N, D): .npy .npz .pt .safetensors "
+                        "(.csv .parquet for 2-D)")
     p.add_argument("--data-key", default=None, help="array name inside --data")
-    p.add_argument("--labels", default=None, metavar="FILE", help="(N,) integer labels of --data for the probe")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="(N,) integer labels of --data for the probe")
     p.add_argument("--device", default=d.device, choices=DEVICES, help="auto: CUDA when available")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision on CUDA (default on with CUDA)")
     p.add_argument("--backbone", default=d.backbone, choices=("auto", "cnn", "mlp"),
                    help="auto: cnn for images, mlp for vectors")
     p.add_argument("--widths", default=d.widths, help="backbone widths, e.g. 32-64-128 (auto)")
-    p.add_argument("--projector", default=d.projector, help=f"projector widths (default {d.projector}; '' none)")
-    p.add_argument("--student", type=int, default=None, help="cissl/dissl student outputs (= projector output)")
+    p.add_argument("--projector", default=d.projector,
+                   help=f"projector widths (default {d.projector}; '' none)")
+    p.add_argument("--student", type=int, default=None,
+                   help="cissl/dissl student outputs (= projector output)")
     g = p.add_argument_group("objective coefficients (each objective accepts its own; others are errors)")
     for flag, _, text in COEFFICIENTS:
         g.add_argument(flag, type=float, default=None, help=text)
@@ -94,7 +104,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch (quick tries)")
     p.add_argument("--threads", type=int, default=d.threads,
                    help=f"torch CPU threads (default {d.threads}; fastest for the small default model)")
-    p.add_argument("--json", action="store_true", help="print the final summary as JSON (epoch lines go to stderr)")
+    p.add_argument("--json", action="store_true",
+                   help="print the final summary as JSON (epoch lines go to stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(run=run, parser=p)
     return p
@@ -130,10 +141,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return TrainConfig(objective=args.objective, entropy=args.entropy, options=options, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                        schedule=args.schedule, seed=args.seed, data=args.data, data_key=args.data_key,
-                       labels=args.labels, backbone=args.backbone, widths=args.widths, projector=args.projector,
+                       labels=args.labels, backbone=args.backbone, widths=args.widths,
+                       projector=args.projector,
                        student=args.student, augment=_pairs(args.augment, "--augment"), device=args.device,
                        amp=args.amp, out=out, save_every=args.save_every, probe_every=args.probe_every,
-                       save_format=args.save_format, steps_per_epoch=args.steps_per_epoch, threads=args.threads)
+                       save_format=args.save_format, steps_per_epoch=args.steps_per_epoch,
+                       threads=args.threads)
 
 
 SUMMARY_ROWS = (
@@ -148,7 +161,7 @@ SUMMARY_ROWS = (
     ("variance", "  variance", "num"),
     ("covariance", "  covariance", "num"),
     ("mi_lower_bound", "  InfoNCE bound on I(Z;Z'), nats", "num"),
-    ("view_mi_gaussian", "held-out Gaussian I(Z_a;Z_b), nats", "num"),
+    ("mi_views_gaussian", "held-out Gaussian I(Z_a;Z_b), nats", "num"),
     ("backbone_rankme", "held-out RankMe (representation)", "num"),
     ("backbone_effective_rank", "held-out effective rank", "num"),
     ("backbone_normalized_std", "held-out std of l2-normalised rows", "num"),
@@ -196,8 +209,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--resume and --overwrite exclude each other")
     first_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 owns the run folder
     if first_rank and (out / "last.pt").exists() and not (args.resume or args.overwrite):
-        raise ValueError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace it, "
-                         "or choose another --out")
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it, --overwrite to replace "
+                         "it, or choose another --out")
     if first_rank and args.overwrite and out.is_dir():
         for p in list(out.glob("ckpt_epoch*.pt")) + list(out.glob("ckpt_epoch*.safetensors")):
             p.unlink()
@@ -212,5 +225,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.summary, indent=2))
     else:
         tag = config.objective + (f" ({config.entropy} entropy)" if config.objective == "info-vicreg" else "")
-        print(format_summary(result.summary, f"infossl train: {tag} on {config.data or 'digits'}, seed {config.seed}"))
+        title = f"infossl train: {tag} on {config.data or 'digits'}, seed {config.seed}"
+        print(format_summary(result.summary, title))
     return 0

@@ -1,7 +1,8 @@
 """Models: described by a JSON-able spec, built, rebuilt from a checkpoint, run on data layer by layer.
 
-This package sits below both :mod:`infossl.training` (which trains these models) and :mod:`infossl.diagnostics`
-(which reads checkpoints of them, or of any other torch model), so neither needs the other.
+This package sits below both :mod:`infossl.training` (which trains these models) and
+:mod:`infossl.diagnostics` (which reads checkpoints of them, or of any other torch model), so neither needs the
+other.
 
 * :func:`build_model`, :class:`SSLModel`, :func:`parse_spec` -- the spec and the small CNN / MLP encoders;
 * :class:`GlobalBatchNorm`, :func:`convert_global_batchnorm` -- batch norm over the global batch under DDP;

@@ -27,7 +27,8 @@ from torch import nn
 BACKBONES = ("cnn", "mlp")
 
 
-def parse_spec(spec: Union[str, Sequence[int], int], name: str = "spec", *, allow_empty: bool = False) -> list[int]:
+def parse_spec(spec: Union[str, Sequence[int], int], name: str = "spec", *,
+               allow_empty: bool = False) -> list[int]:
     """``"256-256-256"`` (or a list of ints, or one int) -> ``[256, 256, 256]``, every width >= 1.
 
     Examples
@@ -132,7 +133,8 @@ class SSLModel(nn.Module):
         if not with_student:
             return z
         if self.student is None:
-            raise ValueError("this model has no student head; build it with model config 'student': <outputs>")
+            raise ValueError("this model has no student head; build it with model config "
+                             "'student': <outputs>")
         return z, self.student(h)
 
 

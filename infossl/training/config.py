@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
@@ -17,21 +18,19 @@ from torch import nn
 from infossl._validation import check_choice, check_float, check_int
 from infossl.objectives import OBJECTIVES
 from infossl.objectives.derived import ENTROPIES
-from infossl.training.augment import Augmentation
 from infossl.models import parse_spec
+from infossl.training.augment import Augmentation
+from infossl.training.engine import SCHEDULES, FitConfig
 
-#: Objectives whose loss accepts ``gather_distributed``, read from the classes' declarations
-#: (:mod:`infossl.objectives`); kept for code that imported it.
-GATHERING = tuple(name for name, cls in OBJECTIVES.items() if cls.gathers)
 DEVICES = ("auto", "cpu", "cuda")
 SAVE_FORMATS = ("pt", "safetensors")
-SCHEDULES = ("cosine", "constant")
 
 # Defaults that differ from the loss classes' own, chosen on the digits (analysis/README.md, section
-# "Training on digits"). info-vicreg: alpha = 2 instead of 1/2. With alpha = 1/2 the loss has the form of minus
-# the mean of two Barber-Agakov bounds (a bound only with an entropy estimate below H(Z), which LogDet is not), but
-# its decoder q(z|z') = N(z', I) fixes the view noise at unit variance, and that weights invariance so strongly that the representation partly collapses (about 15
-# points lower linear-probe accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
+# "Training on digits"). info-vicreg: alpha = 2 instead of 1/2. With alpha = 1/2 the loss has the form of
+# minus the mean of two Barber-Agakov bounds (a bound only with an entropy estimate below H(Z), which LogDet
+# is not), but its decoder q(z|z') = N(z', I) fixes the view noise at unit variance, and that weights
+# invariance so strongly that the representation partly collapses (about 15 points lower linear-probe
+# accuracy on the augmented test set); alpha in [1, 4] matches VICReg.
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "info-vicreg": {"alpha": 2.0},
     "simclr": {"temperature": 0.2},
@@ -169,8 +168,10 @@ class TrainConfig:
         if bad:
             raise ValueError(f"objective {self.objective!r} has no option(s) {bad}; its options are "
                              f"{', '.join(allowed)}")
-        if OBJECTIVES[self.objective].inputs == "heads" and not parse_spec(self.projector, "projector", allow_empty=True):
-            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); got projector=''")
+        heads = OBJECTIVES[self.objective].inputs == "heads"
+        if heads and not parse_spec(self.projector, "projector", allow_empty=True):
+            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); "
+                             "got projector=''")
         make_objective(self)  # the loss classes check the option values
         return self
 
@@ -183,7 +184,18 @@ class TrainConfig:
         return opts
 
     def augmentation(self) -> Augmentation:
+        """The :class:`~infossl.training.augment.Augmentation` of ``augment``."""
         return Augmentation(**self.augment)
+
+    def fit_config(self, device: torch.device) -> FitConfig:
+        """How :func:`~infossl.training.engine.fit` trains this run on ``device``.
+
+        The generator of the shuffling and augmentations is seeded ``2 seed + 1`` (the weights use ``2 seed``,
+        so the two streams never coincide).
+        """
+        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, schedule=self.schedule,
+                         steps_per_epoch=self.steps_per_epoch, augment=self.augmentation(), device=device,
+                         lr=self.lr, weight_decay=self.weight_decay, amp=self.amp, seed=2 * self.seed + 1)
 
     def model_spec(self, input_shape: list[int]) -> dict:
         """The JSON-able model description for :func:`~infossl.models.build_model`."""
@@ -222,8 +234,6 @@ def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Modu
             raise TypeError(f"objective option {k}={v!r} must be a number or a string")
     if cls.gathers:
         opts["gather_distributed"] = distributed
-    import warnings
-
     with warnings.catch_warnings():
         if distributed:
             warnings.simplefilter("ignore")  # each rank would repeat a constructor warning

@@ -14,7 +14,8 @@ import torch
 
 from infossl._validation import check_labels
 from infossl.io import load_array
-from infossl.io.inputs import TEST_EVERY, load_digits, load_inputs  # noqa: F401 (re-exported)
+from infossl.io.inputs import load_digits, load_inputs
+from infossl.training.augment import Augmentation
 
 
 def holdout_split(n: int, *, fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,8 +59,9 @@ class TrainData:
     name : "digits" or the file name
     """
 
-    def __init__(self, name: str, x_train: torch.Tensor, probe_x: torch.Tensor, probe_y: Optional[torch.Tensor],
-                 eval_x: torch.Tensor, eval_y: Optional[torch.Tensor], augment) -> None:
+    def __init__(self, name: str, x_train: torch.Tensor, probe_x: torch.Tensor,
+                 probe_y: Optional[torch.Tensor], eval_x: torch.Tensor, eval_y: Optional[torch.Tensor],
+                 augment) -> None:
         self.name = name
         self.x_train, self.probe_x, self.probe_y = x_train, probe_x, probe_y
         self.eval_x, self.eval_y = eval_x, eval_y
@@ -84,8 +86,6 @@ def prepare_data(data: Optional[str], *, key: Optional[str] = None, labels: Opti
     is held out (the run's own augmentation makes the augmented held-out set); ``labels`` (a file with
     N integers) enables the probe.
     """
-    from infossl.training.augment import Augmentation
-
     if data is None:
         x, y = load_digits("train")
         xt, yt = load_digits("test")

@@ -3,22 +3,27 @@
 * **Device**: the model and batches go to ``device``. On CUDA the forward pass runs under ``torch.autocast``
   (float16) with gradient scaling; the estimators inside the losses switch autocast off and compute in float32
   themselves. On the CPU everything is float32.
-* **Distributed**: inside a process group the model is wrapped in ``DistributedDataParallel``; every rank draws
-  the same shuffling and augmentations for the *global* batch and keeps its own slice, and the losses gather
-  their batch statistics across ranks (each objective declares ``gathers``), so W processes compute the same
-  losses and gradients as one process on the global batch.
+* **Distributed**: inside a process group the model is wrapped in ``DistributedDataParallel``; every rank
+  draws the same shuffling and augmentations for the *global* batch and keeps its own slice, and the losses
+  gather their batch statistics across ranks (each objective declares ``gathers``), so W processes compute the
+  same losses and gradients as one process on the global batch.
 * **Inputs**: each objective declares ``inputs`` ("views" or "heads", :mod:`infossl.objectives`); the engine
   feeds it accordingly and knows no objective by name.
 * **Divergence**: a NaN or infinite loss raises :class:`NonFiniteLossError` before the optimiser step, so the
   parameters stay those of the last good state.
 
-The run orchestration around it (config, data, monitors, checkpoints, resume) is :mod:`infossl.training.run`.
+A call is ``fit(model, data, objective, config, state)``: a :class:`FitConfig` says how to train, a
+:class:`RunState` holds what changes while training (optimiser, scaler, generator, epoch, step) and is what a
+checkpoint keeps. :class:`Fit` is the same call prepared, for a caller that needs the run's length before it
+starts. The run orchestration around it (config, data, monitors, checkpoints, resume) is
+:mod:`infossl.training.run`.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import torch
@@ -26,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 
 from infossl._distributed import rank_and_world
-from infossl._validation import check_generator, check_int
+from infossl._validation import check_choice, check_int
 from infossl.training.augment import Augmentation
 from infossl.training.data import batch_indices
 
@@ -92,19 +97,185 @@ def _views_from_batch(batch: Any, augment: Optional[Augmentation], g: torch.Gene
             return batch[0], batch[1]
         batch = batch[0]
     if not isinstance(batch, torch.Tensor):
-        raise TypeError(f"a data loader must yield tensors or (view_a, view_b) pairs, got {type(batch).__name__}")
+        raise TypeError("a data loader must yield tensors or (view_a, view_b) pairs, "
+                        f"got {type(batch).__name__}")
     if augment is None:
         raise ValueError("single-view batches need an augmentation to make two views; pass augment=...")
     return augment(batch, g, feature_std), augment(batch, g, feature_std)
 
 
-def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Module, *, epochs: int = 1,
-        batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
-        optimizer: Optional[torch.optim.Optimizer] = None, schedule: str = "cosine",
-        augment: Optional[Augmentation] = None, generator: Union[None, int, torch.Generator] = 0,
-        device: Union[None, str, torch.device] = None, amp: Optional[bool] = None,
-        steps_per_epoch: Optional[int] = None, start_epoch: int = 0, start_step: int = 0,
-        scaler: Optional[Any] = None, callback: Optional[Callback] = None, progress: Any = None) -> list[dict]:
+SCHEDULES = ("cosine", "constant")
+
+
+def use_amp(amp: Optional[bool], device: torch.device) -> bool:
+    """The AMP switch: ``amp`` on CUDA (default on); never on other devices, whose float16 autocast is slow
+    or missing. :meth:`RunState.start` asks it once, and the scaler it builds carries the answer."""
+    return device.type == "cuda" if amp is None else bool(amp and device.type == "cuda")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How :func:`fit` trains: the loop's options, validated when built.
+
+    Parameters
+    ----------
+    epochs : int, default 1
+        The final epoch number: fit trains epochs ``state.epoch + 1 .. epochs``.
+    batch_size : int, default 256
+        The global batch for tensor data: each of W processes keeps ``batch_size / W`` rows of it.
+    schedule : {"cosine", "constant"}
+        "cosine" decays the learning rate to 0 over all steps (half-cosine), "constant" keeps it.
+    steps_per_epoch : int, optional
+        Cap on steps per epoch (and the epoch length the schedule assumes).
+    augment : Augmentation, optional
+        Makes the two views of single-view batches; default
+        :class:`~infossl.training.augment.Augmentation` ``()``.
+    device : str or torch.device, optional
+        Default: the device of the model's parameters.
+    lr, weight_decay, amp, seed
+        What :meth:`RunState.start` builds a fresh state from (ignored when fit is given a state): AdamW's
+        learning rate and weight decay, mixed precision (default on CUDA; see :func:`use_amp`) and the seed
+        of the generator behind the shuffling and augmentations.
+    """
+
+    epochs: int = 1
+    batch_size: int = 256
+    schedule: str = "cosine"
+    steps_per_epoch: Optional[int] = None
+    augment: Optional[Augmentation] = None
+    device: Union[None, str, torch.device] = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    amp: Optional[bool] = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=2)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        if self.steps_per_epoch is not None:
+            check_int(self.steps_per_epoch, "steps_per_epoch", low=1)
+        check_int(self.seed, "seed", low=0)
+
+    def local_batch(self, world: int) -> int:
+        """The rows of each global batch one of ``world`` processes trains on."""
+        if self.batch_size % world:
+            raise ValueError(f"batch_size={self.batch_size} must be divisible by the number of processes "
+                             f"{world}")
+        return self.batch_size // world
+
+
+@dataclass
+class RunState:
+    """What changes while a run trains, and what a checkpoint keeps so that a resumed run continues exactly.
+
+    Attributes
+    ----------
+    optimizer : torch.optim.Optimizer
+        Its parameter groups' ``initial_lr`` (set on the first fit) are the schedule's base rates.
+    scaler : torch.amp.GradScaler
+        Gradient scaling; whether it is enabled is the run's AMP switch.
+    generator : torch.Generator
+        The CPU generator of the shuffling and augmentations, updated in place.
+    epoch, step : int
+        The last finished epoch (0: none) and the optimiser steps taken.
+    """
+
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    generator: torch.Generator
+    epoch: int = 0
+    step: int = 0
+
+    @classmethod
+    def start(cls, model: nn.Module, config: FitConfig, device: Union[None, str, torch.device] = None
+              ) -> "RunState":
+        """A fresh state for ``model``: AdamW with ``config``'s rates, the scaler of :func:`use_amp` on
+        ``device`` (default ``config.device``, else the parameters' device) and a generator seeded
+        ``config.seed``."""
+        device = _device(model, config.device if device is None else device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp(config.amp, device))
+        return cls(optimizer, scaler, torch.Generator().manual_seed(config.seed))
+
+    def load(self, saved: dict) -> None:
+        """Continue from ``saved``, an entry dict of :meth:`entries` (as a checkpoint holds it); a missing
+        optimiser or scaler state leaves the fresh one."""
+        if saved.get("optimizer"):
+            self.optimizer.load_state_dict(saved["optimizer"])
+        if saved.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(saved["scaler"])
+        self.generator.set_state(saved["rng"]["generator"])
+        self.epoch, self.step = int(saved["epoch"]), int(saved["step"])
+
+    def entries(self) -> dict:
+        """The state as the keyword entries of :func:`infossl.io.train_format.checkpoint_dict`."""
+        return {"epoch": self.epoch, "step": self.step, "optimizer": self.optimizer, "scaler": self.scaler,
+                "rng": {"generator": self.generator.get_state()}}
+
+
+class Fit:
+    """:func:`fit` made ready: the model placed, the state made, the batches counted and checked.
+
+    Building it checks all a run needs before its first step (the split of the batch over the processes
+    included); ``total_steps`` is the run's length, shared by the schedule and any progress bar. :meth:`run`
+    trains.
+    """
+
+    def __init__(self, model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Module,
+                 config: Optional[FitConfig] = None, state: Optional[RunState] = None) -> None:
+        self.config = config if config is not None else FitConfig()
+        self.objective = objective
+        self.placement = _place(model, objective, self.config.device)
+        self.state = state if state is not None else RunState.start(self.placement.bare, self.config,
+                                                                    self.placement.device)
+        self.feed = _Feed(data, self.config, self.state.generator, self.placement.world)
+        self.total_steps = self.feed.n_batches * self.config.epochs
+        groups = self.state.optimizer.param_groups
+        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
+
+    def run(self, *, callback: Optional[Callback] = None, progress: Any = None) -> list[dict]:
+        """Train the remaining epochs (see :func:`fit`); returns their records."""
+        history: list[dict] = []
+        for epoch in range(self.state.epoch + 1, self.config.epochs + 1):
+            record = self._epoch(epoch, progress)
+            history.append(record)
+            if callback is not None and callback(record, self.state):
+                break
+        return history
+
+    def _epoch(self, epoch: int, progress: Any) -> dict:
+        """One pass over the feed; the record of :func:`fit`."""
+        place, state, optimizer = self.placement, self.state, self.state.optimizer
+        place.runner.train()
+        t0 = time.perf_counter()
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        lr_now = [group["lr"] for group in optimizer.param_groups]
+        for xa, xb in self.feed.epoch(place.rank):
+            lr_now = [learning_rate(base, state.step, self.total_steps, self.config.schedule)
+                      for base in self.base_lrs]
+            for group, value in zip(optimizer.param_groups, lr_now):
+                group["lr"] = value
+            terms = _step(place, self.objective, state, xa, xb, epoch=epoch)
+            state.step += 1
+            count += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, torch.zeros((), device=v.device)) + v
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(epoch=epoch, loss=f"{float(terms['loss']):.4g}", refresh=False)
+        if count == 0:
+            raise ValueError("the data yielded no batches")
+        state.epoch = epoch
+        record = {"epoch": epoch, "step": state.step, "lr": lr_now[0], "seconds": time.perf_counter() - t0}
+        record.update(_epoch_means(sums, count, place.world))
+        return record
+
+
+def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Module,
+        config: Optional[FitConfig] = None, state: Optional[RunState] = None, *,
+        callback: Optional[Callback] = None, progress: Any = None) -> list[dict]:
     """Train ``model`` with a two-view self-supervised ``objective``.
 
     Parameters
@@ -116,29 +287,21 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
         module is wrapped in ``TwoViews`` and, when a process group is initialised, in
         ``DistributedDataParallel``.
     data : torch.Tensor or iterable
-        A tensor (N, C, H, W) or (N, D): shuffled each epoch from ``generator``, two augmented views per
-        batch (``augment`` defaults to :class:`~infossl.training.augment.Augmentation` ``()``). Or an iterable
-        (e.g. a ``DataLoader``) yielding ``x`` / ``(x, ...)`` batches (augmented here) or
-        ``(view_a, view_b)`` pairs of equal shape (used as they are).
+        A tensor (N, C, H, W) or (N, D): shuffled each epoch from the state's generator, two augmented views
+        per batch (``config.augment``). Or an iterable (e.g. a ``DataLoader``) yielding ``x`` / ``(x, ...)``
+        batches (augmented here) or ``(view_a, view_b)`` pairs of equal shape (used as they are).
     objective : nn.Module
         A loss of :mod:`infossl.objectives` (anything with ``forward(z_a, z_b)`` works; ``last_terms`` is
         logged when present).
-    epochs, batch_size, lr, weight_decay, schedule
-        ``epochs`` is the final epoch number (training runs ``start_epoch + 1 .. epochs``). ``batch_size`` is
-        the global batch for tensor data. AdamW with ``lr``/``weight_decay`` unless ``optimizer`` is given;
-        ``schedule`` "cosine" decays the learning rate to 0 over all steps, "constant" keeps it.
-    generator : int, torch.Generator or None
-        Source of the shuffling and augmentations (a CPU generator, updated in place).
-    device, amp
-        Default: the device of the model's parameters; ``amp`` defaults to True on CUDA.
-    steps_per_epoch : int, optional
-        Cap on steps per epoch (and the epoch length the schedule assumes).
-    start_epoch, start_step, scaler
-        Resume state (see :func:`train`).
+    config : FitConfig, optional
+        How to train (default ``FitConfig()``: one epoch).
+    state : RunState, optional
+        Where to continue from: optimiser, scaler, generator, epoch and step (a resumed run's, or the
+        caller's own optimiser); default :meth:`RunState.start` of ``config``. Updated in place.
     callback : callable, optional
         ``callback(record, state) -> stop`` after every epoch; ``record`` holds ``epoch``, ``step``, ``lr``,
         ``seconds`` and the epoch means of ``loss`` and every ``last_terms`` entry (averaged over ranks);
-        ``state`` holds ``model`` (bare), ``optimizer``, ``scaler``, ``generator``. Returning True stops.
+        ``state`` is the :class:`RunState` after that epoch. Returning True stops.
     progress : tqdm-like, optional
         ``progress.update(1)`` and ``progress.set_postfix`` per step.
 
@@ -151,79 +314,48 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
     ------
     NonFiniteLossError
         The loss was NaN/inf; raised before the optimiser step of that batch.
+
+    Examples
+    --------
+    >>> from infossl.models import build_model
+    >>> from infossl.objectives import VICRegLoss
+    >>> model = build_model({"backbone": "mlp", "input_shape": [6], "widths": "16", "projector": "8"})
+    >>> history = fit(model, torch.randn(64, 6), VICRegLoss(), FitConfig(epochs=2, batch_size=16))
+    >>> [record["step"] for record in history]
+    [4, 8]
     """
-    check_int(epochs, "epochs", low=1)
-    check_int(batch_size, "batch_size", low=2)
-    g = check_generator(generator, torch.device("cpu"))
-    run = _place(model, objective, device, amp, scaler)
-    if optimizer is None:
-        optimizer = torch.optim.AdamW(run.bare.parameters(), lr=lr, weight_decay=weight_decay)
-    base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
-    for group, base in zip(optimizer.param_groups, base_lrs):
-        group["initial_lr"] = base
-    feed = _Feed(data, batch_size, augment, g, run.world, steps_per_epoch)
-    total = feed.n_batches * epochs
-    step = start_step
-    history: list[dict] = []
-    for epoch in range(start_epoch + 1, epochs + 1):
-        run.runner.train()
-        t0 = time.perf_counter()
-        sums: dict[str, torch.Tensor] = {}
-        count = 0
-        lr_now = [group["lr"] for group in optimizer.param_groups]
-        for xa, xb in feed.epoch(run.rank):
-            lr_now = [learning_rate(b, step, total, schedule) for b in base_lrs]
-            for group, value in zip(optimizer.param_groups, lr_now):
-                group["lr"] = value
-            terms = _step(run, objective, optimizer, xa, xb, epoch=epoch, step=step)
-            step += 1
-            count += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, torch.zeros((), device=v.device)) + v
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(epoch=epoch, loss=f"{float(terms['loss']):.4g}", refresh=False)
-        if count == 0:
-            raise ValueError("the data yielded no batches")
-        record = {"epoch": epoch, "step": step, "lr": lr_now[0], "seconds": time.perf_counter() - t0}
-        record.update(_epoch_means(sums, count, run.world))
-        history.append(record)
-        if callback is not None:
-            state = {"model": run.bare, "optimizer": optimizer, "scaler": run.scaler, "generator": g}
-            if callback(record, state):
-                break
-    return history
+    return Fit(model, data, objective, config, state).run(callback=callback, progress=progress)
 
 
 class _Placement:
-    """Where and how a step runs: the module called on both views, the bare model, device, AMP, ranks."""
+    """Where a step runs: the module called on both views, the bare model, the device and the ranks."""
 
-    def __init__(self, runner: nn.Module, bare: nn.Module, device: torch.device, use_amp: bool, scaler: Any,
-                 rank: int, world: int) -> None:
-        self.runner, self.bare, self.device, self.use_amp, self.scaler = runner, bare, device, use_amp, scaler
-        self.rank, self.world = rank, world
+    def __init__(self, runner: nn.Module, bare: nn.Module, device: torch.device, rank: int,
+                 world: int) -> None:
+        self.runner, self.bare, self.device, self.rank, self.world = runner, bare, device, rank, world
 
 
-def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torch.device],
-           amp: Optional[bool], scaler: Optional[Any]) -> _Placement:
+def _device(model: nn.Module, device: Union[None, str, torch.device]) -> torch.device:
+    """``device``, or the device of the model's parameters (the CPU for a model without any)."""
+    if device is None:
+        p = next(model.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+    return torch.device(device)
+
+
+def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torch.device]) -> _Placement:
     """Move model and objective to the device; wrap the model in TwoViews (and DDP under a process group)."""
     inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if isinstance(inner, TwoViews):
         bare = inner.model
     elif isinstance(model, nn.parallel.DistributedDataParallel):
-        raise TypeError("wrap TwoViews(model) in DistributedDataParallel, not the model itself: fit calls it once "
-                        "per step with both views (or pass the bare model and let fit wrap it)")
+        raise TypeError("wrap TwoViews(model) in DistributedDataParallel, not the model itself: fit calls it "
+                        "once per step with both views (or pass the bare model and let fit wrap it)")
     else:
         bare = model
-    if device is None:
-        p = next(bare.parameters(), None)
-        device = p.device if p is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = _device(bare, device)
     bare.to(device)
     objective.to(device)
-    use_amp = (device.type == "cuda") if amp is None else bool(amp and device.type == "cuda")
-    if scaler is None:
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     rank, world = rank_and_world()
     if isinstance(inner, TwoViews):
         runner: nn.Module = model
@@ -232,30 +364,30 @@ def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torc
         if world > 1:
             runner = nn.parallel.DistributedDataParallel(
                 runner, device_ids=[device.index] if device.type == "cuda" else None)
-    return _Placement(runner, bare, device, use_amp, scaler, rank, world)
+    return _Placement(runner, bare, device, rank, world)
 
 
 class _Feed:
     """The two views of every step: augmented, seeded batches of a tensor (each rank keeps its slice of the
     global batch) or the batches of an iterable."""
 
-    def __init__(self, data: Union[torch.Tensor, Iterable], batch_size: int, augment: Optional[Augmentation],
-                 g: torch.Generator, world: int, steps_per_epoch: Optional[int]) -> None:
-        self.data, self.batch_size, self.g, self.steps_per_epoch = data, batch_size, g, steps_per_epoch
-        self.augment = augment if augment is not None else Augmentation()
+    def __init__(self, data: Union[torch.Tensor, Iterable], config: FitConfig, g: torch.Generator,
+                 world: int) -> None:
+        self.data, self.batch_size, self.g = data, config.batch_size, g
+        self.steps_per_epoch = config.steps_per_epoch
+        self.augment = config.augment if config.augment is not None else Augmentation()
         self.is_tensor = isinstance(data, torch.Tensor)
         if self.is_tensor:
             if data.shape[0] < 2:
                 raise ValueError(f"data needs at least 2 samples, got {data.shape[0]}")
-            if batch_size % world:
-                raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes {world}")
-            n_batches = max(1, data.shape[0] // batch_size)
+            config.local_batch(world)  # refuses a batch the processes cannot split evenly
+            n_batches = max(1, data.shape[0] // self.batch_size)
             self.feature_std = data.std(dim=0) if data.ndim == 2 else None  # (D,)
         else:
             n_batches = len(data) if hasattr(data, "__len__") else 0  # type: ignore[arg-type]
             self.feature_std = None
-        if steps_per_epoch is not None:
-            n_batches = min(n_batches, steps_per_epoch) if n_batches else steps_per_epoch
+        if self.steps_per_epoch is not None:
+            n_batches = min(n_batches, self.steps_per_epoch) if n_batches else self.steps_per_epoch
         self.n_batches, self.world = n_batches, world
 
     def epoch(self, rank: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -275,29 +407,30 @@ class _Feed:
                 yield _views_from_batch(batch, self.augment, self.g, self.feature_std)
 
 
-def _step(run: _Placement, objective: nn.Module, optimizer: torch.optim.Optimizer, xa: torch.Tensor,
-          xb: torch.Tensor, *, epoch: int, step: int) -> dict[str, torch.Tensor]:
+def _step(place: _Placement, objective: nn.Module, state: RunState, xa: torch.Tensor, xb: torch.Tensor, *,
+          epoch: int) -> dict[str, torch.Tensor]:
     """One optimiser step on a pair of views; returns the detached loss terms. A non-finite loss on any rank
     raises :class:`NonFiniteLossError` on every rank before the update."""
-    xa = xa.to(run.device, non_blocking=True)
-    xb = xb.to(run.device, non_blocking=True)
-    with torch.autocast(run.device.type, dtype=torch.float16, enabled=run.use_amp):
-        out_a, out_b = run.runner(xa, xb)
+    xa = xa.to(place.device, non_blocking=True)
+    xb = xb.to(place.device, non_blocking=True)
+    with torch.autocast(place.device.type, dtype=torch.float16, enabled=state.scaler.is_enabled()):
+        out_a, out_b = place.runner(xa, xb)
     loss = compute_loss(objective, out_a, out_b)
     terms = {k: v.detach().float() for k, v in (getattr(objective, "last_terms", None) or {}).items()}
     terms["loss"] = loss.detach().float()
     bad = (~torch.isfinite(loss.detach())).float()
-    if run.world > 1:
+    if place.world > 1:
         dist.all_reduce(bad, op=dist.ReduceOp.MAX)
     if bad.item() > 0:
         shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
         raise NonFiniteLossError(
-            f"the loss became {float(loss.detach()):.4g} at epoch {epoch}, step {step + 1} ({shown}); training "
-            "stopped before this update. Lower the learning rate or check the objective's coefficients")
-    optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    run.scaler.step(optimizer)
-    run.scaler.update()
+            f"the loss became {float(loss.detach()):.4g} at epoch {epoch}, step {state.step + 1} ({shown}); "
+            "training stopped before this update. Lower the learning rate or check the objective's "
+            "coefficients")
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss).backward()
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
     return terms
 
 
@@ -311,4 +444,5 @@ def _epoch_means(sums: dict[str, torch.Tensor], count: int, world: int) -> dict[
     return {k: float(v) for k, v in zip(keys, means.cpu())}
 
 
-__all__ = ["Callback", "NonFiniteLossError", "TwoViews", "compute_loss", "fit", "learning_rate", "needs_heads"]
+__all__ = ["Callback", "Fit", "FitConfig", "NonFiniteLossError", "RunState", "SCHEDULES", "TwoViews",
+           "compute_loss", "fit", "learning_rate", "needs_heads", "use_amp"]

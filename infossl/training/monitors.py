@@ -10,14 +10,16 @@ record (all information quantities in nats):
   ``<space>_dim_std_min`` (per-dimension standard deviations), for ``space`` in ``backbone`` (the
   representation) and ``projector`` (what the loss sees);
 * ``collapse_alarm``: the reason given by :func:`collapse_alarm`, or None;
-* ``view_mi_gaussian``: the Gaussian estimate of :math:`I(Z_a; Z_b)` between the representations of two
-  fixed augmentations of the held-out set (bias-corrected, ridge 1e-3) -- how much of each view the
-  representation keeps that is shared with the other;
+* ``mi_views_gaussian``: the Gaussian estimate of :math:`I(Z_a; Z_b)` between the representations of two
+  fixed augmentations of the held-out set -- how much of each view the representation keeps that is shared
+  with the other. It is :func:`infossl.estimators.gaussian_mutual_information` with its defaults, the value
+  ``diagnose`` and ``ViewInformation`` report under the same name;
 * ``probe_clean`` / ``probe_augmented`` / ``probe_train``: accuracy of a logistic-regression probe on the
   frozen representation (:mod:`infossl.training.probe`), when labels exist.
 
 :class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives a tqdm bar and prints a
-warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws the final PNG.
+warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
+the final PNG.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl.diagnostics import diagnose
+from infossl.estimators import gaussian_mutual_information
+from infossl.io import save_figure_atomic
 from infossl.io.plain import json_default
 from infossl.training.data import TrainData
 from infossl.training.probe import embed, linear_probe
@@ -49,11 +54,10 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
     effective rank, std of the l2-normalised rows and its sqrt(d)-scaled version, variance fraction, dead
     dimensions, collapse rank); the per-dimension standard deviations are added here.
     """
-    from infossl.diagnostics import diagnose
-
     z = z.double()
     std = z.std(dim=0)  # (d,)
-    out: dict[str, Any] = {f"{prefix}_dim_std_mean": float(std.mean()), f"{prefix}_dim_std_min": float(std.min())}
+    out: dict[str, Any] = {f"{prefix}_dim_std_mean": float(std.mean()),
+                           f"{prefix}_dim_std_min": float(std.min())}
     if not bool(torch.isfinite(z).all()):
         out[f"{prefix}_verdict"] = "non-finite"
         return out
@@ -74,10 +78,10 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
 #: The training alarm (a heuristic on top of the verdict): the embedding the loss sees is flagged when
 #: sqrt(d) x the std of its l2-normalised rows stays below ALARM_NORMALIZED_STD ...
 ALARM_NORMALIZED_STD = 0.5
-#: ... for ALARM_EPOCHS consecutive epochs (from epoch 2 on), i.e. its rows keep filling less than half of the
-#: angular spread of isotropic embeddings (about 1 when isotropic, 0 when all rows point the same way; Chen & He
-#: 2021, arXiv 2011.10566, sec. 4.1). One epoch is not enough: slowly starting healthy runs on the digits
-#: (info-vicreg with the gaussian entropy, or log-det with beta = 10) dipped below 0.5 at epoch 3 only.
+#: ... for ALARM_EPOCHS consecutive epochs (from epoch 2 on), i.e. its rows keep filling less than half of
+#: the angular spread of isotropic embeddings (about 1 when isotropic, 0 when all rows point the same way;
+#: Chen & He 2021, arXiv 2011.10566, sec. 4.1). One epoch is not enough: slowly starting healthy runs on the
+#: digits (info-vicreg with the gaussian entropy, or log-det with beta = 10) dipped below 0.5 at epoch 3 only.
 ALARM_EPOCHS = 3
 
 
@@ -104,36 +108,38 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     window = [r for r in previous if r.get("epoch", 0) >= 2][-(ALARM_EPOCHS - 1):] + [record]
     values = [r.get("projector_normalized_std_scaled") for r in window]
     if len(window) == ALARM_EPOCHS and all(isinstance(v, float) and v < ALARM_NORMALIZED_STD for v in values):
-        return (f"the projector embeddings point within a narrow cone for {ALARM_EPOCHS} epochs (sqrt(d) x std of "
-                f"the l2-normalised rows = {values[-1]:.2f} < {ALARM_NORMALIZED_STD})")
+        return (f"the projector embeddings point within a narrow cone for {ALARM_EPOCHS} epochs "
+                f"(sqrt(d) x std of the l2-normalised rows = {values[-1]:.2f} < {ALARM_NORMALIZED_STD})")
     return None
 
 
-def gaussian_view_mi(za: torch.Tensor, zb: torch.Tensor) -> float:
-    """Gaussian :math:`\\hat I(Z_a; Z_b)` in nats (bias-corrected, ridge 1e-3); NaN when undefined."""
-    from infossl.estimators import gaussian_mutual_information
+def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
+    """The ``mi_views_gaussian`` monitor: :func:`~infossl.estimators.gaussian_mutual_information` of two
+    views' embeddings ``za``, ``zb`` (n, d) with its default options, in nats.
 
-    keep = (za.std(dim=0) > 1e-8) & (zb.std(dim=0) > 1e-8)  # (d,) drop dead dimensions
-    if int(keep.sum()) == 0:
-        return 0.0
+    Collapsed directions carry no information and are projected out by the estimator (all collapsed: 0).
+    Where the estimate is undefined -- fewer held-out rows than the two views' ranks need -- the value is
+    NaN (null in ``metrics.jsonl``) instead of an error: a monitor must not end a training run.
+    """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # the record carries the outcome; a warning per epoch would not help
         try:
-            return float(gaussian_mutual_information(za[:, keep].double().numpy(), zb[:, keep].double().numpy(),
-                                                     ridge=1e-3))
+            return float(gaussian_mutual_information(za.double().numpy(), zb.double().numpy()))
         except (ValueError, TypeError):
             return float("nan")
 
 
 def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[str, Any]:
-    """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``, ``.projector``)."""
+    """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``,
+    ``.projector``)."""
     out: dict[str, Any] = {}
     h_eval = embed(model.backbone, data.eval_x)  # (m, r)
-    z_eval = embed(model.projector, h_eval) if not isinstance(model.projector, nn.Identity) else h_eval  # (m, k)
+    plain = isinstance(model.projector, nn.Identity)
+    z_eval = h_eval if plain else embed(model.projector, h_eval)  # (m, k)
     out.update(collapse_metrics(h_eval, "backbone"))
     out.update(collapse_metrics(z_eval, "projector"))
-    out["view_mi_gaussian"] = gaussian_view_mi(embed(model.backbone, data.eval_view_a),
-                                               embed(model.backbone, data.eval_view_b))
+    out["mi_views_gaussian"] = mi_views_gaussian(embed(model.backbone, data.eval_view_a),
+                                                 embed(model.backbone, data.eval_view_b))
     if probe and data.probe_y is not None and data.eval_y is not None:
         h_train = embed(model.backbone, data.probe_x)  # (n, r)
         h_aug = embed(model.backbone, data.eval_aug_x)  # (m, r)
@@ -143,7 +149,7 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
             out.update({"probe_train": acc["train"], "probe_clean": acc["clean"],
                         "probe_augmented": acc["augmented"]})
         except ValueError:
-            out.update({"probe_train": float("nan"), "probe_clean": float("nan"), "probe_augmented": float("nan")})
+            out.update({key: float("nan") for key in ("probe_train", "probe_clean", "probe_augmented")})
     return out
 
 
@@ -151,8 +157,9 @@ def baseline_probes(data: TrainData) -> dict[str, float]:
     """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat."""
     if data.probe_y is None or data.eval_y is None:
         return {}
-    acc = linear_probe(data.probe_x.flatten(1), data.probe_y, {"clean": (data.eval_x.flatten(1), data.eval_y),
-                                                               "augmented": (data.eval_aug_x.flatten(1), data.eval_y)})
+    eval_sets = {"clean": (data.eval_x.flatten(1), data.eval_y),
+                 "augmented": (data.eval_aug_x.flatten(1), data.eval_y)}
+    acc = linear_probe(data.probe_x.flatten(1), data.probe_y, eval_sets)
     return {"raw_probe_clean": acc["clean"], "raw_probe_augmented": acc["augmented"]}
 
 
@@ -173,15 +180,20 @@ class Monitor:
         No bar and no messages.
     enabled : bool
         False on ranks other than 0.
+    stream : file, optional
+        Where the epoch lines go (default standard output).
+    records : sequence of dict
+        Records of earlier epochs (a resumed run's): the collapse alarm looks back at them.
     """
 
-    def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0, initial_steps: int = 0,
-                 quiet: bool = False, enabled: bool = True, stream: Any = None) -> None:
+    def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0,
+                 initial_steps: int = 0, quiet: bool = False, enabled: bool = True, stream: Any = None,
+                 records: Sequence[dict] = ()) -> None:
         self.enabled = enabled
         self.stream = stream
         self.quiet = quiet or not enabled
         self.path = Path(out) / "metrics.jsonl" if (out is not None and enabled) else None
-        self.records: list[dict] = []
+        self.records: list[dict] = list(records)
         self.flagged: set[str] = set()
         self.bar = None
         if not self.quiet:
@@ -232,7 +244,7 @@ def format_epoch(record: dict) -> str:
     for k in ("probe_clean", "probe_augmented"):
         if record.get(k) is not None:
             parts.append(f"{k} {100 * record[k]:.1f}%")
-    for k in ("backbone_rankme", "backbone_normalized_std", "view_mi_gaussian"):
+    for k in ("backbone_rankme", "backbone_normalized_std", "mi_views_gaussian"):
         if record.get(k) is not None:
             parts.append(f"{k} {record[k]:.3g}")
     if record.get("backbone_verdict"):
@@ -262,8 +274,8 @@ def curves_figure(records: Sequence[dict], *, title: str = "") -> Any:
     recs = [r for r in records if isinstance(r.get("epoch"), int)]
     fig, axes = new_figure(1, 3, figsize=(15, 4), what="the training curves")
     epochs = [r["epoch"] for r in recs]
-    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds") and k.split("_")[0] not in
-             ("probe", "backbone", "projector", "raw", "view")] if recs else []
+    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds", "mi_views_gaussian")
+             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")] if recs else []
     for k in terms:
         xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
         ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
@@ -295,19 +307,8 @@ def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title
 
     Returns None (and writes nothing) when matplotlib is not installed.
     """
-    from infossl.io import save_figure_atomic
-
     try:
         fig = curves_figure(records, title=title)
     except ImportError:
         return None
     return save_figure_atomic(fig, path, dpi=110)
-
-
-# Renamed: ``view_information`` is also the per-layer quantity of infossl.deterministic.
-def __getattr__(name: str):
-    if name == "view_information":
-        from infossl._deprecation import renamed
-
-        return renamed("view_information", gaussian_view_mi, where="infossl.training.monitors")
-    raise AttributeError(f"module 'infossl.training.monitors' has no attribute {name!r}")

@@ -1,15 +1,18 @@
 """Monitors: evaluation record, collapse alarm, JSON lines, curves."""
 
 import json
+import math
 
 import pytest
 import torch
 
+from infossl.estimators import gaussian_mutual_information
 from infossl.training.config import TrainConfig
 from infossl.training.data import prepare_data
 from infossl.models import build_model
-from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics, evaluate,
-                                       curves_figure, format_epoch, plot_curves, read_records, gaussian_view_mi)
+from infossl.training.monitors import (ALARM_NORMALIZED_STD, Monitor, collapse_alarm, collapse_metrics,
+                                       curves_figure, evaluate, format_epoch, mi_views_gaussian, plot_curves,
+                                       read_records)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def test_evaluate_record(digits):
                     "collapse_rank", "dim_std_mean", "dim_std_min", "verdict"):
             assert f"{space}_{key}" in rec, f"{space}_{key}"
     assert 0 <= rec["probe_clean"] <= 1 and 0 <= rec["probe_augmented"] <= 1
-    assert rec["view_mi_gaussian"] == rec["view_mi_gaussian"]  # not NaN
+    assert rec["mi_views_gaussian"] == rec["mi_views_gaussian"]  # not NaN
     no_probe = evaluate(build_model(spec), digits, probe=False)
     assert "probe_clean" not in no_probe
 
@@ -40,13 +43,18 @@ def test_collapse_metrics_on_collapsed_and_isotropic_embeddings():
     assert collapse_metrics(bad, "z")["z_verdict"] == "non-finite"
 
 
-def test_gaussian_view_mi():
+def test_mi_views_gaussian_is_the_one_kernel_with_its_defaults():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(500, 3, generator=g)
     b = a + 0.5 * torch.randn(500, 3, generator=g)
     # Gaussian MI of y = x + 0.5 e per coordinate: 3 * 0.5 * log(1 + 1 / 0.25) = 2.414 nats; sampling sd ~0.06
-    assert gaussian_view_mi(a, b) == pytest.approx(1.5 * torch.log(torch.tensor(5.0)).item(), abs=0.25)
-    assert gaussian_view_mi(torch.zeros(10, 2), torch.zeros(10, 2)) == 0.0
+    assert mi_views_gaussian(a, b) == pytest.approx(1.5 * torch.log(torch.tensor(5.0)).item(), abs=0.25)
+    dead = torch.cat([a, torch.zeros(500, 2)], dim=1)  # collapsed directions: projected out by the estimator
+    kernel = gaussian_mutual_information(dead.double().numpy(), b.double().numpy())
+    assert mi_views_gaussian(dead, b) == kernel
+    assert mi_views_gaussian(torch.zeros(10, 2), torch.zeros(10, 2)) == 0.0
+    wide = torch.randn(8, 6, generator=g)  # 8 rows cannot estimate 12 dimensions: undefined, not an error
+    assert math.isnan(mi_views_gaussian(wide, wide + torch.randn(8, 6, generator=g)))
 
 
 def test_collapse_alarm_rule():
@@ -92,7 +100,7 @@ def test_curves_figure_draws_every_recorded_series(tmp_path):
     pytest.importorskip("matplotlib")
     recs = [{"epoch": e, "step": e, "lr": 0.1, "seconds": 1.0, "loss": 2.0 - e / 10, "cross_entropy": 3.0 + e,
              "probe_clean": 0.5 + e / 20, "probe_augmented": 0.4, "backbone_rankme": 5.0 + e,
-             "backbone_verdict": "healthy"} for e in range(4)]
+             "backbone_verdict": "healthy", "mi_views_gaussian": 1.0} for e in range(4)]
     recs[0].pop("probe_clean")  # a series with a gap: drawn on the epochs that have it
     fig = curves_figure(recs, title="run")
     axes = fig.axes

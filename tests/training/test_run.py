@@ -12,11 +12,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from infossl.cli import main
 from infossl.io.safe_load import read_training_checkpoint
 from infossl.models import model_from_checkpoint
 from infossl.objectives import VICRegLoss
 from infossl.training.config import OBJECTIVES, TrainConfig
 from infossl.training.engine import NonFiniteLossError
+from infossl.training.monitors import read_records
 from infossl.training.run import train
 
 SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
@@ -57,9 +59,9 @@ class ExplodingLoss(VICRegLoss):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import infossl.training.config as config_module
+    import infossl.training.run as run_module
 
-    monkeypatch.setattr(config_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3))
+    monkeypatch.setattr(run_module, "make_objective", lambda config, distributed=False: ExplodingLoss(3))
     cfg = TrainConfig(objective="vicreg", epochs=4, out=str(tmp_path), probe_every=9, **SMALL)
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 4 .*last good checkpoint is .*last.pt"):
         train(cfg, quiet=True)
@@ -142,6 +144,39 @@ def test_resume_after_killing_the_process(tmp_path):
     assert _final(resumed.records) == _final(full.records)
 
 
+# Runs `infossl <argv[2:]>` and kills itself with SIGKILL just before the checkpoint of epoch argv[1] is
+# written, that is after the epoch's metrics line.
+DIE_BEFORE_CHECKPOINT = """
+import os, signal, sys
+import infossl.io.train_format as ck
+
+real_save = ck.save_checkpoint
+
+def save_or_die(obj, path):
+    if obj.get("epoch") == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, path)
+
+ck.save_checkpoint = save_or_die
+from infossl.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_resume_records_each_epoch_once_after_a_kill_between_metrics_line_and_checkpoint(tmp_path):
+    """kill -9 after epoch 1's metrics line, before its checkpoint: --resume starts from epoch 0's checkpoint,
+    and metrics.jsonl still holds every epoch exactly once."""
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "3", "--out", str(out), *KILL_ARGS]
+    killed = subprocess.run([sys.executable, "-c", DIE_BEFORE_CHECKPOINT, "1", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    assert [r["epoch"] for r in read_records(out / "metrics.jsonl")] == [0, 1]
+    assert read_training_checkpoint(out / "last.pt")["epoch"] == 0
+    assert main([*args, "--resume"]) == 0
+    assert [r["epoch"] for r in read_records(out / "metrics.jsonl")] == [0, 1, 2, 3]
+
+
 # --------------------------------------------------------------------------------------------- DDP
 WORLD = 2
 DDP_CFG = dict(objective="vicreg", epochs=2, widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2,
@@ -180,7 +215,7 @@ def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
         for r_ddp, r_one in zip(ddp[name]["records"][1:], single.records[1:]):
             assert "loss" in r_one, name
             for key, value in r_one.items():  # the loss and its terms (the objective's last_terms)
-                if not isinstance(value, float) or key in ("lr", "seconds", "view_mi_gaussian") \
+                if not isinstance(value, float) or key in ("lr", "seconds", "mi_views_gaussian") \
                         or key.startswith(("backbone_", "projector_", "probe", "raw_")):
                     continue
                 # float32 sums in a different order (gathered statistics): 1e-5 relative is ~100 ulps
