@@ -78,7 +78,7 @@ def train_encoder(objective: str, x_train: torch.Tensor, *, entropy: str = "logd
     """
     import warnings
 
-    from infossl.training import Augmentation, TrainConfig, build_model, fit, make_objective
+    from infossl.training import Augmentation, FitConfig, TrainConfig, build_model, fit, make_objective
 
     cfg = TrainConfig(objective=objective, entropy=entropy, options=dict(options or {}), epochs=epochs,
                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, backbone=backbone,
@@ -96,8 +96,8 @@ def train_encoder(objective: str, x_train: torch.Tensor, *, entropy: str = "logd
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        history = fit(model.to(dev), data, loss, epochs=epochs, lr=lr, weight_decay=weight_decay, device=dev,
-                      generator=g)
+        plan = FitConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, device=dev, seed=2 * seed + 1)
+        history = fit(model.to(dev), data, loss, plan)
     return model, history, time.perf_counter() - t0
 
 

@@ -9,13 +9,13 @@ import difflib
 import functools
 import inspect
 import numbers
-import warnings
 from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, Boundary, to_tensor
+from infossl._warnings import warn
 
 
 class DegenerateInputWarning(UserWarning):
@@ -195,7 +195,8 @@ def constant_columns(z: torch.Tensor) -> torch.Tensor:
 
 
 def warn_degenerate(message: str) -> None:
-    warnings.warn(message, DegenerateInputWarning, stacklevel=3)
+    """Issue ``message`` as a :class:`DegenerateInputWarning` at the user's line (``_warnings.warn``)."""
+    warn(message, DegenerateInputWarning)
 
 
 # --------------------------------------------------------------------------- misspelled keyword options

@@ -13,7 +13,7 @@ PACKAGES = ["infossl", "infossl.cli", "infossl.deterministic", "infossl.diagnost
             "infossl.integrations", "infossl.io", "infossl.models", "infossl.objectives", "infossl.spectral",
             "infossl.synthetic", "infossl.training"]
 #: Deprecated aliases that stay importable for one release and must not be exported.
-DEPRECATED = {"infossl.objectives": {"batch_standardise"}, "infossl.training": {"load_checkpoint_file"}}
+DEPRECATED = {"infossl.objectives": {"batch_standardise"}}
 
 
 def _all(package):

@@ -10,22 +10,23 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from infossl.cli import diagnose, estimate, train
-from infossl.io.locks import LockHeldError
+from infossl.cli._common import package_version
 
-# Errors that mean "your data or environment is wrong" (or that another writer holds the output), reported in
-# one line without a traceback.
-DATA_ERRORS = (ValueError, TypeError, ImportError, OSError, LockHeldError)
+# Errors that mean "your data or environment is wrong", reported in one line without a traceback; main adds
+# the lock's error (another writer holds the output), whose module imports torch.
+DATA_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with its sub-commands."""
+    """The top-level parser with its sub-commands (importing them imports torch and the library)."""
+    from infossl.cli import diagnose, estimate, train
+
     parser = argparse.ArgumentParser(
         prog="infossl",
         description="Entropy and mutual information of embeddings (nats), collapse diagnostics, SSL training.",
         epilog="Run 'infossl estimate --example' for a first look, 'infossl estimate --help' for details.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {estimate.package_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     estimate.add_parser(sub)
     diagnose.add_parser(sub)
@@ -44,14 +45,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ``argv`` defaults to ``sys.argv[1:]``. Usage errors (and ``--help``/``--version``) are returned as
     argparse's status (2, resp. 0) rather than raised, so the function can be called in-process.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered before the commands (and torch) are imported
+        print(f"infossl {package_version()}")
+        return 0
+    from infossl.io.locks import LockHeldError
+
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args = parser.parse_args(argv)
         return int(args.run(args))
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
-    except DATA_ERRORS as exc:
+    except (*DATA_ERRORS, LockHeldError) as exc:
         print(f"infossl: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
