@@ -24,16 +24,13 @@ mixture are :math:`-\\infty`, and every finite number reported for one depends o
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from infossl._backend import chunk_size_for, iter_chunks
-from infossl._deprecation import renamed_keywords
+from infossl._backend import chunk_size_for, iter_chunks, to_tensor
 from infossl._validation import check_choice, check_float, check_generator, check_int, warn_degenerate
 from infossl.deterministic.jacobian import check_model, jacobians, noise_factor, sketch_covariance_factor
 
@@ -58,8 +55,7 @@ class OutputMixture:
     output_noise_var : float
         Variance :math:`\\delta` of the independent output noise (absolute: :func:`output_mixture`'s
         relative ``ridge`` times the mean output variance), added to every covariance's diagonal in
-        :meth:`covariances`. Its old name ``ridge`` (attribute and keyword) works for one release, with a
-        ``DeprecationWarning``.
+        :meth:`covariances`.
     method : str
         "exact", "sketch" or "views".
     """
@@ -83,14 +79,6 @@ class OutputMixture:
         """Uniform component weights, shape (n,)."""
         return torch.full((self.n,), 1.0 / self.n, dtype=self.means.dtype, device=self.means.device)
 
-    @property
-    def ridge(self) -> float:
-        """Deprecated name of :attr:`output_noise_var`."""
-        warnings.warn("OutputMixture.ridge is now OutputMixture.output_noise_var; the old name will be "
-                      "removed in the next release", DeprecationWarning, stacklevel=2)
-        return self.output_noise_var
-
-    @renamed_keywords(with_ridge="with_output_noise")
     def covariances(self, *, with_output_noise: bool = True) -> torch.Tensor:
         """Per-component covariances (n, K, K), plus ``output_noise_var * I`` unless
         ``with_output_noise=False``."""
@@ -99,9 +87,6 @@ class OutputMixture:
             c = c + self.output_noise_var * torch.eye(self.dim, dtype=c.dtype, device=c.device)
         return c
 
-
-#: ``OutputMixture(..., ridge=...)``, the old keyword, still works for one release.
-OutputMixture.__init__ = renamed_keywords(ridge="output_noise_var")(OutputMixture.__init__)  # type: ignore
 
 
 def model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dtype]:
@@ -117,10 +102,13 @@ def model_placement(model: Callable, x: object) -> tuple[torch.device, torch.dty
 
 def checked_model_input(a: object, name: str, device: torch.device, dtype: torch.dtype,
                         min_ndim: int) -> torch.Tensor:
-    """``a`` as a finite real tensor on ``device`` / ``dtype`` with at least ``min_ndim`` dimensions and rows."""
-    t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
-    if t.dtype == torch.bool or t.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    """``a`` as a finite real tensor on ``device`` / ``dtype`` with at least ``min_ndim`` dimensions and rows.
+
+    It enters through :func:`infossl._backend.to_tensor` (the one conversion: booleans, complex numbers,
+    strings, objects, ragged lists, meta and sparse tensors are refused there, naming ``name``); the checks of
+    :func:`~infossl._validation.check_embeddings` do not apply, since a model input may have any number of
+    trailing dimensions."""
+    t, _ = to_tensor(a, name=name)
     t = t.to(device=device, dtype=dtype)
     if t.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimensions "
@@ -142,14 +130,27 @@ def checked_model_outputs(model: Callable, x: torch.Tensor, name: str) -> torch.
         raise ValueError(f"model failed on {name} of shape {tuple(x.shape)}: {exc}") from exc
     if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != x.shape[0]:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"model must map {name} of shape {tuple(x.shape)} to a tensor with {x.shape[0]} rows, "
-                         f"got {shape}")
+        raise ValueError(f"model must map {name} of shape {tuple(x.shape)} to a tensor with {x.shape[0]} "
+                         f"rows, got {shape}")
     out = out.reshape(out.shape[0], -1)                                               # (n, K)
     bad = ~torch.isfinite(out)
     if bool(bad.any()):
         raise ValueError(f"model outputs contain {int(bad.sum())} non-finite values on {name} "
                          f"(first at row {int(torch.nonzero(bad)[0, 0])})")
     return out
+
+
+def _overflow_error(method: str, noise_std: float | None, dtype: torch.dtype) -> ValueError:
+    """The error for covariances (or a noise factor) beyond the range of the model's dtype."""
+    if method == "views":
+        cause = "the views' outputs spread too far"
+    else:
+        cause = (f"noise_std={noise_std:g}" if noise_std is not None else "noise_cov") + " is too large"
+    return ValueError(
+        f"the output covariances of the {method} route overflow {dtype} (largest finite value "
+        f"{torch.finfo(dtype).max:.3g}): {cause} for the model's dtype. Use a float64 model, or a smaller "
+        "noise (the small-noise mixture is only meaningful while the noise keeps each input within its "
+        "linear region)")
 
 
 def output_mixture(model: Callable, x: object = None, *, noise_std: float | None = None,
@@ -243,13 +244,14 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         if x is not None:
             xt = checked_model_input(x, "x", device, dtype, 2)
             if xt.shape[0] != n or xt.shape[1:] != v.shape[2:]:
-                raise ValueError(f"x of shape {tuple(xt.shape)} does not match views of shape {tuple(v.shape)}: "
+                raise ValueError(f"x of shape {tuple(xt.shape)} does not match views of shape "
+                                 f"{tuple(v.shape)}: "
                                  f"expected ({n}, {', '.join(map(str, v.shape[2:]))})")
         step = chunk_size or max(1, chunk_size_for(m * math.prod(v.shape[2:]), itemsize=v.element_size(),
                                                    factor=8))
         out = torch.cat([checked_model_outputs(model, v[s].reshape(-1, *v.shape[2:]), "views")
                          .reshape(s.stop - s.start, m, -1) for s in iter_chunks(n, step)])  # (n, M, K)
-        means = checked_model_outputs(model, xt, "x") if x is not None else out.mean(dim=1)            # (n, K)
+        means = checked_model_outputs(model, xt, "x") if x is not None else out.mean(dim=1)  # (n, K)
         dev = out - out.mean(dim=1, keepdim=True)                                          # (n, M, K)
         cov = dev.transpose(1, 2) @ dev / (m - 1)                                          # (n, K, K)
         mix_cov, factor, k = cov, None, out.shape[2]
@@ -265,14 +267,20 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         if noise_std is not None:
             noise_std = check_float(noise_std, "noise_std", low=0.0, low_open=True)
         else:
-            c = torch.as_tensor(np.asarray(noise_cov) if not isinstance(noise_cov, torch.Tensor) else noise_cov)
+            c, _ = to_tensor(noise_cov, name="noise_cov")
             if c.shape not in ((d,), (d, d)):
                 raise ValueError(f"noise_cov must have shape ({d},) or ({d}, {d}) for inputs of shape "
                                  f"{tuple(xt.shape[1:])}; got {tuple(c.shape)}")
+            if not bool(torch.isfinite(c).all()):
+                bad = int((~torch.isfinite(c)).sum())
+                raise ValueError(f"noise_cov contains {bad} NaN or infinite values")
             if c.ndim == 1 and bool((c <= 0).any()):
                 raise ValueError(f"diagonal noise_cov must be positive, got min {float(c.min())}")
+            noise_cov = c
         kind, l = noise_factor(noise_std, noise_cov, d, xt)
-        means = checked_model_outputs(model, xt, "x")                                                   # (n, K)
+        if not bool(torch.isfinite(l).all()):  # the noise itself does not fit the model's dtype
+            raise _overflow_error(method, noise_std, l.dtype)
+        means = checked_model_outputs(model, xt, "x")  # (n, K)
         k = means.shape[1]
         if method == "exact":
             j = jacobians(model, xt, chunk_size=chunk_size)                                 # (n, K, D)
@@ -289,9 +297,12 @@ def output_mixture(model: Callable, x: object = None, *, noise_std: float | None
         scale = float(mix_cov.diagonal(dim1=1, dim2=2).mean())
     else:
         scale = float(factor.pow(2).sum(dim=(1, 2)).mean()) / k
+    overflow = mix_cov if mix_cov is not None else factor
+    if not (math.isfinite(scale) and math.isfinite(ridge * scale) and bool(torch.isfinite(overflow).all())):
+        raise _overflow_error(method, noise_std, overflow.dtype)
     if not scale > 0:
-        raise ValueError("the output covariance is zero for every input (constant network or all units dead); "
-                         "the mixture is degenerate")
+        raise ValueError("the output covariance is zero for every input (constant network or all units "
+                         "dead); the mixture is degenerate")
     if rank_max < k:
         warn_degenerate(f"the output covariances have rank at most {rank_max} < K={k} ({method} route); "
                         f"a ridge {ridge:g} x mean output variance is added and the entropies depend on it")

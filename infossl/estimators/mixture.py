@@ -30,8 +30,8 @@ from typing import NamedTuple, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import (PAIR_BATCH_BYTES, ArrayLike, Boundary, chunk_size_for, full_precision, iter_chunks,
-                              to_tensor)
+from infossl._backend import (PAIR_BATCH_BYTES, ArrayLike, Boundary, chunk_size_for, full_precision,
+                              iter_chunks, to_tensor)
 from infossl._validation import check_choice, check_embeddings, check_float, check_int
 from infossl.linalg import gaussian_entropy_from_logdet, logdet_of_cholesky
 
@@ -210,6 +210,30 @@ def _prepare(means: ArrayLike, sigma: object, cov: object, weights: object) -> t
     return _Mixture(m, kind, var, chol, logdet, w, log_jac), boundary
 
 
+def _in_range(value: torch.Tensor, mix: _Mixture, what: str) -> torch.Tensor:
+    """``value``, or a ValueError if it holds NaN or infinity.
+
+    The inputs were checked finite and the coordinates scaled, so a non-finite result means the mixture
+    itself does not fit the dtype: squared distances between means, in units of the largest standard
+    deviation, or the ratio of the largest to the smallest variance, left its range (float32 rows at 1e30
+    with unit components give squared distances near 1e61). Returning the NaN would hide that.
+    """
+    if bool(torch.isfinite(value.detach()).all()):
+        return value
+    dtype = mix.means.dtype
+    span = float(mix.means.detach().abs().amax()) if mix.means.numel() else 0.0
+    spread = ""
+    if mix.var is not None:
+        var = mix.var.detach()
+        smallest = float((var.diagonal(dim1=-2, dim2=-1) if mix.kind == "full" else var).amin())
+        spread = f", and the smallest variance is {smallest:.3g} times the largest"
+    raise ValueError(
+        f"{what} is not finite in {dtype}: the component means lie up to {span:.3g} standard deviations "
+        f"(of the widest component) from their centre{spread}, and the squared distances or variance ratios "
+        f"exceed the {dtype} range ({torch.finfo(dtype).max:.3g}). Pass float64 input, or bring the means and the "
+        "component scales closer (e.g. a larger sigma)")
+
+
 def _check_options(distance: str, alpha: float, chunk_size: Optional[int]) -> tuple[float, Optional[int]]:
     check_choice(distance, "distance", DISTANCES)
     a = check_float(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -315,7 +339,8 @@ def _chernoff_pairs(mix: _Mixture, i: torch.Tensor, j: torch.Tensor, alpha: floa
     dm = (mix.means[j] - mix.means[i]).unsqueeze(-1)                         # (P, K, 1)
     maha = torch.linalg.solve_triangular(lb, dm, upper=False).squeeze(-1).pow(2).sum(-1)  # (P,)
     ldb = logdet_of_cholesky(lb)                                             # (P,)
-    d = 0.5 * alpha * (1.0 - alpha) * maha + 0.5 * (ldb - (1.0 - alpha) * mix.logdet[i] - alpha * mix.logdet[j])
+    d = (0.5 * alpha * (1.0 - alpha) * maha
+         + 0.5 * (ldb - (1.0 - alpha) * mix.logdet[i] - alpha * mix.logdet[j]))
     return d.clamp(min=0.0)
 
 
@@ -325,7 +350,8 @@ def _logsumexp_update(top: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor,
     with torch.no_grad():
         new_top = top.scatter_reduce(0, rows, vals.detach(), reduce="amax", include_self=True)  # (n,)
         shift = torch.where(torch.isfinite(new_top), new_top, torch.zeros_like(new_top))      # (n,)
-    acc = acc * torch.exp(top - shift) + torch.zeros_like(acc).index_add(0, rows, torch.exp(vals - shift[rows]))
+    added = torch.zeros_like(acc).index_add(0, rows, torch.exp(vals - shift[rows]))  # (n,)
+    acc = acc * torch.exp(top - shift) + added
     return new_top, acc
 
 
@@ -351,11 +377,12 @@ def _log_mixing_pruned(mix: _Mixture, logw: torch.Tensor, alpha: float,
     coef = 0.5 * alpha * (1.0 - alpha)
     top = logw.detach().clone()                                              # own term: c_i e^{-0}
     acc = torch.exp(logw - torch.where(torch.isfinite(top), top, torch.zeros_like(top)))  # (n,) 1 or 0
-    pair_batch = max(16, PAIR_BATCH_BYTES // (k * k * m.element_size()))         # (P, K, K) blocks stay in cache
+    pair_batch = max(16, PAIR_BATCH_BYTES // (k * k * m.element_size()))  # (P, K, K) blocks stay in cache
     for rows in iter_chunks(n, chunk_size or _default_chunk(mix, "kl")):
         with torch.no_grad():
             r0 = rows.start
-            sq = (sqn[rows, None] + sqn[None, :] - 2.0 * m.detach()[rows] @ m.detach().T).clamp(min=0.0)  # (c, n)
+            sq = (sqn[rows, None] + sqn[None, :] - 2.0 * m.detach()[rows] @ m.detach().T)  # (c, n)
+            sq = sq.clamp(min=0.0)
             bound = coef * sq / ((1.0 - alpha) * lam[rows, None] + alpha * lam[None, :])              # (c, n)
             col = torch.arange(n, device=m.device)
             row = torch.arange(r0, r0 + sq.shape[0], device=m.device)[:, None]
@@ -457,7 +484,8 @@ def pairwise_divergence(means: ArrayLike, *, cov: object = None, sigma: object =
     mix, b = _prepare(means, sigma, cov, None)
     n = mix.means.shape[0]
     chunks = iter_chunks(n, chunk_size or _default_chunk(mix, distance))
-    return b.finish_many(torch.cat([_block(mix, rows, distance, a) for rows in chunks], dim=0))  # (n, n)
+    d = torch.cat([_block(mix, rows, distance, a) for rows in chunks], dim=0)  # (n, n)
+    return b.finish_many(_in_range(d, mix, "pairwise_divergence"))
 
 
 @full_precision
@@ -539,7 +567,8 @@ def mixture_entropy(means: ArrayLike, *, sigma: object = None, cov: object = Non
     """
     a, chunk_size = _check_options(distance, alpha, chunk_size)
     mix, b = _prepare(means, sigma, cov, weights)
-    return b.finish(_conditional(mix) + _index_mi(mix, distance, a, chunk_size))
+    value = _conditional(mix) + _index_mi(mix, distance, a, chunk_size)
+    return b.finish(_in_range(value, mix, "mixture_entropy"))
 
 
 @full_precision
@@ -585,7 +614,7 @@ def mixture_mutual_information(means: ArrayLike, *, sigma: object = None, cov: o
     """
     a, chunk_size = _check_options(distance, alpha, chunk_size)
     mix, b = _prepare(means, sigma, cov, weights)
-    return b.finish(_index_mi(mix, distance, a, chunk_size))
+    return b.finish(_in_range(_index_mi(mix, distance, a, chunk_size), mix, "mixture_mutual_information"))
 
 
 @full_precision
@@ -629,12 +658,13 @@ def mixture_entropy_bounds(means: ArrayLike, *, sigma: object = None, cov: objec
     """
     _, chunk_size = _check_options("kl", 0.5, chunk_size)
     mix, b = _prepare(means, sigma, cov, weights)
-    cond = _conditional(mix)
+    cond = _in_range(_conditional(mix), mix, "the conditional entropy H(Z|C)")
     w = mix.weights
     return MixtureEntropyBounds(
-        lower=b.finish(cond + _index_mi(mix, "bhattacharyya", 0.5, chunk_size)),
-        upper=b.finish(cond + _index_mi(mix, "kl", 0.5, chunk_size)),
-        gaussian=b.finish(_gaussian_bound(mix)),
+        lower=b.finish(_in_range(cond + _index_mi(mix, "bhattacharyya", 0.5, chunk_size), mix,
+                                 "the lower bound")),
+        upper=b.finish(_in_range(cond + _index_mi(mix, "kl", 0.5, chunk_size), mix, "the upper bound")),
+        gaussian=b.finish(_in_range(_gaussian_bound(mix), mix, "the Gaussian bound")),
         conditional=b.finish(cond),
         index_entropy=b.finish(-torch.xlogy(w, w).sum()),
     )

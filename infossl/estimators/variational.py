@@ -18,7 +18,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Optional, Union
 
 import torch
 from torch import nn
@@ -37,6 +38,7 @@ from infossl.estimators.bounds import BOUND_KERNELS, dv_lower_bound, infonce_low
 from infossl.linalg import column_std, standardize
 
 __all__ = [
+    "CriticTraining",
     "infonce_lower_bound",
     "nwj_lower_bound",
     "dv_lower_bound",
@@ -212,13 +214,74 @@ def _standardise(x: torch.Tensor, train: torch.Tensor, name: str) -> torch.Tenso
     return standardize(x, center=True, reference=ref)  # (n, d)
 
 
-def _resolve_critic(critic: Union[str, nn.Module], dx: int, dy: int, hidden: int, embed: int, layers: int,
-                    generator: torch.Generator, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    if isinstance(critic, nn.Module):
-        return critic
-    if critic == "separable":
-        return SeparableCritic(dx, dy, hidden, embed, layers, generator=generator, device=device, dtype=dtype)
-    return ConcatCritic(dx, dy, hidden, max(layers, 1), generator=generator, device=device, dtype=dtype)
+@dataclass(frozen=True)
+class CriticTraining:
+    """How the variational estimators train their critic and evaluate the bound: one validated record.
+
+    The fields are the keyword options of :func:`infonce_mutual_information`, :func:`nwj_mutual_information`
+    and :func:`dv_mutual_information` (documented there), checked once when the record is made.
+    """
+
+    critic: Union[str, nn.Module] = "separable"
+    steps: int = 1000
+    batch_size: int = 256
+    lr: float = 5e-4
+    test_fraction: float = 0.3
+    hidden: int = 256
+    embed: int = 32
+    layers: int = 2
+    standardize: bool = True
+    generator: Union[None, int, torch.Generator] = None
+    device: Union[None, str, torch.device] = None
+    #: Steps per point of the training curve.
+    log_every: ClassVar[int] = 50
+
+    def __post_init__(self) -> None:
+        check_int(self.steps, "steps")
+        check_int(self.batch_size, "batch_size", low=2)
+        check_float(self.lr, "lr", low=0.0, low_open=True)
+        check_float(self.test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_int(self.hidden, "hidden")
+        check_int(self.embed, "embed")
+        check_int(self.layers, "layers", low=0)
+        if not isinstance(self.standardize, bool):
+            raise TypeError(f"standardize must be True or False, got {self.standardize!r}")
+        if not isinstance(self.critic, (str, nn.Module)):
+            raise TypeError(
+                f"critic must be 'separable', 'concat' or a torch.nn.Module mapping (x_batch, y_batch) to a "
+                f"(b, b) score matrix; got {self.critic!r}"
+            )
+        if isinstance(self.critic, str):
+            check_choice(self.critic, "critic", CRITICS)
+        if self.device is not None:
+            try:
+                object.__setattr__(self, "device", torch.device(self.device))
+            except (RuntimeError, TypeError) as exc:
+                raise TypeError(f"device must be None, a string or a torch.device, "
+                                f"got {self.device!r}") from exc
+
+    def split(self, n: int) -> tuple[int, int]:
+        """(n_train, n_test) for n rows; both must hold a batch."""
+        n_test = int(round(self.test_fraction * n))
+        n_train = n - n_test
+        if min(n_test, n_train) < self.batch_size:
+            raise ValueError(
+                f"batch_size={self.batch_size} needs at least {self.batch_size} rows in both splits; with "
+                f"n={n} and test_fraction={self.test_fraction} the training split has {n_train} rows and the test "
+                f"split {n_test}. Lower batch_size or pass more samples"
+            )
+        return n_train, n_test
+
+    def build_critic(self, dx: int, dy: int, generator: torch.Generator, device: torch.device,
+                     dtype: torch.dtype) -> nn.Module:
+        """The user's module, or a built-in critic drawn from ``generator``."""
+        if isinstance(self.critic, nn.Module):
+            return self.critic
+        if self.critic == "separable":
+            return SeparableCritic(dx, dy, self.hidden, self.embed, self.layers, generator=generator,
+                                   device=device, dtype=dtype)
+        return ConcatCritic(dx, dy, self.hidden, max(self.layers, 1), generator=generator, device=device,
+                            dtype=dtype)
 
 
 def _scores(critic: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -226,103 +289,90 @@ def _scores(critic: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor
     b = x.shape[0]
     if not isinstance(s, torch.Tensor) or tuple(s.shape) != (b, b):
         shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-        raise ValueError(f"critic must return a ({b}, {b}) score matrix for a batch of {b} pairs; got {shape}")
+        raise ValueError(f"critic must return a ({b}, {b}) score matrix for a batch of {b} pairs; "
+                         f"got {shape}")
     return s
 
 
-def _variational_mi(bound: str, x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module], steps: int,
-                    batch_size: int, lr: float, test_fraction: float, hidden: int, embed: int, layers: int,
-                    standardize: bool, generator: Union[None, int, torch.Generator],
-                    device: Union[None, str, torch.device], return_details: bool
-                    ) -> Union[float, torch.Tensor, dict]:
-    steps = check_int(steps, "steps")
-    batch_size = check_int(batch_size, "batch_size", low=2)
-    lr = check_float(lr, "lr", low=0.0, low_open=True)
-    test_fraction = check_float(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True,
-                                high_open=True)
-    hidden = check_int(hidden, "hidden")
-    embed = check_int(embed, "embed")
-    layers = check_int(layers, "layers", low=0)
-    if not isinstance(standardize, bool):
-        raise TypeError(f"standardize must be True or False, got {standardize!r}")
-    if not isinstance(critic, (str, nn.Module)):
-        raise TypeError(
-            f"critic must be 'separable', 'concat' or a torch.nn.Module mapping (x_batch, y_batch) to a "
-            f"(b, b) score matrix; got {critic!r}"
-        )
-    if isinstance(critic, str):
-        check_choice(critic, "critic", CRITICS)
+def _prepared(tx: torch.Tensor, ty: torch.Tensor, train_idx: torch.Tensor,
+              standardize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two sides standardised on the training rows, or as they are (with a note on constant columns)."""
+    if standardize:
+        return _standardise(tx, train_idx, "x"), _standardise(ty, train_idx, "y")
+    for name, t in (("x", tx), ("y", ty)):
+        if bool(constant_columns(t[train_idx]).any()):
+            warn_degenerate(f"{name} has constant column(s) on the training split; they carry no information")
+    return tx, ty
+
+
+def _fit(module: nn.Module, bound: Callable[[torch.Tensor], torch.Tensor], tx: torch.Tensor, ty: torch.Tensor,
+         train_idx: torch.Tensor, perm: Callable[[int], torch.Tensor],
+         training: CriticTraining) -> tuple[list[float], list[int]]:
+    """Maximise ``bound`` over the critic's trainable parameters with Adam on minibatches of the training rows
+    (reshuffled once per epoch); return the training curve (mean bound per window of steps) and its steps."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    curve: list[float] = []
+    curve_steps: list[int] = []
+    if not params:
+        return curve, curve_steps
+    module.train()
+    opt = torch.optim.Adam(params, lr=training.lr)
+    # cosine decay to 0: the reported critic is the last iterate, and a vanishing final step size
+    # keeps it from being one noisy Adam step away from a good critic
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=training.steps)
+    b, n_train = training.batch_size, train_idx.shape[0]
+    window = torch.zeros((), device=tx.device, dtype=tx.dtype)
+    pos, epoch = n_train, train_idx
+    for step in range(1, training.steps + 1):
+        if pos + b > n_train:  # reshuffle the training rows once per epoch
+            epoch, pos = train_idx[perm(n_train)], 0
+        rows = epoch[pos:pos + b]  # (batch_size,)
+        pos += b
+        value = bound(_scores(module, tx[rows], ty[rows]))
+        opt.zero_grad(set_to_none=True)
+        (-value).backward()
+        opt.step()
+        schedule.step()
+        window = window + value.detach()
+        if step % training.log_every == 0 or step == training.steps:
+            width = step - (curve_steps[-1] if curve_steps else 0)
+            curve.append(float(window) / width)
+            curve_steps.append(step)
+            window = torch.zeros((), device=tx.device, dtype=tx.dtype)
+    return curve, curve_steps
+
+
+def _test_values(module: nn.Module, bound: Callable[[torch.Tensor], torch.Tensor], tx: torch.Tensor,
+                 ty: torch.Tensor, test_order: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(n_test // batch_size,) bound values of the trained critic on disjoint test minibatches."""
+    module.eval()
+    n_batches = test_order.shape[0] // batch_size
+    with torch.no_grad():
+        return torch.stack([bound(_scores(module, tx[rows], ty[rows]))
+                            for rows in test_order[: n_batches * batch_size].reshape(n_batches, batch_size)])
+
+
+def _variational_mi(bound: str, x: ArrayLike, y: ArrayLike, training: CriticTraining,
+                    return_details: bool) -> Union[float, torch.Tensor, dict]:
+    """Split, (standardise,) train the critic on ``bound`` and report the bound on the test split."""
     tx, ty, boundary = check_pair(x, y, min_samples=2)
     tx, ty = tx.detach(), ty.detach()  # the critic is trained on the data; no gradient flows to it
-    if device is not None:
-        try:
-            device = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise TypeError(f"device must be None, a string or a torch.device, got {device!r}") from exc
-        tx, ty = tx.to(device), ty.to(device)
-    dev, dtype = tx.device, tx.dtype
-    n = tx.shape[0]
-    n_test = int(round(test_fraction * n))
-    n_train = n - n_test
-    if min(n_test, n_train) < batch_size:
-        raise ValueError(
-            f"batch_size={batch_size} needs at least {batch_size} rows in both splits; with n={n} and "
-            f"test_fraction={test_fraction} the training split has {n_train} rows and the test split "
-            f"{n_test}. Lower batch_size or pass more samples"
-        )
-    gen = check_generator(generator, dev)
+    if training.device is not None:
+        tx, ty = tx.to(training.device), ty.to(training.device)
+    dev = tx.device
+    n_train, n_test = training.split(tx.shape[0])
+    gen = check_generator(training.generator, dev)
 
     def perm(k: int) -> torch.Tensor:
         return torch.randperm(k, generator=gen, device=gen.device).to(dev)
 
-    order = perm(n)
+    order = perm(tx.shape[0])
     train_idx, test_idx = order[:n_train], order[n_train:]  # (n_train,), (n_test,)
-    if standardize:
-        tx = _standardise(tx, train_idx, "x")
-        ty = _standardise(ty, train_idx, "y")
-    else:
-        for name, t in (("x", tx), ("y", ty)):
-            if bool(constant_columns(t[train_idx]).any()):
-                warn_degenerate(f"{name} has constant column(s) on the training split; they carry no information")
-    module = _resolve_critic(critic, tx.shape[1], ty.shape[1], hidden, embed, layers, gen, dev, dtype)
+    tx, ty = _prepared(tx, ty, train_idx, training.standardize)
+    module = training.build_critic(tx.shape[1], ty.shape[1], gen, dev, tx.dtype)
     fn = BOUND_KERNELS[bound]
-
-    params = [p for p in module.parameters() if p.requires_grad]
-    curve: list[float] = []
-    curve_steps: list[int] = []
-    if params:
-        module.train()
-        opt = torch.optim.Adam(params, lr=lr)
-        # cosine decay to 0: the reported critic is the last iterate, and a vanishing final step size
-        # keeps it from being one noisy Adam step away from a good critic
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        log_every = 50
-        window = torch.zeros((), device=dev, dtype=dtype)
-        pos, epoch = n_train, train_idx
-        for step in range(1, steps + 1):
-            if pos + batch_size > n_train:  # reshuffle the training rows once per epoch
-                epoch, pos = train_idx[perm(n_train)], 0
-            rows = epoch[pos:pos + batch_size]  # (batch_size,)
-            pos += batch_size
-            value = fn(_scores(module, tx[rows], ty[rows]))
-            opt.zero_grad(set_to_none=True)
-            (-value).backward()
-            opt.step()
-            schedule.step()
-            window = window + value.detach()
-            if step % log_every == 0 or step == steps:
-                width = step - (curve_steps[-1] if curve_steps else 0)
-                curve.append(float(window) / width)
-                curve_steps.append(step)
-                window = torch.zeros((), device=dev, dtype=dtype)
-    module.eval()
-    test_order = test_idx[perm(n_test)]
-    n_batches = n_test // batch_size
-    with torch.no_grad():
-        values = torch.stack([
-            fn(_scores(module, tx[rows], ty[rows]))
-            for rows in test_order[: n_batches * batch_size].reshape(n_batches, batch_size)
-        ])  # (n_batches,)
+    curve, curve_steps = _fit(module, fn, tx, ty, train_idx, perm, training)
+    values = _test_values(module, fn, tx, ty, test_idx[perm(n_test)], training.batch_size)  # (n_batches,)
     estimate = values.mean()
     if not bool(torch.isfinite(estimate)):
         raise ValueError(
@@ -334,15 +384,15 @@ def _variational_mi(bound: str, x: ArrayLike, y: ArrayLike, *, critic: Union[str
         result = result.detach()
     if not return_details:
         return result
-    se = float(values.std() / math.sqrt(n_batches)) if n_batches > 1 else float("nan")
+    n_batches = values.shape[0]
     return {
         "estimate": result,
         "test_batch_values": values.detach().cpu().double().tolist(),
-        "standard_error": se,
+        "standard_error": float(values.std() / math.sqrt(n_batches)) if n_batches > 1 else float("nan"),
         "train_curve": curve,
         "train_curve_steps": curve_steps,
-        "cap": math.log(batch_size) if bound == "infonce" else math.inf,
-        "batch_size": batch_size,
+        "cap": math.log(training.batch_size) if bound == "infonce" else math.inf,
+        "batch_size": training.batch_size,
         "n_train": n_train,
         "n_test": n_test,
         "critic": module,
@@ -397,41 +447,27 @@ _COMMON_DOC = """
 """
 
 
-def infonce_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
-                               steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
-                               test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
-                               standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
-                               device: Union[None, str, torch.device] = None, return_details: bool = False
-                               ) -> Union[float, torch.Tensor, dict]:
-    return _variational_mi("infonce", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
-                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
-                           standardize=standardize, generator=generator, device=device,
-                           return_details=return_details)
+def _estimator(bound: str) -> Callable[..., Union[float, torch.Tensor, dict]]:
+    """The public estimator for ``bound``: its keyword options make a :class:`CriticTraining`."""
+
+    def estimate(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
+                 steps: int = 1000, batch_size: int = 256, lr: float = 5e-4, test_fraction: float = 0.3, hidden: int = 256,
+                 embed: int = 32, layers: int = 2, standardize: bool = True,
+                 generator: Union[None, int, torch.Generator] = None,
+                 device: Union[None, str, torch.device] = None,
+                 return_details: bool = False) -> Union[float, torch.Tensor, dict]:
+        training = CriticTraining(critic=critic, steps=steps, batch_size=batch_size, lr=lr,
+                                  test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
+                                  standardize=standardize, generator=generator, device=device)
+        return _variational_mi(bound, x, y, training, return_details)
+
+    estimate.__name__ = estimate.__qualname__ = f"{bound}_mutual_information"
+    return estimate
 
 
-def nwj_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
-                           steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
-                           test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
-                           standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
-                           device: Union[None, str, torch.device] = None, return_details: bool = False
-                           ) -> Union[float, torch.Tensor, dict]:
-    return _variational_mi("nwj", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
-                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
-                           standardize=standardize, generator=generator, device=device,
-                           return_details=return_details)
-
-
-def dv_mutual_information(x: ArrayLike, y: ArrayLike, *, critic: Union[str, nn.Module] = "separable",
-                          steps: int = 1000, batch_size: int = 256, lr: float = 5e-4,
-                          test_fraction: float = 0.3, hidden: int = 256, embed: int = 32, layers: int = 2,
-                          standardize: bool = True, generator: Union[None, int, torch.Generator] = None,
-                          device: Union[None, str, torch.device] = None, return_details: bool = False
-                          ) -> Union[float, torch.Tensor, dict]:
-    return _variational_mi("dv", x, y, critic=critic, steps=steps, batch_size=batch_size, lr=lr,
-                           test_fraction=test_fraction, hidden=hidden, embed=embed, layers=layers,
-                           standardize=standardize, generator=generator, device=device,
-                           return_details=return_details)
-
+infonce_mutual_information = _estimator("infonce")
+nwj_mutual_information = _estimator("nwj")
+dv_mutual_information = _estimator("dv")
 
 infonce_mutual_information.__doc__ = r"""InfoNCE estimate of :math:`I(X;Y)` in nats with a trained critic.
 

@@ -5,6 +5,12 @@ detached terms of its last call in ``last_terms`` (a dict), so components can be
 recomputation. ``gather_distributed=True`` (every loss) computes the batch
 statistics on the batch gathered from all ranks with autograd-correct gathering.
 
+Every loss is a :class:`Loss` (through :class:`ViewLoss` or :class:`HeadLoss`): the base's ``forward`` checks
+the inputs, computes half precision in float32 with autocast off, calls the loss's ``terms`` (its formula)
+and reports a non-finite loss (:class:`NonFiniteLossWarning`) or a non-finite gradient of a finite loss
+(:class:`NonFiniteGradientWarning`, in the backward pass). A new loss subclasses one of them and writes
+``terms``.
+
 Each loss class declares what it needs, and the training loop reads only these declarations:
 
 * ``inputs`` -- ``"views"``: ``forward(z_a, z_b)`` on the two views' embeddings; ``"heads"``:
@@ -17,9 +23,9 @@ Each loss class declares what it needs, and the training loop reads only these d
 """
 
 from infossl._distributed import gather_with_grad
-from infossl.objectives._numerics import NonFiniteLossWarning
+from infossl.objectives._base import HeadLoss, Loss, ViewLoss
+from infossl.objectives._numerics import NonFiniteGradientWarning, NonFiniteLossWarning
 from infossl.objectives.barlow import BarlowTwinsLoss, batch_standardize, cross_correlation
-from infossl.objectives.barlow import batch_standardise  # noqa: F401  (deprecated alias, not in __all__)
 from infossl.objectives.derived import InfoVICRegLoss, gaussian_cross_entropy
 from infossl.objectives.dissl import CISSLLoss, DISSLLoss
 from infossl.objectives.infonce import InfoNCELoss
@@ -35,11 +41,15 @@ __all__ = [
     "BarlowTwinsLoss",
     "CISSLLoss",
     "DISSLLoss",
+    "HeadLoss",
     "InfoNCELoss",
     "InfoVICRegLoss",
+    "Loss",
+    "NonFiniteGradientWarning",
     "NonFiniteLossWarning",
     "OBJECTIVES",
     "VICRegLoss",
+    "ViewLoss",
     "batch_standardize",
     "covariance_term",
     "cross_correlation",

@@ -9,19 +9,31 @@
   :class:`NonFiniteLossWarning` that says why: which input holds how many NaN/Inf values, or which input's
   magnitude overflows the compute dtype in the loss's squared statistics. Raising inside the loss instead
   would leave the other ranks of a distributed job waiting in their collectives.
+* A finite loss whose gradient is not finite gets the same treatment in the backward pass: the gradient is
+  passed on unchanged and a :class:`NonFiniteGradientWarning` names the input, the count of NaN/Inf entries,
+  or, for half-precision inputs, the gradient's peak that exceeds the input dtype's range (VICReg's
+  covariance term at scale 1e4 in float16: a float32 gradient near 1e9 that turns into inf when cast back
+  to float16). Raising there would leave the other ranks waiting in DDP's gradient all-reduce.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import sys
 import warnings
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 
 
 class NonFiniteLossWarning(RuntimeWarning):
     """A loss evaluated to NaN or infinity; the message names the input or the overflow responsible."""
+
+
+class NonFiniteGradientWarning(NonFiniteLossWarning):
+    """A finite loss has a NaN or infinite gradient with respect to an input (or one that overflows the
+    input's half-precision dtype); the message names the input and the magnitude."""
 
 
 HALF = (torch.float16, torch.bfloat16)
@@ -42,7 +54,7 @@ def promote(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 @contextlib.contextmanager
-def full_precision(device: torch.device) -> Iterator[None]:
+def autocast_disabled(device: torch.device) -> Iterator[None]:
     """Switch autocast off for ``device``'s type (and the CPU) within the block, where it is on."""
     with contextlib.ExitStack() as stack:
         for kind in {device.type, "cpu"}:
@@ -55,6 +67,16 @@ def full_precision(device: torch.device) -> Iterator[None]:
         yield
 
 
+def _user_stacklevel() -> int:
+    """``stacklevel`` for a warning issued by the caller of this function that points at the first frame
+    outside infossl and torch: the user's ``loss(...)`` or ``loss.backward()`` line, not ``nn.Module``'s or
+    the autograd engine's."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("infossl", "torch"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _describe(name: str, t: torch.Tensor) -> str:
     t = t.detach()
     n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
@@ -64,14 +86,14 @@ def _describe(name: str, t: torch.Tensor) -> str:
     return ""
 
 
-def check_loss(loss: torch.Tensor, owner: str, inputs: dict[str, torch.Tensor], *, power: int = 2) -> torch.Tensor:
-    """Return ``loss``; if it is not finite, warn with :class:`NonFiniteLossWarning` naming the cause.
+def check_loss(loss: torch.Tensor, owner: str, inputs: dict[str, torch.Tensor], *, power: int = 2) -> bool:
+    """Whether ``loss`` is finite; if it is not, warn with :class:`NonFiniteLossWarning` naming the cause.
 
     ``power`` is the highest power of the inputs' scale that the loss's statistics form (2 for
     covariances, 4 for squared covariances), used to tell an overflow from the data's magnitude.
     """
     if bool(torch.isfinite(loss.detach()).all()):
-        return loss
+        return True
     causes = [c for c in (_describe(k, v) for k, v in inputs.items()) if c]
     if not causes:
         finfo = torch.finfo(loss.dtype)
@@ -81,8 +103,8 @@ def check_loss(loss: torch.Tensor, owner: str, inputs: dict[str, torch.Tensor], 
                   f"entries) exceed the {loss.dtype} range ({finfo.max:.3g}). Normalise or clip the "
                   "embeddings (or compute in float64)"]
     warnings.warn(f"{owner} is {float(loss.detach()):g}: " + "; ".join(causes), NonFiniteLossWarning,
-                  stacklevel=3)
-    return loss
+                  stacklevel=_user_stacklevel())
+    return False
 
 
 def unit_rows(z: torch.Tensor) -> torch.Tensor:
@@ -92,3 +114,76 @@ def unit_rows(z: torch.Tensor) -> torch.Tensor:
     and its Jacobian homogeneous of degree -1). Rows of zeros stay zero."""
     peak = z.detach().abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)  # (n, 1)
     return torch.nn.functional.normalize(z / peak, dim=1)
+
+
+class GradientWatch:
+    """Checks, in the backward pass, the gradients that flow from a loss into its inputs.
+
+    :meth:`attach` threads the (promoted) inputs through an identity autograd function whose backward hands
+    the gradients to :meth:`inspect` unchanged. ``input_dtypes`` are the dtypes the caller passed, so a
+    float32 gradient that will overflow on its way back to a float16 input is named before it does.
+    ``loss_finite`` is set after the forward pass: a non-finite loss has already been reported by
+    :func:`check_loss`, and its gradient says nothing new.
+    """
+
+    def __init__(self, owner: str, names: tuple[str, ...], input_dtypes: tuple[torch.dtype, ...]) -> None:
+        self.owner, self.names, self.input_dtypes = owner, names, input_dtypes
+        self.loss_finite = True
+        self.loss: Optional[torch.Tensor] = None  # detached, read only for a warning's message
+
+    def attach(self, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """The same tensors, watched in the backward pass when gradients are recorded (else as they are)."""
+        if not torch.is_grad_enabled() or not any(t.requires_grad for t in tensors):
+            return tensors
+        return _Watched.apply(self, *tensors)
+
+    def inspect(self, grads: tuple[Optional[torch.Tensor], ...]) -> None:
+        """Warn with :class:`NonFiniteGradientWarning` about every input whose gradient is not finite, or
+        exceeds the range of the input's own dtype."""
+        if not self.loss_finite:
+            return
+        present = [(name, g, dtype) for name, g, dtype in zip(self.names, grads, self.input_dtypes)
+                   if g is not None]
+        if not present:
+            return
+        with torch.no_grad():  # one device sync for all inputs
+            stats = torch.stack([_gradient_stats(g) for _, g, _ in present]).tolist()  # (inputs, 2)
+        causes = []
+        for (name, g, dtype), (n_bad, peak) in zip(present, stats):
+            if n_bad:
+                causes.append(f"the gradient with respect to {name} holds {int(n_bad)} NaN or infinite "
+                              f"values in {g.dtype}; the backward pass of the loss's statistics overflows "
+                              "there")
+            elif dtype.is_floating_point and peak > torch.finfo(dtype).max:
+                causes.append(f"the gradient with respect to {name} reaches {peak:.3g} in {g.dtype}, beyond "
+                              f"the {dtype} range ({torch.finfo(dtype).max:.3g}): it becomes infinite in "
+                              f"{name}'s own dtype")
+        if causes:
+            value = math.nan if self.loss is None else float(self.loss)
+            warnings.warn(f"{self.owner} is finite ({value:g}) but its gradient is not: "
+                          + "; ".join(causes) + ". Normalise or clip the embeddings, or compute the loss on "
+                          "float32 (or float64) inputs", NonFiniteGradientWarning,
+                          stacklevel=_user_stacklevel())
+
+
+def _gradient_stats(g: torch.Tensor) -> torch.Tensor:
+    """(2,) float64: the number of non-finite entries of ``g`` and its largest finite magnitude."""
+    finite = torch.nan_to_num(g.abs(), nan=0.0, posinf=0.0, neginf=0.0)
+    peak = finite.amax() if g.numel() else finite.new_zeros(())
+    return torch.stack([(~torch.isfinite(g)).sum().to(torch.float64), peak.to(torch.float64)])
+
+
+class _Watched(torch.autograd.Function):
+    """Identity whose backward shows the incoming gradients to a :class:`GradientWatch`."""
+
+    @staticmethod
+    def forward(ctx, watch: GradientWatch,  # type: ignore[override]
+                *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.watch = watch
+        return tuple(t.view_as(t) for t in tensors)
+
+    @staticmethod
+    def backward(ctx, *grads: Optional[torch.Tensor]  # type: ignore[override]
+                 ) -> tuple[Optional[torch.Tensor], ...]:
+        ctx.watch.inspect(grads)
+        return (None, *grads)

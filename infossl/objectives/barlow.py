@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
-
 import torch
-from torch import nn
 
-from infossl._deprecation import renamed
 from infossl._validation import check_float, check_options
-from infossl._distributed import gather_with_grad
-from infossl.objectives._numerics import check_loss, full_precision, promote
-from infossl.objectives.vicreg import check_view_pair
+from infossl.objectives._base import ViewLoss
 
 
 def batch_standardize(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
@@ -20,17 +14,14 @@ def batch_standardize(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
     return zc / torch.sqrt(zc.pow(2).mean(dim=0) + eps)  # (n, d)
 
 
-#: The old (British) spelling; ``standardize`` is the name used by :mod:`infossl.linalg` and the estimators.
-batch_standardise = renamed("batch_standardise", batch_standardize, where="infossl.objectives")
-
-
 def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
-    """(d, d) empirical cross-correlation :math:`C = \\hat z_a^\\top \\hat z_b / n` of the standardised views."""
+    """(d, d) empirical cross-correlation :math:`C = \\hat z_a^\\top \\hat z_b / n` of the standardised
+    views."""
     n = z_a.shape[0]
     return batch_standardize(z_a, eps=eps).T @ batch_standardize(z_b, eps=eps) / n  # (d, d)
 
 
-class BarlowTwinsLoss(nn.Module):
+class BarlowTwinsLoss(ViewLoss):
     r"""Barlow Twins loss :math:`\sum_i (1 - C_{ii})^2 + \lambda \sum_{i \ne j} C_{ij}^2`.
 
     :math:`C = \hat Z_a^\top \hat Z_b / n` where :math:`\hat Z` is each view batch-normalised without affine
@@ -71,35 +62,21 @@ class BarlowTwinsLoss(nn.Module):
     5.0
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "views"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
-
     @check_options("infossl.objectives.BarlowTwinsLoss")
     def __init__(self, *, lambd: float = 5e-3, eps: float = 1e-5, gather_distributed: bool = False) -> None:
-        super().__init__()
+        super().__init__(gather_distributed=gather_distributed)
         self.lambd = check_float(lambd, "lambd", low=0.0)
         self.eps = check_float(eps, "eps", low=0.0, low_open=True)
-        self.gather_distributed = bool(gather_distributed)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
-    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_view_pair(z_a, z_b)
-        with full_precision(z_a.device):
-            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
-            if self.gather_distributed:
-                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-            n, d = z_a.shape
-            a, b = batch_standardize(z_a, eps=self.eps), batch_standardize(z_b, eps=self.eps)  # (n, d)
-            diag = (a * b).sum(dim=0) / n  # (d,) = diag(C)
-            if n < d:  # ||A^T B||_F^2 = sum((A A^T) * (B B^T)): n^2 d instead of n d^2 operations
-                frob = ((a @ a.T) * (b @ b.T)).sum() / n**2
-            else:
-                frob = (a.T @ b).pow(2).sum() / n**2
-            on = (1 - diag).pow(2).sum()
-            off = frob - diag.pow(2).sum()
-            loss = on + self.lambd * off
-        self.last_terms = {"on_diagonal": on.detach(), "off_diagonal": off.detach(), "loss": loss.detach()}
-        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b})
+    def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        z_a, z_b = self.gather(z_a), self.gather(z_b)
+        n, d = z_a.shape
+        a, b = batch_standardize(z_a, eps=self.eps), batch_standardize(z_b, eps=self.eps)  # (n, d)
+        diag = (a * b).sum(dim=0) / n  # (d,) = diag(C)
+        if n < d:  # ||A^T B||_F^2 = sum((A A^T) * (B B^T)): n^2 d instead of n d^2 operations
+            frob = ((a @ a.T) * (b @ b.T)).sum() / n**2
+        else:
+            frob = (a.T @ b).pow(2).sum() / n**2
+        on = (1 - diag).pow(2).sum()
+        off = frob - diag.pow(2).sum()
+        return {"on_diagonal": on, "off_diagonal": off, "loss": on + self.lambd * off}

@@ -28,16 +28,12 @@ which none of the choices guarantees:
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Optional
-
 import torch
-from torch import nn
 
 from infossl._validation import check_choice, check_float, check_options
 from infossl.estimators import gaussian_entropy, logdet_entropy, mixture_entropy
-from infossl._distributed import gather_with_grad
-from infossl.objectives._numerics import check_loss, full_precision, promote
-from infossl.objectives.vicreg import check_view_pair, covariance_term, variance_term
+from infossl.objectives._base import ViewLoss
+from infossl.objectives.vicreg import covariance_term, variance_term
 
 ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")
 
@@ -58,7 +54,7 @@ def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor
     return 0.5 * (z_a - z_b).pow(2).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)
 
 
-class InfoVICRegLoss(nn.Module):
+class InfoVICRegLoss(ViewLoss):
     r"""Derived VICReg objective: :math:`L = \mu\,\mathrm{CE}(Z\mid Z') - \alpha\,[\hat H(Z) + \hat H(Z')]`.
 
     With the defaults :math:`\mu = 1`, :math:`\alpha = \tfrac12` the loss is minus the mean of the two
@@ -73,14 +69,18 @@ class InfoVICRegLoss(nn.Module):
     entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg"}
         :math:`\hat H`, computed on each view separately:
 
-        * "gaussian": :func:`~infossl.estimators.gaussian_entropy` ``(z, ridge=ridge, bias_correction=False)``,
-          :math:`\tfrac12\log\det(2\pi e(\hat\Sigma + \delta\bar\sigma^2 I))` with the ridge in units of the mean
-          variance. An exactly constant batch has entropy :math:`-\infty` and the estimator raises ValueError.
-        * "logdet": :func:`~infossl.estimators.logdet_entropy` ``(z, beta=beta)``, :math:`\tfrac12\log\det(I+\beta\hat\Sigma)`.
+        * "gaussian": :func:`~infossl.estimators.gaussian_entropy`
+          ``(z, ridge=ridge, bias_correction=False)``,
+          :math:`\tfrac12\log\det(2\pi e(\hat\Sigma + \delta\bar\sigma^2 I))` with the ridge in units of
+          the mean variance. An exactly constant batch has entropy :math:`-\infty` and the estimator raises
+          ValueError.
+        * "logdet": :func:`~infossl.estimators.logdet_entropy` ``(z, beta=beta)``,
+          :math:`\tfrac12\log\det(I+\beta\hat\Sigma)`.
         * "pairdist-kl" / "pairdist-bd": :func:`~infossl.estimators.mixture_entropy` of the mixture
           :math:`\frac1n\sum_i\mathcal N(z_i, \sigma^2 I)` with ``distance="kl"`` (upper bound) or
           ``"bhattacharyya"`` (lower bound).
-        * "vicreg": the VICReg surrogate :math:`\hat H_{\mathrm{vic}}(Z) = -[\tfrac{\mu_v}{2} v(Z) + \nu\, c(Z)]`
+        * "vicreg": the VICReg surrogate
+          :math:`\hat H_{\mathrm{vic}}(Z) = -[\tfrac{\mu_v}{2} v(Z) + \nu\, c(Z)]`
           from :func:`~infossl.objectives.vicreg.variance_term` and
           :func:`~infossl.objectives.vicreg.covariance_term` (``std_coeff`` :math:`\mu_v`, ``cov_coeff``
           :math:`\nu`). It is not in nats: it is the negated VICReg penalty, so higher means "more spread".
@@ -103,7 +103,8 @@ class InfoVICRegLoss(nn.Module):
     ----------
     last_terms : dict of str to 0-d tensor
         Detached values of the last call: ``"cross_entropy"`` (nats), ``"entropy_a"``, ``"entropy_b"``
-        (nats except for "vicreg"), ``"loss"``. ``loss == mu * cross_entropy - alpha * (entropy_a + entropy_b)``.
+        (nats except for "vicreg"), ``"loss"``.
+        ``loss == mu * cross_entropy - alpha * (entropy_a + entropy_b)``.
 
     Notes
     -----
@@ -121,7 +122,8 @@ class InfoVICRegLoss(nn.Module):
        Perspective on Variance-Invariance-Covariance Regularization", NeurIPS 2023, arXiv 2303.00633; the
        workshop version is R. Shwartz-Ziv, R. Balestriero, Y. LeCun, "What Do We Maximize in
        Self-Supervised Learning?", arXiv 2207.10081.
-    .. [2] A. Kolchinsky, B. D. Tracey, "Estimating mixture entropy with pairwise distances", arXiv 1706.02419.
+    .. [2] A. Kolchinsky, B. D. Tracey, "Estimating mixture entropy with pairwise distances",
+       arXiv 1706.02419.
     .. [3] Z. Zhouyin, D. Liu, "Understanding neural networks with logarithm determinant entropy estimator",
        arXiv 2105.03705.
     .. [4] D. Barber, F. Agakov, "The IM algorithm: a variational approach to information maximization",
@@ -139,17 +141,13 @@ class InfoVICRegLoss(nn.Module):
     True
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "views"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
+    power = 4  # the "vicreg" entropy's squared covariances
 
     @check_options("infossl.objectives.InfoVICRegLoss")
     def __init__(self, *, entropy: str = "logdet", mu: float = 1.0, alpha: float = 0.5, ridge: float = 1e-4,
                  beta: float = 1.0, sigma: float = 1.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
                  gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False) -> None:
-        super().__init__()
+        super().__init__(gather_distributed=gather_distributed)
         self.entropy = check_choice(entropy, "entropy", ENTROPIES)
         self.mu = check_float(mu, "mu", low=0.0)
         self.alpha = check_float(alpha, "alpha", low=0.0)
@@ -160,8 +158,6 @@ class InfoVICRegLoss(nn.Module):
         self.cov_coeff = check_float(cov_coeff, "cov_coeff", low=0.0)
         self.gamma = check_float(gamma, "gamma", low=0.0)
         self.eps = check_float(eps, "eps", low=0.0, low_open=True)
-        self.gather_distributed = bool(gather_distributed)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
     def entropy_term(self, z: torch.Tensor) -> torch.Tensor:
         """:math:`\\hat H(z)` for one view, with this module's estimator and options."""
@@ -175,15 +171,9 @@ class InfoVICRegLoss(nn.Module):
         return -(0.5 * self.std_coeff * variance_term(z, gamma=self.gamma, eps=self.eps)
                  + self.cov_coeff * covariance_term(z))
 
-    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_view_pair(z_a, z_b)
-        with full_precision(z_a.device):
-            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
-            ce = gaussian_cross_entropy(z_a, z_b)
-            if self.gather_distributed:
-                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-            h_a, h_b = self.entropy_term(z_a), self.entropy_term(z_b)
-            loss = self.mu * ce - self.alpha * (h_a + h_b)
-        self.last_terms = {"cross_entropy": ce.detach(), "entropy_a": h_a.detach(), "entropy_b": h_b.detach(),
-                           "loss": loss.detach()}
-        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b}, power=4)
+    def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        ce = gaussian_cross_entropy(z_a, z_b)  # local, like VICReg's invariance term
+        z_a, z_b = self.gather(z_a), self.gather(z_b)
+        h_a, h_b = self.entropy_term(z_a), self.entropy_term(z_b)
+        return {"cross_entropy": ce, "entropy_a": h_a, "entropy_b": h_b,
+                "loss": self.mu * ce - self.alpha * (h_a + h_b)}

@@ -9,46 +9,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import ClassVar, Optional
 
 import torch
-from torch import nn
 
 from infossl._validation import check_float, check_options
-from infossl._distributed import gather_with_grad, rank_and_world
-from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
-from infossl.objectives.vicreg import check_view_pair
+from infossl.objectives._base import HeadLoss
+from infossl.objectives._numerics import unit_rows
 
 
-#: The one input order of the student-teacher objectives (CISSL, DISSL).
-HEAD_INPUTS = ("student_a", "student_b", "teacher_a", "teacher_b")
-_warned_positional: set[str] = set()
-
-
-def _bind_heads(owner: str, args: tuple, kwargs: dict) -> tuple[torch.Tensor, ...]:
-    """Bind (student_a, student_b, teacher_a, teacher_b) from positional or keyword arguments."""
-    if args and owner not in _warned_positional:
-        _warned_positional.add(owner)
-        warnings.warn(f"{owner} takes (student_a, student_b, teacher_a, teacher_b) since 0.2, the order of "
-                      "CISSLLoss (it took the teacher outputs first before); pass the tensors by keyword to "
-                      "silence this warning", FutureWarning, stacklevel=3)
-    unknown = sorted(set(kwargs) - set(HEAD_INPUTS))
-    if unknown:
-        raise TypeError(f"{owner}.forward() got unexpected keyword argument(s) {unknown}; it takes {HEAD_INPUTS}")
-    if len(args) > len(HEAD_INPUTS):
-        raise TypeError(f"{owner}.forward() takes 4 tensors {HEAD_INPUTS}; got {len(args)} positional")
-    bound = dict(zip(HEAD_INPUTS, args))
-    for k, v in kwargs.items():
-        if k in bound:
-            raise TypeError(f"{owner}.forward() got {k!r} both by position and by keyword")
-        bound[k] = v
-    missing = [k for k in HEAD_INPUTS if k not in bound]
-    if missing:
-        raise TypeError(f"{owner}.forward() is missing {missing}; it takes {HEAD_INPUTS}")
-    return tuple(bound[k] for k in HEAD_INPUTS)
-
-
-class CISSLLoss(nn.Module):
+class CISSLLoss(HeadLoss):
     r"""Contrastive ISSL: InfoNCE between a student and a teacher head, with the example itself a positive.
 
     For the 2B views (view a rows first), :math:`u_i` = normalised student output and :math:`v_j` =
@@ -97,53 +66,32 @@ class CISSLLoss(nn.Module):
     True
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "heads"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
-    #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
-    student_batchnorm: ClassVar[bool] = True
+    student_batchnorm = True
 
     @check_options("infossl.objectives.CISSLLoss")
     def __init__(self, *, temperature: float = 0.1, gather_distributed: bool = False) -> None:
-        super().__init__()
+        super().__init__(gather_distributed=gather_distributed)
         self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
-        self.gather_distributed = bool(gather_distributed)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
-    def forward(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
-                teacher_b: torch.Tensor) -> torch.Tensor:
-        check_view_pair(student_a, student_b, names=("student_a", "student_b"))
-        check_view_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
-        check_view_pair(student_a, teacher_a, names=("student_a", "teacher_a"))
+    def terms(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
+              teacher_b: torch.Tensor) -> dict[str, torch.Tensor]:
         n = student_a.shape[0]
-        rank, world = rank_and_world() if self.gather_distributed else (0, 1)
-        inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
-        with full_precision(student_a.device):
-            student_a, student_b, teacher_a, teacher_b = promote(student_a, student_b, teacher_a, teacher_b)
-            u = unit_rows(torch.cat([student_a, student_b]))  # (2B, k), F.normalize at any scale
-            ta, tb = unit_rows(teacher_a), unit_rows(teacher_b)  # (B, k)
-            v = torch.cat([gather_with_grad(ta), gather_with_grad(tb)]) if world > 1 else torch.cat([ta, tb])  # (2M, k)
-            m = n * world  # global number of examples
-            logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2M)
-            local = torch.arange(n, device=u.device) + rank * n  # global index of each local example
-            rows = torch.arange(2 * n, device=u.device)
-            own = torch.cat([local, local + m])  # (2B,) the example itself, same view
-            other = torch.cat([local + m, local])  # (2B,) the example's other view
-            loss = -0.5 * (logp[rows, own] + logp[rows, other]).mean()
-        self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * m) - loss).detach()}
-        return check_loss(loss, type(self).__name__, inputs)
-
-
-def _marginal_entropy(p: torch.Tensor) -> torch.Tensor:
-    """Entropy in nats of the batch-mean distribution of the rows of ``p`` (B, C)."""
-    m = p.mean(dim=0)  # (C,)
-    return -torch.xlogy(m, m).sum()
+        rank, world = self.rank_and_world()
+        u = unit_rows(torch.cat([student_a, student_b]))  # (2B, k), F.normalize at any scale
+        ta, tb = unit_rows(teacher_a), unit_rows(teacher_b)  # (B, k)
+        v = torch.cat([self.gather(ta), self.gather(tb)]) if world > 1 else torch.cat([ta, tb])  # (2M, k)
+        m = n * world  # global number of examples
+        logp = torch.log_softmax(u @ v.T / self.temperature, dim=1)  # (2B, 2M)
+        local = torch.arange(n, device=u.device) + rank * n  # global index of each local example
+        rows = torch.arange(2 * n, device=u.device)
+        own = torch.cat([local, local + m])  # (2B,) the example itself, same view
+        other = torch.cat([local + m, local])  # (2B,) the example's other view
+        loss = -0.5 * (logp[rows, own] + logp[rows, other]).mean()
+        return {"loss": loss, "mi_lower_bound": math.log(2 * m) - loss}
 
 
 def _marginal_entropy_log(log_p: torch.Tensor) -> torch.Tensor:
-    """:func:`_marginal_entropy` from the rows' log-probabilities (B, C), stable when classes saturate.
+    """Entropy in nats of the batch-mean distribution, from the rows' log-probabilities (B, C).
 
     ``log m = logsumexp_b(log p) - log B`` stays finite where ``m`` underflows to 0 (logits at scale 1e4),
     so ``m log m`` and its gradient ``(log m + 1) m`` are 0 there instead of ``0 * -inf = NaN``.
@@ -152,7 +100,7 @@ def _marginal_entropy_log(log_p: torch.Tensor) -> torch.Tensor:
     return -(log_m.exp() * log_m).sum()
 
 
-class DISSLLoss(nn.Module):
+class DISSLLoss(HeadLoss):
     r"""Distillation ISSL: a linear student predicts an MLP teacher's pseudo-class of the other view.
 
     With teacher :math:`t(\cdot\mid z) = \mathrm{softmax}(g(z)/\tau_t)` and student
@@ -167,8 +115,9 @@ class DISSLLoss(nn.Module):
 
     (distillation, maximality, invariance + determinism). No stop-gradient, EMA, centring or Sinkhorn:
     the teacher receives gradients from all three terms. Equivalently (exact, batch plug-in)
-    :math:`L = -(1+\beta) I(X;\hat M) - (\lambda-1-\beta) H(\hat M) + \mathrm{KL}(t\|s) + \beta\,\mathrm{KL}(t\|\tilde t)`,
-    so for :math:`\lambda < 1 + \beta`, lowering :math:`H(\hat M)` at fixed :math:`I(X;\hat M)` lowers the loss.
+    :math:`L = -(1+\beta) I(X;\hat M) - (\lambda-1-\beta) H(\hat M) + \mathrm{KL}(t\|s)
+    + \beta\,\mathrm{KL}(t\|\tilde t)`, so for :math:`\lambda < 1 + \beta`, lowering :math:`H(\hat M)` at
+    fixed :math:`I(X;\hat M)` lowers the loss.
 
     What that does and does not imply, on the three idealised states (C pseudo-classes, batch size a
     multiple of C, student equal to the teacher):
@@ -228,55 +177,37 @@ class DISSLLoss(nn.Module):
     True
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "heads"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
-    #: Whether the linear student head ends with a BatchNorm (CISSL) or not (DISSL).
-    student_batchnorm: ClassVar[bool] = False
+    student_batchnorm = False
 
     @check_options("infossl.objectives.DISSLLoss")
     def __init__(self, *, lambd: float = 2.3, beta: float = 0.8, teacher_temperature: float = 0.5,
                  student_temperature: float = 1.0, gather_distributed: bool = False) -> None:
-        super().__init__()
-        self.gather_distributed = bool(gather_distributed)
+        super().__init__(gather_distributed=gather_distributed)
         self.lambd = check_float(lambd, "lambd", low=0.0)
         self.beta = check_float(beta, "beta", low=0.0)
-        self.teacher_temperature = check_float(teacher_temperature, "teacher_temperature", low=0.0, low_open=True)
-        self.student_temperature = check_float(student_temperature, "student_temperature", low=0.0, low_open=True)
+        self.teacher_temperature = check_float(teacher_temperature, "teacher_temperature", low=0.0,
+                                               low_open=True)
+        self.student_temperature = check_float(student_temperature, "student_temperature", low=0.0,
+                                               low_open=True)
         if self.lambd < 1 + self.beta:
             warnings.warn(
                 f"lambd={self.lambd} < 1 + beta={1 + self.beta}: total collapse (loss 0) now scores below a "
-                "uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can slide "
-                "into collapse; the ideal clustering (-lambd ln C) is still the lowest possible loss", UserWarning,
-                stacklevel=2)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
+                "uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can "
+                "slide into collapse; the ideal clustering (-lambd ln C) is still the lowest possible loss",
+                UserWarning, stacklevel=2)
 
-    def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
-        """``forward(student_a, student_b, teacher_a, teacher_b)``, the order of :class:`CISSLLoss`.
-
-        Until release 0.2 DISSL took the teacher outputs first. Positional calls therefore warn once
-        (``FutureWarning``) for one release; pass the tensors by keyword to be explicit and silence it.
-        """
-        student_a, student_b, teacher_a, teacher_b = _bind_heads(type(self).__name__, args, kwargs)
-        check_view_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
-        check_view_pair(student_a, student_b, names=("student_a", "student_b"))
-        check_view_pair(teacher_a, student_a, names=("teacher_a", "student_a"))
-        inputs = {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
-        with full_precision(teacher_a.device):  # log-softmax and entropies in float32 for half inputs
-            student_a, student_b, teacher_a, teacher_b = promote(student_a, student_b, teacher_a, teacher_b)
-            log_t = [torch.log_softmax(g / self.teacher_temperature, dim=1) for g in (teacher_a, teacher_b)]  # (B, C)
-            log_s = [torch.log_softmax(h / self.student_temperature, dim=1) for h in (student_a, student_b)]  # (B, C)
-            t = [lt.exp() for lt in log_t]
-            distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
-            for x, a in ((0, 1), (1, 0)):
-                distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
-                h_marg = _marginal_entropy_log(gather_with_grad(log_t[x]) if self.gather_distributed else log_t[x])
-                marg = marg + h_marg / 2
-                detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
-                mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2
-            loss = distil - self.lambd * marg + self.beta * detinv
-        self.last_terms = {"distillation": distil.detach(), "marginal_entropy": marg.detach(),
-                           "det_inv": detinv.detach(), "mutual_information": mi.detach(), "loss": loss.detach()}
-        return check_loss(loss, type(self).__name__, inputs)
+    def terms(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
+              teacher_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        tau_t, tau_s = self.teacher_temperature, self.student_temperature
+        log_t = [torch.log_softmax(g / tau_t, dim=1) for g in (teacher_a, teacher_b)]  # (B, C) each
+        log_s = [torch.log_softmax(h / tau_s, dim=1) for h in (student_a, student_b)]  # (B, C) each
+        t = [lt.exp() for lt in log_t]
+        distil = marg = detinv = mi = torch.zeros((), dtype=teacher_a.dtype, device=teacher_a.device)
+        for x, a in ((0, 1), (1, 0)):  # (view of the teacher, view of the student): both orders, averaged
+            distil = distil - (t[x] * log_s[a]).sum(dim=1).mean() / 2
+            h_marg = _marginal_entropy_log(self.gather(log_t[x]))
+            marg = marg + h_marg / 2
+            detinv = detinv - (t[x] * log_t[a]).sum(dim=1).mean() / 2
+            mi = mi + (h_marg + (t[x] * log_t[x]).sum(dim=1).mean()) / 2
+        return {"distillation": distil, "marginal_entropy": marg, "det_inv": detinv, "mutual_information": mi,
+                "loss": distil - self.lambd * marg + self.beta * detinv}

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Optional
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from infossl._validation import check_float, check_options
-from infossl._distributed import gather_with_grad, rank_and_world
-from infossl.objectives._numerics import check_loss, full_precision, promote, unit_rows
-from infossl.objectives.vicreg import check_view_pair
+from infossl.objectives._base import ViewLoss
+from infossl.objectives._numerics import unit_rows
 
 
-class InfoNCELoss(nn.Module):
+class InfoNCELoss(ViewLoss):
     r"""Normalised temperature-scaled cross-entropy (NT-Xent), SimCLR eq. 1.
 
     .. math::
@@ -58,37 +54,21 @@ class InfoNCELoss(nn.Module):
     True
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "views"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
-
     @check_options("infossl.objectives.InfoNCELoss")
     def __init__(self, *, temperature: float = 0.5, gather_distributed: bool = False) -> None:
-        super().__init__()
+        super().__init__(gather_distributed=gather_distributed)
         self.temperature = check_float(temperature, "temperature", low=0.0, low_open=True)
-        self.gather_distributed = bool(gather_distributed)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
-    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_view_pair(z_a, z_b)
-        with full_precision(z_a.device):
-            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 logits
-            n = z_a.shape[0]
-            a, b = unit_rows(z_a), unit_rows(z_b)  # (n, d), F.normalize at any scale
-            rank, world = rank_and_world() if self.gather_distributed else (0, 1)
-            if world > 1:
-                cand = torch.cat([gather_with_grad(a), gather_with_grad(b)])  # (2 n world, d)
-            else:
-                cand = torch.cat([a, b])  # (2n, d)
-            m = n * world  # global number of pairs
-            anchors = torch.cat([a, b])  # (2n, d)
-            logits = anchors @ cand.T / self.temperature  # (2n, 2m)
-            local = torch.arange(n, device=z_a.device) + rank * n  # global row index of each local pair
-            self_idx = torch.cat([local, local + m])  # (2n,)
-            pos_idx = torch.cat([local + m, local])  # (2n,)
-            logits = logits.masked_fill(F.one_hot(self_idx, 2 * m).bool(), float("-inf"))
-            loss = F.cross_entropy(logits, pos_idx)
-        self.last_terms = {"loss": loss.detach(), "mi_lower_bound": (math.log(2 * m - 1) - loss).detach()}
-        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b})
+    def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        n = z_a.shape[0]
+        a, b = unit_rows(z_a), unit_rows(z_b)  # (n, d), F.normalize at any scale
+        rank, world = self.rank_and_world()
+        cand = torch.cat([self.gather(a), self.gather(b)]) if world > 1 else torch.cat([a, b])  # (2m, d)
+        m = n * world  # global number of pairs
+        logits = torch.cat([a, b]) @ cand.T / self.temperature  # (2n, 2m), the local anchors first
+        local = torch.arange(n, device=z_a.device) + rank * n  # global row index of each local pair
+        self_idx = torch.cat([local, local + m])  # (2n,)
+        pos_idx = torch.cat([local + m, local])  # (2n,)
+        logits = logits.masked_fill(F.one_hot(self_idx, 2 * m).bool(), float("-inf"))
+        loss = F.cross_entropy(logits, pos_idx)
+        return {"loss": loss, "mi_lower_bound": math.log(2 * m - 1) - loss}

@@ -6,38 +6,11 @@ The three regularisers are public pure functions on tensors; :class:`VICRegLoss`
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
-
 import torch
-import torch.nn.functional as F
-from torch import nn
+from torch.nn import functional as F
 
-from infossl._backend import refuse_special_tensor
-from infossl._deprecation import renamed
 from infossl._validation import check_choice, check_float, check_options
-from infossl._distributed import gather_with_grad
-from infossl.objectives._numerics import check_loss, full_precision, promote
-
-
-def check_view_pair(z_a: object, z_b: object, *, names: tuple[str, str] = ("z_a", "z_b")) -> None:
-    """Refuse anything but two floating tensors of the same (batch >= 2, dim) shape."""
-    for name, z in zip(names, (z_a, z_b)):
-        if not isinstance(z, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
-        refuse_special_tensor(z, name)  # meta, sparse, quantized
-        if not z.is_floating_point():
-            raise TypeError(f"{name} must have a floating dtype, got {z.dtype}")
-        if z.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (batch, dim); got shape {tuple(z.shape)}")
-    if z_a.shape != z_b.shape:  # type: ignore[union-attr]
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape; got {tuple(z_a.shape)} "  # type: ignore[union-attr]
-                         f"and {tuple(z_b.shape)}")  # type: ignore[union-attr]
-    if z_a.shape[0] < 2:  # type: ignore[union-attr]
-        raise ValueError(f"the batch size must be at least 2 (variances need two rows); got {z_a.shape[0]}")  # type: ignore[union-attr]
-
-
-#: The old name of :func:`check_view_pair` (``infossl.diagnostics`` has a ``check_views`` for view arrays).
-check_views = renamed("check_views", check_view_pair, where="infossl.objectives.vicreg")
+from infossl.objectives._base import ViewLoss
 
 
 def invariance_term(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
@@ -49,7 +22,8 @@ def invariance_term(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
 
 
 def variance_term(z: torch.Tensor, *, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
-    r"""Hinge on the per-dimension standard deviation, :math:`v = \frac1d\sum_j \max(0, \gamma - \sqrt{\mathrm{Var}(z_{:j}) + \epsilon})`.
+    r"""Hinge on the per-dimension standard deviation,
+    :math:`v = \frac1d\sum_j \max(0, \gamma - \sqrt{\mathrm{Var}(z_{:j}) + \epsilon})`.
 
     Unbiased (n - 1) variance as in the official code (``x.var(dim=0)``). For a constant batch the value
     is :math:`\gamma - \sqrt{\epsilon}` and the gradient is finite (zero, since the centred data are 0).
@@ -74,7 +48,7 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     return (gram.pow(2).sum() - diag.pow(2).sum()) / ((n - 1) ** 2 * d)
 
 
-class VICRegLoss(nn.Module):
+class VICRegLoss(ViewLoss):
     r"""VICReg loss of two views, as in facebookresearch/vicreg ``main_vicreg.py``.
 
     .. math::
@@ -128,38 +102,27 @@ class VICRegLoss(nn.Module):
     24.75
     """
 
-    #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
-    inputs: ClassVar[str] = "views"
-    #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
-    gathers: ClassVar[bool] = True
+    power = 4  # squared covariances
 
     @check_options("infossl.objectives.VICRegLoss")
     def __init__(self, *, sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
                  gamma: float = 1.0, eps: float = 1e-4, variance_form: str = "code",
                  gather_distributed: bool = False) -> None:
-        super().__init__()
+        super().__init__(gather_distributed=gather_distributed)
         self.sim_coeff = check_float(sim_coeff, "sim_coeff", low=0.0)
         self.std_coeff = check_float(std_coeff, "std_coeff", low=0.0)
         self.cov_coeff = check_float(cov_coeff, "cov_coeff", low=0.0)
         self.gamma = check_float(gamma, "gamma", low=0.0)
         self.eps = check_float(eps, "eps", low=0.0, low_open=True)
         self.variance_form = check_choice(variance_form, "variance_form", ("code", "paper"))
-        self.gather_distributed = bool(gather_distributed)
-        self.last_terms: Optional[dict[str, torch.Tensor]] = None
 
-    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        check_view_pair(z_a, z_b)
-        with full_precision(z_a.device):
-            z_a, z_b = promote(z_a, z_b)  # half precision -> float32 statistics
-            inv = invariance_term(z_a, z_b)
-            if self.gather_distributed:
-                z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-            var = variance_term(z_a, gamma=self.gamma, eps=self.eps) + variance_term(z_b, gamma=self.gamma, eps=self.eps)
-            if self.variance_form == "code":
-                var = var / 2
-            cov = covariance_term(z_a) + covariance_term(z_b)
-            loss = self.sim_coeff * inv + self.std_coeff * var + self.cov_coeff * cov
-        self.last_terms = {"invariance": inv.detach(), "variance": var.detach(), "covariance": cov.detach(),
-                           "loss": loss.detach()}
-        return check_loss(loss, type(self).__name__, {"z_a": z_a, "z_b": z_b}, power=4)
+    def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        inv = invariance_term(z_a, z_b)  # local, as in the official code
+        z_a, z_b = self.gather(z_a), self.gather(z_b)
+        var = (variance_term(z_a, gamma=self.gamma, eps=self.eps)
+               + variance_term(z_b, gamma=self.gamma, eps=self.eps))
+        if self.variance_form == "code":
+            var = var / 2
+        cov = covariance_term(z_a) + covariance_term(z_b)
+        loss = self.sim_coeff * inv + self.std_coeff * var + self.cov_coeff * cov
+        return {"invariance": inv, "variance": var, "covariance": cov, "loss": loss}

@@ -109,15 +109,29 @@ def test_ridge_and_degenerate_warning():
     assert bool((torch.linalg.eigvalsh(mix.covariances()) > 0).all())
 
 
-def test_output_noise_var_and_its_old_name_ridge():
+def test_output_noise_var_has_no_old_name():
     mix = output_mixture(nn.Linear(3, 2).double(), torch.randn(5, 3, dtype=torch.float64), noise_std=0.1)
-    with pytest.warns(DeprecationWarning, match=r"OutputMixture\.ridge is now OutputMixture\.output_noise_var"):
-        assert mix.ridge == mix.output_noise_var > 0
-    with pytest.warns(DeprecationWarning, match=r"covariances\(with_ridge=\.\.\.\) is now with_output_noise="):
-        torch.testing.assert_close(mix.covariances(with_ridge=False), mix.cov, rtol=0, atol=0)
-    with pytest.warns(DeprecationWarning, match=r"OutputMixture\(ridge=\.\.\.\) is now output_noise_var="):
-        old = OutputMixture(means=mix.means, cov=mix.cov, factor=None, ridge=0.5, method="exact")
-    assert old == OutputMixture(means=mix.means, cov=mix.cov, factor=None, output_noise_var=0.5, method="exact")
+    assert mix.output_noise_var > 0 and not hasattr(mix, "ridge")
+    torch.testing.assert_close(mix.covariances(with_output_noise=False), mix.cov, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="with_ridge"):
+        mix.covariances(with_ridge=False)
+    with pytest.raises(TypeError, match="ridge"):
+        OutputMixture(means=mix.means, cov=mix.cov, factor=None, ridge=0.5, method="exact")
+
+
+def test_noise_beyond_the_float32_range_is_an_error_not_inf():
+    lin = nn.Linear(3, 2).eval()
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    match = r"output covariances of the exact route overflow torch.float32 .*: noise_std=1e\+30 is too large"
+    with pytest.raises(ValueError, match=match):
+        output_mixture(lin, x, noise_std=1e30)
+    with pytest.raises(ValueError, match=r"sketch route overflow torch.float32 .*noise_cov is too large"):
+        output_mixture(lin, x, noise_cov=torch.full((3,), 1e39, dtype=torch.float64), rank=2, generator=0)
+    with pytest.raises(ValueError, match=r"views route overflow torch.float32 .*the views' outputs spread"):
+        output_mixture(lin, views=x[:, None] * torch.tensor([1e25, -1e25])[None, :, None])
+    # a float64 model holds the same covariances (about 1e60)
+    mix = output_mixture(lin.double(), x.double(), noise_std=1e30)
+    assert bool(torch.isfinite(mix.covariances()).all()) and mix.output_noise_var > 1e50
 
 
 def test_bad_input():
@@ -165,8 +179,18 @@ def test_bad_input():
         output_mixture(net, x, views=torch.randn(4, 3, 4, dtype=torch.float64))
     with pytest.raises(TypeError, match="model must be a torch.nn.Module or a callable"):
         output_mixture(3, x, noise_std=1.0)
-    with pytest.raises(TypeError, match="x must hold real numbers"):
+    with pytest.raises(TypeError, match="x has boolean dtype"):
         output_mixture(net, torch.ones(5, 4, dtype=torch.bool), noise_std=1.0)
+    with pytest.raises(TypeError, match="x has dtype <U1, which cannot be read as numbers"):
+        output_mixture(net, np.array([["a"] * 4] * 5), noise_std=1.0)
+    with pytest.raises(TypeError, match="views is a meta tensor"):
+        output_mixture(net, views=torch.empty(5, 2, 4, device="meta"))
+    with pytest.raises(TypeError, match="x is a sparse tensor"):
+        output_mixture(net, torch.eye(5, 4, dtype=torch.float64).to_sparse(), noise_std=1.0)
+    with pytest.raises(TypeError, match="noise_cov cannot be read as a numeric array"):
+        output_mixture(net, x, noise_cov=[[1.0, 0.0], [1.0]])
+    with pytest.raises(ValueError, match="noise_cov contains 1 NaN or infinite values"):
+        output_mixture(net, x, noise_cov=np.array([1.0, np.nan, 1.0, 1.0]))
     with pytest.raises(ValueError, match="output covariance is zero for every input"):
         output_mixture(lambda u: 0.0 * u, x, noise_std=1.0)
     with pytest.raises(ValueError, match="x is empty"):

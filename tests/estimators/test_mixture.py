@@ -10,6 +10,7 @@ import torch
 from scipy import integrate
 from scipy.special import logsumexp
 
+import infossl
 from infossl.estimators.mixture import (
     mixture_entropy,
     mixture_entropy_bounds,
@@ -502,3 +503,23 @@ def test_pruned_pairs_keep_gradients():
     assert h.item() == pytest.approx(dense.item(), rel=1e-12)
     assert torch.allclose(mu.grad, mu_d.grad, rtol=1e-9, atol=1e-12)
     assert torch.allclose(cov.grad, cov_d.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_float32_rows_at_1e30_are_an_error_not_nan():
+    # squared distances of 1e30-apart means over unit components (~1e61) do not fit float32: refused
+    z = torch.randn(50, 3, generator=torch.Generator().manual_seed(0)) * 1e30
+    match = r"mixture_entropy is not finite in torch.float32: the component means lie up to \S+ standard dev"
+    with pytest.raises(ValueError, match=match):
+        infossl.entropy(z, method="mixture", sigma=1.0)
+    for call in (mixture_mutual_information, pairwise_divergence, mixture_entropy_bounds):
+        with pytest.raises(ValueError, match=r"not finite in torch.float32.*Pass float64 input"):
+            call(z, sigma=1.0)
+    # the same rows in float64 fit, and the well separated mixture reaches H(Z|C) + ln n
+    h = mixture_entropy(z.double(), sigma=1.0)
+    assert float(h) == pytest.approx(1.5 * LOG_2PI_E + math.log(50))
+
+
+def test_component_variances_too_far_apart_for_float32_are_an_error():
+    sigma = torch.tensor([1e30, 1e-30, 1.0])
+    with pytest.raises(ValueError, match=r"the smallest variance is 0 times the largest"):
+        mixture_entropy(torch.zeros(3, 2), sigma=sigma)

@@ -13,6 +13,7 @@ from infossl._validation import DegenerateInputWarning
 from infossl.estimators import bounds
 from infossl.estimators.variational import (
     ConcatCritic,
+    CriticTraining,
     SeparableCritic,
     dv_lower_bound,
     dv_mutual_information,
@@ -267,6 +268,25 @@ def test_estimator_argument_errors():
         f(x, y, batch_size=16, generator="seed")
     with pytest.raises(ValueError, match="same number of samples"):
         f(x, y[:50])
+
+
+def test_the_three_estimators_share_one_critic_training_record():
+    import dataclasses
+    import inspect
+
+    fields = [f.name for f in dataclasses.fields(CriticTraining)]
+    for name, fn in ESTIMATORS.items():
+        assert fn.__name__ == f"{name}_mutual_information"
+        options = list(inspect.signature(fn).parameters)
+        assert options == ["x", "y", *fields, "return_details"]
+        assert all(inspect.signature(fn).parameters[f].default == CriticTraining.__dataclass_fields__[f].default
+                   for f in fields)
+    assert CriticTraining(device="cpu").device == torch.device("cpu")
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        CriticTraining(steps=0)
+    with pytest.raises(ValueError, match=r"batch_size=8 needs at least 8 rows in both splits; with n=20"):
+        CriticTraining(batch_size=8).split(20)
+    assert CriticTraining(batch_size=8, test_fraction=0.5).split(20) == (10, 10)
 
 
 def test_critic_output_errors():

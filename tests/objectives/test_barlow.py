@@ -78,14 +78,13 @@ def test_errors():
         BarlowTwinsLoss(lambd=-1.0)
 
 
-def test_batch_standardize_and_its_old_spelling():
+def test_batch_standardize_and_no_old_spelling():
     from infossl import objectives
     from infossl.objectives import barlow
 
     z = torch.randn(16, 3, dtype=torch.float64) * 4 + 2
     s = objectives.batch_standardize(z)
     torch.testing.assert_close(s.mean(dim=0), torch.zeros(3, dtype=torch.float64))
-    assert "batch_standardise" not in objectives.__all__
-    for old in (objectives.batch_standardise, barlow.batch_standardise):
-        with pytest.warns(DeprecationWarning, match=r"batch_standardise is now .*\.batch_standardize"):
-            torch.testing.assert_close(old(z, eps=1e-3), objectives.batch_standardize(z, eps=1e-3), rtol=0, atol=0)
+    # biased variance var / (var + eps) per column
+    torch.testing.assert_close(s.pow(2).mean(dim=0), 1 / (1 + 1e-5 / z.var(0, unbiased=False)))
+    assert not hasattr(objectives, "batch_standardise") and not hasattr(barlow, "batch_standardise")

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from infossl.objectives import OBJECTIVES, CISSLLoss, DISSLLoss
-from infossl.objectives import dissl as dissl_module
-from infossl.objectives.dissl import HEAD_INPUTS
+from infossl.objectives._base import HEAD_INPUTS
 
 
 def rand(seed, *shape):
@@ -43,7 +42,8 @@ def test_cissl_constant_and_gradcheck():
 
 
 def test_cissl_errors():
-    with pytest.raises(ValueError, match=r"student_a and teacher_a must have the same shape; got \(4, 3\) and \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"student_a and teacher_a must have the same shape; got \(4, 3\) "
+                                         r"and \(4, 2\)"):
         CISSLLoss()(torch.ones(4, 3), torch.ones(4, 3), torch.ones(4, 2), torch.ones(4, 2))
     with pytest.raises(ValueError, match="at least 2"):
         CISSLLoss()(*(torch.ones(1, 3),) * 4)
@@ -73,7 +73,8 @@ def test_dissl_matches_reference_and_mi_identity(seed):
     cond = sum(-(p * torch.log(p)).sum(1).mean() for p in t) / 2
     kl_ts, kl_tt = distil - cond, detinv - cond
     tm = mod.last_terms
-    identity = -(1 + beta) * tm["mutual_information"] - (lam - 1 - beta) * tm["marginal_entropy"] + kl_ts + beta * kl_tt
+    identity = (-(1 + beta) * tm["mutual_information"] - (lam - 1 - beta) * tm["marginal_entropy"]
+                + kl_ts + beta * kl_tt)
     torch.testing.assert_close(tm["loss"], identity.detach(), rtol=1e-10, atol=1e-10)
 
 
@@ -81,18 +82,16 @@ def test_dissl_constant_and_gradcheck():
     g = torch.zeros(6, 10, requires_grad=True)
     value = DISSLLoss()(student_a=g, student_b=g, teacher_a=g, teacher_b=g)
     value.backward()
-    assert value.item() == pytest.approx((1 - 2.3 + 0.8) * math.log(10), abs=1e-6) and torch.isfinite(g.grad).all()
+    assert value.item() == pytest.approx((1 - 2.3 + 0.8) * math.log(10), abs=1e-6)
+    assert torch.isfinite(g.grad).all()
     args = tuple(rand(k, 5, 4).requires_grad_() for k in range(4))
     assert torch.autograd.gradcheck(lambda *a: DISSLLoss()(**dict(zip(HEAD_INPUTS, a))), args)
 
 
-def test_dissl_takes_the_cissl_order_and_warns_on_positional_calls():
+def test_dissl_takes_the_cissl_order_by_position_and_by_keyword():
     sa, sb, ta, tb = (rand(10 + k, 6, 5) for k in range(4))
     keyword = DISSLLoss()(student_a=sa, student_b=sb, teacher_a=ta, teacher_b=tb)
-    dissl_module._warned_positional.discard("DISSLLoss")
-    with pytest.warns(FutureWarning, match=r"student_a, student_b, teacher_a, teacher_b"):
-        positional = DISSLLoss()(sa, sb, ta, tb)
-    torch.testing.assert_close(positional, keyword)
+    torch.testing.assert_close(DISSLLoss()(sa, sb, ta, tb), keyword, rtol=0, atol=0)
     swapped = DISSLLoss()(student_a=ta, student_b=tb, teacher_a=sa, teacher_b=sb)
     assert not torch.allclose(swapped, keyword)  # the order matters, so the test above can fail
     with pytest.raises(TypeError, match="missing"):
@@ -115,7 +114,8 @@ def test_dissl_warns_below_collapse_threshold():
 
 
 def test_dissl_errors():
-    with pytest.raises(ValueError, match=r"teacher_a and student_a must have the same shape; got \(4, 3\) and \(4, 5\)"):
+    with pytest.raises(ValueError, match=r"student_a and teacher_a must have the same shape; got \(4, 5\) "
+                                         r"and \(4, 3\)"):
         DISSLLoss()(student_a=torch.ones(4, 5), student_b=torch.ones(4, 5), teacher_a=torch.ones(4, 3),
                     teacher_b=torch.ones(4, 3))
     with pytest.raises(ValueError, match="teacher_temperature must be in"):

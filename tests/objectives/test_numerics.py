@@ -1,6 +1,7 @@
 """Loss numerics: half precision, large logit scale, non-finite and absurd-scale batches."""
 
 import math
+import re
 import warnings
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 
 from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss,
                                 VICRegLoss)
+from infossl.objectives import NonFiniteGradientWarning, ViewLoss
 from infossl.objectives._numerics import NonFiniteLossWarning, unit_rows
 from infossl.objectives.derived import ENTROPIES
 
@@ -127,11 +129,12 @@ def test_nan_input_warns_naming_the_view(make):
     b = b.detach().clone()
     b[3, 1] = math.nan
     loss_fn = make()
-    if getattr(loss_fn, "entropy", "vicreg") != "vicreg":  # the estimators validate their input: a clear error
+    if getattr(loss_fn, "entropy", "vicreg") != "vicreg":  # the estimators validate their input: an error
         with pytest.raises(ValueError, match=r"1 NaN and 0 infinite values \(first at row 3, column 1\)"):
             loss_fn(a, b)
         return
-    with pytest.warns(NonFiniteLossWarning, match=r"z_b holds 1 NaN and 0 infinite values \(first at \(3, 1\)\)"):
+    match = r"z_b holds 1 NaN and 0 infinite values \(first at \(3, 1\)\)"
+    with pytest.warns(NonFiniteLossWarning, match=match):
         loss = loss_fn(a, b)
     assert not torch.isfinite(loss)
 
@@ -162,3 +165,45 @@ def test_finite_loss_emits_no_warning():
         warnings.simplefilter("error")
         for make in VIEW_LOSSES[:3]:
             make()(a, b)
+
+
+@pytest.mark.parametrize("make", [VICRegLoss] + VIEW_LOSSES[3:], ids=["vicreg"] + VIEW_IDS[3:])
+def test_float16_at_scale_1e4_gives_finite_gradients_or_names_the_overflow(make):
+    a, b = _views(32, 8, torch.float16, scale=1e4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss = make()(a, b)
+        assert bool(torch.isfinite(loss))
+        loss.backward()
+    named = [str(w.message) for w in caught if issubclass(w.category, NonFiniteGradientWarning)]
+    if all(bool(torch.isfinite(x.grad).all()) for x in (a, b)):
+        assert named == []
+    else:  # the covariance term's float32 gradient (about 1e9 here) cannot be held by float16
+        assert len(named) == 1 and re.search(r"gradient with respect to z_a reaches \S+ in torch\.float32, "
+                                             r"beyond the torch\.float16 range \(6\.55e\+04\)", named[0])
+    if make is VICRegLoss:  # the overflowing case is exercised, so the branch above can fail
+        assert named
+
+
+def test_finite_loss_with_a_nan_gradient_warns_in_the_backward_pass():
+    class Distance(ViewLoss):  # mean Euclidean distance: its gradient is 0/0 where the views coincide
+        def terms(self, z_a, z_b):
+            return {"loss": (z_a - z_b).pow(2).sum(dim=1).sqrt().mean()}
+
+    a, _ = _views(8, 3, torch.float64)
+    b = a.detach().clone().requires_grad_()
+    loss = Distance()(a, b)
+    assert float(loss) == 0.0
+    match = r"Distance is finite \(0\) but its gradient is not: the gradient with respect to z_a holds 24 NaN"
+    with pytest.warns(NonFiniteGradientWarning, match=match):
+        loss.backward()
+    assert torch.isnan(a.grad).all()  # passed on unchanged: the training loop sees what autograd computed
+
+
+def test_a_non_finite_loss_is_reported_once_not_again_for_its_gradient():
+    a, b = _views(16, 4, torch.float32)
+    b = b.detach().clone()
+    b[0, 0] = math.inf
+    with pytest.warns(NonFiniteLossWarning) as caught:
+        VICRegLoss()(a, b).backward()
+    assert not any(issubclass(w.category, NonFiniteGradientWarning) for w in caught)

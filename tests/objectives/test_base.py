@@ -1,5 +1,6 @@
-"""2-rank gloo runs on the CPU: value and gradient of each gathered loss against the global batch.
+"""The loss template: one prelude for every loss, the formula in ``terms``; and its gathering step.
 
+Gathering, 2-rank gloo runs on the CPU: value and gradient of each gathered loss against the global batch.
 Convention checked (the one DistributedDataParallel relies on): the mean over ranks of the per-rank
 losses equals the single-process loss on the global batch, and each rank's gradient for its own rows is
 world_size times the global-batch gradient for those rows (DDP's averaging divides it back).
@@ -10,8 +11,79 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from infossl.objectives import (BarlowTwinsLoss, CISSLLoss, DISSLLoss, InfoNCELoss, InfoVICRegLoss, VICRegLoss,
-                                gather_with_grad)
+from infossl.objectives import (OBJECTIVES, BarlowTwinsLoss, CISSLLoss, DISSLLoss, HeadLoss, InfoNCELoss,
+                                InfoVICRegLoss, Loss, VICRegLoss, ViewLoss, gather_with_grad)
+from infossl.objectives._base import HEAD_INPUTS, VIEW_INPUTS, check_view_pair
+
+
+class Gap(ViewLoss):
+    """Mean squared difference, with the dtype and the autocast state its terms saw."""
+
+    def terms(self, z_a, z_b):
+        self.seen = (z_a.dtype, torch.is_autocast_enabled("cpu"))
+        gap = (self.gather(z_a) - self.gather(z_b)).pow(2).mean()
+        return {"gap": gap, "loss": 2 * gap}
+
+
+def test_every_objective_is_a_template_loss_with_the_declared_inputs():
+    for cls in OBJECTIVES.values():
+        assert issubclass(cls, ViewLoss if cls.inputs == "views" else HeadLoss)
+    assert (ViewLoss.inputs, HeadLoss.inputs) == ("views", "heads")
+    assert VIEW_INPUTS == ("z_a", "z_b")
+    assert HEAD_INPUTS == ("student_a", "student_b", "teacher_a", "teacher_b")
+
+
+def test_the_base_needs_terms():
+    with pytest.raises(TypeError, match="abstract"):
+        ViewLoss()
+    with pytest.raises(TypeError, match="abstract"):
+        Loss()
+
+
+def test_a_new_loss_gets_the_prelude():
+    a = torch.randn(6, 3, dtype=torch.float16, requires_grad=True)
+    b = torch.randn(6, 3, dtype=torch.float16)
+    loss_fn = Gap()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = loss_fn(a, b)
+    assert loss_fn.seen == (torch.float32, False)  # promoted, autocast off
+    assert loss.dtype == torch.float32
+    ref = 2 * (a.detach().float() - b.float()).pow(2).mean()
+    assert torch.equal(loss.detach(), ref)
+    assert set(loss_fn.last_terms) == {"gap", "loss"} and not loss_fn.last_terms["loss"].requires_grad
+    loss.backward()
+    assert a.grad.dtype == torch.float16
+    assert loss_fn.rank_and_world() == (0, 1)  # no process group: gathering is a no-op
+    with pytest.raises(ValueError, match=r"z_a and z_b must have the same shape; got \(6, 3\) and \(5, 3\)"):
+        loss_fn(a, b[:5])
+
+
+def test_check_view_pair_errors():
+    check_view_pair(torch.ones(4, 3), torch.ones(4, 3))
+    with pytest.raises(TypeError, match="s must be a torch.Tensor, got list"):
+        check_view_pair([[1.0]], torch.ones(4, 3), names=("s", "t"))
+    with pytest.raises(TypeError, match="z_b must have a floating dtype, got torch.int64"):
+        check_view_pair(torch.ones(4, 3), torch.ones(4, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"z_a must be 2-D \(batch, dim\); got shape \(4,\)"):
+        check_view_pair(torch.ones(4), torch.ones(4))
+    with pytest.raises(ValueError, match="batch size must be at least 2 .*got 1"):
+        check_view_pair(torch.ones(1, 3), torch.ones(1, 3))
+
+
+def test_head_losses_take_the_four_inputs_by_name_or_position():
+    class Sum(HeadLoss):
+        student_batchnorm = False
+
+        def terms(self, student_a, student_b, teacher_a, teacher_b):
+            return {"loss": (student_a + 2 * student_b + 3 * teacher_a + 4 * teacher_b).sum()}
+
+    xs = [torch.full((2, 1), float(k)) for k in range(4)]
+    assert float(Sum()(*xs)) == float(Sum()(**dict(zip(HEAD_INPUTS, xs)))) == 2 * (0 + 2 + 6 + 12)
+    with pytest.raises(ValueError, match=r"student_a and teacher_a must have the same shape"):
+        Sum()(xs[0], xs[1], torch.ones(2, 2), torch.ones(2, 2))
+
+
+# ---------------------------------------------------------------------------- gathering
 
 WORLD = 2
 N_LOCAL, DIM = 8, 5
@@ -24,7 +96,8 @@ class _Heads(torch.nn.Module):
         self.loss = loss
 
     def forward(self, x, y):
-        return self.loss(student_a=x, student_b=y, teacher_a=torch.tanh(1.5 * x), teacher_b=torch.tanh(1.5 * y))
+        return self.loss(student_a=x, student_b=y, teacher_a=torch.tanh(1.5 * x),
+                         teacher_b=torch.tanh(1.5 * y))
 
 
 CASES = {
