@@ -4,7 +4,7 @@
 library's public functions reach a warning through a varying depth of helpers (decorators, dispatch, the
 ``details=True`` checks), so a fixed level lands on one of infossl's own files, where the user can neither
 read the cause nor filter it by module. :func:`warn` walks the stack instead and attributes the warning to
-the first frame outside the ``infossl`` package: the user's line.
+the first frame outside the ``infossl`` package (and torch's frames above it): the user's line.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ __all__ = ["warn"]
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def _is_internal(filename: str) -> bool:
-    return os.path.abspath(filename).startswith(PACKAGE_DIR)
+def _is_internal(frame) -> bool:
+    """A frame of infossl's own files, or of torch's (a loss's backward hook runs under the autograd engine,
+    a forward under ``nn.Module.__call__``: the user's line is behind them)."""
+    if os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE_DIR):
+        return True
+    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "torch"
 
 
 def caller_stacklevel() -> int:
@@ -29,7 +33,7 @@ def caller_stacklevel() -> int:
     frame outside the infossl package (the caller itself counts as level 1)."""
     frame = sys._getframe(1)  # the caller of this function: level 1 from its point of view
     level = 1
-    while _is_internal(frame.f_code.co_filename) and frame.f_back is not None:
+    while _is_internal(frame) and frame.f_back is not None:
         frame = frame.f_back
         level += 1
     return level

@@ -13,7 +13,6 @@ PACKAGES = ["infossl", "infossl.cli", "infossl.deterministic", "infossl.diagnost
             "infossl.integrations", "infossl.io", "infossl.models", "infossl.objectives", "infossl.spectral",
             "infossl.synthetic", "infossl.training"]
 #: Deprecated aliases that stay importable for one release and must not be exported.
-DEPRECATED = {"infossl.objectives": {"batch_standardise"}}
 
 
 def _all(package):
@@ -37,16 +36,6 @@ def test_all_has_no_duplicates_and_only_public_existing_names(package):
         for name in names:
             assert hasattr(module, name), f"{package}.{name}"
             assert getattr(getattr(module, name), "__deprecated__", None) is None, f"{package}.{name}"
-
-
-@pytest.mark.parametrize("package", sorted(DEPRECATED))
-def test_deprecated_aliases_stay_importable_but_unexported(package):
-    module = importlib.import_module(package)
-    for name in DEPRECATED[package]:
-        assert name not in module.__all__
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            assert getattr(module, name) is not None
 
 
 def test_internal_helpers_left_the_exports_but_stay_importable():

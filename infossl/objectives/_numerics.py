@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
-import warnings
 from typing import Iterator, Optional
 
 import torch
+
+from infossl._warnings import warn
 
 
 class NonFiniteLossWarning(RuntimeWarning):
@@ -67,16 +67,6 @@ def autocast_disabled(device: torch.device) -> Iterator[None]:
         yield
 
 
-def _user_stacklevel() -> int:
-    """``stacklevel`` for a warning issued by the caller of this function that points at the first frame
-    outside infossl and torch: the user's ``loss(...)`` or ``loss.backward()`` line, not ``nn.Module``'s or
-    the autograd engine's."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("infossl", "torch"):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _describe(name: str, t: torch.Tensor) -> str:
     t = t.detach()
     n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
@@ -102,8 +92,7 @@ def check_loss(loss: torch.Tensor, owner: str, inputs: dict[str, torch.Tensor], 
         causes = [f"{name} reaches magnitude {top:.3g}; the loss's statistics (powers up to {power} of the "
                   f"entries) exceed the {loss.dtype} range ({finfo.max:.3g}). Normalise or clip the "
                   "embeddings (or compute in float64)"]
-    warnings.warn(f"{owner} is {float(loss.detach()):g}: " + "; ".join(causes), NonFiniteLossWarning,
-                  stacklevel=_user_stacklevel())
+    warn(f"{owner} is {float(loss.detach()):g}: " + "; ".join(causes), NonFiniteLossWarning)
     return False
 
 
@@ -160,10 +149,9 @@ class GradientWatch:
                               f"{name}'s own dtype")
         if causes:
             value = math.nan if self.loss is None else float(self.loss)
-            warnings.warn(f"{self.owner} is finite ({value:g}) but its gradient is not: "
+            warn(f"{self.owner} is finite ({value:g}) but its gradient is not: "
                           + "; ".join(causes) + ". Normalise or clip the embeddings, or compute the loss on "
-                          "float32 (or float64) inputs", NonFiniteGradientWarning,
-                          stacklevel=_user_stacklevel())
+                          "float32 (or float64) inputs", NonFiniteGradientWarning)
 
 
 def _gradient_stats(g: torch.Tensor) -> torch.Tensor:
