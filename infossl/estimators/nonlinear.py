@@ -254,7 +254,7 @@ def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple
 
 
 def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None, hidden: int = 128, depth: int = 2,
-                        pca_dim: int = 64, reading: str = "corrected-ksg", train_fraction: float = 0.5,
+                        pca_dim: int = 32, reading: str = "corrected-ksg", train_fraction: float = 0.5,
                         stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
                         batch_size: int = 512, lr: float = 2e-3, k: int = 3, duplicates: str = "auto",
                         random_state: Union[None, int, np.random.Generator] = 0,
@@ -273,8 +273,10 @@ def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int]
         10-class problem and latents of up to 10 dimensions.
     hidden, depth : int, default 128, 2
         Width and number of hidden layers of each encoder.
-    pca_dim : int, default 64
-        Leading principal components of each side fed to its encoder (fitted on the fit rows).
+    pca_dim : int, default 32
+        Leading principal components of each side fed to its encoder (fitted on the fit rows). Fewer inputs
+        overfit less: on the saturating 4 -> 512 family (n = 10^4, truth 2.04) 16, 32, 64 and 128 components
+        read 1.94, 1.92, 1.81 and 1.66.
     reading : {"corrected-ksg", "ksg", "gaussian"}
         Estimator applied to the held-out latents.
     train_fraction : float in (0, 1), default 0.5
