@@ -450,7 +450,8 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     m = max(1, min(m, sx.shape[1], sy.shape[1]))
     timing["dimension"] = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    f, g = _Encoder(sx.shape[1], hidden, depth, m), _Encoder(sy.shape[1], hidden, depth, m)
+    with torch.random.fork_rng(devices=[]):  # nn.Linear draws a default init from the global generator
+        f, g = _Encoder(sx.shape[1], hidden, depth, m), _Encoder(sy.shape[1], hidden, depth, m)
     _seeded_init(f, gen)
     _seeded_init(g, gen)
     f, g = f.to(dev), g.to(dev)
