@@ -114,6 +114,9 @@ class NonlinearResult:
         the held-out one means the encoders memorised their rows.
     canonical_stop : list of float
         Canonical correlations of the latents on the stopping rows, largest first.
+    consistent : bool
+        False when the held-out Gaussian MI is below half the stopping rows' (minus 0.05 nats): the encoders
+        do not carry over to the held-out rows, and ``notes`` says so.
     """
 
     value: float
@@ -134,6 +137,7 @@ class NonlinearResult:
     n_heldout: int = 0
     seconds: float = 0.0
     device: str = "cpu"
+    consistent: bool = True
     notes: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
 
@@ -479,6 +483,14 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
         res.gaussian_fit = float(_gaussian_mi_of(fx[fit_c], gy[fit_c], ridge=0.0))
         res.gaussian_stop = best
         res.gaussian_heldout = float(_gaussian_mi_of(fx[held], gy[held], ridge=0.0))
+    if res.gaussian_heldout < 0.5 * res.gaussian_stop - 0.05:
+        # The stopping rows are unseen by the gradient steps too: a held-out value far below theirs means the
+        # encoders extrapolate badly on some held-out rows (measured on a helix at n = 5000: 0.06 against
+        # 2.22 nats, and the reading fell to half the truth), so the value is not a reading of the fit.
+        res.consistent = False
+        res.notes.append(f"held-out Gaussian MI of the latents {res.gaussian_heldout:.3f} is far below the "
+                         f"stopping rows' {res.gaussian_stop:.3f}: the encoders do not generalise to the "
+                         "held-out rows; the value is likely too low")
     if not kept:
         res.interval = (0.0, 0.0)
         res.notes.append(f"no latent direction above the noise level {_NOISE_SIGMAS}/sqrt({n_stop}) on the "
