@@ -26,6 +26,10 @@ ambient rows; duplicates raise, recorded as an error), ``nonlinear``
 
     python benchmarks/realdata.py --quick   # four small cases
     python benchmarks/realdata.py           # every family, writes results/realdata.csv and realdata.png
+    python benchmarks/realdata.py --split held-out --n-curved 3000 --ksg-max-dim 70 \
+        --out benchmarks/results/realdata_heldout.csv       # the committed held-out run (and development)
+    python benchmarks/realdata.py --summarize benchmarks/results/realdata_development.csv \
+        benchmarks/results/realdata_heldout.csv            # summary + results/realdata.png
 """
 
 from __future__ import annotations
@@ -154,6 +158,7 @@ def label_channel_pair(source: str, rep: str, truth: float, n: int, seed: int, a
     aug = infossl.training.Augmentation(shift=0 if source == "digits" else 1, rotation=5.0, scale=0.05,
                                         noise=0.02, cutout=0)
     xi, yi = aug(images[ix], g), aug(images[iy], g)
+    net = trained_backbone(args.train_epochs) if rep == "trained" else None  # trains: outside no_grad
     with torch.no_grad():
         if rep == "raw":
             fx, fy = xi.flatten(1), yi.flatten(1)
@@ -161,7 +166,6 @@ def label_channel_pair(source: str, rep: str, truth: float, n: int, seed: int, a
             net = random_cnn(tuple(images.shape[-2:]), seed=1234)
             fx, fy = net(xi), net(yi)
         else:
-            net = trained_backbone(args.train_epochs)
             fx, fy = infossl.training.embed(net, xi), infossl.training.embed(net, yi)
     return fx.double().numpy(), fy.double().numpy(), channel_mi(eps)
 
@@ -310,7 +314,19 @@ def main(argv=None) -> None:
     p.add_argument("--ksg-max-dim", type=int, default=300, help="plain KSG only up to this many dims a side")
     p.add_argument("--split", choices=("all", "development", "held-out"), default="all")
     p.add_argument("--out", default=None)
+    p.add_argument("--skip", type=int, default=0, help="leave out the first SKIP cases of the plan (resume)")
+    p.add_argument("--summarize", nargs="+", metavar="CSV", default=None,
+                   help="print the summary of these result CSVs, plot them together (results/realdata.png) "
+                        "and exit")
     args = p.parse_args(argv)
+    if args.summarize:
+        df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=["", "nan"]) for f in args.summarize])
+        df["error"] = df["error"].fillna("")
+        for col in ("covered", "off_by_20pct", "warned", "within_target"):
+            df[col] = df[col].map(lambda v: v if isinstance(v, bool) else {"True": True, "False": False}.get(v))
+        print(summarize(df))
+        _plot(df, os.path.join(os.path.dirname(__file__), "results", "realdata.png"), str(df.machine.iloc[0]))
+        return
     args.methods = args.methods.split(",")
     args.n_images = args.n_images or (1500 if args.quick else 2000)
     args.n_curved = args.n_curved or (3000 if args.quick else 5000)
@@ -320,6 +336,7 @@ def main(argv=None) -> None:
     plan = [(c, "development" if c in DEVELOPMENT else "held-out") for c in QUICK] if args.quick else \
         [(c, "development") for c in DEVELOPMENT] * (args.split != "held-out") + \
         [(c, "held-out") for c in HELD_OUT] * (args.split != "development")
+    plan = plan[args.skip:]
     tag = machine() + f"; load_at_start={os.getloadavg()[0]:.2f}"
     print(tag, flush=True)
     rows: list[dict] = []
