@@ -296,8 +296,9 @@ def _plot(df: pd.DataFrame, path: str, tag: str) -> None:
         ax.fill_between([0, top], [-0.1, 0.9 * top], [0.1, 1.1 * top], color="green", alpha=0.1)
         ax.set_title(f"{split} families", fontsize=10)
         ax.set_xlabel("true I(X;Y), nats")
+        if len(part):
+            ax.legend(fontsize=8)
     axes[0].set_ylabel("estimate, nats")
-    axes[0].legend(fontsize=8)
     axes[0].text(0.0, -0.14, tag, transform=axes[0].transAxes, fontsize=6)
     fig.tight_layout()
     save_figure_atomic(fig, path, dpi=110)
