@@ -129,7 +129,7 @@ _TRAINED: dict[str, torch.nn.Module] = {}
 
 
 def trained_backbone(epochs: int) -> torch.nn.Module:
-    """The backbone (128-d) of a short ``infossl train`` run on the digits (default objective), in a temp dir."""
+    """The 128-d backbone of a short ``infossl train`` run on the digits (default objective, temp dir)."""
     key = f"e{epochs}"
     if key not in _TRAINED:
         from infossl.training import TrainConfig, train
@@ -324,7 +324,8 @@ def main(argv=None) -> None:
         df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=["", "nan"]) for f in args.summarize])
         df["error"] = df["error"].fillna("")
         for col in ("covered", "off_by_20pct", "warned", "within_target"):
-            df[col] = df[col].map(lambda v: v if isinstance(v, bool) else {"True": True, "False": False}.get(v))
+            as_bool = {"True": True, "False": False}
+            df[col] = df[col].map(lambda v: v if isinstance(v, bool) else as_bool.get(v))
         print(summarize(df))
         _plot(df, os.path.join(os.path.dirname(__file__), "results", "realdata.png"), str(df.machine.iloc[0]))
         return

@@ -1,9 +1,11 @@
-r"""Nonlinear latent mutual information: held-out neural encodings of each side, then a low-dimensional reading.
+r"""Nonlinear latent mutual information: held-out neural encodings of each side, then a low-dimensional
+reading.
 
 The linear latent route (:mod:`~infossl.estimators.latent`) finds the information-bearing latent when a
 *linear* projection of the leading principal components carries it. Real encoders give no such guarantee:
 information sits on curved sets (saturating maps, helices) or in class clusters. Here each side gets a small
-neural encoder, :math:`f: \mathbb R^{d_x} \to \mathbb R^m`, :math:`g: \mathbb R^{d_y} \to \mathbb R^m`, trained
+neural encoder, :math:`f: \mathbb R^{d_x} \to \mathbb R^m`, :math:`g: \mathbb R^{d_y} \to \mathbb R^m`,
+trained
 to make :math:`f(X)` and :math:`g(Y)` maximally dependent, in the spirit of latent MI (Gowri et al. 2024 [1]),
 which learns low-dimensional cross-predictive embeddings and reads them with KSG.
 
@@ -235,7 +237,8 @@ def _cca(a: torch.Tensor, b: torch.Tensor, ridge: float = 1e-6
     n = a.shape[0]
 
     def inv_sqrt(c: torch.Tensor) -> torch.Tensor:
-        w, v = torch.linalg.eigh(c + ridge * torch.eye(c.shape[0], dtype=c.dtype, device=c.device) * c.trace())
+        eye = torch.eye(c.shape[0], dtype=c.dtype, device=c.device)
+        w, v = torch.linalg.eigh(c + ridge * eye * c.trace())
         return v @ torch.diag(w.clamp_min(1e-12).rsqrt()) @ v.T
 
     wa, wb = inv_sqrt(ac.T @ ac / (n - 1)), inv_sqrt(bc.T @ bc / (n - 1))
@@ -257,7 +260,8 @@ def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple
     return (value - half, value + half), {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
 
 
-def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None, hidden: int = 128, depth: int = 2,
+def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None, hidden: int = 128,
+                        depth: int = 2,
                         pca_dim: int = 32, reading: str = "corrected-ksg", train_fraction: float = 0.5,
                         stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
                         batch_size: int = 512, lr: float = 2e-3, k: int = 3, duplicates: str = "auto",
@@ -353,7 +357,8 @@ def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int]
         res = NonlinearResult(value=value, interval=_discrete_interval(value, cx, cy, rng), mode="discrete",
                               reading="plug-in (Miller-Madow)", n_rows=n_rows, n_distinct_pairs=n_distinct,
                               seconds=time.perf_counter() - start, device="cpu",
-                              notes=[f"discrete: {cx.max() + 1} and {cy.max() + 1} distinct rows in {n_rows}"])
+                              notes=[f"discrete: {cx.max() + 1} and {cy.max() + 1} distinct rows in "
+                                     f"{n_rows}"])
         return res if details else boundary.finish(torch.as_tensor(value, dtype=torch.float64))
     notes = []
     if n_distinct < n_rows:
@@ -378,8 +383,8 @@ def _discrete_interval(value: float, cx: np.ndarray, cy: np.ndarray, rng: np.ran
 
 
 def _train(f: nn.Module, g: nn.Module, opt: torch.optim.Optimizer, sx: torch.Tensor, sy: torch.Tensor,
-           fit: torch.Tensor, stop: torch.Tensor, bs: int, max_epochs: int, patience: int, gen: torch.Generator,
-           dev: torch.device) -> tuple[float, Any, int, int]:
+           fit: torch.Tensor, stop: torch.Tensor, bs: int, max_epochs: int, patience: int,
+           gen: torch.Generator, dev: torch.device) -> tuple[float, Any, int, int]:
     """Adam on minus the batch Gaussian MI of (f, g) over the fit rows; returns the best stopping-row
     Gaussian MI, the encoders' states at it, its epoch and the last epoch."""
     best, best_state, best_epoch, epoch = -math.inf, None, 0, 0
@@ -419,9 +424,10 @@ def _single_thread(dev: torch.device):
         torch.set_num_threads(before)
 
 
-def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hidden: int, depth: int, pca_dim: int,
-                     reading: str, train_fraction: float, stop_fraction: float, max_epochs: int, patience: int,
-                     batch_size: int, lr: float, k: int, rng: np.random.Generator, dev: torch.device
+def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hidden: int, depth: int,
+                     pca_dim: int, reading: str, train_fraction: float, stop_fraction: float, max_epochs: int,
+                     patience: int, batch_size: int, lr: float, k: int, rng: np.random.Generator,
+                     dev: torch.device
                      ) -> NonlinearResult:
     from infossl.estimators.corrected import corrected_ksg_mutual_information
     from infossl.estimators.gaussian import gaussian_mutual_information
@@ -431,7 +437,8 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     n_fit = int(round(n * train_fraction))
     n_stop = int(round(n_fit * stop_fraction))
     if min(n_fit - n_stop, n_stop, n - n_fit) < 50:
-        raise ValueError(f"n={n} distinct rows with train_fraction={train_fraction}, stop_fraction={stop_fraction} "
+        raise ValueError(f"n={n} distinct rows with train_fraction={train_fraction}, "
+                         f"stop_fraction={stop_fraction} "
                          f"give {n_fit - n_stop} fit, {n_stop} stopping and {n - n_fit} held-out rows; each "
                          "needs at least 50")
     t0 = time.perf_counter()
@@ -476,7 +483,8 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     ca, cb = (fx - ma) @ rot_a, (gy - mb) @ rot_b  # (n, m): canonical variates, fit-row orientation
     rho_stop = [float(torch.corrcoef(torch.stack([ca[stop_c, j], cb[stop_c, j]]))[0, 1]) for j in range(m)]
     kept = [j for j in range(m) if rho_stop[j] > _NOISE_SIGMAS / math.sqrt(n_stop)]
-    res = NonlinearResult(value=0.0, reading=reading, latent_dim=len(kept), epochs=epoch, best_epoch=best_epoch,
+    res = NonlinearResult(value=0.0, reading=reading, latent_dim=len(kept), epochs=epoch,
+                          best_epoch=best_epoch,
                           n_fit=fit.numel(), n_stop=n_stop, n_heldout=held.size, device=str(dev),
                           canonical_stop=sorted(rho_stop, reverse=True))
     with torch.no_grad():
