@@ -22,7 +22,7 @@ the HELD-OUT list was fixed before any choice and is reported separately (``spli
 
 Methods in the same run: ``auto`` (``details=True``: route, interval, warnings), plain ``ksg`` (k = 3 on the
 ambient rows; duplicates raise, recorded as an error), ``nonlinear``
-(:func:`infossl.estimators.nonlinear.nonlinear_latent_mi`, details: interval, latent dimension).
+(:func:`infossl.estimators.nonlinear.nonlinear_mutual_information`, details: interval, latent dimension).
 
     python benchmarks/realdata.py --quick   # four small cases
     python benchmarks/realdata.py           # every family, writes results/realdata.csv and realdata.png
@@ -49,7 +49,7 @@ import torch
 from scipy.stats import norm
 
 import infossl
-from infossl.estimators.nonlinear import nonlinear_latent_mi
+from infossl.estimators.nonlinear import nonlinear_mutual_information
 from infossl.io import save_figure_atomic, write_text_atomic
 
 # (name, source, representation, truth target, dup)
@@ -227,7 +227,7 @@ def run_case(case, split: str, seed: int, args) -> list[dict]:
                 elif method == "ksg":
                     value = infossl.mutual_information(x, y, method="ksg")
                 else:
-                    r = nonlinear_latent_mi(x, y, details=True, random_state=seed)
+                    r = nonlinear_mutual_information(x, y, details=True, random_state=seed)
                     value, (lo, hi) = r.value, r.interval
                     route = f"nonlinear-{r.mode}"
                     extra = dict(latent_dim=r.latent_dim, gaussian_heldout=r.gaussian_heldout,

@@ -27,6 +27,8 @@ from infossl.estimators.intrinsic import intrinsic_dimension, mle_dimension, two
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 from infossl.estimators.labels import label_mutual_information
 from infossl.estimators.latent import latent_mutual_information
+from infossl.estimators.nonlinear import (NonlinearResult, discrete_mutual_information,
+                                          nonlinear_mutual_information)
 from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
                                         pairwise_divergence)
@@ -35,13 +37,14 @@ from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_mu
                                             infonce_mutual_information, nwj_mutual_information)
 
 __all__ = [
-    "ConcatCritic", "EstimateResult", "ReliabilityWarning", "SeparableCritic", "copula_entropy",
-    "copula_mutual_information", "copula_scores", "corrected_knn_entropy", "corrected_ksg_mutual_information",
-    "dv_lower_bound", "dv_mutual_information", "entropy", "gaussian_entropy", "gaussian_mutual_information",
+    "ConcatCritic", "EstimateResult", "NonlinearResult", "ReliabilityWarning", "SeparableCritic",
+    "copula_entropy", "copula_mutual_information", "copula_scores", "corrected_knn_entropy",
+    "corrected_ksg_mutual_information", "discrete_mutual_information", "dv_lower_bound",
+    "dv_mutual_information", "entropy", "gaussian_entropy", "gaussian_mutual_information",
     "infonce_lower_bound", "infonce_mutual_information", "intrinsic_dimension", "knn_entropy",
     "ksg_mutual_information", "label_mutual_information", "latent_mutual_information", "logdet_entropy",
     "matrix_entropy", "mixture_entropy", "mixture_entropy_bounds", "mixture_mutual_information",
-    "mle_dimension", "mutual_information", "normal_scores", "nwj_lower_bound", "nwj_mutual_information",
-    "pairwise_divergence", "renyi_entropy", "renyi_mutual_information", "shrink_covariance",
-    "twonn_dimension", "wishart_logdet_bias",
+    "mle_dimension", "mutual_information", "nonlinear_mutual_information", "normal_scores",
+    "nwj_lower_bound", "nwj_mutual_information", "pairwise_divergence", "renyi_entropy",
+    "renyi_mutual_information", "shrink_covariance", "twonn_dimension", "wishart_logdet_bias",
 ]

@@ -78,15 +78,15 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
-from scipy.stats import t as student_t
 from torch import nn
 
 from infossl._backend import ArrayLike
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
-from infossl.estimators.intrinsic import twonn_dimension
-from infossl.estimators.latent import ID_SAMPLES, latent_dimension_for, whitened_scores
+from infossl.estimators.intrinsic import ID_ROWS, twonn_dimension
+from infossl.estimators.latent import latent_dimension_for, whitened_scores
+from infossl.estimators.reliability import subsample_interval
 
-__all__ = ["NonlinearResult", "nonlinear_latent_mi", "discrete_mutual_information"]
+__all__ = ["NonlinearResult", "nonlinear_mutual_information", "discrete_mutual_information"]
 
 _READINGS = ("corrected-ksg", "ksg", "gaussian")
 _DUPLICATES = ("auto", "copies", "discrete")
@@ -98,7 +98,7 @@ _NOISE_SIGMAS = 3.0        # a canonical direction is kept when its stopping-row
 
 @dataclass
 class NonlinearResult:
-    """What :func:`nonlinear_latent_mi` computed (``details=True``).
+    """What :func:`nonlinear_mutual_information` computed (``details=True``).
 
     Attributes
     ----------
@@ -256,17 +256,18 @@ def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple
         pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
     se = math.sqrt(pooled / dof)
     drift = value - float(np.mean(halves))
-    half = float(student_t.ppf(0.975, dof)) * se + abs(drift)
-    return (value - half, value + half), {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
+    spread = {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
+    return subsample_interval(value, se, drift, dof), spread
 
 
-def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None, hidden: int = 128,
-                        depth: int = 2,
-                        pca_dim: int = 32, reading: str = "corrected-ksg", train_fraction: float = 0.5,
-                        stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
-                        batch_size: int = 512, lr: float = 2e-3, k: int = 3, duplicates: str = "auto",
-                        random_state: Union[None, int, np.random.Generator] = 0,
-                        device: Union[None, str, torch.device] = None, details: bool = False):
+def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None,
+                                 hidden: int = 128, depth: int = 2, pca_dim: int = 32,
+                                 reading: str = "corrected-ksg", train_fraction: float = 0.5,
+                                 stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
+                                 batch_size: int = 512, lr: float = 2e-3, k: int = 3,
+                                 duplicates: str = "auto",
+                                 random_state: Union[None, int, np.random.Generator] = 0,
+                                 device: Union[None, str, torch.device] = None, details: bool = False):
     r"""MI of held-out nonlinear (neural) encodings of x and y, in nats: an estimate of a data-processing
     lower bound of I(X; Y).
 
@@ -321,7 +322,7 @@ def nonlinear_latent_mi(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int]
     >>> u = rng.standard_normal((4000, 1)); v = 0.8 * u + 0.6 * rng.standard_normal((4000, 1))
     >>> x = np.hstack([np.tanh(2 * u), np.tanh(2 * u) ** 3, np.sinh(u)])   # injective in u, no linear copy
     >>> y = np.hstack([np.arctan(3 * v), np.exp(v)])
-    >>> mi = nonlinear_latent_mi(x, y, device="cpu")                        # truth -log(0.6) = 0.511
+    >>> mi = nonlinear_mutual_information(x, y, device="cpu")                        # truth -log(0.6) = 0.511
     >>> bool(abs(mi - 0.511) < 0.08)
     True
     """
@@ -455,9 +456,9 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     timing["pca"] = time.perf_counter() - t0
     if m is None:
         seed = int(rng.integers(2**31))
-        ids = [twonn_dimension(t[fit_all.to(t.device)], max_samples=ID_SAMPLES, random_state=seed).value
+        ids = [twonn_dimension(t[fit_all.to(t.device)], max_samples=ID_ROWS, random_state=seed).value
                for t in (tx, ty)]
-        m = min(MAX_LATENT, latent_dimension_for(*ids, min(n_fit, ID_SAMPLES), random_state=seed))
+        m = min(MAX_LATENT, latent_dimension_for(*ids, min(n_fit, ID_ROWS), random_state=seed))
     m = max(1, min(m, sx.shape[1], sy.shape[1]))
     timing["dimension"] = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))

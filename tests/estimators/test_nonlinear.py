@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from infossl.estimators.nonlinear import NonlinearResult, discrete_mutual_information, nonlinear_latent_mi
+from infossl.estimators.nonlinear import (NonlinearResult, discrete_mutual_information,
+                                          nonlinear_mutual_information)
 
 # Small, fast settings: the encoders train for at most 40 epochs
 FAST = dict(max_epochs=40, patience=10, hidden=32)
@@ -50,7 +51,7 @@ def test_discrete_rows_are_symbols_and_invariant_to_relabelling():
 
 def test_curved_pair_is_read_within_tolerance():
     x, y, truth = _curved_pair(4000, 0.8, 0)
-    res = nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", random_state=0, details=True, **FAST)
+    res = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", random_state=0, details=True, **FAST)
     assert isinstance(res, NonlinearResult)
     # truth 0.511; the held-out reading on 2000 rows has sd about 0.03 and the encoders lose a little
     assert abs(res.value - truth) < 0.1
@@ -61,8 +62,9 @@ def test_curved_pair_is_read_within_tolerance():
 
 def test_invariant_to_injective_maps_of_each_side():
     x, y, _ = _curved_pair(3000, 0.7, 1)
-    a = nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", **FAST)
-    b = nonlinear_latent_mi(np.sinh(2 * x) + 0.1 * x ** 3, np.exp(y / 2), latent_dim=1, device="cpu", **FAST)
+    a = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", **FAST)
+    b = nonlinear_mutual_information(np.sinh(2 * x) + 0.1 * x ** 3, np.exp(y / 2), latent_dim=1, device="cpu",
+                                     **FAST)
     # the same information through other injective maps; the two readings differ by their own errors
     assert abs(a - b) < 0.12
 
@@ -70,15 +72,15 @@ def test_invariant_to_injective_maps_of_each_side():
 def test_independent_pair_reads_zero():
     rng = np.random.default_rng(4)
     x, y = np.tanh(rng.standard_normal((2000, 6))), rng.standard_normal((2000, 5)) ** 3
-    res = nonlinear_latent_mi(x, y, device="cpu", details=True, **FAST)
+    res = nonlinear_mutual_information(x, y, device="cpu", details=True, **FAST)
     assert abs(res.value) < 0.05
 
 
 def test_deterministic_under_random_state_and_changes_with_it():
     x, y, _ = _curved_pair(1500, 0.8, 2)
-    a = nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", random_state=5, **FAST)
-    b = nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", random_state=5, **FAST)
-    c = nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", random_state=6, **FAST)
+    a = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", random_state=5, **FAST)
+    b = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", random_state=5, **FAST)
+    c = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", random_state=6, **FAST)
     assert a == b
     assert a != c
 
@@ -88,7 +90,7 @@ def test_global_generators_untouched_and_threads_restored():
     torch.manual_seed(123)
     np.random.seed(7)
     threads = torch.get_num_threads()
-    nonlinear_latent_mi(x, y, latent_dim=1, device="cpu", **FAST)
+    nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", **FAST)
     assert torch.get_num_threads() == threads
     torch_next, np_next = torch.rand(1), np.random.rand()
     torch.manual_seed(123)
@@ -98,21 +100,22 @@ def test_global_generators_untouched_and_threads_restored():
 
 def test_torch_input_gives_tensor():
     x, y, _ = _curved_pair(800, 0.8, 4)
-    out = nonlinear_latent_mi(torch.from_numpy(x), torch.from_numpy(y), latent_dim=1, device="cpu", **FAST)
+    out = nonlinear_mutual_information(torch.from_numpy(x), torch.from_numpy(y), latent_dim=1, device="cpu",
+                                       **FAST)
     assert isinstance(out, torch.Tensor) and out.ndim == 0
 
 
 def test_repeated_pairs_are_counted_once():
     x, y, _ = _curved_pair(1500, 0.8, 5)
     idx = np.random.default_rng(0).integers(0, 1500, 3000)  # re-sampled with replacement: exact ties
-    res = nonlinear_latent_mi(x[idx], y[idx], latent_dim=1, device="cpu", details=True, **FAST)
+    res = nonlinear_mutual_information(x[idx], y[idx], latent_dim=1, device="cpu", details=True, **FAST)
     distinct = np.unique(idx).size
     assert res.mode == "latent" and res.n_rows == 3000 and res.n_distinct_pairs == distinct
     assert res.n_fit + res.n_stop + res.n_heldout == distinct
     assert any("counted once" in note for note in res.notes)
     # the same value as on the distinct pairs themselves (in the order of their first appearance, same seed)
     first = idx[np.sort(np.unique(idx, return_index=True)[1])]
-    direct = nonlinear_latent_mi(x[first], y[first], latent_dim=1, device="cpu", **FAST)
+    direct = nonlinear_mutual_information(x[first], y[first], latent_dim=1, device="cpu", **FAST)
     assert res.value == pytest.approx(direct)
 
 
@@ -121,7 +124,7 @@ def test_heavily_repeated_rows_are_read_as_discrete():
     a = rng.integers(0, 5, 4000)
     b = np.where(rng.random(4000) < 0.7, a, rng.integers(0, 5, 4000))
     x, y = rng.standard_normal((5, 32))[a], rng.standard_normal((5, 16))[b]  # five distinct rows a side
-    res = nonlinear_latent_mi(x, y, details=True)
+    res = nonlinear_mutual_information(x, y, details=True)
     assert res.mode == "discrete"
     assert res.value == pytest.approx(discrete_mutual_information(a, b))
     assert res.interval[0] <= res.value <= res.interval[1]
@@ -129,7 +132,7 @@ def test_heavily_repeated_rows_are_read_as_discrete():
 
 def test_forced_discrete_mode():
     x, y, _ = _curved_pair(400, 0.8, 7)
-    res = nonlinear_latent_mi(x, y, duplicates="discrete", details=True)
+    res = nonlinear_mutual_information(x, y, duplicates="discrete", details=True)
     # every row its own symbol: the plug-in reads about log n, as documented
     assert res.mode == "discrete" and res.value > math.log(400) - 1
 
@@ -145,13 +148,13 @@ def test_forced_discrete_mode():
 def test_bad_options(kw, match):
     x, y, _ = _curved_pair(400, 0.8, 8)
     with pytest.raises(ValueError, match=match):
-        nonlinear_latent_mi(x, y, **kw)
+        nonlinear_mutual_information(x, y, **kw)
 
 
 def test_too_few_rows():
     x, y, _ = _curved_pair(150, 0.8, 9)
     with pytest.raises(ValueError, match="200"):
-        nonlinear_latent_mi(x, y)
+        nonlinear_mutual_information(x, y)
     x, y, _ = _curved_pair(300, 0.8, 9)
     with pytest.raises(ValueError, match="at least 50"):
-        nonlinear_latent_mi(x, y, train_fraction=0.2)
+        nonlinear_mutual_information(x, y, train_fraction=0.2)
