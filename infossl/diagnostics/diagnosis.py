@@ -9,6 +9,7 @@ sample, the view metrics from ``views``, and applies the verdict rule of :mod:`~
 from __future__ import annotations
 
 import math
+import mmap
 import warnings
 from functools import partial
 from typing import Any, Optional, Sequence, Union
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
-from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options, check_pair,
-                                 check_random_state)
+from infossl._validation import (DegenerateInputWarning, check_embeddings, check_float, check_int, check_options,
+                                 check_pair, check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
@@ -115,6 +116,9 @@ class _Moments:
 
     @classmethod
     def of_accumulator(cls, acc: MomentAccumulator) -> "_Moments":
+        rows = acc.rows  # (n, d) while the accumulator holds fewer rows than columns
+        if rows is not None:
+            return cls.of_wide_rows(rows, acc.sample.cpu(), acc.sample_index, acc.sample_size)
         cov = acc.covariance.cpu()  # (d, d)
         lam, lam_u = _spectra(acc, cov)  # (d,) centred and uncentred eigenvalues, descending
         return cls(acc.n, acc.dim, acc.mean.cpu(), torch.diagonal(cov).clone(), lam, lam_u,
@@ -122,10 +126,12 @@ class _Moments:
                    acc.sample.cpu(), acc.sample_index, acc.sample_size)
 
     @classmethod
-    def of_wide_rows(cls, rows: torch.Tensor, sample_size: int) -> "_Moments":
+    def of_wide_rows(cls, rows: torch.Tensor, sample: torch.Tensor, sample_index: np.ndarray,
+                     sample_size: int) -> "_Moments":
         """From all n rows of (n, d) data with n < d, never forming a d x d matrix: the spectra come from the
         n x n Gram matrices (same non-zero eigenvalues) and the squared Frobenius norm of the covariance is the
-        sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d)."""
+        sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d) time and a few (n, d)
+        float64 copies of memory (4 MB there)."""
         x = rows.detach().cpu().double()  # (n, d)
         n, d = x.shape
         lam, lam_u = _row_spectra(x)  # (d,), (d,)
@@ -134,7 +140,7 @@ class _Moments:
         offdiag = float(((total - var.pow(2).sum()).clamp_min(0) / total) if total > 0 else total)
         norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (n, 1)
         u = torch.where(norms > 0, x / torch.where(norms > 0, norms, torch.ones_like(norms)), torch.zeros_like(x))
-        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), x, np.arange(n), sample_size)
+        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), sample, sample_index, sample_size)
 
 
 def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thresholds: Any, eps: float,
@@ -385,7 +391,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
                       "release", DeprecationWarning, stacklevel=3)
         chunk_rows = chunk_size
-    t = chunk_tensor(z, name="z")
+    t = chunk_tensor(z, name="z")  # no copy: a float32 or memory-mapped array is read in place, chunk by chunk
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     if t.ndim != 2:
@@ -393,19 +399,46 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     n, d = t.shape
     if n < 2 or d == 0:
         raise ValueError(f"z needs at least 2 rows and 1 column to diagnose; got shape ({n}, {d})")
-    if not bool(torch.isfinite(t).all()):
-        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
-        n_nan = int(torch.isnan(t).sum())
-        n_inf = int((~torch.isfinite(t)).sum()) - n_nan
-        raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
-                         f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
     sample_size = check_int(sample_size, "sample_size", low=2)  # uniformity and the label metrics need 2 rows
-    if n < d and n <= sample_size:  # wide data held in memory: no d x d work
-        return diagnose_statistics(_Moments.of_wide_rows(t, sample_size), views=views, labels=labels,
-                                   thresholds=thresholds, eps=eps, random_state=random_state, **options)
     acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)
     size = chunk_rows if chunk_rows is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
+    mapped = _mapped_pages(z)
     for sl in iter_chunks(n, check_int(size, "chunk_rows", low=1)):
-        acc.update(t[sl])
+        chunk = t[sl]
+        if not bool(torch.isfinite(chunk).all()):
+            check_embeddings(t, name="z")  # raises the boundary's message: counts and first position
+        acc.update(chunk)
+        if mapped is not None:
+            mapped(sl)
     return diagnose_statistics(acc, views=views, labels=labels, thresholds=thresholds, eps=eps,
                                random_state=random_state, **options)
+
+
+def _mapped_pages(z: Any):
+    """For a C-contiguous array read from a memory-mapped file (``np.load(path, mmap_mode="r")``), a function
+    that drops the pages of a row slice from this process's resident set once the slice has been read, so a
+    diagnosis of a file larger than memory holds one chunk of it at a time (the pages stay in the page cache
+    and come back on the next access). None for any other input. Copy-on-write maps (mode "c") are left
+    alone: dropping their pages would discard the caller's writes."""
+    if not isinstance(z, np.memmap) or getattr(z, "mode", None) not in ("r", "r+", "w+"):
+        return None
+    if not z.flags.c_contiguous or z.ndim not in (1, 2) or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    base = z
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if not isinstance(base, mmap.mmap):
+        return None
+    start = np.frombuffer(base, dtype=np.uint8).ctypes.data  # the map's first byte
+    first = z.ctypes.data - start
+    row_bytes = z.itemsize * (z.shape[1] if z.ndim == 2 else 1)
+    page = mmap.PAGESIZE
+
+    def release(sl: slice) -> None:
+        lo = first + sl.start * row_bytes
+        hi = first + sl.stop * row_bytes
+        lo -= lo % page  # madvise takes page-aligned starts; a shared edge page is simply read again
+        if hi > lo:
+            base.madvise(mmap.MADV_DONTNEED, lo, min(hi, len(base)) - lo)
+
+    return release
