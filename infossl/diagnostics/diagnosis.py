@@ -348,7 +348,7 @@ def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any
 def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] = None,
              thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7, sample_size: int = 2048,
              chunk_rows: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
-             chunk_size: Optional[int] = None, **options: Any) -> DiagnosisReport:
+             **options: Any) -> DiagnosisReport:
     """Diagnose collapse of an (n, d) embedding matrix: healthy, dimensional collapse (to k of d), or complete
     collapse, with the metrics behind the verdict.
 
@@ -362,8 +362,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         Rows kept (uniformly) for the pairwise and label metrics; at least 2.
     chunk_rows : int, optional
         Rows per accumulator update (default: ~256 MiB per chunk); the name :func:`diagnose_path` and
-        :func:`infossl.io.iter_array_chunks` use for the same setting (``chunk_size`` is accepted for one
-        release, with a ``DeprecationWarning``).
+        :func:`infossl.io.iter_array_chunks` use for the same setting.
     random_state : int, Generator or None
         Seeds the row sample and the sampled labelings.
     **options
@@ -385,12 +384,6 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
     'complete-collapse'
     """
-    if chunk_size is not None:  # the old name of chunk_rows
-        if chunk_rows is not None:
-            raise TypeError("diagnose() got both chunk_rows and its old name chunk_size")
-        warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
-                      "release", DeprecationWarning, stacklevel=3)
-        chunk_rows = chunk_size
     t = chunk_tensor(z, name="z")  # no copy: a float32 or memory-mapped array is read in place, chunk by chunk
     if t.ndim == 1:
         t = t.reshape(-1, 1)

@@ -129,15 +129,12 @@ def test_label_metrics_use_the_aligned_sample(rng):
     assert any("uniform sample of 100 of the 1000 rows" in s for s in r.reasons)
 
 
-def test_chunk_rows_is_the_one_name_and_chunk_size_warns(z):
+def test_chunk_rows_is_the_one_name(z):
     ref, chunked = diagnose(z).metrics["value"], diagnose(z, chunk_rows=7).metrics["value"]
     numeric = [k for k in ref.index if isinstance(ref[k], float) and math.isfinite(ref[k])]
     assert len(numeric) > 5 and np.allclose([chunked[k] for k in numeric], [ref[k] for k in numeric], rtol=1e-9)
-    with pytest.warns(DeprecationWarning, match="chunk_rows"):
-        old = diagnose(z, chunk_size=7)
-    assert old.verdict == diagnose(z, chunk_rows=7).verdict
-    with pytest.raises(TypeError, match="both chunk_rows and its old name"):
-        diagnose(z, chunk_rows=7, chunk_size=7)
+    with pytest.raises(TypeError, match="chunk_size"):
+        diagnose(z, chunk_size=7)
 
 
 @pytest.mark.parametrize("shape", [(40, 60), (30, 200)])
