@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import to_tensor, refuse_special_tensor
+from infossl._backend import to_tensor
 from infossl._validation import check_int, check_random_state
 
 ChunkLike = Union[np.ndarray, torch.Tensor]
@@ -43,19 +43,18 @@ _SAFE_EXPONENT = {torch.float32: 40, torch.float64: 400}
 
 
 def chunk_tensor(chunk: Any, name: str = "chunk") -> torch.Tensor:
-    """(m, d) floating tensor; float32/float64 keep their dtype (numpy float32 is not promoted), half
-    precision is read as float32 and integers as float64. The chunk itself is never written to."""
-    if isinstance(chunk, np.ndarray) and chunk.dtype in (np.float32, np.float64):
+    """(m, d) floating tensor through the package's one array boundary, :func:`infossl._backend.to_tensor`
+    (tensors: float32/float64 kept, half precision read as float32, integers as float64, special tensors
+    refused; other inputs read as numbers or refused with the same messages), with one exception: numpy
+    float32 (and float16) chunks stay float32 instead of being promoted to float64, so a float32 file is
+    multiplied in float32 and read without a float64 copy. The chunk itself is never written to."""
+    if isinstance(chunk, np.ndarray) and chunk.dtype in (np.float32, np.float16):
         with warnings.catch_warnings():  # memory-mapped chunks are read-only
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            if chunk.dtype == np.float16:
+                return torch.from_numpy(chunk.astype(np.float32))
             return torch.from_numpy(np.ascontiguousarray(chunk))
-    if isinstance(chunk, torch.Tensor):
-        refuse_special_tensor(chunk, name)  # meta, sparse and quantized tensors: a TypeError naming them
-    if isinstance(chunk, torch.Tensor) and chunk.dtype in (torch.float32, torch.float64):
-        return chunk.detach()
-    if isinstance(chunk, np.ndarray) and chunk.dtype == np.float16:
-        return torch.from_numpy(chunk.astype(np.float32))
-    t, _ = to_tensor(chunk, name=name)
+    t, _ = to_tensor(chunk.detach() if isinstance(chunk, torch.Tensor) else chunk, name=name)
     return t
 
 

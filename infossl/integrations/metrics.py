@@ -67,11 +67,10 @@ def _copy_accumulator(acc: MomentAccumulator, random_state: Any) -> MomentAccumu
 
 
 def _batch(z: Any, name: str) -> torch.Tensor:
-    """A 2-D floating tensor view of a batch (m, d); (m,) is read as (m, 1). No copy for float32/64 tensors."""
+    """A 2-D floating tensor view of a batch (m, d), detached, through the array boundary of
+    :func:`~infossl.diagnostics.accumulator.chunk_tensor`; (m,) is read as (m, 1). No copy for float32/64."""
     if isinstance(z, (list, tuple)):
         raise TypeError(f"{name} must be an array or tensor (m, d), got a {type(z).__name__}")
-    if isinstance(z, torch.Tensor):
-        z = z.detach()
     t = chunk_tensor(z, name=name)
     if t.ndim == 1:
         t = t.reshape(-1, 1)
