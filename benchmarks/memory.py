@@ -14,8 +14,9 @@ Cases (the embedding width d = 10^4 and n = 50 rows unless said otherwise; float
 
 Each case runs in a child process whose address space is capped at ``--limit-gb`` (default 6 GiB, so a path
 that would need tens of GB fails fast with an out-of-memory error instead of swapping the shared machine).
-The child reports its peak resident set (``ru_maxrss``; for the CLI cases the grandchild's, through
-``RUSAGE_CHILDREN``), its resident set after the imports, and the peak of the Python-level allocations that
+The child reports its peak resident set over the case alone (``VmHWM`` after resetting it, through
+``/proc/self/clear_refs``, once the imports are done) and over its whole life (``ru_maxrss``; for the CLI
+cases both are the grandchild's, through ``RUSAGE_CHILDREN``), its resident set after the imports, and the peak of the Python-level allocations that
 ``tracemalloc`` sees (numpy's arrays are traced; torch's CPU tensors are not, so they count only in the
 RSS). An out-of-memory failure is recorded with status ``oom`` and the peak reached before it. The tree
 measured is the one on ``PYTHONPATH``; run the script once per tree and give ``--label``:
@@ -40,7 +41,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-FIELDS = ["label", "case", "n", "d", "status", "peak_rss_mib", "import_rss_mib", "tracemalloc_peak_mib",
+FIELDS = ["label", "case", "n", "d", "status", "case_peak_rss_mib", "peak_rss_mib", "import_rss_mib",
+          "tracemalloc_peak_mib",
           "seconds", "detail", "tree", "cpu", "load_1min", "date"]
 WIDE_CASES = ["diagnose_wide", "diagnose_views", "collapse_metrics", "view_information", "label_mi_gaussian",
               "cli_diagnose"]
@@ -148,6 +150,11 @@ def child(case, n, d, path, limit_gb):
     import infossl.integrations  # noqa: F401
 
     import_rss = _status_mib("VmRSS:")
+    try:  # reset VmHWM to the current RSS (Linux >= 4.0): the case's own high-water mark, imports excluded
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
     tracemalloc.start()
     t0 = time.perf_counter()
     status, detail, grandchild = "ok", "", None
@@ -160,9 +167,11 @@ def child(case, n, d, path, limit_gb):
     seconds = time.perf_counter() - t0
     _, traced = tracemalloc.get_traced_memory()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    case_peak = _status_mib("VmHWM:")
     if grandchild is not None:
-        peak = grandchild
-    print(json.dumps({"status": status, "peak_rss_mib": round(peak, 1), "import_rss_mib": round(import_rss, 1),
+        peak = case_peak = grandchild
+    print(json.dumps({"status": status, "case_peak_rss_mib": round(case_peak, 1), "peak_rss_mib": round(peak, 1),
+                      "import_rss_mib": round(import_rss, 1),
                       "tracemalloc_peak_mib": round(traced / 2**20, 1), "seconds": round(seconds, 2),
                       "detail": detail}))
 
@@ -229,7 +238,7 @@ def main():
                    "load_1min": round(load, 2), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             row.update({k: res.get(k, "") for k in FIELDS if k in res})
             rows.append(row)
-            print(f"{case:18s} {row.get('status', ''):7s} peak {row.get('peak_rss_mib', '')!s:>8} MiB  "
+            print(f"{case:18s} {row.get('status', ''):7s} peak {row.get('case_peak_rss_mib', '')!s:>8} MiB  "
                   f"{row.get('detail', '')}", flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     new = not os.path.exists(args.out)

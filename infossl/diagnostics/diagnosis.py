@@ -12,7 +12,7 @@ import math
 import mmap
 import warnings
 from functools import partial
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -143,6 +143,129 @@ class _Moments:
         return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), sample, sample_index, sample_size)
 
 
+class _Context(NamedTuple):
+    """What the metric table reads: the moments, the verdict and the quantities several rows share."""
+
+    stats: "_Moments"
+    eps: float
+    th: Thresholds
+    verdict: Any
+    vf: float  # variance fraction
+    nstd: float  # mean std of the l2-normalised rows
+    var_biased: torch.Tensor  # (d,)
+    alpha: tuple  # the alpha-ReQ fit (alpha, r^2, lo, hi), NaNs when not computed
+    alpha_note: Optional[str]
+
+
+class _Metric(NamedTuple):
+    """One row of the report: ``value(c)`` returns (value, note or None); ``describe(c)`` its description.
+    A note is prefixed with ``note_prefix`` when it is given (None: the note stands as it is)."""
+
+    name: str
+    group: str
+    scale_aware: bool
+    value: Callable[[_Context], Any]
+    describe: Callable[[_Context], str]
+    note_prefix: Optional[str] = None
+
+
+def _centred(c: _Context) -> torch.Tensor:
+    """The centred spectrum up to its observable rank min(d, n - 1)."""
+    return c.stats.lam[:min(c.stats.dim, c.stats.n - 1)]
+
+
+def _entropy_kept(c: _Context) -> float:
+    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
+    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
+    k = c.verdict.spectral_rank
+    return float(gaussian_entropy_from_logdet(torch.log(c.stats.lam[:k]).sum(), k)) if k else 0.0
+
+
+def _uniformity(c: _Context):
+    sample = c.stats.sample
+    if sample.shape[0] < 2:
+        return math.nan, f"uniformity needs a row sample of at least 2 rows (sample_size={c.stats.sample_size})"
+    return _quiet(geometry.uniformity, sample.numpy())
+
+
+def _intrinsic_dimension(c: _Context):
+    from infossl.estimators.intrinsic import twonn_dimension
+
+    sample = c.stats.sample.numpy()
+    if sample.shape[0] < 10:
+        return math.nan, "intrinsic dimension needs a row sample of at least 10 rows"
+    return _quiet(lambda x: float(twonn_dimension(x).value), sample)
+
+
+def _quiet_float(fn: Callable, spectrum: Callable[[_Context], torch.Tensor]) -> Callable[[_Context], Any]:
+    def value(c: _Context):
+        v, note = _quiet(fn(c), spectrum(c))
+        return float(v), note
+    return value
+
+
+def _exact(fn: Callable[[_Context], Any]) -> Callable[[_Context], Any]:
+    return lambda c: (fn(c), None)
+
+
+def _text(text: str) -> Callable[[_Context], str]:
+    return lambda c: text
+
+
+#: The report's metrics, in order: name, group, scale-aware, how to compute it, how to describe it.
+_METRICS = (
+    _Metric("spectral_rank", "spectrum", False, _exact(lambda c: c.verdict.spectral_rank),
+            _text("directions of the centred covariance above the collapse floor / below a spectral cliff "
+                  "(verdict.collapse_rank)")),
+    _Metric("observable_rank", "spectrum", False, _exact(lambda c: c.verdict.observable_rank),
+            _text("min(d, n - 1): the most directions n rows can span")),
+    _Metric("rankme", "spectrum", True,
+            _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps),
+                         lambda c: c.stats.lam_u[:min(c.stats.dim, c.stats.n)]),
+            lambda c: f"RankMe: exp-entropy of uncentred singular values, eps={c.eps:g} (Garrido et al. 2023)",
+            "rankme: "),
+    _Metric("rankme_centered", "spectrum", False,
+            _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps), _centred),
+            _text("RankMe on centred singular values (scale-free)"), "rankme_centered: "),
+    _Metric("effective_rank", "spectrum", False,
+            _quiet_float(lambda c: metrics.effective_rank_from_spectrum, _centred),
+            _text("effective rank of centred singular values (Roy & Vetterli 2007)"), "effective_rank: "),
+    _Metric("stable_rank", "spectrum", True,
+            _quiet_float(lambda c: metrics.stable_rank_from_spectrum, lambda c: c.stats.lam_u),
+            _text("stable rank ||Z||_F^2/||Z||_2^2, uncentred"), "stable_rank: "),
+    _Metric("nesum", "spectrum", False,
+            _quiet_float(lambda c: metrics.stable_rank_from_spectrum, lambda c: c.stats.lam),
+            _text("NESum sum_i lambda_i/lambda_1 of the centred covariance (He & Ozay 2022)"), "nesum: "),
+    _Metric("alpha_req", "spectrum", False, lambda c: (c.alpha[0], c.alpha_note),
+            lambda c: f"alpha-ReQ power-law decay of the centred spectrum, ranks {c.alpha[2]}..{c.alpha[3]} "
+                      "(Agrawal et al. 2022)", "alpha-ReQ not computed: "),
+    _Metric("alpha_req_r2", "spectrum", False, lambda c: (c.alpha[1], None),
+            _text("R^2 of the alpha-ReQ log-log fit")),
+    _Metric("gaussian_entropy", "spectrum", True, _exact(_entropy_kept),
+            lambda c: f"Gaussian entropy (nats) on the k = {c.verdict.spectral_rank} retained principal "
+                      "directions"),
+    _Metric("total_variance", "scale", True, _exact(lambda c: float(c.stats.lam.sum())),
+            _text("trace of the centred covariance")),
+    _Metric("variance_fraction", "scale", True, _exact(lambda c: c.vf),
+            _text("tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)")),
+    _Metric("normalized_std", "scale", True, _exact(lambda c: c.nstd),
+            _text("mean std of l2-normalised rows (~1/sqrt(d) isotropic, 0 collapsed)")),
+    _Metric("normalized_std_scaled", "scale", True, _exact(lambda c: c.nstd * math.sqrt(c.stats.dim)),
+            _text("sqrt(d) x normalized_std (~1 isotropic)")),
+    _Metric("dead_dimensions", "scale", True,
+            _exact(lambda c: geometry.dead_dimensions_from_moments(c.var_biased, c.stats.mean, tol=c.th.dead_tol)),
+            lambda c: f"dimensions with std <= {c.th.dead_tol:g} x RMS entry"),
+    _Metric("offdiagonal_energy", "geometry", False, _exact(lambda c: c.stats.offdiag),
+            _text("share of the covariance's squared Frobenius norm off the diagonal")),
+    _Metric("uniformity", "geometry", True, _uniformity,
+            lambda c: f"Wang & Isola uniformity (t=2) on a uniform sample of {c.stats.sample.shape[0]} rows"),
+    _Metric("intrinsic_dimension", "geometry", False, _intrinsic_dimension,
+            lambda c: f"TwoNN intrinsic dimension (Facco et al. 2017) of {c.stats.sample.shape[0]} sampled rows: "
+                      "the dimension of the set the data lie on, <= the spectral rank when it is curved",
+            "intrinsic_dimension: "),
+)
+
+
 def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thresholds: Any, eps: float,
               max_labelings: int, separability_rows: int, random_state: Any) -> DiagnosisReport:
     th = Thresholds.coerce(thresholds)
@@ -150,86 +273,30 @@ def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thr
     max_labelings = check_int(max_labelings, "max_labelings", low=1)
     separability_rows = check_int(separability_rows, "separability_rows", low=2)
     n, d = acc.n, acc.dim
-    mean, lam, lam_u = acc.mean, acc.lam, acc.lam_u
-    m_c, m_u = min(d, n - 1), min(d, n)
     var_biased = acc.var * ((n - 1) / n)  # (d,)
-    vf = float(geometry.variance_fraction_from_moments(mean, var_biased.sum()))
+    vf = float(geometry.variance_fraction_from_moments(acc.mean, var_biased.sum()))
     nstd = float(geometry.normalized_std_from_moments(acc.normalized_var))
-    verdict = decide(lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
+    verdict = decide(acc.lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
                      thresholds=th)
+    fit, alpha_note = _quiet(_alpha_fit_or_nan, acc.lam[:min(d, n - 1)])  # one fit for its two rows
+    fit = fit if isinstance(fit, tuple) else (math.nan, math.nan, 0, 0)
+    c = _Context(acc, eps, th, verdict, vf, nstd, var_biased, fit, alpha_note)
     notes = list(verdict.reasons)
     t = _Table()
-    t.add("spectral_rank", verdict.spectral_rank, "directions of the centred covariance above the collapse "
-          "floor / below a spectral cliff (verdict.collapse_rank)", "spectrum")
-    t.add("observable_rank", verdict.observable_rank, "min(d, n - 1): the most directions n rows can span",
-          "spectrum")
-    for name, (fn, *args), desc, group, aware in [
-        ("rankme", (partial(metrics.rankme_from_spectrum, eps=eps), lam_u[:m_u]), f"RankMe: exp-entropy of "
-         f"uncentred singular values, eps={eps:g} (Garrido et al. 2023)", "spectrum", True),
-        ("rankme_centered", (partial(metrics.rankme_from_spectrum, eps=eps), lam[:m_c]), "RankMe on centred "
-         "singular values (scale-free)", "spectrum", False),
-        ("effective_rank", (metrics.effective_rank_from_spectrum, lam[:m_c]), "effective rank of centred "
-         "singular values (Roy & Vetterli 2007)", "spectrum", False),
-        ("stable_rank", (metrics.stable_rank_from_spectrum, lam_u), "stable rank ||Z||_F^2/||Z||_2^2, uncentred",
-         "spectrum", True),
-        ("nesum", (metrics.stable_rank_from_spectrum, lam), "NESum sum_i lambda_i/lambda_1 of the centred "
-         "covariance (He & Ozay 2022)", "spectrum", False),
-    ]:
-        value, note = _quiet(fn, *args)
+    for metric in _METRICS:
+        value, note = metric.value(c)
         if note:
-            notes.append(f"{name}: {note}")
-        t.add(name, float(value), desc, group, aware)
-    alpha, note = _quiet(_alpha_fit_or_nan, lam[:m_c])
-    fit = alpha if isinstance(alpha, tuple) else (math.nan, math.nan, 0, 0)
-    if note:
-        notes.append(f"alpha-ReQ not computed: {note}")
-    t.add("alpha_req", fit[0], f"alpha-ReQ power-law decay of the centred spectrum, ranks {fit[2]}..{fit[3]} "
-          "(Agrawal et al. 2022)", "spectrum")
-    t.add("alpha_req_r2", fit[1], "R^2 of the alpha-ReQ log-log fit", "spectrum")
-    k = verdict.spectral_rank
-    kept = lam[:k]
-    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
-    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
-    t.add("gaussian_entropy", float(gaussian_entropy_from_logdet(torch.log(kept).sum(), k)) if k else 0.0,
-          f"Gaussian entropy (nats) on the k = {k} retained principal directions", "spectrum", True)
-    t.add("total_variance", float(lam.sum()), "trace of the centred covariance", "scale", True)
-    t.add("variance_fraction", vf, "tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)", "scale", True)
-    t.add("normalized_std", nstd, "mean std of l2-normalised rows (~1/sqrt(d) isotropic, 0 collapsed)",
-          "scale", True)
-    t.add("normalized_std_scaled", nstd * math.sqrt(d), "sqrt(d) x normalized_std (~1 isotropic)", "scale",
-          True)
-    t.add("dead_dimensions", geometry.dead_dimensions_from_moments(var_biased, mean, tol=th.dead_tol),
-          f"dimensions with std <= {th.dead_tol:g} x RMS entry", "scale", True)
-    t.add("offdiagonal_energy", acc.offdiag,
-          "share of the covariance's squared Frobenius norm off the diagonal", "geometry")
-    sample = acc.sample  # (s, d)
-    if sample.shape[0] >= 2:
-        value, note = _quiet(geometry.uniformity, sample.numpy())
-    else:
-        value, note = math.nan, ("uniformity needs a row sample of at least 2 rows "
-                                 f"(sample_size={acc.sample_size})")
-    if note:
-        notes.append(note)
-    if sample.shape[0] < n:
-        notes.append(f"uniformity and the label metrics use a uniform sample of {sample.shape[0]} of the "
-                     f"{n} rows")
-    t.add("uniformity", value, f"Wang & Isola uniformity (t=2) on a uniform sample of {sample.shape[0]} rows",
-          "geometry", True)
-    from infossl.estimators.intrinsic import twonn_dimension
-
-    value, note = _quiet(lambda x: float(twonn_dimension(x).value), sample.numpy()) if sample.shape[0] >= 10 \
-        else (math.nan, "intrinsic dimension needs a row sample of at least 10 rows")
-    if note:
-        notes.append(f"intrinsic_dimension: {note}")
-    t.add("intrinsic_dimension", value, f"TwoNN intrinsic dimension (Facco et al. 2017) of {sample.shape[0]} "
-          "sampled rows: the dimension of the set the data lie on, <= the spectral rank when it is curved",
-          "geometry")
+            notes.append(note if metric.note_prefix is None else metric.note_prefix + note)
+        if metric.name == "uniformity" and acc.sample.shape[0] < n:
+            notes.append(f"uniformity and the label metrics use a uniform sample of {acc.sample.shape[0]} of "
+                         f"the {n} rows")
+        t.add(metric.name, value, metric.describe(c), metric.group, metric.scale_aware)
     if views is not None:
         _view_metrics(t, views, notes, d)
     if labels is not None:
-        _label_metrics(t, acc, sample, labels, notes, max_labelings, separability_rows, random_state)
+        _label_metrics(t, acc, acc.sample, labels, notes, max_labelings, separability_rows, random_state)
     return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
-                           metrics=t.frame(), spectrum=lam.numpy().copy(), reasons=notes,
+                           metrics=t.frame(), spectrum=acc.lam.numpy().copy(), reasons=notes,
                            thresholds=th.as_dict())
 
 
