@@ -16,8 +16,8 @@ Each case runs in a child process whose address space is capped at ``--limit-gb`
 that would need tens of GB fails fast with an out-of-memory error instead of swapping the shared machine).
 The child reports its peak resident set over the case alone (``VmHWM`` after resetting it, through
 ``/proc/self/clear_refs``, once the imports are done) and over its whole life (``ru_maxrss``; for the CLI
-cases both are the grandchild's, through ``RUSAGE_CHILDREN``), its resident set after the imports, and the peak of the Python-level allocations that
-``tracemalloc`` sees (numpy's arrays are traced; torch's CPU tensors are not, so they count only in the
+cases both are the grandchild's, through ``RUSAGE_CHILDREN``), its resident set after the imports, and the
+peak of the Python-level allocations that ``tracemalloc`` sees (numpy's arrays are traced; torch's CPU tensors are not, so they count only in the
 RSS). An out-of-memory failure is recorded with status ``oom`` and the peak reached before it. The tree
 measured is the one on ``PYTHONPATH``; run the script once per tree and give ``--label``:
 
@@ -170,7 +170,8 @@ def child(case, n, d, path, limit_gb):
     case_peak = _status_mib("VmHWM:")
     if grandchild is not None:
         peak = case_peak = grandchild
-    print(json.dumps({"status": status, "case_peak_rss_mib": round(case_peak, 1), "peak_rss_mib": round(peak, 1),
+    print(json.dumps({"status": status, "case_peak_rss_mib": round(case_peak, 1),
+                      "peak_rss_mib": round(peak, 1),
                       "import_rss_mib": round(import_rss, 1),
                       "tracemalloc_peak_mib": round(traced / 2**20, 1), "seconds": round(seconds, 2),
                       "detail": detail}))

@@ -417,7 +417,8 @@ class MomentAccumulator:
         has = self._n > 0
         wide = self._rows is not None
         return {"n": self._n, "dim": self._dim, "rows": list(self._rows) if wide else None,
-                "mean": self.mean if has and not wide else None, "m2": self._m2() if has and not wide else None,
+                "mean": self.mean if has and not wide else None,
+                "m2": self._m2() if has and not wide else None,
                 "umean": self._umean, "um2": self._um2, "sample": self._sample,
                 "sample_index": self._sample_index, "sample_size": self.sample_size,
                 "input_dtype": self.input_dtype, "power": self._power}

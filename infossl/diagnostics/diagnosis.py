@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
-from infossl._validation import (DegenerateInputWarning, check_embeddings, check_float, check_int, check_options,
-                                 check_pair, check_random_state)
+from infossl._validation import (DegenerateInputWarning, check_embeddings, check_float, check_int,
+                                 check_options, check_pair, check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
@@ -140,7 +140,8 @@ class _Moments:
         offdiag = float(((total - var.pow(2).sum()).clamp_min(0) / total) if total > 0 else total)
         norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (n, 1)
         u = torch.where(norms > 0, x / torch.where(norms > 0, norms, torch.ones_like(norms)), torch.zeros_like(x))
-        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), sample, sample_index, sample_size)
+        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), sample, sample_index,
+                   sample_size)
 
 
 class _Context(NamedTuple):
@@ -184,7 +185,8 @@ def _entropy_kept(c: _Context) -> float:
 def _uniformity(c: _Context):
     sample = c.stats.sample
     if sample.shape[0] < 2:
-        return math.nan, f"uniformity needs a row sample of at least 2 rows (sample_size={c.stats.sample_size})"
+        return math.nan, ("uniformity needs a row sample of at least 2 rows "
+                          f"(sample_size={c.stats.sample_size})")
     return _quiet(geometry.uniformity, sample.numpy())
 
 
@@ -222,7 +224,8 @@ _METRICS = (
     _Metric("rankme", "spectrum", True,
             _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps),
                          lambda c: c.stats.lam_u[:min(c.stats.dim, c.stats.n)]),
-            lambda c: f"RankMe: exp-entropy of uncentred singular values, eps={c.eps:g} (Garrido et al. 2023)",
+            lambda c: f"RankMe: exp-entropy of uncentred singular values, eps={c.eps:g} "
+                      "(Garrido et al. 2023)",
             "rankme: "),
     _Metric("rankme_centered", "spectrum", False,
             _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps), _centred),
@@ -253,15 +256,16 @@ _METRICS = (
     _Metric("normalized_std_scaled", "scale", True, _exact(lambda c: c.nstd * math.sqrt(c.stats.dim)),
             _text("sqrt(d) x normalized_std (~1 isotropic)")),
     _Metric("dead_dimensions", "scale", True,
-            _exact(lambda c: geometry.dead_dimensions_from_moments(c.var_biased, c.stats.mean, tol=c.th.dead_tol)),
+            _exact(lambda c: geometry.dead_dimensions_from_moments(c.var_biased, c.stats.mean,
+                                                                   tol=c.th.dead_tol)),
             lambda c: f"dimensions with std <= {c.th.dead_tol:g} x RMS entry"),
     _Metric("offdiagonal_energy", "geometry", False, _exact(lambda c: c.stats.offdiag),
             _text("share of the covariance's squared Frobenius norm off the diagonal")),
     _Metric("uniformity", "geometry", True, _uniformity,
             lambda c: f"Wang & Isola uniformity (t=2) on a uniform sample of {c.stats.sample.shape[0]} rows"),
     _Metric("intrinsic_dimension", "geometry", False, _intrinsic_dimension,
-            lambda c: f"TwoNN intrinsic dimension (Facco et al. 2017) of {c.stats.sample.shape[0]} sampled rows: "
-                      "the dimension of the set the data lie on, <= the spectral rank when it is curved",
+            lambda c: f"TwoNN intrinsic dimension (Facco et al. 2017) of {c.stats.sample.shape[0]} sampled "
+                      "rows: the dimension of the set the data lie on, <= the spectral rank when it is curved",
             "intrinsic_dimension: "),
 )
 
@@ -451,7 +455,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
     'complete-collapse'
     """
-    t = chunk_tensor(z, name="z")  # no copy: a float32 or memory-mapped array is read in place, chunk by chunk
+    t = chunk_tensor(z, name="z")  # no copy: float32 or memory-mapped arrays are read in place, by chunks
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     if t.ndim != 2:

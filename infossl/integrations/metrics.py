@@ -15,13 +15,13 @@ Cost per call (d the embedding width, m the rows of the batch):
   batch is kept and nothing else is computed: O(n d) memory, no d x d matrix. From there on, one
   (m, d) x (d, m) Gram product (CollapseMetrics; (m, 2d) for ViewInformation) in the batch's dtype on the
   batch's device, O(m d^2) flops, plus O(m d) elementwise work; the running sums are float64 tensors on
-  that device (O(d^2) memory, 4x for the views) and a reservoir sample of ``sample_size`` rows; nothing is copied to the host except a few scalars the accumulator checks (finite
-  values, whether to re-centre: about three device-to-host synchronisations per update, no data) and the
+  that device (O(d^2) memory, 4x for the views) and a reservoir sample of ``sample_size`` rows; nothing
+  is copied to the host except a few scalars the accumulator checks (finite values, whether to re-centre: about three device-to-host synchronisations per update, no data) and the
   reservoir's row draws (numpy, host-to-device: at most m indices). Labels are kept on their device.
 * ``compute``: with n < d, the spectra from the n x n Gram matrices of the kept rows, O(n^2 d) time and
   a few (n, d) float64 copies of memory (n = 50, d = 10^4: tens of MB). Otherwise one eigendecomposition
-  of the (d, d) covariance (and of the uncentred second moment) on the host, O(d^3), plus the pairwise metrics on the sample, O(s^2 d) for s = ``sample_size`` rows; with labels
-  the label metrics on the sample (a few small linear programmes) and the label information (Gaussian
+  of the (d, d) covariance (and of the uncentred second moment) on the host, O(d^3), plus the pairwise
+  metrics on the sample, O(s^2 d) for s = ``sample_size`` rows; with labels the label metrics on the sample (a few small linear programmes) and the label information (Gaussian
   model: O(s d^2 + C d^3), or O(s^2 d) for s < d). ViewInformation: with n < 2d the Gram route on the
   kept pairs; otherwise Cholesky factorisations and eigendecompositions of d x d blocks, O(d^3), on the
   device.
@@ -400,7 +400,8 @@ class ViewInformation:
         return acc, float(sum(a for a, _ in gathered))
 
     def compute(self) -> dict:
-        """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``).
+        """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with
+        ``prefix``).
 
         Peak memory: with fewer pairs than the joint width (n < d1 + d2) the accumulator holds the pairs
         and everything is computed from them (the Gram route of the Gaussian MI, the factored LiDAR of

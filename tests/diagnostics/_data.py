@@ -32,8 +32,8 @@ def _budget_mode(limit):
             for t in tree_leaves(out):
                 if isinstance(t, torch.Tensor) and t.numel() > limit \
                         and t.untyped_storage().data_ptr() not in shared:
-                    raise AssertionError(f"{func} made a tensor of shape {tuple(t.shape)}: {t.numel()} entries, "
-                                         f"over the budget of {limit}")
+                    raise AssertionError(f"{func} made a tensor of shape {tuple(t.shape)}: "
+                                         f"{t.numel()} entries, over the budget of {limit}")
             return out
 
     return Budget()
