@@ -1,6 +1,8 @@
 """A mergeable, one-pass accumulator of the moments that the collapse diagnostics need.
 
-:class:`MomentAccumulator` reads an (n, d) embedding matrix in chunks and keeps, in O(d^2) memory:
+:class:`MomentAccumulator` reads an (n, d) embedding matrix in chunks and keeps, in O(d^2) memory (while
+fewer rows than columns were seen, it keeps copies of the rows instead, n d < d^2 entries, and the
+diagnosis takes the n x n Gram route on them; the sums below are formed when n reaches d):
 
 * the row count ``n``, the mean (d,) and the centred co-moment
   :math:`M_2 = \\sum_i (z_i-\\bar z)(z_i-\\bar z)^T` (d, d), combined across chunks with the parallel update
