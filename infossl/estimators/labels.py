@@ -231,7 +231,7 @@ def _coordinates(t: torch.Tensor) -> torch.Tensor:
     :math:`Z Z^\top = U \Lambda U^\top` instead: with the basis :math:`V_r = Z^\top U_r\Lambda_r^{-1/2}` the
     rows are :math:`Z V_r = U_r\Lambda_r^{1/2}` (the same non-zero eigenvalues and rank rule). Peak memory:
     a (d, d) matrix and its eigenvectors for d <= n; for d > n a few (n, d) copies and (n, n) matrices, never
-    a d x d one (n = 50, d = 10^4: about 12 MB).
+    a d x d one (n = 50, d = 10^4: 4 MB per (n, d) float64 copy).
     """
     scale = global_scale(t)
     scale = scale if float(scale) > 0 else torch.ones((), dtype=t.dtype, device=t.device)
@@ -336,7 +336,7 @@ def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: 
     (a class with fewer rows than dimensions) is a ValueError suggesting ``covariance="shared"`` or
     ``ridge``. Cost on the data's device: O(n d^2 + C d^3) time and a few (d, d) matrices of memory for
     d <= n; for wide z (d > n) the projection takes the n x n Gram route, O(n^2 d) time, and the peak is a
-    few (n, d) copies of z (no d x d matrix: n = 50, d = 10^4 needs about 12 MB).
+    few (n, d) copies of z (no d x d matrix; n = 50, d = 10^4: 4 MB per copy).
 
     References
     ----------

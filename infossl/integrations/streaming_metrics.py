@@ -19,7 +19,7 @@ Cost per call (d the embedding width, m the rows of the batch):
   is copied to the host except a few scalars the accumulator checks (finite values, whether to re-centre: about three device-to-host synchronisations per update, no data) and the
   reservoir's row draws (numpy, host-to-device: at most m indices). Labels are kept on their device.
 * ``compute``: with n < d, the spectra from the n x n Gram matrices of the kept rows, O(n^2 d) time and
-  a few (n, d) float64 copies of memory (n = 50, d = 10^4: tens of MB). Otherwise one eigendecomposition
+  a few (n, d) float64 copies of memory (n = 50, d = 10^4: 4 MB each). Otherwise one eigendecomposition
   of the (d, d) covariance (and of the uncentred second moment) on the host, O(d^3), plus the pairwise
   metrics on the sample, O(s^2 d) for s = ``sample_size`` rows; with labels the label metrics on the sample (a few small linear programmes) and the label information (Gaussian
   model: O(s d^2 + C d^3), or O(s^2 d) for s < d). ViewInformation: with n < 2d the Gram route on the
@@ -406,7 +406,7 @@ class ViewInformation:
         Peak memory: with fewer pairs than the joint width (n < d1 + d2) the accumulator holds the pairs
         and everything is computed from them (the Gram route of the Gaussian MI, the factored LiDAR of
         :func:`~infossl.diagnostics.spectrum_shape.lidar_from_factors`): a few (n, d1 + d2) float64 copies,
-        no d x d matrix (n = 50, d1 = d2 = 10^4: under 100 MB). Otherwise a few (d1 + d2)^2 float64 matrices
+        no d x d matrix (n = 50, d1 = d2 = 10^4: 8 MB per copy). Otherwise a few (d1 + d2)^2 float64 matrices
         on the batch's device.
         """
         acc, align = self.sync()
