@@ -447,9 +447,9 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     -----
     Peak memory beyond ``z``: ``z`` is read in row chunks of ``chunk_rows`` (float32 stays float32 and is
     not copied). With n < d the rows are copied once (n d entries in their dtype) and every metric takes
-    the n x n Gram route: a few (n, d) float64 arrays, no d x d matrix (n = 50, d = 10^4: 4 MB per (n, d) float64 array
-    against 800 MB per d x d one; the views and labels add a few (n q, d) arrays). With n >= d: one chunk (about 256 MiB by default) and a
-    few d x d float64 matrices (d = 512: 2 MB each). A C-contiguous ``np.memmap`` (``np.load(path,
+    the n x n Gram route: a few (n, d) float64 arrays, no d x d matrix (n = 50, d = 10^4: 4 MB per
+    (n, d) float64 array against 800 MB per d x d one; the views and labels add a few (n q, d) arrays).
+    With n >= d: one chunk (about 256 MiB by default) and a few d x d float64 matrices (d = 512: 2 MB each). A C-contiguous ``np.memmap`` (``np.load(path,
     mmap_mode="r")``) has each chunk's pages dropped from the resident set once read, so the file is
     never resident at once; ``benchmarks/memory.py`` records these peaks.
 

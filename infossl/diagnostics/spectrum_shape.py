@@ -155,7 +155,8 @@ def lidar_from_factors(between: torch.Tensor, within: torch.Tensor, *, delta: fl
     :math:`\Sigma_w + \delta' I` is :math:`\delta' I`: :math:`\Sigma_L` is block diagonal with the k x k block
     built from :math:`BP` and :math:`WP` and zeros elsewhere. So its eigenvalues are those of the block and
     d - k zeros, the same spectrum as the d x d route. Cost O(d k^2) time, peak a few (k, d) matrices
-    (k = 150 for n = 50 inputs and 2 views: 12 MB per (k, d) float64 matrix at d = 10^4). A 0-d float64 tensor.
+    (k = 150 for n = 50 inputs and 2 views: 12 MB per (k, d) float64 matrix at d = 10^4). A 0-d float64
+    tensor.
     """
     d = between.shape[1]
     fb, fw = between.double(), within.double()
