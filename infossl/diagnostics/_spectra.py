@@ -8,7 +8,6 @@ from typing import Iterator
 import torch
 
 from infossl._backend import ArrayLike, Boundary, to_tensor
-from infossl._deprecation import renamed_keywords
 from infossl._validation import check_embeddings, warn_degenerate
 
 __all__ = ["singular_values", "covariance_spectrum"]
@@ -50,7 +49,6 @@ def _scaled_rows(z: ArrayLike, center: bool,
     return (t / scale if scale > 0 else t), scale, b
 
 
-@renamed_keywords(centered="center")
 def singular_values(z: ArrayLike, *, center: bool = False):
     r"""Singular values :math:`\sigma_1 \ge \dots \ge \sigma_{\min(n,d)}` of ``z`` (or of the centred ``z``).
 
@@ -74,7 +72,6 @@ def singular_values(z: ArrayLike, *, center: bool = False):
     return b.finish_many(torch.linalg.svdvals(t) * scale)
 
 
-@renamed_keywords(centered="center")
 def covariance_spectrum(z: ArrayLike, *, center: bool = True):
     r"""Eigenvalues of the covariance :math:`Z_c^T Z_c/(n-1)` (centred) or of :math:`Z^T Z/n` (uncentred).
 

@@ -1,6 +1,8 @@
 """A mergeable, one-pass accumulator of the moments that the collapse diagnostics need.
 
-:class:`MomentAccumulator` reads an (n, d) embedding matrix in chunks and keeps, in O(d^2) memory:
+:class:`MomentAccumulator` reads an (n, d) embedding matrix in chunks and keeps, in O(d^2) memory (while
+fewer rows than columns were seen, it keeps copies of the rows instead, n d < d^2 entries, and the
+diagnosis takes the n x n Gram route on them; the sums below are formed when n reaches d):
 
 * the row count ``n``, the mean (d,) and the centred co-moment
   :math:`M_2 = \\sum_i (z_i-\\bar z)(z_i-\\bar z)^T` (d, d), combined across chunks with the parallel update
@@ -33,7 +35,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from infossl._backend import to_tensor, refuse_special_tensor
+from infossl._backend import to_tensor
 from infossl._validation import check_int, check_random_state
 
 ChunkLike = Union[np.ndarray, torch.Tensor]
@@ -43,19 +45,18 @@ _SAFE_EXPONENT = {torch.float32: 40, torch.float64: 400}
 
 
 def chunk_tensor(chunk: Any, name: str = "chunk") -> torch.Tensor:
-    """(m, d) floating tensor; float32/float64 keep their dtype (numpy float32 is not promoted), half
-    precision is read as float32 and integers as float64. The chunk itself is never written to."""
-    if isinstance(chunk, np.ndarray) and chunk.dtype in (np.float32, np.float64):
+    """(m, d) floating tensor through the package's one array boundary, :func:`infossl._backend.to_tensor`
+    (tensors: float32/float64 kept, half precision read as float32, integers as float64, special tensors
+    refused; other inputs read as numbers or refused with the same messages), with one exception: numpy
+    float32 (and float16) chunks stay float32 instead of being promoted to float64, so a float32 file is
+    multiplied in float32 and read without a float64 copy. The chunk itself is never written to."""
+    if isinstance(chunk, np.ndarray) and chunk.dtype in (np.float32, np.float16):
         with warnings.catch_warnings():  # memory-mapped chunks are read-only
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            if chunk.dtype == np.float16:
+                return torch.from_numpy(chunk.astype(np.float32))
             return torch.from_numpy(np.ascontiguousarray(chunk))
-    if isinstance(chunk, torch.Tensor):
-        refuse_special_tensor(chunk, name)  # meta, sparse and quantized tensors: a TypeError naming them
-    if isinstance(chunk, torch.Tensor) and chunk.dtype in (torch.float32, torch.float64):
-        return chunk.detach()
-    if isinstance(chunk, np.ndarray) and chunk.dtype == np.float16:
-        return torch.from_numpy(chunk.astype(np.float32))
-    t, _ = to_tensor(chunk, name=name)
+    t, _ = to_tensor(chunk.detach() if isinstance(chunk, torch.Tensor) else chunk, name=name)
     return t
 
 
@@ -135,16 +136,47 @@ class MomentAccumulator:
         self._um2: Optional[torch.Tensor] = None  # (d,) float64
         self._sample: Optional[torch.Tensor] = None  # (s, d) float64
         self._sample_index = np.zeros(0, dtype=np.int64)  # (s,) global row indices
+        # While fewer rows than columns were seen, the rows themselves (copies, in their dtype) are kept
+        # instead of the (d, d) sums: n d < d^2 entries, and the diagnosis takes the n x n Gram route on them.
+        # None once the dense moments exist (see _densify).
+        self._rows: Optional[list] = []
         self.input_dtype: Optional[torch.dtype] = None  # widest dtype the products ran in
         self._work: dict = {}  # reused chunk-sized workspace (see _workspace), not part of the state
 
     # ------------------------------------------------------------------------------------------ state
     def _init_state(self, d: int, device: torch.device) -> None:
+        """Width, device and an empty sample; the O(d^2) sums wait for :meth:`_densify`."""
         self._dim, self._device = d, device
-        f64 = dict(dtype=torch.float64, device=device)
+        self._sample = torch.zeros(0, d, dtype=torch.float64, device=device)
+
+    def _init_dense(self) -> None:
+        f64 = dict(dtype=torch.float64, device=self._device)
+        d = self._dim
         self._shift, self._sum, self._gsum = torch.zeros(d, **f64), torch.zeros(d, **f64), torch.zeros(d, d, **f64)
         self._umean, self._um2 = torch.zeros(d, **f64), torch.zeros(d, **f64)
-        self._sample = torch.zeros(0, d, **f64)
+
+    @property
+    def rows(self) -> Optional[torch.Tensor]:
+        """All rows seen (n, d), in their order and dtype, while the accumulator holds them (fewer rows than
+        columns: the wide route); None once it holds the dense (d, d) moments instead."""
+        if self._rows is None or not self._rows:
+            return None
+        return self._rows[0] if len(self._rows) == 1 else torch.cat(self._rows)
+
+    def _densify(self) -> None:
+        """Switch from held rows to the dense moments: the held chunks go through the moment update in the
+        order they came, so the sums are the ones a dense accumulator would hold (bit for bit)."""
+        if self._rows is None:
+            return
+        held, n = self._rows, self._n
+        self._rows = None
+        if self._dim is None:
+            return
+        self._init_dense()
+        self._n = 0
+        for chunk in held:
+            self._update_moments(chunk)
+        self._n = n
 
     @property
     def n(self) -> int:
@@ -163,6 +195,7 @@ class MomentAccumulator:
 
     def _m2(self) -> torch.Tensor:
         """Centred co-moment from the shifted sums (float64): G - s s^T / n, symmetrised."""
+        self._densify()
         m2 = self._gsum - torch.outer(self._sum, self._sum) / self._n
         return 0.5 * (m2 + m2.T)
 
@@ -170,6 +203,7 @@ class MomentAccumulator:
     def mean(self) -> torch.Tensor:
         """Column means (d,), float64."""
         self._need(1, "mean")
+        self._densify()
         return self._shift + self._sum / self._n
 
     @property
@@ -195,12 +229,14 @@ class MomentAccumulator:
     def normalized_mean(self) -> torch.Tensor:
         """Per-dimension mean (d,) of the l2-normalised rows (an all-zero row stays zero)."""
         self._need(1, "normalized_mean")
+        self._densify()
         return self._umean.clone()
 
     @property
     def normalized_var(self) -> torch.Tensor:
         """Per-dimension unbiased variance (d,) of the l2-normalised rows (divided by n - 1)."""
         self._need(2, "normalized_var")
+        self._densify()
         return self._um2 / (self._n - 1)
 
     @property
@@ -224,7 +260,8 @@ class MomentAccumulator:
 
         float32 and float64 chunks are multiplied in their own dtype (half precision in float32, integers in
         float64); the running sums are float64 on the chunk's device. NaN or infinite entries raise
-        ValueError.
+        ValueError. While the rows seen number fewer than d, a copy of the chunk is kept instead (no product,
+        no (d, d) sums); the chunk that brings n to d replays the kept ones through the moment update.
         """
         t = chunk_tensor(chunk)
         if t.ndim != 2:
@@ -234,7 +271,7 @@ class MomentAccumulator:
             raise ValueError(f"chunk has {d} columns but the accumulator has dim={self._dim}")
         if d == 0:
             raise ValueError("chunk has 0 columns")
-        if self._shift is None:
+        if self._device is None:
             self._init_state(d, t.device)
         elif t.device != self._device:
             raise ValueError(f"chunk is on {t.device} but the accumulator's sums are on {self._device}")
@@ -242,7 +279,13 @@ class MomentAccumulator:
             return self
         self.input_dtype = t.dtype if self.input_dtype in (None, t.dtype) else torch.float64
         n0 = self._n
-        self._update_moments(t)
+        if self._rows is not None and n0 + m < d:
+            self._checked_amax(t)  # NaN and infinite entries are refused now, as the dense update does
+            self._rows.append(t.clone())  # a copy: the caller may reuse or release its buffer
+            self._n += m
+        else:
+            self._densify()
+            self._update_moments(t)
         self._update_sample(t, n0)
         return self
 
@@ -374,9 +417,12 @@ class MomentAccumulator:
     # ------------------------------------------------------------------------------------------ merge
     def _state(self) -> dict:
         has = self._n > 0
-        return {"n": self._n, "dim": self._dim, "mean": self.mean if has else None,
-                "m2": self._m2() if has else None, "umean": self._umean, "um2": self._um2,
-                "sample": self._sample, "sample_index": self._sample_index, "sample_size": self.sample_size,
+        wide = self._rows is not None
+        return {"n": self._n, "dim": self._dim, "rows": list(self._rows) if wide else None,
+                "mean": self.mean if has and not wide else None,
+                "m2": self._m2() if has and not wide else None,
+                "umean": self._umean, "um2": self._um2, "sample": self._sample,
+                "sample_index": self._sample_index, "sample_size": self.sample_size,
                 "input_dtype": self.input_dtype, "power": self._power}
 
     def merge(self, other: "MomentAccumulator") -> "MomentAccumulator":
@@ -393,10 +439,23 @@ class MomentAccumulator:
             return
         if self._dim is not None and st["dim"] != self._dim:
             raise ValueError(f"cannot merge accumulators with dim={self._dim} and dim={st['dim']}")
-        if self._shift is None:
-            self._init_state(st["dim"], st["mean"].device)
+        if self._device is None:
+            self._init_state(st["dim"], st["sample"].device)
         dev = self._device
         na, nb = self._n, st["n"]
+        if st["rows"] is not None and self._rows is not None and na + nb < self._dim:
+            self._rows = self._rows + [r.to(dev) for r in st["rows"]]  # still fewer rows than columns
+        else:
+            self._densify()
+            self._merge_moments(st if st["rows"] is None else _dense_state(st, dev), na, nb)
+        self._merge_sample(na, st["sample"].to(dev), st["sample_index"] + na, nb, rng)
+        self._n = na + nb
+        if st["input_dtype"] is not None:
+            same = self.input_dtype in (None, st["input_dtype"])
+            self.input_dtype = st["input_dtype"] if same else torch.float64
+
+    def _merge_moments(self, st: dict, na: int, nb: int) -> None:
+        dev = self._device
         mean_b, m2_b = st["mean"].to(dev), st["m2"].to(dev)
         if na == 0:
             self._shift = mean_b.clone()
@@ -407,11 +466,6 @@ class MomentAccumulator:
             self._power = st["power"]
         self._umean, self._um2 = _chan(na, self._umean, self._um2, nb, st["umean"].to(dev), st["um2"].to(dev),
                                        diag=True)
-        self._merge_sample(na, st["sample"].to(dev), st["sample_index"] + na, nb, rng)
-        self._n = na + nb
-        if st["input_dtype"] is not None:
-            same = self.input_dtype in (None, st["input_dtype"])
-            self.input_dtype = st["input_dtype"] if same else torch.float64
 
     def _merge_sample(self, na: int, sb: torch.Tensor, ib: np.ndarray, nb: int,
                       rng: np.random.Generator) -> None:
@@ -442,7 +496,7 @@ class MomentAccumulator:
         if not (dist.is_available() and dist.is_initialized()):
             return self
         world = dist.get_world_size(group)
-        state = {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in self._state().items()}
+        state = {k: _moved(v, torch.device("cpu")) for k, v in self._state().items()}
         state["seed"] = int(self._rng.integers(2**63 - 1))
         states: list = [None] * world
         dist.all_gather_object(states, state, group=group)
@@ -453,12 +507,30 @@ class MomentAccumulator:
         device = self._device or torch.device("cpu")
         fresh = MomentAccumulator(self._dim, sample_size=self.sample_size)
         for st in states:
-            st = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in st.items()}
+            st = {k: _moved(v, device) for k, v in st.items()}
             fresh._merge_state(st, rng)
         rng_keep = self._rng
         self.__dict__.update(fresh.__dict__)
         self._rng = rng_keep
         return self
+
+
+def _moved(value: Any, device: torch.device) -> Any:
+    """A state entry on ``device``: tensors and lists of tensors (held rows) move, the rest is kept."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, list):
+        return [v.to(device) for v in value]
+    return value
+
+
+def _dense_state(st: dict, device: torch.device) -> dict:
+    """The dense moments of a state that holds rows: its chunks replayed through the moment update."""
+    tmp = MomentAccumulator(st["dim"], sample_size=0)
+    tmp._init_state(st["dim"], device)
+    tmp._rows, tmp._n = [r.to(device) for r in st["rows"]], st["n"]
+    tmp._densify()
+    return dict(st, mean=tmp.mean, m2=tmp._m2(), umean=tmp._umean, um2=tmp._um2, power=tmp._power)
 
 
 def _chan(na: int, mean_a: torch.Tensor, m2_a: torch.Tensor, nb: int, mean_b: torch.Tensor,

@@ -9,17 +9,17 @@ sample, the view metrics from ``views``, and applies the verdict rule of :mod:`~
 from __future__ import annotations
 
 import math
+import mmap
 import warnings
 from functools import partial
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from infossl._backend import ArrayLike, chunk_size_for, iter_chunks
-from infossl._validation import check_labels
-from infossl._validation import (DegenerateInputWarning, check_float, check_int, check_options, check_pair,
-                                 check_random_state)
+from infossl._validation import (DegenerateInputWarning, check_embeddings, check_float, check_int, check_labels,
+                                 check_options, check_pair, check_random_state)
 from infossl.diagnostics import geometry, ideal, metrics
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 from infossl.diagnostics._spectra import eigvalsh_desc
@@ -116,6 +116,9 @@ class _Moments:
 
     @classmethod
     def of_accumulator(cls, acc: MomentAccumulator) -> "_Moments":
+        rows = acc.rows  # (n, d) while the accumulator holds fewer rows than columns
+        if rows is not None:
+            return cls.of_wide_rows(rows, acc.sample.cpu(), acc.sample_index, acc.sample_size)
         cov = acc.covariance.cpu()  # (d, d)
         lam, lam_u = _spectra(acc, cov)  # (d,) centred and uncentred eigenvalues, descending
         return cls(acc.n, acc.dim, acc.mean.cpu(), torch.diagonal(cov).clone(), lam, lam_u,
@@ -123,10 +126,12 @@ class _Moments:
                    acc.sample.cpu(), acc.sample_index, acc.sample_size)
 
     @classmethod
-    def of_wide_rows(cls, rows: torch.Tensor, sample_size: int) -> "_Moments":
+    def of_wide_rows(cls, rows: torch.Tensor, sample: torch.Tensor, sample_index: np.ndarray,
+                     sample_size: int) -> "_Moments":
         """From all n rows of (n, d) data with n < d, never forming a d x d matrix: the spectra come from the
         n x n Gram matrices (same non-zero eigenvalues) and the squared Frobenius norm of the covariance is the
-        sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d)."""
+        sum of its squared eigenvalues, so d = 10 000 with n = 50 costs O(n^2 d) time and a few (n, d)
+        float64 copies of memory (4 MB there)."""
         x = rows.detach().cpu().double()  # (n, d)
         n, d = x.shape
         lam, lam_u = _row_spectra(x)  # (d,), (d,)
@@ -135,7 +140,134 @@ class _Moments:
         offdiag = float(((total - var.pow(2).sum()).clamp_min(0) / total) if total > 0 else total)
         norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (n, 1)
         u = torch.where(norms > 0, x / torch.where(norms > 0, norms, torch.ones_like(norms)), torch.zeros_like(x))
-        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), x, np.arange(n), sample_size)
+        return cls(n, d, x.mean(dim=0), var, lam, lam_u, offdiag, u.var(dim=0), sample, sample_index,
+                   sample_size)
+
+
+class _Context(NamedTuple):
+    """What the metric table reads: the moments, the verdict and the quantities several rows share."""
+
+    stats: "_Moments"
+    eps: float
+    th: Thresholds
+    verdict: Any
+    vf: float  # variance fraction
+    nstd: float  # mean std of the l2-normalised rows
+    var_biased: torch.Tensor  # (d,)
+    alpha: tuple  # the alpha-ReQ fit (alpha, r^2, lo, hi), NaNs when not computed
+    alpha_note: Optional[str]
+
+
+class _Metric(NamedTuple):
+    """One row of the report: ``value(c)`` returns (value, note or None); ``describe(c)`` its description.
+    A note is prefixed with ``note_prefix`` when it is given (None: the note stands as it is)."""
+
+    name: str
+    group: str
+    scale_aware: bool
+    value: Callable[[_Context], Any]
+    describe: Callable[[_Context], str]
+    note_prefix: Optional[str] = None
+
+
+def _centred(c: _Context) -> torch.Tensor:
+    """The centred spectrum up to its observable rank min(d, n - 1)."""
+    return c.stats.lam[:min(c.stats.dim, c.stats.n - 1)]
+
+
+def _entropy_kept(c: _Context) -> float:
+    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
+    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
+    k = c.verdict.spectral_rank
+    return float(gaussian_entropy_from_logdet(torch.log(c.stats.lam[:k]).sum(), k)) if k else 0.0
+
+
+def _uniformity(c: _Context):
+    sample = c.stats.sample
+    if sample.shape[0] < 2:
+        return math.nan, ("uniformity needs a row sample of at least 2 rows "
+                          f"(sample_size={c.stats.sample_size})")
+    return _quiet(geometry.uniformity, sample.numpy())
+
+
+def _intrinsic_dimension(c: _Context):
+    from infossl.estimators.intrinsic import twonn_dimension
+
+    sample = c.stats.sample.numpy()
+    if sample.shape[0] < 10:
+        return math.nan, "intrinsic dimension needs a row sample of at least 10 rows"
+    return _quiet(lambda x: float(twonn_dimension(x).value), sample)
+
+
+def _quiet_float(fn: Callable, spectrum: Callable[[_Context], torch.Tensor]) -> Callable[[_Context], Any]:
+    def value(c: _Context):
+        v, note = _quiet(fn(c), spectrum(c))
+        return float(v), note
+    return value
+
+
+def _exact(fn: Callable[[_Context], Any]) -> Callable[[_Context], Any]:
+    return lambda c: (fn(c), None)
+
+
+def _text(text: str) -> Callable[[_Context], str]:
+    return lambda c: text
+
+
+#: The report's metrics, in order: name, group, scale-aware, how to compute it, how to describe it.
+_METRICS = (
+    _Metric("spectral_rank", "spectrum", False, _exact(lambda c: c.verdict.spectral_rank),
+            _text("directions of the centred covariance above the collapse floor / below a spectral cliff "
+                  "(verdict.collapse_rank)")),
+    _Metric("observable_rank", "spectrum", False, _exact(lambda c: c.verdict.observable_rank),
+            _text("min(d, n - 1): the most directions n rows can span")),
+    _Metric("rankme", "spectrum", True,
+            _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps),
+                         lambda c: c.stats.lam_u[:min(c.stats.dim, c.stats.n)]),
+            lambda c: f"RankMe: exp-entropy of uncentred singular values, eps={c.eps:g} "
+                      "(Garrido et al. 2023)",
+            "rankme: "),
+    _Metric("rankme_centered", "spectrum", False,
+            _quiet_float(lambda c: partial(metrics.rankme_from_spectrum, eps=c.eps), _centred),
+            _text("RankMe on centred singular values (scale-free)"), "rankme_centered: "),
+    _Metric("effective_rank", "spectrum", False,
+            _quiet_float(lambda c: metrics.effective_rank_from_spectrum, _centred),
+            _text("effective rank of centred singular values (Roy & Vetterli 2007)"), "effective_rank: "),
+    _Metric("stable_rank", "spectrum", True,
+            _quiet_float(lambda c: metrics.stable_rank_from_spectrum, lambda c: c.stats.lam_u),
+            _text("stable rank ||Z||_F^2/||Z||_2^2, uncentred"), "stable_rank: "),
+    _Metric("nesum", "spectrum", False,
+            _quiet_float(lambda c: metrics.stable_rank_from_spectrum, lambda c: c.stats.lam),
+            _text("NESum sum_i lambda_i/lambda_1 of the centred covariance (He & Ozay 2022)"), "nesum: "),
+    _Metric("alpha_req", "spectrum", False, lambda c: (c.alpha[0], c.alpha_note),
+            lambda c: f"alpha-ReQ power-law decay of the centred spectrum, ranks {c.alpha[2]}..{c.alpha[3]} "
+                      "(Agrawal et al. 2022)", "alpha-ReQ not computed: "),
+    _Metric("alpha_req_r2", "spectrum", False, lambda c: (c.alpha[1], None),
+            _text("R^2 of the alpha-ReQ log-log fit")),
+    _Metric("gaussian_entropy", "spectrum", True, _exact(_entropy_kept),
+            lambda c: f"Gaussian entropy (nats) on the k = {c.verdict.spectral_rank} retained principal "
+                      "directions"),
+    _Metric("total_variance", "scale", True, _exact(lambda c: float(c.stats.lam.sum())),
+            _text("trace of the centred covariance")),
+    _Metric("variance_fraction", "scale", True, _exact(lambda c: c.vf),
+            _text("tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)")),
+    _Metric("normalized_std", "scale", True, _exact(lambda c: c.nstd),
+            _text("mean std of l2-normalised rows (~1/sqrt(d) isotropic, 0 collapsed)")),
+    _Metric("normalized_std_scaled", "scale", True, _exact(lambda c: c.nstd * math.sqrt(c.stats.dim)),
+            _text("sqrt(d) x normalized_std (~1 isotropic)")),
+    _Metric("dead_dimensions", "scale", True,
+            _exact(lambda c: geometry.dead_dimensions_from_moments(c.var_biased, c.stats.mean,
+                                                                   tol=c.th.dead_tol)),
+            lambda c: f"dimensions with std <= {c.th.dead_tol:g} x RMS entry"),
+    _Metric("offdiagonal_energy", "geometry", False, _exact(lambda c: c.stats.offdiag),
+            _text("share of the covariance's squared Frobenius norm off the diagonal")),
+    _Metric("uniformity", "geometry", True, _uniformity,
+            lambda c: f"Wang & Isola uniformity (t=2) on a uniform sample of {c.stats.sample.shape[0]} rows"),
+    _Metric("intrinsic_dimension", "geometry", False, _intrinsic_dimension,
+            lambda c: f"TwoNN intrinsic dimension (Facco et al. 2017) of {c.stats.sample.shape[0]} sampled "
+                      "rows: the dimension of the set the data lie on, <= the spectral rank when it is curved",
+            "intrinsic_dimension: "),
+)
 
 
 def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thresholds: Any, eps: float,
@@ -145,86 +277,30 @@ def _diagnose(acc: "_Moments", *, views: Views, labels: Optional[ArrayLike], thr
     max_labelings = check_int(max_labelings, "max_labelings", low=1)
     separability_rows = check_int(separability_rows, "separability_rows", low=2)
     n, d = acc.n, acc.dim
-    mean, lam, lam_u = acc.mean, acc.lam, acc.lam_u
-    m_c, m_u = min(d, n - 1), min(d, n)
     var_biased = acc.var * ((n - 1) / n)  # (d,)
-    vf = float(geometry.variance_fraction_from_moments(mean, var_biased.sum()))
+    vf = float(geometry.variance_fraction_from_moments(acc.mean, var_biased.sum()))
     nstd = float(geometry.normalized_std_from_moments(acc.normalized_var))
-    verdict = decide(lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
+    verdict = decide(acc.lam.numpy(), n=n, variance_fraction=vf, normalized_std_scaled=nstd * math.sqrt(d),
                      thresholds=th)
+    fit, alpha_note = _quiet(_alpha_fit_or_nan, acc.lam[:min(d, n - 1)])  # one fit for its two rows
+    fit = fit if isinstance(fit, tuple) else (math.nan, math.nan, 0, 0)
+    c = _Context(acc, eps, th, verdict, vf, nstd, var_biased, fit, alpha_note)
     notes = list(verdict.reasons)
     t = _Table()
-    t.add("spectral_rank", verdict.spectral_rank, "directions of the centred covariance above the collapse "
-          "floor / below a spectral cliff (verdict.collapse_rank)", "spectrum")
-    t.add("observable_rank", verdict.observable_rank, "min(d, n - 1): the most directions n rows can span",
-          "spectrum")
-    for name, (fn, *args), desc, group, aware in [
-        ("rankme", (partial(metrics.rankme_from_spectrum, eps=eps), lam_u[:m_u]), f"RankMe: exp-entropy of "
-         f"uncentred singular values, eps={eps:g} (Garrido et al. 2023)", "spectrum", True),
-        ("rankme_centered", (partial(metrics.rankme_from_spectrum, eps=eps), lam[:m_c]), "RankMe on centred "
-         "singular values (scale-free)", "spectrum", False),
-        ("effective_rank", (metrics.effective_rank_from_spectrum, lam[:m_c]), "effective rank of centred "
-         "singular values (Roy & Vetterli 2007)", "spectrum", False),
-        ("stable_rank", (metrics.stable_rank_from_spectrum, lam_u), "stable rank ||Z||_F^2/||Z||_2^2, uncentred",
-         "spectrum", True),
-        ("nesum", (metrics.stable_rank_from_spectrum, lam), "NESum sum_i lambda_i/lambda_1 of the centred "
-         "covariance (He & Ozay 2022)", "spectrum", False),
-    ]:
-        value, note = _quiet(fn, *args)
+    for metric in _METRICS:
+        value, note = metric.value(c)
         if note:
-            notes.append(f"{name}: {note}")
-        t.add(name, float(value), desc, group, aware)
-    alpha, note = _quiet(_alpha_fit_or_nan, lam[:m_c])
-    fit = alpha if isinstance(alpha, tuple) else (math.nan, math.nan, 0, 0)
-    if note:
-        notes.append(f"alpha-ReQ not computed: {note}")
-    t.add("alpha_req", fit[0], f"alpha-ReQ power-law decay of the centred spectrum, ranks {fit[2]}..{fit[3]} "
-          "(Agrawal et al. 2022)", "spectrum")
-    t.add("alpha_req_r2", fit[1], "R^2 of the alpha-ReQ log-log fit", "spectrum")
-    k = verdict.spectral_rank
-    kept = lam[:k]
-    # 1/2 log det(2 pi e Sigma) restricted to the retained directions (the plug-in form of
-    # infossl.estimators.gaussian_entropy, from the accumulated spectrum; no Wishart bias correction)
-    t.add("gaussian_entropy", float(gaussian_entropy_from_logdet(torch.log(kept).sum(), k)) if k else 0.0,
-          f"Gaussian entropy (nats) on the k = {k} retained principal directions", "spectrum", True)
-    t.add("total_variance", float(lam.sum()), "trace of the centred covariance", "scale", True)
-    t.add("variance_fraction", vf, "tr(Cov)/E||z||^2: 0 = collapse onto a point (scale-aware)", "scale", True)
-    t.add("normalized_std", nstd, "mean std of l2-normalised rows (~1/sqrt(d) isotropic, 0 collapsed)",
-          "scale", True)
-    t.add("normalized_std_scaled", nstd * math.sqrt(d), "sqrt(d) x normalized_std (~1 isotropic)", "scale",
-          True)
-    t.add("dead_dimensions", geometry.dead_dimensions_from_moments(var_biased, mean, tol=th.dead_tol),
-          f"dimensions with std <= {th.dead_tol:g} x RMS entry", "scale", True)
-    t.add("offdiagonal_energy", acc.offdiag,
-          "share of the covariance's squared Frobenius norm off the diagonal", "geometry")
-    sample = acc.sample  # (s, d)
-    if sample.shape[0] >= 2:
-        value, note = _quiet(geometry.uniformity, sample.numpy())
-    else:
-        value, note = math.nan, ("uniformity needs a row sample of at least 2 rows "
-                                 f"(sample_size={acc.sample_size})")
-    if note:
-        notes.append(note)
-    if sample.shape[0] < n:
-        notes.append(f"uniformity and the label metrics use a uniform sample of {sample.shape[0]} of the "
-                     f"{n} rows")
-    t.add("uniformity", value, f"Wang & Isola uniformity (t=2) on a uniform sample of {sample.shape[0]} rows",
-          "geometry", True)
-    from infossl.estimators.intrinsic import twonn_dimension
-
-    value, note = _quiet(lambda x: float(twonn_dimension(x).value), sample.numpy()) if sample.shape[0] >= 10 \
-        else (math.nan, "intrinsic dimension needs a row sample of at least 10 rows")
-    if note:
-        notes.append(f"intrinsic_dimension: {note}")
-    t.add("intrinsic_dimension", value, f"TwoNN intrinsic dimension (Facco et al. 2017) of {sample.shape[0]} "
-          "sampled rows: the dimension of the set the data lie on, <= the spectral rank when it is curved",
-          "geometry")
+            notes.append(note if metric.note_prefix is None else metric.note_prefix + note)
+        if metric.name == "uniformity" and acc.sample.shape[0] < n:
+            notes.append(f"uniformity and the label metrics use a uniform sample of {acc.sample.shape[0]} of "
+                         f"the {n} rows")
+        t.add(metric.name, value, metric.describe(c), metric.group, metric.scale_aware)
     if views is not None:
         _view_metrics(t, views, notes, d)
     if labels is not None:
-        _label_metrics(t, acc, sample, labels, notes, max_labelings, separability_rows, random_state)
+        _label_metrics(t, acc, acc.sample, labels, notes, max_labelings, separability_rows, random_state)
     return DiagnosisReport(verdict=verdict.verdict, collapse_rank=verdict.collapse_rank, dim=d, n=n,
-                           metrics=t.frame(), spectrum=lam.numpy().copy(), reasons=notes,
+                           metrics=t.frame(), spectrum=acc.lam.numpy().copy(), reasons=notes,
                            thresholds=th.as_dict())
 
 
@@ -334,7 +410,7 @@ def _label_metrics(t: _Table, acc: "_Moments", sample: torch.Tensor, labels: Any
 def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] = None,
              thresholds: Union[None, Thresholds, dict] = None, eps: float = 1e-7, sample_size: int = 2048,
              chunk_rows: Optional[int] = None, random_state: Union[None, int, np.random.Generator] = 0,
-             chunk_size: Optional[int] = None, **options: Any) -> DiagnosisReport:
+             **options: Any) -> DiagnosisReport:
     """Diagnose collapse of an (n, d) embedding matrix: healthy, dimensional collapse (to k of d), or complete
     collapse, with the metrics behind the verdict.
 
@@ -348,8 +424,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         Rows kept (uniformly) for the pairwise and label metrics; at least 2.
     chunk_rows : int, optional
         Rows per accumulator update (default: ~256 MiB per chunk); the name :func:`diagnose_path` and
-        :func:`infossl.io.iter_array_chunks` use for the same setting (``chunk_size`` is accepted for one
-        release, with a ``DeprecationWarning``).
+        :func:`infossl.io.iter_array_chunks` use for the same setting.
     random_state : int, Generator or None
         Seeds the row sample and the sampled labelings.
     **options
@@ -358,6 +433,16 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     Returns
     -------
     DiagnosisReport
+
+    Notes
+    -----
+    Peak memory beyond ``z``: ``z`` is read in row chunks of ``chunk_rows`` (float32 stays float32 and is
+    not copied). With n < d the rows are copied once (n d entries in their dtype) and every metric takes
+    the n x n Gram route: a few (n, d) float64 arrays, no d x d matrix (n = 50, d = 10^4: 4 MB per
+    (n, d) float64 array against 800 MB per d x d one; the views and labels add a few (n q, d) arrays).
+    With n >= d: one chunk (about 256 MiB by default) and a few d x d float64 matrices (d = 512: 2 MB each). A C-contiguous ``np.memmap`` (``np.load(path,
+    mmap_mode="r")``) has each chunk's pages dropped from the resident set once read, so the file is
+    never resident at once; ``benchmarks/memory.py`` records these peaks.
 
     Examples
     --------
@@ -371,13 +456,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     >>> diagnose(5.0 + 1e-6 * rng.standard_normal((2000, 8))).verdict   # a constant plus tiny noise
     'complete-collapse'
     """
-    if chunk_size is not None:  # the old name of chunk_rows
-        if chunk_rows is not None:
-            raise TypeError("diagnose() got both chunk_rows and its old name chunk_size")
-        warnings.warn("diagnose(chunk_size=...) is now chunk_rows=...; the old name will be removed in the next "
-                      "release", DeprecationWarning, stacklevel=3)
-        chunk_rows = chunk_size
-    t = chunk_tensor(z, name="z")
+    t = chunk_tensor(z, name="z")  # no copy: float32 or memory-mapped arrays are read in place, by chunks
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     if t.ndim != 2:
@@ -385,19 +464,46 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     n, d = t.shape
     if n < 2 or d == 0:
         raise ValueError(f"z needs at least 2 rows and 1 column to diagnose; got shape ({n}, {d})")
-    if not bool(torch.isfinite(t).all()):
-        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
-        n_nan = int(torch.isnan(t).sum())
-        n_inf = int((~torch.isfinite(t)).sum()) - n_nan
-        raise ValueError(f"z contains {n_nan} NaN and {n_inf} infinite values "
-                         f"(first at row {bad[0]}, column {bad[1]}); remove or impute them before diagnosing")
     sample_size = check_int(sample_size, "sample_size", low=2)  # uniformity and the label metrics need 2 rows
-    if n < d and n <= sample_size:  # wide data held in memory: no d x d work
-        return diagnose_statistics(_Moments.of_wide_rows(t, sample_size), views=views, labels=labels,
-                                   thresholds=thresholds, eps=eps, random_state=random_state, **options)
     acc = MomentAccumulator(d, sample_size=sample_size, random_state=random_state)
     size = chunk_rows if chunk_rows is not None else chunk_size_for(d, itemsize=t.element_size(), factor=2)
+    mapped = _mapped_pages(z)
     for sl in iter_chunks(n, check_int(size, "chunk_rows", low=1)):
-        acc.update(t[sl])
+        chunk = t[sl]
+        if not bool(torch.isfinite(chunk).all()):
+            check_embeddings(t, name="z")  # raises the boundary's message: counts and first position
+        acc.update(chunk)
+        if mapped is not None:
+            mapped(sl)
     return diagnose_statistics(acc, views=views, labels=labels, thresholds=thresholds, eps=eps,
                                random_state=random_state, **options)
+
+
+def _mapped_pages(z: Any):
+    """For a C-contiguous array read from a memory-mapped file (``np.load(path, mmap_mode="r")``), a function
+    that drops the pages of a row slice from this process's resident set once the slice has been read, so a
+    diagnosis of a file larger than memory holds one chunk of it at a time (the pages stay in the page cache
+    and come back on the next access). None for any other input. Copy-on-write maps (mode "c") are left
+    alone: dropping their pages would discard the caller's writes."""
+    if not isinstance(z, np.memmap) or getattr(z, "mode", None) not in ("r", "r+", "w+"):
+        return None
+    if not z.flags.c_contiguous or z.ndim not in (1, 2) or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    base = z
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if not isinstance(base, mmap.mmap):
+        return None
+    start = np.frombuffer(base, dtype=np.uint8).ctypes.data  # the map's first byte
+    first = z.ctypes.data - start
+    row_bytes = z.itemsize * (z.shape[1] if z.ndim == 2 else 1)
+    page = mmap.PAGESIZE
+
+    def release(sl: slice) -> None:
+        lo = first + sl.start * row_bytes
+        hi = first + sl.stop * row_bytes
+        lo -= lo % page  # madvise takes page-aligned starts; a shared edge page is simply read again
+        if hi > lo:
+            base.madvise(mmap.MADV_DONTNEED, lo, min(hi, len(base)) - lo)
+
+    return release

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from infossl.linalg import stable_rank_of
 from infossl._backend import ArrayLike
-from infossl._deprecation import renamed_keywords
 from infossl._validation import check_float, warn_degenerate
 from infossl.diagnostics._spectra import (covariance_spectrum, data_spectrum, entropy_rank, singular_values,
                                           spectrum_tensor)
@@ -57,7 +56,6 @@ def rankme_from_spectrum(eigenvalues: ArrayLike, *, eps: float = 1e-7):
     return b.finish(entropy_rank(lam, eps))
 
 
-@renamed_keywords(centered="center")
 def rankme(z: ArrayLike, *, eps: float = 1e-7, center: bool = False):
     r"""RankMe of ``z``: entropy-based rank of the singular values of the **uncentred** ``z`` by default.
 
@@ -96,7 +94,6 @@ def effective_rank_from_spectrum(eigenvalues: ArrayLike):
     return b.finish(entropy_rank(lam, 0.0))
 
 
-@renamed_keywords(centered="center")
 def effective_rank(z: ArrayLike, *, center: bool = True):
     r"""Effective rank (Roy & Vetterli 2007) of the singular values of the centred ``z`` (default).
 
@@ -128,7 +125,6 @@ def stable_rank_from_spectrum(eigenvalues: ArrayLike):
     return b.finish(stable_rank_of(lam))
 
 
-@renamed_keywords(centered="center")
 def stable_rank(z: ArrayLike, *, center: bool = False):
     r"""Stable rank :math:`\lVert Z\rVert_F^2/\lVert Z\rVert_2^2` of the uncentred ``z`` (default).
 

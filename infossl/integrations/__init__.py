@@ -12,7 +12,8 @@
 """
 
 from infossl.integrations.loggers import CSVLogger, JSONLinesLogger, LightningLogger, TensorBoardLogger, log_metrics
-from infossl.integrations.metrics import VERDICT_CODES, CollapseMetrics, ViewInformation, numeric_metrics
+from infossl.integrations.streaming_metrics import (VERDICT_CODES, CollapseMetrics, ViewInformation,
+                                                   numeric_metrics)
 
 __all__ = [
     "CSVLogger",

@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - depends on the environment
         Callback = None  # importing this module still works (docs, test collection); using the class does not
 
 from infossl.integrations.loggers import log_metrics
-from infossl.integrations.metrics import CollapseMetrics, ViewInformation, numeric_metrics
+from infossl.integrations.streaming_metrics import CollapseMetrics, ViewInformation, numeric_metrics
 
 __all__ = ["InfoSSLCallback"]
 

@@ -29,7 +29,7 @@ import torch
 
 from infossl._backend import PathLike
 from infossl.io.plain import to_plain
-from infossl.integrations.metrics import numeric_metrics
+from infossl.integrations.streaming_metrics import numeric_metrics
 
 __all__ = ["JSONLinesLogger", "CSVLogger", "TensorBoardLogger", "LightningLogger", "log_metrics"]
 

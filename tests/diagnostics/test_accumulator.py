@@ -273,3 +273,48 @@ def test_free_buffers_keeps_the_state(rng):
     ref = MomentAccumulator().update(z)
     np.testing.assert_allclose(acc.covariance.numpy(), ref.covariance.numpy(), rtol=1e-12)
     assert acc.free_buffers()._work == {}
+
+
+# ------------------------------------------------------------------------------- wide data: rows, not sums
+def test_wide_data_keeps_rows_and_no_square_matrix():
+    from ._data import entry_budget
+
+    z = np.random.default_rng(0).standard_normal((20, 2000)).astype(np.float32)
+    acc = MomentAccumulator(sample_size=4)
+    with entry_budget(2000 * 2000 // 4):
+        acc.update(z[:12]).update(z[12:])
+    assert acc.n == 20 and torch.equal(acc.rows, torch.from_numpy(z))
+
+
+def test_rows_turn_into_the_same_sums_bit_for_bit():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((30, 12)) * 3 + 5
+    dense, held = MomentAccumulator(sample_size=5), MomentAccumulator(sample_size=5)
+    dense.update(z[:4])
+    _ = dense.mean  # the dense sums from here on
+    dense.update(z[4:9]).update(z[9:])
+    held.update(z[:4]).update(z[4:9])
+    assert held.rows is not None  # 9 < 12 rows: still held
+    held.update(z[9:])
+    assert held.rows is None
+    for name in ("mean", "comoment", "normalized_var"):
+        assert torch.equal(getattr(dense, name), getattr(held, name)), name
+
+
+def test_merge_of_row_holding_accumulators():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((14, 10))
+    a, b = MomentAccumulator().update(z[:4]), MomentAccumulator().update(z[4:8])
+    a.merge(b)
+    assert torch.equal(a.rows, torch.from_numpy(z[:8]))  # 8 < 10: still rows
+    a.merge(MomentAccumulator().update(z[8:]))  # 14 >= 10: the dense sums of the whole
+    whole = MomentAccumulator().update(z)
+    assert a.rows is None
+    assert torch.allclose(a.covariance, whole.covariance, atol=1e-12)
+
+
+def test_row_holding_chunk_with_nan_is_refused_at_update():
+    z = np.zeros((3, 10))
+    z[1, 4] = np.nan
+    with pytest.raises(ValueError, match="first at row 1 of the data, column 4"):
+        MomentAccumulator().update(z)

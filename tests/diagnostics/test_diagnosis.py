@@ -129,15 +129,12 @@ def test_label_metrics_use_the_aligned_sample(rng):
     assert any("uniform sample of 100 of the 1000 rows" in s for s in r.reasons)
 
 
-def test_chunk_rows_is_the_one_name_and_chunk_size_warns(z):
+def test_chunk_rows_is_the_one_name(z):
     ref, chunked = diagnose(z).metrics["value"], diagnose(z, chunk_rows=7).metrics["value"]
     numeric = [k for k in ref.index if isinstance(ref[k], float) and math.isfinite(ref[k])]
     assert len(numeric) > 5 and np.allclose([chunked[k] for k in numeric], [ref[k] for k in numeric], rtol=1e-9)
-    with pytest.warns(DeprecationWarning, match="chunk_rows"):
-        old = diagnose(z, chunk_size=7)
-    assert old.verdict == diagnose(z, chunk_rows=7).verdict
-    with pytest.raises(TypeError, match="both chunk_rows and its old name"):
-        diagnose(z, chunk_rows=7, chunk_size=7)
+    with pytest.raises(TypeError, match="chunk_size"):
+        diagnose(z, chunk_size=7)
 
 
 @pytest.mark.parametrize("shape", [(40, 60), (30, 200)])
@@ -192,3 +189,67 @@ def test_intrinsic_dimension_is_reported(rng):
     report = diagnose(curved)
     assert report.metrics["value"]["intrinsic_dimension"] == pytest.approx(2.0, abs=0.4)
     assert report.collapse_rank > 3  # the linear rank sees more directions than the sheet has
+
+
+# ------------------------------------------------------------------------------- memory: n < d and mmap
+def _wide(seed=0, n=20, d=2000):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d)).astype(np.float32)
+    return z, z + np.float32(0.1) * rng.standard_normal((n, d)).astype(np.float32)
+
+
+def test_wide_diagnose_with_views_forms_no_d_by_d_matrix():
+    from ._data import entry_budget
+
+    z, z2 = _wide()
+    diagnose(z[:, :30], views=[z[:, :30], z2[:, :30]])  # the lazy imports, outside the budget
+    with entry_budget(2000 * 2000 // 4):
+        report = diagnose(z, views=[z, z2])
+    assert report.n == 20 and math.isfinite(report["lidar"])
+
+
+def test_wide_diagnose_gram_route_equals_covariance_route():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((15, 40)) @ np.diag(np.linspace(0.2, 3, 40))
+    wide = MomentAccumulator(sample_size=4, random_state=0).update(z)
+    dense = MomentAccumulator(sample_size=4, random_state=0).update(z)
+    _ = dense.covariance  # the dense sums: eigendecompositions of the d x d matrices
+    assert wide.rows is not None and dense.rows is None
+    a, b = diagnose_statistics(wide), diagnose_statistics(dense)
+    np.testing.assert_allclose(a.spectrum, b.spectrum, rtol=0, atol=1e-10 * b.spectrum[0])
+    for name in ("rankme", "rankme_centered", "effective_rank", "stable_rank", "nesum", "gaussian_entropy",
+                 "total_variance", "variance_fraction", "normalized_std", "offdiagonal_energy"):
+        assert a[name] == pytest.approx(b[name], rel=1e-10, abs=1e-12), name
+
+
+def test_memory_mapped_input_is_read_chunk_by_chunk(tmp_path, monkeypatch):
+    from infossl.diagnostics import diagnosis
+
+    from ._data import entry_budget
+
+    z = np.random.default_rng(4).standard_normal((40000, 8)).astype(np.float32)
+    path = tmp_path / "z.npy"
+    np.save(path, z)
+    released = []
+    real = diagnosis._mapped_pages
+
+    def spy(a):
+        release = real(a)
+        return None if release is None else lambda sl: (released.append((sl.start, sl.stop)), release(sl))
+
+    monkeypatch.setattr(diagnosis, "_mapped_pages", spy)
+    diagnose(z[:10], sample_size=16)
+    with entry_budget(40000 * 8 // 4):  # no (n, d) temporary (the whole-array finite check made one)
+        report = diagnose(np.load(path, mmap_mode="r"), chunk_rows=5000, sample_size=16)
+    assert sorted(released) == [(s, s + 5000) for s in range(0, 40000, 5000)]
+    in_memory = diagnose(z, chunk_rows=5000, sample_size=16)
+    assert report["rankme"] == pytest.approx(in_memory["rankme"], rel=1e-12)
+
+
+def test_copy_on_write_maps_are_not_released(tmp_path):
+    from infossl.diagnostics.diagnosis import _mapped_pages
+
+    np.save(tmp_path / "z.npy", np.ones((10, 3)))
+    assert _mapped_pages(np.load(tmp_path / "z.npy", mmap_mode="c")) is None
+    assert _mapped_pages(np.ones((10, 3))) is None
+    assert _mapped_pages(np.load(tmp_path / "z.npy", mmap_mode="r")) is not None

@@ -143,12 +143,8 @@ def test_small_eigensolvers_restore_the_thread_count(rng):
 
 
 @pytest.mark.parametrize("f", [singular_values, covariance_spectrum, rankme, effective_rank, stable_rank])
-def test_center_and_its_old_name_centered(f, rng):
+def test_center_is_the_one_name(f, rng):
     z = rng.standard_normal((30, 4)) + 3.0
-    for center in (False, True):
-        new = f(z, center=center)
-        with pytest.warns(DeprecationWarning, match=rf"{f.__name__}\(centered=\.\.\.\) is now center=\.\.\."):
-            old = f(z, centered=center)
-        np.testing.assert_array_equal(old, new)
-    with pytest.raises(TypeError, match="got both center= and its old name centered="):
-        f(z, center=True, centered=True)
+    assert not np.array_equal(f(z, center=False), f(z, center=True))
+    with pytest.raises(TypeError, match="centered"):
+        f(z, centered=True)

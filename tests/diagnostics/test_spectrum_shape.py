@@ -83,3 +83,22 @@ def test_lidar_degenerate_and_errors(rng):
         lidar_from_scatter(np.eye(3), np.eye(2))
     with pytest.raises(ValueError, match="delta must be in"):
         lidar(np.stack([x, x], 1), delta=0.0)
+
+
+def test_lidar_of_wide_views_factored_equals_scatter_route():
+    import torch
+
+    from ._data import entry_budget
+
+    rng = np.random.default_rng(5)
+    for n, q, d in [(10, 2, 100), (6, 3, 40)]:
+        v = rng.standard_normal((n, q, d)) * rng.uniform(0.1, 3, d)
+        t = torch.from_numpy(v / np.abs(v).max())
+        mu = t.mean(dim=1)
+        dev, w = mu - mu.mean(dim=0), (t - mu[:, None]).reshape(n * q, d)
+        scatter = lidar_from_scatter(dev.T @ dev / (n - 1), w.T @ w / (n * (q - 1)))
+        assert float(lidar(v)) == pytest.approx(float(scatter), rel=1e-10)
+    v = rng.standard_normal((10, 2, 2000))
+    lidar(v[:, :, :50])
+    with entry_budget(2000 * 2000 // 4):
+        assert 1 <= lidar(v) < 10  # at most n - 1 = 9, plus the eps terms of the 2000 eigenvalues

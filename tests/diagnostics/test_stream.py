@@ -230,3 +230,14 @@ def test_the_pass_chunk_budget_lives_in_backend():
     from infossl.diagnostics.stream import PASS_CHUNK_BYTES
 
     assert PASS_CHUNK_BYTES == _backend.PASS_CHUNK_BYTES == 128 * 2**20
+
+
+def test_wide_file_forms_no_d_by_d_matrix(tmp_path):
+    from ._data import entry_budget
+
+    z = np.random.default_rng(0).standard_normal((20, 2000)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    diagnose_path(str(tmp_path / "z.npy"), progress=False)  # the lazy imports, outside the budget
+    with entry_budget(2000 * 2000 // 4):
+        report = diagnose_path(str(tmp_path / "z.npy"), progress=False)
+    assert report.n == 20 and report.dim == 2000

@@ -142,3 +142,32 @@ def test_bad_input():
         check_labels([True, False, True], 3)
     classes, codes, counts = check_labels([1.0, 0.0, 1.0], 3)
     assert list(counts) == [1, 2] and list(codes) == [1, 0, 1]
+
+
+def test_gaussian_label_information_of_wide_z_takes_the_gram_route():
+    from tests.diagnostics._data import entry_budget
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((20, 2000))
+    y = np.arange(20) % 2
+    infossl.label_mutual_information(z[:, :30], y, method="gaussian", covariance="shared", ridge=0.1)
+    with entry_budget(2000 * 2000 // 4):
+        value = infossl.label_mutual_information(z, y, method="gaussian", covariance="shared", ridge=0.1)
+    assert math.isfinite(value)
+
+
+def test_gaussian_label_information_gram_route_equals_covariance_route():
+    from infossl.estimators.labels import _coordinates
+
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((30, 45)) * np.linspace(0.5, 2, 45)  # d > n: the Gram route
+    y = np.arange(30) % 3
+    x = _coordinates(torch.from_numpy(z)).numpy()  # (30, 29): d <= n, the covariance route
+    assert x.shape == (30, 29)
+    for covariance, ridge in (("shared", 0.1), ("full", 0.5)):
+        wide = infossl.label_mutual_information(z, y, method="gaussian", covariance=covariance, ridge=ridge)
+        narrow = infossl.label_mutual_information(x, y, method="gaussian", covariance=covariance, ridge=ridge)
+        assert wide == pytest.approx(narrow, rel=1e-10)
+    bw = gaussian_label_information_bounds(z, y, covariance="shared", ridge=0.1)
+    bn = gaussian_label_information_bounds(x, y, covariance="shared", ridge=0.1)
+    assert bw.lower == pytest.approx(bn.lower, rel=1e-10) and bw.upper == pytest.approx(bn.upper, rel=1e-10)

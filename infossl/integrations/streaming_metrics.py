@@ -11,17 +11,20 @@ r"""Streaming metric objects for any training loop, in the torchmetrics style: `
 
 Cost per call (d the embedding width, m the rows of the batch):
 
-* ``update``: one (m, d) x (d, m) Gram product (CollapseMetrics; (m, 2d) for ViewInformation) in the
-  batch's dtype on the batch's device, O(m d^2) flops, plus O(m d) elementwise work. The running sums are
-  float64 tensors on that device (O(d^2) memory, 4x for the views) and a reservoir sample of
-  ``sample_size`` rows; nothing is copied to the host except a few scalars the accumulator checks (finite
-  values, whether to re-centre: about three device-to-host synchronisations per update, no data) and the
+* ``update``: while fewer rows than columns were seen (n < d; n < 2d for ViewInformation) a copy of the
+  batch is kept and nothing else is computed: O(n d) memory, no d x d matrix. From there on, one
+  (m, d) x (d, m) Gram product (CollapseMetrics; (m, 2d) for ViewInformation) in the batch's dtype on the
+  batch's device, O(m d^2) flops, plus O(m d) elementwise work; the running sums are float64 tensors on
+  that device (O(d^2) memory, 4x for the views) and a reservoir sample of ``sample_size`` rows; nothing
+  is copied to the host except a few scalars the accumulator checks (finite values, whether to re-centre: about three device-to-host synchronisations per update, no data) and the
   reservoir's row draws (numpy, host-to-device: at most m indices). Labels are kept on their device.
-* ``compute``: one eigendecomposition of the (d, d) covariance (and of the uncentred second moment) on the
-  host, O(d^3), plus the pairwise metrics on the sample, O(s^2 d) for s = ``sample_size`` rows; with labels
-  the label metrics on the sample (a few small linear programmes) and the label information (Gaussian
-  model: O(s d^2 + C d^3)). ViewInformation: three Cholesky factorisations and two eigendecompositions of
-  d x d blocks, O(d^3), on the device.
+* ``compute``: with n < d, the spectra from the n x n Gram matrices of the kept rows, O(n^2 d) time and
+  a few (n, d) float64 copies of memory (n = 50, d = 10^4: 4 MB each). Otherwise one eigendecomposition
+  of the (d, d) covariance (and of the uncentred second moment) on the host, O(d^3), plus the pairwise
+  metrics on the sample, O(s^2 d) for s = ``sample_size`` rows; with labels the label metrics on the sample (a few small linear programmes) and the label information (Gaussian
+  model: O(s d^2 + C d^3), or O(s^2 d) for s < d). ViewInformation: with n < 2d the Gram route on the
+  kept pairs; otherwise Cholesky factorisations and eigendecompositions of d x d blocks, O(d^3), on the
+  device.
 * ``sync`` / ``compute`` under an initialised process group: one ``all_gather_object`` of each rank's
   state (O(d^2 + s d) bytes on the host), then the exact merge (Chan et al. 1979), so every rank gets the
   moments of the concatenated data in rank order. Every rank must call it (a collective).
@@ -42,6 +45,9 @@ from infossl._backend import ArrayLike
 from infossl._validation import check_labels
 from infossl._validation import DegenerateInputWarning, check_choice, check_float, check_int
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
+from infossl.diagnostics.spectrum_shape import lidar_from_factors, lidar_from_scatter
+from infossl.estimators.gaussian import gaussian_mi_of_moment, gaussian_mutual_information
+from infossl.linalg import centred
 
 __all__ = ["CollapseMetrics", "ViewInformation", "VERDICT_CODES", "numeric_metrics"]
 
@@ -62,11 +68,10 @@ def _copy_accumulator(acc: MomentAccumulator, random_state: Any) -> MomentAccumu
 
 
 def _batch(z: Any, name: str) -> torch.Tensor:
-    """A 2-D floating tensor view of a batch (m, d); (m,) is read as (m, 1). No copy for float32/64 tensors."""
+    """A 2-D floating tensor view of a batch (m, d), detached, through the array boundary of
+    :func:`~infossl.diagnostics.accumulator.chunk_tensor`; (m,) is read as (m, 1). No copy for float32/64."""
     if isinstance(z, (list, tuple)):
         raise TypeError(f"{name} must be an array or tensor (m, d), got a {type(z).__name__}")
-    if isinstance(z, torch.Tensor):
-        z = z.detach()
     t = chunk_tensor(z, name=name)
     if t.ndim == 1:
         t = t.reshape(-1, 1)
@@ -284,7 +289,7 @@ class ViewInformation:
     ``compute()`` returns ``mi_views_gaussian`` (nats), ``alignment``, ``invariance_ratio`` and ``lidar``
     with the definitions of ``infossl.diagnose(z, views=[z1, z2])`` (equal to them up to rounding). A
     streaming MI can use only the moments, so it is the Gaussian one: the MI of the Gaussian with the
-    views' covariance, far above the truth on curved low-dimensional embeddings (issue 11); for the
+    views' covariance, far above the truth on curved low-dimensional embeddings; for the
     ``method="auto"`` estimate, ``diagnose``'s ``mi_views``, run :func:`infossl.mutual_information` on a
     sample of pairs.
 
@@ -388,12 +393,15 @@ class ViewInformation:
         return acc, float(sum(a for a, _ in gathered))
 
     def compute(self) -> dict:
-        """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with ``prefix``)."""
-        from infossl.diagnostics.spectrum_shape import lidar_from_scatter
-        from infossl.estimators.gaussian import wishart_logdet_bias
-        from infossl.linalg import numerical_rank_basis
-        from infossl.linalg import chol_logdet
+        """``mi_views_gaussian``, ``alignment``, ``invariance_ratio``, ``lidar`` (keys prefixed with
+        ``prefix``).
 
+        Peak memory: with fewer pairs than the joint width (n < d1 + d2) the accumulator holds the pairs
+        and everything is computed from them (the Gram route of the Gaussian MI, the factored LiDAR of
+        :func:`~infossl.diagnostics.spectrum_shape.lidar_from_factors`): a few (n, d1 + d2) float64 copies,
+        no d x d matrix (n = 50, d1 = d2 = 10^4: 8 MB per copy). Otherwise a few (d1 + d2)^2 float64 matrices
+        on the batch's device.
+        """
         acc, align = self.sync()
         n = acc.n
         if n < 2:
@@ -401,63 +409,56 @@ class ViewInformation:
         d = self._d1
         if d is None:  # only merged-in state (another rank's): the widths are equal unless told otherwise
             d = acc.dim // 2
-        same = 2 * d == acc.dim
-        m2 = acc.comoment  # (2d, 2d) float64 on the batch device
-        mean = acc.mean
-        scale = torch.diagonal(m2).amax().clamp_min(torch.finfo(torch.float64).tiny)
-        m2 = m2 / scale  # scale-free quantities below: avoid overflow / underflow of the log-dets
-        c11, c22, c12 = m2[:d, :d], m2[d:, d:], m2[:d, d:]
-        out: dict = {}
-        # Gaussian MI: each view on the numerical column space of its own covariance
-        b1, r1 = numerical_rank_basis(c11, None)
-        b2, r2 = numerical_rank_basis(c22, None)
-        if r1 == 0 or r2 == 0:
-            mi = 0.0  # a constant view carries no information
-        elif n <= r1 + r2 + 1:
-            raise ValueError(f"the Gaussian MI between views needs more pairs than dimensions: n={n}, "
-                             f"d1={r1}, d2={r2} (after removing collapsed directions)")
-        else:
-            basis = torch.block_diag(b1, b2)  # (2d, r1 + r2)
-            cov = basis.T @ torch.cat([torch.cat([c11, c12], 1), torch.cat([c12.T, c22], 1)], 0) @ basis
-            cov = cov / (n - 1)
-            if self.ridge > 0:
-                for sl in (slice(0, r1), slice(r1, r1 + r2)):
-                    block = cov[sl, sl]
-                    cov = cov.clone()
-                    cov[sl, sl] = block + self.ridge * torch.diagonal(block).mean() * torch.eye(
-                        block.shape[0], dtype=cov.dtype, device=cov.device)
-            ld1, ld2, ld = chol_logdet(cov[:r1, :r1]), chol_logdet(cov[r1:, r1:]), chol_logdet(cov)
-            if ld is None or ld1 is None or ld2 is None:
-                warnings.warn("the views are linearly dependent (a canonical correlation is 1): the Gaussian "
-                              "mutual information is +inf", DegenerateInputWarning, stacklevel=2)
-                mi = math.inf
-            else:
-                mi = 0.5 * (ld1 + ld2 - ld)
-                if self.bias_correction:
-                    kw = dict(dtype=cov.dtype, device=cov.device)
-                    mi = mi + 0.5 * (wishart_logdet_bias(r1 + r2, n, **kw) - wishart_logdet_bias(r1, n, **kw)
-                                     - wishart_logdet_bias(r2, n, **kw))
-                mi = float(mi)
-        out["mi_views_gaussian"] = mi
-        if not same:
-            return {f"{self.prefix}mi_views_gaussian": mi}
-        delta = (mean[:d] - mean[d:]) / scale.sqrt()  # (d,)
+        rows = acc.rows  # (n, d1 + d2) while fewer pairs than joint columns were seen
+        out = {"mi_views_gaussian": self._gaussian_mi(acc, rows, d)}
+        if 2 * d != acc.dim:
+            return {f"{self.prefix}mi_views_gaussian": out["mi_views_gaussian"]}
         out["alignment"] = align / n
-        # sums of squares over the 2n rows (scaled): within = 1/2 sum ||z1 - z2||^2, total about the grand mean
-        diff_ss = torch.trace(c11) + torch.trace(c22) - 2 * torch.trace(c12) + n * delta.pow(2).sum()
-        total_ss = torch.trace(c11) + torch.trace(c22) + 0.5 * n * delta.pow(2).sum()
+        if rows is not None:
+            x = rows.double()
+            a, b = centred(x[:, :d]), centred(x[:, d:])  # (n, d) each
+            delta = x[:, :d].mean(dim=0) - x[:, d:].mean(dim=0)  # (d,)
+            tr11, tr22, tr12 = a.pow(2).sum(), b.pow(2).sum(), (a * b).sum()
+            # factors: Cov of the per-input means (z1 + z2) / 2 and the within-input scatter
+            fb = (a + b) / (2 * math.sqrt(n - 1))  # (n, d)
+            fw = torch.cat([(a - b) / math.sqrt(2 * n), delta[None] / math.sqrt(2)])  # (n + 1, d)
+        else:
+            m2 = acc.comoment  # (2d, 2d) float64 on the batch device
+            scale = torch.diagonal(m2).amax().clamp_min(torch.finfo(torch.float64).tiny)
+            m2 = m2 / scale  # scale-free quantities below: avoid overflow / underflow
+            c11, c22, c12 = m2[:d, :d], m2[d:, d:], m2[:d, d:]
+            delta = (acc.mean[:d] - acc.mean[d:]) / scale.sqrt()  # (d,)
+            tr11, tr22, tr12 = torch.trace(c11), torch.trace(c22), torch.trace(c12)
+        # sums of squares over the 2n rows: within = 1/2 sum ||z1 - z2||^2, total about the grand mean
+        diff_ss = tr11 + tr22 - 2 * tr12 + n * delta.pow(2).sum()
+        total_ss = tr11 + tr22 + 0.5 * n * delta.pow(2).sum()
         if float(total_ss) > 0:
             out["invariance_ratio"] = float(0.5 * diff_ss / total_ss)
         else:
             warnings.warn("all view embeddings are equal: invariance_ratio is left out", DegenerateInputWarning,
                           stacklevel=2)
-        between = (c11 + c22 + c12 + c12.T) / (4 * (n - 1))  # Cov of the per-input means (z1 + z2) / 2
-        within = ((c11 + c22 - c12 - c12.T) + n * torch.outer(delta, delta)) / (2 * n)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DegenerateInputWarning)
-            value = lidar_from_scatter(between.cpu(), within.cpu())
+            if rows is not None and fb.shape[0] + fw.shape[0] < d:
+                value = lidar_from_factors(fb.cpu(), fw.cpu())
+            elif rows is not None:
+                value = lidar_from_scatter((fb.T @ fb).cpu(), (fw.T @ fw).cpu())
+            else:
+                between = (c11 + c22 + c12 + c12.T) / (4 * (n - 1))  # Cov of the per-input means
+                within = ((c11 + c22 - c12 - c12.T) + n * torch.outer(delta, delta)) / (2 * n)
+                value = lidar_from_scatter(between.cpu(), within.cpu())
         if caught:
             warnings.warn(f"lidar left out: {caught[0].message}", DegenerateInputWarning, stacklevel=2)
         else:
             out["lidar"] = float(value)
         return {f"{self.prefix}{k}": v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}
+
+    def _gaussian_mi(self, acc: MomentAccumulator, rows: Optional[torch.Tensor], d: int) -> float:
+        """The Gaussian MI between the views by the one kernel of :mod:`infossl.estimators.gaussian`: on the
+        held pairs (in memory, the Gram route when wide) or on the joint co-moment."""
+        if rows is not None:
+            x = rows.double()
+            return float(gaussian_mutual_information(x[:, :d], x[:, d:], ridge=self.ridge,
+                                                     bias_correction=self.bias_correction))
+        return float(gaussian_mi_of_moment(acc.comoment, d, acc.n, ridge=self.ridge,
+                                           bias_correction=self.bias_correction, rtol=None))

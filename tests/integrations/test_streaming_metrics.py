@@ -201,3 +201,61 @@ def test_two_rank_merge_equals_one_process(tmp_path):
         for key, value in ref_v.items():
             assert out["views"][key] == pytest.approx(value, rel=1e-9)
     assert [o["local_n"] for o in outs] == [200, N - 200]  # the local state is left as it was
+
+
+# ------------------------------------------------------------------------------- wide batches (n < d)
+def _wide_pairs(n=20, d=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d)).astype(np.float32)
+    return z, z + np.float32(0.1) * rng.standard_normal((n, d)).astype(np.float32)
+
+
+def test_collapse_metrics_of_wide_batches_form_no_d_by_d_matrix():
+    from tests.diagnostics._data import entry_budget
+
+    z, _ = _wide_pairs()
+    warm = infossl.integrations.CollapseMetrics()
+    warm.update(z[:, :30])
+    warm.compute()  # the lazy imports, outside the budget
+    metric = infossl.integrations.CollapseMetrics()
+    with entry_budget(2000 * 2000 // 4):
+        metric.update(z[:10])
+        metric.update(z[10:])
+        out = metric.compute()
+    assert out["rankme"] == pytest.approx(infossl.diagnose(z)["rankme"], rel=1e-10)
+
+
+def test_view_information_of_wide_pairs_forms_no_d_by_d_matrix():
+    from tests.diagnostics._data import entry_budget
+
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal((20, 3))
+    z1 = g @ rng.standard_normal((3, 2000)) + 0.01 * rng.standard_normal((20, 2000))  # rank ~ 3 + noise
+    z2 = z1 + 0.1 * rng.standard_normal((20, 2000))
+    warm = infossl.integrations.ViewInformation()
+    warm.update(z1[:, :30], z2[:, :30])
+    with pytest.raises(ValueError):  # the lazy imports, outside the budget
+        warm.compute()
+    metric = infossl.integrations.ViewInformation(ridge=1e-3)
+    with entry_budget(2000 * 2000 // 4):
+        metric.update(z1, z2)
+        with pytest.raises(ValueError, match="more samples than dimensions"):
+            metric.compute()  # 20 pairs cannot give a Gaussian MI of 19 + 19 directions
+
+
+def test_view_information_held_pairs_equal_the_moment_route():
+    rng = np.random.default_rng(2)
+    g = rng.standard_normal((30, 4))
+    z1 = g @ rng.standard_normal((4, 20))  # rank 4 in R^20: the MI is defined with 30 pairs
+    z2 = (g + 0.3 * rng.standard_normal((30, 4))) @ rng.standard_normal((4, 20))
+    held, dense = infossl.integrations.ViewInformation(), infossl.integrations.ViewInformation()
+    held.update(z1, z2)
+    dense.update(z1[:5], z2[:5])
+    _ = dense._acc.mean  # the dense joint moments from here on
+    dense.update(z1[5:], z2[5:])
+    assert held._acc.rows is not None and dense._acc.rows is None
+    a, b = held.compute(), dense.compute()
+    assert a.keys() == b.keys() == {"mi_views_gaussian", "alignment", "invariance_ratio", "lidar"}
+    for key in a:
+        assert a[key] == pytest.approx(b[key], rel=1e-10, abs=1e-12), key
+    assert a["mi_views_gaussian"] == pytest.approx(float(gaussian_mutual_information(z1, z2)), rel=1e-10)
