@@ -22,6 +22,8 @@ Every row carries the CPU model, SIMD flags, core count, 1-minute load and torch
     python benchmarks/limits.py --out benchmarks/results/limits_cpu.csv --busy
     python benchmarks/limits.py --quick                # small blocks and n, for a smoke run
     python benchmarks/limits.py --large                # adds KSG n=1e5 16+16 and KL n=1e5 d=64
+    python benchmarks/limits.py --large-only --limits-from benchmarks/results/limits_cpu.csv \
+        --out benchmarks/results/limits_large_cpu.csv   # only those two, against limits measured before
 """
 
 from __future__ import annotations
@@ -155,6 +157,8 @@ def main():
     ap.add_argument("--out", default="benchmarks/results/limits_cpu.csv")
     ap.add_argument("--quick", action="store_true", help="n = 1024 blocks and n = 2000 estimator cases")
     ap.add_argument("--large", action="store_true", help="also KSG n=1e5 16+16 and KL n=1e5 d=64 (minutes)")
+    ap.add_argument("--large-only", action="store_true", help="only the --large cases (limit from --limits-from)")
+    ap.add_argument("--limits-from", help="a CSV this script wrote: reuse its measured limits instead of timing them")
     ap.add_argument("--busy", action="store_true", help="time every estimator case again beside a busy process")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
@@ -162,7 +166,11 @@ def main():
     nk = 1024 if args.quick else 4096
     print("machine:", machine(), flush=True)
     rows, best = [], {}
-    for dtype in (torch.float32, torch.float64):
+    if args.limits_from:
+        old = pd.read_csv(args.limits_from)
+        for r in old[(old["part"] == "limit") & (old["kernel"] == "best")].itertuples():
+            best[(r.family, r.dtype, int(r.d))] = float(r.pair_features_per_s)
+    for dtype in () if args.limits_from else (torch.float32, torch.float64):
         for d in (16, 64):
             for family, kernels in (("maxnorm", MAXNORM), ("euclidean", EUCLID)):
                 for name, fn in kernels.items():
@@ -173,7 +181,7 @@ def main():
                     rows.append(dict(part="limit", family=family, kernel=name, dtype=key[1], d=d, n=nk,
                                      workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
                     print(f"{family:9s} {name:15s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s", flush=True)
-    for key, rate in best.items():
+    for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
 
@@ -188,7 +196,10 @@ def main():
         return case["n"] ** 2 * case["dims"] / rate
 
     busy_cmd = [sys.executable, "-c", "while True: pass"]
-    for case in estimator_cases(args.quick, args.large):
+    cases = estimator_cases(args.quick, args.large or args.large_only)
+    if args.large_only:
+        cases = [c for c in cases if c["n"] > 10_000]
+    for case in cases:
         secs, value = timed(case["fn"], args.repeats if case["n"] <= 10_000 else 1)
         lim = limit_seconds(case)
         row = dict(part="estimator", case=case["case"], kind=case["kind"], n=case["n"], dims=case["dims"],

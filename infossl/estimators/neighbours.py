@@ -40,6 +40,7 @@ __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "neare
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
 _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chunk): fastest measured
+_GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
 _FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
 
@@ -138,9 +139,15 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         zs = (z - z.mean(dim=0, keepdim=True)) / scale  # O(1) entries for the float32 screening
         z32 = zs.to(torch.float32)
         sq = z32.pow(2).sum(dim=1)  # (n,)
+        # one GEMM gives d^2 - ||z_i||^2 = -2 <z_i, z_j> + ||z_j||^2 with no broadcast copy of the bias:
+        # rows [z_i, 1] against columns [-2 z_j, ||z_j||^2]
+        za = torch.cat([z32, torch.ones_like(sq).unsqueeze(1)], dim=1)  # (n, d + 1)
+        zb = torch.cat([-2.0 * z32, sq.unsqueeze(1)], dim=1).T.contiguous()  # (d + 1, n)
         m = min(n, k + 1 + _EXTRA)
         workers = _workers(z.device)
-        cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, 2048)
+        rows_best = _GEMM_ROWS if z.device.type == "cpu" else 2048  # a GPU wants large GEMMs
+        cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, rows_best)
+        w = n if z.device.type != "cpu" else _GEMM_COLS  # CPU: (rows, w) blocks stay in cache for topk
         u = torch.finfo(torch.float32).eps
         big = float(sq.max())
         dist = torch.empty(n, k, dtype=z.dtype, device=z.device)
@@ -148,9 +155,16 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
 
         def chunk(rows: slice, scratch: dict) -> None:
             r = torch.arange(rows.start, rows.stop, device=z.device)  # (c,)
-            g = torch.addmm(sq.unsqueeze(0), z32[rows], z32.T, alpha=-2.0)  # (c, n) = d^2 - ||z_i||^2
-            g[torch.arange(r.numel(), device=z.device), r] = -math.inf  # self first, always a candidate
-            approx, cand = g.topk(m, dim=1, largest=False)  # (c, m)
+            vals, idxs = [], []
+            for cols in iter_chunks(n, w):
+                g = za[rows] @ zb[:, cols]  # (c, w) approximate d^2 - ||z_i||^2
+                own = torch.nonzero((r >= cols.start) & (r < cols.stop)).squeeze(1)
+                g[own, r[own] - cols.start] = -math.inf  # self first, always a candidate
+                v, i = g.topk(min(m, cols.stop - cols.start), dim=1, largest=False)
+                vals.append(v)
+                idxs.append(i + cols.start)
+            approx, j = torch.cat(vals, dim=1).topk(m, dim=1, largest=False)  # (c, m)
+            cand = torch.cat(idxs, dim=1).gather(1, j)
             cand, approx = cand[:, 1:], approx[:, 1:]  # drop self
             ex = distances(z, r, cand)  # (c, m - 1) exact, on the data as given
             # order by (distance, index): sort by index first, then stably by distance
@@ -162,8 +176,9 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             if m == n:
                 return
             # certain when the largest candidate's approximate squared distance exceeds the exact k-th by more
-            # than the float32 rounding bound of the identity (conversion + GEMM)
-            tol = 4.0 * math.sqrt(d) * u * (sq[rows] + big) + 4.0 * u
+            # than the float32 rounding bound of the identity (conversion + GEMM over d + 1 terms whose
+            # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2)
+            tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u
             rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
             worst = approx.amax(dim=1) + sq[rows]  # (c,)
             unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
