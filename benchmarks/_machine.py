@@ -55,7 +55,8 @@ def machine() -> dict:
     model, flags = _cpuinfo()
     simd = [f for f in _FLAGS if f in flags]
     return {"cpu_model": model, "cpu_flags": "+".join(simd) or "unknown", "cpu_count": os.cpu_count(),
-            "load_avg_1min": load_1min(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "load_avg_1min": load_1min(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
             "platform": platform.platform()}
 
 

@@ -56,7 +56,7 @@ def _as_float(value):
 
 
 def _curved(n, d, latent, g, device):
-    """Rows of a smooth nonlinear embedding of a ``latent``-dimensional Gaussian in d dims, and a noisy copy."""
+    """A smooth nonlinear embedding of a ``latent``-dimensional Gaussian in d dims, and a noisy partner."""
     s = torch.randn(n, latent, generator=g)
     w1, w2 = torch.randn(latent, d, generator=g), torch.randn(latent, d, generator=g)
     x = torch.sin(s @ w1) + 0.3 * torch.tanh(s @ w2)
@@ -65,7 +65,8 @@ def _curved(n, d, latent, g, device):
 
 
 def _mlp(device):
-    return torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 128)).to(device)
+    layers = [torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 128)]
+    return torch.nn.Sequential(*layers).to(device)
 
 
 def figures(device, quick):
@@ -141,10 +142,12 @@ def main():
         if not math.isfinite(v):
             raise RuntimeError(f"{name} ({size}): non-finite value {v!r} on {device}")
         peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-        rows.append(dict(figure=name, size=size, device=str(device), gpu=gpu, seconds=round(statistics.median(times), 4),
+        rows.append(dict(figure=name, size=size, device=str(device), gpu=gpu,
+                         seconds=round(statistics.median(times), 4),
                          value=v, result_device=_device_of(value), peak_device_mib=round(peak, 1),
                          repeats=len(times), **machine()))
-        print(f"{name:18s} {size:38s} {rows[-1]['seconds']:9.4f} s  value {v:.6g}  on {rows[-1]['result_device']}",
+        print(f"{name:18s} {size:38s} {rows[-1]['seconds']:9.4f} s  value {v:.6g}  "
+              f"on {rows[-1]['result_device']}",
               flush=True)
     save_csv_atomic(pd.DataFrame(rows), args.out)
     print("wrote", args.out)

@@ -157,9 +157,12 @@ def main():
     ap.add_argument("--out", default="benchmarks/results/limits_cpu.csv")
     ap.add_argument("--quick", action="store_true", help="n = 1024 blocks and n = 2000 estimator cases")
     ap.add_argument("--large", action="store_true", help="also KSG n=1e5 16+16 and KL n=1e5 d=64 (minutes)")
-    ap.add_argument("--large-only", action="store_true", help="only the --large cases (limit from --limits-from)")
-    ap.add_argument("--limits-from", help="a CSV this script wrote: reuse its measured limits instead of timing them")
-    ap.add_argument("--busy", action="store_true", help="time every estimator case again beside a busy process")
+    ap.add_argument("--large-only", action="store_true",
+                    help="only the --large cases (limit from --limits-from)")
+    ap.add_argument("--limits-from",
+                    help="a CSV this script wrote: reuse its measured limits instead of timing them")
+    ap.add_argument("--busy", action="store_true",
+                    help="time every estimator case again beside a busy process")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     workers = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
@@ -180,7 +183,8 @@ def main():
                     best[key] = max(best.get(key, 0.0), rate)
                     rows.append(dict(part="limit", family=family, kernel=name, dtype=key[1], d=d, n=nk,
                                      workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
-                    print(f"{family:9s} {name:15s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s", flush=True)
+                    print(f"{family:9s} {name:15s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s",
+                          flush=True)
     for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
@@ -216,7 +220,8 @@ def main():
                 proc.kill()
                 proc.wait()
             if bvalue != value:
-                raise RuntimeError(f"{case['case']}: value {bvalue!r} beside a busy process != {value!r} quiet")
+                raise RuntimeError(f"{case['case']}: value {bvalue!r} beside a busy process "
+                                   f"!= {value!r} quiet")
             row.update(busy_seconds=round(bsecs, 3), busy_over_quiet=round(bsecs / secs, 2),
                        busy_load_avg_1min=busy_load)
             msg += f"; beside a busy process {bsecs:.2f} s ({bsecs / secs:.2f}x)"

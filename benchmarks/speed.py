@@ -133,7 +133,8 @@ def main():
     ap.add_argument("--out", default="benchmarks/results/speed_cpu.csv")
     ap.add_argument("--max-seconds", type=float, default=120.0, help="skip cases predicted to take longer")
     ap.add_argument("--n", nargs="+", type=int, help="sample sizes to run instead of the default grid")
-    ap.add_argument("--d", nargs="+", type=int, help="dimensions (per side for KSG) instead of the default grid")
+    ap.add_argument("--d", nargs="+", type=int,
+                    help="dimensions (per side for KSG) instead of the default grid")
     ap.add_argument("--estimators", nargs="+", choices=("kl", "ksg"), default=("kl", "ksg"))
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     ap.add_argument("--memory-case", nargs=2, type=int, metavar=("N", "D"), help=argparse.SUPPRESS)

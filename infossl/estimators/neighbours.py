@@ -1,17 +1,25 @@
 r"""Exact nearest-neighbour search, chunked, in torch (CPU or GPU), and scipy KD-trees: the one engine of
 the kNN estimators (:mod:`~infossl.estimators.knn`, :mod:`~infossl.estimators.intrinsic`).
 
-Every answer is exact for the data in its own dtype; the brute-force paths hold O(chunk_size * n) memory.
+Every answer is exact for the data in its own dtype; the brute-force paths hold O(chunk_size * n) memory
+per worker.
 
+* Scheduling (CPU): the rows are cut into chunks (at least four per worker) and one worker thread per
+  core takes the next chunk when it finishes one, with torch's ops single-threaded inside. A core taken by
+  another process then slows one worker, which finishes fewer chunks, instead of stalling every op at its
+  join barrier (the collapse of torch's own intra-op threads on a busy machine). Each row's result depends
+  on that row only, so it is the same for every chunk size, worker count and schedule. On a GPU the chunks
+  run in order on the device.
 * Euclidean (:func:`nearest_neighbours`): candidates come from the float32 identity
-  :math:`\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\langle a, b\rangle` on centred, rescaled data (one GEMM per
-  row chunk); their distances are recomputed by direct differences in the data's dtype, and a row whose
-  ranking the float32 rounding bound cannot certify is screened again in float64, then recomputed against
-  all rows.
-* Max-norm (:func:`chebyshev_slabs`): on the CPU a block is the cross block of
-  ``torch.nn.functional.pdist`` on a row block stacked on a column block (its kernel is vectorised over the
-  features and, for 64 float32 dims, about 4x faster than ``torch.cdist(p=inf)`` even counting the
-  within-block pairs it computes and discards); on GPUs ``torch.cdist`` is used.
+  :math:`\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\langle a, b\rangle` on centred, rescaled data (one GEMM on
+  rows augmented with the norms, in cache-sized column blocks whose candidates are merged per row); their
+  distances are recomputed by direct differences in the data's dtype, and a row whose ranking the float32
+  rounding bound cannot certify is screened again in float64, then recomputed against all rows.
+* Max-norm (:func:`chebyshev_slabs`): on the CPU a block is either the cross block of
+  ``torch.nn.functional.pdist`` on a row block stacked on a column block (vectorised over the features) or
+  a loop over feature groups of broadcast differences (vectorised over the columns); which is faster depends
+  on the CPU and the width, so it is timed once per process and width (:func:`_cpu_kernel`). Both give
+  the same values. On GPUs ``torch.cdist`` is used.
 * KSG neighbours and counts (:func:`ksg_counts`): the joint max-norm is :math:`\max(d_x, d_y)`, so each
   marginal block is computed once and reused for the joint neighbours and both counts. float64 data are
   screened in float32 (3x faster there) with a rigorous error bound, and every neighbour and every
@@ -184,7 +192,8 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
-                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index) for part in unsure.split(bs)])
+                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index)
+                                    for part in unsure.split(bs)])
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
 
@@ -445,7 +454,7 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:
-    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,) (int32 sums of the bytes are faster)."""
+    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,) (int32 sums of bytes are faster)."""
     return mask.view(torch.uint8).sum(dim=2, dtype=torch.int32).sum(dim=0).long()
 
 
@@ -489,8 +498,8 @@ def _count_below(d32: torch.Tensor, a: torch.Tensor, thr: torch.Tensor, delta: f
     return sure
 
 
-def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, chunk_size: int, workers: int = 1
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, chunk_size: int,
+                      workers: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Counts n_x, n_y (n,) and joint k-th distances eps (n,); each marginal's block is computed once.
 
     float64 data are screened in float32 (pdist is about 3x faster there) with a rigorous error bound;
@@ -512,7 +521,8 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
 
     def chunk(rows: slice, scratch: dict) -> None:
         c = rows.stop - rows.start
-        bx, by, bj = (_buffer(scratch, name, (nb, cmax, m), xs.dtype, x.device) for name in ("bx", "by", "bj"))
+        bx, by, bj = (_buffer(scratch, name, (nb, cmax, m), xs.dtype, x.device)
+                      for name in ("bx", "by", "bj"))
         mk = _buffer(scratch, "mask", (nb, cmax, m), torch.bool, x.device)[:, :c]
         r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
         dx = _slabs(xs, xt, rows, m, bx[:, :c], scratch)  # (nb, c, m)
@@ -576,5 +586,6 @@ def _ksg_counts_kdtree(x: torch.Tensor, y: torch.Tensor, k: int, variant: int
             ey[i] = np.abs(ya[sel] - ya[i]).max()
         nx = cKDTree(xa).query_ball_point(xa, ex, p=np.inf, return_length=True, workers=-1) - 1
         ny = cKDTree(ya).query_ball_point(ya, ey, p=np.inf, return_length=True, workers=-1) - 1
-    return (torch.from_numpy(np.asarray(nx, dtype=np.int64)), torch.from_numpy(np.asarray(ny, dtype=np.int64)),
+    return (torch.from_numpy(np.asarray(nx, dtype=np.int64)),
+            torch.from_numpy(np.asarray(ny, dtype=np.int64)),
             torch.from_numpy(np.ascontiguousarray(eps)))
