@@ -161,6 +161,7 @@ def main():
                     help="only the --large cases (limit from --limits-from)")
     ap.add_argument("--limits-from",
                     help="a CSV this script wrote: reuse its measured limits instead of timing them")
+    ap.add_argument("--only", help="only the estimator cases whose name contains this, e.g. 'kl n=100000'")
     ap.add_argument("--busy", action="store_true",
                     help="time every estimator case again beside a busy process")
     ap.add_argument("--repeats", type=int, default=3)
@@ -203,6 +204,8 @@ def main():
     cases = estimator_cases(args.quick, args.large or args.large_only)
     if args.large_only:
         cases = [c for c in cases if c["n"] > 10_000]
+    if args.only:
+        cases = [c for c in cases if args.only in c["case"]]
     for case in cases:
         secs, value = timed(case["fn"], args.repeats if case["n"] <= 10_000 else 1)
         lim = limit_seconds(case)
