@@ -10,17 +10,18 @@ For every case (n in {1e3, 1e4, 1e5}, d in {2, 16, 64}; KSG uses d + d dims) thi
   noise it adds itself), converted to nats.
 
 A case whose predicted time (scaled from the previous n with the measured exponent) exceeds
-``--max-seconds`` is recorded as skipped with the prediction. The peak resident memory of KL at
+``--max-seconds`` is recorded as skipped with the prediction. Every row records the CPU model, SIMD flags,
+cores, 1-minute load and torch threads (``benchmarks/_machine.py``). The peak resident memory of KL at
 n = 1e5, d = 64 is measured in a fresh subprocess (``resource.getrusage`` maxrss).
 
     python benchmarks/speed.py --out benchmarks/results/speed_cpu.csv
     python benchmarks/speed.py --quick            # n in {1e3, 1e4}, d in {2, 64}
+    python benchmarks/speed.py --estimators ksg --n 10000 --d 64 --no-memory   # one case
 """
 
 import argparse
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -32,8 +33,11 @@ import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from infossl.estimators.knn import knn_entropy, ksg_mutual_information
-from infossl.io import save_csv_atomic
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import load_1min, machine as machine_info  # noqa: E402
+
+from infossl.estimators.knn import knn_entropy, ksg_mutual_information  # noqa: E402
+from infossl.io import save_csv_atomic  # noqa: E402
 
 try:
     from npeet_plus import estimators as npeet
@@ -112,22 +116,36 @@ def _status_kib(field):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _memory_row(n_mem, seed, machine):
+    out = subprocess.run([sys.executable, __file__, "--memory-case", str(n_mem), "64", "--seed", str(seed)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return dict(estimator="kl", impl="infossl", dtype="float64", n=n_mem, d=64, dims=64,
+                truth=round(0.5 * 64 * math.log(2 * math.pi * math.e), 6), status="memory",
+                seconds=out[2], value=out[3], ratio_vs_infossl="", load_avg_1min=load_1min(),
+                note=f"peak RSS during the call {out[0]} MiB; RSS before it {out[1]} MiB (input "
+                     f"{n_mem * 64 * 8 / 2**20:.0f} MiB)", **machine)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="n in {1e3, 1e4}, d in {2, 64}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results/speed_cpu.csv")
     ap.add_argument("--max-seconds", type=float, default=120.0, help="skip cases predicted to take longer")
+    ap.add_argument("--n", nargs="+", type=int, help="sample sizes to run instead of the default grid")
+    ap.add_argument("--d", nargs="+", type=int,
+                    help="dimensions (per side for KSG) instead of the default grid")
+    ap.add_argument("--estimators", nargs="+", choices=("kl", "ksg"), default=("kl", "ksg"))
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     ap.add_argument("--memory-case", nargs=2, type=int, metavar=("N", "D"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_case:
         memory_case(*args.memory_case, args.seed)
         return
 
-    ns = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
-    ds = [2, 64] if args.quick else [2, 16, 64]
-    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    ns = args.n or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    ds = args.d or ([2, 64] if args.quick else [2, 16, 64])
+    machine = {key: v for key, v in machine_info().items() if key != "load_avg_1min"}
     print("machine:", machine, flush=True)
 
     impls = {
@@ -143,7 +161,7 @@ def main():
 
     rows = []
     history = {}  # (estimator, impl, dtype, d) -> list of (n, seconds)
-    for estimator in ("kl", "ksg"):
+    for estimator in args.estimators:
         for d in ds:
             for n in ns:
                 arrays = data(estimator, n, d, args.seed)
@@ -159,7 +177,7 @@ def main():
                         predicted = t1 * (n / n1) ** expo
                     row = dict(estimator=estimator, impl=impl, dtype=dtype, n=n, d=d,
                                dims=d if estimator == "kl" else 2 * d, truth=round(truth, 6),
-                               load_avg_1min=round(os.getloadavg()[0], 2), **machine)
+                               load_avg_1min=load_1min(), **machine)
                     if predicted is not None and predicted > args.max_seconds:
                         row.update(status="skipped", seconds="", value="",
                                    note=f"predicted {predicted:.0f} s > {args.max_seconds:.0f} s (from n={past[-1][0]})")
@@ -176,20 +194,13 @@ def main():
                     mine = case.get((row["impl"], row["dtype"]))
                     row["ratio_vs_infossl"] = round(mine / ours, 3) if ours and mine else ""
 
-    # peak memory of KL at the largest n, d = 64, in a fresh process
-    n_mem = ns[-1]
-    out = subprocess.run([sys.executable, __file__, "--memory-case", str(n_mem), "64", "--seed", str(args.seed)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    rows.append(dict(estimator="kl", impl="infossl", dtype="float64", n=n_mem, d=64, dims=64,
-                     truth=round(0.5 * 64 * math.log(2 * math.pi * math.e), 6), status="memory",
-                     seconds=out[2], value=out[3], ratio_vs_infossl="",
-                     load_avg_1min=round(os.getloadavg()[0], 2),
-                     note=f"peak RSS during the call {out[0]} MiB; RSS before it {out[1]} MiB (input "
-                          f"{n_mem * 64 * 8 / 2**20:.0f} MiB)", **machine))
-    print("memory:", rows[-1]["note"], flush=True)
+    if not args.no_memory:  # peak memory of KL at the largest n, d = 64, in a fresh process
+        rows.append(_memory_row(ns[-1], args.seed, machine))
+        print("memory:", rows[-1]["note"], flush=True)
 
     fields = ["estimator", "impl", "dtype", "n", "d", "dims", "status", "seconds", "ratio_vs_infossl", "value",
-              "truth", "note", "load_avg_1min", "platform", "processor", "cpu_count", "torch_threads", "torch"]
+              "truth", "note", "load_avg_1min", "cpu_model", "cpu_flags", "cpu_count", "torch_threads", "torch",
+              "platform"]
     save_csv_atomic(pd.DataFrame(rows, columns=fields), args.out)
     print("wrote", args.out)
 

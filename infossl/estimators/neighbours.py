@@ -1,17 +1,25 @@
 r"""Exact nearest-neighbour search, chunked, in torch (CPU or GPU), and scipy KD-trees: the one engine of
 the kNN estimators (:mod:`~infossl.estimators.knn`, :mod:`~infossl.estimators.intrinsic`).
 
-Every answer is exact for the data in its own dtype; the brute-force paths hold O(chunk_size * n) memory.
+Every answer is exact for the data in its own dtype; the brute-force paths hold O(chunk_size * n) memory
+per worker.
 
+* Scheduling (CPU): the rows are cut into chunks (at least four per worker) and one worker thread per
+  core takes the next chunk when it finishes one, with torch's ops single-threaded inside. A core taken by
+  another process then slows one worker, which finishes fewer chunks, instead of stalling every op at its
+  join barrier (the collapse of torch's own intra-op threads on a busy machine). Each row's result depends
+  on that row only, so it is the same for every chunk size, worker count and schedule. On a GPU the chunks
+  run in order on the device.
 * Euclidean (:func:`nearest_neighbours`): candidates come from the float32 identity
-  :math:`\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\langle a, b\rangle` on centred, rescaled data (one GEMM per
-  row chunk); their distances are recomputed by direct differences in the data's dtype, and a row whose
-  ranking the float32 rounding bound cannot certify is screened again in float64, then recomputed against
-  all rows.
-* Max-norm (:func:`chebyshev_slabs`): on the CPU a block is the cross block of
-  ``torch.nn.functional.pdist`` on a row block stacked on a column block (its kernel is vectorised over the
-  features and, for 64 float32 dims, about 4x faster than ``torch.cdist(p=inf)`` even counting the
-  within-block pairs it computes and discards); on GPUs ``torch.cdist`` is used.
+  :math:`\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\langle a, b\rangle` on centred, rescaled data (one GEMM on
+  rows augmented with the norms, in cache-sized column blocks whose candidates are merged per row); their
+  distances are recomputed by direct differences in the data's dtype, and a row whose ranking the float32
+  rounding bound cannot certify is screened again in float64, then recomputed against all rows.
+* Max-norm (:func:`chebyshev_slabs`): on the CPU a block is either the cross block of
+  ``torch.nn.functional.pdist`` on a row block stacked on a column block (vectorised over the features) or
+  a loop over feature groups of broadcast differences (vectorised over the columns); which is faster depends
+  on the CPU and the width, so it is timed once per process and width (:func:`_cpu_kernel`). Both give
+  the same values. On GPUs ``torch.cdist`` is used.
 * KSG neighbours and counts (:func:`ksg_counts`): the joint max-norm is :math:`\max(d_x, d_y)`, so each
   marginal block is computed once and reused for the joint neighbours and both counts. float64 data are
   screened in float32 (3x faster there) with a rigorous error bound, and every neighbour and every
@@ -23,8 +31,13 @@ Every answer is exact for the data in its own dtype; the brute-force paths hold 
 from __future__ import annotations
 
 import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +48,65 @@ __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "neare
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
 _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chunk): fastest measured
+_GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
+_CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
+_FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
+
+
+# --------------------------------------------------------------------------------------------- scheduling
+def _workers(device: torch.device) -> int:
+    """Chunk workers for a search on ``device``: torch's intra-op thread count on the CPU (capped by the
+    cores), one elsewhere (a GPU kernel already fills the device)."""
+    if device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+
+
+@contextmanager
+def _one_thread_per_op():
+    """torch's intra-op threads set to 1 for the duration, restored after (also on error).
+
+    The chunk workers supply the parallelism instead: each op then runs on its caller's core without a
+    barrier, so a core taken by another process slows one worker, who simply finishes fewer chunks, instead
+    of stalling every op of every chunk at its join.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], workers: int) -> None:
+    """``fn(rows, scratch)`` for every chunk, on ``workers`` threads that each take the next chunk when done.
+
+    ``scratch`` is a dict private to the calling thread (reusable buffers); ``fn`` writes disjoint rows of
+    its outputs, so the result does not depend on which thread ran which chunk. Exceptions propagate.
+    """
+    if workers <= 1 or len(chunks) <= 1:
+        scratch: dict = {}
+        for rows in chunks:
+            fn(rows, scratch)
+        return
+    local = threading.local()
+
+    def task(rows: slice) -> None:
+        if not hasattr(local, "scratch"):
+            local.scratch = {}
+        fn(rows, local.scratch)
+
+    with _one_thread_per_op(), ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(task, chunks):  # drains the iterator so that a worker's exception is raised here
+            pass
+
+
+def _chunk_rows(n: int, budget_rows: int, workers: int, preferred: int) -> int:
+    """Rows per chunk: ``preferred`` (the kernel's best block), at most the memory budget's rows per worker,
+    and small enough that every worker gets :data:`_CHUNKS_PER_WORKER` chunks when n allows."""
+    per_worker = max(1, budget_rows // workers)
+    balance = max(1, -(-n // (workers * _CHUNKS_PER_WORKER))) if workers > 1 else n
+    return max(1, min(preferred, per_worker, balance))
 
 
 def distances(z: torch.Tensor, rows: torch.Tensor, idx: torch.Tensor, metric: str = "euclidean"
@@ -75,17 +147,32 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         zs = (z - z.mean(dim=0, keepdim=True)) / scale  # O(1) entries for the float32 screening
         z32 = zs.to(torch.float32)
         sq = z32.pow(2).sum(dim=1)  # (n,)
+        # one GEMM gives d^2 - ||z_i||^2 = -2 <z_i, z_j> + ||z_j||^2 with no broadcast copy of the bias:
+        # rows [z_i, 1] against columns [-2 z_j, ||z_j||^2]
+        za = torch.cat([z32, torch.ones_like(sq).unsqueeze(1)], dim=1)  # (n, d + 1)
+        zb = torch.cat([-2.0 * z32, sq.unsqueeze(1)], dim=1).T.contiguous()  # (d + 1, n)
         m = min(n, k + 1 + _EXTRA)
-        cs = chunk_size or max(1, min(2048, chunk_size_for(n, itemsize=4, factor=2)))
+        workers = _workers(z.device)
+        rows_best = _GEMM_ROWS if z.device.type == "cpu" else 2048  # a GPU wants large GEMMs
+        cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, rows_best)
+        w = n if z.device.type != "cpu" else _GEMM_COLS  # CPU: (rows, w) blocks stay in cache for topk
         u = torch.finfo(torch.float32).eps
         big = float(sq.max())
         dist = torch.empty(n, k, dtype=z.dtype, device=z.device)
         index = torch.empty(n, k, dtype=torch.long, device=z.device)
-        for rows in iter_chunks(n, cs):
+
+        def chunk(rows: slice, scratch: dict) -> None:
             r = torch.arange(rows.start, rows.stop, device=z.device)  # (c,)
-            g = torch.addmm(sq.unsqueeze(0), z32[rows], z32.T, alpha=-2.0)  # (c, n) = d^2 - ||z_i||^2
-            g[torch.arange(r.numel(), device=z.device), r] = -math.inf  # self first, always a candidate
-            approx, cand = g.topk(m, dim=1, largest=False)  # (c, m)
+            vals, idxs = [], []
+            for cols in iter_chunks(n, w):
+                g = za[rows] @ zb[:, cols]  # (c, w) approximate d^2 - ||z_i||^2
+                own = torch.nonzero((r >= cols.start) & (r < cols.stop)).squeeze(1)
+                g[own, r[own] - cols.start] = -math.inf  # self first, always a candidate
+                v, i = g.topk(min(m, cols.stop - cols.start), dim=1, largest=False)
+                vals.append(v)
+                idxs.append(i + cols.start)
+            approx, j = torch.cat(vals, dim=1).topk(m, dim=1, largest=False)  # (c, m)
+            cand = torch.cat(idxs, dim=1).gather(1, j)
             cand, approx = cand[:, 1:], approx[:, 1:]  # drop self
             ex = distances(z, r, cand)  # (c, m - 1) exact, on the data as given
             # order by (distance, index): sort by index first, then stably by distance
@@ -95,18 +182,22 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             index[rows] = cand.gather(1, order)
             dist[rows] = ex.gather(1, order)
             if m == n:
-                continue
+                return
             # certain when the largest candidate's approximate squared distance exceeds the exact k-th by more
-            # than the float32 rounding bound of the identity (conversion + GEMM)
-            tol = 4.0 * math.sqrt(d) * u * (sq[rows] + big) + 4.0 * u
+            # than the float32 rounding bound of the identity (conversion + GEMM over d + 1 terms whose
+            # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2)
+            tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u
             rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
             worst = approx.amax(dim=1) + sq[rows]  # (c,)
             unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
-                bs = max(1, chunk_size_for(n, itemsize=8, factor=2))
-                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index) for part in unsure.split(bs)])
+                bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
+                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index)
+                                    for part in unsure.split(bs)])
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
+
+        _run_chunks(chunk, list(iter_chunks(n, cs)), workers)
         return dist, index
 
 
@@ -159,28 +250,110 @@ def chebyshev_slabs(z: torch.Tensor, rows: slice, m: int, out: torch.Tensor | No
     """Exact max-norm distances from ``z[rows]`` to every row of ``z``, as slabs (ceil(n/m), chunk, m).
 
     Slab ``b`` holds the columns ``b*m .. b*m+m-1``; the tail of the last slab is +inf. On the CPU each slab
-    is the cross block of ``pdist`` on the stacked rows (its kernel is vectorised over the features); on
+    comes from the faster, for this width and dtype, of two kernels (timed once per process, see
+    :func:`_cpu_kernel`): the cross block of ``pdist`` on the stacked rows (vectorised over the features,
+    wasting the within-block pairs) or a loop over feature groups of broadcast differences (vectorised over
+    the columns). Both compute ``max_f |a_f - b_f|`` in the data's dtype, so the values are identical. On
     other devices it is ``torch.cdist(p=inf)``.
     """
-    n = z.shape[0]
+    return _slabs(z, None, rows, m, out, {})
+
+
+def _slabs(z: torch.Tensor, zt: torch.Tensor | None, rows: slice, m: int, out: torch.Tensor | None,
+           scratch: dict) -> torch.Tensor:
+    """:func:`chebyshev_slabs` with the transposed data ``zt`` (d, n) of the feature kernel precomputed and a
+    per-thread ``scratch`` dict for its buffer."""
+    n, d = z.shape
     a = z[rows]  # (c, d)
     c, nb = a.shape[0], -(-n // m)
     if out is None:
         out = torch.empty(nb, c, m, dtype=z.dtype, device=z.device)  # (nb, c, m)
     if nb * m > n:
         out[-1, :, n - (nb - 1) * m:] = float("inf")
+    if z.device.type != "cpu":
+        for bi, cols in enumerate(iter_chunks(n, m)):
+            out[bi, :, :cols.stop - cols.start] = torch.cdist(a, z[cols], p=float("inf"))
+        return out
+    if _cpu_kernel(d, z.dtype) == "features":
+        if zt is None:
+            zt = z.T.contiguous()
+        _slabs_by_features(zt, rows, m, out, scratch)
+        return out
     for bi, cols in enumerate(iter_chunks(n, m)):
         b = z[cols]  # (w, d)
         w = b.shape[0]
-        if z.device.type == "cpu":
-            v = torch.nn.functional.pdist(torch.cat([a, b]), p=float("inf"))  # ((c+w)(c+w-1)/2,)
-            if w == m:
-                torch.take(v, _cross_index(c, w, z.device), out=out[bi])
-            else:
-                out[bi, :, :w] = torch.take(v, _cross_index(c, w, z.device))
+        v = torch.nn.functional.pdist(torch.cat([a, b]), p=float("inf"))  # ((c+w)(c+w-1)/2,)
+        if w == m:
+            torch.take(v, _cross_index(c, w, z.device), out=out[bi])
         else:
-            out[bi, :, :w] = torch.cdist(a, b, p=float("inf"))
+            out[bi, :, :w] = torch.take(v, _cross_index(c, w, z.device))
     return out
+
+
+def _slabs_by_features(zt: torch.Tensor, rows: slice, m: int, out: torch.Tensor, scratch: dict) -> None:
+    """Slabs by broadcast differences over groups of features: ``out[b] = max_f |a_f - b_f|`` with the
+    group's (g, c, w) differences held in a buffer of :data:`_FEATURE_GROUP_BYTES`."""
+    d, n = zt.shape
+    at = zt[:, rows].unsqueeze(2)  # (d, c, 1)
+    c = at.shape[1]
+    g = max(1, min(d, _FEATURE_GROUP_BYTES // max(1, c * m * zt.element_size())))
+    key = ("features", g, c, m, zt.dtype)
+    if key not in scratch:
+        for old in [k for k in scratch if isinstance(k, tuple) and k[0] == "features"]:
+            del scratch[old]  # one shape per thread at a time: the last chunk of a search is smaller
+        scratch[key] = (torch.empty(g, c, m, dtype=zt.dtype), torch.empty(c, m, dtype=zt.dtype))
+    buf, part = scratch[key]
+    for bi, cols in enumerate(iter_chunks(n, m)):
+        w = cols.stop - cols.start
+        o = out[bi, :, :w]
+        for f in range(0, d, g):
+            h = min(d, f + g) - f
+            diff = buf[:h, :, :w]
+            torch.sub(at[f:f + h], zt[f:f + h, cols].unsqueeze(1), out=diff).abs_()
+            if f == 0:
+                torch.amax(diff, dim=0, out=part[:, :w])
+                o.copy_(part[:, :w])
+            else:
+                torch.maximum(o, torch.amax(diff, dim=0, out=part[:, :w]), out=o)
+
+
+_KERNEL_CHOICE: dict = {}
+_KERNEL_LOCK = threading.RLock()  # re-entered by the timing runs of _cpu_kernel itself
+
+
+def _cpu_kernel(d: int, dtype: torch.dtype) -> str:
+    """``"pdist"`` or ``"features"``: the faster max-norm kernel for width ``d`` in ``dtype`` on this CPU.
+
+    Timed once per process on a (256, 256 * 4) block of random data, median of three runs each, on one
+    thread (the chunk workers run one op per core). Which kernel wins depends on the CPU's vector width and
+    caches and on d (pdist vectorises over the features, the feature loop over the columns), so the choice
+    is measured, not assumed; it affects the speed only, never a value.
+    """
+    key = (d, dtype)
+    with _KERNEL_LOCK:
+        if key in _KERNEL_CHOICE:
+            return _KERNEL_CHOICE[key]
+        gen = torch.Generator().manual_seed(0)
+        z = torch.randn(5 * _COL_BLOCK, d, generator=gen).to(dtype)
+        zt = z.T.contiguous()
+        rows = slice(0, _COL_BLOCK)
+        out = torch.empty(5, _COL_BLOCK, _COL_BLOCK, dtype=dtype)
+        times = {}
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for name in ("pdist", "features"):
+                runs = []
+                for _ in range(3):
+                    _KERNEL_CHOICE[key] = name
+                    t0 = time.perf_counter()
+                    _slabs(z, zt, rows, _COL_BLOCK, out, {})
+                    runs.append(time.perf_counter() - t0)
+                times[name] = sorted(runs)[1]
+        finally:
+            torch.set_num_threads(before)
+        _KERNEL_CHOICE[key] = min(times, key=times.get)
+        return _KERNEL_CHOICE[key]
 
 
 def _self_positions(rows: slice, m: int, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -215,16 +388,37 @@ def kth_neighbour(z: torch.Tensor, k: int, metric: str = "euclidean", algorithm:
             return _kth_neighbour_kdtree(z, k, metric)
         n = z.shape[0]
         if metric == "euclidean":
-            cs = chunk_size or min(2048, chunk_size_for(n, itemsize=z.element_size(), factor=3))
-            return nearest_neighbours(z, k, chunk_size=cs)[1][:, k - 1]
-        cs = chunk_size or min(_COL_BLOCK, chunk_size_for(n, itemsize=z.element_size(), factor=3))
-        m = _COL_BLOCK
+            return nearest_neighbours(z, k, chunk_size=chunk_size)[1][:, k - 1]
+        workers = _workers(z.device)
+        budget = chunk_size_for(n, itemsize=z.element_size(), factor=3)
+        cs = chunk_size or _chunk_rows(n, budget, workers, _COL_BLOCK)
+        m, nb = _COL_BLOCK, -(-n // _COL_BLOCK)
+        zt = _transposed_if_needed(z)
         out = torch.empty(n, dtype=torch.long, device=z.device)
-        buf = torch.empty(-(-n // m), min(cs, n), m, dtype=z.dtype, device=z.device)
-        for rows in iter_chunks(n, cs):
-            dist = chebyshev_slabs(z, rows, m, buf[:, :rows.stop - rows.start])  # (nb, c, m), itself at 0
+
+        def chunk(rows: slice, scratch: dict) -> None:
+            c = rows.stop - rows.start
+            buf = _buffer(scratch, "slabs", (nb, min(cs, n), m), z.dtype, z.device)
+            dist = _slabs(z, zt, rows, m, buf[:, :c], scratch)  # (nb, c, m), itself at 0
             out[rows] = _smallest(dist, k + 1, m)[1][:, k]
+
+        _run_chunks(chunk, list(iter_chunks(n, cs)), workers)
         return out
+
+
+def _transposed_if_needed(z: torch.Tensor) -> torch.Tensor | None:
+    """The (d, n) transposed copy the feature-loop kernel reads, when that kernel is the one used for z."""
+    if z.device.type == "cpu" and _cpu_kernel(z.shape[1], z.dtype) == "features":
+        return z.T.contiguous()
+    return None
+
+
+def _buffer(scratch: dict, name: str, shape: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A per-thread reusable buffer ``scratch[name]`` of this shape and dtype (allocated on first use)."""
+    buf = scratch.get(name)
+    if buf is None or tuple(buf.shape) != shape or buf.dtype != dtype:
+        buf = scratch[name] = torch.empty(shape, dtype=dtype, device=device)
+    return buf
 
 
 def _kth_neighbour_kdtree(zs: torch.Tensor, k: int, metric: str) -> torch.Tensor:
@@ -251,14 +445,16 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
         x, y = x.detach(), y.detach()
         if algorithm == "kd_tree":
             return _ksg_counts_kdtree(x, y, k, variant)
-        # three (chunk, n) blocks in the screening dtype (float32 on the CPU) and one boolean mask
+        # per worker: three (chunk, n) blocks in the screening dtype (float32 on the CPU) and one boolean mask
         isz = 4 if x.device.type == "cpu" else x.element_size()
-        cs = chunk_size or min(_COL_BLOCK, chunk_size_for(x.shape[0], itemsize=1, factor=3 * isz + 1))
-        return _ksg_counts_brute(x, y, k, variant, cs)
+        workers = _workers(x.device)
+        budget = chunk_size_for(x.shape[0], itemsize=1, factor=3 * isz + 1)
+        cs = chunk_size or _chunk_rows(x.shape[0], budget, workers, _COL_BLOCK)
+        return _ksg_counts_brute(x, y, k, variant, cs, workers)
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:
-    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,) (int32 sums of the bytes are faster)."""
+    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,) (int32 sums of bytes are faster)."""
     return mask.view(torch.uint8).sum(dim=2, dtype=torch.int32).sum(dim=0).long()
 
 
@@ -302,12 +498,14 @@ def _count_below(d32: torch.Tensor, a: torch.Tensor, thr: torch.Tensor, delta: f
     return sure
 
 
-def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, chunk_size: int
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, chunk_size: int,
+                      workers: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Counts n_x, n_y (n,) and joint k-th distances eps (n,); each marginal's block is computed once.
 
     float64 data are screened in float32 (pdist is about 3x faster there) with a rigorous error bound;
     neighbours and every comparison within the bound are settled in float64, so the result is exact.
+    Chunks of rows run on ``workers`` threads (:func:`_run_chunks`); each row's result depends on its own
+    row only, so it is the same for every chunk size and schedule.
     """
     n = x.shape[0]
     xs, dlx = _screen_copy(x)
@@ -316,17 +514,19 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
     m = _COL_BLOCK
     nb, cmax = -(-n // m), min(chunk_size, n)
     q = min(n - 1, k + (1 if delta == 0.0 else 2))  # one candidate beyond the k-th decides ties / the band
-    opts = {"dtype": xs.dtype, "device": x.device}
-    bx, by, bj = (torch.empty(nb, cmax, m, **opts) for _ in range(3))  # (nb, c, m) reused per chunk
-    mask = torch.empty(nb, cmax, m, dtype=torch.bool, device=x.device)
+    xt, yt = _transposed_if_needed(xs), _transposed_if_needed(ys)
     nx = torch.empty(n, dtype=torch.long, device=x.device)
     ny = torch.empty_like(nx)
     eps_all = torch.empty(n, dtype=x.dtype, device=x.device)
-    for rows in iter_chunks(n, chunk_size):
+
+    def chunk(rows: slice, scratch: dict) -> None:
         c = rows.stop - rows.start
+        bx, by, bj = (_buffer(scratch, name, (nb, cmax, m), xs.dtype, x.device)
+                      for name in ("bx", "by", "bj"))
+        mk = _buffer(scratch, "mask", (nb, cmax, m), torch.bool, x.device)[:, :c]
         r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
-        dx = chebyshev_slabs(xs, rows, m, bx[:, :c])  # (nb, c, m)
-        dy = chebyshev_slabs(ys, rows, m, by[:, :c])  # (nb, c, m)
+        dx = _slabs(xs, xt, rows, m, bx[:, :c], scratch)  # (nb, c, m)
+        dy = _slabs(ys, yt, rows, m, by[:, :c], scratch)  # (nb, c, m)
         joint = torch.maximum(dx, dy, out=bj[:, :c])  # (nb, c, m)
         joint[_self_positions(rows, m, x.device)] = float("inf")  # exclude the point itself
         approx, cand = _smallest(joint, q, m)  # (c, q) screening candidates
@@ -339,20 +539,22 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
         if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
             for i in torch.nonzero(approx[:, -1].double() - delta <= eps.double()).squeeze(1).tolist():
-                dj = torch.maximum((x - x[rows.start + i]).abs().amax(dim=1), (y - y[rows.start + i]).abs().amax(dim=1))
-                dj[rows.start + i] = float("inf")
+                g = rows.start + i
+                dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
+                dj[g] = float("inf")
                 nbr = dj.argsort(stable=True)[:k]  # (k,)
-                ex[i] = (x[nbr] - x[rows.start + i]).abs().amax(dim=1)
-                ey[i] = (y[nbr] - y[rows.start + i]).abs().amax(dim=1)
+                ex[i] = (x[nbr] - x[g]).abs().amax(dim=1)
+                ey[i] = (y[nbr] - y[g]).abs().amax(dim=1)
                 eps[i] = dj[nbr[-1]]
         eps_all[rows] = eps
-        mk = mask[:, :c]
         if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
             nx[rows] = _count_below(dx, x, eps, dlx, True, mk, rows, m) - 1
             ny[rows] = _count_below(dy, y, eps, dly, True, mk, rows, m) - 1
         else:  # counts within the largest marginal distance to the k joint neighbours
             nx[rows] = _count_below(dx, x, ex.amax(dim=1), dlx, False, mk, rows, m) - 1
             ny[rows] = _count_below(dy, y, ey.amax(dim=1), dly, False, mk, rows, m) - 1
+
+    _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers)
     return nx, ny, eps_all
 
 
@@ -384,5 +586,6 @@ def _ksg_counts_kdtree(x: torch.Tensor, y: torch.Tensor, k: int, variant: int
             ey[i] = np.abs(ya[sel] - ya[i]).max()
         nx = cKDTree(xa).query_ball_point(xa, ex, p=np.inf, return_length=True, workers=-1) - 1
         ny = cKDTree(ya).query_ball_point(ya, ey, p=np.inf, return_length=True, workers=-1) - 1
-    return (torch.from_numpy(np.asarray(nx, dtype=np.int64)), torch.from_numpy(np.asarray(ny, dtype=np.int64)),
+    return (torch.from_numpy(np.asarray(nx, dtype=np.int64)),
+            torch.from_numpy(np.asarray(ny, dtype=np.int64)),
             torch.from_numpy(np.ascontiguousarray(eps)))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import infossl.estimators.neighbours as nb
 from infossl.estimators.neighbours import chebyshev_slabs, distances, ksg_counts, kth_neighbour, nearest_neighbours
 
 
@@ -119,3 +120,131 @@ def test_ksg_counts_float32_equals_float64_where_exact(seed, variant):
     n32 = ksg_counts(tx.float(), ty.float(), 4, variant)
     assert torch.equal(n32[0], n64[0]) and torch.equal(n32[1], n64[1])
     assert torch.equal(n32[2].double(), n64[2])
+
+
+# ------------------------------------------------------------------ kernels, workers and chunk boundaries
+KERNELS = ["pdist", "features"]
+
+
+@pytest.fixture
+def force_kernel(monkeypatch):
+    """Pin the CPU max-norm kernel for every width and dtype (the timed choice is bypassed)."""
+    def pin(name):
+        class Always(dict):
+            def __contains__(self, key):
+                return True
+
+            def __getitem__(self, key):
+                return name
+        monkeypatch.setattr(nb, "_KERNEL_CHOICE", Always())
+    return pin
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("d", [1, 7, 64])
+def test_each_maxnorm_kernel_gives_the_direct_distances(force_kernel, kernel, dtype, d):
+    # n = 2 m + 3: a partial last slab; the rows straddle a slab boundary (m = 64)
+    force_kernel(kernel)
+    z = torch.from_numpy(np.random.default_rng(d).standard_normal((131, d))).to(dtype)
+    z[5] = z[70]  # a duplicate row: distance exactly 0 away from the diagonal
+    rows = slice(60, 75)
+    slabs = chebyshev_slabs(z, rows, 64)
+    flat = slabs.permute(1, 0, 2).reshape(15, -1)
+    direct = distances(z, torch.arange(60, 75), torch.arange(131).expand(15, 131), "chebyshev")
+    assert torch.equal(flat[:, :131], direct)
+    assert torch.isinf(flat[:, 131:]).all()
+
+
+def test_the_timed_kernel_choice_is_one_of_the_two_and_cached():
+    choice = nb._cpu_kernel(5, torch.float32)
+    assert choice in KERNELS and nb._KERNEL_CHOICE[(5, torch.float32)] == choice
+    assert nb._cpu_kernel(5, torch.float32) == choice
+
+
+def _duplicates_pair(seed):
+    """Gaussian pairs with exact duplicate rows (two and three copies) and tied coordinates."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.standard_normal((230, 3)), 1)
+    y = np.round(0.5 * x[:, :2] + rng.standard_normal((230, 2)), 1)
+    x[10:12], y[10:12] = x[3], y[3]
+    x[40:43], y[40:43] = x[100], y[100]
+    return x, y
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("variant", [1, 2])
+@pytest.mark.parametrize("kind", ["gauss", "ties", "band", "duplicates"])
+def test_ksg_counts_each_kernel_and_worker_count_matches_the_definition(force_kernel, kernel, variant, kind):
+    force_kernel(kernel)
+    x, y = _duplicates_pair(5) if kind == "duplicates" else _pairs(kind, 5)
+    ref = _ksg_reference(x, y, 4, variant)
+    before = torch.get_num_threads()
+    try:
+        for threads, chunk in ((1, None), (2, 33), (3, 7)):
+            torch.set_num_threads(threads)
+            for dtype in (torch.float64,) if kind == "band" else (torch.float64, torch.float32):
+                tx, ty = torch.from_numpy(x).to(dtype), torch.from_numpy(y).to(dtype)
+                got = ksg_counts(tx, ty, 4, variant, "brute", chunk)
+                assert torch.get_num_threads() == threads  # restored after the workers
+                if dtype == torch.float32:  # exact for the float32 distances: the reference in float32
+                    ref32 = _ksg_reference(tx.numpy(), ty.numpy(), 4, variant)
+                    for g, r in zip(got, ref32):
+                        assert np.array_equal(g.double().numpy(), r), (threads, chunk)
+                    continue
+                for g, r in zip(got, ref):
+                    assert np.array_equal(g.numpy(), r), (threads, chunk, dtype)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("metric", ["euclidean", "chebyshev"])
+def test_kth_neighbour_and_nearest_on_workers_match_one_thread(force_kernel, kernel, metric):
+    force_kernel(kernel)
+    z = torch.from_numpy(np.random.default_rng(3).standard_normal((301, 6)))
+    z[7] = z[200]  # a duplicate
+    d = distances(z, torch.arange(301), torch.arange(301).expand(301, 301), metric)
+    d.fill_diagonal_(math.inf)
+    truth = d.sort(dim=1).values[:, 2]
+    before = torch.get_num_threads()
+    try:
+        for threads, chunk in ((1, None), (2, None), (2, 19)):
+            torch.set_num_threads(threads)
+            idx = kth_neighbour(z, 3, metric, "brute", chunk)
+            assert torch.equal(d.gather(1, idx.unsqueeze(1)).squeeze(1), truth), (threads, chunk)
+            if metric == "euclidean":
+                dist, index = nearest_neighbours(z, 3, chunk_size=chunk)
+                ib = d.argsort(dim=1, stable=True)[:, :3]  # (distance, index) order, direct differences
+                assert torch.equal(index, ib) and torch.equal(dist, d.gather(1, ib))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_worker_errors_propagate_and_threads_are_restored():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+
+    def fn(rows, scratch):
+        seen.append(rows.start)
+        if rows.start == 30:
+            raise ValueError("chunk 30 failed")
+
+    try:
+        with pytest.raises(ValueError, match="chunk 30 failed"):
+            nb._run_chunks(fn, [slice(s, s + 10) for s in range(0, 100, 10)], 2)
+        assert torch.get_num_threads() == 2 and 30 in seen
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n, workers, preferred, expected", [
+    (10_000, 2, 256, 256),  # the kernel's block
+    (1_000, 2, 256, 125),  # four chunks per worker
+    (10_000, 1, 256, 256),
+    (10_000, 2, 256, 50),  # the memory budget of 100 rows, split between two workers
+])
+def test_chunk_rows(n, workers, preferred, expected):
+    budget = 100 if expected == 50 else 10**6
+    assert nb._chunk_rows(n, budget, workers, preferred) == expected
