@@ -2,8 +2,8 @@
 
 For every checkpoint, :func:`diagnose_checkpoints` loads the weights safely
 (:func:`infossl.io.load_checkpoint`: no code from the file runs), rebuilds the model (``infossl train``
-checkpoints describe their own model; other state dicts need a model factory; TorchScript archives and
-trusted pickled modules are models already), runs it on the data in batches under ``torch.inference_mode``,
+checkpoints describe their own model; other state dicts need a model factory; trusted TorchScript archives
+and trusted pickled modules are models already), runs it on the data in batches under ``torch.inference_mode``,
 captures the output of the chosen layer with a forward hook (default: the ``backbone`` submodule when the
 model has one, else the model's output), streams the captured rows (flattened to (batch, features)) into a
 :class:`~infossl.diagnostics.accumulator.MomentAccumulator` and diagnoses them with
@@ -198,11 +198,11 @@ def diagnose_checkpoints(
     Parameters
     ----------
     paths : path or sequence of paths
-        Checkpoint files (``torch.save`` state dicts or ``infossl train`` checkpoints, ``.safetensors``,
-        TorchScript; pickled modules only with ``trust=True``). Kept in the given order.
+        Checkpoint files (``torch.save`` state dicts or ``infossl train`` checkpoints, ``.safetensors``;
+        pickled modules and TorchScript archives only with ``trust=True``). Kept in the given order.
     model : "package.module:factory" or callable, optional
         Builds the model for plain state dicts (**importing it runs that module's code**, see the module
-        docstring). Not needed for ``infossl train`` checkpoints, TorchScript or trusted modules.
+        docstring). Not needed for ``infossl train`` checkpoints or trusted TorchScript archives and modules.
     data : "digits", path or array, default "digits"
         Inputs (see :func:`load_data`); ``data_key`` picks the array inside a file.
     labels : path or array (N,), optional

@@ -6,7 +6,7 @@ import pytest
 
 from infossl import diagnose, label_mutual_information
 from infossl.diagnostics.ideal import class_means, nc1
-from infossl.integrations.metrics import CollapseMetrics
+from infossl.integrations.streaming_metrics import CollapseMetrics
 from infossl.training.probe import linear_probe
 
 N = 40
