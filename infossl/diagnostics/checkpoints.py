@@ -2,9 +2,9 @@
 
 For every checkpoint, :func:`diagnose_checkpoints` loads the weights safely
 (:func:`infossl.io.load_checkpoint`: no code from the file runs), rebuilds the model (``infossl train``
-checkpoints describe their own model; other state dicts need a model factory; trusted TorchScript archives
-and trusted pickled modules are models already), runs it on the data in batches under
-``torch.inference_mode``, captures the output of the chosen layer with a forward hook (default: the ``backbone`` submodule when the
+checkpoints describe their own model; other state dicts need a model factory; trusted TorchScript archives and
+trusted pickled modules are models already), runs it on the data in batches under ``torch.inference_mode``,
+captures the output of the chosen layer with a forward hook (default: the ``backbone`` submodule when the
 model has one, else the model's output), streams the captured rows (flattened to (batch, features)) into a
 :class:`~infossl.diagnostics.accumulator.MomentAccumulator` and diagnoses them with
 :func:`~infossl.diagnostics.diagnosis.diagnose_statistics`. The reports form a :class:`CheckpointTrajectory`:

@@ -1,5 +1,5 @@
-"""Shape of the covariance spectrum: the alpha-ReQ power-law decay and LiDAR's LDA-matrix rank (formerly
-``infossl.diagnostics.spectral_shape``; "spectral" names the kernel-regime theory, :mod:`infossl.spectral`).
+"""Shape of the covariance spectrum: the alpha-ReQ power-law decay and LiDAR's LDA-matrix rank ("spectral"
+names the kernel-regime theory, :mod:`infossl.spectral`).
 
 Both exist at the data level and at the spectrum / scatter-matrix level (``alpha_req_from_spectrum``,
 ``lidar_from_scatter``) so the streaming and in-memory paths share one formula. Both are centred and

@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 from infossl._backend import ArrayLike
-from infossl._validation import check_labels
-from infossl._validation import DegenerateInputWarning, check_choice, check_float, check_int
+from infossl._validation import DegenerateInputWarning, check_choice, check_float, check_int, check_labels
+from infossl._warnings import warn
 from infossl.diagnostics.accumulator import MomentAccumulator, chunk_tensor
 from infossl.diagnostics.spectrum_shape import lidar_from_factors, lidar_from_scatter
 from infossl.estimators.gaussian import gaussian_mi_of_moment, gaussian_mutual_information
@@ -277,7 +277,7 @@ class CollapseMetrics:
                 warnings.simplefilter("ignore", DegenerateInputWarning)
                 return float(label_mutual_information(z, lab, method=self.label_information))
         except ValueError as exc:
-            warnings.warn(f"label_information not computed: {exc}", DegenerateInputWarning, stacklevel=3)
+            warn(f"label_information not computed: {exc}", DegenerateInputWarning)
             return None
 
 
@@ -435,8 +435,7 @@ class ViewInformation:
         if float(total_ss) > 0:
             out["invariance_ratio"] = float(0.5 * diff_ss / total_ss)
         else:
-            warnings.warn("all view embeddings are equal: invariance_ratio is left out", DegenerateInputWarning,
-                          stacklevel=2)
+            warn("all view embeddings are equal: invariance_ratio is left out", DegenerateInputWarning)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DegenerateInputWarning)
             if rows is not None and fb.shape[0] + fw.shape[0] < d:
@@ -448,7 +447,7 @@ class ViewInformation:
                 within = ((c11 + c22 - c12 - c12.T) + n * torch.outer(delta, delta)) / (2 * n)
                 value = lidar_from_scatter(between.cpu(), within.cpu())
         if caught:
-            warnings.warn(f"lidar left out: {caught[0].message}", DegenerateInputWarning, stacklevel=2)
+            warn(f"lidar left out: {caught[0].message}", DegenerateInputWarning)
         else:
             out["lidar"] = float(value)
         return {f"{self.prefix}{k}": v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from infossl._warnings import warn
 from infossl.io.detect import STATE_DICT_ENTRIES, is_torchscript_archive, not_a_checkpoint
 from infossl.io.embeddings import PathLike
 from infossl.io.train_format import FORMAT, INFOSSL_FORMAT, VERSION, check_checkpoint
@@ -248,10 +249,9 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
                 "Save model.state_dict() (or use safetensors) instead; if you wrote the archive yourself "
                 "and trust it, pass trust=True (command line: --trust-checkpoint)"
             )
-        warnings.warn(
+        warn(
             f"loading the TorchScript archive {p} (trust=True): its program runs at load and on every call",
             CheckpointSecurityWarning,
-            stacklevel=2,
         )
         try:
             with (
@@ -272,10 +272,9 @@ def load_checkpoint(path: PathLike, *, trust: bool = False, key: Optional[str] =
     except pickle.UnpicklingError as exc:
         if not trust:
             raise _refusal(p, exc) from None
-        warnings.warn(
+        warn(
             f"loading {p} with full unpickling (trust=True): this executes any code stored in the file",
             CheckpointSecurityWarning,
-            stacklevel=2,
         )
         obj = torch.load(p, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as exc:

@@ -19,7 +19,8 @@ from torch import nn
 
 from infossl._backend import refuse_special_tensor
 from infossl._distributed import gather_with_grad, rank_and_world
-from infossl.objectives._numerics import GradientWatch, autocast_disabled, check_loss, promote
+from infossl._backend import autocast_disabled
+from infossl.objectives._numerics import GradientWatch, check_loss, promote
 
 #: The inputs of a two-view loss, ``forward(z_a, z_b)``.
 VIEW_INPUTS = ("z_a", "z_b")
@@ -89,7 +90,7 @@ class Loss(nn.Module, abc.ABC):
         names, tensors = tuple(given), tuple(given.values())
         owner = type(self).__name__
         watch = GradientWatch(owner, names, tuple(t.dtype for t in tensors))
-        with autocast_disabled(tensors[0].device):
+        with autocast_disabled(tensors[0].device.type, "cpu"):
             found = self.terms(*watch.attach(promote(*tensors)))  # half precision -> float32 statistics
         loss = found["loss"]
         self.last_terms = {k: v.detach() for k, v in found.items()}

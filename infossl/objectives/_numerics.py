@@ -18,9 +18,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 
@@ -51,20 +50,6 @@ def promote(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The inputs in :func:`compute_dtype` (no copy where the dtype already matches)."""
     dtype = compute_dtype(*tensors)
     return tuple(t if t.dtype == dtype else t.to(dtype) for t in tensors)
-
-
-@contextlib.contextmanager
-def autocast_disabled(device: torch.device) -> Iterator[None]:
-    """Switch autocast off for ``device``'s type (and the CPU) within the block, where it is on."""
-    with contextlib.ExitStack() as stack:
-        for kind in {device.type, "cpu"}:
-            try:
-                on = torch.is_autocast_enabled(kind)
-            except (TypeError, RuntimeError):  # device types without autocast
-                on = False
-            if on:
-                stack.enter_context(torch.autocast(kind, enabled=False))
-        yield
 
 
 def _describe(name: str, t: torch.Tensor) -> str:

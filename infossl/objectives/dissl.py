@@ -8,11 +8,11 @@ The heads are the caller's modules; the losses take their outputs.
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 
 from infossl._validation import check_float, check_options
+from infossl._warnings import warn
 from infossl.objectives._base import HeadLoss
 from infossl.objectives._numerics import unit_rows
 
@@ -190,11 +190,11 @@ class DISSLLoss(HeadLoss):
         self.student_temperature = check_float(student_temperature, "student_temperature", low=0.0,
                                                low_open=True)
         if self.lambd < 1 + self.beta:
-            warnings.warn(
+            warn(
                 f"lambd={self.lambd} < 1 + beta={1 + self.beta}: total collapse (loss 0) now scores below a "
                 "uniform teacher (loss (1 + beta - lambd) ln C > 0), so training started near uniform can "
                 "slide into collapse; the ideal clustering (-lambd ln C) is still the lowest possible loss",
-                UserWarning, stacklevel=2)
+                UserWarning)
 
     def terms(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
               teacher_b: torch.Tensor) -> dict[str, torch.Tensor]:

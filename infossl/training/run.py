@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from infossl._distributed import rank_and_world
+from infossl._warnings import warn
 from infossl.io import save_json_atomic, write_text_atomic
 from infossl.io import safe_load
 from infossl.io import train_format as ck
@@ -226,7 +226,7 @@ def _resume_state(out: Optional[Path], stream: Any) -> dict:
                    f"(epoch {saved['epoch']}), the newest intact checkpoint. Epoch checkpoints hold no "
                    "optimiser state, so AdamW restarts its moments: the run continues but will not equal an "
                    "uninterrupted one")
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warn(message, UserWarning)
         print(f"infossl: warning: {message}", file=stream or sys.stderr)
         return saved
     raise FileNotFoundError(f"--resume found no intact checkpoint in {out} "
