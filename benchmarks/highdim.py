@@ -1,6 +1,6 @@
 """High-dimensional embeddings of low intrinsic dimension: estimate vs exact MI (issue 11).
 
-Families with exact MI: the embedded Gaussian pair of ``infossl.estimators.embedded`` (k latent pairs
+Families with exact MI: the embedded Gaussian pair of ``infossl.synthetic.embedded_gaussian_pair`` (k latent pairs
 embedded injectively and nonlinearly, x = Q [w(u); tanh(B u + c)], in D dims; warp "linear" is the family
 the latent route was developed on, "wiggly" was not used for any choice), plus full-dimensional Gaussian,
 Student-t and collapsed (linear low-rank) pairs from ``infossl.synthetic`` where "auto" must stay right.
@@ -38,7 +38,7 @@ import torch
 
 import infossl
 from infossl.estimators.details import subsample_interval
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 from infossl.io import save_figure_atomic, write_text_atomic
 from infossl.synthetic import make_family
 

@@ -6,7 +6,7 @@ resident set is its own (Linux: the peak counter is reset just before the call),
 exact MI:
 
 * ``gaussian``: x ~ N(0, I_D), y = 0.8 x + 0.6 e (full dimension; "auto" takes the copula route);
-* ``embedded``: the k = 8 pair of :mod:`infossl.estimators.embedded` (low intrinsic dimension; "auto"
+* ``embedded``: the k = 8 pair of :func:`infossl.synthetic.embedded_gaussian_pair` (low intrinsic dimension; "auto"
   takes the latent route).
 
 In the same subprocess and on the same data it times a baseline that any second-order estimator must
@@ -58,7 +58,7 @@ def _data(family: str, d: int, n: int, seed: int):
         x = rng.standard_normal((n, d))
         y = 0.8 * x + 0.6 * rng.standard_normal((n, d))
         return x, y, -0.5 * d * np.log(1 - 0.64)
-    from infossl.estimators.embedded import embedded_gaussian_pair
+    from infossl.synthetic import embedded_gaussian_pair
 
     pair = embedded_gaussian_pair(8, d, mi=2.69, random_state=0)
     x, y = pair.sample(n, random_state=seed)

@@ -75,7 +75,7 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     large-sample limit: among bivariate copulas with a given normal-score correlation, the Gaussian copula
     has the largest entropy and hence the least MI (Ince et al. 2017). For multivariate x or y it is **not
     a bound of either sign**: the per-column normal scores of a nonlinear embedding (x = Q [u; tanh(Bu + c)],
-    :mod:`~infossl.estimators.embedded`) have many canonical correlations with y, each counted as new
+    :func:`~infossl.synthetic.embedded_gaussian_pair`) have many canonical correlations with y, each counted as new
     information, and the value exceeded the truth 4 to 25 fold in ``benchmarks/results/highdim.csv``; use
     :func:`~infossl.estimators.latent_mutual_information` (or ``method="auto"``) there.
     Ties (e.g. ReLU zeros) share one score. Collapsed (constant or collinear) directions are removed

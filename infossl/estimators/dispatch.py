@@ -138,7 +138,7 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
     low-dimensional set (TwoNN dimension at most min(d/4, 24) while 99 % of its variance needs at least
     1.5 times that + 1 principal components) it is ``"latent"``
     (:func:`~infossl.estimators.latent_mutual_information`). On the embedded family of
-    :mod:`~infossl.estimators.embedded` (k = 1..16 into 64..2048 dimensions) that is within 10 % of the
+    :func:`~infossl.synthetic.embedded_gaussian_pair` (k = 1..16 into 64..2048 dimensions) that is within 10 % of the
     truth for k <= 8, where the rules below are 4 to 25 times too high (``benchmarks/results/highdim.csv``).
     No family of ``benchmarks/accuracy.py`` triggers it (full-dimensional ones read 18-35 at d = 25-50; the
     collapsed family is linear), so the rules below decide all of them. Otherwise ``"auto"`` is

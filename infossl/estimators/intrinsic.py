@@ -197,7 +197,7 @@ def intrinsic_dimension(z: ArrayLike, method: str = "twonn", **options) -> Intri
 
     Examples
     --------
-    >>> from infossl.estimators.embedded import embedded_gaussian_pair
+    >>> from infossl.synthetic import embedded_gaussian_pair
     >>> x, _ = embedded_gaussian_pair(2, 256, mi=2.0).sample(4000, random_state=0)
     >>> round(float(intrinsic_dimension(x)))             # 2 latent dimensions in R^256
     2

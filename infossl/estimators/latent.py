@@ -13,7 +13,7 @@ The held-out latents are then estimated by the surrogate-corrected KSG
 What the value means. Because f and g are fitted on other rows, :math:`I(f(X); g(Y)) \le I(X; Y)` by the
 data-processing inequality: the target is a **lower bound**, tight when the m canonical variates determine
 the information-bearing latent (e.g. when the data are an injective embedding of an m-dimensional latent
-that the leading principal components already carry, as for :mod:`~infossl.estimators.embedded`). The
+that the leading principal components already carry, as for :func:`~infossl.synthetic.embedded_gaussian_pair`). The
 returned number is an *estimate* of that bound (corrected KSG can be off either way by its own error).
 Information carried only by directions of small variance (principal components below
 :data:`MIN_RELATIVE_VARIANCE` of the largest are left out, because whitening them lets the canonical step
@@ -219,7 +219,7 @@ def latent_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optiona
 
     Examples
     --------
-    >>> from infossl.estimators.embedded import embedded_gaussian_pair
+    >>> from infossl.synthetic import embedded_gaussian_pair
     >>> pair = embedded_gaussian_pair(2, 128, mi=2.0)
     >>> x, y = pair.sample(4000, random_state=0)
     >>> abs(latent_mutual_information(x, y) - 2.0) < 0.2

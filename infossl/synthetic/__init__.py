@@ -17,6 +17,7 @@ the global numpy RNG is never used. Split distributions return ``(x, y)`` from `
 =============================  =====================================================================
 """
 
+from infossl.synthetic._embedded import EmbeddedGaussianPair, embedded_gaussian_pair
 from infossl.synthetic._families import FAMILIES, families, make_family
 from infossl.synthetic._gaussian import (
     LowRankGaussianPair,
@@ -38,6 +39,7 @@ from infossl.synthetic._transforms import (
 )
 
 __all__ = [
+    "EmbeddedGaussianPair",
     "FAMILIES",
     "IsotropicGaussianMixture",
     "LowRankGaussianPair",

@@ -8,7 +8,7 @@ import pytest
 
 import infossl
 from infossl.cli import main
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 from infossl.synthetic import correlated_gaussian
 
 

@@ -13,7 +13,7 @@ from infossl.diagnostics import (MomentAccumulator, alignment, alpha_req, dead_d
                                  variance_fraction)
 import infossl
 from infossl.estimators import gaussian_entropy, gaussian_mutual_information
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 
 
 @pytest.fixture

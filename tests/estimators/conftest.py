@@ -1,7 +1,7 @@
 """Fixtures shared by the estimator tests."""
 import pytest
 
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import torch
 
 from infossl import DegenerateInputWarning
 from infossl.estimators import intrinsic_dimension, mle_dimension, twonn_dimension
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 from infossl.estimators.intrinsic import calibrated_dimension, is_manifold, manifold_dimension
 
 

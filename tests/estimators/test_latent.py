@@ -8,7 +8,7 @@ import torch
 import infossl
 from infossl.estimators import latent_mutual_information
 from infossl.estimators.latent import MIN_RELATIVE_VARIANCE
-from infossl.estimators.embedded import embedded_gaussian_pair
+from infossl.synthetic import embedded_gaussian_pair
 
 
 def test_latent_mi_on_the_embedded_family(embedded):

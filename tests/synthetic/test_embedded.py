@@ -1,11 +1,11 @@
-"""infossl.estimators.embedded: a correlated Gaussian latent pair embedded injectively in high dimension, with
+"""infossl.synthetic.embedded_gaussian_pair: a correlated Gaussian latent pair embedded injectively in high dimension, with
 exact MI."""
 import math
 
 import numpy as np
 import pytest
 
-from infossl.estimators.embedded import EmbeddedGaussianPair, embedded_gaussian_pair
+from infossl.synthetic import EmbeddedGaussianPair, embedded_gaussian_pair
 from infossl.synthetic import SplitMultinormal
 
 

@@ -21,7 +21,7 @@ share one definition.
 
 Examples
 --------
->>> from infossl.estimators.embedded import embedded_gaussian_pair
+>>> from infossl.synthetic import embedded_gaussian_pair
 >>> pair = embedded_gaussian_pair(2, 64, mi=1.66, random_state=0)
 >>> x, y = pair.sample(100, random_state=1)
 >>> x.shape, y.shape, round(pair.mutual_information(), 2)
