@@ -35,14 +35,14 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from infossl._backend import DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks
+from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks,
+                              one_intra_op_thread)
 
 __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours"]
 
@@ -60,22 +60,6 @@ def _workers(device: torch.device) -> int:
     if device.type != "cpu":
         return 1
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
-
-
-@contextmanager
-def _one_thread_per_op():
-    """torch's intra-op threads set to 1 for the duration, restored after (also on error).
-
-    The chunk workers supply the parallelism instead: each op then runs on its caller's core without a
-    barrier, so a core taken by another process slows one worker, who simply finishes fewer chunks, instead
-    of stalling every op of every chunk at its join.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], workers: int) -> None:
@@ -96,7 +80,7 @@ def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], work
             local.scratch = {}
         fn(rows, local.scratch)
 
-    with _one_thread_per_op(), ThreadPoolExecutor(max_workers=workers) as pool:
+    with one_intra_op_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         for _ in pool.map(task, chunks):  # drains the iterator so that a worker's exception is raised here
             pass
 

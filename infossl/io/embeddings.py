@@ -190,13 +190,19 @@ def read_torch_array(path: Path, key: Key, mmap: bool) -> np.ndarray:
     return tensor_to_numpy(obj, source)
 
 
-def _read_safetensors(path: Path, key: Key, mmap: bool) -> np.ndarray:
+def safetensors_open(path: Path):
+    """``safetensors.safe_open``, or an ImportError naming ``path`` and the install command."""
     try:
         from safetensors import safe_open
     except ImportError:
         raise ImportError(
             f"reading {path} needs the optional safetensors package: pip install safetensors"
         ) from None
+    return safe_open
+
+
+def _read_safetensors(path: Path, key: Key, mmap: bool) -> np.ndarray:
+    safe_open = safetensors_open(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             name = pick_key(list(handle.keys()), key, str(path), what="tensors")

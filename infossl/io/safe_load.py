@@ -31,7 +31,7 @@ from typing import Any, Mapping, Optional
 
 from infossl._warnings import warn
 from infossl.io.detect import STATE_DICT_ENTRIES, is_torchscript_archive, not_a_checkpoint
-from infossl.io.embeddings import PathLike
+from infossl.io.embeddings import PathLike, safetensors_open
 from infossl.io.train_format import FORMAT, INFOSSL_FORMAT, VERSION, check_checkpoint
 from infossl.io.weights import strip_prefixes
 
@@ -122,12 +122,7 @@ def _int_or_none(value: Any) -> Optional[int]:
 
 
 def _load_safetensors(path: Path) -> Checkpoint:
-    try:
-        from safetensors import safe_open
-    except ImportError:
-        raise ImportError(
-            f"reading {path} needs the optional safetensors package: pip install safetensors"
-        ) from None
+    safe_open = safetensors_open(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as h:
             meta = dict(h.metadata() or {})

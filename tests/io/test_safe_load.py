@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from infossl.io import Checkpoint, CheckpointSecurityWarning, load_checkpoint, load_weights, strip_prefixes
+from ._nets import same_weights
 
 
 class Malicious:
@@ -20,16 +21,6 @@ class Malicious:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
-
-
-@pytest.fixture
-def net():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-
-
-def same_weights(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 # ----------------------------------------------------------------------------------------- malicious files

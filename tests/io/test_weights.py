@@ -6,20 +6,7 @@ import torch
 from torch import nn
 
 from infossl.io.weights import fit_state_dict, load_weights
-
-
-@pytest.fixture
-def net():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-
-
-def same_weights(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def same_weights(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+from ._nets import same_weights
 
 
 def test_load_weights_lists_the_mismatch(net):
@@ -40,8 +27,6 @@ def test_load_weights_lists_the_mismatch(net):
     fresh = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).train()
     model = load_weights(fresh, {f"module.{k}": v for k, v in net.state_dict().items()})
     assert model is fresh and not model.training and same_weights(model.state_dict(), net.state_dict())
-
-
 
 
 def test_fit_state_dict_strips_framework_prefixes_and_leaves_out_heads():
