@@ -78,6 +78,8 @@ def _batch(z: Any, name: str) -> torch.Tensor:
     if t.ndim != 2:
         raise ValueError(f"{name} must be 2-D (rows, dim); got shape {tuple(t.shape)}. Flatten the trailing "
                          f"dimensions first: {name}.flatten(1)")
+    if t.shape[0] == 0 or t.shape[1] == 0:  # the message of check_embeddings
+        raise ValueError(f"{name} is empty: shape {tuple(t.shape)}")
     return t
 
 

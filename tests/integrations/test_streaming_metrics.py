@@ -259,3 +259,12 @@ def test_view_information_held_pairs_equal_the_moment_route():
     for key in a:
         assert a[key] == pytest.approx(b[key], rel=1e-10, abs=1e-12), key
     assert a["mi_views_gaussian"] == pytest.approx(float(gaussian_mutual_information(z1, z2)), rel=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(10, 0), (0, 3)])
+def test_an_empty_batch_is_refused_naming_it(shape):
+    y = np.random.default_rng(0).standard_normal((shape[0], 3))
+    with pytest.raises(ValueError, match=r"z1 is empty: shape \(%d, %d\)" % shape):
+        ViewInformation().update(np.zeros(shape), y)
+    with pytest.raises(ValueError, match=r"z is empty"):
+        CollapseMetrics().update(np.zeros(shape))
