@@ -81,8 +81,13 @@ def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], work
         fn(rows, local.scratch)
 
     with one_intra_op_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(task, chunks):  # drains the iterator so that a worker's exception is raised here
-            pass
+        futures = [pool.submit(task, rows) for rows in chunks]
+        try:
+            for future in futures:
+                future.result()  # a worker's exception is raised here, in order
+        except BaseException:  # an error or Ctrl-C: drop the chunks not started instead of finishing them
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _chunk_rows(n: int, budget_rows: int, workers: int, preferred: int) -> int:

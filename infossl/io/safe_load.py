@@ -108,7 +108,7 @@ def _refusal(path: Path, exc: BaseException) -> ValueError:
     return ValueError(
         f"refused to load {path}: it holds Python objects other than tensors and plain containers"
         f"{' (' + detail + ')' if detail else ''}. Loading it would unpickle code from the file. Save "
-        "model.state_dict() (or use safetensors / torch.jit.save) instead; if you wrote the file yourself "
+        "model.state_dict() (or use safetensors) instead; if you wrote the file yourself "
         "and trust it, pass trust=True (command line: --trust-checkpoint), which runs "
         "torch.load(weights_only=False)"
     )

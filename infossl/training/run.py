@@ -215,7 +215,9 @@ def _resume_state(out: Optional[Path], stream: Any) -> dict:
             return safe_load.read_training_checkpoint(out / "last.pt")
         except ValueError as exc:
             problem = f"{out / 'last.pt'} is unreadable ({exc})"
-    for path in sorted(out.glob("ckpt_epoch[0-9][0-9][0-9]*.pt"), reverse=True):
+    epochs = {p: p.stem[len("ckpt_epoch"):] for p in out.glob("ckpt_epoch[0-9][0-9][0-9]*.pt")}
+    numbered = [p for p, e in epochs.items() if e.isdigit()]  # epoch 1000 sorts after 999 by number, not text
+    for path in sorted(numbered, key=lambda p: int(epochs[p]), reverse=True):
         try:
             saved = safe_load.read_training_checkpoint(path)
         except ValueError:

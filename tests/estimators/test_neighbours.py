@@ -1,5 +1,6 @@
 """Tests for infossl.estimators.neighbours: exact k-NN (Euclidean, max-norm), the KSG counts, both search paths."""
 import math
+import time
 
 import numpy as np
 import pytest
@@ -248,3 +249,18 @@ def test_worker_errors_propagate_and_threads_are_restored():
 def test_chunk_rows(n, workers, preferred, expected):
     budget = 100 if expected == 50 else 10**6
     assert nb._chunk_rows(n, budget, workers, preferred) == expected
+
+
+def test_a_worker_error_drops_the_chunks_not_started():
+    started = []
+
+    def fn(rows, scratch):
+        started.append(rows.start)
+        if rows.start == 0:
+            raise RuntimeError("chunk 0 failed")
+        time.sleep(0.01)
+
+    chunks = [slice(s, s + 1) for s in range(200)]
+    with pytest.raises(RuntimeError, match="chunk 0 failed"):
+        nb._run_chunks(fn, chunks, 2)
+    assert len(started) < len(chunks) // 2  # the queued chunks were cancelled, not run to the end

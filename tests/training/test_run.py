@@ -1,5 +1,6 @@
 """infossl.training.run: every objective and entropy through train, divergence, resume (also after a kill), DDP == 1 process."""
 
+import io
 import json
 import os
 import signal
@@ -265,3 +266,25 @@ def test_a_second_writer_of_the_same_run_folder_is_refused(tmp_path):
     assert not (tmp_path / "last.pt").exists()
     train(TrainConfig(objective="vicreg", epochs=1, out=str(tmp_path), probe_every=9, **SMALL), quiet=True)
     assert (tmp_path / "last.pt").exists()
+
+
+def test_resume_fallback_orders_epochs_by_number(tmp_path, monkeypatch):
+    # with last.pt unreadable the newest intact epoch checkpoint is taken: 1000 is newer than 999
+    from infossl.training import run as run_module
+
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    for epoch in (998, 999, 1000):
+        (tmp_path / f"ckpt_epoch{epoch:03d}.pt").write_bytes(b"stand-in")
+    read = []
+
+    def fake_read(path):
+        read.append(path.name)
+        if path.name == "last.pt":
+            raise ValueError("truncated")
+        return {"epoch": int(path.stem[len("ckpt_epoch"):]), "rng": {"generator": None}}
+
+    monkeypatch.setattr(run_module.safe_load, "read_training_checkpoint", fake_read)
+    with pytest.warns(UserWarning, match="resuming from ckpt_epoch1000.pt"):
+        saved = run_module._resume_state(tmp_path, io.StringIO())
+    assert read[:2] == ["last.pt", "ckpt_epoch1000.pt"]
+    assert saved["epoch"] == 1000
