@@ -59,3 +59,10 @@ def entry_budget(limit):
         if started:
             tracemalloc.stop()
     assert peak - base <= 8 * limit, f"numpy allocations peaked at {peak - base} bytes, over {8 * limit}"
+
+
+def wide_pair(n=20, d=2000, seed=0):
+    """Two float32 views (n, d) with n much smaller than d: z and z plus 10 % noise."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d)).astype(np.float32)
+    return z, z + np.float32(0.1) * rng.standard_normal((n, d)).astype(np.float32)

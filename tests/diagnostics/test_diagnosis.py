@@ -192,16 +192,10 @@ def test_intrinsic_dimension_is_reported(rng):
 
 
 # ------------------------------------------------------------------------------- memory: n < d and mmap
-def _wide(seed=0, n=20, d=2000):
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, d)).astype(np.float32)
-    return z, z + np.float32(0.1) * rng.standard_normal((n, d)).astype(np.float32)
-
-
 def test_wide_diagnose_with_views_forms_no_d_by_d_matrix():
-    from ._data import entry_budget
+    from ._data import entry_budget, wide_pair
 
-    z, z2 = _wide()
+    z, z2 = wide_pair()
     diagnose(z[:, :30], views=[z[:, :30], z2[:, :30]])  # the lazy imports, outside the budget
     with entry_budget(2000 * 2000 // 4):
         report = diagnose(z, views=[z, z2])

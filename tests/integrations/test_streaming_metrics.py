@@ -204,16 +204,10 @@ def test_two_rank_merge_equals_one_process(tmp_path):
 
 
 # ------------------------------------------------------------------------------- wide batches (n < d)
-def _wide_pairs(n=20, d=2000, seed=0):
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, d)).astype(np.float32)
-    return z, z + np.float32(0.1) * rng.standard_normal((n, d)).astype(np.float32)
-
-
 def test_collapse_metrics_of_wide_batches_form_no_d_by_d_matrix():
-    from tests.diagnostics._data import entry_budget
+    from tests.diagnostics._data import entry_budget, wide_pair
 
-    z, _ = _wide_pairs()
+    z, _ = wide_pair()
     warm = infossl.integrations.CollapseMetrics()
     warm.update(z[:, :30])
     warm.compute()  # the lazy imports, outside the budget
