@@ -12,7 +12,7 @@ ROOT = pathlib.Path(infossl.__file__).parent
 
 #: Rank of each top-level package or module of infossl; an import must go to a strictly lower rank.
 LAYERS = {
-    "linalg": 0, "_distributed": 0, "_plotting": 0, "_warnings": 0,
+    "linalg": 0, "_distributed": 0, "_plotting": 0, "_warnings": 0, "_progress": 0,
     "_backend": 1,
     "_validation": 2,
     "io": 3, "synthetic": 3,

@@ -15,13 +15,13 @@ forces it.
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from infossl._backend import PASS_CHUNK_BYTES, chunk_size_for  # PASS_CHUNK_BYTES: also importable from here
+from infossl._progress import progress_bar, progress_enabled
 from infossl._validation import check_labels
 from infossl._validation import check_int
 from infossl.diagnostics.accumulator import MomentAccumulator
@@ -49,32 +49,9 @@ def as_paths(paths: Paths, name: str = "paths") -> list[str]:
 
 
 def show_progress(progress: Optional[bool], values: Optional[int]) -> bool:
-    """Whether to draw a bar: ``progress`` when given, else stderr is a terminal and the pass is long."""
-    if progress is not None:
-        if not isinstance(progress, bool):
-            raise TypeError(f"progress must be True, False or None, got {progress!r}")
-        return progress
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced or closed stderr
-        tty = False
-    return tty and (values is None or values >= PROGRESS_MIN_VALUES)
-
-
-def progress_bar(enabled: bool, *, total: Optional[int], desc: str, unit: str = "rows") -> Any:
-    """A ``tqdm`` bar on stderr (a disabled one when ``enabled`` is False)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        unit_scale=True,
-        disable=not enabled,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        leave=False,
-    )
+    """Whether to draw a bar: ``progress`` when given, else :func:`infossl._progress.progress_enabled`'s rule
+    with a pass of ``values`` values worth a bar from :data:`PROGRESS_MIN_VALUES`."""
+    return progress_enabled(progress, work=values, min_work=PROGRESS_MIN_VALUES)
 
 
 def _read_ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -180,7 +157,7 @@ def accumulate_path(
     total = None if any(c is None for c in counts) else sum(counts)
     enabled = show_progress(progress, None if total is None else total * sources[0].d) and rank == 0
     desc = os.path.basename(files[0]) + (f" (+{len(files) - 1} files)" if len(files) > 1 else "")
-    with progress_bar(enabled, total=total, desc=desc) as bar:
+    with progress_bar(enabled, total=total, desc=desc, unit="rows") as bar:
         for path, src in zip(files, sources):
             start = acc.n
             read = src.read_reusing or src.read  # the accumulator copies what it keeps
