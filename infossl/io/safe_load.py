@@ -129,7 +129,8 @@ def _load_safetensors(path: Path) -> Checkpoint:
             tensors = {k: h.get_tensor(k) for k in h.keys()}
     except Exception as exc:  # SafetensorError on truncated / corrupt files
         raise ValueError(f"cannot read {path} as .safetensors (truncated or corrupt: {exc})") from None
-    state = strip_prefixes(tensors)
+    stripped: list[str] = []
+    state = strip_prefixes(tensors, notes=stripped)
     if meta.get("format") == INFOSSL_FORMAT:
         try:
             config = json.loads(meta.get("config", "null"))
@@ -141,8 +142,8 @@ def _load_safetensors(path: Path) -> Checkpoint:
                "optimizer": None, "scaler": None, "rng": {}, "metrics": {}}
         check_checkpoint(raw, str(path))
         return Checkpoint(path, "infossl", state, config=config, epoch=raw["epoch"], step=raw["step"],
-                          raw=raw)
-    return Checkpoint(path, "state_dict", state, epoch=_int_or_none(meta.get("epoch")))
+                          raw=raw, notes=stripped)
+    return Checkpoint(path, "state_dict", state, epoch=_int_or_none(meta.get("epoch")), notes=stripped)
 
 
 def _from_object(path: Path, obj: Any, key: Optional[str]) -> Checkpoint:
@@ -156,15 +157,17 @@ def _from_object(path: Path, obj: Any, key: Optional[str]) -> Checkpoint:
             "dict with a 'state_dict' entry"
         )
     epoch, step = _int_or_none(obj.get("epoch")), _int_or_none(obj.get("step", obj.get("global_step")))
+    stripped: list[str] = []  # one note per wrapper prefix removed (DDP, torch.compile)
     if obj.get("format") == INFOSSL_FORMAT and key is None:
         check_checkpoint(obj, str(path))
         raw = dict(obj)
-        raw["state_dict"] = strip_prefixes(obj["state_dict"])
+        raw["state_dict"] = strip_prefixes(obj["state_dict"], notes=stripped)
         return Checkpoint(
-            path, "infossl", raw["state_dict"], config=obj["config"], epoch=epoch, step=step, raw=raw
+            path, "infossl", raw["state_dict"], config=obj["config"], epoch=epoch, step=step, raw=raw,
+            notes=stripped,
         )
     if key is None and _is_state_dict(obj):
-        return Checkpoint(path, "state_dict", strip_prefixes(obj))
+        return Checkpoint(path, "state_dict", strip_prefixes(obj, notes=stripped), notes=stripped)
     names = [str(k) for k in obj]
     candidates = [key] if key is not None else [e for e in STATE_DICT_ENTRIES if e in obj]
     if key is not None and key not in obj:
@@ -174,7 +177,8 @@ def _from_object(path: Path, obj: Any, key: Optional[str]) -> Checkpoint:
         if isinstance(value, torch.nn.Module):
             return Checkpoint(path, "module", module=value.eval(), epoch=epoch, step=step)
         if _is_state_dict(value):
-            return Checkpoint(path, "state_dict", strip_prefixes(value), epoch=epoch, step=step)
+            return Checkpoint(path, "state_dict", strip_prefixes(value, notes=stripped), epoch=epoch,
+                              step=step, notes=stripped)
     raise ValueError(
         f"{path} holds a dict with entries {', '.join(map(repr, names))}, none of which is a state dict of "
         f"tensors (looked for {', '.join(map(repr, candidates or STATE_DICT_ENTRIES))}); "

@@ -18,38 +18,67 @@ DEFAULT_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
 
 
 def strip_prefixes(
-    state_dict: Mapping[str, Any], prefixes: Sequence[str] = DEFAULT_PREFIXES
+    state_dict: Mapping[str, Any], prefixes: Sequence[str] = DEFAULT_PREFIXES, *,
+    notes: Optional[list] = None,
 ) -> dict[str, Any]:
     """Remove wrapper prefixes from the keys of a state dict.
 
     Leading ``prefixes`` are removed repeatedly (``module._orig_mod.fc.weight`` -> ``fc.weight``) and an
     ``_orig_mod.`` segment inside a key (a compiled submodule) is dropped. Keys that would collide after
-    stripping raise :class:`ValueError`. Returns a new dict in the same order.
+    stripping raise :class:`ValueError`.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to tensors
+        The weights.
+    prefixes : sequence of str
+        The wrapper prefixes to remove (default ``module.`` and ``_orig_mod.``).
+    notes : list, optional
+        Receives one line per prefix that was stripped, with the number of keys it was stripped from (a
+        checkpoint's reader reports them).
+
+    Returns
+    -------
+    dict
+        A new dict in the same order, keys without the prefixes.
 
     Examples
     --------
-    >>> strip_prefixes({"module._orig_mod.fc.weight": 1, "module.fc.bias": 2})
+    >>> notes = []
+    >>> strip_prefixes({"module._orig_mod.fc.weight": 1, "module.fc.bias": 2}, notes=notes)
     {'fc.weight': 1, 'fc.bias': 2}
+    >>> notes
+    ["stripped the prefix 'module.' from 2 of 2 keys", "stripped the prefix '_orig_mod.' from 1 of 2 keys"]
     """
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
+    counts: dict[str, int] = {}
     for key, value in state_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"state dict keys must be strings, got {key!r}")
         name = key
+        stripped: set[str] = set()
         changed = True
         while changed:
             changed = False
             for p in prefixes:
                 if p and name.startswith(p):
                     name, changed = name[len(p) :], True
-        if "_orig_mod." in prefixes:
+                    stripped.add(p)
+        if "_orig_mod." in prefixes and "._orig_mod." in name:
             name = name.replace("._orig_mod.", ".")
+            stripped.add("_orig_mod.")
+        for p in stripped:
+            counts[p] = counts.get(p, 0) + 1
         if name in out:
             raise ValueError(
                 f"state dict keys {origin[name]!r} and {key!r} are the same after stripping prefixes"
             )
         out[name], origin[name] = value, key
+    if notes is not None:
+        total = len(out)
+        notes.extend(f"stripped the prefix {p!r} from {counts[p]} of {total} keys"
+                     for p in dict.fromkeys(prefixes) if p in counts)
     return out
 
 

@@ -103,6 +103,23 @@ def test_prefixes_are_stripped(tmp_path, net):
         strip_prefixes({1: 2})
 
 
+def test_every_stripped_prefix_gets_a_note(tmp_path, net):
+    # README promises a note of what was stripped; a DDP checkpoint used to load with notes == []
+    sd = net.state_dict()
+    torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "ddp.pt")
+    n = len(sd)
+    ddp, compiled = (f"stripped the prefix {p!r} from {n} of {n} keys" for p in ("module.", "_orig_mod."))
+    assert load_checkpoint(tmp_path / "ddp.pt").notes == [ddp]
+    torch.save({"state_dict": {f"module._orig_mod.{k}": v for k, v in sd.items()}}, tmp_path / "both.pt")
+    assert load_checkpoint(tmp_path / "both.pt").notes == [ddp, compiled]
+    torch.save(sd, tmp_path / "plain.pt")
+    assert load_checkpoint(tmp_path / "plain.pt").notes == []
+    safetensors = pytest.importorskip("safetensors.torch")
+    safetensors.save_file({f"module.{k}": v.contiguous() for k, v in sd.items()},
+                          str(tmp_path / "ddp.safetensors"))
+    assert load_checkpoint(tmp_path / "ddp.safetensors").notes == [ddp]
+
+
 def test_infossl_checkpoint(tmp_path, net):
     config = {"model": {"kind": "mlp"}, "seed": 0}
     record = {
