@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from infossl.cli._common import package_version
+from infossl.cli._common import SuggestingParser, package_version
 
 # Errors that mean "your data or environment is wrong", reported in one line without a traceback; main adds
 # the lock's error (another writer holds the output), whose module imports torch.
@@ -18,10 +18,16 @@ DATA_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with its sub-commands (importing them imports torch and the library)."""
+    """The top-level parser with its sub-commands (importing them imports torch and the library).
+
+    Returns
+    -------
+    SuggestingParser
+        The ``infossl`` parser; it and every sub-command's parser suggest the closest option on a typo.
+    """
     from infossl.cli import diagnose, estimate, train
 
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="infossl",
         description="Entropy and mutual information of embeddings (nats), collapse diagnostics, SSL training.",
         epilog="Run 'infossl estimate --example' for a first look, 'infossl estimate --help' for details.",
@@ -51,9 +57,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     from infossl.io.locks import LockHeldError
 
+    from infossl._progress import no_progress
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "quiet", False):  # -q silences every progress bar of the command, not only its own
+            with no_progress():
+                return int(args.run(args))
         return int(args.run(args))
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         code = exc.code

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
-from typing import Any, Optional, Sequence
+import re
+from typing import Any, NoReturn, Optional, Sequence
 
 _TRUE = ("true", "yes", "on")
 _FALSE = ("false", "no", "off")
@@ -53,6 +55,79 @@ def collect_options(pairs: Sequence[tuple[str, Any]], flag: str) -> dict[str, An
             raise ValueError(f"{flag} given more than once for {name}")
         out[name] = value
     return out
+
+
+# ------------------------------------------------------------------------------------------ parsing
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+
+
+def _suggestion(word: str, candidates: Sequence[str]) -> Optional[str]:
+    """The candidate closest to ``word`` (difflib ratio >= 0.6), or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors suggest the closest option or choice.
+
+    ``infossl --objektive x`` is answered "unrecognized arguments: --objektive (did you mean --objective?)"
+    and an invalid choice with the closest valid one. Sub-parsers made through ``add_subparsers`` are of the
+    parser's own class, so one top-level parser of this class covers every sub-command.
+    """
+
+    def option_names(self) -> list[str]:
+        """Every long and short option string of this parser.
+
+        Returns
+        -------
+        list of str
+            E.g. ``["-h", "--help", "--method", ...]``.
+        """
+        return [s for action in self._actions for s in action.option_strings]
+
+    def _command_parser(self, namespace: argparse.Namespace) -> "argparse.ArgumentParser":
+        """The sub-command's parser that parsed ``namespace`` (every command sets ``parser=``), else self."""
+        chosen = getattr(namespace, "parser", None)
+        return chosen if isinstance(chosen, argparse.ArgumentParser) else self
+
+    def parse_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
+                   namespace: Optional[argparse.Namespace] = None) -> argparse.Namespace:
+        """Parse like :meth:`argparse.ArgumentParser.parse_args`; an unknown option is a usage error of the
+        sub-command it was given to, with the closest known option suggested.
+
+        Returns
+        -------
+        argparse.Namespace
+            The parsed arguments.
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        if not extras:
+            return parsed
+        owner = self._command_parser(parsed)
+        known = owner.option_names() if isinstance(owner, SuggestingParser) else self.option_names()
+        words = []
+        for word in extras:
+            flag = word.split("=", 1)[0]
+            close = _suggestion(flag, known) if flag.startswith("-") else None
+            words.append(f"{word} (did you mean {close}?)" if close else word)
+        owner.error("unrecognized arguments: " + " ".join(words))
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``message`` (with the closest valid value of an invalid choice) to stderr and
+        exit with status 2.
+
+        Returns
+        -------
+        NoReturn
+            Raises SystemExit(2).
+        """
+        found = _INVALID_CHOICE.search(message)
+        if found and "did you mean" not in message:
+            choices = re.findall(r"'([^']*)'", found.group(2))
+            close = _suggestion(found.group(1), choices)
+            if close:
+                message += f" -- did you mean {close!r}?"
+        super().error(message)
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -134,5 +209,5 @@ def package_version() -> str:
 # ------------------------------------------------------------------------------------------ commands
 
 
-__all__ = ["add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
+__all__ = ["SuggestingParser", "add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
            "parse_value", "refuse_overwriting_inputs"]

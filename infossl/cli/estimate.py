@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
-from typing import Any
+import warnings
+from typing import Any, Callable, Optional, Sequence
 
 from infossl.cli._common import (add_option_flag, emit, format_table, package_version,
                                  refuse_overwriting_inputs)
@@ -69,8 +71,80 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"Gaussian (n={EXAMPLE_N}, true MI {EXAMPLE_MI} nats) with several methods",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --example data (default 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run, parser=p)
     return p
+
+
+# ------------------------------------------------------------------------------------------ estimating
+class _RouteLog(logging.Handler):
+    """Keeps the route line that ``method="auto"`` logs at DEBUG on the ``"infossl"`` logger: the estimator
+    that actually ran (after a fallback too), which the bare number does not carry."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.route: Optional[str] = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "(method='auto')" in message and " -> " in message:
+            self.route = message.rsplit(" -> ", 1)[1].split(" (", 1)[0].strip()
+
+
+def _messages(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    """The text of each caught warning, once, in order."""
+    return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+
+
+def estimate_with_route(fn: Callable[..., Any], *data: Any, method: str, details: bool,
+                        **options: Any) -> tuple[Any, dict[str, Any]]:
+    """Run ``infossl.entropy`` or ``infossl.mutual_information`` and keep what the bare number loses.
+
+    Parameters
+    ----------
+    fn : callable
+        ``infossl.entropy`` or ``infossl.mutual_information``.
+    *data : arrays
+        Its positional inputs.
+    method : str
+        The method asked for (``"auto"`` included).
+    details : bool
+        Also compute the interval, kind and trust checks (``details=True``, about three estimates).
+    **options
+        Estimator options.
+
+    Returns
+    -------
+    value : float or EstimateResult
+        The number, or the :class:`~infossl.estimators.reliability.EstimateResult` with ``details``.
+    route : dict
+        ``method`` (the estimator that ran: ``"auto -> copula"`` for a routed call), ``kind`` and
+        ``interval`` (with ``details``, else None) and ``warnings`` (every warning the call issued, once).
+    """
+    log = logging.getLogger("infossl")
+    handler, level = _RouteLog(), log.level
+    log.addHandler(handler)
+    if not log.isEnabledFor(logging.DEBUG):
+        log.setLevel(logging.DEBUG)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = fn(*data, method=method, details=details, **options)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    messages = _messages(caught)
+    if details:
+        messages = list(dict.fromkeys([*value.warnings, *messages]))
+        route = value.method
+    else:
+        route = f"auto -> {handler.route}" if method == "auto" and handler.route else method
+    return value, {
+        "method": route,
+        "kind": value.kind if details else None,
+        "interval": [float(v) for v in value.interval] if details else None,
+        "warnings": messages,
+    }
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -90,6 +164,10 @@ def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
     emit(record, text, as_json=args.json, out=args.out)
 
 
+def _warning_lines(messages: Sequence[str]) -> str:
+    return "".join(f"\nwarning: {m}" for m in messages)
+
+
 # ------------------------------------------------------------------------------------------ commands
 def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
     import infossl
@@ -99,12 +177,9 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
     a = load_array(args.a, args.key)
     n, d = _shape(a)
     record: dict[str, Any] = {"a": args.a, "key": args.key}
-    details = None
     if args.b is None:
         start = time.perf_counter()
-        value = infossl.entropy(a, method=method, details=args.details, **options)
-        if args.details:
-            details, value = value, value.value
+        value, route = estimate_with_route(infossl.entropy, a, method=method, details=args.details, **options)
         quantity, dims = "H(A)", str(d)
         record.update(quantity=quantity, n=n, d=d)
     else:
@@ -113,30 +188,29 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
         if nb != n:
             raise ValueError(f"A and B must have the same number of rows (paired samples); got {n} and {nb}")
         start = time.perf_counter()
-        value = infossl.mutual_information(a, b, method=method, details=args.details, **options)
-        if args.details:
-            details, value = value, value.value
+        value, route = estimate_with_route(infossl.mutual_information, a, b, method=method,
+                                           details=args.details, **options)
         quantity, dims = "I(A;B)", f"{d}+{db}"
         record.update(b=args.b, key_b=args.key_b, quantity=quantity, n=n, dx=d, dy=db)
     seconds = time.perf_counter() - start
-    value = _as_number(value)
+    details = value if args.details else None
+    value = _as_number(value.value if args.details else value)
     record.update(
-        method=method,
+        method=route["method"],
+        requested_method=method,
         options=options,
         value=value,
         units="nats",
+        kind=route["kind"],
+        interval=route["interval"],
+        warnings=route["warnings"],
         seconds=seconds,
         infossl_version=package_version(),
     )
-    row = {
-        "quantity": quantity,
-        "n": n,
-        "d": dims,
-        "method": method,
-        "value": value,
-        "units": "nats",
-        "seconds": seconds,
-    }
+    row = {"quantity": quantity, "n": n, "d": dims, "method": route["method"], "value": value}
+    if route["interval"] is not None:
+        row.update(low=route["interval"][0], high=route["interval"][1], kind=route["kind"])
+    row.update(units="nats", seconds=seconds)
     header = f"A = {args.a}" + (f" [{args.key}]" if args.key else "")
     if args.b is not None:
         header += f"\nB = {args.b}" + (f" [{args.key_b}]" if args.key_b else "")
@@ -144,8 +218,7 @@ def _run_files(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if details is not None:
         record["details"] = details.to_dict()
         text += "\n\n" + str(details)
-        if not details.trusted:
-            text += "\n\nwarning: " + "\nwarning: ".join(details.warnings)
+    text += ("\n" if route["warnings"] else "") + _warning_lines(route["warnings"])
     _emit(args, record, text)
     return 0
 
@@ -161,8 +234,11 @@ def _run_example(args: argparse.Namespace, options: dict[str, Any]) -> int:
     rows, failed = [], 0
     for method in methods:
         start = time.perf_counter()
+        route: dict[str, Any] = {"method": method, "warnings": []}
         try:
-            value, note = _as_number(infossl.mutual_information(x, y, method=method, **options)), ""
+            value, route = estimate_with_route(infossl.mutual_information, x, y, method=method, details=False,
+                                               **options)
+            value, note = _as_number(value), ""
         except (ValueError, TypeError, ImportError, NotImplementedError) as exc:
             value, note = None, f"failed: {' '.join(str(exc).split())}"
             failed += 1
@@ -171,17 +247,19 @@ def _run_example(args: argparse.Namespace, options: dict[str, Any]) -> int:
                 "quantity": "I(X;Y)",
                 "n": EXAMPLE_N,
                 "d": f"{EXAMPLE_DIM}+{EXAMPLE_DIM}",
-                "method": method,
+                "method": route["method"],
                 "value": value,
                 "truth": truth,
                 "units": "nats",
                 "seconds": time.perf_counter() - start,
+                "warnings": route["warnings"],
                 **({"note": note} if note else {}),
             }
         )
     columns = ["quantity", "n", "d", "method", "value", "truth", "units", "seconds"]
     if failed:
         columns.append("note")
+    warned = [f"{r['method']}: {m}" for r in rows for m in r["warnings"]]
     header = (
         f"Synthetic example: x, y in R^{EXAMPLE_DIM}, coordinate pairs (x_i, y_i) correlated Gaussian, "
         f"n={EXAMPLE_N}, seed={args.seed}; true I(X;Y) = {truth:.4f} nats."
@@ -200,7 +278,8 @@ def _run_example(args: argparse.Namespace, options: dict[str, Any]) -> int:
         "units": "nats",
         "infossl_version": package_version(),
     }
-    _emit(args, record, header + "\n" + format_table(rows, columns))
+    _emit(args, record, header + "\n" + format_table(rows, columns) + ("\n" if warned else "")
+          + _warning_lines(warned))
     return 1 if failed else 0
 
 

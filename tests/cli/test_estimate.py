@@ -101,7 +101,7 @@ def test_example(capsys):
     assert code == 0, err
     record = json.loads(out)
     assert record["example"]["truth"] == pytest.approx(1.0)
-    assert [r["method"] for r in record["results"]] == ["gaussian", "copula", "ksg", "auto"]
+    assert [r["method"] for r in record["results"]] == ["gaussian", "copula", "ksg", "auto -> corrected-ksg"]
     for r in record["results"]:
         # n=2000 in 4+4 dims: every method is within 0.25 nats of the truth on this fixed seed
         # (measured spread of the gaussian/copula estimates over seeds: ~0.05 nats).
@@ -193,3 +193,52 @@ def test_entropy_details_flags_failed_checks(detail_files, capsys):
 def test_without_details_the_record_is_unchanged(detail_files, capsys):
     main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian", "--json"])
     assert "details" not in json.loads(capsys.readouterr().out)
+
+
+# ----------------------------------------------------------------------------------------- route and warnings
+def test_plain_output_carries_the_route_and_the_warnings(detail_files, capsys):
+    # the table used to show "auto" and JSON had no warnings field; a warning went to stderr only
+    xs = str(detail_files / "xs.npy")  # 12 columns on a 2-dimensional set: auto's entropy warns
+    code = main(["estimate", xs, "--json"])
+    rec = json.loads(capsys.readouterr().out)
+    assert code == 0 and rec["method"].startswith("auto -> ") and rec["requested_method"] == "auto"
+    assert rec["interval"] is None and rec["kind"] is None
+    assert any("-inf" in w or "manifold" in w or "lower-dimensional" in w for w in rec["warnings"]), rec
+    code = main(["estimate", xs])
+    out = capsys.readouterr().out
+    assert f" {rec['method']} " in table_row(out, "H(A)")[1] and "\nwarning: " in out
+    main(["estimate", str(detail_files / "x.npy"), str(detail_files / "y.npy"), "--json"])
+    assert json.loads(capsys.readouterr().out)["method"] == "auto -> latent"
+
+
+def test_details_put_interval_and_kind_in_the_table(detail_files, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(["estimate", str(detail_files / "g.npy"), "--details"])
+    header, _, cells = table_row(capsys.readouterr().out, "H(A)")
+    assert header.split()[-6:] == ["value", "low", "high", "kind", "units", "seconds"]
+    value, low, high, kind = cells[-6:-2]  # the route "auto -> ..." spans several words
+    assert kind == "estimate" and float(low) <= float(value) <= float(high)
+
+
+def test_a_named_method_has_no_route_and_an_empty_warning_list(detail_files, capsys):
+    main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian", "--json"])
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["method"] == "gaussian" and rec["warnings"] == []
+
+
+def test_quiet_silences_every_bar_during_the_command(detail_files, capsys, monkeypatch):
+    from infossl import _progress
+
+    seen = []
+    real = infossl.entropy
+
+    def spy(*a, **k):
+        seen.append(_progress.progress_enabled(None))
+        return real(*a, **k)
+
+    monkeypatch.setattr(infossl, "entropy", spy)
+    monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: True)
+    main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian", "-q"])
+    main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian"])
+    assert seen == [False, True] and _progress.progress_enabled(None)

@@ -14,3 +14,16 @@ def test_version_and_help(capsys):
     assert code == 0 and out.startswith("infossl ")
     code, out, _ = run(capsys, "estimate", "--help")
     assert code == 0 and "examples:" in out and "infossl estimate --example" in out
+
+
+def test_every_misspelled_option_gets_a_suggestion(capsys):
+    for argv, hint in [
+        (["train", "--objektive", "barlow"], "--objektive (did you mean --objective?)"),
+        (["diagnose", "x.npy", "--jsn"], "--jsn (did you mean --json?)"),
+        (["estimate", "--methd=knn", "x.npy"], "--methd=knn (did you mean --method?)"),
+        (["diagnos", "x.npy"], "did you mean 'diagnose'?"),
+    ]:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and hint in err, (argv, err)
+        command = "" if argv[0] == "diagnos" else argv[0]
+        assert err.splitlines()[0].startswith(f"usage: infossl {command}".rstrip())  # the command's usage
