@@ -9,6 +9,7 @@ sample, the view metrics from ``views``, and applies the verdict rule of :mod:`~
 from __future__ import annotations
 
 import math
+import os
 import mmap
 import warnings
 from functools import partial
@@ -93,6 +94,7 @@ def diagnose_statistics(acc: MomentAccumulator, *, views: Views = None, labels: 
     Returns
     -------
     DiagnosisReport
+        The verdict, collapse rank, reasons, metrics table and spectrum.
     """
     if not isinstance(acc, (MomentAccumulator, _Moments)):
         raise TypeError(f"acc must be a MomentAccumulator, got {type(acc).__name__}")
@@ -349,15 +351,48 @@ def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
           "views", True)
     routes: list[str] = []
     value, note3 = _quiet(_auto_view_mi, v[:, 0], v[:, 1], routes)
+    caveat = log_n_caveat(value, v.shape[0])
     t.add("mi_views", value, "MI (nats) between views 0 and 1, method='auto' (route: "
-          f"{routes[0] if routes else 'none'}; see infossl.mutual_information)", "views")
+          f"{routes[0] if routes else 'none'}; see infossl.mutual_information){caveat}", "views")
+    if caveat:
+        note3 = "; ".join(x for x in (note3, f"mi_views = {value:.4g} nats{caveat}") if x)
     value, note5 = _quiet(gaussian_mutual_information, v[:, 0].numpy(), v[:, 1].numpy())
+    caveat = log_n_caveat(value, v.shape[0])
     t.add("mi_views_gaussian", value, "Gaussian MI (nats) between views 0 and 1: the MI of the Gaussian with "
-          "their covariance, far too high on curved low-dimensional embeddings", "views")
+          f"their covariance, far too high on curved low-dimensional embeddings{caveat}", "views")
+    if caveat:
+        note5 = "; ".join(x for x in (note5, f"mi_views_gaussian = {value:.4g} nats{caveat}") if x)
     value, note4 = _quiet(ideal.invariance_ratio, v.numpy())
     t.add("invariance_ratio", value, "within-input / total sum of squares across views (0 = invariant)",
           "views", True)
     notes += [f"views: {x}" for x in dict.fromkeys((note, note2, note3, note4, note5)) if x]
+
+
+def log_n_caveat(value: Any, n: int) -> str:
+    """``""``, or the caveat of an MI value above log n (appended to its description and the notes).
+
+    Parameters
+    ----------
+    value : float
+        An MI estimate in nats (NaN gives no caveat).
+    n : int
+        The number of paired rows it was computed from.
+
+    Returns
+    -------
+    str
+        Empty when ``value <= log n``; else a clause starting with ``"; "`` saying that no distribution-free
+        lower bound certifies more than log n nats from n samples (McAllester & Stratos 2020), so the value
+        rests on the estimator's model.
+    """
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if not math.isfinite(value) or n < 2 or value <= math.log(n):
+        return ""
+    return (f"; above log n = {math.log(n):.3g}: no distribution-free lower bound certifies more than log n "
+            "from n samples (McAllester & Stratos 2020), the value rests on the estimator's model")
 
 
 def _auto_view_mi(a: torch.Tensor, b: torch.Tensor, routes: list) -> float:
@@ -418,7 +453,12 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     ----------
     z : array (n, d) or tensor
         Embeddings, n >= 2 rows; float32 stays float32 in the matrix products.
-    views, labels, thresholds, eps
+    views : array (n, d), path, sequence of paths, array (n_v, q, d) or sequence of q arrays, optional
+        Augmented views. One other view -- an (n, d) array or an embeddings file (any format of
+        :func:`infossl.io.load_array`) row-aligned with ``z`` -- or several files, as ``infossl diagnose
+        --views`` takes them: ``z`` is then view 0. The (n_v, q, d) forms of :func:`diagnose_statistics` give
+        all q views themselves.
+    labels, thresholds, eps
         See :func:`diagnose_statistics`.
     sample_size : int, default 2048
         Rows kept (uniformly) for the pairwise and label metrics; at least 2.
@@ -433,6 +473,7 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
     Returns
     -------
     DiagnosisReport
+        The verdict, collapse rank, reasons, metrics table and spectrum.
 
     Notes
     -----
@@ -475,8 +516,27 @@ def diagnose(z: ArrayLike, *, views: Views = None, labels: Optional[ArrayLike] =
         acc.update(chunk)
         if mapped is not None:
             mapped(sl)
-    return diagnose_statistics(acc, views=views, labels=labels, thresholds=thresholds, eps=eps,
-                               random_state=random_state, **options)
+    return diagnose_statistics(acc, views=_with_z(z, views, n), labels=labels, thresholds=thresholds,
+                               eps=eps, random_state=random_state, **options)
+
+
+def _with_z(z: Any, views: Any, n: int) -> Any:
+    """``views`` as :func:`diagnose_statistics` takes them. One other view -- a path or an (n, d) array, row
+    i an augmentation of the input of z's row i -- or paths of several (the CLI's ``--views``) become
+    ``[z, *others]``: z is view 0, as on the command line. Other forms pass unchanged."""
+    paths = (str, bytes, os.PathLike)
+    if isinstance(views, paths):
+        views = [views]
+    if isinstance(views, (list, tuple)) and views and all(isinstance(v, paths) for v in views):
+        from infossl.io.embeddings import load_array
+
+        return [z, *(load_array(v) for v in views)]
+    if views is not None and getattr(views, "ndim", None) == 2:
+        if views.shape[0] != n:
+            raise ValueError(f"views: one other view must have z's {n} rows (row i an augmentation of the "
+                             f"input of z's row i), got shape {tuple(views.shape)}")
+        return [z, views]
+    return views
 
 
 def _mapped_pages(z: Any):

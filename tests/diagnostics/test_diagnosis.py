@@ -86,6 +86,33 @@ def test_view_mi_is_right_on_a_curved_low_dimensional_embedding():
     assert r["mi_views_gaussian"] > 1.5 * truth
 
 
+def test_one_other_view_is_taken_as_the_cli_takes_it(rng, tmp_path):
+    # diagnose(z, views=z2) raised; the CLI's --views z2.npy is the natural form
+    z = rng.standard_normal((300, 6))
+    z2 = z + 0.3 * rng.standard_normal(z.shape)
+    np.save(tmp_path / "z2.npy", z2)
+    expected = diagnose(z, views=np.stack([z, z2], axis=1))
+    for views in (z2, tmp_path / "z2.npy", str(tmp_path / "z2.npy"), [tmp_path / "z2.npy"]):
+        r = diagnose(z, views=views)
+        for name in ("lidar", "alignment", "mi_views", "invariance_ratio"):
+            assert r[name] == pytest.approx(expected[name], rel=1e-12), (views, name)
+    with pytest.raises(ValueError, match="must have z's 300 rows"):
+        diagnose(z, views=z2[:200])
+
+
+def test_mi_views_above_log_n_says_so(rng):
+    # the MiniLM case: Gaussian MI of near-identical wide views far above log n, printed bare
+    z = rng.standard_normal((200, 40))
+    r = diagnose(z, views=z + 1e-3 * rng.standard_normal(z.shape))
+    desc = r.metrics.loc["mi_views_gaussian", "description"]
+    assert r["mi_views_gaussian"] > np.log(200) and "above log n = 5.3" in desc and "McAllester" in desc
+    assert any(s.startswith("views: ") and "mi_views_gaussian = " in s and "log n" in s for s in r.reasons)
+    assert "route: " in r.metrics.loc["mi_views", "description"]
+    low = diagnose(z, views=rng.standard_normal(z.shape))  # independent views: MI near 0, no caveat
+    assert "log n" not in low.metrics.loc["mi_views", "description"]
+    assert "log n" not in low.metrics.loc["mi_views_gaussian", "description"]
+
+
 def test_errors(rng):
     z = rng.standard_normal((10, 3))
     bad = z.copy()
