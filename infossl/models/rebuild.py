@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any, Callable, Optional, Union
 
 from torch import nn
@@ -26,7 +27,17 @@ def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
       downloaded: the weights come from the checkpoint);
     * ``"hf:DIRECTORY"`` -- ``transformers.AutoModel.from_pretrained(DIRECTORY, local_files_only=True)``, a
       Hugging Face model saved on disk (transformers must be installed; nothing is downloaded);
+    * ``"path/to/file.py:callable"`` -- the file is imported (its folder first on ``sys.path`` while it
+      imports, so its own sibling modules are found); same caveat;
     * a callable is returned as it is.
+
+    A module is looked up on ``sys.path`` and then in the working directory, so ``infossl`` and ``python -m
+    infossl`` find the same modules.
+
+    Returns
+    -------
+    callable
+        Called with no arguments, it returns the ``nn.Module`` the weights are loaded into.
     """
     if isinstance(spec, str) and spec.startswith("timm:"):
         return _timm_factory(spec[len("timm:"):])
@@ -36,10 +47,11 @@ def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"model must be 'package.module:factory' or a callable, got {spec!r}")
-    module_name, sep, attr = spec.partition(":")
+    module_name, sep, attr = spec.rpartition(":")  # the right-most colon: a Windows path has one too
     if not sep or not module_name or not attr or not all(p.isidentifier() for p in attr.split(".")):
-        raise ValueError(f"model must be written 'package.module:factory', got {spec!r}")
-    module = importlib.import_module(module_name)  # ImportError names the missing module
+        raise ValueError(f"model must be written 'package.module:factory' or 'path/to/file.py:factory', "
+                         f"got {spec!r}")
+    module = _import_model_module(module_name)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -51,6 +63,60 @@ def load_factory(spec: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
     if not callable(obj):
         raise TypeError(f"model={spec!r} names a {type(obj).__name__}, which is not callable")
     return obj
+
+
+def _import_model_module(name: str) -> Any:
+    """Import the module of a factory spec: a file path (``.py`` or with a path separator) from its file, a
+    dotted name from ``sys.path`` and then from the working directory (``python -m`` puts the working
+    directory on ``sys.path``, the ``infossl`` console script does not)."""
+    if name.endswith(".py") or "/" in name or os.sep in name:
+        return _import_file(name)
+    if not all(p.isidentifier() for p in name.split(".")):
+        raise ValueError(f"model: {name!r} is neither a dotted module name nor a path to a .py file")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        top = name.split(".")[0]
+        cwd = os.getcwd()
+        if exc.name != top or cwd in (os.path.abspath(p or ".") for p in sys.path):
+            raise
+        if not (os.path.isfile(os.path.join(cwd, top + ".py")) or os.path.isdir(os.path.join(cwd, top))):
+            raise
+    sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(cwd)
+
+
+def _import_file(path: str) -> Any:
+    """Import the Python file ``path`` as a module named after its stem, its folder first on ``sys.path``
+    while it executes (a sibling ``import helpers`` works; a relative import does not: a file has no
+    package)."""
+    import importlib.util
+
+    full = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(full):
+        raise ValueError(f"model: no file {path!r} (from {os.getcwd()})")
+    stem = os.path.splitext(os.path.basename(full))[0]
+    if not stem.isidentifier():
+        raise ValueError(f"model: {path!r}: the file name must be a Python identifier to import it")
+    unique = f"infossl_model_{stem}_{abs(hash(full)):x}"  # never shadows an installed module of that name
+    spec = importlib.util.spec_from_file_location(unique, full)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"model: cannot import {path!r} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(full)
+    sys.path.insert(0, folder)
+    sys.modules[unique] = module  # dataclasses and pickling look a class's module up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(unique, None)
+        raise
+    finally:
+        sys.path.remove(folder)
+    return module
 
 
 def _timm_factory(name: str) -> Callable[[], nn.Module]:
