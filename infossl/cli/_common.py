@@ -154,6 +154,63 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+class StreamedTable:
+    """A plain-text table printed row by row as results arrive (long commands show each row when it is
+    ready, not all at the end). Widths are fixed up front: ``widths`` for the named columns, else
+    :data:`DEFAULT_WIDTH`; a longer cell widens its row only. Numbers right-aligned, text left-aligned, as
+    :func:`format_table`; the headers of the ``text`` columns left-aligned, the others right-aligned.
+    """
+
+    DEFAULT_WIDTH = 10
+
+    def __init__(self, columns: Sequence[str], widths: Optional[dict] = None,
+                 text: Sequence[str] = ()) -> None:
+        self.columns = list(columns)
+        self.widths = [max(len(c), (widths or {}).get(c, self.DEFAULT_WIDTH)) for c in self.columns]
+        self.text = set(text)  # left-aligned columns; the others hold numbers
+
+    def header(self) -> str:
+        """The column names and the rule under them.
+
+        Returns
+        -------
+        str
+            Two lines.
+        """
+        names = "  ".join(c.ljust(w) if c in self.text else c.rjust(w)
+                          for c, w in zip(self.columns, self.widths)).rstrip()
+        return names + "\n" + "  ".join("-" * w for w in self.widths)
+
+    def row(self, values: dict) -> str:
+        """One row of ``values`` (a dict by column name; missing columns are blank).
+
+        Returns
+        -------
+        str
+            One line.
+        """
+        digits = {"seconds": 3}
+        cells = []
+        for c, w in zip(self.columns, self.widths):
+            v = values.get(c)
+            text = _fmt(v, digits.get(c, 4))
+            numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+            cells.append(text.rjust(w) if numeric else text.ljust(w))
+        return "  ".join(cells).rstrip()
+
+
+def print_above_bars(text: str, file: Any = None) -> None:
+    """Print ``text`` (stdout by default) without tearing a progress bar drawn on stderr, and flush it, so a
+    row is seen the moment it is ready even through a pipe."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    stream = sys.stdout if file is None else file
+    tqdm.write(text, file=stream)
+    stream.flush()
+
+
 def emit(record: dict[str, Any], text: str, *, as_json: bool, out: Optional[str] = None) -> None:
     """Print ``text`` (or the JSON ``record``) and, with ``out``, write the record there atomically."""
     if out:
@@ -209,5 +266,5 @@ def package_version() -> str:
 # ------------------------------------------------------------------------------------------ commands
 
 
-__all__ = ["SuggestingParser", "add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
-           "parse_value", "refuse_overwriting_inputs"]
+__all__ = ["StreamedTable", "SuggestingParser", "add_option_flag", "collect_options", "emit", "format_table", "package_version", "parse_option",
+           "parse_value", "print_above_bars", "refuse_overwriting_inputs"]

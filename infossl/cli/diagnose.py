@@ -152,7 +152,8 @@ def _figure_bytes(obj: Any, path: str) -> bytes:
     return buf.getvalue()
 
 
-def _finish(args: argparse.Namespace, record: dict, text: str, plotted: Any, verdicts: Sequence[str]) -> int:
+def _finish(args: argparse.Namespace, record: dict, text: Optional[str], plotted: Any,
+            verdicts: Sequence[str]) -> int:
     """Prepare every output in memory first, then write them: a failure leaves no file behind."""
     from infossl.io import write_text_atomic
     from infossl.io.plain import json_default
@@ -171,7 +172,8 @@ def _finish(args: argparse.Namespace, record: dict, text: str, plotted: Any, ver
             write_text_atomic(figure, args.plot)
         if args.out:
             write_text_atomic(payload + "\n", args.out)
-    print(payload if args.json else text)
+    if args.json or text is not None:  # None: the rows were printed as they came
+        print(payload if args.json else text)
     if args.fail_on_collapse and any(v != "healthy" for v in verdicts):
         return COLLAPSE_STATUS
     return 0
@@ -296,12 +298,22 @@ def _run_embeddings(args: argparse.Namespace, options: dict, progress: Optional[
     return _finish(args, record, format_table(rows, columns), plotted, [r.verdict for r in reports])
 
 
+def _stream_columns(first: Any) -> list[str]:
+    columns = ["file", "epoch", "n", "dim", "verdict", "collapse_rank", *TABLE_METRICS]
+    return columns if first.epoch is not None else [c for c in columns if c != "epoch"]
+
+
 def _run_checkpoints(args: argparse.Namespace, options: dict, progress: Optional[bool]) -> int:
-    from infossl.diagnostics.checkpoints import DIGITS, diagnose_checkpoints
+    """Diagnose each checkpoint in turn; in table mode each row is printed the moment its checkpoint is
+    done (a long run shows its results as they come), notes go to stderr with it."""
+    from infossl.cli._common import StreamedTable, print_above_bars
+    from infossl.diagnostics.checkpoints import DIGITS, CheckpointTrajectory, iter_checkpoint_reports
 
     if args.views:
         args.parser.error("--views applies to embedding files, not to checkpoints")
-    traj = diagnose_checkpoints(
+    results, table = [], None
+    names = [os.path.basename(p) for p in args.paths]
+    for result in iter_checkpoint_reports(
         args.paths,
         model=args.model,
         data=args.data or DIGITS,
@@ -316,20 +328,21 @@ def _run_checkpoints(args: argparse.Namespace, options: dict, progress: Optional
         sample_size=args.sample_size,
         random_state=args.seed,
         **options,
-    )
-    rows = []
-    for path, report, epoch, notes in zip(traj.paths, traj.reports, traj.epochs, traj.notes):
-        rows.append(_summary_row(os.path.basename(path), report, {"epoch": epoch}))
-        for note in notes:
-            print(f"infossl: note: {os.path.basename(path)}: {note}", file=sys.stderr)
-    columns = list(dict.fromkeys(c for row in rows for c in row))
-    if all(r["epoch"] is None for r in rows):
-        columns.remove("epoch")
-    header = f"layer {traj.layer} on {traj.data}"
+    ):
+        results.append(result)
+        name = os.path.basename(result.path)
+        for note in result.notes:
+            print_above_bars(f"infossl: note: {name}: {note}", file=sys.stderr)
+        if args.json:
+            continue
+        if table is None:
+            widths = {"file": max(map(len, names)), "verdict": 20, "epoch": 5, "n": 6, "dim": 5}
+            table = StreamedTable(_stream_columns(result), widths, text=("file", "verdict"))
+            print_above_bars(f"layer {result.layer} on {result.data}\n{table.header()}")
+        print_above_bars(table.row(_summary_row(name, result.report, {"epoch": result.epoch})))
+    traj = CheckpointTrajectory.of_results(results)
     record = {**traj.as_dict(), "infossl_version": package_version()}
-    return _finish(
-        args, record, header + "\n" + format_table(rows, columns), traj, [r.verdict for r in traj.reports]
-    )
+    return _finish(args, record, None, traj, [r.verdict for r in traj.reports])
 
 
 def run(args: argparse.Namespace) -> int:

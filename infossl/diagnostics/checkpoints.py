@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from infossl.diagnostics.accumulator import MomentAccumulator
-from infossl.diagnostics.stream import progress_bar, show_progress
+from infossl._progress import progress_bar, progress_enabled
+from infossl.diagnostics.stream import show_progress
 from infossl.io.safe_load import load_checkpoint
 from infossl.io.embeddings import PathLike
 from infossl.io.inputs import DIGITS, load_data
@@ -60,6 +61,27 @@ class CheckpointTrajectory:
     data: str
     kinds: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+
+    @classmethod
+    def of_results(cls, results: Sequence["CheckpointResult"]) -> "CheckpointTrajectory":
+        """The trajectory of :func:`iter_checkpoint_reports`' results, in their order.
+
+        Returns
+        -------
+        CheckpointTrajectory
+            One report per result; the layer is the common one (names joined by commas when they differ).
+        """
+        shown = sorted({r.layer for r in results})
+        return cls(
+            [r.path for r in results],
+            [r.report for r in results],
+            [r.epoch for r in results],
+            [r.step for r in results],
+            shown[0] if len(shown) == 1 else ",".join(shown),
+            results[0].data if results else "",
+            [r.kind for r in results],
+            [list(r.notes) for r in results],
+        )
 
     def rows(self) -> list[dict]:
         """One flat dict per checkpoint: checkpoint, epoch, step, then the report's :meth:`as_dict`."""
@@ -176,6 +198,97 @@ class CheckpointTrajectory:
         return fig
 
 
+class CheckpointResult(NamedTuple):
+    """One checkpoint's diagnosis, as :func:`iter_checkpoint_reports` yields it.
+
+    Attributes
+    ----------
+    path : str
+    report : DiagnosisReport
+    epoch, step : int or None
+        As recorded in the checkpoint.
+    layer : str
+        The layer diagnosed (``"output"`` for the model's output).
+    data : str
+        Description of the inputs.
+    kind : str
+        The checkpoint's kind (``"infossl"``, ``"state_dict"``, ``"torchscript"``, ``"module"``).
+    notes : list of str
+        What was done to read it (prefixes stripped, containers read as plain dicts).
+    """
+
+    path: str
+    report: Any
+    epoch: Optional[int]
+    step: Optional[int]
+    layer: str
+    data: str
+    kind: str
+    notes: list
+
+
+def iter_checkpoint_reports(
+    paths: Union[PathLike, Sequence[PathLike]],
+    *,
+    model: Any = None,
+    data: Any = DIGITS,
+    data_key: Optional[str] = None,
+    labels: Any = None,
+    layer: Optional[str] = None,
+    trust: bool = False,
+    key: Optional[str] = None,
+    batch_size: int = 256,
+    device: Union[str, torch.device] = "cpu",
+    progress: Optional[bool] = None,
+    sample_size: int = 2048,
+    random_state: Any = 0,
+    **options: Any,
+) -> Iterator[CheckpointResult]:
+    """Diagnose the checkpoints one by one, yielding each result as soon as it is computed.
+
+    Takes the arguments of :func:`diagnose_checkpoints`, which collects these results; a caller that shows
+    them as they come (``infossl diagnose`` prints one table row per checkpoint) iterates this instead. Every
+    file is read and checked before the first model runs. The progress bar (stderr, by the rule of
+    :mod:`infossl._progress`: on a terminal, for two checkpoints or more) counts checkpoints and names the
+    one running.
+
+    Yields
+    ------
+    CheckpointResult
+        Path, report, epoch, step, layer, data description, kind and notes of each checkpoint, in order.
+    """
+    from infossl.diagnostics.diagnosis import diagnose_statistics
+    from infossl.diagnostics.stream import as_paths as _as_paths, row_labels as _labels
+
+    files = _as_paths(paths)
+    factory = None if model is None else load_factory(model)
+    checkpoints = [
+        load_checkpoint(p, trust=trust, key=key) for p in files
+    ]  # all files checked before running
+    x, data_labels, description = load_data(data, key=data_key)
+    y = _labels(labels, len(x)) if labels is not None else data_labels
+    values = len(x) * len(checkpoints) * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
+    # A bar for several checkpoints whatever their size (each runs a model: seconds to minutes), and for one
+    # checkpoint on a large input set.
+    enabled = progress_enabled(progress, work=len(checkpoints), min_work=2) or show_progress(progress, values)
+    with progress_bar(enabled, total=len(checkpoints), desc="checkpoints", unit="ckpt") as bar:
+        for path, ck in zip(files, checkpoints):
+            base = os.path.basename(ck.path)
+            bar.set_postfix_str(base, refresh=True)
+            net = model_for_checkpoint(ck, factory)
+            name = resolve_layer(net, layer)
+            acc = MomentAccumulator(sample_size=sample_size, random_state=random_state)
+            for rows in layer_outputs(net, x, layer=name, batch_size=batch_size, device=device, name=base):
+                try:
+                    acc.update(rows)
+                except ValueError as exc:
+                    raise ValueError(f"{ck.path}: layer {name or 'output'}: {exc}") from None
+            report = diagnose_statistics(acc, labels=y, random_state=random_state, **options)
+            bar.update(1)
+            yield CheckpointResult(path, report, ck.epoch, ck.step, name or "output", description, ck.kind,
+                                   list(ck.notes))
+
+
 def diagnose_checkpoints(
     paths: Union[PathLike, Sequence[PathLike]],
     *,
@@ -245,45 +358,13 @@ def diagnose_checkpoints(
     >>> traj.table[["checkpoint", "epoch", "verdict", "collapse_rank"]].values.tolist()
     [['a.pt', 1, 'healthy', 8], ['b.pt', 2, 'dimensional-collapse', 2]]
     """
-    from infossl.diagnostics.diagnosis import diagnose_statistics
-    from infossl.diagnostics.stream import as_paths as _as_paths, row_labels as _labels
-
-    files = _as_paths(paths)
-    factory = None if model is None else load_factory(model)
-    checkpoints = [
-        load_checkpoint(p, trust=trust, key=key) for p in files
-    ]  # all files checked before running
-    x, data_labels, description = load_data(data, key=data_key)
-    y = _labels(labels, len(x)) if labels is not None else data_labels
-    reports, names = [], []
-    total = len(x) * len(checkpoints)
-    enabled = show_progress(progress, total * int(np.prod(x.shape[1:])) if x.ndim > 1 else total)
-    with progress_bar(enabled, total=total, desc=f"{len(checkpoints)} checkpoints", unit="inputs") as bar:
-        for ck in checkpoints:
-            net = model_for_checkpoint(ck, factory)
-            name = resolve_layer(net, layer)
-            acc = MomentAccumulator(sample_size=sample_size, random_state=random_state)
-            for rows in layer_outputs(
-                net, x, layer=name, batch_size=batch_size, device=device, name=os.path.basename(ck.path)
-            ):
-                try:
-                    acc.update(rows)
-                except ValueError as exc:
-                    raise ValueError(f"{ck.path}: layer {name or 'output'}: {exc}") from None
-                bar.update(len(rows))
-            reports.append(diagnose_statistics(acc, labels=y, random_state=random_state, **options))
-            names.append(name or "output")
-    shown = sorted(set(names))
-    return CheckpointTrajectory(
-        files,
-        reports,
-        [c.epoch for c in checkpoints],
-        [c.step for c in checkpoints],
-        shown[0] if len(shown) == 1 else ",".join(shown),
-        description,
-        [c.kind for c in checkpoints],
-        [list(c.notes) for c in checkpoints],
-    )
+    results = list(iter_checkpoint_reports(
+        paths, model=model, data=data, data_key=data_key, labels=labels, layer=layer, trust=trust, key=key,
+        batch_size=batch_size, device=device, progress=progress, sample_size=sample_size,
+        random_state=random_state, **options,
+    ))
+    return CheckpointTrajectory.of_results(results)
 
 
-__all__ = ["CheckpointTrajectory", "diagnose_checkpoints"]
+__all__ = ["CheckpointResult", "CheckpointTrajectory", "diagnose_checkpoints",
+           "iter_checkpoint_reports"]

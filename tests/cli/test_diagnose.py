@@ -289,3 +289,50 @@ def test_console_entry_point_subprocess(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["verdict"] == "dimensional-collapse" and proc.stderr == ""
+
+
+def test_checkpoint_rows_are_printed_as_each_checkpoint_finishes(capsys, tmp_path, monkeypatch):
+    # 41 checkpoints printed nothing for 8 minutes: every row came at the end
+    from infossl.diagnostics import checkpoints
+
+    paths = [tmp_path / f"ckpt_epoch{e:03d}.pt" for e in range(3)]
+    for e, p in enumerate(paths):
+        train_checkpoint(p, e, collapsed=e == 2)
+    seen_before_model = []
+    real = checkpoints.model_for_checkpoint
+
+    def spy(ck, factory):
+        seen_before_model.append(capsys.readouterr().out)  # what was printed before this model runs
+        return real(ck, factory)
+
+    monkeypatch.setattr(checkpoints, "model_for_checkpoint", spy)
+    assert main(list(map(str, ["diagnose", *paths]))) == 0
+    last = capsys.readouterr().out
+    assert seen_before_model[0] == ""
+    assert seen_before_model[1].splitlines()[0] == "layer backbone on digits (test split, 445 images)"
+    first_row = seen_before_model[1].splitlines()[-1]
+    assert first_row.split()[:5] == ["ckpt_epoch000.pt", "0", "445", "16", "healthy"]
+    assert seen_before_model[2].split()[:2] == ["ckpt_epoch001.pt", "1"]
+    assert last.split()[:5] == ["ckpt_epoch002.pt", "2", "445", "16", "complete-collapse"]
+
+
+def test_checkpoint_bar_counts_checkpoints_and_quiet_silences_it(capsys, tmp_path, monkeypatch):
+    from infossl import _progress
+    from infossl.diagnostics import checkpoints
+
+    paths = [tmp_path / f"c{e}.pt" for e in range(2)]
+    for e, p in enumerate(paths):
+        train_checkpoint(p, e)
+    bars = []
+    real = checkpoints.progress_bar
+
+    def spy(enabled, **kw):
+        bars.append((enabled, kw["total"], kw["unit"]))
+        return real(False, **kw)
+
+    monkeypatch.setattr(checkpoints, "progress_bar", spy)
+    monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: True)
+    assert main(list(map(str, ["diagnose", *paths, "--json"]))) == 0
+    assert main(list(map(str, ["diagnose", *paths, "--json", "-q"]))) == 0
+    # a bar for two small checkpoints (each runs a model), counting checkpoints, not forward passes
+    assert bars == [(True, 2, "ckpt"), (False, 2, "ckpt")]

@@ -186,3 +186,18 @@ def test_model_source_errors(tmp_path):
         load_factory(f"hf:{tmp_path / 'missing'}")
     with pytest.raises(ValueError, match="no config.json"):
         load_factory(f"hf:{tmp_path}")
+
+
+def test_iter_checkpoint_reports_yields_what_diagnose_checkpoints_collects(tmp_path):
+    paths = [tmp_path / f"ckpt_epoch{e:03d}.pt" for e in range(2)]
+    for e, p in enumerate(paths):
+        ssl_checkpoint(p, e, "complete" if e else None)
+    from infossl.diagnostics.checkpoints import iter_checkpoint_reports
+
+    results = iter_checkpoint_reports(paths, progress=False)
+    first = next(results)  # the first result comes before the second checkpoint has run
+    assert first.path == str(paths[0]) and first.epoch == 0 and first.layer == "backbone"
+    rest = list(results)
+    traj = diagnose_checkpoints(paths, progress=False)
+    assert [r.report.verdict for r in [first, *rest]] == [r.verdict for r in traj.reports]
+    assert CheckpointTrajectory.of_results([first, *rest]).as_dict() == traj.as_dict()
