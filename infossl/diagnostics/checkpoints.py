@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from infossl.diagnostics.accumulator import MomentAccumulator
+from infossl.diagnostics.report import markdown_text
 from infossl._progress import progress_bar, progress_enabled
 from infossl.diagnostics.stream import show_progress
 from infossl.io.safe_load import load_checkpoint
@@ -134,15 +135,21 @@ class CheckpointTrajectory:
         return json.dumps(self.as_dict(), indent=2, default=json_default)
 
     def to_markdown(self) -> str:
-        """A markdown table: checkpoint, epoch, verdict, collapse rank / dim and the plotted rank metrics."""
+        """A markdown table: checkpoint, epoch, verdict, collapse rank / dim and the plotted rank metrics.
+
+        Returns
+        -------
+        str
+            The table, cells escaped (:func:`~infossl.diagnostics.report.markdown_text`).
+        """
         rows = self.rows()
         cols = ["checkpoint", "epoch", "verdict", "collapse_rank", "dim"]
         cols += [m for m in PLOT_METRICS if m != "collapse_rank" and any(m in r for r in rows)]
 
         def cell(v: Any) -> str:
-            return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+            return markdown_text(f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
 
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines = ["| " + " | ".join(markdown_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
         return "\n".join(lines)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -78,15 +79,23 @@ class DiagnosisReport:
         return text
 
     def to_markdown(self) -> str:
-        """A markdown summary: verdict line, reasons, and the metric table."""
+        """A markdown summary: verdict line, reasons, and the metric table.
+
+        Returns
+        -------
+        str
+            Markdown; text from the metrics and reasons is escaped (:func:`markdown_text`), so a ``|`` or an
+            ``_`` in a description (``||Z||_F^2``) neither breaks the table nor starts emphasis.
+        """
         head = f"**Verdict: {self.verdict}**"
         if self.verdict == "dimensional-collapse":
             head += f" (k = {self.collapse_rank} of d = {self.dim})"
         lines = [head, "", f"n = {self.n}, d = {self.dim}", ""]
-        lines += [f"- {r}" for r in self.reasons]
+        lines += [f"- {markdown_text(r)}" for r in self.reasons]
         lines += ["", "| metric | value | description |", "|---|---|---|"]
         for name, row in self.metrics.iterrows():
-            lines.append(f"| {name} | {_fmt(row['value'])} | {row['description']} |")
+            cells = (markdown_text(c) for c in (name, _fmt(row["value"]), row["description"]))
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
@@ -121,6 +130,26 @@ class DiagnosisReport:
 
             save_figure_atomic(fig, path, dpi=120, bbox_inches="tight")
         return fig
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as text for a markdown table cell or list item: markdown's special characters (``\\ ` * _
+    [ ] < > |``) backslash-escaped and line breaks replaced by spaces.
+
+    Returns
+    -------
+    str
+        The escaped text; it renders as the original characters.
+
+    Examples
+    --------
+    >>> print(markdown_text("||Z||_F^2"))
+    \\|\\|Z\\|\\|\\_F^2
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).splitlines()))
 
 
 def _fmt(value: Any) -> str:

@@ -47,7 +47,7 @@ def test_infossl_checkpoints_trajectory(tmp_path):
     assert [c["epoch"] for c in record["checkpoints"]] == [0, 1, 2] and record["data"].startswith(
         "digits (test"
     )
-    assert "| ckpt_epoch001.pt | 1 | dimensional-collapse | 2 | 32 |" in traj.to_markdown()
+    assert "| ckpt\\_epoch001.pt | 1 | dimensional-collapse | 2 | 32 |" in traj.to_markdown()
     fig = traj.plot(tmp_path / "traj.png")
     assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.axes) == 2
 

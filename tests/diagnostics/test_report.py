@@ -24,6 +24,18 @@ def test_json_markdown_and_dict(tmp_path, rng):
         r["nope"]
 
 
+def test_markdown_escapes_its_cells(rng):
+    # a description holding ||Z||_F^2 split the row into extra columns
+    r = diagnose(rng.standard_normal((100, 4)))
+    r.metrics.loc["rankme", "description"] = "ratio ||Z||_F^2 / ||Z||_2^2 *of* [rows]\nsecond line"
+    rows = [ln for ln in r.to_markdown().splitlines() if ln.startswith("| ")]
+    unescaped = [ln.replace("\\|", "") for ln in rows]
+    assert all(ln.count("|") == 4 for ln in unescaped)  # every row keeps its three cells
+    row = next(ln for ln in rows if ln.startswith("| rankme |"))
+    assert "\\|\\|Z\\|\\|\\_F^2" in row and "\\*of\\* \\[rows\\] second line" in row
+    assert "| effective\\_rank |" in r.to_markdown()
+
+
 def test_nan_metrics_become_null_in_json(rng):
     r = diagnose(np.full((10, 3), 1.0))  # alpha-ReQ undefined for a zero spectrum
     assert math.isnan(r["alpha_req"])
