@@ -154,55 +154,95 @@ class CheckpointTrajectory:
         return "\n".join(lines)
 
     def plot(self, path: Optional[PathLike] = None) -> Any:
-        """Left: rank metrics / dim against the epoch (or checkpoint index), verdicts marked; right: each
-        checkpoint's covariance spectrum (log scale). Returns the matplotlib Figure; writes ``path``
-        atomically when given. Needs matplotlib."""
+        """Left: rank metrics / dim against the epoch (or checkpoint index) over bands coloured by verdict;
+        right: each checkpoint's covariance spectrum (log scale), coloured by epoch with a colour bar.
+
+        Readable at tens of checkpoints: the legends sit below the axes (no line is covered), the verdict
+        bands have a key, the collapse rank is drawn as a step line over the smooth metrics, and the spectra
+        are keyed by the colour bar instead of one legend entry each. Needs matplotlib.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (also written atomically to ``path`` when given).
+        """
         from infossl._plotting import new_figure
 
-        fig, (ax, ax2) = new_figure(1, 2, figsize=(11, 4.2), what="CheckpointTrajectory.plot")
+        fig, (ax, ax2) = new_figure(1, 2, figsize=(12, 5.2), what="CheckpointTrajectory.plot")
+        fig.set_layout_engine("constrained")
         from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        from matplotlib.patches import Patch
         from matplotlib.ticker import MaxNLocator
 
         rows = self.rows()
         use_epoch = all(e is not None for e in self.epochs) and len(set(self.epochs)) == len(self.epochs)
-        xs = list(self.epochs) if use_epoch else list(range(len(rows)))
+        xs = np.asarray(list(self.epochs) if use_epoch else list(range(len(rows))), dtype=float)
+        where = "epoch" if use_epoch else "checkpoint"
+        marker = "o" if len(rows) <= 12 else None  # 41 markers per line hide the lines themselves
+        # Line colours apart from the verdict bands' green / orange / red; rankme dashed because it often
+        # equals the effective rank (both exp of the spectral entropy, up to eps).
+        styles = {"rankme": ("tab:blue", "--"), "effective_rank": ("tab:purple", "-"),
+                  "nesum": ("tab:cyan", "-"), "stable_rank": ("tab:brown", "-")}
         for name in PLOT_METRICS:
             ys = [r.get(name) for r in rows]
-            if all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in ys):
-                ax.plot(
-                    xs, [y / max(int(r.get("dim") or 1), 1) for y, r in zip(ys, rows)], marker="o", label=name
-                )
+            if not all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in ys):
+                continue
+            ratio = [y / max(int(r.get("dim") or 1), 1) for y, r in zip(ys, rows)]
+            if name == "collapse_rank":  # the verdict's own number: a step, drawn on top
+                ax.step(xs, ratio, where="mid", color="black", lw=2.2, zorder=4, label="collapse_rank")
+            else:
+                colour, dash = styles.get(name, ("tab:grey", "-"))
+                ax.plot(xs, ratio, dash, marker=marker, ms=4, lw=1.4, color=colour, label=name,
+                        zorder=3.5 if dash == "--" else 3)  # the dashed line over the solid it may equal
         marks = {"healthy": "tab:green", "dimensional-collapse": "tab:orange", "complete-collapse": "tab:red"}
-        for x, r in zip(xs, rows):
-            ax.axvline(x, color=marks.get(str(r.get("verdict")), "grey"), alpha=0.15, lw=6)
+        order = np.argsort(xs, kind="stable")
+        edges = _band_edges(xs[order])
+        seen: dict[str, str] = {}
+        for j, k in enumerate(order):
+            verdict = str(rows[k].get("verdict"))
+            colour = marks.get(verdict, "grey")
+            ax.axvspan(edges[j], edges[j + 1], color=colour, alpha=0.13, lw=0, zorder=1)
+            seen.setdefault(verdict, colour)
+        ax.set_xlim(edges[0], edges[-1])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch" if use_epoch else "checkpoint")
+        ax.set_xlabel(where)
         ax.set_ylabel("metric / dimension")
         ax.set_ylim(bottom=0)
-        ax.set_title(f"{self.layer}: rank metrics (band colour = verdict)")
-        ax.legend(fontsize=8)
+        ax.set_title(f"{self.layer}: rank metrics over {len(rows)} checkpoints")
+        lines, labels = ax.get_legend_handles_labels()
+        bands = [Patch(color=c, alpha=0.35, label=f"verdict: {v}") for v, c in seen.items()]
+        ax.legend(lines + bands, labels + [b.get_label() for b in bands], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)
         cmap = colormaps["viridis"]
-        for i, (x, report) in enumerate(zip(xs, self.reports)):
+        norm = Normalize(vmin=float(xs.min()), vmax=float(xs.max()) if xs.max() > xs.min() else xs.min() + 1)
+        for x, report in zip(xs, self.reports):
             s = np.asarray(report.spectrum, dtype=float)
             s = s[s > 0]
             if s.size:
-                ax2.semilogy(
-                    np.arange(1, s.size + 1),
-                    s,
-                    color=cmap(i / max(len(rows) - 1, 1)),
-                    label=f"{'epoch ' if use_epoch else '#'}{x}",
-                )
+                ax2.semilogy(np.arange(1, s.size + 1), s, color=cmap(norm(x)), lw=1.1)
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax2, pad=0.02)
+        bar.set_label(where)
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
         ax2.set_xlabel("eigenvalue index")
         ax2.set_ylabel("covariance eigenvalue")
-        ax2.set_title("covariance spectra")
-        if len(rows) <= 12:
-            ax2.legend(fontsize=8)
-        fig.tight_layout()
+        ax2.set_title("covariance spectra (colour = " + where + ")")
         if path is not None:
             from infossl.io import save_figure_atomic
 
             save_figure_atomic(fig, path, dpi=120)
         return fig
+
+
+def _band_edges(xs: np.ndarray) -> np.ndarray:
+    """Edges of one band per sorted position ``xs``: midpoints between neighbours, half a gap beyond the
+    ends (a single point gets a band of width 1)."""
+    if xs.size == 1:
+        return np.array([xs[0] - 0.5, xs[0] + 0.5])
+    mid = (xs[1:] + xs[:-1]) / 2
+    return np.concatenate([[xs[0] - (mid[0] - xs[0])], mid, [xs[-1] + (xs[-1] - mid[-1])]])
 
 
 class CheckpointResult(NamedTuple):

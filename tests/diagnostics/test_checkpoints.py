@@ -49,7 +49,7 @@ def test_infossl_checkpoints_trajectory(tmp_path):
     )
     assert "| ckpt\\_epoch001.pt | 1 | dimensional-collapse | 2 | 32 |" in traj.to_markdown()
     fig = traj.plot(tmp_path / "traj.png")
-    assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.axes) == 2
+    assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.axes) == 3  # + the colour bar
 
 
 def test_same_model_diagnosed_like_its_embeddings(tmp_path):
@@ -201,3 +201,26 @@ def test_iter_checkpoint_reports_yields_what_diagnose_checkpoints_collects(tmp_p
     traj = diagnose_checkpoints(paths, progress=False)
     assert [r.report.verdict for r in [first, *rest]] == [r.verdict for r in traj.reports]
     assert CheckpointTrajectory.of_results([first, *rest]).as_dict() == traj.as_dict()
+
+
+def test_trajectory_plot_is_readable_at_many_checkpoints():
+    # at 41 checkpoints: no colour key for the epochs, a legend over the collapse_rank line, unlabelled bands
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from infossl.diagnostics.diagnosis import diagnose
+
+    rng = np.random.default_rng(0)
+    reports = [diagnose(rng.standard_normal((200, 6)) * np.r_[np.ones(6 - e // 4), np.zeros(e // 4)])
+               for e in range(16)]
+    epochs = list(range(0, 32, 2))
+    traj = CheckpointTrajectory([f"c{e}.pt" for e in epochs], reports, epochs, epochs, "backbone", "data")
+    fig = traj.plot()
+    ax, spectra, bar = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"collapse_rank", "verdict: healthy", "verdict: dimensional-collapse"} <= set(labels)
+    assert bar.get_ylabel() == "epoch" and bar.get_ylim() == (0.0, 30.0)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert legend_box.y1 <= ax.get_window_extent(renderer).y0  # below the axes: it covers no line
