@@ -111,3 +111,19 @@ def test_version_is_the_distribution_version():
     pyproject = (Path(infossl.__file__).parents[1] / "pyproject.toml").read_text()
     assert 'version = { attr = "infossl.__version__" }' in pyproject  # written once, in infossl/__init__.py
     assert re.fullmatch(r"\d+\.\d+\.\d+", infossl.__version__)
+
+
+def test_packaging_metadata_a_user_expects():
+    # no classifiers, no project URLs, no py.typed: type checkers ignored the annotations
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    from pathlib import Path
+
+    root = Path(infossl.__file__).parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    meta = project["project"]
+    assert "Typing :: Typed" in meta["classifiers"]
+    assert any(c.startswith("Programming Language :: Python :: 3.") for c in meta["classifiers"])
+    assert {"Homepage", "Documentation", "Changelog"} <= set(meta["urls"])
+    assert (Path(infossl.__file__).parent / "py.typed").is_file()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["infossl"]
+    assert "include infossl/py.typed" in (root / "MANIFEST.in").read_text().splitlines()

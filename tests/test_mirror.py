@@ -24,6 +24,7 @@ NO_MIRROR = {
 #: Test files that test no single module, each with the reason.
 CROSS_CUTTING = {
     "test_api.py": "the top-level names of infossl and their homes",
+    "test_docstrings.py": "the Returns sections of every package's public callables",
     "test_exports.py": "every package's __all__ (sorted, public, no deprecated aliases)",
     "test_layers.py": "the import layering of every file",
     "test_private_imports.py": "no module imports another module's underscore name",

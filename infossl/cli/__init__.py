@@ -50,6 +50,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     ``argv`` defaults to ``sys.argv[1:]``. Usage errors (and ``--help``/``--version``) are returned as
     argparse's status (2, resp. 0) rather than raised, so the function can be called in-process.
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 1 a data error, 2 a usage error (3: --fail-on-collapse).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv == ["--version"]:  # answered before the commands (and torch) are imported

@@ -78,6 +78,11 @@ def covariance_spectrum(z: ArrayLike, *, center: bool = True):
     Returns all d eigenvalues in descending order (for n <= d the trailing ones are 0). Computed from the
     singular values of the rescaled data, so tiny eigenvalues keep their relative accuracy.
 
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        The eigenvalues in decreasing order, in the input's kind.
+
     Examples
     --------
     >>> import numpy as np

@@ -262,6 +262,11 @@ class MomentAccumulator:
         float64); the running sums are float64 on the chunk's device. NaN or infinite entries raise
         ValueError. While the rows seen number fewer than d, a copy of the chunk is kept instead (no product,
         no (d, d) sums); the chunk that brings n to d replays the kept ones through the moment update.
+
+        Returns
+        -------
+        MomentAccumulator
+            This accumulator, for chaining.
         """
         t = chunk_tensor(chunk)
         if t.ndim != 2:
@@ -304,7 +309,13 @@ class MomentAccumulator:
 
     def free_buffers(self) -> "MomentAccumulator":
         """Drop the reused chunk workspace (one chunk's worth of memory); the next update re-creates it.
-        Returns ``self``."""
+        Returns ``self``.
+
+        Returns
+        -------
+        MomentAccumulator
+            This accumulator, for chaining.
+        """
         self._work = {}
         return self
 
@@ -426,7 +437,13 @@ class MomentAccumulator:
                 "input_dtype": self.input_dtype, "power": self._power}
 
     def merge(self, other: "MomentAccumulator") -> "MomentAccumulator":
-        """Add another accumulator's rows, as if its data were appended after this one's; returns ``self``."""
+        """Add another accumulator's rows, as if its data were appended after this one's; returns ``self``.
+
+        Returns
+        -------
+        MomentAccumulator
+            This accumulator, now holding both sets of rows.
+        """
         if not isinstance(other, MomentAccumulator):
             raise TypeError(f"other must be a MomentAccumulator, got {type(other).__name__}")
         self._merge_state(other._state(), self._rng)
@@ -490,6 +507,11 @@ class MomentAccumulator:
 
         Every rank ends with the same state: the moments of the concatenation of the ranks' data in rank order
         and a uniform sample of it. Without an initialised process group this is a no-op.
+
+        Returns
+        -------
+        MomentAccumulator
+            This accumulator, now holding every rank's rows.
         """
         import torch.distributed as dist
 

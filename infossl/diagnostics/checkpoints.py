@@ -85,7 +85,13 @@ class CheckpointTrajectory:
         )
 
     def rows(self) -> list[dict]:
-        """One flat dict per checkpoint: checkpoint, epoch, step, then the report's :meth:`as_dict`."""
+        """One flat dict per checkpoint: checkpoint, epoch, step, then the report's :meth:`as_dict`.
+
+        Returns
+        -------
+        list of dict
+            One flat dict per checkpoint.
+        """
         out = []
         for path, report, epoch, step in zip(self.paths, self.reports, self.epochs, self.steps):
             flat = {
@@ -112,7 +118,13 @@ class CheckpointTrajectory:
         return pd.DataFrame(self.rows())
 
     def as_dict(self) -> dict:
-        """JSON-able: the layer, the data, and per checkpoint its path, epoch, step and report."""
+        """JSON-able: the layer, the data, and per checkpoint its path, epoch, step and report.
+
+        Returns
+        -------
+        dict
+            The JSON-able record.
+        """
         return {
             "layer": self.layer,
             "data": self.data,
@@ -124,7 +136,13 @@ class CheckpointTrajectory:
         }
 
     def to_json(self, path: Optional[PathLike] = None) -> str:
-        """The :meth:`as_dict` record as JSON text; also written atomically to ``path`` when given."""
+        """The :meth:`as_dict` record as JSON text; also written atomically to ``path`` when given.
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         import json
 
         from infossl.io.embeddings import save_json_atomic

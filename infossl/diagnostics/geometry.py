@@ -82,6 +82,11 @@ def variance_fraction(z: ArrayLike):
     Unlike the centred, scale-free metrics it sees collapse onto a constant plus tiny noise. All-zero data
     gives 0.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -109,6 +114,11 @@ def normalized_std(z: ArrayLike):
     the signal recommended by Chen & He (2021, arXiv 2011.10566, Fig. 2). Scale-aware with respect
     to a common offset. All-zero rows stay zero.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -122,6 +132,11 @@ def normalized_std(z: ArrayLike):
 
 def dimension_std(z: ArrayLike):
     """Per-dimension unbiased standard deviation (d,) of ``z``.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Shape (d,), in the input's kind.
 
     Examples
     --------
@@ -150,6 +165,11 @@ def dead_dimensions(z: ArrayLike, *, tol: float = 1e-4) -> int:
     The reference is uncentred, so a dimension that varies by 1e-6 around a value of 1 counts as dead, and
     complete collapse onto a constant plus tiny noise makes every dimension dead. Variances are biased
     (divide by n). All-zero data: all d dimensions are dead.
+
+    Returns
+    -------
+    int
+        Number of dimensions whose std is at most ``tol`` times the root-mean-square entry of ``z``.
 
     Examples
     --------
@@ -180,6 +200,11 @@ def offdiagonal_energy(z: ArrayLike):
     0 for decorrelated dimensions (what VICReg's and Barlow Twins' covariance terms push towards); close to
     1 - 1/d when all dimensions are copies of one signal. Scale-free. Constant data give 0.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -201,6 +226,11 @@ def alignment(z1: ArrayLike, z2: ArrayLike, *, alpha: float = 2):
 
     0 for perfectly invariant views, at most :math:`2^\alpha`.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -220,6 +250,11 @@ def uniformity(z: ArrayLike, *, t: float = 2, chunk_size: Optional[int] = None):
     over the l2-normalised rows, computed with log-sum-exp in row blocks of ``chunk_size`` (memory
     O(chunk_size x n)). 0 for complete collapse; tends to about -4 (t = 2) for uniform points on a
     high-dimensional sphere. O(n^2 d) time: apply it to a sample of rows for large n.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     Examples
     --------

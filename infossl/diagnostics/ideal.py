@@ -65,6 +65,11 @@ def invariance_ratio(views: Union[ArrayLike, Sequence[ArrayLike]], *, whiten: bo
     ----------
     views : array (n, q, d) or a sequence of q arrays (n, d)
 
+    Returns
+    -------
+    float
+        Within-input share of the total sum of squares across views (the orbit-collapse ratio).
+
     Examples
     --------
     >>> import numpy as np
@@ -97,7 +102,13 @@ def invariance_ratio(views: Union[ArrayLike, Sequence[ArrayLike]], *, whiten: bo
 
 
 def class_means(z: ArrayLike, labels: object) -> tuple[np.ndarray, np.ndarray]:
-    """Class labels (C,) and class means (C, d) as numpy float64."""
+    """Class labels (C,) and class means (C, d) as numpy float64.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        Class labels (C,) and class means (C, d) as numpy float64.
+    """
     t, _ = check_embeddings(z, min_samples=1)
     classes, inv = _labels(labels, t.shape[0])
     idx = torch.from_numpy(inv).to(t.device)
@@ -115,6 +126,11 @@ def class_mean_rank(z: ArrayLike, labels: object, *, tol: Optional[float] = None
     above ``tol * sigma_1`` count; default ``max(C, d) * 2.2e-16`` (numpy's ``matrix_rank``). Empirical
     means of noisy classes are generically of full rank, so pass a larger ``tol`` (e.g. 1e-3) to ask whether
     the means are *well* spread.
+
+    Returns
+    -------
+    int
+        The affine rank of the class means, at most min(C - 1, d).
 
     Examples
     --------
@@ -145,6 +161,11 @@ def nc1(z: ArrayLike, labels: object, *, rtol: Optional[float] = None) -> float:
     learning training", Fig. 6), with :math:`\mu_G` the global mean and :math:`\Sigma_B^+` the pseudo-inverse
     (eigenvalues below ``rtol`` x the largest dropped; default d x 1e-12). 0 when every class collapses to its
     mean. Needs at least 2 classes whose means differ.
+
+    Returns
+    -------
+    float
+        Neural-collapse NC1: within-class variability relative to the between-class spread.
 
     Examples
     --------
@@ -183,6 +204,11 @@ def cover_fraction(n_points: int, dim: int, *, affine: bool = True) -> float:
               d' = d + 1 \text{ (affine hyperplanes) or } d \text{ (through the origin)}
 
     Equals 1 iff N <= d' and 1/2 at N = 2d'.
+
+    Returns
+    -------
+    float
+        The separable share, in [0, 1].
 
     Examples
     --------
@@ -234,6 +260,11 @@ def separability_fraction(z: ArrayLike, labels: object, *, max_labelings: int = 
         Separate the rows themselves, or only the C class means.
     random_state : int, Generator or None
         For the sampled labelings.
+
+    Returns
+    -------
+    float
+        Share of the binary labelings of the classes that are exactly linearly separable.
 
     Examples
     --------

@@ -46,6 +46,11 @@ def rankme_from_spectrum(eigenvalues: ArrayLike, *, eps: float = 1e-7):
     :math:`p_k` do not sum to exactly 1 and identical rows give slightly more than 1). An all-zero spectrum
     gives 0 with a :class:`~infossl.DegenerateInputWarning`.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> rankme_from_spectrum([1.0, 1.0, 1.0, 1.0], eps=0.0)
@@ -63,6 +68,11 @@ def rankme(z: ArrayLike, *, eps: float = 1e-7, center: bool = False):
     ``center=True`` uses the centred matrix instead (then ``eps=0`` gives :func:`effective_rank`).
     Range [~1, min(n, d)]. Meant for **ranking** runs of one method; the paper gives no absolute threshold.
     Collapse onto a non-zero constant plus small noise gives about 1 (uncentred) but a high centred value.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     References
     ----------
@@ -85,6 +95,11 @@ def effective_rank_from_spectrum(eigenvalues: ArrayLike):
     :math:`\sigma_k = \sqrt{\lambda_k}` and :math:`0\log 0 = 0` (Roy & Vetterli 2007, "The effective rank: a
     measure of effective dimensionality", EUSIPCO).
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> round(effective_rank_from_spectrum([4.0, 0.0]), 6)
@@ -100,6 +115,11 @@ def effective_rank(z: ArrayLike, *, center: bool = True):
     Equal to :func:`rankme` with ``eps=0`` and the same ``center``. Range [1, rank]; scale-free, so with
     ``center=True`` it does not see collapse onto a constant plus small noise.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -113,6 +133,11 @@ def effective_rank(z: ArrayLike, *, center: bool = True):
 
 def stable_rank_from_spectrum(eigenvalues: ArrayLike):
     r"""Stable rank :math:`\sum_k \lambda_k/\lambda_1 = \lVert Z\rVert_F^2/\lVert Z\rVert_2^2`.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     Examples
     --------
@@ -129,6 +154,11 @@ def stable_rank(z: ArrayLike, *, center: bool = False):
     r"""Stable rank :math:`\lVert Z\rVert_F^2/\lVert Z\rVert_2^2` of the uncentred ``z`` (default).
 
     Uncentred it reads about 1 for collapse onto a non-zero constant; centred it equals :func:`nesum`.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     Examples
     --------
@@ -147,6 +177,11 @@ def nesum_from_spectrum(eigenvalues: ArrayLike):
     r"""NESum :math:`\sum_i \lambda_i/\lambda_1` of covariance eigenvalues (He & Ozay, ICML 2022,
     "Exploring the gap between collapsed and whitened features in self-supervised learning").
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> nesum_from_spectrum([1.0, 1.0, 1.0])
@@ -160,6 +195,11 @@ def nesum(z: ArrayLike):
 
     Range [1, d]: 1 when all variance lies in one direction, d when whitened. Scale-free and centred, so it
     does not see collapse onto a constant plus small noise.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     Examples
     --------

@@ -56,7 +56,13 @@ class DiagnosisReport:
         return self.metrics.loc[name, "value"]
 
     def as_dict(self) -> dict:
-        """Flat JSON-able dict: verdict, collapse_rank, dim, n, then every metric value (NaN -> None)."""
+        """Flat JSON-able dict: verdict, collapse_rank, dim, n, then every metric value (NaN -> None).
+
+        Returns
+        -------
+        dict
+            Flat and JSON-able (NaN as None).
+        """
         out: dict = {"verdict": self.verdict, "collapse_rank": int(self.collapse_rank), "dim": int(self.dim),
                      "n": int(self.n)}
         for name, value in self.metrics["value"].items():
@@ -66,7 +72,13 @@ class DiagnosisReport:
 
     def to_json(self, path: Optional[PathLike] = None, *, indent: int = 2) -> str:
         """JSON text with the flat metrics plus ``reasons``, ``thresholds`` and ``spectrum``; written
-        atomically to ``path`` when given."""
+        atomically to ``path`` when given.
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         doc = self.as_dict()
         doc["reasons"] = list(self.reasons)
         doc["thresholds"] = dict(self.thresholds)
@@ -107,6 +119,11 @@ class DiagnosisReport:
         Needs matplotlib (the ``plot`` extra; imported here only). Returns the figure; with ``path`` it is
         also written atomically (PNG, or the format of the suffix) through
         :func:`infossl.io.save_figure_atomic`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (the one of ``ax`` when given).
         """
         if ax is None:
             from infossl._plotting import new_figure

@@ -87,6 +87,11 @@ def alpha_req(z: ArrayLike, *, fit_range: Optional[tuple[int, int]] = None, retu
     tail (an isotropic Gaussian with n/d = 4 gives about 0.5, not 0). Scale-free and centred: blind to
     collapse onto a constant plus noise.
 
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+
     Examples
     --------
     >>> import numpy as np
@@ -114,6 +119,11 @@ def lidar_from_scatter(between: ArrayLike, within: ArrayLike, *, delta: float = 
     :math:`\Sigma_w = 0`). The paper uses an absolute :math:`\delta`; making it relative keeps the metric
     scale-invariant and equals the paper's form when the mean within-input variance is 1. The eigenvalues are
     those of :math:`\Sigma_L` itself (its generalised eigenproblem), not a PCA of :math:`\Sigma_L` rows.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
     """
     sb, b = to_tensor(between, name="between")
     sw, _ = to_tensor(within, name="within")
@@ -195,6 +205,11 @@ def lidar(views: Union[ArrayLike, Sequence[ArrayLike]], *, delta: float = 1e-4, 
         Row i of every view is an augmentation of input i; n >= 2 inputs, q >= 2 views.
     delta, eps : float
         Relative ridge on :math:`\Sigma_w` and the probability offset (see :func:`lidar_from_scatter`).
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for array input; a 0-d tensor on the input's device for a tensor.
 
     Notes
     -----

@@ -76,7 +76,13 @@ class Thresholds:
 
     @classmethod
     def coerce(cls, thresholds: Union[None, "Thresholds", dict]) -> "Thresholds":
-        """A Thresholds from None (defaults), a Thresholds, or a dict of field overrides."""
+        """A Thresholds from None (defaults), a Thresholds, or a dict of field overrides.
+
+        Returns
+        -------
+        Thresholds
+            The thresholds to use.
+        """
         if thresholds is None:
             return cls()
         if isinstance(thresholds, cls):
@@ -90,6 +96,13 @@ class Thresholds:
         raise TypeError(f"thresholds must be None, a Thresholds or a dict, got {type(thresholds).__name__}")
 
     def as_dict(self) -> dict:
+        """The thresholds as a plain dict.
+
+        Returns
+        -------
+        dict
+            Field name to value.
+        """
         return asdict(self)
 
 
@@ -109,6 +122,11 @@ def collapse_rank(eigenvalues: np.ndarray, *, n: Optional[int] = None, eigenvalu
       read collapse off such a cliff in the log-spectrum);
 
     and k = min(k_f, cliff position). An all-zero spectrum gives 0.
+
+    Returns
+    -------
+    int
+        k, in [0, d].
 
     Examples
     --------

@@ -79,6 +79,11 @@ def is_checkpoint(path: PathLike) -> bool:
     Python objects counts as a checkpoint, so that :func:`load_checkpoint` explains the refusal; an unreadable
     file is not one (the embeddings reader reports it).
 
+    Returns
+    -------
+    bool
+        True for a model file.
+
     Examples
     --------
     >>> import os, tempfile, numpy as np, torch

@@ -380,6 +380,11 @@ def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str 
     A reader never sees a half-written file, and an interrupted write leaves any previous file intact.
     Missing parent directories are created. Returns the path written. A failed write (a full disk, say)
     removes its temporary file and raises an OSError that names ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
     """
     p = Path(os.fspath(path))
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -407,7 +412,13 @@ def write_text_atomic(text: Union[str, bytes], path: PathLike, *, encoding: str 
 
 @check_options("infossl.io.save_csv_atomic")
 def save_csv_atomic(table: Any, path: PathLike) -> Path:
-    """Write a pandas DataFrame, or a list of row dicts, as CSV with :func:`write_text_atomic`."""
+    """Write a pandas DataFrame, or a list of row dicts, as CSV with :func:`write_text_atomic`.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     import pandas as pd
 
     df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
@@ -415,7 +426,13 @@ def save_csv_atomic(table: Any, path: PathLike) -> Path:
 
 
 def save_figure_atomic(figure: Any, path: PathLike, **savefig_kwargs: Any) -> Path:
-    """Render a matplotlib figure (anything with ``savefig``) to memory, then write it atomically."""
+    """Render a matplotlib figure (anything with ``savefig``) to memory, then write it atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     buf = io.BytesIO()
     fmt = Path(os.fspath(path)).suffix.lstrip(".") or "png"
     figure.savefig(buf, format=fmt, **savefig_kwargs)
@@ -427,5 +444,11 @@ _json_default = json_default  # the old private name, kept for its callers
 
 @check_options("infossl.io.save_json_atomic")
 def save_json_atomic(obj: Any, path: PathLike, *, indent: Optional[int] = 2) -> Path:
-    """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths)."""
+    """Write ``obj`` as JSON with :func:`write_text_atomic` (converts numpy, tensors, paths).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     return write_text_atomic(json.dumps(obj, indent=indent, default=json_default) + "\n", path)

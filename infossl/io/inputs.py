@@ -75,6 +75,11 @@ def load_inputs(path: Union[str, os.PathLike], key: Optional[str] = None) -> tor
 
     Files are read without unpickling code by :func:`infossl.io.load_array` (.npy .npz .pt .pth
     .safetensors, and .csv .parquet for (N, D)). (N, H, W) arrays are read as one channel.
+
+    Returns
+    -------
+    torch.Tensor
+        The inputs as float32, (N, C, H, W) or (N, D).
     """
     p = Path(os.fspath(path))
     arr = load_array(p, key, max_ndim=8)  # the safe loaders; the shape is checked below
@@ -105,6 +110,11 @@ def load_data(
     with labels; ``"digits:train"`` / ``"digits:all"`` pick the other splits); a path is read with
     :func:`load_inputs` ((N, D) features or (N, C, H, W) images, no unpickling); an
     array or tensor is used as it is.
+
+    Returns
+    -------
+    tuple
+        ``(x, labels or None, description)``: a float32 tensor, an int array, a string.
     """
     if isinstance(data, str) and (data == DIGITS or data.startswith(DIGITS + ":")):
         split = data.partition(":")[2] or "test"

@@ -268,6 +268,11 @@ def lock_run_dir(path: PathLike, *, clean_tmp: bool = True) -> WriteLock:
     Use as ``with lock_run_dir(out): ...`` or keep the object and call ``release()``. Raises
     :class:`LockHeldError` naming the holder's pid when another writer has it. With ``clean_tmp`` the
     ``.*.tmp`` files directly in the folder (left by a killed writer) are removed once the lock is held.
+
+    Returns
+    -------
+    WriteLock
+        The held lock (release it, or use it as a context manager).
     """
     p = Path(os.fspath(path))
     if p.exists() and not p.is_dir():
@@ -281,6 +286,11 @@ def lock_output_file(path: PathLike, *, clean_tmp: bool = True) -> WriteLock:
 
     Raises :class:`LockHeldError` naming the holder's pid when another writer has it. With ``clean_tmp`` the
     ``.NAME.*.tmp`` files a killed writer of this file left are removed once the lock is held.
+
+    Returns
+    -------
+    WriteLock
+        The held lock (release it, or use it as a context manager).
     """
     p = Path(os.fspath(path))
     if p.is_dir():

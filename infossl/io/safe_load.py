@@ -81,6 +81,11 @@ def read_training_checkpoint(path: PathLike) -> dict:
 
     A ``.safetensors`` file gives the same dict with ``optimizer``/``scaler`` None and empty ``rng`` and
     ``metrics`` (it holds weights and metadata only). Any other file raises a ValueError.
+
+    Returns
+    -------
+    dict
+        The checkpoint's record (format, config, state_dict, epoch, ...).
     """
     ck = load_checkpoint(path)
     if ck.kind != "infossl":

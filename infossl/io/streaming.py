@@ -387,6 +387,11 @@ def array_shape(path: PathLike, key: Key = None) -> tuple[int, int]:
 
     ``.csv`` files have no row count in a header: their rows are counted with one pass over the file.
 
+    Returns
+    -------
+    tuple of int
+        ``(n, d)``.
+
     Examples
     --------
     >>> import os, tempfile

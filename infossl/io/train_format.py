@@ -68,7 +68,13 @@ def _to_cpu(obj: Any) -> Any:
 
 
 def save_checkpoint(obj: dict, path: PathLike) -> Path:
-    """Write a checkpoint dict atomically (serialised in memory, then a temporary file and a rename)."""
+    """Write a checkpoint dict atomically (serialised in memory, then a temporary file and a rename).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     import io
 
     import torch

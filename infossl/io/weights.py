@@ -159,6 +159,11 @@ def load_weights(model: Any, state_dict: Mapping[str, Any], *, source: str = "ch
     ``notes``). The error names every missing key (in the model, not in the checkpoint), every unexpected key
     (in the checkpoint, not in the model) and every shape mismatch, so a wrong ``--model`` or ``--layer`` is
     easy to spot. Returns ``model`` in eval mode.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, with the weights loaded.
     """
     expected = model.state_dict()
     state, fitted = fit_state_dict(strip_prefixes(state_dict), list(expected))

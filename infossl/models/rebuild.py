@@ -190,6 +190,11 @@ def model_for_checkpoint(ck: Checkpoint, factory: Optional[Callable[..., Any]] =
     TorchScript and trusted pickled modules are used as they are; an ``infossl train`` checkpoint is rebuilt
     from its config (or, with ``factory``, loaded into the factory's model); a plain state dict needs
     ``factory``. Weight mismatches raise :class:`ValueError` listing the keys.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, in eval mode.
     """
     if ck.module is not None:
         return ck.module.eval()

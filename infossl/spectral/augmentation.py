@@ -139,6 +139,11 @@ def commuting_scores(nu: ArrayLike, rkhs_norms: ArrayLike, lam: float, *, conven
     ``rkhs_norms`` are squared RKHS norms :math:`\|f_i\|_H^2 = 1/\mu_i` (mu_i the kernel eigenvalue of f_i);
     c = 1/2 (``"penalty"``: operator :math:`T - (\lambda/2)K^{-1}`) or 1 (``"operator"``: :math:`T-\lambda K^{-1}`).
 
+    Returns
+    -------
+    numpy.ndarray
+        One score per eigenfunction.
+
     Examples
     --------
     >>> commuting_scores([.9, .75, .5], [.4, .25, .125], 1.0, convention="operator").round(3).tolist()

@@ -102,6 +102,11 @@ def probe_risk(captured: float, *, n_labels: int, dim: int, target_norm2: float 
     least-squares probe interpolates and its expected risk is infinite: ``estimation`` and ``risk`` are
     ``inf`` (documented, not an error).
 
+    Returns
+    -------
+    dict of str to float
+        The predicted test risk and its parts.
+
     Examples
     --------
     >>> probe_risk(0.97, n_labels=100, dim=21, noise_var=0.0)["approximation"]
@@ -123,6 +128,11 @@ def linear_probe_mse(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, 
     r"""Test MSE of an L2-penalised linear probe :math:`\min_w \frac1{n}\|y - Xw\|^2 + \lambda\|w\|^2`
     (intercept unpenalised, fitted by centring). ``l2_penalty`` is :math:`\lambda`; 0 gives the minimum-norm
     least-squares fit.
+
+    Returns
+    -------
+    float
+        The test mean squared error.
 
     Examples
     --------
@@ -164,6 +174,11 @@ def kernel_ridge_mse(gram_train: ArrayLike, y_train: ArrayLike, gram_test: Array
     gram_test : (n_test, n) kernel between test and training points.
     l2_penalty : float > 0
         :math:`\lambda`, the weight of the RKHS-norm penalty.
+
+    Returns
+    -------
+    float
+        The test mean squared error.
 
     Examples
     --------

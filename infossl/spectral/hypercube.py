@@ -54,6 +54,11 @@ def hypercube(d: int) -> np.ndarray:
 
     >>> hypercube(2).tolist()
     [[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]]
+
+    Returns
+    -------
+    numpy.ndarray
+        The points, (2^d, d) float64.
     """
     d = check_int(d, "d", low=1, high=MAX_DIM)
     bits = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1  # (2^d, d)
@@ -65,6 +70,11 @@ def walsh_subsets(d: int, *, max_degree: int | None = None) -> list[Subset]:
 
     >>> walsh_subsets(3, max_degree=1)
     [(), (0,), (1,), (2,)]
+
+    Returns
+    -------
+    list of tuple
+        The subsets in that order.
     """
     d = check_int(d, "d", low=1)
     top = d if max_degree is None else check_int(max_degree, "max_degree", low=0, high=d)
@@ -76,6 +86,11 @@ def walsh_basis(x: np.ndarray, subsets: Sequence[Subset]) -> np.ndarray:
 
     >>> walsh_basis(hypercube(2), [(), (0,), (0, 1)]).tolist()
     [[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [1.0, 1.0, -1.0], [1.0, -1.0, 1.0]]
+
+    Returns
+    -------
+    numpy.ndarray
+        The parities, (n, q).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or not np.all(np.abs(x) == 1):
@@ -100,6 +115,11 @@ def crop_probability(subset: Subset, d: int, width: int) -> float:
 
     >>> crop_probability((0,), 10, 7), crop_probability((0, 4), 10, 7), crop_probability((0, 1, 2), 10, 7)
     (0.7, 0.4, 0.5)
+
+    Returns
+    -------
+    float
+        The probability.
     """
     if not subset:
         return 1.0
@@ -112,6 +132,11 @@ def crop_eigenvalues(d: int, width: int, subsets: Sequence[Subset] | None = None
                      operator: str = "T") -> np.ndarray:
     r"""Eigenvalues of the crop augmentation on the parities: :math:`p_S` (``operator="A"``) or :math:`p_S^2`
     (``"T"``), with :math:`p_S` from :func:`crop_probability`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One eigenvalue per subset.
 
     Examples
     --------
@@ -133,6 +158,11 @@ def crop_transition_matrix(d: int, width: int) -> np.ndarray:
     """P[x, xi] = P(view xi | input x) of the crop augmentation on the enumerated cube (2^d, 2^d).
 
     With the uniform input measure, the population T on views is ``P.T @ P`` (the views are uniform too).
+
+    Returns
+    -------
+    numpy.ndarray
+        The row-stochastic matrix (2^d, 2^d).
     """
     d = check_int(d, "d", low=1, high=14)
     width = check_int(width, "width", low=1, high=d)
@@ -150,7 +180,13 @@ def crop_transition_matrix(d: int, width: int) -> np.ndarray:
 
 
 def crop_views(x: np.ndarray, width: int, *, n_views: int = 2, random_state=None) -> np.ndarray:
-    """Draw ``n_views`` crop views of each point: (n, d) -> (n, n_views, d)."""
+    """Draw ``n_views`` crop views of each point: (n, d) -> (n, n_views, d).
+
+    Returns
+    -------
+    numpy.ndarray
+        The views, shape (n, n_views, d).
+    """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (n, d), got shape {x.shape}")
@@ -169,6 +205,11 @@ def dot_product_kernel_eigenvalues(h: Callable[[np.ndarray], np.ndarray], d: int
     r"""Eigenvalues :math:`\mu_\ell`, :math:`\ell = 0..d`, of :math:`k(x,y) = h(\langle x,y\rangle)` on the uniform
     cube (each with multiplicity :math:`\binom d\ell`). ``h`` receives the inner products d - 2j, j = 0..d.
 
+    Returns
+    -------
+    numpy.ndarray
+        The eigenvalues (d + 1,), one per degree.
+
     Examples
     --------
     The linear kernel <x, y> has mu_1 = 1 and all others 0.
@@ -186,7 +227,13 @@ def dot_product_kernel_eigenvalues(h: Callable[[np.ndarray], np.ndarray], d: int
 
 
 def relu_ntk(u: np.ndarray) -> np.ndarray:
-    r"""Two-layer ReLU NTK profile :math:`h(u) = u\kappa_0(u) + \kappa_1(u)` on cosines u in [-1, 1]."""
+    r"""Two-layer ReLU NTK profile :math:`h(u) = u\kappa_0(u) + \kappa_1(u)` on cosines u in [-1, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        h(u), the shape of ``u``.
+    """
     u = np.clip(np.asarray(u, dtype=np.float64), -1.0, 1.0)
     acos = np.arccos(u)
     k0 = (np.pi - acos) / np.pi
@@ -196,6 +243,11 @@ def relu_ntk(u: np.ndarray) -> np.ndarray:
 
 def relu_ntk_eigenvalues(d: int, *, bias: bool = True) -> np.ndarray:
     r"""Eigenvalues :math:`\mu_\ell` (d+1,) of the two-layer ReLU NTK on {-1,1}^d, with or without a bias input.
+
+    Returns
+    -------
+    numpy.ndarray
+        The eigenvalues (d + 1,), one per degree.
 
     Examples
     --------
@@ -214,7 +266,13 @@ def relu_ntk_eigenvalues(d: int, *, bias: bool = True) -> np.ndarray:
 
 def parity_features(x: np.ndarray, degree_eigenvalues: np.ndarray, subsets: Sequence[Subset]) -> np.ndarray:
     r"""Exact feature map of a dot-product kernel restricted to ``subsets``:
-    :math:`\phi(x) = (\sqrt{\mu_{|S|}}\,\chi_S(x))_S` (n, q); with all subsets, :math:`\phi(x)^\top\phi(y) = k(x, y)`."""
+    :math:`\phi(x) = (\sqrt{\mu_{|S|}}\,\chi_S(x))_S` (n, q); with all subsets, :math:`\phi(x)^\top\phi(y) = k(x, y)`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The features (n, q), one column per subset.
+    """
     mu = np.asarray(degree_eigenvalues, dtype=np.float64)
     if np.any(mu < -1e-12 * np.abs(mu).max()):
         raise ValueError(f"degree_eigenvalues must be >= 0 (a PSD kernel), smallest {mu.min():.3g}")

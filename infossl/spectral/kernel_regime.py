@@ -96,7 +96,14 @@ class ClosedFormSolution:
 
     def transform(self, x: ArrayLike) -> Array:
         """Embed new points: explicit features (n_new, p) for primal/moments, kernel rows k(x, views)
-        (n_new, N) for dual. Returns (n_new, k) in the type of ``x``."""
+        (n_new, N) for dual. Returns (n_new, k) in the type of ``x``.
+
+        Returns
+        -------
+        Array
+            The embedding of the new points: features (n_new, p) for primal/moments, kernel rows (n_new, N)
+            for dual.
+        """
         t, b = check_embeddings(x, name="x", min_samples=1)
         coef = self._coef.to(device=t.device)
         t = t.to(coef.dtype)
@@ -115,6 +122,11 @@ class ClosedFormSolution:
 def predicted_variances(nu: ArrayLike, *, beta: float = 1.0) -> Array:
     r"""Optimal embedding variances :math:`s_i = (1 - (1-\nu_i)/\beta)_+` for operator eigenvalues ``nu``.
 
+    Returns
+    -------
+    Array
+        The variances s_i, one per eigenvalue of ``nu``.
+
     Examples
     --------
     >>> predicted_variances([1.0, 0.5, -0.5], beta=1.0).tolist()
@@ -130,6 +142,11 @@ def predicted_variances(nu: ArrayLike, *, beta: float = 1.0) -> Array:
 def predicted_collapse_rank(nu: ArrayLike, *, beta: float = 1.0, k: int | None = None) -> int:
     r"""Predicted rank of the optimal k-dimensional embedding: :math:`\#\{i \le k : \nu_i > 1 - \beta\}` over the
     k largest ``nu`` (all of them when k is None).
+
+    Returns
+    -------
+    int
+        The predicted rank.
 
     Examples
     --------
@@ -148,6 +165,11 @@ def predicted_collapse_rank(nu: ArrayLike, *, beta: float = 1.0, k: int | None =
 def vicreg_objective(embeddings: ArrayLike, groups: ArrayLike, *, beta: float = 1.0) -> float | torch.Tensor:
     r"""The empirical (unregularised) objective :math:`\beta\|\hat E[\psi\psi^\top]-I\|_F^2 + \hat E\|\psi(\xi)-
     \psi(\xi')\|^2` of view embeddings (N, k) grouped by input (uncentred second moment; differentiable).
+
+    Returns
+    -------
+    float or torch.Tensor
+        The objective's value (a tensor, differentiable, for tensor input).
 
     Examples
     --------

@@ -89,7 +89,13 @@ class EmbeddedGaussianPair:
         return features @ q.T
 
     def latent_sample(self, n: int, random_state=None) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` draws of the latent pair (u, v), each (n, k)."""
+        """``n`` draws of the latent pair (u, v), each (n, k).
+
+        Returns
+        -------
+        tuple[numpy.ndarray, numpy.ndarray]
+            ``n`` draws of the latent pair (u, v), each (n, k).
+        """
         n = check_int(n, "n", low=1)
         rng = check_random_state(random_state)
         u = rng.standard_normal((n, self.k))
@@ -97,16 +103,34 @@ class EmbeddedGaussianPair:
         return u, v
 
     def sample(self, n: int, random_state=None) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` paired draws (x, y): arrays (n, dim_x) and (n, dim_y), float64."""
+        """``n`` paired draws (x, y): arrays (n, dim_x) and (n, dim_y), float64.
+
+        Returns
+        -------
+        tuple[numpy.ndarray, numpy.ndarray]
+            ``n`` paired draws (x, y): arrays (n, dim_x) and (n, dim_y), float64.
+        """
         u, v = self.latent_sample(n, random_state)
         return self._embed(u, 0), self._embed(v, 1)
 
     def mutual_information(self) -> float:
-        """The exact :math:`I(x; y) = I(u; v) = -\\tfrac k2\\log(1-\\rho^2)`, nats."""
+        """The exact :math:`I(x; y) = I(u; v) = -\\tfrac k2\\log(1-\\rho^2)`, nats.
+
+        Returns
+        -------
+        float
+            The exact mutual information in nats.
+        """
         return -0.5 * self.k * math.log1p(-self.rho ** 2)
 
     def intrinsic_dimension(self) -> int:
-        """Intrinsic dimension of each side (k)."""
+        """Intrinsic dimension of each side (k).
+
+        Returns
+        -------
+        int
+            Intrinsic dimension of each side (k).
+        """
         return self.k
 
     def __repr__(self) -> str:

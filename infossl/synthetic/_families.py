@@ -67,7 +67,13 @@ FAMILIES: dict[str, Callable[..., object]] = {
 
 
 def families() -> tuple[str, ...]:
-    """Names of the benchmark families, in a fixed order."""
+    """Names of the benchmark families, in a fixed order.
+
+    Returns
+    -------
+    tuple[str, ...]
+        Names of the benchmark families, in a fixed order.
+    """
     return tuple(FAMILIES)
 
 
@@ -75,6 +81,11 @@ def make_family(name: str, dim_x: int, dim_y: Optional[int] = None, **options: o
     """Build the family ``name`` at dimensions (dim_x, dim_y); ``dim_y`` defaults to ``dim_x``.
 
     Options are passed to the family constructor (``rho``, ``df``, ``mi``, ``rank``, ``noise``).
+
+    Returns
+    -------
+    object
+        The distribution object (with ``sample`` and its exact entropy or MI).
 
     Examples
     --------

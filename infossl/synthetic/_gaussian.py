@@ -48,11 +48,23 @@ class MultivariateNormal:
         self._chol = np.linalg.cholesky(self.cov)  # (d, d)
 
     def entropy(self) -> float:
-        """Differential entropy in nats."""
+        """Differential entropy in nats.
+
+        Returns
+        -------
+        float
+            Differential entropy in nats.
+        """
         return 0.5 * self.dim * LOG_2PI_E + 0.5 * logdet_pd(self.cov)
 
     def sample(self, n: int, random_state: RandomState = None) -> np.ndarray:
-        """Draw ``n`` samples, shape (n, d)."""
+        """Draw ``n`` samples, shape (n, d).
+
+        Returns
+        -------
+        numpy.ndarray
+            The samples, shape (n, d).
+        """
         n = check_n(n)
         rng = check_random_state(random_state)
         e = rng.standard_normal((n, self.dim))  # (n, d)
@@ -99,23 +111,53 @@ class SplitMultinormal:
         return self.joint.dim
 
     def mutual_information(self) -> float:
-        """I(X; Y) in nats."""
+        """I(X; Y) in nats.
+
+        Returns
+        -------
+        float
+            I(X; Y) in nats.
+        """
         return gaussian_split_mi(self.cov, self.dim_x)
 
     def entropy(self) -> float:
-        """Joint entropy H(X, Y) in nats."""
+        """Joint entropy H(X, Y) in nats.
+
+        Returns
+        -------
+        float
+            Joint entropy H(X, Y) in nats.
+        """
         return self.joint.entropy()
 
     def entropy_x(self) -> float:
-        """Marginal entropy H(X) in nats."""
+        """Marginal entropy H(X) in nats.
+
+        Returns
+        -------
+        float
+            Marginal entropy H(X) in nats.
+        """
         return MultivariateNormal(self.cov[: self.dim_x, : self.dim_x]).entropy()
 
     def entropy_y(self) -> float:
-        """Marginal entropy H(Y) in nats."""
+        """Marginal entropy H(Y) in nats.
+
+        Returns
+        -------
+        float
+            Marginal entropy H(Y) in nats.
+        """
         return MultivariateNormal(self.cov[self.dim_x :, self.dim_x :]).entropy()
 
     def sample(self, n: int, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` pairs; returns x of shape (n, dim_x) and y of shape (n, dim_y)."""
+        """Draw ``n`` pairs; returns x of shape (n, dim_x) and y of shape (n, dim_y).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            x of shape (n, dim_x) and y of shape (n, dim_y).
+        """
         z = self.joint.sample(n, random_state)  # (n, dim_x + dim_y)
         return z[:, : self.dim_x], z[:, self.dim_x :]
 
@@ -150,6 +192,11 @@ def correlated_gaussian(dim: int, rho: object, *, dim_y: Optional[int] = None) -
         Correlation of each pair, in (-1, 1).
     dim_y : int, optional
         Dimension of Y.
+
+    Returns
+    -------
+    SplitMultinormal
+        The distribution of (X, Y).
     """
     dim = check_int(dim, "dim")
     dim_y = dim if dim_y is None else check_int(dim_y, "dim_y")
@@ -163,7 +210,13 @@ def correlated_gaussian(dim: int, rho: object, *, dim_y: Optional[int] = None) -
 
 
 def rho_for_mi(mi_per_pair: float) -> float:
-    r"""Correlation :math:`\rho = \sqrt{1 - e^{-2 I}}` of a Gaussian pair with mutual information I nats."""
+    r"""Correlation :math:`\rho = \sqrt{1 - e^{-2 I}}` of a Gaussian pair with mutual information I nats.
+
+    Returns
+    -------
+    float
+        The correlation rho.
+    """
     mi_per_pair = check_float(mi_per_pair, "mi", low=0.0)
     return math.sqrt(-math.expm1(-2.0 * mi_per_pair))
 
@@ -172,6 +225,11 @@ def correlated_gaussian_for_mi(dim: int, mi: float, *, dim_y: Optional[int] = No
     r""":func:`correlated_gaussian` with one :math:`\rho` chosen so that the total I(X;Y) equals ``mi`` nats.
 
     With m = min(dim, dim_y) pairs, :math:`\rho = \sqrt{1 - e^{-2\,\mathrm{mi}/m}}`.
+
+    Returns
+    -------
+    SplitMultinormal
+        The distribution of (X, Y), with I(X;Y) = ``mi`` nats.
     """
     dim = check_int(dim, "dim")
     dim_y = dim if dim_y is None else check_int(dim_y, "dim_y")
@@ -228,12 +286,24 @@ class LowRankGaussianPair:
         return self.dim_x + self.dim_y
 
     def mutual_information(self) -> float:
-        """I(X; Y) in nats."""
+        """I(X; Y) in nats.
+
+        Returns
+        -------
+        float
+            I(X; Y) in nats.
+        """
         rho_eff = self.rho / (1.0 + self.noise**2)
         return -0.5 * self.rank * math.log1p(-(rho_eff**2))
 
     def covariance(self) -> np.ndarray:
-        """Joint covariance of (x, y), shape (dim_x + dim_y, dim_x + dim_y); singular when noise = 0."""
+        """Joint covariance of (x, y), shape (dim_x + dim_y, dim_x + dim_y); singular when noise = 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Joint covariance of (x, y), shape (dim_x + dim_y, dim_x + dim_y); singular when noise = 0.
+        """
         a, b = self.embedding_x, self.embedding_y
         cxx = a @ a.T + self.noise**2 * np.eye(self.dim_x)
         cyy = b @ b.T + self.noise**2 * np.eye(self.dim_y)
@@ -241,7 +311,13 @@ class LowRankGaussianPair:
         return np.block([[cxx, cxy], [cxy.T, cyy]])
 
     def sample(self, n: int, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` pairs; x of shape (n, dim_x), y of shape (n, dim_y)."""
+        """Draw ``n`` pairs; x of shape (n, dim_x), y of shape (n, dim_y).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            x of shape (n, dim_x) and y of shape (n, dim_y).
+        """
         n = check_n(n)
         rng = check_random_state(random_state)
         u, v = self.latent.sample(n, rng)  # (n, rank) each
@@ -273,6 +349,11 @@ def low_rank_gaussian_pair(
     :class:`LowRankGaussianPair`). Give exactly one of ``rho`` or ``mi_per_component`` (nats per latent
     pair, :math:`\rho = \sqrt{1-e^{-2I}}`). The embedding is drawn from ``random_state`` (seed 0 by default,
     so the same call gives the same distribution).
+
+    Returns
+    -------
+    LowRankGaussianPair
+        The distribution of (x, y).
 
     Examples
     --------

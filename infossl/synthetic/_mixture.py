@@ -45,11 +45,23 @@ class UniformBox:
         self.dim = lo.shape[0]
 
     def entropy(self) -> float:
-        """Differential entropy in nats."""
+        """Differential entropy in nats.
+
+        Returns
+        -------
+        float
+            Differential entropy in nats.
+        """
         return float(np.log(self.high - self.low).sum())
 
     def sample(self, n: int, random_state: RandomState = None) -> np.ndarray:
-        """Draw ``n`` samples, shape (n, d)."""
+        """Draw ``n`` samples, shape (n, d).
+
+        Returns
+        -------
+        numpy.ndarray
+            The samples, shape (n, d).
+        """
         n = check_n(n)
         rng = check_random_state(random_state)
         return rng.uniform(self.low, self.high, size=(n, self.dim))
@@ -108,14 +120,26 @@ class IsotropicGaussianMixture:
         return 0.5 * self.dim * (LOG_2PI_E + 2.0 * math.log(self.sigma))
 
     def sample(self, n: int, random_state: RandomState = None) -> np.ndarray:
-        """Draw ``n`` samples, shape (n, d)."""
+        """Draw ``n`` samples, shape (n, d).
+
+        Returns
+        -------
+        numpy.ndarray
+            The samples, shape (n, d).
+        """
         n = check_n(n)
         rng = check_random_state(random_state)
         k = rng.choice(self.n_components, size=n, p=self.weights)  # (n,)
         return self.means[k] + self.sigma * rng.standard_normal((n, self.dim))
 
     def log_density(self, x: object, *, chunk_size: Optional[int] = None) -> np.ndarray:
-        """Exact log-density at each row of ``x`` (shape (n, d)); returns shape (n,). Memory O(chunk * K)."""
+        """Exact log-density at each row of ``x`` (shape (n, d)); returns shape (n,). Memory O(chunk * K).
+
+        Returns
+        -------
+        numpy.ndarray
+            The log-density at each row, shape (n,).
+        """
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 1 and self.dim == 1:
             x = x.reshape(-1, 1)
@@ -138,14 +162,26 @@ class IsotropicGaussianMixture:
     def entropy_monte_carlo(
         self, n_samples: int = 10_000, random_state: RandomState = None
     ) -> tuple[float, float]:
-        """Monte Carlo entropy in nats: returns (estimate, standard error), error ~ 1/sqrt(n_samples)."""
+        """Monte Carlo entropy in nats: returns (estimate, standard error), error ~ 1/sqrt(n_samples).
+
+        Returns
+        -------
+        tuple of float
+            (estimate, standard error) in nats.
+        """
         n_samples = check_int(n_samples, "n_samples", low=2)
         rng = check_random_state(random_state)
         lp = self.log_density(self.sample(n_samples, rng))  # (n_samples,)
         return float(-lp.mean()), float(lp.std(ddof=1) / math.sqrt(n_samples))
 
     def entropy_bounds(self) -> tuple[float, float]:
-        """(lower, upper) bounds on the entropy in nats (Kolchinsky & Tracey 2017). Memory O(K^2)."""
+        """(lower, upper) bounds on the entropy in nats (Kolchinsky & Tracey 2017). Memory O(K^2).
+
+        Returns
+        -------
+        tuple[float, float]
+            (lower, upper) bounds on the entropy in nats (Kolchinsky & Tracey 2017).
+        """
         mu = (self.means - self._center) / self.sigma  # (K, d)
         mu_sq = (mu**2).sum(axis=1)
         sq = np.maximum(mu_sq[:, None] + mu_sq[None, :] - 2.0 * mu @ mu.T, 0.0)  # (K, K)

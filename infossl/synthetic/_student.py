@@ -53,6 +53,11 @@ def student_t_mi_correction(df: float, dim_x: int, dim_y: int) -> float:
     :math:`\Gamma`/:math:`\psi` terms of :func:`_t_entropy_constant` regroup into c. Same result as
     Arellano-Valle, Contreras-Reyes & Genton, Scand. J. Stat. 40 (2013), and Czyż et al.,
     arXiv:2306.11078, Appendix.
+
+    Returns
+    -------
+    float
+        The correction in nats (>= 0).
     """
     return _f(df) + _f(df + dim_x + dim_y) - _f(df + dim_x) - _f(df + dim_y)
 
@@ -105,11 +110,23 @@ class StudentT:
         self._chol = np.linalg.cholesky(self.shape)  # (d, d)
 
     def entropy(self) -> float:
-        """Differential entropy in nats."""
+        """Differential entropy in nats.
+
+        Returns
+        -------
+        float
+            Differential entropy in nats.
+        """
         return 0.5 * logdet_pd(self.shape) + _t_entropy_constant(self.df, self.dim)
 
     def covariance(self) -> np.ndarray:
-        """Covariance matrix; only defined for df > 2."""
+        """Covariance matrix; only defined for df > 2.
+
+        Returns
+        -------
+        numpy.ndarray
+            Covariance matrix; only defined for df > 2.
+        """
         if self.df <= 2:
             raise ValueError(f"the covariance of a Student-t exists only for df > 2, got df={self.df}")
         return self.df / (self.df - 2) * self.shape
@@ -120,7 +137,13 @@ class StudentT:
         return self.mean + (g @ self._chol.T) / np.sqrt(w / self.df)
 
     def sample(self, n: int, random_state: RandomState = None) -> np.ndarray:
-        """Draw ``n`` samples, shape (n, d)."""
+        """Draw ``n`` samples, shape (n, d).
+
+        Returns
+        -------
+        numpy.ndarray
+            The samples, shape (n, d).
+        """
         return self._sample(check_n(n), check_random_state(random_state))
 
     def __repr__(self) -> str:
@@ -167,23 +190,55 @@ class SplitStudentT:
         return self.joint.dim
 
     def mutual_information(self) -> float:
-        """I(X; Y) in nats."""
+        """I(X; Y) in nats.
+
+        Returns
+        -------
+        float
+            I(X; Y) in nats.
+        """
         return gaussian_split_mi(self.shape, self.dim_x) + student_t_mi_correction(
             self.df, self.dim_x, self.dim_y
         )
 
     def entropy(self) -> float:
-        """Joint entropy H(X, Y) in nats."""
+        """Joint entropy H(X, Y) in nats.
+
+        Returns
+        -------
+        float
+            Joint entropy H(X, Y) in nats.
+        """
         return self.joint.entropy()
 
     def marginal_x(self) -> StudentT:
+        """The marginal of X.
+
+        Returns
+        -------
+        StudentT
+            The Student-t distribution of X.
+        """
         return StudentT(self.df, self.shape[: self.dim_x, : self.dim_x], mean=self.joint.mean[: self.dim_x])
 
     def marginal_y(self) -> StudentT:
+        """The marginal of Y.
+
+        Returns
+        -------
+        StudentT
+            The Student-t distribution of Y.
+        """
         return StudentT(self.df, self.shape[self.dim_x :, self.dim_x :], mean=self.joint.mean[self.dim_x :])
 
     def sample(self, n: int, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` pairs; x of shape (n, dim_x), y of shape (n, dim_y)."""
+        """Draw ``n`` pairs; x of shape (n, dim_x), y of shape (n, dim_y).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            x of shape (n, dim_x) and y of shape (n, dim_y).
+        """
         z = self.joint.sample(n, random_state)  # (n, dim_x + dim_y)
         return z[:, : self.dim_x], z[:, self.dim_x :]
 

@@ -62,17 +62,34 @@ def transform(x: object, kind: str) -> np.ndarray:
     ``cube`` is :math:`x^3`, and ``exp``, ``asinh``, ``sinh`` are the usual functions. All are strictly
     increasing; ``inverse_transform(transform(x, kind), kind)`` recovers ``x`` (for ``normal_cdf`` up
     to the float64 resolution of the CDF near 0 and 1, i.e. for |x| below about 8).
+
+    Returns
+    -------
+    numpy.ndarray
+        f(x), entrywise, the shape of ``x``.
     """
     return _MAPS[check_choice(kind, "kind", TRANSFORMS)][0](_as_float(x))
 
 
 def inverse_transform(y: object, kind: str) -> np.ndarray:
-    """Inverse of :func:`transform`."""
+    """Inverse of :func:`transform`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The inverse map applied entrywise, the shape of ``y``.
+    """
     return _MAPS[check_choice(kind, "kind", TRANSFORMS)][1](_as_float(y))
 
 
 def log_abs_derivative(x: object, kind: str) -> np.ndarray:
-    """Entrywise :math:`\\log|f'(x)|` of the map ``kind`` (``-inf`` where the derivative vanishes)."""
+    """Entrywise :math:`\\log|f'(x)|` of the map ``kind`` (``-inf`` where the derivative vanishes).
+
+    Returns
+    -------
+    numpy.ndarray
+        log|f'(x)| entrywise, the shape of ``x`` (``-inf`` where the derivative vanishes).
+    """
     with np.errstate(divide="ignore"):
         return _MAPS[check_choice(kind, "kind", TRANSFORMS)][2](_as_float(x))
 
@@ -122,14 +139,26 @@ class Transformed:
         self.dim = dist.dim  # type: ignore[attr-defined]
 
     def sample(self, n: int, random_state: RandomState = None):
-        """Samples of the base distribution, transformed: ``(x, y)`` for split bases, else one array."""
+        """Samples of the base distribution, transformed: ``(x, y)`` for split bases, else one array.
+
+        Returns
+        -------
+        tuple of numpy.ndarray, or numpy.ndarray
+            ``(x, y)`` for a split base, else one (n, d) array.
+        """
         s = self.base.sample(n, random_state)  # type: ignore[attr-defined]
         if self.is_split:
             return transform(s[0], self.kind_x), transform(s[1], self.kind_y)
         return transform(s, self.kind_x)
 
     def mutual_information(self) -> float:
-        """I(f(X); g(Y)) = I(X; Y) in nats."""
+        """I(f(X); g(Y)) = I(X; Y) in nats.
+
+        Returns
+        -------
+        float
+            I(f(X); g(Y)) = I(X; Y) in nats.
+        """
         if not self.is_split:
             raise TypeError("mutual_information needs a split (x, y) base distribution")
         return self.base.mutual_information()  # type: ignore[attr-defined]
@@ -142,7 +171,13 @@ class Transformed:
         return log_abs_derivative(s, self.kind_x).sum(axis=1)
 
     def entropy(self) -> float:
-        """Exact (joint) entropy in nats, where a closed form exists (see the class docstring)."""
+        """Exact (joint) entropy in nats, where a closed form exists (see the class docstring).
+
+        Returns
+        -------
+        float
+            Exact (joint) entropy in nats, where a closed form exists (see the class docstring).
+        """
         if isinstance(self.base, (MultivariateNormal, SplitMultinormal)):
             gauss = self.base.joint if isinstance(self.base, SplitMultinormal) else self.base
             mean, var = gauss.mean, np.diag(gauss.cov)
@@ -163,7 +198,13 @@ class Transformed:
     def entropy_monte_carlo(
         self, n_samples: int = 10_000, random_state: RandomState = None
     ) -> tuple[float, float]:
-        """H(base) + a Monte Carlo mean of the log-Jacobian: returns (estimate, standard error) in nats."""
+        """H(base) + a Monte Carlo mean of the log-Jacobian: returns (estimate, standard error) in nats.
+
+        Returns
+        -------
+        tuple of float
+            (estimate, standard error) in nats.
+        """
         n_samples = check_int(n_samples, "n_samples", low=2)
         s = self.base.sample(n_samples, check_random_state(random_state))  # type: ignore[attr-defined]
         lj = self._log_jacobian(s)  # (n_samples,)

@@ -27,3 +27,13 @@ def test_every_misspelled_option_gets_a_suggestion(capsys):
         assert code == 2 and hint in err, (argv, err)
         command = "" if argv[0] == "diagnos" else argv[0]
         assert err.splitlines()[0].startswith(f"usage: infossl {command}".rstrip())  # the command's usage
+
+
+def test_version_imports_no_heavy_module():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom infossl.cli import main\nassert main(['--version']) == 0\n"
+            "heavy = sorted({'torch', 'scipy', 'pandas', 'sklearn', 'matplotlib'} & set(sys.modules))\n"
+            "assert heavy == [], heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -49,7 +49,8 @@ def test_infossl_checkpoints_trajectory(tmp_path):
     )
     assert "| ckpt\\_epoch001.pt | 1 | dimensional-collapse | 2 | 32 |" in traj.to_markdown()
     fig = traj.plot(tmp_path / "traj.png")
-    assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.axes) == 3  # + the colour bar
+    assert (tmp_path / "traj.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(fig.axes) == 3  # the metrics, the spectra, their colour bar
 
 
 def test_same_model_diagnosed_like_its_embeddings(tmp_path):
