@@ -3,6 +3,7 @@
 that returns one."""
 
 import ast
+import functools
 import importlib
 import inspect
 import pathlib
@@ -159,9 +160,10 @@ def _public_callables():
                 yield _owner(obj), obj.__qualname__, obj
 
 
+@functools.lru_cache(maxsize=1)
 def _missing():
-    return {(owner, qualname) for owner, qualname, func in _public_callables()
-            if _returns_value(func) and not SECTION.search(inspect.getdoc(func) or "")}
+    return frozenset((owner, qualname) for owner, qualname, func in _public_callables()
+                     if _returns_value(func) and not SECTION.search(inspect.getdoc(func) or ""))
 
 
 def test_every_public_callable_that_returns_documents_its_return_value():

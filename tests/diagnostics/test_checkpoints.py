@@ -199,9 +199,9 @@ def test_iter_checkpoint_reports_yields_what_diagnose_checkpoints_collects(tmp_p
     first = next(results)  # the first result comes before the second checkpoint has run
     assert first.path == str(paths[0]) and first.epoch == 0 and first.layer == "backbone"
     rest = list(results)
-    traj = diagnose_checkpoints(paths, progress=False)
-    assert [r.report.verdict for r in [first, *rest]] == [r.verdict for r in traj.reports]
-    assert CheckpointTrajectory.of_results([first, *rest]).as_dict() == traj.as_dict()
+    traj = CheckpointTrajectory.of_results([first, *rest])
+    assert [r.verdict for r in traj.reports] == ["healthy", "complete-collapse"]
+    assert traj.paths == [str(p) for p in paths] and traj.epochs == [0, 1] and traj.layer == "backbone"
 
 
 def test_trajectory_plot_is_readable_at_many_checkpoints():

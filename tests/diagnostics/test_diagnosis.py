@@ -86,8 +86,9 @@ def test_view_mi_is_right_on_a_curved_low_dimensional_embedding():
     assert r["mi_views_gaussian"] > 1.5 * truth
 
 
-def test_one_other_view_is_taken_as_the_cli_takes_it(rng, tmp_path):
+def test_one_other_view_is_taken_as_the_cli_takes_it(tmp_path):
     # diagnose(z, views=z2) raised; the CLI's --views z2.npy is the natural form
+    rng = np.random.default_rng(0)
     z = rng.standard_normal((300, 6))
     z2 = z + 0.3 * rng.standard_normal(z.shape)
     np.save(tmp_path / "z2.npy", z2)
@@ -100,8 +101,9 @@ def test_one_other_view_is_taken_as_the_cli_takes_it(rng, tmp_path):
         diagnose(z, views=z2[:200])
 
 
-def test_mi_views_above_log_n_says_so(rng):
+def test_mi_views_above_log_n_says_so():
     # the MiniLM case: Gaussian MI of near-identical wide views far above log n, printed bare
+    rng = np.random.default_rng(0)
     z = rng.standard_normal((200, 40))
     r = diagnose(z, views=z + 1e-3 * rng.standard_normal(z.shape))
     desc = r.metrics.loc["mi_views_gaussian", "description"]
