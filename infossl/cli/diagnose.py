@@ -252,8 +252,17 @@ def _run_embeddings(args: argparse.Namespace, options: dict, progress: Optional[
         args.parser.error("--views needs exactly one embeddings PATH")
     if args.labels and len(args.paths) > 1:
         args.parser.error("--labels needs exactly one embeddings PATH")
-    reports = [
-        diagnose_path(
+    from infossl.cli._common import StreamedTable, print_above_bars
+
+    several = len(args.paths) > 1 and not args.json  # one row per file, printed as each file is done
+    if several:
+        columns = ["file", "n", "dim", "verdict", "collapse_rank", *TABLE_METRICS]
+        widths = {"file": max(len(os.path.basename(p)) for p in args.paths), "verdict": 20, "n": 8, "dim": 5}
+        table = StreamedTable(columns, widths, text=("file", "verdict"))
+        print_above_bars(table.header())
+    reports = []
+    for p in args.paths:
+        reports.append(diagnose_path(
             p,
             args.key,
             views=args.views,
@@ -263,9 +272,9 @@ def _run_embeddings(args: argparse.Namespace, options: dict, progress: Optional[
             sample_size=args.sample_size,
             random_state=args.seed,
             **options,
-        )
-        for p in args.paths
-    ]
+        ))
+        if several:
+            print_above_bars(table.row(_summary_row(os.path.basename(p), reports[-1])))
     common = {"key": args.key, "infossl_version": package_version()}
     if len(reports) == 1:
         report, path = reports[0], args.paths[0]
@@ -284,8 +293,6 @@ def _run_embeddings(args: argparse.Namespace, options: dict, progress: Optional[
             rows, list(rows[0]) if rows else []
         )
         return _finish(args, record, text, report, [report.verdict])
-    rows = [_summary_row(os.path.basename(p), r) for p, r in zip(args.paths, reports)]
-    columns = list(dict.fromkeys(c for row in rows for c in row))
     record = {
         **common,
         "files": [
@@ -295,7 +302,7 @@ def _run_embeddings(args: argparse.Namespace, options: dict, progress: Optional[
     plotted = CheckpointTrajectory(
         list(args.paths), reports, [None] * len(reports), [None] * len(reports), "embeddings", "files"
     )
-    return _finish(args, record, format_table(rows, columns), plotted, [r.verdict for r in reports])
+    return _finish(args, record, None, plotted, [r.verdict for r in reports])  # rows already printed
 
 
 def _stream_columns(first: Any) -> list[str]:

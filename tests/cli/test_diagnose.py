@@ -336,3 +336,20 @@ def test_checkpoint_bar_counts_checkpoints_and_quiet_silences_it(capsys, tmp_pat
     assert main(list(map(str, ["diagnose", *paths, "--json", "-q"]))) == 0
     # a bar for two small checkpoints (each runs a model), counting checkpoints, not forward passes
     assert bars == [(True, 2, "ckpt"), (False, 2, "ckpt")]
+
+
+def test_several_files_print_each_row_when_its_file_is_done(capsys, emb, monkeypatch):
+    from infossl.diagnostics import stream
+
+    before = []
+    real = stream.diagnose_path
+
+    def spy(path, *a, **k):
+        before.append(capsys.readouterr().out)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(stream, "diagnose_path", spy)
+    assert main(["diagnose", str(emb / "low.npy"), str(emb / "healthy.npy")]) == 0
+    assert before[0].split()[:5] == ["file", "n", "dim", "verdict", "collapse_rank"]  # the header first
+    assert before[1].split()[:5] == ["low.npy", "400", "8", "dimensional-collapse", "3"]  # before file 2 runs
+    assert capsys.readouterr().out.split()[:4] == ["healthy.npy", "400", "8", "healthy"]
