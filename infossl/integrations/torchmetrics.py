@@ -86,6 +86,21 @@ def _cat(value: Any, like: torch.Tensor) -> torch.Tensor:
     return dim_zero_cat(value)
 
 
+def _plain_states(metric: Any) -> None:
+    """Replace the states that are inference tensors by normal copies, outside ``torch.inference_mode``.
+
+    Lightning runs validation hooks under inference mode, so states reset or allocated there are inference
+    tensors, which cannot be updated in place (or fed to in-place work) once inference mode is left."""
+    if torch.is_inference_mode_enabled():
+        return
+    for name in metric._defaults:
+        value = getattr(metric, name)
+        if isinstance(value, torch.Tensor) and value.is_inference():
+            setattr(metric, name, value.clone())
+        elif isinstance(value, list) and any(v.is_inference() for v in value):
+            setattr(metric, name, [v.clone() if v.is_inference() else v for v in value])
+
+
 class _SummedMoments(MomentAccumulator):
     """A read-only :class:`MomentAccumulator` over summed moments, for :func:`diagnose_statistics`: the count,
     column sums and Gram sum of the rows and of their l2-normalised versions, and a row sample."""
@@ -286,6 +301,7 @@ class CollapseMetric(_SumsMetric):
         -------
         None
         """
+        _plain_states(self)
         t = _rows(z, "z").to(self.device)
         m, d = t.shape
         if self._width is None:
@@ -320,6 +336,7 @@ class CollapseMetric(_SumsMetric):
         return torch.sort(torch.topk(keys, self.sample_size, largest=False).indices).values
 
     def _moments(self) -> tuple[_SummedMoments, Optional[np.ndarray]]:
+        _plain_states(self)
         n = int(round(float(self.count)))
         if n < 2 or self._width is None:
             raise ValueError(f"compute() needs at least 2 rows; {n} seen since the last reset (call update with "
@@ -344,6 +361,12 @@ class CollapseMetric(_SumsMetric):
         dict of str to tensor, or tensor
             0-d float64 tensors keyed by (prefixed) name; the one value named by ``key`` when it is set.
         """
+        # out of inference mode (Lightning's validation hooks run in it): the diagnosis does in-place work,
+        # partly on worker threads, which inference tensors refuse
+        with torch.inference_mode(False):
+            return self._compute()
+
+    def _compute(self) -> Any:
         from infossl.diagnostics import diagnose_statistics
 
         moments, labels = self._moments()
@@ -434,6 +457,7 @@ class ViewInformationMetric(_SumsMetric):
         -------
         None
         """
+        _plain_states(self)
         a, b = _rows(z1, "z1").to(self.device).double(), _rows(z2, "z2").to(self.device).double()
         if a.shape != b.shape:
             raise ValueError(f"z1 and z2 must have the same shape (pairs of equal width); got {tuple(a.shape)} "
@@ -458,6 +482,11 @@ class ViewInformationMetric(_SumsMetric):
         dict of str to tensor, or tensor
             0-d float64 tensors keyed by (prefixed) name; the one value named by ``key`` when it is set.
         """
+        with torch.inference_mode(False):
+            return self._compute()
+
+    def _compute(self) -> Any:
+        _plain_states(self)
         n = int(round(float(self.count)))
         if n < 2 or self._width is None:
             raise ValueError(f"compute() needs at least 2 pairs; {n} seen since the last reset")
@@ -537,6 +566,7 @@ class LinearProbeAccuracy(Metric if Metric is not None else object):
         None
         """
         correct, seen = self.probe.score(z, y)
+        _plain_states(self)
         self.correct += correct
         self.seen += seen
 
@@ -611,6 +641,7 @@ class KNNAccuracy(Metric if Metric is not None else object):
         None
         """
         correct, seen = self.classifier.score(z, y)
+        _plain_states(self)
         self.correct += correct
         self.seen += seen
 

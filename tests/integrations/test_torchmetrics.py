@@ -199,3 +199,17 @@ def test_torchmetrics_stays_optional(monkeypatch):
     monkeypatch.setattr(module, "Metric", None)
     with pytest.raises(ImportError, match="pip install torchmetrics.*CollapseMetrics"):
         CollapseMetric()
+
+
+def test_inference_mode_states_and_compute():
+    # Lightning resets and updates in inference mode and may compute in it: the values stay diagnose's
+    z, y = data(4)
+    metric = CollapseMetric()
+    with torch.inference_mode():
+        metric.reset()
+        metric.update(torch.from_numpy(z[:200]), labels=y[:200])
+        inside = metric.compute()
+    metric.update(torch.from_numpy(z[200:]), labels=y[200:])  # states made in inference mode, updated outside
+    out = metric.compute()
+    assert float(inside["n"]) == 200
+    assert_close(out, numbers(infossl.diagnose(z, labels=y)))
