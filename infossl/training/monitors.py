@@ -17,8 +17,9 @@ record (all information quantities in nats):
 * ``probe_clean`` / ``probe_augmented`` / ``probe_train``: accuracy of a logistic-regression probe on the
   frozen representation (:mod:`infossl.training.probe`), when labels exist.
 
-:class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives a tqdm bar and prints a
-warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
+:class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives the training progress bar
+(:mod:`infossl._progress`: on stderr, only when stderr is a terminal and progress is not switched off) and
+prints a warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
 the final PNG.
 """
 
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl._progress import progress_bar, progress_enabled
 from infossl.diagnostics import diagnose
 from infossl.estimators import gaussian_mutual_information
 from infossl.io import save_figure_atomic
@@ -168,7 +170,7 @@ def _clean(v: Any) -> Any:
 
 
 class Monitor:
-    """JSON lines + tqdm bar + collapse warnings for one run.
+    """JSON lines + progress bar + collapse warnings for one run.
 
     Parameters
     ----------
@@ -178,6 +180,9 @@ class Monitor:
         For the progress bar.
     quiet : bool
         No bar and no messages.
+    progress : bool or None
+        Draw the step bar: None (default) follows :func:`infossl._progress.progress_enabled` (stderr a
+        terminal, progress not switched off by ``-q``, ``set_progress(False)`` or ``INFOSSL_PROGRESS=0``).
     enabled : bool
         False on ranks other than 0.
     stream : file, optional
@@ -188,7 +193,7 @@ class Monitor:
 
     def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0,
                  initial_steps: int = 0, quiet: bool = False, enabled: bool = True, stream: Any = None,
-                 records: Sequence[dict] = ()) -> None:
+                 records: Sequence[dict] = (), progress: Optional[bool] = None) -> None:
         self.enabled = enabled
         self.stream = stream
         self.quiet = quiet or not enabled
@@ -197,12 +202,17 @@ class Monitor:
         self.flagged: set[str] = set()
         self.bar = None
         if not self.quiet:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total_steps, initial=initial_steps, unit="step", dynamic_ncols=True,
-                            desc="train")
+            self.bar = progress_bar(progress_enabled(progress), total=total_steps, desc="train", unit="step")
+            if initial_steps:
+                self.bar.update(initial_steps)  # a resumed run starts where it stopped
 
     def message(self, text: str) -> None:
+        """Print ``text`` (above the bar when one is drawn); nothing when quiet.
+
+        Returns
+        -------
+        None
+        """
         if self.quiet:
             return
         if self.bar is not None:
@@ -268,44 +278,72 @@ def read_records(path: Union[str, os.PathLike]) -> list[dict]:
 
 def curves_figure(records: Sequence[dict], *, title: str = "") -> Any:
     """The training curves as a matplotlib Figure: loss terms, probe accuracies and held-out ranks against the
-    epoch (three panels; one line per recorded key). Needs matplotlib."""
+    epoch (three panels; one line per recorded numeric key, and a legend entry only for a key that drew
+    one). Needs matplotlib.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from infossl._plotting import new_figure
 
     recs = [r for r in records if isinstance(r.get("epoch"), int)]
-    fig, axes = new_figure(1, 3, figsize=(15, 4), what="the training curves")
-    epochs = [r["epoch"] for r in recs]
-    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds", "mi_views_gaussian")
-             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")] if recs else []
-    for k in terms:
-        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
-        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
-        axes[0].plot(xs, ys, label=k)
+    fig, axes = new_figure(1, 3, figsize=(15, 5), what="the training curves")
+    skip = {"epoch", "step", "lr", "seconds", "mi_views_gaussian", "collapse_alarm"}
+    terms = [k for k in (recs[-1] if recs else {}) if k not in skip
+             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")]
+    for i, k in enumerate(terms):
+        _line(axes[0], recs, k, style=_STYLES[i % len(_STYLES)])
     axes[0].set_title("loss terms (nats where defined)")
-    for k in ("probe_clean", "probe_augmented", "raw_probe_augmented"):
-        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
-        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
-        if xs:
-            axes[1].plot(xs, ys, marker="o" if len(xs) < 30 else None, label=k)
+    for i, k in enumerate(("probe_clean", "probe_augmented")):
+        _line(axes[1], recs, k, style=_STYLES[i], marker=True)
+    for k, colour in (("raw_probe_clean", "tab:blue"), ("raw_probe_augmented", "tab:orange")):
+        baseline = [r[k] for r in recs if _number(r.get(k))]
+        if baseline:  # measured once, on the raw inputs: a reference level, not a curve
+            axes[1].axhline(baseline[0], color=colour, ls=(0, (2, 2)), lw=1, label=f"{k} (baseline)")
     axes[1].set_title("linear probe accuracy")
-    for k in ("backbone_rankme", "backbone_effective_rank", "projector_rankme", "projector_effective_rank"):
-        ys = [r.get(k) for r in recs]
-        if any(isinstance(y, (int, float)) for y in ys):
-            axes[2].plot(epochs, [y if isinstance(y, (int, float)) else np.nan for y in ys], label=k)
+    for i, k in enumerate(("backbone_rankme", "backbone_effective_rank", "projector_rankme",
+                           "projector_effective_rank")):
+        _line(axes[2], recs, k, style=_STYLES[i % len(_STYLES)])
     axes[2].set_title("held-out embedding rank")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
         ax.set_xlabel("epoch")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # only keys that drew a line; below the panel, over no line
+            ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+#: Line styles in turn, so that curves lying on each other (the two views' entropies) stay visible.
+_STYLES = ("-", "--", ":", "-.")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _line(ax: Any, records: Sequence[dict], key: str, *, style: str = "-", marker: bool = False) -> None:
+    """Plot ``key`` against the epoch where it is a finite number (bools and strings are not); nothing (and
+    so no legend entry) when it never is."""
+    points = [(r["epoch"], float(r[key])) for r in records if _number(r.get(key))]
+    if points:
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, ls=style, lw=1.8, marker="o" if marker and len(xs) < 30 else None, label=key)
+
+
 def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title: str = "") -> Optional[Path]:
     """Write :func:`curves_figure` as a PNG (atomically) and return its path.
 
-    Returns None (and writes nothing) when matplotlib is not installed.
+    Returns
+    -------
+    Path or None
+        The PNG's path; None (and nothing written) when matplotlib is not installed.
     """
     try:
         fig = curves_figure(records, title=title)
