@@ -203,6 +203,7 @@ class Monitor:
         self.bar = None
         if not self.quiet:
             self.bar = progress_bar(progress_enabled(progress), total=total_steps, desc="train", unit="step")
+            self.bar.unit_scale = False  # whole steps: "203/450", not "203.0/450.0" (read at every refresh)
             if initial_steps:
                 self.bar.update(initial_steps)  # a resumed run starts where it stopped
 

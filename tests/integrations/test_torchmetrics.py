@@ -213,3 +213,42 @@ def test_inference_mode_states_and_compute():
     out = metric.compute()
     assert float(inside["n"]) == 200
     assert_close(out, numbers(infossl.diagnose(z, labels=y)))
+
+
+def _readme_block(marker):
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(rf"<!-- {marker} -->\s*```python\n(.*?)```\s*<!-- /{marker} -->", text, re.S)
+    assert found, f"README.md has no python block between <!-- {marker} --> markers"
+    return found.group(1)
+
+
+def test_readme_loop_runs(tmp_path, monkeypatch):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    y = torch.arange(240) % 10
+    x = torch.randn(240, 16) + 3.0 * torch.nn.functional.one_hot(y, 16).float()
+    batches = list(zip(x.split(60), y.split(60)))
+    encoder = torch.nn.Linear(16, 64)
+    env = {"epochs": 2, "train_loader": batches, "val_loader": batches, "encoder": encoder,
+           "augment": lambda t: t + 0.05 * torch.randn_like(t),
+           "objective": lambda a, b: (a - b).pow(2).mean() - a.var(dim=0).mean().clamp(max=1.0),
+           "optimizer": torch.optim.SGD(encoder.parameters(), lr=0.01)}
+    exec(_readme_block("monitor-loop"), env)
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["step"] for r in rows] == ["0", "1"]
+    for key in ("rankme", "label_information", "mi_views_gaussian", "probe_accuracy", "knn_accuracy"):
+        assert rows[-1][key] != "", key
+    assert float(rows[-1]["knn_accuracy"]) > 0.9
+
+
+def test_readme_lightning_block_builds():
+    pytest.importorskip("lightning")
+    env = {}
+    exec(_readme_block("monitor-lightning"), env)
+    assert env["callback"].knn is not None and env["callback"].num_classes == 10
