@@ -287,8 +287,8 @@ def _information(x: torch.Tensor, codes: torch.Tensor, model: _ClassGaussians, c
     return (logp.gather(1, codes.unsqueeze(1)).squeeze(1) - mix).mean()
 
 
-def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: str = "auto", ridge: float = 0.0,
-                                      folds: Optional[int] = None,
+def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: str = "auto",
+                                      ridge: float = 0.0, folds: Optional[int] = None,
                                       random_state: Union[None, int, np.random.Generator] = 0):
     r""":math:`I(Z; Y)` of the class-conditional Gaussian model of the data, in nats.
 
@@ -334,9 +334,10 @@ def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: 
     collapsed directions (constant columns, rank-deficient embeddings) are dropped exactly, as in
     :func:`~infossl.estimators.gaussian_mutual_information`. A class covariance that is still singular
     (``covariance="full"`` with a class of fewer rows than dimensions, or a class lying in a subspace) is a
-    ValueError suggesting ``covariance="shared"`` or ``ridge``. Cost on the data's device: O(n d^2 + C d^3) time and a few (d, d) matrices of memory for
-    d <= n; for wide z (d > n) the projection takes the n x n Gram route, O(n^2 d) time, and the peak is a
-    few (n, d) copies of z (no d x d matrix; n = 50, d = 10^4: 4 MB per copy).
+    ValueError suggesting ``covariance="shared"`` or ``ridge``. Cost on the data's device: O(n d^2 + C d^3)
+    time and a few (d, d) matrices of memory for d <= n; for wide z (d > n) the projection takes the n x n
+    Gram route, O(n^2 d) time, and the peak is a few (n, d) copies of z (no d x d matrix; n = 50,
+    d = 10^4: 4 MB per copy).
 
     References
     ----------

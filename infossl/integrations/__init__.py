@@ -18,7 +18,8 @@
   them; Lightning is optional and imported only when this name is used.
 """
 
-from infossl.integrations.loggers import CSVLogger, JSONLinesLogger, LightningLogger, TensorBoardLogger, log_metrics
+from infossl.integrations.loggers import (CSVLogger, JSONLinesLogger, LightningLogger, TensorBoardLogger,
+                                          log_metrics)
 from infossl.integrations.online import KNNClassifier, OnlineLinearProbe
 from infossl.integrations.streaming_metrics import (VERDICT_CODES, CollapseMetrics, ViewInformation,
                                                    numeric_metrics)
@@ -43,8 +44,9 @@ __all__ = [
 ]
 
 #: Names whose module needs an optional package, imported on first use only.
-_LAZY = {"InfoSSLCallback": "lightning", "CollapseMetric": "torchmetrics", "ViewInformationMetric": "torchmetrics",
-         "LinearProbeAccuracy": "torchmetrics", "KNNAccuracy": "torchmetrics"}
+_LAZY = {"InfoSSLCallback": "lightning", "CollapseMetric": "torchmetrics",
+         "ViewInformationMetric": "torchmetrics", "LinearProbeAccuracy": "torchmetrics",
+         "KNNAccuracy": "torchmetrics"}
 
 
 def __getattr__(name: str):

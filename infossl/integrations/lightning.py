@@ -85,8 +85,8 @@ class InfoSSLCallback(Callback if Callback is not None else object):
                  prefix: str = "infossl/", loggers: Union[Callable, Iterable[Callable]] = (),
                  log_to_lightning: bool = True, sample_size: int = 2048, thresholds: Any = None,
                  label_information: Optional[str] = "gaussian", covariance: str = "auto",
-                 num_classes: Optional[int] = None, probe_lr: float = 1e-3, knn: bool = False, knn_k: int = 20,
-                 knn_temperature: float = 0.07, bank_size: int = 65536) -> None:
+                 num_classes: Optional[int] = None, probe_lr: float = 1e-3, knn: bool = False,
+                 knn_k: int = 20, knn_temperature: float = 0.07, bank_size: int = 65536) -> None:
         if Callback is None:
             raise ImportError("InfoSSLCallback needs PyTorch Lightning: pip install lightning (or use "
                               "infossl.integrations.CollapseMetrics in your own loop)")
@@ -115,8 +115,8 @@ class InfoSSLCallback(Callback if Callback is not None else object):
                                        label_information=label_information, covariance=covariance)
         self.view_information = ViewInformationMetric()
         if (num_classes is not None or knn) and labels is None and extract is None:
-            raise ValueError("the online probe and the k-NN accuracy need labels: give labels= (the key of the "
-                             "steps' output dicts) or extract=")
+            raise ValueError("the online probe and the k-NN accuracy need labels: give labels= (the key of "
+                             "the steps' output dicts) or extract=")
         self.num_classes, self.probe_lr = num_classes, probe_lr
         self.probe: Any = None  # built at setup, when the embedding width is known
         self.knn = KNNAccuracy(k=knn_k, temperature=knn_temperature, bank_size=bank_size) if knn else None
@@ -135,8 +135,8 @@ class InfoSSLCallback(Callback if Callback is not None else object):
             return got
         if not isinstance(outputs, dict):
             raise TypeError(f"InfoSSLCallback reads the {stage or self.stage} step's output dict; the step "
-                            f"returned {type(outputs).__name__}. Return a dict with {self.embeddings!r} (or pass "
-                            "extract=)")
+                            f"returned {type(outputs).__name__}. Return a dict with {self.embeddings!r} (or "
+                            "pass extract=)")
         if self.embeddings not in outputs:
             raise KeyError(f"the {stage or self.stage} step's output has no {self.embeddings!r}; keys: "
                            f"{sorted(outputs)}")
@@ -257,7 +257,8 @@ class InfoSSLCallback(Callback if Callback is not None else object):
         if self.stage == "train":
             self._start(trainer, pl_module)
 
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
         if self._online:
             self._online_train(outputs, batch)
         if self.stage == "train":

@@ -157,11 +157,11 @@ class CSVLogger:
         if first is None:
             return
         if layout == "long" and tuple(first) != self.HEADER:
-            raise ValueError(f"{self.path} exists with header {first}, not {list(self.HEADER)}; use another file "
-                             "(or layout='wide' for a file with one column per metric)")
+            raise ValueError(f"{self.path} exists with header {first}, not {list(self.HEADER)}; use another "
+                             "file (or layout='wide' for a file with one column per metric)")
         if layout == "wide" and (not first or first[0] != "step" or tuple(first) == self.HEADER):
-            raise ValueError(f"{self.path} exists with header {first}, not a wide one starting with 'step'; use "
-                             "another file")
+            raise ValueError(f"{self.path} exists with header {first}, not a wide one starting with 'step'; "
+                             "use another file")
 
     def _read_header(self) -> Optional[list]:
         if not (self.path.exists() and self.path.stat().st_size):
@@ -194,7 +194,8 @@ class CSVLogger:
 
     def _wide(self, metrics: dict, step: Optional[int]) -> None:
         if "step" in metrics:
-            raise ValueError("a metric named 'step' would clash with the step column of a wide CSV; rename it")
+            raise ValueError("a metric named 'step' would clash with the step column of a wide CSV; "
+                             "rename it")
         values = {name: _plain(value) for name, value in metrics.items()}
         header = self._read_header()
         if header is None:
@@ -204,7 +205,8 @@ class CSVLogger:
         missing = [name for name in values if name not in header]
         if missing:
             header = self._add_columns(header, missing)
-        cells = ["" if step is None else step] + ["" if values.get(c) is None else values[c] for c in header[1:]]
+        cells = ["" if step is None else step]
+        cells += ["" if values.get(c) is None else values[c] for c in header[1:]]
         buf = io.StringIO()
         csv.writer(buf).writerow(cells)
         _append(self.path, buf.getvalue().encode("utf-8"))
@@ -222,7 +224,7 @@ class CSVLogger:
             os.close(fd)
 
     def _add_columns(self, header: list, missing: list) -> list:
-        """Rewrite the wide file with the columns ``missing`` appended (write a temporary file, then rename)."""
+        """Rewrite the wide file with the columns ``missing`` appended (a temporary file, then a rename)."""
         with open(self.path, encoding="utf-8", newline="") as fh:
             rows = list(csv.reader(fh))[1:]
         header = header + missing

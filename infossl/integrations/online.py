@@ -44,7 +44,8 @@ def _embeddings(z: Any, name: str, device: torch.device) -> torch.Tensor:
 
 
 def _targets(y: Any, m: int, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(check_labels(y.detach().cpu() if isinstance(y, torch.Tensor) else y, m)).long().to(device)
+    labels = check_labels(y.detach().cpu() if isinstance(y, torch.Tensor) else y, m)
+    return torch.from_numpy(labels).long().to(device)
 
 
 class OnlineLinearProbe(nn.Module):
@@ -83,8 +84,9 @@ class OnlineLinearProbe(nn.Module):
         self.dim = check_int(dim, "dim", low=1)
         self.num_classes = check_int(num_classes, "num_classes", low=2)
         self.linear = nn.Linear(self.dim, self.num_classes)
-        self.optimizer = torch.optim.Adam(self.linear.parameters(), lr=check_float(lr, "lr", low=0.0, low_open=True),
-                                          weight_decay=check_float(weight_decay, "weight_decay", low=0.0))
+        lr = check_float(lr, "lr", low=0.0, low_open=True)
+        weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self.optimizer = torch.optim.Adam(self.linear.parameters(), lr=lr, weight_decay=weight_decay)
 
     def _inputs(self, z: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.linear.weight.device
@@ -139,8 +141,8 @@ class KNNClassifier(nn.Module):
     r"""Weighted k-NN classification by cosine similarity to a bank of labelled embeddings (Wu et al. 2018).
 
     For a query q and the bank rows :math:`b_j` (both l2-normalised), the k rows of largest similarity
-    :math:`s_j = q^\top b_j` vote for their class with weight :math:`e^{s_j/\tau}`; the prediction is the class
-    of largest total weight.
+    :math:`s_j = q^\top b_j` vote for their class with weight :math:`e^{s_j/\tau}`; the prediction is the
+    class of largest total weight.
 
     Parameters
     ----------
@@ -158,7 +160,8 @@ class KNNClassifier(nn.Module):
 
     >>> import torch
     >>> knn = KNNClassifier(k=3)
-    >>> knn.add(torch.tensor([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.2], [-1.0, -0.2]]), torch.tensor([0, 0, 1, 1]))
+    >>> bank = torch.tensor([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.2], [-1.0, -0.2]])
+    >>> knn.add(bank, torch.tensor([0, 0, 1, 1]))
     >>> knn.predict(torch.tensor([[2.0, 0.0], [-3.0, 0.5]])).tolist()
     [0, 1]
     """

@@ -49,8 +49,8 @@ from infossl.diagnostics.spectrum_shape import lidar_from_factors, lidar_from_sc
 from infossl.estimators.gaussian import gaussian_mi_of_moment, gaussian_mutual_information
 from infossl.linalg import centred
 
-__all__ = ["CollapseMetrics", "VERDICT_CODES", "ViewInformation", "numeric_metrics", "sample_label_information",
-           "view_information_values"]
+__all__ = ["CollapseMetrics", "VERDICT_CODES", "ViewInformation", "numeric_metrics",
+           "sample_label_information", "view_information_values"]
 
 #: Numeric code of each verdict, for loggers that only take numbers (``verdict_code``).
 VERDICT_CODES = {"healthy": 0, "dimensional-collapse": 1, "complete-collapse": 2}
@@ -286,8 +286,8 @@ class CollapseMetrics:
                                         covariance=self.covariance, ridge=self.ridge)
 
 
-def sample_label_information(sample: torch.Tensor, labels: np.ndarray, method: str, *, covariance: str = "auto",
-                             ridge: float = 0.0) -> Optional[float]:
+def sample_label_information(sample: torch.Tensor, labels: np.ndarray, method: str, *,
+                             covariance: str = "auto", ridge: float = 0.0) -> Optional[float]:
     r"""The ``label_information`` entry of a streaming metric: :math:`\hat I(Z;Y)` in nats of the sampled rows
     ``sample`` (s, d) and their labels (s,) by :func:`infossl.estimators.label_mutual_information`.
 
@@ -522,6 +522,7 @@ def _gaussian_mi(acc: MomentAccumulator, rows: Optional[torch.Tensor], d: int, r
     held pairs (in memory, the Gram route when wide) or on the joint co-moment."""
     if rows is not None:
         x = rows.double()
-        return float(gaussian_mutual_information(x[:, :d], x[:, d:], ridge=ridge, bias_correction=bias_correction))
+        return float(gaussian_mutual_information(x[:, :d], x[:, d:], ridge=ridge,
+                                                 bias_correction=bias_correction))
     return float(gaussian_mi_of_moment(acc.comoment, d, acc.n, ridge=ridge, bias_correction=bias_correction,
                                        rtol=None))

@@ -173,8 +173,8 @@ class _SumsMetric(Metric if Metric is not None else object):
 
     def _allocate(self, dim: int) -> None:
         for name, shape in self._dim_shapes(dim).items():
-            self.add_state(name, torch.zeros(shape, dtype=torch.float64, device=self.device), dist_reduce_fx="sum",
-                           persistent=True)
+            zeros = torch.zeros(shape, dtype=torch.float64, device=self.device)
+            self.add_state(name, zeros, dist_reduce_fx="sum", persistent=True)
         self._width = dim
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
@@ -310,8 +310,8 @@ class CollapseMetric(_SumsMetric):
             raise ValueError(f"z has {d} columns but the metric holds {self._width}-dimensional embeddings")
         has = labels is not None
         if self._labelled is not None and has != self._labelled:
-            raise ValueError("labels must be given with every batch or with none; this batch "
-                             + ("has labels but earlier ones did not" if has else "has none but earlier ones did"))
+            raise ValueError("labels must be given with every batch or with none; this batch " + (
+                "has labels but earlier ones did not" if has else "has none but earlier ones did"))
         self._labelled = has
         x = t.double()
         self.count += m
@@ -339,8 +339,8 @@ class CollapseMetric(_SumsMetric):
         _plain_states(self)
         n = int(round(float(self.count)))
         if n < 2 or self._width is None:
-            raise ValueError(f"compute() needs at least 2 rows; {n} seen since the last reset (call update with "
-                             "batches of embeddings first)")
+            raise ValueError(f"compute() needs at least 2 rows; {n} seen since the last reset (call update "
+                             "with batches of embeddings first)")
         keys = _cat(self.sample_keys, self.total[:0])
         keep = self._bottom(keys)  # after a sync: several ranks' samples, pruned to one uniform sample
         sample = _cat(self.sample_rows, self.gram[:0])[keep]
@@ -460,8 +460,8 @@ class ViewInformationMetric(_SumsMetric):
         _plain_states(self)
         a, b = _rows(z1, "z1").to(self.device).double(), _rows(z2, "z2").to(self.device).double()
         if a.shape != b.shape:
-            raise ValueError(f"z1 and z2 must have the same shape (pairs of equal width); got {tuple(a.shape)} "
-                             f"and {tuple(b.shape)}")
+            raise ValueError("z1 and z2 must have the same shape (pairs of equal width); got "
+                             f"{tuple(a.shape)} and {tuple(b.shape)}")
         if self._width is None:
             self._allocate(a.shape[1])
         elif a.shape[1] != self._width:
@@ -584,8 +584,8 @@ class LinearProbeAccuracy(Metric if Metric is not None else object):
 
 
 class KNNAccuracy(Metric if Metric is not None else object):
-    r"""Weighted k-NN accuracy (:class:`~infossl.integrations.online.KNNClassifier`: cosine similarity, k = 20,
-    votes :math:`e^{s/\tau}`, Wu et al. 2018) as a ``torchmetrics.Metric``.
+    r"""Weighted k-NN accuracy (:class:`~infossl.integrations.online.KNNClassifier`: cosine similarity,
+    k = 20, votes :math:`e^{s/\tau}`, Wu et al. 2018) as a ``torchmetrics.Metric``.
 
     Fill the feature bank with training embeddings (:meth:`add_to_bank` from the training step, or
     :meth:`set_bank` once), then ``update(z, y)`` with validation batches; ``compute()`` returns the
@@ -607,7 +607,8 @@ class KNNAccuracy(Metric if Metric is not None else object):
     is_differentiable = False
     higher_is_better = True
 
-    def __init__(self, *, k: int = 20, temperature: float = 0.07, bank_size: int = 65536, **kwargs: Any) -> None:
+    def __init__(self, *, k: int = 20, temperature: float = 0.07, bank_size: int = 65536,
+                 **kwargs: Any) -> None:
         _require("KNNAccuracy", "online.KNNClassifier")
         super().__init__(**kwargs)
         self.classifier = KNNClassifier(k=k, temperature=temperature, bank_size=bank_size)

@@ -19,8 +19,8 @@ record (all information quantities in nats):
 
 :class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives the training progress bar
 (:mod:`infossl._progress`: on stderr, only when stderr is a terminal and progress is not switched off) and
-prints a warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
-the final PNG.
+prints a warning the first time the alarm fires (see :func:`collapse_alarm` for the rule);
+:func:`plot_curves` draws the final PNG.
 """
 
 from __future__ import annotations

@@ -133,8 +133,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="method"):
         label_mutual_information(z, y, method="mine")
     with pytest.raises(ValueError, match="singular"):
-        gaussian_label_mutual_information(np.random.default_rng(0).standard_normal((40, 30)), np.arange(40) % 4,
-                                          covariance="full")
+        gaussian_label_mutual_information(np.random.default_rng(0).standard_normal((40, 30)),
+                                          np.arange(40) % 4, covariance="full")
     with pytest.raises(TypeError, match="k must be an integer"):
         knn_label_mutual_information(z, y, k=2.5)
     with pytest.warns(DegenerateInputWarning, match="single class"):

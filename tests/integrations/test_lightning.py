@@ -95,7 +95,8 @@ def separable_loader():
 def test_online_probe_and_knn_accuracy():
     cb = InfoSSLCallback(labels="labels", num_classes=3, probe_lr=0.05, knn=True, knn_k=5)
     t = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False, callbacks=[cb], num_sanity_val_steps=0)
+                   enable_progress_bar=False, enable_model_summary=False, callbacks=[cb],
+                   num_sanity_val_steps=0)
     t.fit(Separable(), separable_loader(), separable_loader())
     assert cb.last["infossl/knn_accuracy"] > 0.95 and cb.last["infossl/probe_accuracy"] > 0.9
     assert float(t.callback_metrics["infossl/knn_accuracy"]) == pytest.approx(cb.last["infossl/knn_accuracy"])

@@ -1,5 +1,6 @@
-"""The torchmetrics wrappers: the same numbers as infossl.diagnose and the torch-only monitors, sum states that
-merge (merge_state and a 2-rank gloo sync) to the one-process values, MetricCollection, state_dict, key=."""
+"""The torchmetrics wrappers: the same numbers as infossl.diagnose and the torch-only monitors, sum states
+that merge (merge_state and a 2-rank gloo sync) to the one-process values, MetricCollection, state_dict,
+key=."""
 
 import numpy as np
 import pytest
@@ -87,7 +88,8 @@ def test_merge_state_of_two_halves_equals_one_metric():
     small_b.update(z[250:])
     small_a.merge_state(small_b)
     out = small_a.compute()
-    assert float(out["n"]) == N and float(out["rankme"]) == pytest.approx(float(whole.compute()["rankme"]), rel=1e-10)
+    assert float(out["n"]) == N
+    assert float(out["rankme"]) == pytest.approx(float(whole.compute()["rankme"]), rel=1e-10)
 
 
 def test_collection_state_dict_device_and_key():
