@@ -288,7 +288,12 @@ class LightningLogger:
 
 
 def log_metrics(metrics: dict, step: Optional[int], loggers: Union[Callable, Iterable[Callable]]) -> None:
-    """Send ``metrics`` to every logger (a callable ``(metrics, step)``, or a list of them)."""
+    """Send ``metrics`` to every logger (a callable ``(metrics, step)``, or a list of them).
+
+    Returns
+    -------
+    None
+    """
     if callable(loggers):
         loggers = [loggers]
     for logger in loggers:

@@ -86,7 +86,13 @@ def _batch(z: Any, name: str) -> torch.Tensor:
 
 def numeric_metrics(values: dict) -> dict:
     """The entries of a ``compute()`` dict that a scalar logger can take: finite ints and floats (bools
-    dropped, strings such as the verdict dropped: log ``verdict_code`` instead)."""
+    dropped, strings such as the verdict dropped: log ``verdict_code`` instead).
+
+    Returns
+    -------
+    dict
+        The finite numeric entries, tensors of one element as Python numbers.
+    """
     out = {}
     for key, value in values.items():
         if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -177,7 +183,12 @@ class CollapseMetrics:
 
     # ----------------------------------------------------------------------------------------- state
     def reset(self) -> None:
-        """Forget every row (start a new epoch)."""
+        """Forget every row (start a new epoch).
+
+        Returns
+        -------
+        None
+        """
         self._acc = MomentAccumulator(sample_size=self.sample_size, random_state=self.random_state)
         self._labels: list = []
         self._labelled: Optional[bool] = None
@@ -197,7 +208,12 @@ class CollapseMetrics:
 
     def update(self, z: ArrayLike, labels: Optional[ArrayLike] = None) -> None:
         """Add a batch of embeddings (m, d), with optional class labels (m,) (give them on every batch or
-        on none). Gradients are not tracked (the batch is detached)."""
+        on none). Gradients are not tracked (the batch is detached).
+
+        Returns
+        -------
+        None
+        """
         t = _batch(z, "z")
         has = labels is not None
         if self._labelled is not None and has != self._labelled:
@@ -211,7 +227,13 @@ class CollapseMetrics:
         self._labelled = has
 
     def merge(self, other: "CollapseMetrics") -> "CollapseMetrics":
-        """Add ``other``'s rows (as if its batches came after this one's); returns ``self``."""
+        """Add ``other``'s rows (as if its batches came after this one's); returns ``self``.
+
+        Returns
+        -------
+        CollapseMetrics
+            ``self``.
+        """
         if not isinstance(other, CollapseMetrics):
             raise TypeError(f"other must be a CollapseMetrics, got {type(other).__name__}")
         if other.n and self.n and self._labelled != other._labelled:
@@ -229,7 +251,13 @@ class CollapseMetrics:
 
     def sync(self) -> tuple[MomentAccumulator, Optional[np.ndarray]]:
         """Every rank's rows merged (rank order) into a new accumulator, and their labels; the local state is
-        untouched. Without a process group of more than one rank: a copy of the local state. A collective."""
+        untouched. Without a process group of more than one rank: a copy of the local state. A collective.
+
+        Returns
+        -------
+        tuple
+            ``(MomentAccumulator, labels array or None)``.
+        """
         acc = _copy_accumulator(self._acc, self.random_state)
         labels = self._all_labels()
         if not _distributed(self.process_group):
@@ -249,7 +277,12 @@ class CollapseMetrics:
 
     # --------------------------------------------------------------------------------------- results
     def report(self):
-        """The :class:`~infossl.diagnostics.DiagnosisReport` of every row seen (all ranks when synced)."""
+        """The :class:`~infossl.diagnostics.DiagnosisReport` of every row seen (all ranks when synced).
+
+        Returns
+        -------
+        DiagnosisReport
+        """
         return self._report()[0]
 
     def _report(self):
@@ -267,11 +300,23 @@ class CollapseMetrics:
         return report, acc, labels
 
     def compute(self) -> dict:
-        """Flat dict of the verdict and metrics (keys prefixed with ``prefix``); see the class docstring."""
+        """Flat dict of the verdict and metrics (keys prefixed with ``prefix``); see the class docstring.
+
+        Returns
+        -------
+        dict
+            Metric name (with ``prefix``) to value; ``verdict`` is a string.
+        """
         return self.compute_with_report()[0]
 
     def compute_with_report(self) -> tuple[dict, Any]:
-        """``(compute(), report())`` from one merge and one computation."""
+        """``(compute(), report())`` from one merge and one computation.
+
+        Returns
+        -------
+        tuple
+            ``(dict, DiagnosisReport)``.
+        """
         report, acc, labels = self._report()
         values = report.as_dict()
         values = {"verdict": values.pop("verdict"), "verdict_code": VERDICT_CODES[report.verdict], **values}
@@ -361,7 +406,12 @@ class ViewInformation:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every pair."""
+        """Forget every pair.
+
+        Returns
+        -------
+        None
+        """
         self._acc = MomentAccumulator(sample_size=0)
         self._align: Optional[torch.Tensor] = None  # 0-d float64 on the batch device: sum ||u - v||^2
         self._d1: Optional[int] = None  # columns of z1 (z2 has the rest of the joint accumulator's)
@@ -376,7 +426,12 @@ class ViewInformation:
 
     def update(self, z1: ArrayLike, z2: ArrayLike) -> None:
         """Add a batch of paired views (m, d1) and (m, d2); with d1 != d2 only ``mi_views_gaussian`` is
-        computed."""
+        computed.
+
+        Returns
+        -------
+        None
+        """
         a, b = _batch(z1, "z1"), _batch(z2, "z2")
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"z1 and z2 must have the same number of rows (pairs); got {a.shape[0]} and "
@@ -398,7 +453,13 @@ class ViewInformation:
         self._align = s if self._align is None else self._align + s.to(self._align.device)
 
     def merge(self, other: "ViewInformation") -> "ViewInformation":
-        """Add ``other``'s pairs; returns ``self``."""
+        """Add ``other``'s pairs; returns ``self``.
+
+        Returns
+        -------
+        ViewInformation
+            ``self``.
+        """
         if not isinstance(other, ViewInformation):
             raise TypeError(f"other must be a ViewInformation, got {type(other).__name__}")
         if other.n and self.n and other._d1 != self._d1:
@@ -411,7 +472,13 @@ class ViewInformation:
         return self
 
     def sync(self) -> tuple[MomentAccumulator, float]:
-        """Every rank's pairs merged into a new accumulator, and the summed alignment. A collective."""
+        """Every rank's pairs merged into a new accumulator, and the summed alignment. A collective.
+
+        Returns
+        -------
+        tuple
+            ``(MomentAccumulator, float)``: the merged moments and the alignment sum.
+        """
         acc = _copy_accumulator(self._acc, 0)
         align = 0.0 if self._align is None else float(self._align)
         if not (self.sync_on_compute and _distributed(self.process_group)):
@@ -437,6 +504,11 @@ class ViewInformation:
         :func:`~infossl.diagnostics.spectrum_shape.lidar_from_factors`): a few (n, d1 + d2) float64 copies,
         no d x d matrix (n = 50, d1 = d2 = 10^4: 8 MB per copy). Otherwise a few (d1 + d2)^2 float64 matrices
         on the batch's device.
+
+        Returns
+        -------
+        dict
+            Metric name (with ``prefix``) to float.
         """
         acc, align = self.sync()
         d = self._d1

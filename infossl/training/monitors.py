@@ -55,6 +55,11 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
     One :func:`infossl.diagnostics.diagnose` call gives the verdict and the spectrum metrics (RankMe,
     effective rank, std of the l2-normalised rows and its sqrt(d)-scaled version, variance fraction, dead
     dimensions, collapse rank); the per-dimension standard deviations are added here.
+
+    Returns
+    -------
+    dict
+        ``{prefix_name: value}``.
     """
     z = z.double()
     std = z.std(dim=0)  # (d,)
@@ -100,6 +105,11 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     dimensional collapse in the first epoch of healthy runs. A collapse into a narrow cone (VICReg without
     its variance term on the digits) keeps full rank, so the verdict calls it healthy; the cone rule
     catches it.
+
+    Returns
+    -------
+    str or None
+        The reason, or None when the epoch looks healthy.
     """
     epoch = record.get("epoch", 0)
     if epoch < 2:
@@ -122,6 +132,11 @@ def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
     Collapsed directions carry no information and are projected out by the estimator (all collapsed: 0).
     Where the estimate is undefined -- fewer held-out rows than the two views' ranks need -- the value is
     NaN (null in ``metrics.jsonl``) instead of an error: a monitor must not end a training run.
+
+    Returns
+    -------
+    float
+        Nats.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the record carries the outcome; a warning per epoch would not help
@@ -133,7 +148,13 @@ def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
 
 def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[str, Any]:
     """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``,
-    ``.projector``)."""
+    ``.projector``).
+
+    Returns
+    -------
+    dict
+        The epoch record's monitor entries, name to value.
+    """
     out: dict[str, Any] = {}
     h_eval = embed(model.backbone, data.eval_x)  # (m, r)
     plain = isinstance(model.projector, nn.Identity)
@@ -156,7 +177,13 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
 
 
 def baseline_probes(data: TrainData) -> dict[str, float]:
-    """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat."""
+    """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat.
+
+    Returns
+    -------
+    dict
+        ``raw_probe_clean`` and ``raw_probe_augmented`` (fractions), empty without labels.
+    """
     if data.probe_y is None or data.eval_y is None:
         return {}
     eval_sets = {"clean": (data.eval_x.flatten(1), data.eval_y),
@@ -222,7 +249,12 @@ class Monitor:
             print(text, file=self.stream)
 
     def log(self, record: dict) -> None:
-        """Record one epoch: append a JSON line, update the bar, warn on a new collapse verdict."""
+        """Record one epoch: append a JSON line, update the bar, warn on a new collapse verdict.
+
+        Returns
+        -------
+        None
+        """
         if not self.enabled:
             return
         record = {k: _clean(v) for k, v in record.items()}
@@ -240,13 +272,24 @@ class Monitor:
             self.message(f"warning: epoch {record['epoch']}: possible collapse: {record['collapse_alarm']}")
 
     def close(self) -> None:
+        """Close the progress bar (removed from the terminal).
+
+        Returns
+        -------
+        None
+        """
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
 def format_epoch(record: dict) -> str:
-    """One line per epoch: loss terms, probe accuracies, representation statistics."""
+    """One line per epoch: loss terms, probe accuracies, representation statistics.
+
+    Returns
+    -------
+    str
+    """
     parts = [f"epoch {record['epoch']:>3}"]
     for k in ("loss", "cross_entropy", "entropy_a", "invariance", "variance", "covariance", "on_diagonal",
               "off_diagonal", "mi_lower_bound", "marginal_entropy", "mutual_information"):
@@ -264,7 +307,12 @@ def format_epoch(record: dict) -> str:
 
 
 def read_records(path: Union[str, os.PathLike]) -> list[dict]:
-    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped)."""
+    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped).
+
+    Returns
+    -------
+    list of dict
+    """
     out = []
     p = Path(path)
     if not p.exists():
