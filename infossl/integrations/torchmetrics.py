@@ -323,11 +323,12 @@ class CollapseMetric(_SumsMetric):
         self.unit_squares += u.pow(2).sum(dim=0)
         keys = torch.cat([_cat(self.sample_keys, x[:0, 0]), self._keys(m)])
         rows = torch.cat([_cat(self.sample_rows, x[:0]), x])
-        lab = torch.from_numpy(check_labels(labels, m)).to(self.device) if has else \
-            torch.full((m,), -1, dtype=torch.int64, device=self.device)
-        labs = torch.cat([_cat(self.sample_labels, lab[:0]), lab])
         keep = self._bottom(keys)
-        self.sample_keys, self.sample_rows, self.sample_labels = [keys[keep]], [rows[keep]], [labs[keep]]
+        self.sample_keys, self.sample_rows = [keys[keep]], [rows[keep]]
+        if has:  # unlabelled batches leave the label state empty
+            lab = torch.from_numpy(check_labels(labels, m)).to(self.device)
+            labs = torch.cat([_cat(self.sample_labels, lab[:0]), lab])
+            self.sample_labels = [labs[keep]]
 
     def _bottom(self, keys: torch.Tensor) -> torch.Tensor:
         """Positions of the ``sample_size`` smallest keys, in their original order (the rows' order)."""
@@ -344,14 +345,15 @@ class CollapseMetric(_SumsMetric):
         keys = _cat(self.sample_keys, self.total[:0])
         keep = self._bottom(keys)  # after a sync: several ranks' samples, pruned to one uniform sample
         sample = _cat(self.sample_rows, self.gram[:0])[keep]
-        labels = _cat(self.sample_labels, self.total[:0].long())[keep].cpu().numpy()
+        labels = _cat(self.sample_labels, self.total[:0].long())
         moments = _SummedMoments(n, self.total, self.gram, self.unit_total, self.unit_squares, sample.cpu(),
                                  self.sample_size)
-        if labels.size and (labels < 0).any():
-            return moments, None  # unlabelled batches
-        if not labels.size:
+        if labels.shape[0] == 0:
             return moments, None
-        return moments, labels
+        if labels.shape[0] != keys.shape[0]:  # merged from a labelled and an unlabelled metric (or rank)
+            raise ValueError(f"{labels.shape[0]} of the {keys.shape[0]} sampled rows have labels: give labels "
+                             "with every batch on every rank, or with none")
+        return moments, labels[keep].cpu().numpy()
 
     def compute(self) -> Any:
         """The metrics of every row seen (all ranks, synchronised by torchmetrics).

@@ -254,3 +254,36 @@ def test_readme_lightning_block_builds():
     env = {}
     exec(_readme_block("monitor-lightning"), env)
     assert env["callback"].knn is not None and env["callback"].num_classes == 10
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_metrics_on_cuda_equal_diagnose():
+    z, y = data(6)
+    metric = CollapseMetric().to("cuda")
+    views = ViewInformationMetric().to("cuda")
+    knn = KNNAccuracy(k=5).to("cuda")
+    zt = torch.from_numpy(z).float().cuda()  # float32 batches on the device, float64 sums
+    for chunk, lab in zip(zt.split(100), torch.from_numpy(y).cuda().split(100)):
+        metric.update(chunk, labels=lab)
+        views.update(chunk, chunk + 0.1 * torch.randn_like(chunk))
+    assert metric.gram.device.type == "cuda"
+    out = metric.compute()
+    assert_close(out, numbers(infossl.diagnose(zt.double().cpu().numpy(), labels=y)), rel=1e-6)
+    assert all(v.device.type == "cuda" for v in views.compute().values())
+    knn.set_bank(zt, torch.from_numpy(y).cuda())
+    knn.update(zt, torch.from_numpy(y).cuda())
+    assert 0 <= float(knn.compute()) <= 1
+
+
+def test_negative_labels_are_classes_and_mixed_merges_are_refused():
+    z, y = data(7)
+    metric = CollapseMetric()
+    metric.update(z, labels=y - 1)  # -1 is a class like any other
+    assert float(metric.compute()["n_classes"]) == 4
+    labelled, unlabelled = CollapseMetric(), CollapseMetric()
+    labelled.update(z[:200], labels=y[:200])
+    unlabelled.update(z[200:])
+    labelled.merge_state(unlabelled)
+    with pytest.raises(ValueError, match="have labels"):
+        labelled.compute()
