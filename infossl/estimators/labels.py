@@ -34,7 +34,7 @@ __all__ = ["label_mutual_information", "knn_label_mutual_information", "gaussian
 
 _METRICS = ("euclidean", "chebyshev")
 _DUPLICATES = ("raise", "jitter")
-_COVARIANCES = ("full", "shared")
+_COVARIANCES = ("auto", "full", "shared")
 
 
 # ------------------------------------------------------------------------------------------- validation
@@ -44,6 +44,11 @@ def check_labels(labels: Any, n: int, *, name: str = "labels") -> tuple[np.ndarr
     ``classes`` are the sorted distinct labels, ``codes`` (n,) int64 the index of each row's class and
     ``counts`` (C,) the class sizes. The labels are checked by :func:`infossl._validation.check_labels`
     (the one rule: integers or integer-valued floats, one per row).
+
+    Returns
+    -------
+    tuple of numpy arrays
+        ``(classes, codes, counts)`` as above.
     """
     lab = validate_labels(labels, n, name=name)
     classes, codes, counts = np.unique(lab, return_inverse=True, return_counts=True)
@@ -221,8 +226,18 @@ def _coordinates(t: torch.Tensor) -> torch.Tensor:
     return tc @ basis
 
 
+def _resolve(covariance: str, x: torch.Tensor, codes: torch.Tensor, n_classes: int) -> str:
+    """"auto" becomes "full" when every class has more rows than the r columns of x (n, r), the fewest with
+    which a class covariance can be non-singular, and "shared" otherwise; other choices are kept."""
+    if covariance != "auto":
+        return covariance
+    counts = torch.bincount(codes, minlength=n_classes)  # (C,)
+    return "full" if int(counts.min()) > x.shape[1] else "shared"
+
+
 def _fit(x: torch.Tensor, codes: torch.Tensor, n_classes: int, covariance: str, ridge: float) -> _ClassGaussians:
-    """Class means, covariances (ddof 1; pooled for "shared") and log priors from rows x (n, r)."""
+    """Class means, covariances (ddof 1; pooled for "shared") and log priors from rows x (n, r);
+    ``covariance`` is "full" or "shared" (resolve "auto" with :func:`_resolve` first)."""
     r = x.shape[1]
     counts = torch.bincount(codes, minlength=n_classes).to(x.dtype)  # (C,)
     if bool((counts < 1).any()):
@@ -272,8 +287,8 @@ def _information(x: torch.Tensor, codes: torch.Tensor, model: _ClassGaussians, c
     return (logp.gather(1, codes.unsqueeze(1)).squeeze(1) - mix).mean()
 
 
-def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: str = "full", ridge: float = 0.0,
-                                      folds: Optional[int] = None,
+def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: str = "auto",
+                                      ridge: float = 0.0, folds: Optional[int] = None,
                                       random_state: Union[None, int, np.random.Generator] = 0):
     r""":math:`I(Z; Y)` of the class-conditional Gaussian model of the data, in nats.
 
@@ -297,22 +312,32 @@ def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: 
     z : array (n, d) or tensor
     labels : array (n,)
         Discrete labels (see :func:`knn_label_mutual_information`).
-    covariance : {"full", "shared"}
+    covariance : {"auto", "full", "shared"}, default "auto"
+        One covariance per class (QDA), one pooled covariance (LDA), or "auto": "full" when every class
+        has more rows than the dimensions kept (r, at most d), the fewest rows with which a class
+        covariance can be non-singular, and "shared" otherwise (e.g. 40 rows a class at d = 64). With
+        ``folds`` the choice is made on each training fold.
     ridge : float, default 0
         Added to every covariance's diagonal in units of the mean within-class variance.
     folds : int >= 2, optional
         Cross-fitting folds (stratified by class, shuffled with ``random_state``).
     random_state : None, int or numpy Generator
 
+    Returns
+    -------
+    float (numpy input) or 0-d tensor (torch input, detached)
+        The information in nats.
+
     Notes
     -----
     Z is first centred, scaled and projected onto the numerical column space of its total covariance, so
     collapsed directions (constant columns, rank-deficient embeddings) are dropped exactly, as in
     :func:`~infossl.estimators.gaussian_mutual_information`. A class covariance that is still singular
-    (a class with fewer rows than dimensions) is a ValueError suggesting ``covariance="shared"`` or
-    ``ridge``. Cost on the data's device: O(n d^2 + C d^3) time and a few (d, d) matrices of memory for
-    d <= n; for wide z (d > n) the projection takes the n x n Gram route, O(n^2 d) time, and the peak is a
-    few (n, d) copies of z (no d x d matrix; n = 50, d = 10^4: 4 MB per copy).
+    (``covariance="full"`` with a class of fewer rows than dimensions, or a class lying in a subspace) is a
+    ValueError suggesting ``covariance="shared"`` or ``ridge``. Cost on the data's device: O(n d^2 + C d^3)
+    time and a few (d, d) matrices of memory for d <= n; for wide z (d > n) the projection takes the n x n
+    Gram route, O(n^2 d) time, and the peak is a few (n, d) copies of z (no d x d matrix; n = 50,
+    d = 10^4: 4 MB per copy).
 
     References
     ----------
@@ -343,7 +368,8 @@ def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: 
         return b.finish(torch.zeros((), dtype=torch.float64, device=t.device))
     cod = torch.from_numpy(codes).to(t.device)
     if folds is None:
-        value = _information(x, cod, _fit(x, cod, n_classes, covariance, ridge), covariance)
+        cov = _resolve(covariance, x, cod, n_classes)
+        value = _information(x, cod, _fit(x, cod, n_classes, cov, ridge), cov)
         return b.finish(value)
     if int(counts.min()) < folds:
         raise ValueError(f"folds={folds} needs at least {folds} rows per class; the smallest class has "
@@ -357,9 +383,10 @@ def gaussian_label_mutual_information(z: ArrayLike, labels: Any, *, covariance: 
     for f in range(folds):
         test = torch.from_numpy(np.nonzero(fold == f)[0]).to(t.device)
         train = torch.from_numpy(np.nonzero(fold != f)[0]).to(t.device)
-        model = _fit(x[train], cod[train], n_classes, covariance, ridge)
+        cov = _resolve(covariance, x[train], cod[train], n_classes)
+        model = _fit(x[train], cod[train], n_classes, cov, ridge)
         # the held-out rows' posterior under the training fit, with the full-data label entropy
-        logp = _log_densities(x[test], model, covariance) + model.log_prior  # (m, C)
+        logp = _log_densities(x[test], model, cov) + model.log_prior  # (m, C)
         log_post = logp.gather(1, cod[test].unsqueeze(1)).squeeze(1) - torch.logsumexp(logp, dim=1)
         total = total + log_post.sum()
     return b.finish(_plugin_entropy(counts) + total / len(codes))
@@ -374,7 +401,7 @@ class LabelInformationBounds(NamedTuple):
     label_entropy: Union[float, torch.Tensor]
 
 
-def gaussian_label_information_bounds(z: ArrayLike, labels: Any, *, covariance: str = "full",
+def gaussian_label_information_bounds(z: ArrayLike, labels: Any, *, covariance: str = "auto",
                                       ridge: float = 0.0) -> LabelInformationBounds:
     r"""Kolchinsky–Tracey bounds on :math:`I(Z; Y)` of the fitted class-conditional Gaussian mixture.
 
@@ -385,7 +412,8 @@ def gaussian_label_information_bounds(z: ArrayLike, labels: Any, *, covariance: 
     .. math:: -\sum_c \pi_c\log\sum_{c'}\pi_{c'}e^{-\mathrm{BD}(c\|c')} \;\le\; I(Z;Y) \;\le\;
               -\sum_c \pi_c\log\sum_{c'}\pi_{c'}e^{-\mathrm{KL}(c\|c')}\;(\le H(\pi)),
 
-    exact bounds for the model (not for the data when the classes are not Gaussian).
+    exact bounds for the model (not for the data when the classes are not Gaussian). ``covariance`` and
+    ``ridge`` as in :func:`gaussian_label_mutual_information`.
 
     Returns
     -------
@@ -409,6 +437,7 @@ def gaussian_label_information_bounds(z: ArrayLike, labels: Any, *, covariance: 
         return LabelInformationBounds(b.finish(zero), b.finish(zero), b.finish(zero))
     x = _coordinates(t.double())  # (n, r)
     cod = torch.from_numpy(codes).to(t.device)
+    covariance = _resolve(covariance, x, cod, len(classes))
     model = _fit(x, cod, len(classes), covariance, ridge)
     _log_densities(x[:1], model, covariance)  # the singular-covariance check and its message
     bounds = mixture_entropy_bounds(model.means, cov=model.covs, weights=torch.exp(model.log_prior))
@@ -430,6 +459,11 @@ def label_mutual_information(z: ArrayLike, labels: Any, method: str = "knn", **o
     ``method="gaussian"``: the class-conditional Gaussian model's information
     (:func:`gaussian_label_mutual_information`; options ``covariance``, ``ridge``, ``folds``).
     Both are at most the label entropy :math:`H(Y) \le \log C` up to estimation error.
+
+    Returns
+    -------
+    float (numpy input) or 0-d tensor (torch input)
+        The information in nats.
 
     Examples
     --------

@@ -1,6 +1,8 @@
 """A PyTorch Lightning callback that streams infossl's collapse metrics, verdict, view information and label
-information over an epoch and logs them. Needs ``lightning`` (or the older ``pytorch_lightning``);
-nothing else in infossl imports this module.
+information over an epoch, optionally with an online linear probe and a k-NN accuracy, and logs them. It is
+built on the ``torchmetrics`` monitors of :mod:`infossl.integrations.torchmetrics` (Lightning installs
+torchmetrics). Needs ``lightning`` (or the older ``pytorch_lightning``); nothing else in infossl imports this
+module.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ except ImportError:  # pragma: no cover - depends on the environment
         Callback = None  # importing this module still works (docs, test collection); using the class does not
 
 from infossl.integrations.loggers import log_metrics
-from infossl.integrations.streaming_metrics import CollapseMetrics, ViewInformation, numeric_metrics
+from infossl.integrations.streaming_metrics import numeric_metrics
 
 __all__ = ["InfoSSLCallback"]
 
@@ -44,6 +46,15 @@ class InfoSSLCallback(Callback if Callback is not None else object):
     The last values are kept in :attr:`last` (a dict, verdict included) and the last report in
     :attr:`last_report`. The sanity-check validation pass is skipped.
 
+    Online evaluation (needs ``labels``): with ``num_classes`` an online linear probe
+    (:class:`~infossl.integrations.torchmetrics.LinearProbeAccuracy`) takes one step of its own optimiser on
+    every training batch's detached embeddings and labels (read from ``training_step``'s dict with the same
+    keys) and is scored on the validation batches (``probe_accuracy``); with ``knn=True`` the training
+    embeddings of the epoch (the newest ``bank_size``) form the bank of a weighted k-NN classifier
+    (:class:`~infossl.integrations.torchmetrics.KNNAccuracy`; cosine, k = 20, temperature 0.07, Wu et al.
+    2018) scored on the validation batches (``knn_accuracy``). Both accuracies are computed over every rank's
+    validation batches (torchmetrics sums the counts); the k-NN bank is each rank's own.
+
     Parameters
     ----------
     stage : {"validation", "train"}
@@ -56,8 +67,16 @@ class InfoSSLCallback(Callback if Callback is not None else object):
     loggers : callable or iterable of callables
         Extra sinks ``logger(metrics, step)``.
     log_to_lightning : bool, default True
-    sample_size, thresholds, label_information
-        Passed to :class:`~infossl.integrations.CollapseMetrics`.
+    sample_size, thresholds, label_information, covariance
+        Passed to :class:`~infossl.integrations.torchmetrics.CollapseMetric`.
+    num_classes : int, optional
+        Adds the online linear probe (labels in ``[0, num_classes)``).
+    probe_lr : float, default 1e-3
+        Learning rate of the probe's Adam optimiser.
+    knn : bool, default False
+        Adds the k-NN accuracy.
+    knn_k, knn_temperature, bank_size
+        Of the k-NN classifier.
     """
 
     def __init__(self, *, stage: str = "validation", embeddings: Optional[str] = "embeddings",
@@ -65,7 +84,9 @@ class InfoSSLCallback(Callback if Callback is not None else object):
                  extract: Optional[Callable[[Any, Any], dict]] = None, every_n_epochs: int = 1,
                  prefix: str = "infossl/", loggers: Union[Callable, Iterable[Callable]] = (),
                  log_to_lightning: bool = True, sample_size: int = 2048, thresholds: Any = None,
-                 label_information: Optional[str] = "gaussian") -> None:
+                 label_information: Optional[str] = "gaussian", covariance: str = "auto",
+                 num_classes: Optional[int] = None, probe_lr: float = 1e-3, knn: bool = False,
+                 knn_k: int = 20, knn_temperature: float = 0.07, bank_size: int = 65536) -> None:
         if Callback is None:
             raise ImportError("InfoSSLCallback needs PyTorch Lightning: pip install lightning (or use "
                               "infossl.integrations.CollapseMetrics in your own loop)")
@@ -87,38 +108,90 @@ class InfoSSLCallback(Callback if Callback is not None else object):
             if not callable(logger):
                 raise TypeError(f"each logger must be callable as logger(metrics, step); got {logger!r}")
         self.log_to_lightning = bool(log_to_lightning)
-        self.collapse = CollapseMetrics(sample_size=sample_size, thresholds=thresholds,
-                                        label_information=label_information)
-        self.view_information = ViewInformation()
+        from infossl.integrations.torchmetrics import (CollapseMetric, KNNAccuracy, LinearProbeAccuracy,
+                                                       ViewInformationMetric)
+
+        self.collapse = CollapseMetric(sample_size=sample_size, thresholds=thresholds,
+                                       label_information=label_information, covariance=covariance)
+        self.view_information = ViewInformationMetric()
+        if (num_classes is not None or knn) and labels is None and extract is None:
+            raise ValueError("the online probe and the k-NN accuracy need labels: give labels= (the key of "
+                             "the steps' output dicts) or extract=")
+        self.num_classes, self.probe_lr = num_classes, probe_lr
+        self.probe: Any = None  # built at setup, when the embedding width is known
+        self.knn = KNNAccuracy(k=knn_k, temperature=knn_temperature, bank_size=bank_size) if knn else None
         self.last: dict = {}
         self.last_report: Any = None
         self._active = False
+        self._scoring = False  # scoring the online monitors on this validation pass
+        self._online_last: dict = {}
 
     # ------------------------------------------------------------------------------------ reading
-    def _read(self, outputs: Any, batch: Any) -> dict:
+    def _read(self, outputs: Any, batch: Any, stage: Optional[str] = None) -> dict:
         if self.extract is not None:
             got = self.extract(outputs, batch)
             if not isinstance(got, dict) or "z" not in got:
                 raise TypeError("extract(outputs, batch) must return a dict with at least the key 'z'")
             return got
         if not isinstance(outputs, dict):
-            raise TypeError(f"InfoSSLCallback reads the {self.stage} step's output dict; the step returned "
-                            f"{type(outputs).__name__}. Return a dict with {self.embeddings!r} (or pass extract=)")
+            raise TypeError(f"InfoSSLCallback reads the {stage or self.stage} step's output dict; the step "
+                            f"returned {type(outputs).__name__}. Return a dict with {self.embeddings!r} (or "
+                            "pass extract=)")
         if self.embeddings not in outputs:
-            raise KeyError(f"the {self.stage} step's output has no {self.embeddings!r}; keys: {sorted(outputs)}")
+            raise KeyError(f"the {stage or self.stage} step's output has no {self.embeddings!r}; keys: "
+                           f"{sorted(outputs)}")
         got = {"z": outputs[self.embeddings]}
-        if self.views is not None:
+        if stage is None and self.views is not None:
             got["views"] = (outputs[self.views] if isinstance(self.views, str)
                             else tuple(outputs[k] for k in self.views))
         if self.labels is not None:
             got["labels"] = outputs[self.labels]
         return got
 
-    def _start(self, trainer: Any) -> None:
+    def _start(self, trainer: Any, pl_module: Any) -> None:
         self._active = not getattr(trainer, "sanity_checking", False) and \
             trainer.current_epoch % self.every_n_epochs == 0
-        self.collapse.reset()
-        self.view_information.reset()
+        for metric in (self.collapse, self.view_information):
+            _to(metric, pl_module)
+            metric.reset()
+
+    @property
+    def _online(self) -> bool:
+        return self.num_classes is not None or self.knn is not None
+
+    def _online_train(self, outputs: Any, batch: Any) -> None:
+        """One probe step and the k-NN bank, from a training batch."""
+        got = self._read(outputs, batch, stage="train")
+        z, y = got["z"].detach(), got.get("labels")
+        if y is None:
+            raise KeyError("the online probe and the k-NN accuracy need the training step's labels")
+        if self.num_classes is not None:
+            if self.probe is None:
+                from infossl.integrations.torchmetrics import LinearProbeAccuracy
+
+                self.probe = LinearProbeAccuracy(z.shape[1], self.num_classes, lr=self.probe_lr).to(z.device)
+            self.probe.train_step(z, y)
+        if self.knn is not None:
+            _to(self.knn, z)
+            self.knn.add_to_bank(z, y)
+
+    def _online_score(self, outputs: Any, batch: Any) -> None:
+        got = self._read(outputs, batch, stage="validation")
+        y = got.get("labels")
+        if y is None:
+            raise KeyError("the online probe and the k-NN accuracy need the validation step's labels")
+        if self.probe is not None:
+            self.probe.update(got["z"], y)
+        if self.knn is not None and self.knn.classifier.size:
+            self.knn.update(got["z"], y)
+
+    def _online_values(self) -> dict:
+        values = {}
+        if self.probe is not None and float(self.probe.seen):
+            values["probe_accuracy"] = float(self.probe.compute())
+        if self.knn is not None and float(self.knn.seen):
+            values["knn_accuracy"] = float(self.knn.compute())
+        return values
 
     def _batch(self, outputs: Any, batch: Any) -> None:
         if not self._active:
@@ -131,43 +204,76 @@ class InfoSSLCallback(Callback if Callback is not None else object):
                 raise ValueError(f"views must be a pair (z1, z2); got {len(v)} entries")
             self.view_information.update(v[0], v[1])
 
-    def _end(self, trainer: Any, pl_module: Any) -> None:
-        if not self._active:
-            return
+    def _collapse_values(self) -> dict:
         self._active = False
-        values, report = self.collapse.compute_with_report()
-        if self.view_information.n:
-            values.update(self.view_information.compute())
+        values = {k: float(v) for k, v in self.collapse.compute().items()}
+        self.last_report = self.collapse.report()
+        values = {"verdict": self.last_report.verdict, **values}
+        if float(self.view_information.count):
+            values.update({k: float(v) for k, v in self.view_information.compute().items()})
+        return values
+
+    def _emit(self, values: dict, trainer: Any, pl_module: Any) -> None:
         values = {f"{self.prefix}{k}": v for k, v in values.items()}
-        self.last, self.last_report = values, report
         if self.log_to_lightning:
             numbers = {k: float(v) for k, v in numeric_metrics(values).items()}
-            pl_module.log_dict(numbers, sync_dist=False)
+            pl_module.log_dict(numbers, sync_dist=False)  # already merged over the ranks
         if self.loggers and getattr(trainer, "is_global_zero", True):
             log_metrics(values, int(trainer.global_step), self.loggers)
 
     # ------------------------------------------------------------------------------------ hooks
     def on_validation_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._scoring = self._online and not getattr(trainer, "sanity_checking", False)
+        if self._scoring:
+            for metric in (self.probe, self.knn):
+                if metric is not None:
+                    _to(metric, pl_module)
+                    metric.reset()
         if self.stage == "validation":
-            self._start(trainer)
+            self._start(trainer, pl_module)
 
     def on_validation_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int,
                                 dataloader_idx: int = 0) -> None:
+        if self._scoring:
+            self._online_score(outputs, batch)
         if self.stage == "validation":
             self._batch(outputs, batch)
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.stage == "validation":
-            self._end(trainer, pl_module)
+        values = self._collapse_values() if self.stage == "validation" and self._active else {}
+        if self._scoring:
+            self._scoring = False
+            online = self._online_values()
+            self._online_last = {f"{self.prefix}{k}": v for k, v in online.items()}
+            values.update(online)
+        if values:
+            self.last = {f"{self.prefix}{k}": v for k, v in values.items()}
+            self._emit(values, trainer, pl_module)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._online_last = {}
+        if self.knn is not None:
+            self.knn.classifier.clear()  # the bank holds this epoch's training embeddings
         if self.stage == "train":
-            self._start(trainer)
+            self._start(trainer, pl_module)
 
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self._online:
+            self._online_train(outputs, batch)
         if self.stage == "train":
             self._batch(outputs, batch)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.stage == "train":
-            self._end(trainer, pl_module)
+        if self.stage == "train" and self._active:
+            values = self._collapse_values()
+            # the validation of this epoch ran before this hook: keep its online accuracies beside these
+            self.last = {**self._online_last, **{f"{self.prefix}{k}": v for k, v in values.items()}}
+            self._emit(values, trainer, pl_module)
+
+
+def _to(module: Any, like: Any) -> None:
+    """Move a metric to the device of ``like`` (a LightningModule or a tensor) when it has one."""
+    device = getattr(like, "device", None)
+    if device is not None:
+        module.to(device)

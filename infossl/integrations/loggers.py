@@ -5,14 +5,18 @@ go: each logger is a callable ``logger(metrics, step)``; :func:`log_metrics` sen
   NaN and infinities written as ``null``);
 * :class:`CSVLogger`: rows ``step,name,value`` appended to a file (a long table, so new metrics never
   break the header; ``pandas.read_csv(path).pivot(index="step", columns="name", values="value")`` gives
-  the wide one);
+  the wide one), or with ``layout="wide"`` one row per call (a step or an epoch) and one column per metric;
 * :class:`TensorBoardLogger`: ``SummaryWriter.add_scalar`` for every finite number;
 * :class:`LightningLogger`: ``LightningModule.log_dict`` for every finite number.
 
 The two file loggers are append-safe: each call is one ``write`` of the whole record to a descriptor
 opened with ``O_APPEND`` (the kernel positions and writes it as one unit, so concurrent writers and a
 crash never interleave or tear a line short of a full disk), flushed and closed before the call returns.
-The header of a new CSV file is created the same way, once (``O_EXCL``).
+The header of a new CSV file is created the same way, once (``O_EXCL``). A wide CSV that meets a metric
+it has no column for is rewritten with the column added (earlier rows empty there): written to a
+temporary file and renamed over the old one, so a reader sees the old file or the new one, never a part;
+two processes adding columns to one wide file at the same moment can lose a row, so give each writer its
+own file (or use the long layout).
 """
 
 from __future__ import annotations
@@ -107,7 +111,17 @@ class JSONLinesLogger:
 
 
 class CSVLogger:
-    """Append rows ``step,name,value`` (one per metric) to ``path`` (append-safe; header on creation).
+    """Append rows ``step,name,value`` (one per metric) to ``path`` (append-safe; header on creation), or with
+    ``layout="wide"`` one row per call with a column per metric.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file (appended to when it exists with the same layout's header).
+    layout : {"long", "wide"}, default "long"
+        "long": rows ``step,name,value``, a fixed header. "wide": header ``step,<metric>,...``, one row per
+        call, empty cells for metrics a call lacks; a metric first seen later adds a column (the file is
+        rewritten atomically, see the module docstring).
 
     Examples
     --------
@@ -119,22 +133,41 @@ class CSVLogger:
     step,name,value
     3,rankme,7.5
     3,verdict,healthy
+    >>> wide = CSVLogger(os.path.join(tempfile.mkdtemp(), "wide.csv"), layout="wide")
+    >>> wide({"rankme": 7.5, "verdict": "healthy"}, step=1)
+    >>> wide({"rankme": 7.1, "lidar": 3.0}, step=2)
+    >>> print(open(wide.path).read(), end="")
+    step,rankme,verdict,lidar
+    1,7.5,healthy,
+    2,7.1,,3.0
     """
 
     HEADER = ("step", "name", "value")
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, *, layout: str = "long") -> None:
         self.path = Path(path)
+        if layout not in ("long", "wide"):
+            raise ValueError(f"layout must be 'long' or 'wide', got {layout!r}")
+        self.layout = layout
         if self.path.is_dir():
             raise ValueError(f"{self.path} is a directory; give a file path such as {self.path / 'metrics.csv'}")
         if not self.path.parent.exists():
             raise ValueError(f"the folder of {self.path} does not exist")
-        if self.path.exists() and self.path.stat().st_size:
-            with open(self.path, encoding="utf-8", newline="") as fh:
-                first = next(csv.reader(fh), None)
-            if first is not None and tuple(first) != self.HEADER:
-                raise ValueError(f"{self.path} exists with header {first}, not {list(self.HEADER)}; "
-                                 "use another file")
+        first = self._read_header()
+        if first is None:
+            return
+        if layout == "long" and tuple(first) != self.HEADER:
+            raise ValueError(f"{self.path} exists with header {first}, not {list(self.HEADER)}; use another "
+                             "file (or layout='wide' for a file with one column per metric)")
+        if layout == "wide" and (not first or first[0] != "step" or tuple(first) == self.HEADER):
+            raise ValueError(f"{self.path} exists with header {first}, not a wide one starting with 'step'; "
+                             "use another file")
+
+    def _read_header(self) -> Optional[list]:
+        if not (self.path.exists() and self.path.stat().st_size):
+            return None
+        with open(self.path, encoding="utf-8", newline="") as fh:
+            return next(csv.reader(fh), None)
 
     def _header(self) -> None:
         try:
@@ -148,6 +181,9 @@ class CSVLogger:
 
     def __call__(self, metrics: dict, step: Optional[int] = None) -> None:
         step = _check_step(step)
+        if self.layout == "wide":
+            self._wide(_check_metrics(metrics), step)
+            return
         buf = io.StringIO()
         writer = csv.writer(buf)
         for name, value in _check_metrics(metrics).items():
@@ -156,8 +192,57 @@ class CSVLogger:
         self._header()
         _append(self.path, buf.getvalue().encode("utf-8"))
 
+    def _wide(self, metrics: dict, step: Optional[int]) -> None:
+        if "step" in metrics:
+            raise ValueError("a metric named 'step' would clash with the step column of a wide CSV; "
+                             "rename it")
+        values = {name: _plain(value) for name, value in metrics.items()}
+        header = self._read_header()
+        if header is None:
+            header = ["step", *values]
+            self._header_row(header)
+            header = self._read_header()  # another writer may have created the file first
+        missing = [name for name in values if name not in header]
+        if missing:
+            header = self._add_columns(header, missing)
+        cells = ["" if step is None else step]
+        cells += ["" if values.get(c) is None else values[c] for c in header[1:]]
+        buf = io.StringIO()
+        csv.writer(buf).writerow(cells)
+        _append(self.path, buf.getvalue().encode("utf-8"))
+
+    def _header_row(self, header: list) -> None:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return
+        buf = io.StringIO()
+        csv.writer(buf).writerow(header)
+        try:
+            os.write(fd, buf.getvalue().encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def _add_columns(self, header: list, missing: list) -> list:
+        """Rewrite the wide file with the columns ``missing`` appended (a temporary file, then a rename)."""
+        with open(self.path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))[1:]
+        header = header + missing
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row + [""] * (len(header) - len(row)))
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        return header
+
     def __repr__(self) -> str:
-        return f"CSVLogger({str(self.path)!r})"
+        return f"CSVLogger({str(self.path)!r}, layout={self.layout!r})"
 
 
 class TensorBoardLogger:
@@ -203,7 +288,12 @@ class LightningLogger:
 
 
 def log_metrics(metrics: dict, step: Optional[int], loggers: Union[Callable, Iterable[Callable]]) -> None:
-    """Send ``metrics`` to every logger (a callable ``(metrics, step)``, or a list of them)."""
+    """Send ``metrics`` to every logger (a callable ``(metrics, step)``, or a list of them).
+
+    Returns
+    -------
+    None
+    """
     if callable(loggers):
         loggers = [loggers]
     for logger in loggers:

@@ -49,7 +49,8 @@ from infossl.diagnostics.spectrum_shape import lidar_from_factors, lidar_from_sc
 from infossl.estimators.gaussian import gaussian_mi_of_moment, gaussian_mutual_information
 from infossl.linalg import centred
 
-__all__ = ["CollapseMetrics", "ViewInformation", "VERDICT_CODES", "numeric_metrics"]
+__all__ = ["CollapseMetrics", "VERDICT_CODES", "ViewInformation", "numeric_metrics",
+           "sample_label_information", "view_information_values"]
 
 #: Numeric code of each verdict, for loggers that only take numbers (``verdict_code``).
 VERDICT_CODES = {"healthy": 0, "dimensional-collapse": 1, "complete-collapse": 2}
@@ -85,7 +86,13 @@ def _batch(z: Any, name: str) -> torch.Tensor:
 
 def numeric_metrics(values: dict) -> dict:
     """The entries of a ``compute()`` dict that a scalar logger can take: finite ints and floats (bools
-    dropped, strings such as the verdict dropped: log ``verdict_code`` instead)."""
+    dropped, strings such as the verdict dropped: log ``verdict_code`` instead).
+
+    Returns
+    -------
+    dict
+        The finite numeric entries, tensors of one element as Python numbers.
+    """
     out = {}
     for key, value in values.items():
         if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -121,6 +128,14 @@ class CollapseMetrics:
     label_information : {"gaussian", "knn", None}, default "gaussian"
         With labels: add ``label_information``, :math:`\hat I(Z;Y)` in nats on the sample
         (:func:`infossl.estimators.label_mutual_information` with this method); None skips it.
+    covariance : {"auto", "full", "shared"}, default "auto"
+        The class covariances of the Gaussian label information
+        (:func:`~infossl.estimators.gaussian_label_mutual_information`): "auto" pools them (the LDA model)
+        when a class of the sample has no more rows than dimensions, as with 40 rows a class at d = 64, and
+        fits one per class otherwise; the value ``infossl.diagnose`` reports with its defaults.
+    ridge : float, default 0
+        Added to the class covariances (units of the mean within-class variance) of the Gaussian label
+        information.
     prefix : str, default ""
         Prepended to every key of ``compute()`` (e.g. ``"val/"``).
     sync_on_compute : bool, default True
@@ -145,8 +160,9 @@ class CollapseMetrics:
     """
 
     def __init__(self, *, sample_size: int = 2048, thresholds: Any = None, eps: float = 1e-7,
-                 label_information: Optional[str] = "gaussian", prefix: str = "", sync_on_compute: bool = True,
-                 process_group: Any = None, random_state: Union[None, int, np.random.Generator] = 0) -> None:
+                 label_information: Optional[str] = "gaussian", covariance: str = "auto", ridge: float = 0.0,
+                 prefix: str = "", sync_on_compute: bool = True, process_group: Any = None,
+                 random_state: Union[None, int, np.random.Generator] = 0) -> None:
         from infossl.diagnostics import Thresholds
 
         self.sample_size = check_int(sample_size, "sample_size", low=0)
@@ -155,6 +171,8 @@ class CollapseMetrics:
         if label_information is not None:
             check_choice(label_information, "label_information", ("gaussian", "knn"))
         self.label_information = label_information
+        self.covariance = check_choice(covariance, "covariance", ("auto", "full", "shared"))
+        self.ridge = check_float(ridge, "ridge", low=0.0)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a string, got {prefix!r}")
         self.prefix = prefix
@@ -165,7 +183,12 @@ class CollapseMetrics:
 
     # ----------------------------------------------------------------------------------------- state
     def reset(self) -> None:
-        """Forget every row (start a new epoch)."""
+        """Forget every row (start a new epoch).
+
+        Returns
+        -------
+        None
+        """
         self._acc = MomentAccumulator(sample_size=self.sample_size, random_state=self.random_state)
         self._labels: list = []
         self._labelled: Optional[bool] = None
@@ -185,7 +208,12 @@ class CollapseMetrics:
 
     def update(self, z: ArrayLike, labels: Optional[ArrayLike] = None) -> None:
         """Add a batch of embeddings (m, d), with optional class labels (m,) (give them on every batch or
-        on none). Gradients are not tracked (the batch is detached)."""
+        on none). Gradients are not tracked (the batch is detached).
+
+        Returns
+        -------
+        None
+        """
         t = _batch(z, "z")
         has = labels is not None
         if self._labelled is not None and has != self._labelled:
@@ -199,7 +227,13 @@ class CollapseMetrics:
         self._labelled = has
 
     def merge(self, other: "CollapseMetrics") -> "CollapseMetrics":
-        """Add ``other``'s rows (as if its batches came after this one's); returns ``self``."""
+        """Add ``other``'s rows (as if its batches came after this one's); returns ``self``.
+
+        Returns
+        -------
+        CollapseMetrics
+            ``self``.
+        """
         if not isinstance(other, CollapseMetrics):
             raise TypeError(f"other must be a CollapseMetrics, got {type(other).__name__}")
         if other.n and self.n and self._labelled != other._labelled:
@@ -217,7 +251,13 @@ class CollapseMetrics:
 
     def sync(self) -> tuple[MomentAccumulator, Optional[np.ndarray]]:
         """Every rank's rows merged (rank order) into a new accumulator, and their labels; the local state is
-        untouched. Without a process group of more than one rank: a copy of the local state. A collective."""
+        untouched. Without a process group of more than one rank: a copy of the local state. A collective.
+
+        Returns
+        -------
+        tuple
+            ``(MomentAccumulator, labels array or None)``.
+        """
         acc = _copy_accumulator(self._acc, self.random_state)
         labels = self._all_labels()
         if not _distributed(self.process_group):
@@ -237,7 +277,12 @@ class CollapseMetrics:
 
     # --------------------------------------------------------------------------------------- results
     def report(self):
-        """The :class:`~infossl.diagnostics.DiagnosisReport` of every row seen (all ranks when synced)."""
+        """The :class:`~infossl.diagnostics.DiagnosisReport` of every row seen (all ranks when synced).
+
+        Returns
+        -------
+        DiagnosisReport
+        """
         return self._report()[0]
 
     def _report(self):
@@ -255,11 +300,23 @@ class CollapseMetrics:
         return report, acc, labels
 
     def compute(self) -> dict:
-        """Flat dict of the verdict and metrics (keys prefixed with ``prefix``); see the class docstring."""
+        """Flat dict of the verdict and metrics (keys prefixed with ``prefix``); see the class docstring.
+
+        Returns
+        -------
+        dict
+            Metric name (with ``prefix``) to value; ``verdict`` is a string.
+        """
         return self.compute_with_report()[0]
 
     def compute_with_report(self) -> tuple[dict, Any]:
-        """``(compute(), report())`` from one merge and one computation."""
+        """``(compute(), report())`` from one merge and one computation.
+
+        Returns
+        -------
+        tuple
+            ``(dict, DiagnosisReport)``.
+        """
         report, acc, labels = self._report()
         values = report.as_dict()
         values = {"verdict": values.pop("verdict"), "verdict_code": VERDICT_CODES[report.verdict], **values}
@@ -270,17 +327,39 @@ class CollapseMetrics:
         return {f"{self.prefix}{k}": v for k, v in values.items() if v is not None}, report
 
     def _label_information(self, acc: MomentAccumulator, labels: np.ndarray) -> Optional[float]:
-        from infossl.estimators.labels import label_mutual_information
+        return sample_label_information(acc.sample, labels[acc.sample_index], self.label_information,
+                                        covariance=self.covariance, ridge=self.ridge)
 
-        z = acc.sample.cpu().numpy()
-        lab = labels[acc.sample_index]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DegenerateInputWarning)
-                return float(label_mutual_information(z, lab, method=self.label_information))
-        except ValueError as exc:
-            warn(f"label_information not computed: {exc}", DegenerateInputWarning)
-            return None
+
+def sample_label_information(sample: torch.Tensor, labels: np.ndarray, method: str, *,
+                             covariance: str = "auto", ridge: float = 0.0) -> Optional[float]:
+    r"""The ``label_information`` entry of a streaming metric: :math:`\hat I(Z;Y)` in nats of the sampled rows
+    ``sample`` (s, d) and their labels (s,) by :func:`infossl.estimators.label_mutual_information`.
+
+    Parameters
+    ----------
+    sample : tensor (s, d)
+    labels : array (s,)
+    method : {"gaussian", "knn"}
+    covariance, ridge
+        Options of the Gaussian method (ignored by "knn").
+
+    Returns
+    -------
+    float or None
+        The value; None (with a :class:`~infossl.DegenerateInputWarning` saying why) when it is undefined.
+    """
+    from infossl.estimators.labels import label_mutual_information
+
+    options = {"covariance": covariance, "ridge": ridge} if method == "gaussian" else {}
+    z = sample.detach().cpu().double().numpy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateInputWarning)
+            return float(label_mutual_information(z, labels, method=method, **options))
+    except ValueError as exc:
+        warn(f"label_information not computed: {exc}", DegenerateInputWarning)
+        return None
 
 
 class ViewInformation:
@@ -327,7 +406,12 @@ class ViewInformation:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every pair."""
+        """Forget every pair.
+
+        Returns
+        -------
+        None
+        """
         self._acc = MomentAccumulator(sample_size=0)
         self._align: Optional[torch.Tensor] = None  # 0-d float64 on the batch device: sum ||u - v||^2
         self._d1: Optional[int] = None  # columns of z1 (z2 has the rest of the joint accumulator's)
@@ -342,7 +426,12 @@ class ViewInformation:
 
     def update(self, z1: ArrayLike, z2: ArrayLike) -> None:
         """Add a batch of paired views (m, d1) and (m, d2); with d1 != d2 only ``mi_views_gaussian`` is
-        computed."""
+        computed.
+
+        Returns
+        -------
+        None
+        """
         a, b = _batch(z1, "z1"), _batch(z2, "z2")
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"z1 and z2 must have the same number of rows (pairs); got {a.shape[0]} and "
@@ -364,7 +453,13 @@ class ViewInformation:
         self._align = s if self._align is None else self._align + s.to(self._align.device)
 
     def merge(self, other: "ViewInformation") -> "ViewInformation":
-        """Add ``other``'s pairs; returns ``self``."""
+        """Add ``other``'s pairs; returns ``self``.
+
+        Returns
+        -------
+        ViewInformation
+            ``self``.
+        """
         if not isinstance(other, ViewInformation):
             raise TypeError(f"other must be a ViewInformation, got {type(other).__name__}")
         if other.n and self.n and other._d1 != self._d1:
@@ -377,7 +472,13 @@ class ViewInformation:
         return self
 
     def sync(self) -> tuple[MomentAccumulator, float]:
-        """Every rank's pairs merged into a new accumulator, and the summed alignment. A collective."""
+        """Every rank's pairs merged into a new accumulator, and the summed alignment. A collective.
+
+        Returns
+        -------
+        tuple
+            ``(MomentAccumulator, float)``: the merged moments and the alignment sum.
+        """
         acc = _copy_accumulator(self._acc, 0)
         align = 0.0 if self._align is None else float(self._align)
         if not (self.sync_on_compute and _distributed(self.process_group)):
@@ -403,63 +504,97 @@ class ViewInformation:
         :func:`~infossl.diagnostics.spectrum_shape.lidar_from_factors`): a few (n, d1 + d2) float64 copies,
         no d x d matrix (n = 50, d1 = d2 = 10^4: 8 MB per copy). Otherwise a few (d1 + d2)^2 float64 matrices
         on the batch's device.
+
+        Returns
+        -------
+        dict
+            Metric name (with ``prefix``) to float.
         """
         acc, align = self.sync()
-        n = acc.n
-        if n < 2:
-            raise ValueError(f"compute() needs at least 2 pairs; {n} seen since the last reset")
         d = self._d1
         if d is None:  # only merged-in state (another rank's): the widths are equal unless told otherwise
-            d = acc.dim // 2
-        rows = acc.rows  # (n, d1 + d2) while fewer pairs than joint columns were seen
-        out = {"mi_views_gaussian": self._gaussian_mi(acc, rows, d)}
-        if 2 * d != acc.dim:
-            return {f"{self.prefix}mi_views_gaussian": out["mi_views_gaussian"]}
-        out["alignment"] = align / n
-        if rows is not None:
-            x = rows.double()
-            a, b = centred(x[:, :d]), centred(x[:, d:])  # (n, d) each
-            delta = x[:, :d].mean(dim=0) - x[:, d:].mean(dim=0)  # (d,)
-            tr11, tr22, tr12 = a.pow(2).sum(), b.pow(2).sum(), (a * b).sum()
-            # factors: Cov of the per-input means (z1 + z2) / 2 and the within-input scatter
-            fb = (a + b) / (2 * math.sqrt(n - 1))  # (n, d)
-            fw = torch.cat([(a - b) / math.sqrt(2 * n), delta[None] / math.sqrt(2)])  # (n + 1, d)
-        else:
-            m2 = acc.comoment  # (2d, 2d) float64 on the batch device
-            scale = torch.diagonal(m2).amax().clamp_min(torch.finfo(torch.float64).tiny)
-            m2 = m2 / scale  # scale-free quantities below: avoid overflow / underflow
-            c11, c22, c12 = m2[:d, :d], m2[d:, d:], m2[:d, d:]
-            delta = (acc.mean[:d] - acc.mean[d:]) / scale.sqrt()  # (d,)
-            tr11, tr22, tr12 = torch.trace(c11), torch.trace(c22), torch.trace(c12)
-        # sums of squares over the 2n rows: within = 1/2 sum ||z1 - z2||^2, total about the grand mean
-        diff_ss = tr11 + tr22 - 2 * tr12 + n * delta.pow(2).sum()
-        total_ss = tr11 + tr22 + 0.5 * n * delta.pow(2).sum()
-        if float(total_ss) > 0:
-            out["invariance_ratio"] = float(0.5 * diff_ss / total_ss)
-        else:
-            warn("all view embeddings are equal: invariance_ratio is left out", DegenerateInputWarning)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DegenerateInputWarning)
-            if rows is not None and fb.shape[0] + fw.shape[0] < d:
-                value = lidar_from_factors(fb.cpu(), fw.cpu())
-            elif rows is not None:
-                value = lidar_from_scatter((fb.T @ fb).cpu(), (fw.T @ fw).cpu())
-            else:
-                between = (c11 + c22 + c12 + c12.T) / (4 * (n - 1))  # Cov of the per-input means
-                within = ((c11 + c22 - c12 - c12.T) + n * torch.outer(delta, delta)) / (2 * n)
-                value = lidar_from_scatter(between.cpu(), within.cpu())
-        if caught:
-            warn(f"lidar left out: {caught[0].message}", DegenerateInputWarning)
-        else:
-            out["lidar"] = float(value)
-        return {f"{self.prefix}{k}": v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}
+            d = acc.dim // 2 if acc.dim else None
+        out = view_information_values(acc, align, d, ridge=self.ridge, bias_correction=self.bias_correction)
+        return {f"{self.prefix}{k}": v for k, v in out.items()}
 
-    def _gaussian_mi(self, acc: MomentAccumulator, rows: Optional[torch.Tensor], d: int) -> float:
-        """The Gaussian MI between the views by the one kernel of :mod:`infossl.estimators.gaussian`: on the
-        held pairs (in memory, the Gram route when wide) or on the joint co-moment."""
-        if rows is not None:
-            x = rows.double()
-            return float(gaussian_mutual_information(x[:, :d], x[:, d:], ridge=self.ridge,
-                                                     bias_correction=self.bias_correction))
-        return float(gaussian_mi_of_moment(acc.comoment, d, acc.n, ridge=self.ridge,
-                                           bias_correction=self.bias_correction, rtol=None))
+
+def view_information_values(acc: MomentAccumulator, alignment_sum: float, d1: Optional[int], *,
+                            ridge: float = 0.0, bias_correction: bool = True) -> dict:
+    r"""The values of :meth:`ViewInformation.compute` from the joint moments of the pairs.
+
+    Parameters
+    ----------
+    acc : MomentAccumulator
+        Moments of the joined rows ``[z1, z2]`` (n, d1 + d2) (or any accumulator exposing ``n``, ``dim``,
+        ``rows``, ``comoment`` and ``mean``).
+    alignment_sum : float
+        :math:`\sum_i \lVert u_i - v_i\rVert^2` of the l2-normalised rows (0 when the widths differ).
+    d1 : int
+        Columns of the first view.
+    ridge, bias_correction
+        Options of the Gaussian MI (:func:`~infossl.estimators.gaussian_mutual_information`).
+
+    Returns
+    -------
+    dict
+        ``mi_views_gaussian`` (nats) and, for views of equal widths, ``alignment``, ``invariance_ratio`` and
+        ``lidar``; values that are undefined for the data are left out (with a warning).
+    """
+    n = acc.n
+    if n < 2:
+        raise ValueError(f"compute() needs at least 2 pairs; {n} seen since the last reset")
+    d = d1
+    rows = acc.rows  # (n, d1 + d2) while fewer pairs than joint columns were seen
+    out = {"mi_views_gaussian": _gaussian_mi(acc, rows, d, ridge, bias_correction)}
+    if 2 * d != acc.dim:
+        return out
+    out["alignment"] = alignment_sum / n
+    if rows is not None:
+        x = rows.double()
+        a, b = centred(x[:, :d]), centred(x[:, d:])  # (n, d) each
+        delta = x[:, :d].mean(dim=0) - x[:, d:].mean(dim=0)  # (d,)
+        tr11, tr22, tr12 = a.pow(2).sum(), b.pow(2).sum(), (a * b).sum()
+        # factors: Cov of the per-input means (z1 + z2) / 2 and the within-input scatter
+        fb = (a + b) / (2 * math.sqrt(n - 1))  # (n, d)
+        fw = torch.cat([(a - b) / math.sqrt(2 * n), delta[None] / math.sqrt(2)])  # (n + 1, d)
+    else:
+        m2 = acc.comoment  # (2d, 2d) float64 on the batch device
+        scale = torch.diagonal(m2).amax().clamp_min(torch.finfo(torch.float64).tiny)
+        m2 = m2 / scale  # scale-free quantities below: avoid overflow / underflow
+        c11, c22, c12 = m2[:d, :d], m2[d:, d:], m2[:d, d:]
+        delta = (acc.mean[:d] - acc.mean[d:]) / scale.sqrt()  # (d,)
+        tr11, tr22, tr12 = torch.trace(c11), torch.trace(c22), torch.trace(c12)
+    # sums of squares over the 2n rows: within = 1/2 sum ||z1 - z2||^2, total about the grand mean
+    diff_ss = tr11 + tr22 - 2 * tr12 + n * delta.pow(2).sum()
+    total_ss = tr11 + tr22 + 0.5 * n * delta.pow(2).sum()
+    if float(total_ss) > 0:
+        out["invariance_ratio"] = float(0.5 * diff_ss / total_ss)
+    else:
+        warn("all view embeddings are equal: invariance_ratio is left out", DegenerateInputWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateInputWarning)
+        if rows is not None and fb.shape[0] + fw.shape[0] < d:
+            value = lidar_from_factors(fb.cpu(), fw.cpu())
+        elif rows is not None:
+            value = lidar_from_scatter((fb.T @ fb).cpu(), (fw.T @ fw).cpu())
+        else:
+            between = (c11 + c22 + c12 + c12.T) / (4 * (n - 1))  # Cov of the per-input means
+            within = ((c11 + c22 - c12 - c12.T) + n * torch.outer(delta, delta)) / (2 * n)
+            value = lidar_from_scatter(between.cpu(), within.cpu())
+    if caught:
+        warn(f"lidar left out: {caught[0].message}", DegenerateInputWarning)
+    else:
+        out["lidar"] = float(value)
+    return {k: v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}
+
+
+def _gaussian_mi(acc: MomentAccumulator, rows: Optional[torch.Tensor], d: int, ridge: float,
+                 bias_correction: bool) -> float:
+    """The Gaussian MI between the views by the one kernel of :mod:`infossl.estimators.gaussian`: on the
+    held pairs (in memory, the Gram route when wide) or on the joint co-moment."""
+    if rows is not None:
+        x = rows.double()
+        return float(gaussian_mutual_information(x[:, :d], x[:, d:], ridge=ridge,
+                                                 bias_correction=bias_correction))
+    return float(gaussian_mi_of_moment(acc.comoment, d, acc.n, ridge=ridge, bias_correction=bias_correction,
+                                       rtol=None))

@@ -17,9 +17,10 @@ record (all information quantities in nats):
 * ``probe_clean`` / ``probe_augmented`` / ``probe_train``: accuracy of a logistic-regression probe on the
   frozen representation (:mod:`infossl.training.probe`), when labels exist.
 
-:class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives a tqdm bar and prints a
-warning the first time the alarm fires (see :func:`collapse_alarm` for the rule); :func:`plot_curves` draws
-the final PNG.
+:class:`Monitor` writes each record as one JSON line to ``metrics.jsonl``, drives the training progress bar
+(:mod:`infossl._progress`: on stderr, only when stderr is a terminal and progress is not switched off) and
+prints a warning the first time the alarm fires (see :func:`collapse_alarm` for the rule);
+:func:`plot_curves` draws the final PNG.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from infossl._progress import progress_bar, progress_enabled
 from infossl.diagnostics import diagnose
 from infossl.estimators import gaussian_mutual_information
 from infossl.io import save_figure_atomic
@@ -53,6 +55,11 @@ def collapse_metrics(z: torch.Tensor, prefix: str) -> dict[str, Any]:
     One :func:`infossl.diagnostics.diagnose` call gives the verdict and the spectrum metrics (RankMe,
     effective rank, std of the l2-normalised rows and its sqrt(d)-scaled version, variance fraction, dead
     dimensions, collapse rank); the per-dimension standard deviations are added here.
+
+    Returns
+    -------
+    dict
+        ``{prefix_name: value}``.
     """
     z = z.double()
     std = z.std(dim=0)  # (d,)
@@ -98,6 +105,11 @@ def collapse_alarm(record: dict, previous: Sequence[dict] = ()) -> Optional[str]
     dimensional collapse in the first epoch of healthy runs. A collapse into a narrow cone (VICReg without
     its variance term on the digits) keeps full rank, so the verdict calls it healthy; the cone rule
     catches it.
+
+    Returns
+    -------
+    str or None
+        The reason, or None when the epoch looks healthy.
     """
     epoch = record.get("epoch", 0)
     if epoch < 2:
@@ -120,6 +132,11 @@ def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
     Collapsed directions carry no information and are projected out by the estimator (all collapsed: 0).
     Where the estimate is undefined -- fewer held-out rows than the two views' ranks need -- the value is
     NaN (null in ``metrics.jsonl``) instead of an error: a monitor must not end a training run.
+
+    Returns
+    -------
+    float
+        Nats.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the record carries the outcome; a warning per epoch would not help
@@ -131,7 +148,13 @@ def mi_views_gaussian(za: torch.Tensor, zb: torch.Tensor) -> float:
 
 def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[str, Any]:
     """The monitor values of the module docstring for ``model`` (an SSLModel: ``.backbone``,
-    ``.projector``)."""
+    ``.projector``).
+
+    Returns
+    -------
+    dict
+        The epoch record's monitor entries, name to value.
+    """
     out: dict[str, Any] = {}
     h_eval = embed(model.backbone, data.eval_x)  # (m, r)
     plain = isinstance(model.projector, nn.Identity)
@@ -154,7 +177,13 @@ def evaluate(model: nn.Module, data: TrainData, *, probe: bool = True) -> dict[s
 
 
 def baseline_probes(data: TrainData) -> dict[str, float]:
-    """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat."""
+    """Probe accuracies of the raw inputs (flattened pixels / features), the reference every run must beat.
+
+    Returns
+    -------
+    dict
+        ``raw_probe_clean`` and ``raw_probe_augmented`` (fractions), empty without labels.
+    """
     if data.probe_y is None or data.eval_y is None:
         return {}
     eval_sets = {"clean": (data.eval_x.flatten(1), data.eval_y),
@@ -168,7 +197,7 @@ def _clean(v: Any) -> Any:
 
 
 class Monitor:
-    """JSON lines + tqdm bar + collapse warnings for one run.
+    """JSON lines + progress bar + collapse warnings for one run.
 
     Parameters
     ----------
@@ -178,6 +207,9 @@ class Monitor:
         For the progress bar.
     quiet : bool
         No bar and no messages.
+    progress : bool or None
+        Draw the step bar: None (default) follows :func:`infossl._progress.progress_enabled` (stderr a
+        terminal, progress not switched off by ``-q``, ``set_progress(False)`` or ``INFOSSL_PROGRESS=0``).
     enabled : bool
         False on ranks other than 0.
     stream : file, optional
@@ -188,7 +220,7 @@ class Monitor:
 
     def __init__(self, out: Optional[Union[str, os.PathLike]], *, total_steps: int = 0,
                  initial_steps: int = 0, quiet: bool = False, enabled: bool = True, stream: Any = None,
-                 records: Sequence[dict] = ()) -> None:
+                 records: Sequence[dict] = (), progress: Optional[bool] = None) -> None:
         self.enabled = enabled
         self.stream = stream
         self.quiet = quiet or not enabled
@@ -197,12 +229,18 @@ class Monitor:
         self.flagged: set[str] = set()
         self.bar = None
         if not self.quiet:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total_steps, initial=initial_steps, unit="step", dynamic_ncols=True,
-                            desc="train")
+            self.bar = progress_bar(progress_enabled(progress), total=total_steps, desc="train", unit="step")
+            self.bar.unit_scale = False  # whole steps: "203/450", not "203.0/450.0" (read at every refresh)
+            if initial_steps:
+                self.bar.update(initial_steps)  # a resumed run starts where it stopped
 
     def message(self, text: str) -> None:
+        """Print ``text`` (above the bar when one is drawn); nothing when quiet.
+
+        Returns
+        -------
+        None
+        """
         if self.quiet:
             return
         if self.bar is not None:
@@ -211,7 +249,12 @@ class Monitor:
             print(text, file=self.stream)
 
     def log(self, record: dict) -> None:
-        """Record one epoch: append a JSON line, update the bar, warn on a new collapse verdict."""
+        """Record one epoch: append a JSON line, update the bar, warn on a new collapse verdict.
+
+        Returns
+        -------
+        None
+        """
         if not self.enabled:
             return
         record = {k: _clean(v) for k, v in record.items()}
@@ -229,13 +272,24 @@ class Monitor:
             self.message(f"warning: epoch {record['epoch']}: possible collapse: {record['collapse_alarm']}")
 
     def close(self) -> None:
+        """Close the progress bar (removed from the terminal).
+
+        Returns
+        -------
+        None
+        """
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
 def format_epoch(record: dict) -> str:
-    """One line per epoch: loss terms, probe accuracies, representation statistics."""
+    """One line per epoch: loss terms, probe accuracies, representation statistics.
+
+    Returns
+    -------
+    str
+    """
     parts = [f"epoch {record['epoch']:>3}"]
     for k in ("loss", "cross_entropy", "entropy_a", "invariance", "variance", "covariance", "on_diagonal",
               "off_diagonal", "mi_lower_bound", "marginal_entropy", "mutual_information"):
@@ -253,7 +307,12 @@ def format_epoch(record: dict) -> str:
 
 
 def read_records(path: Union[str, os.PathLike]) -> list[dict]:
-    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped)."""
+    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped).
+
+    Returns
+    -------
+    list of dict
+    """
     out = []
     p = Path(path)
     if not p.exists():
@@ -268,44 +327,72 @@ def read_records(path: Union[str, os.PathLike]) -> list[dict]:
 
 def curves_figure(records: Sequence[dict], *, title: str = "") -> Any:
     """The training curves as a matplotlib Figure: loss terms, probe accuracies and held-out ranks against the
-    epoch (three panels; one line per recorded key). Needs matplotlib."""
+    epoch (three panels; one line per recorded numeric key, and a legend entry only for a key that drew
+    one). Needs matplotlib.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from infossl._plotting import new_figure
 
     recs = [r for r in records if isinstance(r.get("epoch"), int)]
-    fig, axes = new_figure(1, 3, figsize=(15, 4), what="the training curves")
-    epochs = [r["epoch"] for r in recs]
-    terms = [k for k in recs[-1] if k not in ("epoch", "step", "lr", "seconds", "mi_views_gaussian")
-             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")] if recs else []
-    for k in terms:
-        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
-        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
-        axes[0].plot(xs, ys, label=k)
+    fig, axes = new_figure(1, 3, figsize=(15, 5), what="the training curves")
+    skip = {"epoch", "step", "lr", "seconds", "mi_views_gaussian", "collapse_alarm"}
+    terms = [k for k in (recs[-1] if recs else {}) if k not in skip
+             and k.split("_")[0] not in ("probe", "backbone", "projector", "raw")]
+    for i, k in enumerate(terms):
+        _line(axes[0], recs, k, style=_STYLES[i % len(_STYLES)])
     axes[0].set_title("loss terms (nats where defined)")
-    for k in ("probe_clean", "probe_augmented", "raw_probe_augmented"):
-        xs = [r["epoch"] for r in recs if isinstance(r.get(k), (int, float))]
-        ys = [r[k] for r in recs if isinstance(r.get(k), (int, float))]
-        if xs:
-            axes[1].plot(xs, ys, marker="o" if len(xs) < 30 else None, label=k)
+    for i, k in enumerate(("probe_clean", "probe_augmented")):
+        _line(axes[1], recs, k, style=_STYLES[i], marker=True)
+    for k, colour in (("raw_probe_clean", "tab:blue"), ("raw_probe_augmented", "tab:orange")):
+        baseline = [r[k] for r in recs if _number(r.get(k))]
+        if baseline:  # measured once, on the raw inputs: a reference level, not a curve
+            axes[1].axhline(baseline[0], color=colour, ls=(0, (2, 2)), lw=1, label=f"{k} (baseline)")
     axes[1].set_title("linear probe accuracy")
-    for k in ("backbone_rankme", "backbone_effective_rank", "projector_rankme", "projector_effective_rank"):
-        ys = [r.get(k) for r in recs]
-        if any(isinstance(y, (int, float)) for y in ys):
-            axes[2].plot(epochs, [y if isinstance(y, (int, float)) else np.nan for y in ys], label=k)
+    for i, k in enumerate(("backbone_rankme", "backbone_effective_rank", "projector_rankme",
+                           "projector_effective_rank")):
+        _line(axes[2], recs, k, style=_STYLES[i % len(_STYLES)])
     axes[2].set_title("held-out embedding rank")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
         ax.set_xlabel("epoch")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # only keys that drew a line; below the panel, over no line
+            ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+#: Line styles in turn, so that curves lying on each other (the two views' entropies) stay visible.
+_STYLES = ("-", "--", ":", "-.")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _line(ax: Any, records: Sequence[dict], key: str, *, style: str = "-", marker: bool = False) -> None:
+    """Plot ``key`` against the epoch where it is a finite number (bools and strings are not); nothing (and
+    so no legend entry) when it never is."""
+    points = [(r["epoch"], float(r[key])) for r in records if _number(r.get(key))]
+    if points:
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, ls=style, lw=1.8, marker="o" if marker and len(xs) < 30 else None, label=key)
+
+
 def plot_curves(records: Sequence[dict], path: Union[str, os.PathLike], *, title: str = "") -> Optional[Path]:
     """Write :func:`curves_figure` as a PNG (atomically) and return its path.
 
-    Returns None (and writes nothing) when matplotlib is not installed.
+    Returns
+    -------
+    Path or None
+        The PNG's path; None (and nothing written) when matplotlib is not installed.
     """
     try:
         fig = curves_figure(records, title=title)

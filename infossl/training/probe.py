@@ -38,6 +38,11 @@ def embed(module: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
     """``module(x)`` in eval mode, in batches, without gradients; returns a float32 CPU tensor (N, k).
 
     The module's train/eval mode is restored afterwards.
+
+    Returns
+    -------
+    tensor
+        (N, k) float32 on the CPU.
     """
     check_int(batch_size, "batch_size", low=1)
     if device is None:

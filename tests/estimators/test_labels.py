@@ -133,7 +133,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="method"):
         label_mutual_information(z, y, method="mine")
     with pytest.raises(ValueError, match="singular"):
-        gaussian_label_mutual_information(np.random.default_rng(0).standard_normal((40, 30)), np.arange(40) % 4)
+        gaussian_label_mutual_information(np.random.default_rng(0).standard_normal((40, 30)),
+                                          np.arange(40) % 4, covariance="full")
     with pytest.raises(TypeError, match="k must be an integer"):
         knn_label_mutual_information(z, y, k=2.5)
     with pytest.warns(DegenerateInputWarning, match="single class"):
@@ -171,3 +172,22 @@ def test_gaussian_label_information_gram_route_equals_covariance_route():
     bw = gaussian_label_information_bounds(z, y, covariance="shared", ridge=0.1)
     bn = gaussian_label_information_bounds(x, y, covariance="shared", ridge=0.1)
     assert bw.lower == pytest.approx(bn.lower, rel=1e-10) and bw.upper == pytest.approx(bn.upper, rel=1e-10)
+
+
+def test_auto_covariance_takes_shared_for_small_classes():
+    # 40 rows a class at d = 64: a class covariance is singular, so "auto" pools them (the LDA model) and
+    # gives the value of covariance="shared"; with large classes it is the per-class (QDA) value.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 40)
+    z = rng.standard_normal((200, 64)) + 3.0 * np.eye(5, 64)[y]
+    auto = gaussian_label_mutual_information(z, y)
+    assert auto == pytest.approx(gaussian_label_mutual_information(z, y, covariance="shared"), rel=1e-12)
+    assert 0 < auto <= np.log(5) + 0.05
+    big = np.repeat(np.arange(2), 400)
+    zb = rng.standard_normal((800, 4)) + np.eye(2, 4)[big]
+    assert gaussian_label_mutual_information(zb, big) == pytest.approx(
+        gaussian_label_mutual_information(zb, big, covariance="full"), rel=1e-12)
+    lower, upper, _ = gaussian_label_information_bounds(z, y)
+    assert 0 <= lower <= upper
+    with pytest.raises(ValueError, match="covariance"):
+        gaussian_label_mutual_information(z, y, covariance="diag")

@@ -73,6 +73,39 @@ def test_train_stage_with_views():
     assert np.isfinite(cb.last["infossl/mi_views_gaussian"])
 
 
+class Separable(Encoder):
+    """Labels that a linear probe and a k-NN classifier can read off the embeddings."""
+
+    def __init__(self):
+        super().__init__()
+        with torch.no_grad():
+            self.net.weight.copy_(torch.eye(5, 8))
+            self.net.bias.zero_()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.0)  # a fixed encoder: the probe alone learns
+
+
+def separable_loader():
+    y = torch.arange(300) % 3
+    x = torch.randn(300, 8, generator=torch.Generator().manual_seed(1)) + 6.0 * torch.eye(3, 8)[y]
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=50)
+
+
+def test_online_probe_and_knn_accuracy():
+    cb = InfoSSLCallback(labels="labels", num_classes=3, probe_lr=0.05, knn=True, knn_k=5)
+    t = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False, callbacks=[cb],
+                   num_sanity_val_steps=0)
+    t.fit(Separable(), separable_loader(), separable_loader())
+    assert cb.last["infossl/knn_accuracy"] > 0.95 and cb.last["infossl/probe_accuracy"] > 0.9
+    assert float(t.callback_metrics["infossl/knn_accuracy"]) == pytest.approx(cb.last["infossl/knn_accuracy"])
+    assert cb.knn.classifier.size == 300  # this epoch's training embeddings
+    assert "infossl/rankme" in cb.last
+    with pytest.raises(ValueError, match="need labels"):
+        InfoSSLCallback(knn=True)
+
+
 def test_bad_options():
     with pytest.raises(ValueError, match="stage"):
         InfoSSLCallback(stage="test")

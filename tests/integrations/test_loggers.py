@@ -105,3 +105,29 @@ def test_bad_input(tmp_path):
         LightningLogger(object())
     with pytest.raises(TypeError, match="callable"):
         log_metrics({"a": 1.0}, 1, [3])
+
+
+def test_wide_csv_one_row_per_step_and_new_columns(tmp_path):
+    import csv
+
+    path = tmp_path / "wide.csv"
+    log = CSVLogger(path, layout="wide")
+    log({"rankme": 7.5, "verdict": "healthy", "bad": float("nan")}, step=0)
+    CSVLogger(path, layout="wide")({"rankme": 7.0, "verdict": "healthy"}, step=1)  # reopened: same header
+    log({"lidar": 3.25, "rankme": 6.5}, step=2)  # a new metric adds a column, earlier rows empty there
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["step", "rankme", "verdict", "bad", "lidar"],
+                    ["0", "7.5", "healthy", "", ""],
+                    ["1", "7.0", "healthy", "", ""],
+                    ["2", "6.5", "", "", "3.25"]]
+    assert not list(tmp_path.glob(".*.tmp"))  # the rewrite's temporary file was renamed away
+    with pytest.raises(ValueError, match="clash"):
+        log({"step": 1.0}, step=3)
+    CSVLogger(tmp_path / "long.csv")({"a": 1.0}, step=0)
+    with pytest.raises(ValueError, match="not a wide one"):
+        CSVLogger(tmp_path / "long.csv", layout="wide")
+    with pytest.raises(ValueError, match="layout='wide'"):
+        CSVLogger(path)
+    with pytest.raises(ValueError, match="layout"):
+        CSVLogger(tmp_path / "x.csv", layout="pivot")

@@ -262,3 +262,26 @@ def test_an_empty_batch_is_refused_naming_it(shape):
         ViewInformation().update(np.zeros(shape), y)
     with pytest.raises(ValueError, match=r"z is empty"):
         CollapseMetrics().update(np.zeros(shape))
+
+
+def test_forty_rows_a_class_give_label_information_without_a_warning():
+    # a typical validation set: 10 classes of 40 rows at d = 64 (a class covariance is singular there)
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 40)
+    z = rng.standard_normal((400, 64)) + 2.0 * np.eye(10, 64)[y]
+    metric = CollapseMetrics()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for start in range(0, 400, 100):
+            metric.update(z[start:start + 100], labels=y[start:start + 100])
+        out = metric.compute()
+    ref = infossl.diagnose(z, labels=y)["label_information"]
+    assert 0 < out["label_information"] <= np.log(10) + 0.05
+    assert out["label_information"] == pytest.approx(ref, rel=1e-9)
+    shared = CollapseMetrics(covariance="shared", ridge=0.0)
+    shared.update(z, labels=y)
+    assert shared.compute()["label_information"] == pytest.approx(out["label_information"], rel=1e-12)
+    with pytest.raises(ValueError, match="covariance"):
+        CollapseMetrics(covariance="diagonal")

@@ -116,3 +116,38 @@ def test_curves_figure_draws_every_recorded_series(tmp_path):
     path = plot_curves(recs, tmp_path / "c.png", title="t")
     assert path == tmp_path / "c.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(recs)
+
+def test_curves_legend_lists_only_drawn_lines():
+    pytest.importorskip("matplotlib")
+    recs = [{"epoch": e, "loss": 1.0 / (e + 1), "entropy_a": 2.0, "entropy_b": 2.0, "collapse_alarm": None,
+             "probe_clean": 0.9, "flag": True, "note": "text"} for e in range(1, 4)]
+    recs.insert(0, {"epoch": 0, "raw_probe_clean": 0.5})
+    recs[-1]["collapse_alarm"] = "the projector embeddings point within a narrow cone"
+    fig = curves_figure(recs)
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        labels = [t.get_text() for t in legend.get_texts()] if legend else []
+        drawn = {ln.get_label() for ln in ax.lines if len(ln.get_xdata())}
+        assert set(labels) == drawn, ax.get_title()  # every key drew a line, every line has a key
+    loss_labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert loss_labels == ["loss", "entropy_a", "entropy_b"]  # no collapse_alarm, flag or note
+    styles = {ln.get_label(): ln.get_linestyle() for ln in fig.axes[0].lines}
+    assert styles["entropy_a"] != styles["entropy_b"]  # equal curves stay distinguishable
+    assert "raw_probe_clean (baseline)" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+
+
+def test_monitor_bar_follows_the_progress_rule(monkeypatch, capsys):
+    from infossl._progress import no_progress
+
+    forced = Monitor(None, total_steps=10, initial_steps=4, progress=True)
+    assert not forced.bar.disable and forced.bar.n == 4  # a resumed run's bar starts at its step
+    forced.close()
+    with no_progress():
+        silent = Monitor(None, total_steps=10)
+    assert silent.bar.disable  # progress switched off (the CLI's -q): a silent bar, messages still printed
+    silent.message("hello")
+    silent.close()
+    assert "hello" in capsys.readouterr().out
+    auto = Monitor(None, total_steps=10)  # stderr is not a terminal under pytest: no bar drawn
+    assert auto.bar.disable
+    auto.close()
