@@ -118,7 +118,17 @@ class VICRegLoss(ViewLoss):
 
     def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
         inv = invariance_term(z_a, z_b)  # local, as in the official code
-        z_a, z_b = self.gather(z_a), self.gather(z_b)
+        return self.vicreg_terms(inv, self.gather(z_a), self.gather(z_b))
+
+    def vicreg_terms(self, inv: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor
+                     ) -> dict[str, torch.Tensor]:
+        """VICReg's terms from the (local) invariance and the (gathered) batches of both views.
+
+        Returns
+        -------
+        dict of str to 0-d tensor
+            ``"invariance"``, ``"variance"``, ``"covariance"`` and their weighted sum ``"loss"``.
+        """
         var = (variance_term(z_a, gamma=self.gamma, eps=self.eps)
                + variance_term(z_b, gamma=self.gamma, eps=self.eps))
         if self.variance_form == "code":

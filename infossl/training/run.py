@@ -197,6 +197,8 @@ def _restore(run: _Run, *, stream: Any) -> list[dict]:
 
 
 def _compatible(saved: dict, current: dict) -> None:
+    if current.get("entropy") is None:  # older runs recorded an entropy even where no objective read it
+        saved = {k: v for k, v in saved.items() if k != "entropy"}
     diffs = [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in sorted(set(saved) | set(current))
              if k not in RESUMABLE + ("model",) and saved.get(k) != current.get(k)]
     if diffs:
@@ -314,7 +316,8 @@ def _finish(run: _Run, records: list[dict], *, seconds: float) -> dict:
     return summary
 
 
-SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "invariance", "variance", "covariance",
+SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "regression", "vicreg_loss", "invariance",
+                "variance", "covariance",
                 "mi_lower_bound", "probe_clean", "probe_augmented", "backbone_rankme",
                 "backbone_effective_rank", "backbone_normalized_std", "projector_effective_rank",
                 "projector_normalized_std_scaled", "mi_views_gaussian", "backbone_verdict",

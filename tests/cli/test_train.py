@@ -47,7 +47,18 @@ def test_default_out_folder(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--temperature", "0.1"], "objective 'info-vicreg' has no option\\(s\\) \\['temperature'\\]"),
+    (["--temperature", "0.1"],
+     "temperature=0.1 does not apply to objective 'info-vicreg' \\(it applies to simclr, cissl\\)"),
+    (["--objective", "barlow", "--entropy", "gaussian"],
+     "entropy='gaussian' does not apply to objective 'barlow' \\(it applies to info-vicreg\\)"),
+    (["--objective", "vicreg", "--alpha", "1"], "alpha=1.0 does not apply to objective 'vicreg' \\(it applies to "
+                                                "info-vicreg, vicreg-logdet, vicreg-pairdist, byol-logdet\\)"),
+    (["--objective", "vicreg", "--student", "16"],
+     "student=16 does not apply to .*\\(it applies to cissl, dissl\\)"),
+    (["--objective", "simclr", "--predictor", "16-16"],
+     "predictor='16-16' does not apply to .*byol, byol-logdet"),
+    (["--objective", "byol", "--predictor", "16-8"], "must end with the projector's output size 16"),
+    (["--objective", "byol", "--momentum", "1.5"], "momentum must be in"),
     (["--objective", "vicreg", "--std-coeff", "-1"], "std_coeff must be in"),
     (["--option", "beta"], "--option expects NAME=VALUE, got 'beta'"),
     (["--beta", "2", "--option", "beta=3"], "beta given both as a flag and as --option"),
@@ -78,7 +89,7 @@ def test_diverged_run_exits_1(tmp_path, capsys, monkeypatch):
 
 
 def test_usage_error_is_2(capsys):
-    assert main(["train", "--objective", "byol"]) == 2
+    assert main(["train", "--objective", "mocov3"]) == 2
 
 
 def test_user_vectors_and_images(tmp_path, capsys):

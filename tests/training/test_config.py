@@ -8,10 +8,12 @@ from infossl.training.config import (OBJECTIVES, TrainConfig, make_objective, ob
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
-    (dict(objective="byol"), ValueError, "objective must be one of .*got 'byol'"),
+    (dict(objective="mocov3"), ValueError, "objective must be one of .*got 'mocov3'"),
     (dict(entropy="knn"), ValueError, "entropy must be one of .*got 'knn'"),
     (dict(options=[1]), TypeError, "options must be a dict"),
-    (dict(options={"temperature": 0.1}), ValueError, "objective 'info-vicreg' has no option\\(s\\) \\['temperature'\\]"),
+    (dict(options={"temperature": 0.1}), ValueError,
+     "temperature=0.1 does not apply to objective 'info-vicreg' \\(it applies to simclr, cissl\\)"),
+    (dict(options={"tau": 0.1}), ValueError, "objective 'info-vicreg' has no option 'tau'; its options are mu, "),
     (dict(objective="vicreg", options={"std_coeff": -1.0}), ValueError, "std_coeff must be in \\[0.0, inf\\), got -1.0"),
     (dict(objective="simclr", options={"temperature": 0.0}), ValueError, "temperature must be in \\(0.0, inf\\)"),
     (dict(options={"beta": "big"}), TypeError, "beta must be a real number"),
@@ -27,7 +29,7 @@ from infossl.training.config import (OBJECTIVES, TrainConfig, make_objective, ob
     (dict(backbone="resnet"), ValueError, "backbone must be one of"),
     (dict(widths="32-x"), ValueError, "widths='32-x' is not a list"),
     (dict(projector="0"), ValueError, "projector='0' is not a list"),
-    (dict(student=0), ValueError, "student must be >= 1"),
+    (dict(objective="dissl", student=0), ValueError, "student must be >= 1"),
     (dict(augment=[1]), TypeError, "augment must be a dict"),
     (dict(augment={"blur": 1}), ValueError, "unknown augmentation option\\(s\\) \\['blur'\\]"),
     (dict(augment={"rotation": -5.0}), ValueError, "augment rotation must be in"),
