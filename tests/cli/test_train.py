@@ -76,6 +76,22 @@ def test_errors_are_one_line(tmp_path, capsys, args, match):
     assert err.startswith("infossl: error:") and re.search(match, err), err
 
 
+@pytest.mark.parametrize("objective", ["vicreg-logdet", "vicreg-pairdist", "byol", "byol-logdet"])
+def test_the_papers_variants_train_two_epochs(tmp_path, capsys, objective):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--probe-every", "5", "--objective", objective,
+                 "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 2 and ("regression" in summary) == objective.startswith("byol")
+    assert ("entropy_a" in summary) == (objective != "byol")
+    config = json.loads((out / "config.json").read_text())
+    assert config["entropy"] is None and config["objective"] == objective  # nothing recorded that is not used
+    assert (config["predictor"] == "16-16") == objective.startswith("byol")
+    assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [0, 1, 2]
+    model, _ = model_from_checkpoint(out / "ckpt_epoch002.pt")
+    assert (model.target is not None) == objective.startswith("byol")
+
+
 def test_diverged_run_exits_1(tmp_path, capsys, monkeypatch):
     from infossl.training import run
     from infossl.training.engine import NonFiniteLossError
