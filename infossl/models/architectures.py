@@ -41,6 +41,11 @@ def parse_spec(spec: Union[str, Sequence[int], int], name: str = "spec", *,
     --------
     >>> parse_spec("256-128")
     [256, 128]
+
+    Returns
+    -------
+    list of int
+        The widths.
     """
     if isinstance(spec, bool):
         raise TypeError(f"{name} must be a string like '256-256', got {spec!r}")

@@ -88,11 +88,23 @@ class Loss(nn.Module, abc.ABC):
         """The loss's formula on the checked, promoted inputs: a dict of 0-d tensors with ``"loss"``."""
 
     def gather(self, t: torch.Tensor) -> torch.Tensor:
-        """``t`` gathered from all ranks along the rows (autograd-correct) when ``gather_distributed``."""
+        """``t`` gathered from all ranks along the rows (autograd-correct) when ``gather_distributed``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``t`` itself, or (world x rows, ...) rows of all ranks in rank order.
+        """
         return gather_with_grad(t) if self.gather_distributed else t
 
     def rank_and_world(self) -> tuple[int, int]:
-        """(rank, world size) when ``gather_distributed``, else (0, 1)."""
+        """(rank, world size) when ``gather_distributed``, else (0, 1).
+
+        Returns
+        -------
+        tuple of int
+            (rank, world size).
+        """
         return rank_and_world() if self.gather_distributed else (0, 1)
 
     def _evaluate(self, given: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -161,4 +173,10 @@ class TargetLoss(Loss):
     @abc.abstractmethod
     def target_momentum(self, step: int, total_steps: int) -> float:
         """The EMA momentum tau of the target update after optimiser step ``step`` (0-based) of
-        ``total_steps``: target <- tau target + (1 - tau) online."""
+        ``total_steps``: target <- tau target + (1 - tau) online.
+
+        Returns
+        -------
+        float
+            The momentum tau in [0, 1].
+        """

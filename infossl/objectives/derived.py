@@ -83,6 +83,11 @@ def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor
     constant. As a cross-entropy it upper-bounds the conditional entropy, so with the true :math:`H(Z)`,
     :math:`H(Z) - \mathrm{CE}` lower-bounds :math:`I(Z; X')` (Barber & Agakov 2003); with an entropy
     *estimate* in place of :math:`H(Z)` it is a bound only if the estimate is below :math:`H(Z)`.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d cross-entropy in nats.
     """
     d = z_a.shape[1]
     return 0.5 * (z_a - z_b).pow(2).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)

@@ -178,7 +178,13 @@ class TrainConfig:
 
     # ------------------------------------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
-        """Check every field; raise ValueError/TypeError naming the field and the value."""
+        """Check every field; raise ValueError/TypeError naming the field and the value.
+
+        Returns
+        -------
+        TrainConfig
+            ``self``, with the per-objective defaults (``entropy``, ``predictor``) filled in.
+        """
         check_choice(self.objective, "objective", tuple(OBJECTIVES))
         self._resolve_per_objective()
         if not isinstance(self.options, dict):
@@ -273,7 +279,12 @@ class TrainConfig:
         return opts
 
     def augmentation(self) -> Augmentation:
-        """The :class:`~infossl.training.augment.Augmentation` of ``augment``."""
+        """The :class:`~infossl.training.augment.Augmentation` of ``augment``.
+
+        Returns
+        -------
+        Augmentation
+        """
         return Augmentation(**self.augment)
 
     def fit_config(self, device: torch.device) -> FitConfig:
@@ -281,6 +292,10 @@ class TrainConfig:
 
         The generator of the shuffling and augmentations is seeded ``2 seed + 1`` (the weights use ``2 seed``,
         so the two streams never coincide).
+
+        Returns
+        -------
+        FitConfig
         """
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, schedule=self.schedule,
                          steps_per_epoch=self.steps_per_epoch, augment=self.augmentation(), device=device,
@@ -364,7 +379,12 @@ def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Modu
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error.
+
+    Returns
+    -------
+    torch.device
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():

@@ -119,7 +119,13 @@ def compute_loss(objective: nn.Module, out_a: Any, out_b: Any) -> torch.Tensor:
 
 
 def learning_rate(base: float, step: int, total: int, schedule: str) -> float:
-    """``base`` for "constant"; half-cosine from ``base`` to 0 over ``total`` steps for "cosine"."""
+    """``base`` for "constant"; half-cosine from ``base`` to 0 over ``total`` steps for "cosine".
+
+    Returns
+    -------
+    float
+        The learning rate of step ``step``.
+    """
     if schedule == "constant" or total <= 0:
         return base
     return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
@@ -144,7 +150,13 @@ SCHEDULES = ("cosine", "constant")
 
 def use_amp(amp: Optional[bool], device: torch.device) -> bool:
     """The AMP switch: ``amp`` on CUDA (default on); never on other devices, whose float16 autocast is slow
-    or missing. :meth:`RunState.start` asks it once, and the scaler it builds carries the answer."""
+    or missing. :meth:`RunState.start` asks it once, and the scaler it builds carries the answer.
+
+    Returns
+    -------
+    bool
+        Whether mixed precision is on.
+    """
     return device.type == "cuda" if amp is None else bool(amp and device.type == "cuda")
 
 
@@ -193,7 +205,13 @@ class FitConfig:
         check_int(self.seed, "seed", low=0)
 
     def local_batch(self, world: int) -> int:
-        """The rows of each global batch one of ``world`` processes trains on."""
+        """The rows of each global batch one of ``world`` processes trains on.
+
+        Returns
+        -------
+        int
+            ``batch_size / world``.
+        """
         if self.batch_size % world:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by the number of processes "
                              f"{world}")
@@ -237,7 +255,12 @@ class RunState:
 
     def load(self, saved: dict) -> None:
         """Continue from ``saved``, an entry dict of :meth:`entries` (as a checkpoint holds it); a missing
-        optimiser or scaler state leaves the fresh one."""
+        optimiser or scaler state leaves the fresh one.
+
+        Returns
+        -------
+        None
+        """
         if saved.get("optimizer"):
             self.optimizer.load_state_dict(saved["optimizer"])
         if saved.get("scaler") and self.scaler.is_enabled():
@@ -246,7 +269,13 @@ class RunState:
         self.epoch, self.step = int(saved["epoch"]), int(saved["step"])
 
     def entries(self) -> dict:
-        """The state as the keyword entries of :func:`infossl.io.train_format.checkpoint_dict`."""
+        """The state as the keyword entries of :func:`infossl.io.train_format.checkpoint_dict`.
+
+        Returns
+        -------
+        dict
+            ``epoch``, ``step``, ``optimizer``, ``scaler`` and ``rng``.
+        """
         return {"epoch": self.epoch, "step": self.step, "optimizer": self.optimizer, "scaler": self.scaler,
                 "rng": {"generator": self.generator.get_state()}}
 
@@ -272,7 +301,13 @@ class Fit:
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
 
     def run(self, *, callback: Optional[Callback] = None, progress: Any = None) -> list[dict]:
-        """Train the remaining epochs (see :func:`fit`); returns their records."""
+        """Train the remaining epochs (see :func:`fit`); returns their records.
+
+        Returns
+        -------
+        list of dict
+            The records of the epochs trained.
+        """
         history: list[dict] = []
         for epoch in range(self.state.epoch + 1, self.config.epochs + 1):
             record = self._epoch(epoch, progress)

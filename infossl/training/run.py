@@ -78,6 +78,12 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     stream : file, optional
         Where the epoch lines go (default standard output).
 
+    Returns
+    -------
+    TrainResult
+        ``records`` (epoch 0 = before training), ``summary`` (empty on ranks other than 0), ``model``,
+        ``out``.
+
     Raises
     ------
     NonFiniteLossError
@@ -325,7 +331,13 @@ SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "regression",
 
 
 def summarise(records: list[dict], *, seconds: float, out: Optional[Any] = None) -> dict:
-    """The final summary: first/last values of the main monitors, baselines and the run time."""
+    """The final summary: first/last values of the main monitors, baselines and the run time.
+
+    Returns
+    -------
+    dict
+        The summary (``summary.json``).
+    """
     first = next((r for r in records if r.get("epoch") == 0), {})
     last = records[-1] if records else {}
     s: dict[str, Any] = {"epochs": last.get("epoch"), "steps": last.get("step"), "seconds": round(seconds, 2)}
