@@ -508,9 +508,13 @@ def _step(place: _Placement, objective: nn.Module, state: RunState, xa: torch.Te
             "coefficients")
     state.optimizer.zero_grad(set_to_none=True)
     state.scaler.scale(loss).backward()
+    ema = getattr(objective, "target", None) == "ema"
+    scale = state.scaler.get_scale() if ema and state.scaler.is_enabled() else None
     state.scaler.step(state.optimizer)
     state.scaler.update()
-    if getattr(objective, "target", None) == "ema":
+    # the scaler lowers its scale exactly when it skipped the step (inf/NaN gradients): no step, no EMA move
+    stepped = scale is None or state.scaler.get_scale() >= scale
+    if ema and stepped:
         # every rank applies the same update to the same weights, so the targets stay equal under DDP
         place.bare.update_target(objective.target_momentum(state.step, total_steps))
     return terms

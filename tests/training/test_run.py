@@ -236,10 +236,11 @@ def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
 
 
 @pytest.mark.gpu
-def test_cuda_autocast_and_grad_scaling(tmp_path):
+@pytest.mark.parametrize("objective", ["info-vicreg", "byol-logdet"])  # byol-logdet: the EMA under AMP
+def test_cuda_autocast_and_grad_scaling(tmp_path, objective):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    result = train(TrainConfig(objective="info-vicreg", epochs=2, out=str(tmp_path), device="cuda", **SMALL),
+    result = train(TrainConfig(objective=objective, epochs=2, out=str(tmp_path), device="cuda", **SMALL),
                    quiet=True)
     assert result.records[-1]["step"] == 4 and torch.isfinite(torch.tensor(result.records[-1]["loss"]))
     saved = read_training_checkpoint(tmp_path / "last.pt")
