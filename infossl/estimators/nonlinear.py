@@ -119,6 +119,8 @@ class NonlinearResult:
     consistent : bool
         False when the held-out Gaussian MI is below half the stopping rows' (minus 0.05 nats): the encoders
         do not carry over to the held-out rows, and ``notes`` says so.
+    info : dict
+        Route-specific extras (the cluster route's candidate scores and split readings).
     """
 
     value: float
@@ -142,6 +144,7 @@ class NonlinearResult:
     consistent: bool = True
     notes: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _miller_madow_entropy(counts: np.ndarray, n: int) -> float:
