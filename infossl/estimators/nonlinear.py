@@ -242,8 +242,8 @@ def row_repeats(x: ArrayLike, y: ArrayLike) -> dict[str, Any]:
         ``regime``: ``"none"`` (no row repeats), ``"discrete"`` (both sides have at most n /
         :data:`DISCRETE_MIN_REPEATS` distinct rows: symbols, read by :func:`discrete_mutual_information`),
         ``"copies"`` (whole pairs repeat: copies of one draw, read with each distinct pair once, as
-        :func:`nonlinear_mutual_information` and :func:`~infossl.estimators.clusters.cluster_mutual_information`
-        do), or ``"one-side"`` (pairs are distinct but a side repeats: atoms of a discrete-continuous mixture,
+        :func:`nonlinear_mutual_information` and
+        :func:`~infossl.estimators.clusters.cluster_mutual_information` do), or ``"one-side"`` (pairs are distinct but a side repeats: atoms of a discrete-continuous mixture,
         where a kNN reading with strict counts stays defined; Gao et al. 2017).
 
     Examples
