@@ -70,8 +70,8 @@ from infossl._backend import ArrayLike, one_intra_op_thread
 from infossl._progress import progress_bar, progress_enabled
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.latent import whitened_scores
-from infossl.estimators.nonlinear import (NonlinearResult, _discrete_mi, _interval, _row_codes,
-                                          _seeded_init)
+from infossl.estimators.nonlinear import (NonlinearResult, _discrete_mi, _fit_row_normal_scores, _interval,
+                                          _row_codes, _seeded_init)
 
 __all__ = ["cluster_mutual_information"]
 
@@ -94,18 +94,6 @@ class _Coder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-
-def _fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
-    """Each column mapped through the normal quantile of the *fitting rows'* empirical CDF (mid-rank for
-    ties, clipped to [1/(2m), 1 - 1/(2m)], m fitting rows): (n, d). Increasing maps of a column leave it
-    unchanged, and held-out rows never shape the transform."""
-    ref = t[fit].T.contiguous().sort(dim=1).values  # (d, m)
-    m = ref.shape[1]
-    q = t.T.contiguous()  # (d, n)
-    u = 0.5 * (torch.searchsorted(ref, q, side="left") + torch.searchsorted(ref, q, side="right")).to(t.dtype)
-    u = (u / m).clamp(0.5 / m, 1 - 0.5 / m)
-    return (math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)).T
 
 
 def _soft_mi(pa: torch.Tensor, pb: torch.Tensor, symmetric: bool) -> torch.Tensor:

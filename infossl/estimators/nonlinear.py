@@ -25,8 +25,14 @@ check consistency). The rows are split once, from ``random_state``: a *fit* part
 which ``stop_fraction`` is kept aside to stop the training (the state with the best Gaussian MI on those rows
 is kept), and the *held-out* part, on which the value is read and never used for any choice. Each side is
 first reduced to its ``pca_dim`` leading principal components, fitted on the fit rows
-(:func:`~infossl.estimators.latent.whitened_scores`). After training, a linear CCA on the fit rows orients
-the m latents; the directions whose canonical correlation on the stopping rows exceeds the noise level
+(:func:`~infossl.estimators.latent.whitened_scores`). The encoders' outputs are standardised and
+soft-clipped, :math:`c \tanh(z / c)` (``clip``; AdamW with ``weight_decay``): a correlation objective on
+unbounded outputs is won by sending a few rows far out together, which then fails on new rows (on the helix
+2 -> 256 family, n = 5000, truth 1.66, unclipped encoders gave a stopping-row Gaussian MI of 2.22, a held-out
+one of 0.06 and a reading of 0.80; clipped at 2 with weight decay 0.01: 1.52, 1.56 and 1.62). After
+training, each latent is mapped through the normal quantile of its fit-row empirical CDF (``latent_scores``;
+an increasing map fixed by the fit rows, so the information is unchanged), a linear CCA on the fit rows
+orients the m latents; the directions whose canonical correlation on the stopping rows exceeds the noise level
 :math:`3/\sqrt{n_{stop}}` are kept. The held-out rows' kept latents are then read by ``reading``:
 ``"corrected-ksg"`` (default, :func:`~infossl.estimators.corrected_ksg_mutual_information`), ``"ksg"`` or
 ``"gaussian"``.
@@ -243,8 +249,9 @@ def row_repeats(x: ArrayLike, y: ArrayLike) -> dict[str, Any]:
         :data:`DISCRETE_MIN_REPEATS` distinct rows: symbols, read by :func:`discrete_mutual_information`),
         ``"copies"`` (whole pairs repeat: copies of one draw, read with each distinct pair once, as
         :func:`nonlinear_mutual_information` and
-        :func:`~infossl.estimators.clusters.cluster_mutual_information` do), or ``"one-side"`` (pairs are distinct but a side repeats: atoms of a discrete-continuous mixture,
-        where a kNN reading with strict counts stays defined; Gao et al. 2017).
+        :func:`~infossl.estimators.clusters.cluster_mutual_information` do), or ``"one-side"`` (pairs are
+        distinct but a side repeats: atoms of a discrete-continuous mixture, where a kNN reading with strict
+        counts stays defined; Gao et al. 2017).
 
     Examples
     --------
@@ -276,11 +283,26 @@ def _discrete_mi(cx: np.ndarray, cy: np.ndarray) -> float:
     return h[0] + h[1] - h[2]
 
 
-class _Encoder(nn.Module):
-    """MLP: (n, p) -> (n, m), SiLU hidden layers."""
+def _fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
+    """Each column mapped through the normal quantile of the *fitting rows'* empirical CDF (mid-rank for
+    ties, clipped to [1/(2m), 1 - 1/(2m)], m fitting rows): (n, d). Increasing maps of a column leave it
+    unchanged, and held-out rows never shape the transform."""
+    ref = t[fit].T.contiguous().sort(dim=1).values  # (d, m)
+    m = ref.shape[1]
+    q = t.T.contiguous()  # (d, n)
+    u = 0.5 * (torch.searchsorted(ref, q, side="left") + torch.searchsorted(ref, q, side="right")).to(t.dtype)
+    u = (u / m).clamp(0.5 / m, 1 - 0.5 / m)
+    return (math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)).T
 
-    def __init__(self, p: int, hidden: int, depth: int, m: int):
+
+class _Encoder(nn.Module):
+    """MLP: (n, p) -> (n, m), SiLU hidden layers; with ``clip``, the outputs are standardised (batch
+    statistics in training, running ones after) and soft-clipped to (-clip, clip)."""
+
+    def __init__(self, p: int, hidden: int, depth: int, m: int, clip: float = 0.0):
         super().__init__()
+        self.clip = clip
+        self.norm = nn.BatchNorm1d(m, affine=False) if clip else nn.Identity()
         layers: list[nn.Module] = []
         width = p
         for _ in range(depth):
@@ -290,7 +312,12 @@ class _Encoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        out = self.net(z)
+        if not self.clip:
+            return out
+        # A correlation objective on unbounded outputs is won by sending a few rows far out together: on a
+        # helix the stopping rows' Gaussian MI read 2.2 while their rank-based one read 0.5.
+        return self.clip * torch.tanh(self.norm(out) / self.clip)
 
 
 def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
@@ -350,9 +377,10 @@ def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple
 
 def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None,
                                  hidden: int = 128, depth: int = 2, pca_dim: int = 32,
-                                 reading: str = "corrected-ksg", train_fraction: float = 0.5,
+                                 reading: str = "corrected-ksg", train_fraction: float = 0.7,
                                  stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
-                                 batch_size: int = 512, lr: float = 2e-3, k: int = 3,
+                                 batch_size: int = 512, lr: float = 2e-3, weight_decay: float = 0.01,
+                                 latent_scores: bool = True, clip: float = 2.0, k: int = 3,
                                  duplicates: str = "auto",
                                  random_state: Union[None, int, np.random.Generator] = 0,
                                  device: Union[None, str, torch.device] = None, details: bool = False):
@@ -372,19 +400,28 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
         Width and number of hidden layers of each encoder.
     pca_dim : int, default 32
         Leading principal components of each side fed to its encoder (fitted on the fit rows). Fewer inputs
-        overfit less: on the saturating 4 -> 512 family (n = 10^4, truth 2.04) 16, 32, 64 and 128 components
-        read 1.94, 1.92, 1.81 and 1.66.
+        overfit less: on the saturating 4 -> 512 family (n = 10^4, truth 2.04, unclipped encoders) 16, 32, 64
+        and 128 components read 1.94, 1.92, 1.81 and 1.66.
     reading : {"corrected-ksg", "ksg", "gaussian"}
         Estimator applied to the held-out latents.
-    train_fraction : float in (0, 1), default 0.5
-        Rows used to fit (the rest are the held-out rows the value is read on).
+    train_fraction : float in (0, 1), default 0.7
+        Rows used to fit (the rest are the held-out rows the value is read on). On the 4 -> 512 family at
+        n = 5000 (truth 2.04), 0.5 read 1.75 and 0.7 read 1.88: the encoders gain more from rows than the
+        reading loses.
     stop_fraction : float in (0, 1), default 0.2
         Part of the fit rows kept aside to stop the training and select the latent directions.
     max_epochs, patience : int
         Training stops after ``patience`` epochs without a better stopping-row Gaussian MI.
     batch_size : int, default 512
     lr : float, default 2e-3
-        Adam learning rate.
+        AdamW learning rate.
+    weight_decay : float, default 0.01
+        AdamW's decoupled weight decay.
+    latent_scores : bool, default True
+        Map each latent through the normal quantile of its fit-row empirical CDF before the CCA and the
+        reading (module doc).
+    clip : float, default 2.0
+        Soft clip of the standardised encoder outputs, :math:`c \tanh(z / c)`; 0 leaves them unbounded.
     k : int, default 3
         KSG neighbours of the reading.
     duplicates : {"auto", "copies", "discrete"}
@@ -429,6 +466,10 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
     max_epochs, patience = check_int(max_epochs, "max_epochs", low=1), check_int(patience, "patience", low=1)
     batch_size, k = check_int(batch_size, "batch_size", low=8), check_int(k, "k", low=1)
     lr = check_float(lr, "lr", low=0.0, low_open=True)
+    weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+    clip = check_float(clip, "clip", low=0.0)
+    if not isinstance(latent_scores, bool):
+        raise ValueError(f"latent_scores must be True or False, got {latent_scores!r}")
     rng = check_random_state(random_state)
     dev = torch.device(device) if device is not None else \
         torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -457,7 +498,8 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
                      f"{n_distinct} distinct pairs")
     res = _latent_estimate(tx, ty, m=latent_dim, hidden=hidden, depth=depth, pca_dim=pca_dim, reading=reading,
                            train_fraction=train_fraction, stop_fraction=stop_fraction, max_epochs=max_epochs,
-                           patience=patience, batch_size=batch_size, lr=lr, k=k, rng=rng, dev=dev)
+                           patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                           latent_scores=latent_scores, clip=clip, k=k, rng=rng, dev=dev)
     res.n_rows, res.n_distinct_pairs, res.notes = n_rows, n_distinct, notes + res.notes
     res.seconds = time.perf_counter() - start
     return res if details else boundary.finish(torch.as_tensor(res.value, dtype=torch.float64))
@@ -499,7 +541,8 @@ def _train(f: nn.Module, g: nn.Module, opt: torch.optim.Optimizer, sx: torch.Ten
 
 def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hidden: int, depth: int,
                      pca_dim: int, reading: str, train_fraction: float, stop_fraction: float, max_epochs: int,
-                     patience: int, batch_size: int, lr: float, k: int, rng: np.random.Generator,
+                     patience: int, batch_size: int, lr: float, weight_decay: float, latent_scores: bool,
+                     clip: float, k: int, rng: np.random.Generator,
                      dev: torch.device
                      ) -> NonlinearResult:
     from infossl.estimators.corrected import corrected_ksg_mutual_information
@@ -535,11 +578,11 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     timing["dimension"] = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     with torch.random.fork_rng(devices=[]):  # nn.Linear draws a default init from the global generator
-        f, g = _Encoder(sx.shape[1], hidden, depth, m), _Encoder(sy.shape[1], hidden, depth, m)
+        f, g = _Encoder(sx.shape[1], hidden, depth, m, clip), _Encoder(sy.shape[1], hidden, depth, m, clip)
     _seeded_init(f, gen)
     _seeded_init(g, gen)
     f, g = f.to(dev), g.to(dev)
-    opt = torch.optim.Adam([*f.parameters(), *g.parameters()], lr=lr)
+    opt = torch.optim.AdamW([*f.parameters(), *g.parameters()], lr=lr, weight_decay=weight_decay)
     bs = min(batch_size, fit.numel())
     # One intra-op thread while the encoders train on the CPU: the products are small (batch x 128), threads
     # gain nothing, and on a loaded 2-core machine an epoch ran 70x slower with 2 (6.9 s against 0.10 s).
@@ -554,6 +597,11 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     with torch.no_grad():
         fx, gy = f(sx).double().cpu(), g(sy).double().cpu()
     fit_c, stop_c = fit.cpu(), stop.cpu()
+    if latent_scores:
+        # An increasing map per latent (fixed by the fit rows) keeps I(f(X); g(Y)) and tames the few held-out
+        # rows the encoders send far out: on a helix (n = 5000) they took the held-out Gaussian MI of the
+        # latents to 0.06 against 2.22 on the stopping rows.
+        fx, gy = _fit_row_normal_scores(fx, fit_c), _fit_row_normal_scores(gy, fit_c)
     ma, mb, rot_a, rot_b, _ = _cca(fx[fit_c], gy[fit_c])
     ca, cb = (fx - ma) @ rot_a, (gy - mb) @ rot_b  # (n, m): canonical variates, fit-row orientation
     rho_stop = [float(torch.corrcoef(torch.stack([ca[stop_c, j], cb[stop_c, j]]))[0, 1]) for j in range(m)]
