@@ -226,7 +226,7 @@ def _fit_codes(sx: torch.Tensor, sy: torch.Tensor, train: torch.Tensor, val: np.
 
 
 def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
-                               n_clusters: Union[int, Sequence[int]] = (5, 10, 20),
+                               n_clusters: Union[int, Sequence[int]] = (10, 20, 40),
                                shared: Optional[bool] = None, hidden: int = 128, depth: int = 2,
                                pca_dim: int = 32, ranks: bool = True, train_fraction: float = 0.6,
                                validation_fraction: float = 0.25, max_epochs: int = 200, patience: int = 20,
@@ -245,10 +245,12 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     Parameters
     ----------
     x, y : array-like (n, dx), (n, dy) or torch.Tensor, n >= 200
-    n_clusters : int or sequence of int, default (5, 10, 20)
+    n_clusters : int or sequence of int, default (10, 20, 40)
         Candidate numbers of code states K (each >= 2); the one with the best validation predictive
         information is used. More states can only help the target (a refinement keeps the information) but
-        cost plug-in variance on the held-out rows.
+        cost plug-in variance on the held-out rows. Overclustering pays on images: on the label-channel
+        digits (n = 2000; raw pixels, truth log 10; random CNN, truth 1.5) (5, 10, 20) read 1.60 and 1.17,
+        (10, 20, 40) read 1.77 and 1.20 (one seed each).
     shared : bool, optional
         One network for both sides (the IIC setting: x and y are the same kind of object, e.g. images of
         two classes). Default: both options are fitted when x and y have the same number of columns and the
