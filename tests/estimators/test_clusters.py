@@ -55,11 +55,23 @@ def test_deterministic_and_global_generators_untouched():
     assert a == b and a != c
 
 
-def test_value_is_the_heldout_plug_in_of_the_codes():
-    x, y, *_ = _label_channel(1000, 0.8, 3)
-    res = cluster_mutual_information(x, y, details=True, **FAST)
-    assert res.info["mi_train"] >= 0 and res.n_heldout == 1000 - 600
-    assert res.value != pytest.approx(res.info["mi_train"])
+def test_value_is_read_on_the_heldout_rows_only():
+    x, y, *_ = _label_channel(1500, 0.8, 3)
+    res = cluster_mutual_information(x, y, details=True, random_state=5, **FAST)
+    assert res.n_heldout == 1500 - 900 and res.value > 0.5
+    # the split is the seed's first permutation: break the pairing on the held-out rows only
+    held = np.random.default_rng(5).permutation(1500)[900:]
+    y2 = y.copy()
+    y2[held] = y[np.random.default_rng(0).permutation(held)]
+    res2 = cluster_mutual_information(x, y2, details=True, random_state=5, **FAST)
+    # the same codes (nothing fitted saw those rows) and the same training reading, but no held-out MI
+    assert res2.info["mi_train"] == pytest.approx(res.info["mi_train"])
+    assert abs(res2.value) < 0.05
+    # while breaking it on training rows instead leaves the held-out rows' value in place
+    y3 = y.copy()
+    train = np.random.default_rng(5).permutation(1500)[225:900]
+    y3[train[:100]] = y[train[:100][::-1]]
+    assert abs(cluster_mutual_information(x, y3, random_state=5, **FAST) - res.value) < 0.15
 
 
 def test_invariant_to_increasing_maps_of_each_coordinate():
@@ -111,3 +123,11 @@ def test_shared_needs_equal_widths_and_too_few_rows():
         cluster_mutual_information(x, y[:, :3], shared=True)
     with pytest.raises(ValueError, match="at least 50"):
         cluster_mutual_information(x, y, train_fraction=0.1)
+
+
+def test_progress_bar_on_request_only(capsys):
+    x, y, *_ = _label_channel(400, 0.8, 10)
+    cluster_mutual_information(x, y, progress=True, **dict(FAST, max_epochs=3))
+    assert "cluster MI" in capsys.readouterr().err
+    cluster_mutual_information(x, y, progress=False, **dict(FAST, max_epochs=3))
+    assert "cluster MI" not in capsys.readouterr().err
