@@ -70,8 +70,9 @@ from infossl._backend import ArrayLike, one_intra_op_thread
 from infossl._progress import progress_bar, progress_enabled
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.latent import whitened_scores
-from infossl.estimators.nonlinear import (NonlinearResult, _discrete_mi, _fit_row_normal_scores, _interval,
-                                          _row_codes, _seeded_init)
+from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval, row_codes,
+                                         seeded_init)
+from infossl.estimators.nonlinear import NonlinearResult
 
 __all__ = ["cluster_mutual_information"]
 
@@ -179,9 +180,9 @@ def _fit_codes(sx: torch.Tensor, sy: torch.Tensor, train: torch.Tensor, val: np.
     with torch.random.fork_rng(devices=[]):  # nn.Linear draws a default init from the global generator
         f = _Coder(sx.shape[1], hidden, depth, k)
         g = f if shared else _Coder(sy.shape[1], hidden, depth, k)
-    _seeded_init(f, gen)
+    seeded_init(f, gen)
     if not shared:
-        _seeded_init(g, gen)
+        seeded_init(g, gen)
     f, g = f.to(dev), g.to(dev)
     if warm_steps:
         if shared:
@@ -338,7 +339,7 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     n_rows = tx.shape[0]
     with torch.no_grad():
         tx, ty = tx.detach().to(torch.float64), ty.detach().to(torch.float64)
-        cx, cy = _row_codes(tx), _row_codes(ty)
+        cx, cy = row_codes(tx), row_codes(ty)
         first = np.sort(np.unique(cx * (int(cy.max()) + 1) + cy, return_index=True)[1])
     notes = []
     if first.size < n_rows:
@@ -363,7 +364,7 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     with torch.no_grad():
         fit_t = torch.from_numpy(fit_rows).to(tx.device)
         if ranks:
-            tx, ty = _fit_row_normal_scores(tx, fit_t), _fit_row_normal_scores(ty, fit_t)
+            tx, ty = fit_row_normal_scores(tx, fit_t), fit_row_normal_scores(ty, fit_t)
         if False in options:
             inputs[False] = tuple(whitened_scores(t, fit_t, min(pca_dim, t.shape[1]), rng)
                                   .to(dev, torch.float32) for t in (tx, ty))
@@ -390,9 +391,10 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     k, s = max(candidates, key=lambda c: scores[c])
     f, g, best_epoch, epoch = fits[(k, s)]
     ca, cb = _codes(f, inputs[s][0]), _codes(g, inputs[s][1])
-    value = _discrete_mi(ca[held], cb[held])
-    mi_train, mi_val = _discrete_mi(ca[train], cb[train]), _discrete_mi(ca[val], cb[val])
-    interval = _interval(value, lambda idx: _discrete_mi(ca[held[idx]], cb[held[idx]]), held.size, rng)[0]
+    value = discrete_mi(ca[held], cb[held])
+    mi_train, mi_val = discrete_mi(ca[train], cb[train]), discrete_mi(ca[val], cb[val])
+    interval = heldout_interval(value, lambda idx: discrete_mi(ca[held[idx]], cb[held[idx]]), held.size,
+                                rng)[0]
     res = NonlinearResult(value=value, interval=interval, mode="clusters", reading="plug-in (Miller-Madow)",
                           latent_dim=k, epochs=epoch, best_epoch=best_epoch, n_rows=n_rows,
                           n_distinct_pairs=n, n_fit=train.size, n_stop=val.size, n_heldout=held.size,

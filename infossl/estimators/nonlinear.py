@@ -90,7 +90,8 @@ from infossl._backend import ArrayLike, one_intra_op_thread
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.intrinsic import ID_ROWS, twonn_dimension
 from infossl.estimators.latent import latent_dimension_for, whitened_scores
-from infossl.estimators.reliability import subsample_interval
+from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval, row_codes,
+                                         seeded_init)
 
 __all__ = ["NonlinearResult", "nonlinear_mutual_information", "discrete_mutual_information", "row_repeats"]
 
@@ -153,19 +154,6 @@ class NonlinearResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _miller_madow_entropy(counts: np.ndarray, n: int) -> float:
-    """Plug-in entropy of the counts plus the Miller-Madow term (K - 1) / (2n), nats."""
-    counts = counts[counts > 0]
-    p = counts / n
-    return float(-(p * np.log(p)).sum() + (counts.size - 1) / (2.0 * n))
-
-
-def _row_codes(t: torch.Tensor) -> np.ndarray:
-    """Integer identity of every row (equal rows, equal codes), (n,)."""
-    _, inverse = torch.unique(t.detach().cpu(), dim=0, return_inverse=True)
-    return inverse.numpy().astype(np.int64)
-
-
 def discrete_mutual_information(x: ArrayLike, y: ArrayLike, *, details: bool = False,
                                 random_state: Union[None, int, np.random.Generator] = 0):
     r"""Plug-in MI of the row identities of x and y, with the Miller-Madow correction, in nats: the
@@ -217,8 +205,8 @@ def discrete_mutual_information(x: ArrayLike, y: ArrayLike, *, details: bool = F
     """
     start = time.perf_counter()
     tx, ty, _ = check_pair(x, y, min_samples=2)
-    cx, cy = _row_codes(tx), _row_codes(ty)
-    value = _discrete_mi(cx, cy)
+    cx, cy = row_codes(tx), row_codes(ty)
+    value = discrete_mi(cx, cy)
     if not details:
         return value
     rng = check_random_state(random_state)
@@ -261,7 +249,7 @@ def row_repeats(x: ArrayLike, y: ArrayLike) -> dict[str, Any]:
     'copies'
     """
     tx, ty, _ = check_pair(x, y, min_samples=2)
-    cx, cy = _row_codes(tx), _row_codes(ty)
+    cx, cy = row_codes(tx), row_codes(ty)
     n = cx.size
     kx, ky = int(cx.max()) + 1, int(cy.max()) + 1
     pairs = np.unique(cx * ky + cy).size
@@ -274,25 +262,6 @@ def row_repeats(x: ArrayLike, y: ArrayLike) -> dict[str, Any]:
     else:
         regime = "none"
     return dict(n_rows=n, distinct_x=kx, distinct_y=ky, distinct_pairs=pairs, regime=regime)
-
-
-def _discrete_mi(cx: np.ndarray, cy: np.ndarray) -> float:
-    n = cx.size
-    joint = cx * (int(cy.max()) + 1) + cy
-    h = [_miller_madow_entropy(np.unique(c, return_counts=True)[1], n) for c in (cx, cy, joint)]
-    return h[0] + h[1] - h[2]
-
-
-def _fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
-    """Each column mapped through the normal quantile of the *fitting rows'* empirical CDF (mid-rank for
-    ties, clipped to [1/(2m), 1 - 1/(2m)], m fitting rows): (n, d). Increasing maps of a column leave it
-    unchanged, and held-out rows never shape the transform."""
-    ref = t[fit].T.contiguous().sort(dim=1).values  # (d, m)
-    m = ref.shape[1]
-    q = t.T.contiguous()  # (d, n)
-    u = 0.5 * (torch.searchsorted(ref, q, side="left") + torch.searchsorted(ref, q, side="right")).to(t.dtype)
-    u = (u / m).clamp(0.5 / m, 1 - 0.5 / m)
-    return (math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)).T
 
 
 class _Encoder(nn.Module):
@@ -318,16 +287,6 @@ class _Encoder(nn.Module):
         # A correlation objective on unbounded outputs is won by sending a few rows far out together: on a
         # helix the stopping rows' Gaussian MI read 2.2 while their rank-based one read 0.5.
         return self.clip * torch.tanh(self.norm(out) / self.clip)
-
-
-def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
-    """PyTorch's default Linear initialisation, drawn from ``gen`` instead of the global generator."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            bound = 1.0 / math.sqrt(layer.in_features)
-            with torch.no_grad():
-                layer.weight.copy_(torch.rand(layer.weight.shape, generator=gen) * 2 * bound - bound)
-                layer.bias.copy_(torch.rand(layer.bias.shape, generator=gen) * 2 * bound - bound)
 
 
 def _gaussian_mi_of(a: torch.Tensor, b: torch.Tensor, ridge: float = _RIDGE) -> torch.Tensor:
@@ -359,20 +318,6 @@ def _cca(a: torch.Tensor, b: torch.Tensor, ridge: float = 1e-6
     wa, wb = inv_sqrt(ac.T @ ac / (n - 1)), inv_sqrt(bc.T @ bc / (n - 1))
     u, s, vh = torch.linalg.svd(wa @ (ac.T @ bc / (n - 1)) @ wb)
     return ma, mb, wa @ u, wb @ vh.T, s
-
-
-def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple[float, float], dict]:
-    """value +- (t_{dof,0.975} se + |drift|) from the reading on 2 halves and 4 quarters of n rows."""
-    perm = rng.permutation(n)
-    halves = [fn(np.sort(perm[i::2])) for i in range(2)]
-    quarters = [fn(np.sort(perm[i::4])) for i in range(4)] if n // 4 >= 100 else []
-    pooled, dof = float(np.var(halves, ddof=1)) / 2.0, 1
-    if quarters:
-        pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
-    se = math.sqrt(pooled / dof)
-    drift = value - float(np.mean(halves))
-    spread = {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
-    return subsample_interval(value, se, drift, dof), spread
 
 
 def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None,
@@ -477,13 +422,13 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
     with torch.no_grad():
         tx = tx.detach().to(torch.float64)
         ty = ty.detach().to(torch.float64)
-        cx, cy = _row_codes(tx), _row_codes(ty)
+        cx, cy = row_codes(tx), row_codes(ty)
         pair_codes = cx * (int(cy.max()) + 1) + cy
         distinct_pairs = np.unique(pair_codes, return_index=True)[1]
     n_distinct = distinct_pairs.size
     n_cut = n_rows / DISCRETE_MIN_REPEATS
     if duplicates == "discrete" or (duplicates == "auto" and cx.max() + 1 <= n_cut and cy.max() + 1 <= n_cut):
-        value = _discrete_mi(cx, cy)
+        value = discrete_mi(cx, cy)
         res = NonlinearResult(value=value, interval=_discrete_interval(value, cx, cy, rng), mode="discrete",
                               reading="plug-in (Miller-Madow)", n_rows=n_rows, n_distinct_pairs=n_distinct,
                               seconds=time.perf_counter() - start, device="cpu",
@@ -510,7 +455,7 @@ def _discrete_interval(value: float, cx: np.ndarray, cy: np.ndarray, rng: np.ran
     n = cx.size
     if n < 40:  # halves of under 20 rows tell nothing about the spread
         return (float("nan"), float("nan"))
-    return _interval(value, lambda idx: _discrete_mi(cx[idx], cy[idx]), n, rng)[0]
+    return heldout_interval(value, lambda idx: discrete_mi(cx[idx], cy[idx]), n, rng)[0]
 
 
 def _train(f: nn.Module, g: nn.Module, opt: torch.optim.Optimizer, sx: torch.Tensor, sy: torch.Tensor,
@@ -579,8 +524,8 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     with torch.random.fork_rng(devices=[]):  # nn.Linear draws a default init from the global generator
         f, g = _Encoder(sx.shape[1], hidden, depth, m, clip), _Encoder(sy.shape[1], hidden, depth, m, clip)
-    _seeded_init(f, gen)
-    _seeded_init(g, gen)
+    seeded_init(f, gen)
+    seeded_init(g, gen)
     f, g = f.to(dev), g.to(dev)
     opt = torch.optim.AdamW([*f.parameters(), *g.parameters()], lr=lr, weight_decay=weight_decay)
     bs = min(batch_size, fit.numel())
@@ -601,7 +546,7 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
         # An increasing map per latent (fixed by the fit rows) keeps I(f(X); g(Y)) and tames the few held-out
         # rows the encoders send far out: on a helix (n = 5000) they took the held-out Gaussian MI of the
         # latents to 0.06 against 2.22 on the stopping rows.
-        fx, gy = _fit_row_normal_scores(fx, fit_c), _fit_row_normal_scores(gy, fit_c)
+        fx, gy = fit_row_normal_scores(fx, fit_c), fit_row_normal_scores(gy, fit_c)
     ma, mb, rot_a, rot_b, _ = _cca(fx[fit_c], gy[fit_c])
     ca, cb = (fx - ma) @ rot_a, (gy - mb) @ rot_b  # (n, m): canonical variates, fit-row orientation
     rho_stop = [float(torch.corrcoef(torch.stack([ca[stop_c, j], cb[stop_c, j]]))[0, 1]) for j in range(m)]
@@ -640,7 +585,7 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     seed = rng.integers(2**31)
     res.value = read(held)
     timing["read"] = time.perf_counter() - t0
-    res.interval = _interval(res.value, lambda idx: read(held[idx]), held.size, rng)[0]
+    res.interval = heldout_interval(res.value, lambda idx: read(held[idx]), held.size, rng)[0]
     timing["interval"] = time.perf_counter() - t0
     res.timing = timing
     return res
