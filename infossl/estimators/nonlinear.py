@@ -105,7 +105,8 @@ _NOISE_SIGMAS = 3.0        # a canonical direction is kept when its stopping-row
 
 @dataclass
 class NonlinearResult:
-    """What :func:`nonlinear_mutual_information` computed (``details=True``).
+    """What :func:`nonlinear_mutual_information`, :func:`discrete_mutual_information` or
+    :func:`~infossl.estimators.clusters.cluster_mutual_information` computed (``details=True``).
 
     Attributes
     ----------
@@ -115,9 +116,11 @@ class NonlinearResult:
         :math:`v \\pm (t_{4, 0.975}\\,se + |drift|)` from the reading on two halves and four quarters of the
         held-out rows (encoders fixed). It covers the reading's sampling spread, not the encoder's loss.
     mode : str
-        ``"latent"`` (encoders + reading), or ``"discrete"`` (plug-in on row identities).
+        ``"latent"`` (encoders + reading), ``"discrete"`` (plug-in on row identities) or ``"clusters"``
+        (plug-in on learned codes).
     latent_dim : int
-        Latent directions kept (0: nothing above the noise level, the value is 0).
+        Latent directions kept (0: nothing above the noise level, the value is 0); for ``"clusters"`` the
+        chosen number of code states K.
     gaussian_fit, gaussian_stop, gaussian_heldout : float
         Gaussian MI of the m latents on the fit, stopping and held-out rows (nats). A fit value far above
         the held-out one means the encoders memorised their rows.
