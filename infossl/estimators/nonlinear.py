@@ -25,8 +25,14 @@ check consistency). The rows are split once, from ``random_state``: a *fit* part
 which ``stop_fraction`` is kept aside to stop the training (the state with the best Gaussian MI on those rows
 is kept), and the *held-out* part, on which the value is read and never used for any choice. Each side is
 first reduced to its ``pca_dim`` leading principal components, fitted on the fit rows
-(:func:`~infossl.estimators.latent.whitened_scores`). After training, a linear CCA on the fit rows orients
-the m latents; the directions whose canonical correlation on the stopping rows exceeds the noise level
+(:func:`~infossl.estimators.latent.whitened_scores`). The encoders' outputs are standardised and
+soft-clipped, :math:`c \tanh(z / c)` (``clip``; AdamW with ``weight_decay``): a correlation objective on
+unbounded outputs is won by sending a few rows far out together, which then fails on new rows (on the helix
+2 -> 256 family, n = 5000, truth 1.66, unclipped encoders gave a stopping-row Gaussian MI of 2.22, a held-out
+one of 0.06 and a reading of 0.80; clipped at 2 with weight decay 0.01: 1.52, 1.56 and 1.62). After
+training, each latent is mapped through the normal quantile of its fit-row empirical CDF (``latent_scores``;
+an increasing map fixed by the fit rows, so the information is unchanged), a linear CCA on the fit rows
+orients the m latents; the directions whose canonical correlation on the stopping rows exceeds the noise level
 :math:`3/\sqrt{n_{stop}}` are kept. The held-out rows' kept latents are then read by ``reading``:
 ``"corrected-ksg"`` (default, :func:`~infossl.estimators.corrected_ksg_mutual_information`), ``"ksg"`` or
 ``"gaussian"``.
@@ -84,9 +90,10 @@ from infossl._backend import ArrayLike, one_intra_op_thread
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.intrinsic import ID_ROWS, twonn_dimension
 from infossl.estimators.latent import latent_dimension_for, whitened_scores
-from infossl.estimators.reliability import subsample_interval
+from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval, row_codes,
+                                         seeded_init)
 
-__all__ = ["NonlinearResult", "nonlinear_mutual_information", "discrete_mutual_information"]
+__all__ = ["NonlinearResult", "nonlinear_mutual_information", "discrete_mutual_information", "row_repeats"]
 
 _READINGS = ("corrected-ksg", "ksg", "gaussian")
 _DUPLICATES = ("auto", "copies", "discrete")
@@ -98,7 +105,8 @@ _NOISE_SIGMAS = 3.0        # a canonical direction is kept when its stopping-row
 
 @dataclass
 class NonlinearResult:
-    """What :func:`nonlinear_mutual_information` computed (``details=True``).
+    """What :func:`nonlinear_mutual_information`, :func:`discrete_mutual_information` or
+    :func:`~infossl.estimators.clusters.cluster_mutual_information` computed (``details=True``).
 
     Attributes
     ----------
@@ -108,9 +116,11 @@ class NonlinearResult:
         :math:`v \\pm (t_{4, 0.975}\\,se + |drift|)` from the reading on two halves and four quarters of the
         held-out rows (encoders fixed). It covers the reading's sampling spread, not the encoder's loss.
     mode : str
-        ``"latent"`` (encoders + reading), or ``"discrete"`` (plug-in on row identities).
+        ``"latent"`` (encoders + reading), ``"discrete"`` (plug-in on row identities) or ``"clusters"``
+        (plug-in on learned codes).
     latent_dim : int
-        Latent directions kept (0: nothing above the noise level, the value is 0).
+        Latent directions kept (0: nothing above the noise level, the value is 0); for ``"clusters"`` the
+        chosen number of code states K.
     gaussian_fit, gaussian_stop, gaussian_heldout : float
         Gaussian MI of the m latents on the fit, stopping and held-out rows (nats). A fit value far above
         the held-out one means the encoders memorised their rows.
@@ -119,6 +129,8 @@ class NonlinearResult:
     consistent : bool
         False when the held-out Gaussian MI is below half the stopping rows' (minus 0.05 nats): the encoders
         do not carry over to the held-out rows, and ``notes`` says so.
+    info : dict
+        Route-specific extras (the cluster route's candidate scores and split readings).
     """
 
     value: float
@@ -142,31 +154,48 @@ class NonlinearResult:
     consistent: bool = True
     notes: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
-def _miller_madow_entropy(counts: np.ndarray, n: int) -> float:
-    """Plug-in entropy of the counts plus the Miller-Madow term (K - 1) / (2n), nats."""
-    counts = counts[counts > 0]
-    p = counts / n
-    return float(-(p * np.log(p)).sum() + (counts.size - 1) / (2.0 * n))
-
-
-def _row_codes(t: torch.Tensor) -> np.ndarray:
-    """Integer identity of every row (equal rows, equal codes), (n,)."""
-    _, inverse = torch.unique(t.detach().cpu(), dim=0, return_inverse=True)
-    return inverse.numpy().astype(np.int64)
-
-
-def discrete_mutual_information(x: ArrayLike, y: ArrayLike) -> float:
-    r"""Plug-in MI of the row identities of x and y, with the Miller-Madow correction, in nats.
+def discrete_mutual_information(x: ArrayLike, y: ArrayLike, *, details: bool = False,
+                                random_state: Union[None, int, np.random.Generator] = 0):
+    r"""Plug-in MI of the row identities of x and y, with the Miller-Madow correction, in nats: the
+    estimator for data whose rows repeat exactly because the variables are discrete.
 
     Each distinct row of x is one symbol, likewise for y (1-D input: each distinct value).
     :math:`\hat I = \hat H_{MM}(X) + \hat H_{MM}(Y) - \hat H_{MM}(X, Y)` with
     :math:`\hat H_{MM} = -\sum \hat p \log \hat p + (K - 1)/(2n)`, K the number of observed symbols (Miller
-    1955). For independent variables the plug-in's bias is about :math:`(K_x - 1)(K_y - 1)/(2n)`; the
-    correction removes it to first order. It is the right estimator when the variables are discrete with
-    few values relative to n, and meaningless for continuous data (every row its own symbol: the value is
-    about log n).
+    1955).
+
+    What it measures. The MI of the discrete joint law of the rows, treating every distinct row as a symbol
+    and equal rows as the same outcome. That is I(X;Y) itself when X and Y *are* discrete (class labels,
+    cluster codes, quantised features, embeddings of a finite item set with each item seen many times) with
+    few symbols relative to n. The plug-in is biased up by about :math:`(K_x - 1)(K_y - 1)/(2n)` for
+    independent variables; the correction removes that to first order, leaving a residual of order
+    :math:`K^2/n^2` and the sampling error, in either direction. It is meaningless for continuous data and
+    for rows re-sampled from a continuous population (most rows their own symbol: the value approaches
+    :math:`\log n`); there use :func:`row_repeats` to tell the cases apart, and an estimator that counts
+    copies once (:func:`nonlinear_mutual_information` or
+    :func:`~infossl.estimators.clusters.cluster_mutual_information`).
+
+    Parameters
+    ----------
+    x, y : array-like (n,) or (n, d), or torch.Tensor
+        Paired rows, n >= 2.
+    details : bool, default False
+        Return a :class:`NonlinearResult` with an interval instead of the value.
+    random_state : None, int or numpy Generator, default 0
+        The subsamples of the interval (the value does not depend on it).
+
+    Returns
+    -------
+    float, or NonlinearResult
+        The value in nats. With ``details``: ``mode="discrete"``; ``interval`` is the plug-in's spread and
+        n-drift over two disjoint halves and four quarters of the rows
+        (:func:`~infossl.estimators.reliability.subsample_interval`; halves only below 400 rows, and
+        ``(nan, nan)`` below 40 rows, too few to split) -- a stability band of the sampling error, blind to
+        a bias every subsample shares; ``info`` holds the symbol counts ``symbols_x``, ``symbols_y``,
+        ``symbols_joint``.
 
     Examples
     --------
@@ -177,22 +206,75 @@ def discrete_mutual_information(x: ArrayLike, y: ArrayLike) -> float:
     >>> bool(abs(discrete_mutual_information(a, b) - truth) < 0.01)
     True
     """
+    start = time.perf_counter()
     tx, ty, _ = check_pair(x, y, min_samples=2)
-    return _discrete_mi(_row_codes(tx), _row_codes(ty))
+    cx, cy = row_codes(tx), row_codes(ty)
+    value = discrete_mi(cx, cy)
+    if not details:
+        return value
+    rng = check_random_state(random_state)
+    joint = np.unique(cx * (int(cy.max()) + 1) + cy).size
+    res = NonlinearResult(value=value, interval=_discrete_interval(value, cx, cy, rng), mode="discrete",
+                          reading="plug-in (Miller-Madow)", n_rows=cx.size, n_distinct_pairs=joint,
+                          device="cpu")
+    res.info = dict(symbols_x=int(cx.max()) + 1, symbols_y=int(cy.max()) + 1, symbols_joint=joint)
+    if cx.size < 40:
+        res.notes.append(f"{cx.size} rows: too few for the subsample interval")
+    res.seconds = time.perf_counter() - start
+    return res
 
 
-def _discrete_mi(cx: np.ndarray, cy: np.ndarray) -> float:
+def row_repeats(x: ArrayLike, y: ArrayLike) -> dict[str, Any]:
+    """How the rows of x and y repeat exactly, and which reading that calls for.
+
+    Parameters
+    ----------
+    x, y : array-like (n,) or (n, d), or torch.Tensor
+        Paired rows, n >= 2.
+
+    Returns
+    -------
+    dict
+        ``n_rows``; ``distinct_x``, ``distinct_y``, ``distinct_pairs`` (numbers of distinct rows and pairs);
+        ``regime``: ``"none"`` (no row repeats), ``"discrete"`` (both sides have at most n /
+        :data:`DISCRETE_MIN_REPEATS` distinct rows: symbols, read by :func:`discrete_mutual_information`),
+        ``"copies"`` (whole pairs repeat: copies of one draw, read with each distinct pair once, as
+        :func:`nonlinear_mutual_information` and
+        :func:`~infossl.estimators.clusters.cluster_mutual_information` do), or ``"one-side"`` (pairs are
+        distinct but a side repeats: atoms of a discrete-continuous mixture, where a kNN reading with strict
+        counts stays defined; Gao et al. 2017).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0).repeat(3)[:, None]; y = x ** 2
+    >>> row_repeats(x, y)["regime"]
+    'copies'
+    """
+    tx, ty, _ = check_pair(x, y, min_samples=2)
+    cx, cy = row_codes(tx), row_codes(ty)
     n = cx.size
-    joint = cx * (int(cy.max()) + 1) + cy
-    h = [_miller_madow_entropy(np.unique(c, return_counts=True)[1], n) for c in (cx, cy, joint)]
-    return h[0] + h[1] - h[2]
+    kx, ky = int(cx.max()) + 1, int(cy.max()) + 1
+    pairs = np.unique(cx * ky + cy).size
+    if kx <= n / DISCRETE_MIN_REPEATS and ky <= n / DISCRETE_MIN_REPEATS:
+        regime = "discrete"
+    elif pairs < n:
+        regime = "copies"
+    elif kx < n or ky < n:
+        regime = "one-side"
+    else:
+        regime = "none"
+    return dict(n_rows=n, distinct_x=kx, distinct_y=ky, distinct_pairs=pairs, regime=regime)
 
 
 class _Encoder(nn.Module):
-    """MLP: (n, p) -> (n, m), SiLU hidden layers."""
+    """MLP: (n, p) -> (n, m), SiLU hidden layers; with ``clip``, the outputs are standardised (batch
+    statistics in training, running ones after) and soft-clipped to (-clip, clip)."""
 
-    def __init__(self, p: int, hidden: int, depth: int, m: int):
+    def __init__(self, p: int, hidden: int, depth: int, m: int, clip: float = 0.0):
         super().__init__()
+        self.clip = clip
+        self.norm = nn.BatchNorm1d(m, affine=False) if clip else nn.Identity()
         layers: list[nn.Module] = []
         width = p
         for _ in range(depth):
@@ -202,17 +284,12 @@ class _Encoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-
-def _seeded_init(module: nn.Module, gen: torch.Generator) -> None:
-    """PyTorch's default Linear initialisation, drawn from ``gen`` instead of the global generator."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            bound = 1.0 / math.sqrt(layer.in_features)
-            with torch.no_grad():
-                layer.weight.copy_(torch.rand(layer.weight.shape, generator=gen) * 2 * bound - bound)
-                layer.bias.copy_(torch.rand(layer.bias.shape, generator=gen) * 2 * bound - bound)
+        out = self.net(z)
+        if not self.clip:
+            return out
+        # A correlation objective on unbounded outputs is won by sending a few rows far out together: on a
+        # helix the stopping rows' Gaussian MI read 2.2 while their rank-based one read 0.5.
+        return self.clip * torch.tanh(self.norm(out) / self.clip)
 
 
 def _gaussian_mi_of(a: torch.Tensor, b: torch.Tensor, ridge: float = _RIDGE) -> torch.Tensor:
@@ -246,25 +323,12 @@ def _cca(a: torch.Tensor, b: torch.Tensor, ridge: float = 1e-6
     return ma, mb, wa @ u, wb @ vh.T, s
 
 
-def _interval(value: float, fn, n: int, rng: np.random.Generator) -> tuple[tuple[float, float], dict]:
-    """value +- (t_{dof,0.975} se + |drift|) from the reading on 2 halves and 4 quarters of n rows."""
-    perm = rng.permutation(n)
-    halves = [fn(np.sort(perm[i::2])) for i in range(2)]
-    quarters = [fn(np.sort(perm[i::4])) for i in range(4)] if n // 4 >= 100 else []
-    pooled, dof = float(np.var(halves, ddof=1)) / 2.0, 1
-    if quarters:
-        pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
-    se = math.sqrt(pooled / dof)
-    drift = value - float(np.mean(halves))
-    spread = {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
-    return subsample_interval(value, se, drift, dof), spread
-
-
 def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Optional[int] = None,
                                  hidden: int = 128, depth: int = 2, pca_dim: int = 32,
-                                 reading: str = "corrected-ksg", train_fraction: float = 0.5,
+                                 reading: str = "corrected-ksg", train_fraction: float = 0.7,
                                  stop_fraction: float = 0.2, max_epochs: int = 300, patience: int = 25,
-                                 batch_size: int = 512, lr: float = 2e-3, k: int = 3,
+                                 batch_size: int = 512, lr: float = 2e-3, weight_decay: float = 0.01,
+                                 latent_scores: bool = True, clip: float = 2.0, k: int = 3,
                                  duplicates: str = "auto",
                                  random_state: Union[None, int, np.random.Generator] = 0,
                                  device: Union[None, str, torch.device] = None, details: bool = False):
@@ -284,19 +348,28 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
         Width and number of hidden layers of each encoder.
     pca_dim : int, default 32
         Leading principal components of each side fed to its encoder (fitted on the fit rows). Fewer inputs
-        overfit less: on the saturating 4 -> 512 family (n = 10^4, truth 2.04) 16, 32, 64 and 128 components
-        read 1.94, 1.92, 1.81 and 1.66.
+        overfit less: on the saturating 4 -> 512 family (n = 10^4, truth 2.04, unclipped encoders) 16, 32, 64
+        and 128 components read 1.94, 1.92, 1.81 and 1.66.
     reading : {"corrected-ksg", "ksg", "gaussian"}
         Estimator applied to the held-out latents.
-    train_fraction : float in (0, 1), default 0.5
-        Rows used to fit (the rest are the held-out rows the value is read on).
+    train_fraction : float in (0, 1), default 0.7
+        Rows used to fit (the rest are the held-out rows the value is read on). On the 4 -> 512 family at
+        n = 5000 (truth 2.04), 0.5 read 1.75 and 0.7 read 1.88: the encoders gain more from rows than the
+        reading loses.
     stop_fraction : float in (0, 1), default 0.2
         Part of the fit rows kept aside to stop the training and select the latent directions.
     max_epochs, patience : int
         Training stops after ``patience`` epochs without a better stopping-row Gaussian MI.
     batch_size : int, default 512
     lr : float, default 2e-3
-        Adam learning rate.
+        AdamW learning rate.
+    weight_decay : float, default 0.01
+        AdamW's decoupled weight decay.
+    latent_scores : bool, default True
+        Map each latent through the normal quantile of its fit-row empirical CDF before the CCA and the
+        reading (module doc).
+    clip : float, default 2.0
+        Soft clip of the standardised encoder outputs, :math:`c \tanh(z / c)`; 0 leaves them unbounded.
     k : int, default 3
         KSG neighbours of the reading.
     duplicates : {"auto", "copies", "discrete"}
@@ -341,6 +414,10 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
     max_epochs, patience = check_int(max_epochs, "max_epochs", low=1), check_int(patience, "patience", low=1)
     batch_size, k = check_int(batch_size, "batch_size", low=8), check_int(k, "k", low=1)
     lr = check_float(lr, "lr", low=0.0, low_open=True)
+    weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+    clip = check_float(clip, "clip", low=0.0)
+    if not isinstance(latent_scores, bool):
+        raise ValueError(f"latent_scores must be True or False, got {latent_scores!r}")
     rng = check_random_state(random_state)
     dev = torch.device(device) if device is not None else \
         torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -348,13 +425,13 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
     with torch.no_grad():
         tx = tx.detach().to(torch.float64)
         ty = ty.detach().to(torch.float64)
-        cx, cy = _row_codes(tx), _row_codes(ty)
+        cx, cy = row_codes(tx), row_codes(ty)
         pair_codes = cx * (int(cy.max()) + 1) + cy
         distinct_pairs = np.unique(pair_codes, return_index=True)[1]
     n_distinct = distinct_pairs.size
     n_cut = n_rows / DISCRETE_MIN_REPEATS
     if duplicates == "discrete" or (duplicates == "auto" and cx.max() + 1 <= n_cut and cy.max() + 1 <= n_cut):
-        value = _discrete_mi(cx, cy)
+        value = discrete_mi(cx, cy)
         res = NonlinearResult(value=value, interval=_discrete_interval(value, cx, cy, rng), mode="discrete",
                               reading="plug-in (Miller-Madow)", n_rows=n_rows, n_distinct_pairs=n_distinct,
                               seconds=time.perf_counter() - start, device="cpu",
@@ -369,7 +446,8 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
                      f"{n_distinct} distinct pairs")
     res = _latent_estimate(tx, ty, m=latent_dim, hidden=hidden, depth=depth, pca_dim=pca_dim, reading=reading,
                            train_fraction=train_fraction, stop_fraction=stop_fraction, max_epochs=max_epochs,
-                           patience=patience, batch_size=batch_size, lr=lr, k=k, rng=rng, dev=dev)
+                           patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                           latent_scores=latent_scores, clip=clip, k=k, rng=rng, dev=dev)
     res.n_rows, res.n_distinct_pairs, res.notes = n_rows, n_distinct, notes + res.notes
     res.seconds = time.perf_counter() - start
     return res if details else boundary.finish(torch.as_tensor(res.value, dtype=torch.float64))
@@ -378,9 +456,9 @@ def nonlinear_mutual_information(x: ArrayLike, y: ArrayLike, *, latent_dim: Opti
 def _discrete_interval(value: float, cx: np.ndarray, cy: np.ndarray, rng: np.random.Generator
                        ) -> tuple[float, float]:
     n = cx.size
-    if n < 400:
-        return (value, value)
-    return _interval(value, lambda idx: _discrete_mi(cx[idx], cy[idx]), n, rng)[0]
+    if n < 40:  # halves of under 20 rows tell nothing about the spread
+        return (float("nan"), float("nan"))
+    return heldout_interval(value, lambda idx: discrete_mi(cx[idx], cy[idx]), n, rng)[0]
 
 
 def _train(f: nn.Module, g: nn.Module, opt: torch.optim.Optimizer, sx: torch.Tensor, sy: torch.Tensor,
@@ -411,7 +489,8 @@ def _train(f: nn.Module, g: nn.Module, opt: torch.optim.Optimizer, sx: torch.Ten
 
 def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hidden: int, depth: int,
                      pca_dim: int, reading: str, train_fraction: float, stop_fraction: float, max_epochs: int,
-                     patience: int, batch_size: int, lr: float, k: int, rng: np.random.Generator,
+                     patience: int, batch_size: int, lr: float, weight_decay: float, latent_scores: bool,
+                     clip: float, k: int, rng: np.random.Generator,
                      dev: torch.device
                      ) -> NonlinearResult:
     from infossl.estimators.corrected import corrected_ksg_mutual_information
@@ -447,11 +526,11 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     timing["dimension"] = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     with torch.random.fork_rng(devices=[]):  # nn.Linear draws a default init from the global generator
-        f, g = _Encoder(sx.shape[1], hidden, depth, m), _Encoder(sy.shape[1], hidden, depth, m)
-    _seeded_init(f, gen)
-    _seeded_init(g, gen)
+        f, g = _Encoder(sx.shape[1], hidden, depth, m, clip), _Encoder(sy.shape[1], hidden, depth, m, clip)
+    seeded_init(f, gen)
+    seeded_init(g, gen)
     f, g = f.to(dev), g.to(dev)
-    opt = torch.optim.Adam([*f.parameters(), *g.parameters()], lr=lr)
+    opt = torch.optim.AdamW([*f.parameters(), *g.parameters()], lr=lr, weight_decay=weight_decay)
     bs = min(batch_size, fit.numel())
     # One intra-op thread while the encoders train on the CPU: the products are small (batch x 128), threads
     # gain nothing, and on a loaded 2-core machine an epoch ran 70x slower with 2 (6.9 s against 0.10 s).
@@ -466,6 +545,11 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     with torch.no_grad():
         fx, gy = f(sx).double().cpu(), g(sy).double().cpu()
     fit_c, stop_c = fit.cpu(), stop.cpu()
+    if latent_scores:
+        # An increasing map per latent (fixed by the fit rows) keeps I(f(X); g(Y)) and tames the few held-out
+        # rows the encoders send far out: on a helix (n = 5000) they took the held-out Gaussian MI of the
+        # latents to 0.06 against 2.22 on the stopping rows.
+        fx, gy = fit_row_normal_scores(fx, fit_c), fit_row_normal_scores(gy, fit_c)
     ma, mb, rot_a, rot_b, _ = _cca(fx[fit_c], gy[fit_c])
     ca, cb = (fx - ma) @ rot_a, (gy - mb) @ rot_b  # (n, m): canonical variates, fit-row orientation
     rho_stop = [float(torch.corrcoef(torch.stack([ca[stop_c, j], cb[stop_c, j]]))[0, 1]) for j in range(m)]
@@ -504,7 +588,7 @@ def _latent_estimate(tx: torch.Tensor, ty: torch.Tensor, *, m: Optional[int], hi
     seed = rng.integers(2**31)
     res.value = read(held)
     timing["read"] = time.perf_counter() - t0
-    res.interval = _interval(res.value, lambda idx: read(held[idx]), held.size, rng)[0]
+    res.interval = heldout_interval(res.value, lambda idx: read(held[idx]), held.size, rng)[0]
     timing["interval"] = time.perf_counter() - t0
     res.timing = timing
     return res

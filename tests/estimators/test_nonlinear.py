@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from infossl.estimators.nonlinear import (NonlinearResult, discrete_mutual_information,
-                                          nonlinear_mutual_information)
+                                          nonlinear_mutual_information, row_repeats)
 
 # Small, fast settings: the encoders train for at most 40 epochs
 FAST = dict(max_epochs=40, patience=10, hidden=32)
@@ -47,6 +47,53 @@ def test_discrete_rows_are_symbols_and_invariant_to_relabelling():
     same = discrete_mutual_information(codes, y)
     assert discrete_mutual_information(x, y) == pytest.approx(same, abs=1e-12)
     assert discrete_mutual_information(x, y) == pytest.approx(discrete_mutual_information(7 * codes + 1, y))
+
+
+def test_discrete_details_interval_holds_the_truth_and_counts_symbols():
+    rng = np.random.default_rng(10)
+    a = rng.integers(0, 6, 5000)
+    b = np.where(rng.random(5000) < 0.6, a, rng.integers(0, 6, 5000))
+    p_same = 0.6 + 0.4 / 6
+    truth = p_same * math.log(6 * p_same) + (1 - p_same) * math.log(6 * 0.4 / 6)
+    res = discrete_mutual_information(a, b, details=True)
+    assert isinstance(res, NonlinearResult) and res.mode == "discrete"
+    assert res.value == pytest.approx(discrete_mutual_information(a, b))
+    assert res.interval[0] <= truth <= res.interval[1]
+    assert res.interval[1] - res.interval[0] < 0.1
+    assert res.info == dict(symbols_x=6, symbols_y=6, symbols_joint=36)
+    # the interval depends on random_state, the value does not
+    other = discrete_mutual_information(a, b, details=True, random_state=1)
+    assert other.value == res.value and other.interval != res.interval
+
+
+def test_discrete_interval_with_few_rows():
+    a = np.arange(30) % 3
+    res = discrete_mutual_information(a, a, details=True)
+    assert all(math.isnan(v) for v in res.interval) and "too few" in res.notes[0]
+    res = discrete_mutual_information(np.arange(300) % 3, np.arange(300) % 3, details=True)
+    assert res.interval[0] <= res.value <= res.interval[1]  # halves only
+
+
+def test_discrete_on_rows_resampled_from_continuous_data_reads_about_log_n():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1000, 3))
+    idx = rng.integers(0, 1000, 4000)
+    # every item its own symbol: the documented misuse, far above the (zero) MI of x with itself's noise
+    assert discrete_mutual_information(x[idx], x[idx]) > math.log(np.unique(idx).size) - 0.5
+
+
+@pytest.mark.parametrize("make, regime", [
+    (lambda r: (r.integers(0, 3, 1000), r.integers(0, 4, 1000)), "discrete"),
+    (lambda r: (lambda i: (r.standard_normal((300, 2))[i], r.standard_normal((300, 2))[i]))(
+        r.integers(0, 300, 1000)), "copies"),
+    (lambda r: (r.integers(0, 300, 1000), r.standard_normal(1000)), "one-side"),
+    (lambda r: (r.standard_normal((1000, 2)), r.standard_normal(1000)), "none"),
+])
+def test_row_repeats_names_the_regime(make, regime):
+    x, y = make(np.random.default_rng(12))
+    out = row_repeats(x, y)
+    assert out["regime"] == regime and out["n_rows"] == 1000
+    assert out["distinct_pairs"] <= 1000 and out["distinct_x"] <= 1000
 
 
 def test_curved_pair_is_read_within_tolerance():

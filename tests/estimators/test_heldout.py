@@ -1,0 +1,62 @@
+"""Tests of the shared pieces of the held-out estimators (infossl.estimators._heldout)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval,
+                                         miller_madow_entropy, row_codes, seeded_init)
+
+
+def test_miller_madow_entropy_of_uniform_counts():
+    counts = np.array([250, 250, 250, 250, 0])
+    assert miller_madow_entropy(counts, 1000) == pytest.approx(math.log(4) + 3 / 2000)
+
+
+def test_row_codes_equal_rows_equal_codes():
+    t = torch.tensor([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [5.0, 5.0]])
+    codes = row_codes(t)
+    assert codes.dtype == np.int64 and codes[0] == codes[2] and codes[1] == codes[3]
+    assert len(set(codes.tolist())) == 3
+
+
+def test_discrete_mi_of_a_copy_is_the_entropy():
+    a = np.repeat(np.arange(4), 500)
+    assert discrete_mi(a, a) == pytest.approx(math.log(4) + 3 / 4000)  # MM terms: +3 +3 -3 over 2n
+
+
+def test_fit_row_normal_scores_use_only_fit_rows_and_ignore_increasing_maps():
+    rng = np.random.default_rng(0)
+    t = torch.from_numpy(rng.standard_normal((500, 3)))
+    fit = torch.arange(300)
+    z = fit_row_normal_scores(t, fit)
+    assert torch.allclose(z, fit_row_normal_scores(torch.exp(t) * 3 + 1, fit))
+    t2 = t.clone()
+    t2[300:] = t2[300:] * 2  # changing rows outside the fit rows leaves the fit rows' scores
+    assert torch.allclose(fit_row_normal_scores(t2, fit)[:300], z[:300])
+    assert abs(float(z[:300].mean())) < 0.05 and abs(float(z[:300].std()) - 1) < 0.1
+
+
+def test_seeded_init_is_reproducible_and_leaves_the_global_generator():
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    nets = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    torch.set_rng_state(before)
+    for net in nets:
+        seeded_init(net, torch.Generator().manual_seed(7))
+    assert torch.equal(nets[0].weight, nets[1].weight)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_heldout_interval_covers_a_mean_and_reports_subsamples():
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal(4000)
+    value = float(data.mean())
+    (lo, hi), spread = heldout_interval(value, lambda idx: float(data[idx].mean()), 4000,
+                                        np.random.default_rng(2))
+    assert lo <= 0.0 <= hi and hi - lo < 0.2
+    assert len(spread["halves"]) == 2 and len(spread["quarters"]) == 4
+    _, small = heldout_interval(value, lambda idx: float(data[idx].mean()), 300, np.random.default_rng(2))
+    assert small["quarters"] == []
