@@ -85,9 +85,13 @@ def progress_enabled(progress: Optional[bool] = None, *, work: Optional[float] =
     return work is None or min_work is None or work >= min_work
 
 
-def progress_bar(enabled: bool, *, total: Optional[float], desc: str, unit: str = "it") -> Any:
+def progress_bar(enabled: bool, *, total: Optional[float], desc: str, unit: str = "it",
+                 unit_scale: Optional[bool] = None) -> Any:
     """A ``tqdm`` bar on stderr, removed when closed; a disabled (silent, near-free) one when ``enabled`` is
     False. Use it as a context manager and call ``update(n)`` as work finishes.
+
+    ``unit_scale`` writes counts with SI prefixes ("1.2M rows"); by default only when the total is unknown or
+    at least 10,000, so a bar over 3 checkpoints reads "1/3", not "1.00/3.00".
 
     Returns
     -------
@@ -96,5 +100,7 @@ def progress_bar(enabled: bool, *, total: Optional[float], desc: str, unit: str 
     """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=not enabled, file=sys.stderr,
+    if unit_scale is None:
+        unit_scale = total is None or total >= 10_000
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, disable=not enabled, file=sys.stderr,
                 dynamic_ncols=True, leave=False)

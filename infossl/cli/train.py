@@ -120,7 +120,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"torch CPU threads (default {d.threads}; fastest for the small default model)")
     p.add_argument("--json", action="store_true",
                    help="print the final summary as JSON (epoch lines go to stderr)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(run=run, parser=p)
     return p
 

@@ -8,7 +8,8 @@ plot, JSON, markdown). The same computation runs on streamed data through :class
 
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.diagnostics.diagnosis import diagnose, diagnose_statistics
-from infossl.diagnostics.checkpoints import CheckpointTrajectory, diagnose_checkpoints
+from infossl.diagnostics.checkpoints import (CheckpointResult, CheckpointTrajectory, diagnose_checkpoints,
+                                             iter_checkpoint_reports)
 from infossl.diagnostics.ideal import (class_mean_rank, class_means, cover_fraction, invariance_ratio, nc1,
                                        separability_fraction)
 from infossl.diagnostics.metrics import (alignment, alpha_req, alpha_req_from_spectrum, covariance_spectrum,
@@ -22,6 +23,7 @@ from infossl.diagnostics.stream import accumulate_path, diagnose_path
 from infossl.diagnostics.verdict import Thresholds, collapse_rank
 
 __all__ = [
+    "CheckpointResult",
     "CheckpointTrajectory",
     "DiagnosisReport",
     "MomentAccumulator",
@@ -43,6 +45,7 @@ __all__ = [
     "dimension_std",
     "effective_rank",
     "effective_rank_from_spectrum",
+    "iter_checkpoint_reports",
     "invariance_ratio",
     "lidar",
     "lidar_from_scatter",

@@ -229,8 +229,9 @@ class Monitor:
         self.flagged: set[str] = set()
         self.bar = None
         if not self.quiet:
-            self.bar = progress_bar(progress_enabled(progress), total=total_steps, desc="train", unit="step")
-            self.bar.unit_scale = False  # whole steps: "203/450", not "203.0/450.0" (read at every refresh)
+            # whole steps: "203/450", not "203.0/450.0"
+            self.bar = progress_bar(progress_enabled(progress), total=total_steps, desc="train", unit="step",
+                                    unit_scale=False)
             if initial_steps:
                 self.bar.update(initial_steps)  # a resumed run starts where it stopped
 
