@@ -8,6 +8,7 @@ estimator's own docstring documents them. ``"auto"`` is the documented rule in :
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Optional
 
 import torch
@@ -15,8 +16,9 @@ import torch
 from infossl._backend import ArrayLike
 from infossl._validation import check_embeddings, check_options, check_pair
 from infossl._warnings import warn
-from infossl.estimators._routes import (ENTROPY_METHODS, MI_METHODS, describe, entropy_function,
-                                        entropy_route, mi_function, mi_route, refuse_auto_options)
+from infossl.estimators._routes import (ENTROPY_METHODS, MI_METHODS, MODEL_BASED_METHODS, describe,
+                                        entropy_function, entropy_route, mi_function, mi_route,
+                                        refuse_auto_options, repeated_rows_note)
 from infossl.estimators.details import entropy_details, mi_details
 from infossl.estimators.intrinsic import is_manifold, manifold_dimension
 from infossl.estimators.latent import latent_parts
@@ -171,11 +173,43 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
 
 
 def auto_mi_estimate(tx: torch.Tensor, ty: torch.Tensor) -> tuple[torch.Tensor, str]:
-    """The ``method="auto"`` MI of validated tensors (n, dx), (n, dy) and the route that computed it
-    (``"latent"``, ``"corrected-ksg"`` or ``"copula"``; the rule is in :func:`mutual_information`)."""
+    """The ``method="auto"`` MI of validated tensors (n, dx), (n, dy) and the route that computed it.
+
+    Warns (:class:`~infossl.estimators.reliability.ReliabilityWarning`) when rows repeat (saying what is
+    measured) and when a model-based route reads more than log n (the "log n ceiling").
+
+    Returns
+    -------
+    tuple of (0-d tensor, str)
+        The value and the route: ``"discrete"``, ``"latent"``, ``"corrected-ksg"`` or ``"copula"``.
+    """
     n, dims = tx.shape[0], tx.shape[1] + ty.shape[1]
+    if tx.requires_grad or ty.requires_grad:
+        warn("mutual_information(method='auto') is not differentiable (its routes count neighbours, rank "
+             "columns or fit encodings): the value is returned detached, with no gradient. For a "
+             "differentiable MI name a method, e.g. method='gaussian' or a variational bound.",
+             UserWarning)
+    tx, ty = tx.detach(), ty.detach()
     route = mi_route(tx, ty)
     logger.debug("mutual_information(method='auto'): n=%d, dims=%d -> %s", n, dims, describe(route))
+    rep = route.info.get("repeated_rows")
+    if rep is not None:
+        warn(f"mutual_information(method='auto'): {repeated_rows_note(rep, route.method)}.", ReliabilityWarning)
+    if route.rows is not None:
+        tx, ty = tx[route.rows], ty[route.rows]
+    value, method = _run_route(tx, ty, route)
+    ceiling = math.log(tx.shape[0])
+    if method in MODEL_BASED_METHODS and float(value) > ceiling:
+        warn(f"mutual_information(method='auto'): check 'log n ceiling' failed: {method} reads "
+             f"{float(value):.3f} nats > log n = {ceiling:.3f} (n = {tx.shape[0]}); no distribution-free "
+             "lower bound can certify that much from n samples (McAllester & Stratos 2020), so the value "
+             "rests on the estimator's model. details=True gives its checks.", ReliabilityWarning)
+    return value, method
+
+
+def _run_route(tx: torch.Tensor, ty: torch.Tensor, route) -> tuple[torch.Tensor, str]:
+    if route.method == "discrete":
+        return torch.tensor(mi_function("discrete")(tx, ty), dtype=tx.dtype, device=tx.device), "discrete"
     if route.method == "latent":
         return latent_parts(tx, ty, id_x=route.info["id_x"], id_y=route.info["id_y"]).value, "latent"
     if route.method == "corrected-ksg":

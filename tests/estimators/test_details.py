@@ -20,14 +20,32 @@ def test_details_result(embedded):
         warnings.simplefilter("error", ReliabilityWarning)
         r = infossl.mutual_information(x, y, details=True)
     assert isinstance(r, EstimateResult) and r.method == "auto -> latent" and r.trusted
-    assert r.kind.startswith("lower bound")
+    assert r.kind == "lower bound (estimated)"
     lo, hi = r.interval
     assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
     names = [c.name for c in r.checks]
     assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension", "precision"]
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
-    assert "latent" in str(r)
+    assert "latent" in str(r) and "selection" not in r.info
+
+
+@pytest.mark.slow
+def test_evidence_route_selects_on_rows_it_does_not_report_on(embedded):
+    """n >= EVIDENCE_MIN_ROWS: linear and nonlinear latents compared on a selection half; the value and its
+    interval come from the other half; on a linear latent the linear route keeps the value, unwarned."""
+    pair = embedded[0]
+    x, y = pair.sample(4000, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = infossl.mutual_information(x, y, details=True, random_state=3)
+    sel = r.info["selection"]
+    assert set(sel["candidates"]) == {"latent", "nonlinear"} and sel["winner"] == "latent"
+    assert sel["selection_rows"] + sel["value_rows"] == 4000 and r.n == sel["value_rows"] == 2000
+    assert [c.name for c in r.checks][-2:] == ["linear vs nonlinear latent", "precision"]
+    assert abs(r.value - pair.mutual_information()) < 0.15
+    again = infossl.mutual_information(x, y, details=True, random_state=3)
+    assert again.value == r.value and again.interval == r.interval  # deterministic under random_state
 
 
 def test_details_warns_for_full_dimensional_method_on_manifold(embedded):
