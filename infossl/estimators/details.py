@@ -284,18 +284,29 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
                   checks=[agree, ceiling_check, dimension, *extra], kind=kind, info=info, band=band)
 
 
+def k_tolerance(a: float, b: float) -> float:
+    """How far corrected KSG at k = 3 and k = 8 may differ: max(0.03 nats, 4 % of the larger). Both read the
+    same rows, so their difference carries little sampling noise: on the development pairs and the
+    accuracy families at n = 5000 (Gaussian, Student-t 5 dof, monotone maps, high MI) it was at most 0.006,
+    on the rotated uniform box (a boundary bias, 34 % low) 0.049."""
+    return max(0.03, 0.04 * max(abs(a), abs(b)))
+
+
 def _partner(route: str, value: float, tx, ty, options: dict) -> Check:
     """The agreement check of a full-dimensional or discrete route, with a partner chosen for the regime."""
     if route == "corrected-ksg":
         k = int(options.get("k", 3))
         other_k = 8 if k != 8 else 4
         partner = safe_value(lambda: _routes.mi_function(route)(tx, ty, **{**options, "k": other_k}))
-        check = agreement_check(f"k = {k}", value, f"k = {other_k}", partner)
-        check.name = "agreement across k"
-        if check.passed is False:
-            check.detail = (f"corrected-ksg at k = {k}: {value:.3f}, at k = {other_k}: {partner:.3f} -- the "
-                            "bias correction has not settled: the value still depends on k")
-        return check
+        if partner is None or not math.isfinite(partner):
+            return Check("agreement across k", None, f"corrected-ksg at k = {other_k} could not be computed")
+        tol = k_tolerance(value, partner)
+        ok = abs(value - partner) <= tol
+        detail = f"corrected-ksg at k = {k}: {value:.3f}, at k = {other_k}: {partner:.3f}" + ("" if ok else
+                 f" -- differ by more than {tol:.3f}: the surrogate correction has not removed a bias that "
+                 "depends on the neighbourhood size (e.g. the boundary of a bounded support), and the same "
+                 "bias is in every subsample, so the interval cannot show it")
+        return Check("agreement across k", bool(ok), detail, {f"k={k}": value, f"k={other_k}": partner})
     if route == "discrete":
         return Check("agreement", None, "no partner estimator is valid for discrete symbols")
     if route == "copula" and tx.shape[1] + ty.shape[1] > _routes.AUTO_KNN_MAX_DIM:
