@@ -162,6 +162,36 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
 
     The choice is logged at DEBUG level on the ``"infossl"`` logger. Measured accuracy of this rule on the
     synthetic families is in ``benchmarks/results/accuracy.csv`` and ``benchmarks/results/highdim.csv``.
+
+    **Repeated rows** (exact copies, e.g. an embedding dump of a finite data set, or rows re-sampled with
+    replacement) come before the rules above (:func:`~infossl.estimators._routes.repeated_rows`). When both
+    sides are repeated symbols (at most n/5 distinct rows each) the value is the plug-in MI of the symbols
+    (:func:`~infossl.estimators.discrete_mutual_information`, Miller-Madow corrected): the MI of the
+    discrete distribution of the rows. Otherwise each distinct (x, y) pair is counted once and the rules
+    run on the distinct pairs: the value then estimates the MI of the distribution the distinct pairs were
+    drawn from (copies read as re-sampling), not of the empirical distribution with its repeats. Either way
+    a :class:`~infossl.estimators.reliability.ReliabilityWarning` says which was measured.
+
+    **The log n ceiling in the plain call**: a model-based route (``gaussian``, ``copula``,
+    ``corrected-ksg``, ``latent``) that reads more than log n (n: the rows it ran on, so the distinct pairs
+    when rows repeat) warns with :class:`~infossl.estimators.reliability.ReliabilityWarning`: no
+    distribution-free lower bound can certify more than O(log n) from n samples (McAllester & Stratos,
+    AISTATS 2020), so such a value rests on the estimator's model.
+
+    **The evidence route runs only with** ``details=True``: comparing the linear route with the nonlinear
+    latent (:func:`~infossl.estimators.details.mi_details`) costs one neural fit, 10-20 s at n = 10^4 and
+    512 + 512 dims on 2 CPU cores against well under a second for the copula route, so the plain call keeps
+    the rules above.
+
+    ``"auto"`` is **not differentiable** (its routes count neighbours, rank columns or fit encodings): on
+    tensors that require grad it warns and returns a detached value. float16 and bfloat16 tensors are
+    computed in float32 and the value is a float32 tensor (numpy input: float64 and a Python float).
+
+    Returns
+    -------
+    float, 0-d tensor or EstimateResult
+        The MI in nats: a Python float for numpy input, a 0-d tensor on the input's device for tensor input;
+        an :class:`~infossl.estimators.reliability.EstimateResult` with ``details=True``.
     """
     if details:
         return mi_details(x, y, method, **options)
