@@ -258,7 +258,8 @@ def copula_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray,
         x, y = z[:, :dim], z[:, dim:]
     elif kind == "uniform":
         # (x_i, y_i) = rotation by theta of (u_i, w_i), u, w uniform on [-1, 1]: h(x_i) = log 2a + b / 2a with
-        # a = cos theta >= b = sin theta (a trapezoid density), h(x_i, y_i) = log 4, so I = d (2 log a + b / a)
+        # a = cos theta >= b = sin theta (a trapezoid density), h(x_i, y_i) = log 4:
+        # I = d (2 log a + b / a)
         th = math.radians(par)
         a, b = math.cos(th), math.sin(th)
         u, v = rng.uniform(-1, 1, (n, dim)), rng.uniform(-1, 1, (n, dim))

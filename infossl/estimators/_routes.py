@@ -27,9 +27,9 @@ from infossl.estimators.nonlinear import discrete_mutual_information
 from infossl.estimators.variational import (dv_mutual_information, infonce_mutual_information,
                                             nwj_mutual_information)
 
-__all__ = ["AUTO_KNN_MAX_DIM", "DISCRETE_MIN_COPIES", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS", "KSG_MIN_ROWS", "LATENT_MAX_ID",
-           "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS", "Route", "describe", "entropy_function",
-           "entropy_route", "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options",
+__all__ = ["AUTO_KNN_MAX_DIM", "DISCRETE_MIN_COPIES", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS",
+           "KSG_MIN_ROWS", "LATENT_MAX_ID", "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS",
+           "MODEL_BASED_METHODS", "Route", "describe", "entropy_function", "entropy_route", "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options",
            "repeated_rows", "repeated_rows_note"]
 
 # method name -> the estimator function (a plain mapping that readers and tools can follow).
@@ -91,8 +91,6 @@ MODEL_BASED_METHODS = ("gaussian", "copula", "corrected-ksg", "latent")
 #: their MI (Miller-Madow corrected); with fewer copies the plug-in counts are too thin (its bias grows
 #: with the number of joint symbols over n) and the repeated (x, y) pairs are counted once instead.
 DISCRETE_MIN_COPIES = 5
-#: The k of the k-NN routes: a joint point with k or more exact copies has a k-th neighbour at distance 0.
-AUTO_K = 3
 
 
 @dataclass(frozen=True)
@@ -170,9 +168,9 @@ def repeated_rows(tx: torch.Tensor, ty: torch.Tensor) -> Optional[dict[str, Any]
     Returns
     -------
     dict or None
-        ``n``, ``distinct_x``, ``distinct_y``, ``distinct_pairs``, ``max_pair_copies``, ``discrete`` (each side
-        has at most n / :data:`DISCRETE_MIN_COPIES` distinct rows) and ``first_rows`` (a tensor: the index of
-        the first row of each distinct (x, y) pair, in row order).
+        ``n``, ``distinct_x``, ``distinct_y``, ``distinct_pairs``, ``max_pair_copies``, ``discrete``
+        (each side has at most n / :data:`DISCRETE_MIN_COPIES` distinct rows) and ``first_rows`` (a
+        tensor: the index of the first row of each distinct (x, y) pair, in row order).
     """
     n = tx.shape[0]
     cx, kx = _codes(tx)
@@ -190,15 +188,21 @@ def repeated_rows(tx: torch.Tensor, ty: torch.Tensor) -> Optional[dict[str, Any]
 
 
 def repeated_rows_note(rep: dict[str, Any], method: str) -> str:
-    """What ``"auto"`` measures on repeated rows (the text of its warning and of the details check)."""
+    """What ``"auto"`` measures on repeated rows (the text of its warning and of the details check).
+
+    Returns
+    -------
+    str
+        One sentence for ``rep`` (from :func:`repeated_rows`) and the route ``method`` that runs on it.
+    """
     if method == "discrete":
-        return (f"the rows repeat exactly ({rep['distinct_x']} distinct x rows, {rep['distinct_y']} distinct y "
-                f"rows in n = {rep['n']}): they are read as discrete symbols and the value is the plug-in MI "
-                "of the symbols (Miller-Madow corrected), I of the discrete distribution of the rows; if the "
+        return (f"the rows repeat exactly ({rep['distinct_x']} distinct x rows, {rep['distinct_y']} "
+                f"distinct y rows in n = {rep['n']}): they are read as discrete symbols and the value is the "
+                "plug-in MI of the symbols (Miller-Madow corrected), I of the discrete distribution of the rows; if the "
                 "repeats are copies of continuous samples, this is not the continuous MI")
-    return (f"{rep['n'] - rep['distinct_pairs']} of n = {rep['n']} rows repeat an earlier (x, y) pair exactly "
-            f"(up to {rep['max_pair_copies']} copies): each distinct pair is counted once, so the value "
-            f"({method}, on {rep['distinct_pairs']} rows) estimates the MI of the distribution the distinct "
+    return (f"{rep['n'] - rep['distinct_pairs']} of n = {rep['n']} rows repeat an earlier (x, y) pair "
+            f"exactly (up to {rep['max_pair_copies']} copies): each distinct pair is counted once, so the "
+            f"value ({method}, on {rep['distinct_pairs']} rows) estimates the MI of the distribution the distinct "
             "pairs were drawn from (copies read as re-sampling), not of the empirical distribution with "
             "its repeats")
 

@@ -129,33 +129,33 @@ def _evidence(tx, ty, route: str, info: dict, rng: np.random.Generator, seed: in
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            nl = nonlinear_mutual_information(sx, sy, random_state=seed, details=True, device="cpu")
+            nl = nonlinear_mutual_information(sx, sy, random_state=seed, details=True)
         except (ValueError, RuntimeError) as exc:
             nl = None
             why = str(exc)
     cands: dict[str, Any] = {route: {"value": lin, "interval": lin_band}}
+    side = 0
     winner, reason = route, "the nonlinear latent could not be computed"
     if nl is not None:
         nl_band = tuple(float(v) for v in nl.interval)
-        cands["nonlinear"] = {"value": float(nl.value), "interval": nl_band, "consistent": bool(nl.consistent),
-                              "latent_dim": int(nl.latent_dim)}
+        cands["nonlinear"] = {"value": float(nl.value), "interval": nl_band,
+                              "consistent": bool(nl.consistent), "latent_dim": int(nl.latent_dim)}
         side = _disjoint(nl_band, lin_band) if lin_band is not None else 0
         if lin is None:
             reason = f"{route} could not be computed on the selection rows"
         elif side > 0 and nl.consistent:
             winner = "nonlinear"
-            reason = (f"nonlinear {nl.value:.3f} [{nl_band[0]:.3f}, {nl_band[1]:.3f}] lies wholly above {route} "
-                      f"{lin:.3f} [{lin_band[0]:.3f}, {lin_band[1]:.3f}] and its encoders carry over")
+            reason = (f"nonlinear {nl.value:.3f} [{nl_band[0]:.3f}, {nl_band[1]:.3f}] lies wholly above "
+                      f"{route} {lin:.3f} [{lin_band[0]:.3f}, {lin_band[1]:.3f}] and its encoders carry over")
         elif side > 0:
             reason = "the nonlinear latent reads higher but its encoders do not carry over to held-out rows"
         else:
-            reason = (f"the nonlinear latent ({nl.value:.3f}) is not resolved above {route} ({lin:.3f}) on the "
-                      "selection rows")
+            reason = (f"the nonlinear latent ({nl.value:.3f}) is not resolved above {route} ({lin:.3f}) "
+                      "on the selection rows")
     else:
         cands["nonlinear"] = {"error": why}
     return {"candidates": cands, "winner": winner, "why": reason, "selection_rows": int(sel.numel()),
-            "value_rows": int(val.numel()), "value_idx": val, "side": (_disjoint(cands["nonlinear"]["interval"],
-            lin_band) if nl is not None and lin_band is not None else 0)}
+            "value_rows": int(val.numel()), "value_idx": val, "side": side}
 
 
 def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> EstimateResult:
@@ -225,14 +225,15 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
             # shows information the linear route missed; a nonlinear reading below says only that its
             # encoders lost more (its fit is the noisier of the two on a few thousand rows).
             ok = side <= 0
-            extra.append(Check("linear vs nonlinear latent", bool(ok),
-                               f"on the selection rows {route} {lin['value']:.3f} vs nonlinear {nl['value']:.3f}"
-                               + ("" if ok else " -- the nonlinear band lies wholly above the linear one: the "
-                                  f"linear route misses information; {ev['why']}"), {route: lin, "nonlinear": nl}))
+            detail = f"on the selection rows {route} {lin['value']:.3f} vs nonlinear {nl['value']:.3f}"
+            if not ok:
+                detail += (" -- the nonlinear band lies wholly above the linear one: the linear route misses "
+                           f"information; {ev['why']}")
+            extra.append(Check("linear vs nonlinear latent", bool(ok), detail, {route: lin, "nonlinear": nl}))
         tx, ty, n = tx[val], ty[val], int(val.numel())
         if ev["winner"] == "nonlinear":
-            res, caught = recorded(lambda: nonlinear_mutual_information(tx, ty, random_state=seed, details=True,
-                                                                      device="cpu"))
+            res, caught = recorded(
+                lambda: nonlinear_mutual_information(tx, ty, random_state=seed, details=True))
             value = float(res.value)
             lo, hi = (float(v) for v in res.interval)
             band = ((lo, hi), Check("stability n, n/2, n/4", True, f"the nonlinear reading's own band on "
@@ -288,7 +289,13 @@ def k_tolerance(a: float, b: float) -> float:
     """How far corrected KSG at k = 3 and k = 8 may differ: max(0.03 nats, 4 % of the larger). Both read the
     same rows, so their difference carries little sampling noise: on the development pairs and the
     accuracy families at n = 5000 (Gaussian, Student-t 5 dof, monotone maps, high MI) it was at most 0.006,
-    on the rotated uniform box (a boundary bias, 34 % low) 0.049."""
+    on the rotated uniform box (a boundary bias, 34 % low) 0.049.
+
+    Returns
+    -------
+    float
+        The tolerance in nats.
+    """
     return max(0.03, 0.04 * max(abs(a), abs(b)))
 
 

@@ -224,7 +224,8 @@ def auto_mi_estimate(tx: torch.Tensor, ty: torch.Tensor) -> tuple[torch.Tensor, 
     logger.debug("mutual_information(method='auto'): n=%d, dims=%d -> %s", n, dims, describe(route))
     rep = route.info.get("repeated_rows")
     if rep is not None:
-        warn(f"mutual_information(method='auto'): {repeated_rows_note(rep, route.method)}.", ReliabilityWarning)
+        warn(f"mutual_information(method='auto'): {repeated_rows_note(rep, route.method)}.",
+             ReliabilityWarning)
     if route.rows is not None:
         tx, ty = tx[route.rows], ty[route.rows]
     value, method = _run_route(tx, ty, route)
