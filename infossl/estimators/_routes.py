@@ -29,8 +29,9 @@ from infossl.estimators.variational import (dv_mutual_information, infonce_mutua
 
 __all__ = ["AUTO_KNN_MAX_DIM", "DISCRETE_MIN_COPIES", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS",
            "KSG_MIN_ROWS", "LATENT_MAX_ID", "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS",
-           "MODEL_BASED_METHODS", "Route", "describe", "entropy_function", "entropy_route", "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options",
-           "repeated_rows", "repeated_rows_note"]
+           "MODEL_BASED_METHODS", "Route", "describe", "entropy_function", "entropy_route",
+           "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options", "repeated_rows",
+           "repeated_rows_note"]
 
 # method name -> the estimator function (a plain mapping that readers and tools can follow).
 ENTROPY_METHODS: dict[str, Callable[..., Any]] = {
@@ -198,13 +199,13 @@ def repeated_rows_note(rep: dict[str, Any], method: str) -> str:
     if method == "discrete":
         return (f"the rows repeat exactly ({rep['distinct_x']} distinct x rows, {rep['distinct_y']} "
                 f"distinct y rows in n = {rep['n']}): they are read as discrete symbols and the value is the "
-                "plug-in MI of the symbols (Miller-Madow corrected), I of the discrete distribution of the rows; if the "
-                "repeats are copies of continuous samples, this is not the continuous MI")
+                "plug-in MI of the symbols (Miller-Madow corrected), I of the discrete distribution of the "
+                "rows; if the repeats are copies of continuous samples, this is not the continuous MI")
     return (f"{rep['n'] - rep['distinct_pairs']} of n = {rep['n']} rows repeat an earlier (x, y) pair "
             f"exactly (up to {rep['max_pair_copies']} copies): each distinct pair is counted once, so the "
-            f"value ({method}, on {rep['distinct_pairs']} rows) estimates the MI of the distribution the distinct "
-            "pairs were drawn from (copies read as re-sampling), not of the empirical distribution with "
-            "its repeats")
+            f"value ({method}, on {rep['distinct_pairs']} rows) estimates the MI of the distribution the "
+            "distinct pairs were drawn from (copies read as re-sampling), not of the empirical distribution "
+            "with its repeats")
 
 
 def mi_route(tx: torch.Tensor, ty: torch.Tensor) -> Route:
