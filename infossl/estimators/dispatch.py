@@ -86,12 +86,26 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
     ``"auto"`` then still returns the estimator's finite number but warns
     (:class:`~infossl.estimators.reliability.ReliabilityWarning`) and points to the input-noise model of
     :mod:`infossl.deterministic`. The check costs one TwoNN run on at most 2000 rows.
+
+    ``"auto"`` is not differentiable (both routes rank columns): on a tensor that requires grad it warns,
+    and the value carries no gradient; name ``"gaussian"``, ``"logdet"``, ``"knn"`` or ``"mixture"`` for a
+    differentiable entropy.
+
+    Returns
+    -------
+    float, 0-d tensor or EstimateResult
+        The entropy in nats (a Python float for numpy input, a 0-d tensor for tensor input); an
+        :class:`~infossl.estimators.reliability.EstimateResult` with ``details=True``.
     """
     if details:
         return entropy_details(z, method, **options)
     if method == "auto":
         refuse_auto_options(method, options)
         t, _ = check_embeddings(z, min_samples=2)
+        if t.requires_grad:
+            warn("entropy(method='auto') is not differentiable (its routes rank columns): the value carries "
+                 "no gradient. For a differentiable entropy name a method, e.g. method='gaussian' or 'knn'.",
+                 UserWarning)
         route = entropy_route(t)
         method = route.method
         logger.debug("entropy(method='auto'): d=%d -> %s", t.shape[1], describe(route))

@@ -132,3 +132,10 @@ def test_half_precision_tensors_are_computed_and_returned_in_float32(rng):
     y = x + rng.standard_normal((300, 2))
     v = infossl.mutual_information(torch.tensor(x, dtype=torch.float16), torch.tensor(y, dtype=torch.float16))
     assert v.dtype == torch.float32 and abs(float(v) - infossl.mutual_information(x, y)) < 0.05
+
+
+def test_entropy_auto_on_a_tensor_that_requires_grad_warns(rng):
+    z = torch.from_numpy(rng.standard_normal((200, 2))).requires_grad_()
+    with pytest.warns(UserWarning, match="not differentiable"):
+        h = infossl.entropy(z)
+    assert not h.requires_grad
