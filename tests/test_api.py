@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import infossl
+from infossl.estimators import ReliabilityWarning
 from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
 
 
@@ -29,7 +30,8 @@ ENTROPY_NAMES = {"gaussian": "gaussian_entropy", "logdet": "logdet_entropy", "co
 MI_NAMES = {"gaussian": "gaussian_mutual_information", "copula": "copula_mutual_information",
             "ksg": "ksg_mutual_information", "corrected-ksg": "corrected_ksg_mutual_information",
             "infonce": "infonce_mutual_information", "nwj": "nwj_mutual_information", "dv": "dv_mutual_information",
-            "renyi": "renyi_mutual_information", "latent": "latent_mutual_information"}
+            "renyi": "renyi_mutual_information", "latent": "latent_mutual_information",
+            "discrete": "discrete_mutual_information"}
 
 
 def test_method_tables_map_each_name_to_its_estimator():
@@ -81,13 +83,13 @@ def test_auto_rules_are_logged(rng, caplog):
     assert "dims=2 -> corrected-ksg" in text and "dims=140 -> copula" in text
 
 
-def test_auto_mi_falls_back_to_copula_on_duplicates(rng, caplog):
+def test_auto_mi_reads_heavily_repeated_rows_as_discrete_symbols(rng, caplog):
     x = np.repeat(rng.standard_normal((50, 1)), 6, axis=0)
     y = x + 0.5 * np.repeat(rng.standard_normal((50, 1)), 6, axis=0)
-    with caplog.at_level(logging.DEBUG, logger="infossl"):
+    with caplog.at_level(logging.DEBUG, logger="infossl"), pytest.warns(ReliabilityWarning, match="symbols"):
         v = infossl.mutual_information(x, y)
-    assert "KSG refused" in caplog.text
-    assert v == pytest.approx(infossl.estimators.copula_mutual_information(x, y))
+    assert "-> discrete" in caplog.text
+    assert v == pytest.approx(infossl.estimators.discrete_mutual_information(x, y))
 
 
 

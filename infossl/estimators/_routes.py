@@ -9,8 +9,9 @@ and checks it. Why the rules are what they are (and what they measured) is docum
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -22,12 +23,15 @@ from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 from infossl.estimators.latent import latent_mutual_information
 from infossl.estimators.matrix import renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import mixture_entropy
+from infossl.estimators.nonlinear import discrete_mutual_information
 from infossl.estimators.variational import (dv_mutual_information, infonce_mutual_information,
                                             nwj_mutual_information)
 
-__all__ = ["AUTO_KNN_MAX_DIM", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS", "KSG_MIN_ROWS", "LATENT_MAX_ID",
-           "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS", "Route", "describe", "entropy_function",
-           "entropy_route", "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options"]
+__all__ = ["AUTO_KNN_MAX_DIM", "DISCRETE_MIN_COPIES", "ENTROPY_METHODS", "FULL_DIMENSIONAL_METHODS",
+           "KSG_MIN_ROWS", "LATENT_MAX_ID", "LATENT_MIN_DIM", "LATENT_MIN_ROWS", "MI_METHODS",
+           "MODEL_BASED_METHODS", "Route", "describe", "entropy_function", "entropy_route",
+           "low_dimensional_sides", "mi_function", "mi_route", "refuse_auto_options", "repeated_rows",
+           "repeated_rows_note"]
 
 # method name -> the estimator function (a plain mapping that readers and tools can follow).
 ENTROPY_METHODS: dict[str, Callable[..., Any]] = {
@@ -49,6 +53,7 @@ MI_METHODS: dict[str, Callable[..., Any]] = {
     "dv": dv_mutual_information,
     "renyi": renyi_mutual_information,
     "latent": latent_mutual_information,
+    "discrete": discrete_mutual_information,
 }
 
 #: The k-NN routes ("corrected-knn", "corrected-ksg") up to this many dimensions (d, or dx + dy); above it the
@@ -78,17 +83,29 @@ CURVED_OFFSET = 1.0
 #: Methods that model the full ambient dimension: on a curved low-dimensional set they count every nonlinear
 #: feature as new information (the ``details`` intrinsic-dimension check fails for them there).
 FULL_DIMENSIONAL_METHODS = ("gaussian", "copula", "corrected-ksg", "renyi")
+#: Routes whose value rests on a model (a Gaussian surrogate, a copula, fitted encodings) rather than on
+#: counts: above log n they say more than n samples can certify (McAllester & Stratos 2020), and the plain
+#: call warns.
+MODEL_BASED_METHODS = ("gaussian", "copula", "corrected-ksg", "latent")
+#: Repeated rows: when each side has at most n / DISCRETE_MIN_COPIES distinct rows (on average at least this
+#: many copies of each), the rows are read as discrete symbols and "auto" takes the plug-in estimator of
+#: their MI (Miller-Madow corrected); with fewer copies the plug-in counts are too thin (its bias grows
+#: with the number of joint symbols over n) and the repeated (x, y) pairs are counted once instead.
+DISCRETE_MIN_COPIES = 5
 
 
 @dataclass(frozen=True)
 class Route:
     """What ``"auto"`` decided: the ``method`` it runs, one line per condition that decided it, and the
     quantities measured on the way (``info``: TwoNN dimensions ``id_x``, ``id_y`` and flags ``low_x``,
-    ``low_y`` for MI; empty for entropy)."""
+    ``low_y`` for MI, and the repeated-row counts of :func:`repeated_rows` when rows repeat; empty for
+    entropy). ``rows`` are the row indices the method runs on (None: all; the first row of each distinct
+    (x, y) pair when pairs repeat)."""
 
     method: str
     reasons: tuple[str, ...]
     info: dict[str, Any] = field(default_factory=dict)
+    rows: Optional[torch.Tensor] = None
 
 
 def _resolve(table: dict[str, Callable[..., Any]], method: str, what: str) -> Callable[..., Any]:
@@ -139,10 +156,80 @@ def low_dimensional_sides(tx: torch.Tensor, ty: torch.Tensor) -> dict[str, Any]:
     return _sides(tx, ty)[0]
 
 
+def _codes(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Integer identity of every row (equal rows, equal codes) and the number of distinct rows."""
+    _, inverse = torch.unique(t.detach().cpu(), dim=0, return_inverse=True)
+    return inverse, int(inverse.max()) + 1 if inverse.numel() else 0
+
+
+def repeated_rows(tx: torch.Tensor, ty: torch.Tensor) -> Optional[dict[str, Any]]:
+    """Counts of exactly repeated rows of validated tensors (n, dx), (n, dy), or None when no (x, y) pair
+    repeats and neither side has :data:`DISCRETE_MIN_COPIES` copies per distinct row on average.
+
+    Returns
+    -------
+    dict or None
+        ``n``, ``distinct_x``, ``distinct_y``, ``distinct_pairs``, ``max_pair_copies``, ``discrete``
+        (each side has at most n / :data:`DISCRETE_MIN_COPIES` distinct rows) and ``first_rows`` (a
+        tensor: the index of the first row of each distinct (x, y) pair, in row order).
+    """
+    n = tx.shape[0]
+    cx, kx = _codes(tx)
+    cy, ky = _codes(ty)
+    pair = cx.to(torch.int64) * ky + cy.to(torch.int64)
+    uniq, inverse, counts = torch.unique(pair, return_inverse=True, return_counts=True)
+    discrete = kx * DISCRETE_MIN_COPIES <= n and ky * DISCRETE_MIN_COPIES <= n
+    if uniq.numel() == n and not discrete:
+        return None
+    first = torch.full((uniq.numel(),), n, dtype=torch.int64)
+    first.scatter_reduce_(0, inverse, torch.arange(n), reduce="amin")
+    return {"n": n, "distinct_x": kx, "distinct_y": ky, "distinct_pairs": int(uniq.numel()),
+            "max_pair_copies": int(counts.max()), "discrete": bool(discrete),
+            "first_rows": first.sort().values}
+
+
+def repeated_rows_note(rep: dict[str, Any], method: str) -> str:
+    """What ``"auto"`` measures on repeated rows (the text of its warning and of the details check).
+
+    Returns
+    -------
+    str
+        One sentence for ``rep`` (from :func:`repeated_rows`) and the route ``method`` that runs on it.
+    """
+    if method == "discrete":
+        return (f"the rows repeat exactly ({rep['distinct_x']} distinct x rows, {rep['distinct_y']} "
+                f"distinct y rows in n = {rep['n']}): they are read as discrete symbols and the value is the "
+                "plug-in MI of the symbols (Miller-Madow corrected), I of the discrete distribution of the "
+                "rows; if the repeats are copies of continuous samples, this is not the continuous MI")
+    return (f"{rep['n'] - rep['distinct_pairs']} of n = {rep['n']} rows repeat an earlier (x, y) pair "
+            f"exactly (up to {rep['max_pair_copies']} copies): each distinct pair is counted once, so the "
+            f"value ({method}, on {rep['distinct_pairs']} rows) estimates the MI of the distribution the "
+            "distinct pairs were drawn from (copies read as re-sampling), not of the empirical distribution "
+            "with its repeats")
+
+
 def mi_route(tx: torch.Tensor, ty: torch.Tensor) -> Route:
     """The method "auto" MI uses on validated tensors (n, dx), (n, dy), why, and the intrinsic dimensions it
-    measured: ``"latent"`` when a side lies on a curved low-dimensional set, else ``"corrected-ksg"`` when
-    dx + dy <= :data:`AUTO_KNN_MAX_DIM` and n >= :data:`KSG_MIN_ROWS`, else ``"copula"``."""
+    measured: ``"discrete"`` when both sides are repeated symbols (:func:`repeated_rows`), else (on the
+    distinct (x, y) pairs when pairs repeat) ``"latent"`` when a side lies on a curved low-dimensional set,
+    else ``"corrected-ksg"`` when dx + dy <= :data:`AUTO_KNN_MAX_DIM` and n >= :data:`KSG_MIN_ROWS`, else
+    ``"copula"``.
+
+    Returns
+    -------
+    Route
+        The method, its reasons, the measured quantities and the rows it runs on.
+    """
+    rep = repeated_rows(tx, ty)
+    if rep is not None:
+        counts = {k: v for k, v in rep.items() if k != "first_rows"}
+        if rep["discrete"]:
+            return Route("discrete", (repeated_rows_note(rep, "discrete"),), {"repeated_rows": counts})
+        rows = rep["first_rows"]
+        inner = mi_route(tx[rows], ty[rows])
+        note = (f"{rep['n'] - rep['distinct_pairs']} repeated (x, y) pairs counted once: "
+                f"{rep['distinct_pairs']} distinct of n = {rep['n']}")
+        return Route(inner.method, (note, *inner.reasons), {**inner.info, "repeated_rows": counts}, rows)
     n, dims = tx.shape[0], tx.shape[1] + ty.shape[1]
     info, reasons = _sides(tx, ty)
     if info["low_x"] or info["low_y"]:
@@ -178,8 +265,25 @@ def describe(route: Route) -> str:
     return f"{route.method} ({'; '.join(route.reasons)})" if route.reasons else route.method
 
 
+#: The keywords of the public façade, for the "did you mean" of a misspelled one.
+FACADE_KEYWORDS = ("method", "details", "random_state")
+
+
 def refuse_auto_options(method: str, options: dict[str, Any]) -> None:
     """Raise ``TypeError`` when ``method="auto"`` is given estimator options: they would belong to whichever
-    method the rules pick, so the caller names the method instead."""
+    method the rules pick, so the caller names the method instead. A keyword close to one of the façade's
+    own (``metod=`` for ``method=``) is named as a likely misspelling (difflib).
+
+    Returns
+    -------
+    None
+    """
     if method == "auto" and options:
+        hints = []
+        for name in sorted(options):
+            close = difflib.get_close_matches(name, FACADE_KEYWORDS, n=1, cutoff=0.7)
+            if close:
+                hints.append(f"{name!r} (did you mean {close[0]!r}?)")
+        if hints:
+            raise TypeError(f"unexpected keyword argument {', '.join(hints)}; method='auto' takes no options")
         raise TypeError(f"method='auto' takes no options (got {sorted(options)}); name a method to set them")

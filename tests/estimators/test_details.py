@@ -20,14 +20,32 @@ def test_details_result(embedded):
         warnings.simplefilter("error", ReliabilityWarning)
         r = infossl.mutual_information(x, y, details=True)
     assert isinstance(r, EstimateResult) and r.method == "auto -> latent" and r.trusted
-    assert r.kind.startswith("lower bound")
+    assert r.kind == "lower bound (estimated)"
     lo, hi = r.interval
     assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
     names = [c.name for c in r.checks]
     assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension", "precision"]
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
-    assert "latent" in str(r)
+    assert "latent" in str(r) and "selection" not in r.info
+
+
+@pytest.mark.slow
+def test_evidence_route_selects_on_rows_it_does_not_report_on(embedded):
+    """n >= EVIDENCE_MIN_ROWS: linear and nonlinear latents compared on a selection half; the value and its
+    interval come from the other half; on a linear latent the linear route keeps the value, unwarned."""
+    pair = embedded[0]
+    x, y = pair.sample(4000, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = infossl.mutual_information(x, y, details=True, random_state=3)
+    sel = r.info["selection"]
+    assert set(sel["candidates"]) == {"latent", "nonlinear"} and sel["winner"] == "latent"
+    assert sel["selection_rows"] + sel["value_rows"] == 4000 and r.n == sel["value_rows"] == 2000
+    assert [c.name for c in r.checks][-2:] == ["linear vs nonlinear latent", "precision"]
+    assert abs(r.value - pair.mutual_information()) < 0.15
+    again = infossl.mutual_information(x, y, details=True, random_state=3)
+    assert again.value == r.value and again.interval == r.interval  # deterministic under random_state
 
 
 def test_details_warns_for_full_dimensional_method_on_manifold(embedded):
@@ -201,3 +219,98 @@ def test_details_passes_the_wide_knn_warning_on():
     z = np.random.default_rng(2).standard_normal((40, 300))
     with pytest.warns(ReliabilityWarning, match="span at most 39"):
         infossl.entropy(z, method="knn", details=True)
+
+
+def _fake_corrected(value_at_k):
+    def fake(x, y, k=3, **_):
+        return value_at_k(k)
+    return fake
+
+
+def test_agreement_across_k_fires_when_the_value_depends_on_k(rng, monkeypatch):
+    from infossl.estimators import _routes
+
+    x = rng.standard_normal((200, 2))
+    y = x + rng.standard_normal((200, 2))
+    monkeypatch.setitem(_routes.MI_METHODS, "corrected-ksg", _fake_corrected(lambda k: 1.0 + 0.1 * k))
+    with pytest.warns(ReliabilityWarning, match="agreement across k"):
+        r = mi_details(x, y, method="corrected-ksg")
+    check = next(c for c in r.checks if c.name == "agreement across k")
+    assert check.passed is False and "at k = 8: 1.800" in check.detail
+    monkeypatch.setitem(_routes.MI_METHODS, "corrected-ksg", _fake_corrected(lambda k: 1.0 + 0.001 * k))
+    r = mi_details(x, y, method="corrected-ksg")
+    assert next(c for c in r.checks if c.name == "agreement across k").passed is True
+
+
+def test_details_on_repeated_rows_names_what_is_measured(rng):
+    x = rng.standard_normal((300, 2))
+    y = x + rng.standard_normal((300, 2))
+    idx = rng.integers(0, 300, 900)
+    with pytest.warns(ReliabilityWarning, match="repeated rows"):
+        r = infossl.mutual_information(x[idx], y[idx], details=True)
+    rep = next(c for c in r.checks if c.name == "repeated rows")
+    assert r.n == rep.values["distinct_pairs"] < 900 and "counted once" in rep.detail
+
+
+def test_discrete_route_has_the_entropy_ceiling_and_no_partner(rng):
+    a = rng.integers(0, 3, (3000, 1)).astype(float)
+    b = (a + (rng.random((3000, 1)) < 0.1)) % 3
+    with pytest.warns(ReliabilityWarning, match="repeated rows"):
+        r = infossl.mutual_information(a, b, details=True)
+    names = {c.name: c for c in r.checks}
+    assert r.method == "auto -> discrete" and names["entropy ceiling"].passed is True
+    assert names["agreement"].passed is None and names["stability n, n/2, n/4"].passed is True
+    ok = names["entropy ceiling"]
+    assert ok.values["H(X)"] == pytest.approx(math.log(3), abs=0.01)
+
+
+def test_entropy_ceiling_fires_above_the_entropy_of_a_discrete_side(rng):
+    from infossl.estimators.details import _ceiling_check
+    import torch
+
+    a = torch.from_numpy(rng.integers(0, 2, (500, 1)).astype(float))
+    assert _ceiling_check(0.5, 500, "discrete", a, a).passed is True
+    assert _ceiling_check(0.9, 500, "discrete", a, a).passed is False  # > log 2 + 0.05
+
+
+def test_no_partner_known_to_fail_above_128_dims(rng):
+    x = rng.standard_normal((300, 70))
+    y = 0.5 * x + rng.standard_normal((300, 70))
+    r = mi_details(x, y)
+    agree = next(c for c in r.checks if c.name == "agreement")
+    assert r.method == "auto -> copula" and agree.passed is None and "plain KSG is biased low" in agree.detail
+
+
+def _fake_nonlinear(value, band, consistent=True):
+    from infossl.estimators import NonlinearResult
+
+    def fake(x, y, **_):
+        return NonlinearResult(value=value, interval=band, consistent=consistent, latent_dim=2)
+    return fake
+
+
+@pytest.mark.slow
+def test_evidence_route_switches_only_when_the_nonlinear_band_is_resolved_above(rng, monkeypatch):
+    """The copula route in > 128 dims from EVIDENCE_MIN_ROWS rows: a (stand-in) nonlinear reading whose band
+    lies above the copula's wins, is read on the value half and fails the check naming it; one inside the
+    band, or not carrying over to held-out rows, leaves the copula on the value half."""
+    from infossl.estimators import details
+
+    x = rng.standard_normal((4000, 70))
+    y = 0.3 * x + rng.standard_normal((4000, 70))
+    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(9.0, (8.5, 9.5)))
+    with pytest.warns(ReliabilityWarning, match="linear vs nonlinear latent"):
+        r = mi_details(x, y)
+    sel = r.info["selection"]
+    assert sel["winner"] == "nonlinear" and r.method == "auto -> nonlinear" and r.value == 9.0
+    assert r.interval == (8.5, 9.5) and r.n == 2000 and set(sel["candidates"]) == {"copula", "nonlinear"}
+    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(9.0, (8.5, 9.5), False))
+    r = mi_details(x, y)
+    assert r.info["selection"]["winner"] == "copula" and "do not carry over" in r.info["selection"]["why"]
+    copula_half = sel["candidates"]["copula"]["value"]
+    monkeypatch.setattr(details, "nonlinear_mutual_information",
+                        _fake_nonlinear(copula_half, (copula_half - 1, copula_half + 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        r = mi_details(x, y)
+    assert r.info["selection"]["winner"] == "copula" and r.n == 2000 and r.method == "auto -> copula"

@@ -83,3 +83,59 @@ def test_named_method_equals_its_function(rng):
     assert infossl.entropy(x, method="gaussian") == gaussian_entropy(x)
 
 
+
+
+def test_auto_on_resampled_rows_counts_each_pair_once_and_says_so(rng):
+    x = rng.standard_normal((400, 2))
+    y = x + rng.standard_normal((400, 2))
+    idx = rng.integers(0, 400, 1200)  # re-sampled with replacement: many points with >= k copies
+    with pytest.warns(ReliabilityWarning, match="each distinct pair is counted once"):
+        v = infossl.mutual_information(x[idx], y[idx])
+    keep = np.sort(np.unique(idx, return_index=True)[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        assert v == infossl.mutual_information(x[idx][keep], y[idx][keep])  # the distinct pairs, in order
+
+
+def test_auto_on_discrete_symbols_is_the_plug_in_estimate(rng):
+    a = rng.integers(0, 2, 20000).astype(float)
+    b = np.where(rng.random(20000) < 0.9, a, 1 - a)
+    truth = math.log(2) + 0.9 * math.log(0.9) + 0.1 * math.log(0.1)  # binary symmetric channel, eps 0.1
+    with pytest.warns(ReliabilityWarning, match="discrete symbols"):
+        v = infossl.mutual_information(a, b)
+    assert abs(v - truth) < 0.01
+
+
+def test_model_based_value_above_log_n_warns_in_the_plain_call(rng):
+    pair = make_family("high-mi", 5, mi=6.0)
+    x, y = pair.sample(200, random_state=0)  # log 200 = 5.3 < 6
+    with pytest.warns(ReliabilityWarning, match="log n ceiling"):
+        v = infossl.mutual_information(x, y)
+    assert v > math.log(200)
+    lo = make_family("gaussian", 2)
+    a, b = lo.sample(200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReliabilityWarning)
+        infossl.mutual_information(a, b)  # a value well below log n: quiet
+
+
+def test_auto_on_tensors_that_require_grad_warns_and_returns_no_gradient(rng):
+    x = torch.from_numpy(rng.standard_normal((200, 2))).requires_grad_()
+    y = x.detach() + torch.from_numpy(rng.standard_normal((200, 2)))
+    with pytest.warns(UserWarning, match="not differentiable"):
+        v = infossl.mutual_information(x, y)
+    assert not v.requires_grad
+
+
+def test_half_precision_tensors_are_computed_and_returned_in_float32(rng):
+    x = rng.standard_normal((300, 2))
+    y = x + rng.standard_normal((300, 2))
+    v = infossl.mutual_information(torch.tensor(x, dtype=torch.float16), torch.tensor(y, dtype=torch.float16))
+    assert v.dtype == torch.float32 and abs(float(v) - infossl.mutual_information(x, y)) < 0.05
+
+
+def test_entropy_auto_on_a_tensor_that_requires_grad_warns(rng):
+    z = torch.from_numpy(rng.standard_normal((200, 2))).requires_grad_()
+    with pytest.warns(UserWarning, match="not differentiable"):
+        h = infossl.entropy(z)
+    assert not h.requires_grad

@@ -15,6 +15,7 @@ from infossl.estimators._routes import (
     mi_function,
     mi_route,
     refuse_auto_options,
+    repeated_rows,
 )
 from infossl.synthetic import make_family
 
@@ -70,3 +71,30 @@ def test_auto_refuses_options_and_names_them():
     refuse_auto_options("knn", {"k": 3})
     with pytest.raises(TypeError, match=r"method='auto' takes no options \(got \['k'\]\)"):
         refuse_auto_options("auto", {"k": 3})
+
+
+def test_misspelled_facade_keyword_is_named():
+    x = np.arange(40.0).reshape(20, 2)
+    with pytest.raises(TypeError, match=r"'metod' \(did you mean 'method'\?\)"):
+        infossl.mutual_information(x, x, metod="ksg")
+    with pytest.raises(TypeError, match="takes no options"):
+        infossl.mutual_information(x, x, k=5)  # not close to a facade keyword: the plain refusal
+
+
+def test_repeated_rows_are_counted_and_routed(rng):
+    x = rng.standard_normal((300, 2))
+    y = x + rng.standard_normal((300, 2))
+    assert repeated_rows(torch.from_numpy(x), torch.from_numpy(y)) is None
+    idx = np.r_[np.arange(300), [0, 0, 0, 5]]  # row 0 four times, row 5 twice
+    tx, ty = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
+    rep = repeated_rows(tx, ty)
+    assert rep["distinct_pairs"] == 300 and rep["max_pair_copies"] == 4 and not rep["discrete"]
+    assert rep["first_rows"].tolist() == list(range(300))  # the first copy of each pair, in row order
+    r = mi_route(tx, ty)
+    assert r.method == "corrected-ksg" and r.rows.tolist() == list(range(300))
+    assert "4 repeated (x, y) pairs counted once" in r.reasons[0] and r.info["repeated_rows"]["n"] == 304
+    # symbols on both sides (at least DISCRETE_MIN_COPIES copies each on average): the plug-in route
+    a = rng.integers(0, 4, (400, 1)).astype(float)
+    b = (a + (rng.random((400, 1)) < 0.2)) % 4
+    d = mi_route(torch.from_numpy(a), torch.from_numpy(b))
+    assert d.method == "discrete" and d.rows is None and "discrete symbols" in d.reasons[0]
