@@ -10,7 +10,8 @@ KSG; their exact neighbour search is :mod:`~infossl.estimators.neighbours`),
 them), :mod:`~infossl.estimators.latent` (held-out low-dimensional encodings for
 high-dimensional data of low intrinsic dimension), :mod:`~infossl.estimators.intrinsic` (TwoNN and
 Levina–Bickel intrinsic dimension, and the dimension rules of ``"auto"``), :mod:`~infossl.estimators.labels`
-(label information I(Z;Y)).
+(label information I(Z;Y)), :mod:`~infossl.estimators.nonlinear` (held-out nonlinear latents, and the
+plug-in MI of rows that repeat), :mod:`~infossl.estimators.clusters` (held-out MI of learned class codes).
 :func:`entropy` and :func:`mutual_information` (:mod:`~infossl.estimators.dispatch`) dispatch on ``method=``;
 the rules of ``"auto"`` and every threshold live in :mod:`~infossl.estimators._routes`. ``details=True``
 (:mod:`~infossl.estimators.details`) returns an :class:`~infossl.estimators.reliability.EstimateResult`
@@ -27,8 +28,9 @@ from infossl.estimators.intrinsic import intrinsic_dimension, mle_dimension, two
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information
 from infossl.estimators.labels import label_mutual_information
 from infossl.estimators.latent import latent_mutual_information
+from infossl.estimators.clusters import cluster_mutual_information
 from infossl.estimators.nonlinear import (NonlinearResult, discrete_mutual_information,
-                                          nonlinear_mutual_information)
+                                          nonlinear_mutual_information, row_repeats)
 from infossl.estimators.matrix import matrix_entropy, renyi_entropy, renyi_mutual_information
 from infossl.estimators.mixture import (mixture_entropy, mixture_entropy_bounds, mixture_mutual_information,
                                         pairwise_divergence)
@@ -38,7 +40,8 @@ from infossl.estimators.variational import (ConcatCritic, SeparableCritic, dv_mu
 
 __all__ = [
     "ConcatCritic", "EstimateResult", "NonlinearResult", "ReliabilityWarning", "SeparableCritic",
-    "copula_entropy", "copula_mutual_information", "copula_scores", "corrected_knn_entropy",
+    "cluster_mutual_information", "copula_entropy", "copula_mutual_information", "copula_scores",
+    "corrected_knn_entropy",
     "corrected_ksg_mutual_information", "discrete_mutual_information", "dv_lower_bound",
     "dv_mutual_information", "entropy", "gaussian_entropy", "gaussian_mutual_information",
     "infonce_lower_bound", "infonce_mutual_information", "intrinsic_dimension", "knn_entropy",
@@ -46,5 +49,5 @@ __all__ = [
     "matrix_entropy", "mixture_entropy", "mixture_entropy_bounds", "mixture_mutual_information",
     "mle_dimension", "mutual_information", "nonlinear_mutual_information", "normal_scores",
     "nwj_lower_bound", "nwj_mutual_information", "pairwise_divergence", "renyi_entropy",
-    "renyi_mutual_information", "shrink_covariance", "twonn_dimension", "wishart_logdet_bias",
+    "renyi_mutual_information", "row_repeats", "shrink_covariance", "twonn_dimension", "wishart_logdet_bias",
 ]

@@ -54,6 +54,11 @@ def normal_scores(t: torch.Tensor, *, memory_budget: int = DEFAULT_MEMORY_BUDGET
     (n, d) result is bounded whatever d is. The ranks are exact (:func:`doubled_ranks`). The copula MI does
     not call this: it keeps only the int32 ranks and streams the scores' covariance
     (:func:`copula_mi_of_tensors`).
+
+    Returns
+    -------
+    torch.Tensor
+        (n, d) normal scores of ``t``'s columns, in ``t``'s dtype and device.
     """
     n, d = t.shape
     out = torch.empty((n, d), dtype=t.dtype, device=t.device)
@@ -85,6 +90,11 @@ def copula_mutual_information(x: ArrayLike, y: ArrayLike, *, ridge: float = 0.0,
     size of a float64 input), a (dx + dy) x (dx + dy) covariance and one working block of
     :data:`~infossl._backend.STREAM_BLOCK_BYTES` (:func:`copula_mi_of_tensors`); wide sides (d > n) are
     first projected onto their n-dimensional column space as data.
+
+    Returns
+    -------
+    float
+        Mutual information estimate I(X;Y) in nats.
 
     References
     ----------
@@ -229,6 +239,11 @@ def copula_scores(t: torch.Tensor) -> torch.Tensor:
     exact collinearity into spurious rank noise. Full-rank input is scored column by column. The ranks are
     those of :func:`copula_ranks`, so these are the scores whose covariance :func:`copula_mutual_information`
     streams.
+
+    Returns
+    -------
+    torch.Tensor
+        (n, r) normal scores, r the numerical rank of ``t`` (r = d at full rank).
     """
     twice, _ = copula_ranks(t)
     return scores_of_ranks(twice, t.shape[0], t.dtype)
@@ -277,6 +292,11 @@ def copula_entropy(z: ArrayLike, *, k: int = 3, bias_correction: bool = True):
 
     A singular score correlation (collinear columns) warns and uses the Gaussian estimator's ridge; a
     column with a point mass raises (its differential entropy is :math:`-\infty`). Not differentiable.
+
+    Returns
+    -------
+    float
+        Differential entropy estimate of ``z``'s distribution, in nats.
     """
     t, b = check_embeddings(z, min_samples=2)
     k = check_int(k, "k")

@@ -35,6 +35,11 @@ def wishart_logdet_bias(d: int, n: int, *, dtype=torch.float64, device=None) -> 
 
     so :math:`\log\det\hat\Sigma - c(d,n)` is unbiased (Ahmed & Gokhale 1989, IEEE Trans. Inf. Theory
     35(3), eq. 7; Misra, Singh & Demchuk 2005, J. Multivar. Anal. 92, eq. 2.2). Needs ``n > d``.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d tensor c(d, n) (negative): the expected bias of the sample log-determinant.
     """
     i = torch.arange(1, d + 1, dtype=dtype, device=device)
     return (torch.special.digamma((n - i) / 2) - math.log((n - 1) / 2)).sum()
@@ -48,6 +53,11 @@ def shrink_covariance(z: torch.Tensor, shrinkage: Shrinkage) -> torch.Tensor:
     Process. 58(10), eq. 23). Both start from the maximum-likelihood covariance :math:`S` (divisor n), as
     scikit-learn does, and are written in torch so that device and autograd are kept. A float ``a`` in
     [0, 1] gives :math:`(1-a)S + a\mu I`.
+
+    Returns
+    -------
+    torch.Tensor
+        The (d, d) shrunk covariance, on ``z``'s device and dtype.
     """
     n, d = z.shape
     zc = centred(z)  # (n, d)
@@ -251,6 +261,11 @@ def logdet_entropy(z: ArrayLike, *, beta: float = 1.0):
 
     Computed from the d x d covariance or, when n < d, the n x n Gram matrix (same non-zero eigenvalues).
     Differentiable for torch input.
+
+    Returns
+    -------
+    float
+        The LogDet entropy estimate in nats.
 
     References
     ----------

@@ -165,6 +165,11 @@ def mle_dimension(z: ArrayLike, *, k: int = 20, max_samples: Optional[int] = DEF
     See the module doc for the formula. ``k`` (default 20, at least 3) sets the scale; the other
     parameters are those of :func:`twonn_dimension`.
 
+    Returns
+    -------
+    IntrinsicDimension
+        The Levina–Bickel estimate (``float()`` of it is the dimension) with its details.
+
     Examples
     --------
     >>> import numpy as np
@@ -194,6 +199,11 @@ def mle_dimension(z: ArrayLike, *, k: int = 20, max_samples: Optional[int] = DEF
 def intrinsic_dimension(z: ArrayLike, method: str = "twonn", **options) -> IntrinsicDimension:
     """Intrinsic dimension of the rows of ``z``: ``method="twonn"`` (:func:`twonn_dimension`, default) or
     ``"mle"`` (:func:`mle_dimension`); options are passed through.
+
+    Returns
+    -------
+    IntrinsicDimension
+        The estimate (``float()`` of it is the dimension) with the method's details.
 
     Examples
     --------

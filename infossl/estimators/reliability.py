@@ -108,6 +108,14 @@ class EstimateResult:
         return all(c.passed is not False for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain Python values.
+
+        Returns
+        -------
+        dict
+            Strict-JSON-ready values (numpy and torch numbers as Python ones, NaN and infinities as None),
+            with ``trusted``.
+        """
         d = asdict(self)
         d["interval"] = list(self.interval)
         d["trusted"] = self.trusted

@@ -135,7 +135,13 @@ class SeparableCritic(nn.Module):
         _materialise(self, generator, device, dtype)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: (b, dim_x), y: (b, dim_y) -> scores (b, b) with scores[i, j] = f(x_i, y_j)."""
+        """x: (b, dim_x), y: (b, dim_y) -> scores (b, b) with scores[i, j] = f(x_i, y_j).
+
+        Returns
+        -------
+        torch.Tensor
+            (b, b) scores, ``scores[i, j] = f(x_i, y_j)``.
+        """
         return self.g(x) @ self.h(y).T  # (b, embed) @ (embed, b) -> (b, b)
 
 
@@ -182,7 +188,13 @@ class ConcatCritic(nn.Module):
         _materialise(self, generator, device, dtype)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: (b, dim_x), y: (b', dim_y) -> scores (b, b') with scores[i, j] = f([x_i, y_j])."""
+        """x: (b, dim_x), y: (b', dim_y) -> scores (b, b') with scores[i, j] = f([x_i, y_j]).
+
+        Returns
+        -------
+        torch.Tensor
+            (b, b') scores, ``scores[i, j] = f([x_i, y_j])``.
+        """
         first, rest = self.net[0], self.net[1:]
         w = first.weight  # (hidden, dim_x + dim_y)
         ax = x @ w[:, : self.dim_x].T + first.bias  # (b, hidden)

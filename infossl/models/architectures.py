@@ -163,6 +163,15 @@ class SSLModel(nn.Module):
         self.config = dict(config or {})
 
     def forward(self, x: torch.Tensor, *, with_student: bool = False, with_target: bool = False) -> Any:
+        """The projector output of a batch, with the student head's or the online predictor's and EMA
+        target's outputs when asked.
+
+        Returns
+        -------
+        torch.Tensor or tuple of torch.Tensor
+            ``z`` (projector output); with ``with_student``, ``(z, student(h))``; with ``with_target``,
+            ``(z, predictor(z), target projection)`` (the target's without gradient).
+        """
         h = self.backbone(x)  # (N, r)
         z = self.projector(h)  # (N, k)
         if with_target:

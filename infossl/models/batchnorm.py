@@ -23,6 +23,13 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"expected 2-D to 5-D input, got {x.ndim}-D")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Batch-normalise ``x`` with statistics of the batch gathered from every rank.
+
+        Returns
+        -------
+        torch.Tensor
+            The normalised batch, the shape of ``x``.
+        """
         if not (self.training and is_distributed()):
             return super().forward(x)
         self._check_input_dim(x)

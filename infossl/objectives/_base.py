@@ -85,7 +85,13 @@ class Loss(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def terms(self, *tensors: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The loss's formula on the checked, promoted inputs: a dict of 0-d tensors with ``"loss"``."""
+        """The loss's formula on the checked, promoted inputs.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            0-d tensors, one per term, with the total under ``"loss"``.
+        """
 
     def gather(self, t: torch.Tensor) -> torch.Tensor:
         """``t`` gathered from all ranks along the rows (autograd-correct) when ``gather_distributed``.
@@ -126,6 +132,13 @@ class ViewLoss(Loss):
     inputs: ClassVar[str] = "views"
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        """The loss of two views' embeddings (checked, full precision).
+
+        Returns
+        -------
+        torch.Tensor
+            0-d loss; its detached terms are in ``last_terms``.
+        """
         check_view_pair(z_a, z_b)
         return self._evaluate({"z_a": z_a, "z_b": z_b})
 
@@ -140,6 +153,13 @@ class HeadLoss(Loss):
 
     def forward(self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor,
                 teacher_b: torch.Tensor) -> torch.Tensor:
+        """The loss of the student and teacher head outputs of two views (checked, full precision).
+
+        Returns
+        -------
+        torch.Tensor
+            0-d loss; its detached terms are in ``last_terms``.
+        """
         check_view_pair(student_a, student_b, names=("student_a", "student_b"))
         check_view_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
         check_view_pair(student_a, teacher_a, names=("student_a", "teacher_a"))
@@ -162,6 +182,13 @@ class TargetLoss(Loss):
 
     def forward(self, online_a: torch.Tensor, online_b: torch.Tensor, prediction_a: torch.Tensor,
                 prediction_b: torch.Tensor, target_a: torch.Tensor, target_b: torch.Tensor) -> torch.Tensor:
+        """The loss of the online projections, their predictions and the EMA target's projections (checked, full precision).
+
+        Returns
+        -------
+        torch.Tensor
+            0-d loss; its detached terms are in ``last_terms``.
+        """
         check_view_pair(online_a, online_b, names=("online_a", "online_b"))
         check_view_pair(prediction_a, prediction_b, names=("prediction_a", "prediction_b"))
         check_view_pair(target_a, target_b, names=("target_a", "target_b"))

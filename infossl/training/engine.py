@@ -59,6 +59,13 @@ class TwoViews(nn.Module):
         self.with_target = with_target
 
     def forward(self, xa: torch.Tensor, xb: torch.Tensor) -> tuple[Any, Any]:
+        """The model's outputs on each of the two views.
+
+        Returns
+        -------
+        tuple
+            (output of view a, output of view b).
+        """
         if self.with_target:
             return self.model(xa, with_target=True), self.model(xb, with_target=True)
         if self.with_student:
@@ -245,7 +252,13 @@ class RunState:
               ) -> "RunState":
         """A fresh state for ``model``: AdamW with ``config``'s rates, the scaler of :func:`use_amp` on
         ``device`` (default ``config.device``, else the parameters' device) and a generator seeded
-        ``config.seed``."""
+        ``config.seed``.
+
+        Returns
+        -------
+        RunState
+            The fresh state (epoch 0, step 0).
+        """
         device = _device(model, config.device if device is None else device)
         # a target network's parameters (requires_grad False) are moved by the EMA, never by the optimiser
         trainable = [p for p in model.parameters() if p.requires_grad]
