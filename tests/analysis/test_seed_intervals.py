@@ -116,9 +116,51 @@ def test_entropy_target_is_units_free():
     assert out.error_per_dim[0] == pytest.approx(0.024) and np.isnan(out.error_per_dim[1])
 
 
+def test_dissl_pseudo_classes_pairs_against_c128():
+    mod = _load("analysis", "dissl_pseudo_classes")
+    rows = [{"C": c, "seed": seed, **{m: c / 1000 + seed for m in mod.METRICS}}
+            for seed in range(3) for c in (4, 128, 512)]
+    summary, paired = mod.summarise(pd.DataFrame(rows))
+    assert list(summary.C) == [4, 128, 512]
+    p = paired[paired.metric == "probe_all"].set_index("C")
+    assert p.loc[4, "mean"] == pytest.approx(-0.124) and p.loc[512, "mean"] == pytest.approx(0.384)
+    assert 128 not in p.index and (p.n_seeds == 3).all()
+
+
+def test_teacher_usage_counts_argmax_classes():
+    import torch
+
+    mod = _load("analysis", "dissl_pseudo_classes")
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = torch.nn.Identity()
+            self.projector = torch.nn.Linear(4, 3, bias=False)
+            with torch.no_grad():
+                self.projector.weight.copy_(torch.eye(3, 4))
+
+    x = torch.tensor([[1.0, 0, 0, 0]] * 3 + [[0, 1.0, 0, 0]])   # classes 0, 0, 0, 1
+    used, eff = mod.teacher_usage(Fixed(), x)
+    p = np.array([0.75, 0.25])
+    assert used == 2 and eff == pytest.approx(float(np.exp(-(p * np.log(p)).sum())))
+
+
+def test_assumption_summary_of_a_check_table():
+    mod = _load("analysis", "assumption_augmentations")
+    df = pd.DataFrame({"pattern_fraction": [1.0, 0.5, 0.0], "cov_error": [0.1, 0.4, 0.9],
+                       "cov_error_floor": [0.1, 0.2, 0.3], "normality_pvalue": [0.5, 0.001, 0.2],
+                       "mean_shift": [0.1, 0.2, 0.3]})
+    out = mod.summarise_check(df)
+    assert out == {"pattern_fraction_median": 0.5, "cov_error_over_floor_median": 2.0,
+                   "share_normality_rejected_1pct": pytest.approx(1 / 3), "mean_shift_median": 0.2}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, argv", [
     ("seed1_halfmoon_regimes", ["--quick"]),
+    ("dissl_pseudo_classes", ["--quick"]),
+    ("assumption_augmentations", ["--quick"]),
 ])
 def test_script_runs_on_a_tiny_budget(tmp_path, name, argv):
     mod = _load("analysis", name)
