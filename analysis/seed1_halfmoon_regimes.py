@@ -74,19 +74,27 @@ def seed_rows(seed: int, sigmas: list, lams: list, draws: int, n_labels: tuple) 
         u, ev = u[:, keep], ev[keep]
         phi_views = u * np.sqrt(ev)  # (N, r)
 
-        def nystrom(xx, u=u, ev=ev, views=views):
-            return ntk_gram(xx.numpy(), views) @ u / np.sqrt(ev)  # (n, r)
+        def kernel_rows(xx, views=views):
+            return ntk_gram(xx.numpy(), views)  # (n, N)
 
+        # Every embedding here is affine in the Nystrom features phi(x) = k(x, views) U L^-1/2, so it is
+        # folded into one (N, P) matrix on the kernel rows: P columns per point instead of r ~ N features.
+        to_features = u / np.sqrt(ev)  # (N, r)
         sols = {lam: feature_closed_form(phi_views, groups, k=P, beta=BETA_A * P, lam=lam, center=True)
                 for lam in lams}
+        maps = {}
+        for lam, sol in sols.items():
+            offset = np.asarray(sol.transform(np.zeros((1, phi_views.shape[1]))))    # (1, P)
+            linear = np.asarray(sol.transform(np.eye(phi_views.shape[1]))) - offset  # (r, P)
+            maps[("closed form", lam)] = (to_features @ linear, offset)
         # kernel PCA on the same features: top-P principal directions of the centred feature covariance
         mean = phi_views.mean(0)
         _, _, vt = np.linalg.svd(phi_views - mean, full_matrices=False)
         pcs = vt[:P].T  # (r, P)
-        embeds = {("closed form", lam): (lambda xx, c, sol=sol: np.asarray(sol.transform(c))) for lam, sol in
-                  sols.items()}
-        embeds[("kernel PCA", np.nan)] = lambda xx, c, pcs=pcs, mean=mean: (c - mean) @ pcs
-        res = downstream(embeds, torch.Generator().manual_seed(10_000 + seed), draws, n_labels, shared=nystrom)
+        maps[("kernel PCA", np.nan)] = (to_features @ pcs, -(mean @ pcs)[None, :])
+        embeds = {key: (lambda xx, c, w=w, b=b: c @ w + b) for key, (w, b) in maps.items()}
+        res = downstream(embeds, torch.Generator().manual_seed(10_000 + seed), draws, n_labels,
+                         shared=kernel_rows)
         for (model, lam), acc in res.items():
             rank = int(sols[lam].rank) if model == "closed form" else P
             rows.append({"seed": seed, "sigma_aug": sigma, "model": model, "lam": lam, "rank": rank, **acc,
