@@ -19,7 +19,7 @@ outputs fail the normality test at 1 % (Bonferroni over output dims), and the me
 copies' mean output from f(x_i) in units of their spread). The encoder is ``infossl train`` with its defaults
 (info-vicreg, CNN 32-64-128, projector 256-256-256, scikit-learn digits), random init (epoch 0) and trained.
 
-    python analysis/assumption_augmentations.py --seeds 2      # ~10 min at load 10 (training ~2 min/seed)
+    python analysis/assumption_augmentations.py --seeds 2 --n-views 100   # ~19 min wall at load 14-21
     python analysis/assumption_augmentations.py --quick
 """
 
@@ -130,8 +130,9 @@ def check_model_state(model, x: torch.Tensor, n_views: int, seed: int) -> list:
                 else:
                     sigma = matched if pert == "isotropic (matched)" else 0.05
                     df = regime_check(sub, x, sigma, n_noise=n_views, generator=seed + 2)
-            rows.append({"layer": layer, "perturbation": pert, "pixel_rms": matched if pert != "isotropic 0.05"
-                         else 0.05, **summarise_check(df), "load_avg_1min": load_1min()})
+            rms_used = matched if pert != "isotropic 0.05" else 0.05
+            rows.append({"layer": layer, "perturbation": pert, "pixel_rms": rms_used, **summarise_check(df),
+                         "load_avg_1min": load_1min()})
     return rows
 
 
@@ -147,7 +148,7 @@ def train_run(seed: int, epochs: int, run: str) -> float:
 
 
 def plot(table: pd.DataFrame, path: str, n_seeds: int) -> None:
-    """Mean shift, covariance error over its floor and the normality-rejection share, per layer and perturbation.
+    """Mean shift, covariance error over its floor, normality-rejection share; per layer and perturbation.
 
     (The share of copies keeping the whole-network ReLU pattern is 0 for every perturbation here, even pixel
     noise 0.05, so it is in the CSV but not plotted.)
@@ -170,8 +171,9 @@ def plot(table: pd.DataFrame, path: str, n_seeds: int) -> None:
     axes[1].set_yscale("log")
     axes[1].axhline(1, color="k", lw=0.8)
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"digits encoder (infossl train defaults), {n_seeds} training seed(s): training augmentation "
-                 "vs isotropic pixel noise (solid: trained, dotted: random init; mean over seeds)")
+    fig.suptitle(f"digits encoder (infossl train defaults), {n_seeds} training seed(s): training "
+                 "augmentation vs isotropic pixel noise (solid: trained, dotted: random init; "
+                 "mean over seeds)")
     fig.tight_layout()
     save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)

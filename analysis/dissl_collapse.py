@@ -13,7 +13,7 @@ pairs. Measured on 4000 held-out pairs: H(M) (teacher marginal), I(X; M), exp H(
 number of pseudo-classes used by the argmax, the invariance KL, a linear probe's accuracy on the true labels
 from the encoder output, and the affine rank of the encoder's class means (infossl.diagnostics.ideal).
 
-    python analysis/dissl_collapse.py --seed 0 --seeds 5   # 30 trainings, ~15 min CPU (~30 min at load 10)
+    python analysis/dissl_collapse.py --seed 0 --seeds 5   # 30 trainings, ~15 min CPU
     python analysis/dissl_collapse.py --seed 0 --quick
 
 Over seeds: the summary gives the mean and 95 % t-interval per lambda, and ``*_paired.csv`` the per-seed

@@ -10,7 +10,7 @@ labels and few-shot probes on 10 and 100 (stratified, 5 draws), and how many pse
 argmax uses with the exponential of the entropy of that histogram (effective pseudo-classes). Over seeds:
 mean and 95 % t-interval, and per-seed differences against C = 128.
 
-    python analysis/dissl_pseudo_classes.py --seeds 3     # 15 trainings, ~8 min at load 10
+    python analysis/dissl_pseudo_classes.py --seeds 3     # 15 trainings, 187 s wall at load 22
     python analysis/dissl_pseudo_classes.py --quick
 """
 

@@ -9,7 +9,7 @@ with the same kernel and an oracle ridge, and the predicted probe risk (1 - capt
 
     python analysis/downstream_u_shape.py --seed 0               # ~3 min on 2 cores
     python analysis/downstream_u_shape.py --seed 0 --quick       # ~30 s
-    python analysis/downstream_u_shape.py --seeds 5 --n-list 6400,25600   # seeds 0-4, ~20 min at load 10
+    python analysis/downstream_u_shape.py --seeds 5 --n-list 6400,25600   # seeds 0-4, 11.5 min at load 12-19
 
 With ``--seeds K`` (K >= 2) the runs go to ``downstream_u_shape_seeds*``: every seed's rows, the mean and
 95 % t-interval over seeds per (n, lambda), and the paired U-shape test at the largest n: per seed, the

@@ -1,4 +1,4 @@
-"""Half moons where the kernel closed form can move with lambda: stronger augmentations, and control representations.
+"""Half moons where the kernel closed form can move with lambda: stronger augmentations, with controls.
 
 ``seed1_halfmoon.py`` runs the authors' setting (augmentation noise 0.1): there the closed form scores the
 same at every lambda, so that task cannot tell the regimes apart. Here the augmentation strength sigma_aug
@@ -17,7 +17,7 @@ fitted on n_l = 100 fresh labelled points and scored on 10 000 fresh points (``d
 seed, the same draws for every model). Over seeds: mean and 95 % t-interval, and the per-seed differences
 closed form(lambda) - closed form(lambda = 1e-2) and closed form - controls.
 
-    python analysis/seed1_halfmoon_regimes.py --seeds 5      # ~10 min at load 10
+    python analysis/seed1_halfmoon_regimes.py --seeds 3      # 1048 s wall at load 7-16
     python analysis/seed1_halfmoon_regimes.py --quick
 """
 
@@ -127,7 +127,8 @@ def summarise(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFra
     for (sigma, model, lam), sub in key.groupby(["sigma_aug", "model", "lam"], sort=False):
         m, lo, hi = mean_ci(sub[metric])
         summary.append({"sigma_aug": sigma, "model": model, "lam": None if lam < 0 else lam,
-                        "n_seeds": len(sub), f"{metric}_mean": m, f"{metric}_ci_lo": lo, f"{metric}_ci_hi": hi})
+                        "n_seeds": len(sub), f"{metric}_mean": m, f"{metric}_ci_lo": lo,
+                        f"{metric}_ci_hi": hi})
     paired = []
     for sigma, sub in key.groupby("sigma_aug"):
         cf = sub[sub.model == "closed form"]
@@ -189,7 +190,8 @@ def main(argv=None) -> pd.DataFrame:
         m = 100 * cf["heldout_nl100_mean"]
         ax.errorbar(cf.lam, m, yerr=np.nan_to_num(m - 100 * cf["heldout_nl100_ci_lo"]), marker="o", capsize=3,
                     color="k", label="kernel closed form")
-        for (name, r), color in zip(s[s.model != "closed form"].groupby("model", sort=False), ("C0", "C1", "C2")):
+        controls = s[s.model != "closed form"].groupby("model", sort=False)
+        for (name, r), color in zip(controls, ("C0", "C1", "C2")):
             mean, lo, hi = (100 * r[f"heldout_nl100_{c}"].iloc[0] for c in ("mean", "ci_lo", "ci_hi"))
             ax.axhline(mean, color=color, ls="--", label=name)
             if np.isfinite(lo):

@@ -22,7 +22,7 @@ few-shot linear probes on n_l in {10, 30, 100, all 1352} labelled training digit
 Prediction: coarser is better at small n_l, as long as the augmentation preserves labels.
 
     python analysis/seed3_dimension_coarseness.py --part dim       # ~14 min at load 5-9 (3 seeds); --seeds 2 for less
-    python analysis/seed3_dimension_coarseness.py --part coarse --seeds 5   # ~15-25 min at load 3-8
+    python analysis/seed3_dimension_coarseness.py --part coarse --seeds 5   # 1766 s wall at load 11-22
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ and reports
 * ``normality_pvalue``: D'Agostino-Pearson omnibus test (``scipy.stats.normaltest``) on each output
   dimension, Bonferroni-combined: :math:`\\min(1, K \\min_k p_k)`. A per-dimension test, not a multivariate
   one: it sees non-Gaussian marginals (kinks, truncation at zero) but not non-Gaussian dependence;
-* ``mean_shift``: :math:`\\|\\bar f_i - f(x_i)\\| / \\sqrt{\\mathrm{tr}\\,\\hat C_i}`, how far the mean output of the
-  copies sits from the clean output, in units of their spread (of order :math:`1/\\sqrt m` in the regime).
+* ``mean_shift``: :math:`\\|\\bar f_i - f(x_i)\\| / \\sqrt{\\mathrm{tr}\\,\\hat C_i}`, how far the mean output
+  of the copies sits from the clean output, in units of their spread (of order :math:`1/\\sqrt m` in the
+  regime).
 
 With ``views`` (M augmented copies of each input, e.g. shifts and rotations instead of Gaussian noise) the
 copies are the given views and the linear prediction is :math:`C_i = J_i \\hat S_i J_i^\\top` with
@@ -86,8 +87,9 @@ def regime_check(model: Callable, x: object, noise_std: float | None = None, *, 
     -------
     pandas.DataFrame
         One row per input: ``input``, ``pattern_fraction``, ``cov_error``, ``cov_error_floor``,
-        ``normality_pvalue``, ``mean_shift`` (see the module docstring). In the small-noise regime ``pattern_fraction``
-        is 1, ``cov_error`` is of the order of ``cov_error_floor`` and the p-values are not small.
+        ``normality_pvalue``, ``mean_shift`` (see the module docstring). In the small-noise regime
+        ``pattern_fraction`` is 1, ``cov_error`` is of the order of ``cov_error_floor`` and the p-values are
+        not small.
 
     Examples
     --------

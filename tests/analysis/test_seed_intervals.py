@@ -73,7 +73,8 @@ def test_coarseness_differences_are_paired_by_seed():
     rows = []
     for seed in range(3):
         for setting, acc in (("label", 0.7), ("s=1.0", 0.6), ("s=2.0", 0.5), ("s=0.5", 0.55)):
-            rows.append({"setting": setting, "method": "simclr", "seed": seed, "probe_nl10": acc + 0.05 * seed})
+            rows.append({"setting": setting, "method": "simclr", "seed": seed,
+                         "probe_nl10": acc + 0.05 * seed})
     rows.append({"setting": "label", "method": "simclr", "seed": 9, "probe_nl10": 0.0})  # unpaired: ignored
     out = mod.coarseness_differences(pd.DataFrame(rows), ["probe_nl10"]).set_index("comparison")
     assert out.loc["label - s=1.0", "mean"] == pytest.approx(0.1)
