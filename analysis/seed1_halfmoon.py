@@ -1,7 +1,9 @@
 """Seed 1's half-moon experiment with the authors' setup, set against the kernel-regime closed form.
 
-Setup (Cabannes et al., arXiv 2302.02774; the experiment as the authors' released script runs it,
-VivienCabannes/laplacian: scripts/halfmoons.py with src/pssl, read and re-implemented here, not copied):
+Setup (Cabannes et al., arXiv 2302.02774; the experiment as the authors' released script runs it with
+``--method Augmentation`` (its default is ``Finite_diff``, a graph-Laplacian loss), VivienCabannes/laplacian
+at commit 80524e4: scripts/halfmoons.py with src/pssl, read and re-implemented here, not copied; the script
+runs in float32, this one in float64):
 
 * data: angle theta = 2 pi g, g ~ N(0, 1); Z = (cos theta, sin theta); X = Z + 1{<Z, e1> > 0} e2 + sigma U,
   U ~ N(0, I_2), sigma = 0.1; n = 1000 training points;

@@ -22,7 +22,7 @@ few-shot linear probes on n_l in {10, 30, 100, all 1352} labelled training digit
 Prediction: coarser is better at small n_l, as long as the augmentation preserves labels.
 
     python analysis/seed3_dimension_coarseness.py --part dim       # ~14 min at load 5-9 (3 seeds); --seeds 2 for less
-    python analysis/seed3_dimension_coarseness.py --part coarse --seeds 2   # ~6 min at load 8
+    python analysis/seed3_dimension_coarseness.py --part coarse --seeds 5   # 1766 s wall at load 11-22
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _sslrun import features, machine_line, mean_ci, train_encoder  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks"))
+from _machine import load_1min, machine  # noqa: E402
 
 from infossl.diagnostics.ideal import class_mean_rank  # noqa: E402
 from infossl.io import save_csv_atomic, save_figure_atomic  # noqa: E402
@@ -79,6 +82,32 @@ def few_shot(ftr, ytr, fte, yte, n_l: int, draws: int, seed: int) -> float:
         idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), per, replace=False) for c in range(10)])
         accs.append(linear_probe(ftr[idx], ytr[idx], {"t": (fte, yte)})["t"])
     return float(np.mean(accs))
+
+
+def coarseness_differences(runs: pd.DataFrame, metrics: list) -> pd.DataFrame:
+    """Paired (same seed) accuracy differences, coarser minus finer, with the 95 % t-interval over seeds.
+
+    Pairs: the label augmentation against s = 1 (the same image transforms plus the label views), and the
+    strongest against the weakest standard augmentation (s = 2 minus s = 0.5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (comparison, method, metric): mean, ci_lo, ci_hi, n_seeds.
+    """
+    rows = []
+    for coarse, fine in (("label", "s=1.0"), ("s=2.0", "s=0.5")):
+        for method, sub in runs.groupby("method", sort=False):
+            a = sub[sub.setting == coarse].set_index("seed")
+            b = sub[sub.setting == fine].set_index("seed")
+            common = a.index.intersection(b.index)
+            if len(common) == 0:
+                continue
+            for c in metrics:
+                m, lo, hi = mean_ci(a.loc[common, c] - b.loc[common, c])
+                rows.append({"comparison": f"{coarse} - {fine}", "method": method, "metric": c, "mean": m,
+                             "ci_lo": lo, "ci_hi": hi, "n_seeds": len(common)})
+    return pd.DataFrame(rows)
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -120,7 +149,7 @@ def main(argv=None) -> pd.DataFrame:
                                                  label_views=st["label_views"])
                 ftr, fte = features(model, x, flatten=True), features(model, xt, flatten=True)
                 row = {"part": args.part, "setting": name, "method": method, "seed": seed, "dim": ftr.shape[1],
-                       "final_loss": hist[-1]["loss"], "seconds": round(sec, 1)}
+                       "final_loss": hist[-1]["loss"], "seconds": round(sec, 1), "load_avg_1min": load_1min()}
                 if args.part == "dim":
                     row["linear_probe"] = linear_probe(ftr, ytr, {"t": (fte, yte)})["t"]
                     row["mlp_probe"] = mlp_probe(ftr, ytr, fte, yte, seed)
@@ -133,6 +162,8 @@ def main(argv=None) -> pd.DataFrame:
                     f"{k} {v:.3f}" for k, v in row.items() if k.startswith(("linear", "mlp", "probe"))) +
                     f" ({sec:.1f} s)", flush=True)
     runs = pd.DataFrame(rows)
+    info = machine()
+    runs["cpu_model"], runs["torch_threads"] = info["cpu_model"], info["torch_threads"]
     save_csv_atomic(runs, out + "_runs.csv")
     metrics = [c for c in runs.columns if c.startswith(("linear", "mlp", "probe", "class_mean"))]
     summary = []
@@ -146,6 +177,10 @@ def main(argv=None) -> pd.DataFrame:
     save_csv_atomic(table, out + "_summary.csv")
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.round(3).to_string(index=False))
+    if args.part == "coarse":
+        paired = coarseness_differences(runs, metrics)
+        save_csv_atomic(paired, out + "_paired.csv")
+        print(paired.round(3).to_string(index=False))
     print(f"{len(rows)} runs in {time.perf_counter() - t_all:.0f} s wall; load average now {os.getloadavg()}")
 
     if args.part == "dim":
@@ -173,14 +208,17 @@ def main(argv=None) -> pd.DataFrame:
                 r = table[(table.method == method) & (table.setting == name)]
                 if r.empty:
                     continue
-                ax.plot(nls, [100 * r[f"probe_nl{n}_mean"].iloc[0] for n in nls], marker="o", color=color,
-                        label=name)
+                mean = np.array([100 * r[f"probe_nl{n}_mean"].iloc[0] for n in nls])
+                lo = np.array([100 * r[f"probe_nl{n}_ci_lo"].iloc[0] for n in nls])
+                ax.errorbar(nls, mean, yerr=np.nan_to_num(mean - lo), marker="o", color=color, label=name,
+                            capsize=3)
             ax.set_xscale("log")
             ax.set_title(method)
             ax.set_xlabel("labelled training digits")
         np.atleast_1d(axes)[0].set_ylabel("linear probe accuracy (%)")
         np.atleast_1d(axes)[0].legend(fontsize=8)
-        fig.suptitle("digits, d = 64: augmentation strength s and the label augmentation (coarsest)")
+        fig.suptitle("digits, d = 64: augmentation strength s and the label augmentation (coarsest); "
+                     "mean and 95 % t-interval over seeds")
     fig.tight_layout()
     save_figure_atomic(fig, out + ".png", dpi=110)
     print("wrote", out + "_runs.csv", out + "_summary.csv", out + ".png")

@@ -3,7 +3,8 @@
 >>> from infossl.deterministic import output_mixture, information_table  # doctest: +SKIP
 
 See :func:`output_mixture` (exact / sketched / view-based covariances), :mod:`.quantities` (H(Z|T) exact;
-H(Z), I(Z;T), I(Z;Z') bounds, in nats) and :func:`regime_check` (is the noise small enough?).
+H(Z), I(Z;T), I(Z;Z') bounds, in nats) and :func:`regime_check` (is the noise, or are given augmented
+views, small enough for the first-order model?).
 """
 
 # check_model and sketch_covariance_factor are helpers of output_mixture: importable, not in __all__

@@ -27,7 +27,7 @@ def test_small_and_large_noise(seed):
     assert large.pattern_fraction.mean() < 0.1
     assert (large.cov_error / large.cov_error_floor).median() > 2.0
     assert list(small.columns) == ["input", "pattern_fraction", "cov_error", "cov_error_floor",
-                                   "normality_pvalue"]
+                                   "normality_pvalue", "mean_shift"]
     assert small.normality_pvalue.between(0, 1).all()
 
 
@@ -56,3 +56,41 @@ def test_bad_input():
         regime_check(net, x, 0.1, n_noise=5)
     with pytest.raises(TypeError, match="generator must be None, an int seed or a torch.Generator"):
         regime_check(net, x, 0.1, generator="a")
+
+
+def test_views_route_is_exact_for_an_affine_map():
+    """With given copies the prediction J S J^T uses their own displacement covariance: exact when affine."""
+    g = torch.Generator().manual_seed(0)
+    lin = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).double()
+    x = torch.randn(4, 1, 4, 4, dtype=torch.float64, generator=g)
+    skewed = torch.rand(4, 300, 1, 4, 4, dtype=torch.float64, generator=g) ** 3      # not Gaussian, not centred
+    df = regime_check(lin, x, views=x[:, None] + skewed)
+    assert (df.cov_error < 1e-10).all() and (df.cov_error_floor > 0.05).all()
+    # the copies' mean output sits away from f(x) by the mean displacement (1/4 per pixel), in spread units
+    assert (df.mean_shift > 0.3).all()
+
+
+def test_views_route_agrees_with_noise_route_on_gaussian_copies():
+    net = _mlp(1)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 20, dtype=torch.float64, generator=g)
+    views = x[:, None] + 1e-4 * torch.randn(3, 400, 20, dtype=torch.float64, generator=g)
+    by_views = regime_check(net, x, views=views)
+    by_noise = regime_check(net, x, 1e-4, n_noise=400, generator=3)
+    assert (by_views.pattern_fraction == 1).all() and (by_noise.pattern_fraction == 1).all()
+    # S-hat carries its own sampling error, so the views error is not above the noise route's floor
+    assert (by_views.cov_error < 2 * by_noise.cov_error_floor).all()
+
+
+def test_views_route_bad_input():
+    net = _mlp(0)
+    x = torch.randn(2, 20, dtype=torch.float64)
+    views = x[:, None] + 0.01 * torch.randn(2, 30, 20, dtype=torch.float64)
+    with pytest.raises(ValueError, match="exactly one of noise_std .* got noise_std=0.1 and views given"):
+        regime_check(net, x, 0.1, views=views)
+    with pytest.raises(ValueError, match="got noise_std=None and views None"):
+        regime_check(net, x)
+    with pytest.raises(ValueError, match=r"views of shape \(2, 30, 19\) do not match x of shape \(2, 20\)"):
+        regime_check(net, x, views=views[..., :19])
+    with pytest.raises(ValueError, match="at least 20 copies per input .* got M=5"):
+        regime_check(net, x, views=views[:, :5])
