@@ -77,6 +77,11 @@ def jacobians(model: Callable, x: torch.Tensor, *, chunk_size: int | None = None
     otherwise. ``chunk_size`` samples are processed at a time (default: a ~256 MiB budget for the
     (chunk, K, D) block times a factor 4 for the intermediate tensors).
 
+    Returns
+    -------
+    torch.Tensor
+        (n, K, D) Jacobians of the flattened outputs with respect to the flattened inputs, in ``x``'s dtype.
+
     Examples
     --------
     The Jacobian of a linear layer is its weight matrix at every input:

@@ -81,7 +81,13 @@ class OutputMixture:
 
     def covariances(self, *, with_output_noise: bool = True) -> torch.Tensor:
         """Per-component covariances (n, K, K), plus ``output_noise_var * I`` unless
-        ``with_output_noise=False``."""
+        ``with_output_noise=False``.
+
+        Returns
+        -------
+        torch.Tensor
+            (n, K, K) component covariances.
+        """
         c = self.cov if self.cov is not None else self.factor @ self.factor.transpose(1, 2)   # (n, K, K)
         if with_output_noise and self.output_noise_var > 0:
             c = c + self.output_noise_var * torch.eye(self.dim, dtype=c.dtype, device=c.device)

@@ -74,7 +74,13 @@ def _parts(mix: OutputMixture) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def conditional_entropy(mixture: OutputMixture) -> Quantity:
-    """H(Z|T) = mean_i 1/2 log det(2 pi e C_i) in nats, exact for the mixture (C_i includes the ridge)."""
+    """H(Z|T) = mean_i 1/2 log det(2 pi e C_i) in nats, exact for the mixture (C_i includes the ridge).
+
+    Returns
+    -------
+    Quantity
+        H(Z|T) in nats, marked exact.
+    """
     mix = _check(mixture)
     _, c = _parts(mix)
     chol, info = torch.linalg.cholesky_ex(c)                                      # (n, K, K)
@@ -105,7 +111,14 @@ def _information_rows(b) -> list[Quantity]:
 
 
 def entropy_bounds(mixture: OutputMixture, *, chunk_size: int | None = None) -> list[Quantity]:
-    """H(Z): Bhattacharyya lower bound, KL upper bound, moment-matched Gaussian upper bound (nats)."""
+    """H(Z): Bhattacharyya lower bound, KL upper bound, moment-matched Gaussian upper bound (nats).
+
+    Returns
+    -------
+    list of Quantity
+        The Bhattacharyya lower bound, the KL upper bound and the moment-matched Gaussian upper bound of H(Z),
+        in nats.
+    """
     return _entropy_rows(_bounds(_check(mixture), chunk_size))
 
 
@@ -117,6 +130,11 @@ def information_bounds(mixture: OutputMixture, *, chunk_size: int | None = None)
 
     Computed as the pairwise H(Z) estimate minus H(Z|T), i.e. the second term of the pairwise estimator
     (``mixture_mutual_information``).
+
+    Returns
+    -------
+    list of Quantity
+        The Bhattacharyya lower bound and the KL upper bound of I(Z;T), in nats.
     """
     return _information_rows(_bounds(_check(mixture), chunk_size))
 

@@ -197,6 +197,11 @@ def corrected_knn_entropy(z: ArrayLike, *, k: int = 3, budget: float = DEFAULT_B
     Raises where the copula estimator does (a column with a point mass: entropy :math:`-\infty`) and where
     kNN does (duplicate rows). With collinear columns the copula value is returned with its warning.
 
+    Returns
+    -------
+    float
+        Differential entropy estimate of ``z``'s distribution, in nats.
+
     Examples
     --------
     >>> import numpy as np, infossl
