@@ -52,14 +52,20 @@ class _Table:
 
 
 def _quiet(fn, *args, **kwargs):
-    """Call a metric, turning a documented degenerate case into NaN plus a note instead of an exception."""
+    """Call a metric, turning a documented degenerate case into NaN plus a note instead of an exception; its
+    degenerate-input and reliability warnings (e.g. the MI of repeated rows, what it measured) become notes,
+    so the report carries them."""
+    from infossl.estimators.reliability import ReliabilityWarning
+
+    kept = (DegenerateInputWarning, ReliabilityWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DegenerateInputWarning)
+        for category in kept:
+            warnings.simplefilter("always", category)
         try:
             value = fn(*args, **kwargs)
         except ValueError as exc:
             return math.nan, str(exc)
-    notes = [str(w.message) for w in caught if issubclass(w.category, DegenerateInputWarning)]
+    notes = [str(w.message) for w in caught if issubclass(w.category, kept)]
     return value, "; ".join(notes) if notes else None
 
 
@@ -354,8 +360,9 @@ def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
     caveat = log_n_caveat(value, v.shape[0])
     t.add("mi_views", value, "MI (nats) between views 0 and 1, method='auto' (route: "
           f"{routes[0] if routes else 'none'}; see infossl.mutual_information){caveat}", "views")
-    if caveat:
-        note3 = "; ".join(x for x in (note3, f"mi_views = {value:.4g} nats{caveat}") if x)
+    if caveat:  # the estimator's own "log n ceiling" warning says the same: keep one
+        kept = [x for x in (note3 or "").split("; ") if x and "log n ceiling" not in x]
+        note3 = "; ".join(kept + [f"mi_views = {value:.4g} nats{caveat}"])
     value, note5 = _quiet(gaussian_mutual_information, v[:, 0].numpy(), v[:, 1].numpy())
     caveat = log_n_caveat(value, v.shape[0])
     t.add("mi_views_gaussian", value, "Gaussian MI (nats) between views 0 and 1: the MI of the Gaussian with "

@@ -276,3 +276,14 @@ def test_copy_on_write_maps_are_not_released(tmp_path):
     assert _mapped_pages(np.load(tmp_path / "z.npy", mmap_mode="c")) is None
     assert _mapped_pages(np.ones((10, 3))) is None
     assert _mapped_pages(np.load(tmp_path / "z.npy", mmap_mode="r")) is not None
+
+
+def test_mi_views_of_repeated_rows_says_what_was_measured():
+    # rows that repeat exactly: the auto MI warns (what it measures); the report keeps that as a note
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((40, 3))
+    idx = rng.integers(0, 40, size=400)
+    z = base[idx]
+    views = np.stack([z, z + 0.0], axis=1)
+    report = diagnose(z, views=views)
+    assert any("repeat" in r for r in report.reasons), report.reasons
