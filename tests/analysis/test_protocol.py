@@ -59,7 +59,7 @@ def test_configs_have_equal_budgets_and_the_default_first():
 def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeypatch):
     mod = _protocol()
     real = mod.load_data
-    rec = mod.main(TINY + ["--out", str(tmp_path / "a")])
+    rec = mod.main(TINY + ["--out", str(tmp_path / "protocol_a")])
 
     # Same run with the test images replaced by noise and the test labels shuffled: the tuning (every
     # validation score, hence the choice) must come out identical, only the test scores may change.
@@ -69,12 +69,12 @@ def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeyp
         return x, y, torch.rand(xt.shape, generator=g), yt[torch.randperm(len(yt), generator=g)], aug
 
     monkeypatch.setattr(mod, "load_data", scrambled)
-    rec2 = mod.main(TINY + ["--out", str(tmp_path / "b")])
-    sel_a = pd.read_csv(tmp_path / "a_selection.csv").drop(columns="seconds")
-    sel_b = pd.read_csv(tmp_path / "b_selection.csv").drop(columns="seconds")
+    rec2 = mod.main(TINY + ["--out", str(tmp_path / "protocol_b")])
+    sel_a = pd.read_csv(tmp_path / "protocol_a_selection.csv").drop(columns="seconds")
+    sel_b = pd.read_csv(tmp_path / "protocol_b_selection.csv").drop(columns="seconds")
     pd.testing.assert_frame_equal(sel_a, sel_b)
     assert rec["chosen"] == rec2["chosen"]
-    runs_a, runs_b = (pd.read_csv(tmp_path / f"{k}_runs.csv") for k in "ab")
+    runs_a, runs_b = (pd.read_csv(tmp_path / f"protocol_{k}_runs.csv") for k in "ab")
     assert not np.allclose(runs_a.test_augmented, runs_b.test_augmented)
 
     # The chosen config is the argmax of the mean validation score (augmented, pre-specified), first on ties.
@@ -86,18 +86,32 @@ def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeyp
     # Final seeds are fresh (disjoint from the tuning seeds); the record names machine and wall time.
     assert set(rec["final_seeds"]).isdisjoint(rec["tune_seeds"]) and len(rec["final_seeds"]) == 2
     assert rec["machine_start"]["cpu_model"] and rec["wall_seconds"] > 0
-    assert json.load(open(tmp_path / "a.json"))["chosen"] == rec["chosen"]
+    assert json.load(open(tmp_path / "protocol_a.json"))["chosen"] == rec["chosen"]
 
     # The summary's paired interval equals a hand computation on the per-seed differences.
     runs = runs_a.set_index(["method", "seed"])
     d = (runs.loc["info-vicreg-logdet"].test_clean - runs.loc["vicreg"].test_clean).to_numpy()
     half = 12.7062047 * d.std(ddof=1) / math.sqrt(2)  # t quantile 0.975 at 1 dof (tables)
-    row = pd.read_csv(tmp_path / "a_summary.csv").set_index("method").loc["info-vicreg-logdet"]
+    row = pd.read_csv(tmp_path / "protocol_a_summary.csv").set_index("method").loc["info-vicreg-logdet"]
     assert row.test_clean_minus_baseline_mean == pytest.approx(d.mean())
     assert row.test_clean_minus_baseline_ci_lo == pytest.approx(d.mean() - half, abs=1e-7)
     assert row.test_clean_minus_baseline_ci_hi == pytest.approx(d.mean() + half, abs=1e-7)
     # Controls: raw pixels are one deterministic number; random init is each seed's untrained network.
     raw = runs_a[runs_a.method == "raw-pixels"]
     assert raw.test_clean.nunique() == 1 and set(runs_a.method) >= {"random-init", "raw-pixels"}
-    curves = pd.read_csv(tmp_path / "a_curves.csv")
+    curves = pd.read_csv(tmp_path / "protocol_a_curves.csv")
     assert curves.val_augmented.notna().any() and curves.loss.notna().all()
+
+    # The report gathers both runs; its convergence rows are the chosen configs' validation checkpoints.
+    spec = importlib.util.spec_from_file_location("protocol_report",
+                                                  os.path.join(ROOT, "analysis", "protocol_report.py"))
+    rep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rep)
+    table = rep.main(["--results", str(tmp_path)])
+    assert len(table) == 2 and table.final_seeds.eq(2).all()
+    conv = pd.read_csv(tmp_path / "protocol_convergence.csv")
+    first = conv[(conv.comparison == "mlp/digits") & (conv.method == "vicreg")].iloc[:2]
+    pick = rec["chosen"]["vicreg"]["config"]
+    want = curves[(curves.method == "vicreg") & (curves.config == pick)].dropna(subset=["val_augmented"])
+    assert list(first.epoch) == sorted(want.epoch.unique())
+    assert os.path.exists(tmp_path / "protocol_report.png")
