@@ -241,7 +241,7 @@ def _train(method: str, config: dict, x, *, setting: dict, epochs: int, seed: in
 
 def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, tune_epochs: int, tune_seeds: int,
            val_fraction: float, split_seed: int, search_seed: int, select_on: str, checkpoints: int = 4,
-           log=print) -> dict:
+           candidates: Optional[dict] = None, log=print) -> dict:
     """Steps 1-2: tune every method on a validation split of the training data only.
 
     Parameters
@@ -262,6 +262,9 @@ def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, t
         The validation score that picks each method's configuration.
     checkpoints : int, default 4
         Validation probes per tuning run, evenly spaced (the last at ``tune_epochs``).
+    candidates : dict, optional
+        method -> list of configs to run instead of the random search (``configs`` is then ignored); used to
+        re-run chosen configurations for longer (protocol_epochs.py).
     log : callable
 
     Returns
@@ -280,7 +283,7 @@ def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, t
     at = sorted({max(1, round(tune_epochs * (i + 1) / checkpoints)) for i in range(checkpoints)})
     rows, curves, chosen = [], [], {}
     for method in methods:
-        cands = sample_configs(method, configs, search_seed)
+        cands = candidates[method] if candidates is not None else sample_configs(method, configs, search_seed)
         for ci, cfg in enumerate(cands):
             for s in range(tune_seeds):
                 marks: dict[int, dict] = {}

@@ -115,3 +115,15 @@ def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeyp
     want = curves[(curves.method == "vicreg") & (curves.config == pick)].dropna(subset=["val_augmented"])
     assert list(first.epoch) == sorted(want.epoch.unique())
     assert os.path.exists(tmp_path / "protocol_report.png")
+
+    # The convergence check re-runs the chosen configs on validation only; at factor 1 it reproduces the
+    # tuning scores of the chosen configs exactly (same split, seeds and generators).
+    spec = importlib.util.spec_from_file_location("protocol_epochs",
+                                                  os.path.join(ROOT, "analysis", "protocol_epochs.py"))
+    ep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ep)
+    again = ep.main(["--results", str(tmp_path), "--prefix", "protocol_a", "--subsample", "240", "--factor", "1"])
+    last = again[again.epoch == 2].set_index("method").val_augmented
+    for method, chosen in rec["chosen"].items():
+        assert last[method] == pytest.approx(chosen["val_score"])
+    assert os.path.exists(tmp_path / "protocol_a_epochs.csv")
