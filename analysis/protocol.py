@@ -72,7 +72,8 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 def _info_vicreg_space(rng: Optional[np.random.Generator]) -> dict:
     if rng is None:
         return {"options": {"alpha": 2.0}, "lr": 2e-3}
-    return {"options": {"alpha": round(_log_uniform(rng, 0.5, 8.0), 3)}, "lr": round(_log_uniform(rng, 5e-4, 8e-3), 5)}
+    return {"options": {"alpha": round(_log_uniform(rng, 0.5, 8.0), 3)},
+            "lr": round(_log_uniform(rng, 5e-4, 8e-3), 5)}
 
 
 def _vicreg_space(rng: Optional[np.random.Generator]) -> dict:
@@ -219,9 +220,10 @@ class _Probe:
 
     def __call__(self, model) -> dict:
         ftr = features(model, self.fit_x, flatten=self.flatten)
-        res = self._lp(ftr, self.fit_y, {"clean": (features(model, self.eval_x, flatten=self.flatten), self.eval_y),
-                                         "augmented": (features(model, self.eval_xa, flatten=self.flatten),
-                                                       self.eval_y)})
+        clean = features(model, self.eval_x, flatten=self.flatten)
+        augmented = features(model, self.eval_xa, flatten=self.flatten)
+        res = self._lp(ftr, self.fit_y, {"clean": (clean, self.eval_y),
+                                         "augmented": (augmented, self.eval_y)})
         return {"clean": res["clean"], "augmented": res["augmented"]}
 
     def raw(self) -> dict:
@@ -233,15 +235,15 @@ class _Probe:
 
 def _train(method: str, config: dict, x, *, setting: dict, epochs: int, seed: int, augment, on_epoch=None):
     objective, entropy, _ = METHODS[method]
-    return train_encoder(objective, x, entropy=entropy, options=config["options"], backbone=setting["backbone"],
-                         widths=setting["widths"], projector=setting["projector"], epochs=epochs,
-                         batch_size=setting["batch_size"], lr=config["lr"], augment=augment, seed=seed,
-                         on_epoch=on_epoch)
+    return train_encoder(objective, x, entropy=entropy, options=config["options"],
+                         backbone=setting["backbone"], widths=setting["widths"],
+                         projector=setting["projector"], epochs=epochs, batch_size=setting["batch_size"],
+                         lr=config["lr"], augment=augment, seed=seed, on_epoch=on_epoch)
 
 
-def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, tune_epochs: int, tune_seeds: int,
-           val_fraction: float, split_seed: int, search_seed: int, select_on: str, checkpoints: int = 4,
-           candidates: Optional[dict] = None, log=print) -> dict:
+def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, tune_epochs: int,
+           tune_seeds: int, val_fraction: float, split_seed: int, search_seed: int, select_on: str,
+           checkpoints: int = 4, candidates: Optional[dict] = None, log=print) -> dict:
     """Steps 1-2: tune every method on a validation split of the training data only.
 
     Parameters
@@ -249,7 +251,8 @@ def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, t
     x_train, y_train : tensors
         The training images and labels; the test set is deliberately not a parameter.
     methods : list of str
-        Keys of :data:`METHODS`; all get the same budget (``configs`` x ``tune_seeds`` runs of ``tune_epochs``).
+        Keys of :data:`METHODS`; all get the same budget (``configs`` x ``tune_seeds`` runs of
+        ``tune_epochs``).
     setting : dict
         One of :data:`SETTINGS`.
     augment : Augmentation
@@ -299,8 +302,9 @@ def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, t
                 _, _, sec = _train(method, cfg, x_train[~vm], setting=setting, epochs=tune_epochs, seed=s,
                                    augment=augment, on_epoch=on_epoch)
                 final = marks[tune_epochs]
-                rows.append({"method": method, "config": ci, "options": json.dumps(cfg["options"]), "lr": cfg["lr"],
-                             "seed": s, "val_clean": final["clean"], "val_augmented": final["augmented"],
+                rows.append({"method": method, "config": ci, "options": json.dumps(cfg["options"]),
+                             "lr": cfg["lr"], "seed": s, "val_clean": final["clean"],
+                             "val_augmented": final["augmented"],
                              "seconds": round(sec, 1)})
                 log(f"  tune {method:20s} config {ci} seed {s}: val clean {final['clean']:.4f} "
                     f"augmented {final['augmented']:.4f} ({sec:.1f} s) {cfg}")
@@ -308,8 +312,8 @@ def select(x_train, y_train, *, methods, setting: dict, augment, configs: int, t
         score = sel.groupby("config")[f"val_{select_on}"].mean()
         best = int(score.idxmax())  # idxmax keeps the first of ties, so the default wins a tie
         chosen[method] = dict(cands[best], config=best, val_score=float(score[best]))
-    return {"chosen": chosen, "selection": pd.DataFrame(rows), "curves": pd.DataFrame(curves), "val_mask": val,
-            "val_raw": probe.raw()}
+    return {"chosen": chosen, "selection": pd.DataFrame(rows), "curves": pd.DataFrame(curves),
+            "val_mask": val, "val_raw": probe.raw()}
 
 
 def evaluate(x_train, y_train, x_test, y_test, chosen: dict, *, setting: dict, augment, final_epochs: int,
@@ -339,7 +343,8 @@ def evaluate(x_train, y_train, x_test, y_test, chosen: dict, *, setting: dict, a
     first = next(iter(chosen))
     rows = []
     for seed in seeds:
-        init, _, _ = _train(first, chosen[first], x_train, setting=setting, epochs=0, seed=seed, augment=augment)
+        init, _, _ = _train(first, chosen[first], x_train, setting=setting, epochs=0, seed=seed,
+                            augment=augment)
         sc = probe(init)
         rows.append({"seed": seed, "method": "random-init", "test_clean": sc["clean"],
                      "test_augmented": sc["augmented"], "final_loss": math.nan, "seconds": 0.0})
@@ -352,11 +357,12 @@ def evaluate(x_train, y_train, x_test, y_test, chosen: dict, *, setting: dict, a
             loss = [h["loss"] for h in hist]
             if not np.all(np.isfinite(loss)):
                 raise FloatingPointError(f"{method} seed {seed}: non-finite training loss {loss[-3:]}")
-            rows.append({"seed": seed, "method": method, "test_clean": sc["clean"], "test_augmented": sc["augmented"],
-                         "final_loss": loss[-1], "loss_half": loss[len(loss) // 2 - 1] if len(loss) > 1 else math.nan,
+            half = loss[len(loss) // 2 - 1] if len(loss) > 1 else math.nan
+            rows.append({"seed": seed, "method": method, "test_clean": sc["clean"],
+                         "test_augmented": sc["augmented"], "final_loss": loss[-1], "loss_half": half,
                          "seconds": round(sec, 1)})
-            log(f"  final {method:20s} seed {seed}: test clean {sc['clean']:.4f} augmented {sc['augmented']:.4f} "
-                f"({sec:.1f} s)")
+            log(f"  final {method:20s} seed {seed}: test clean {sc['clean']:.4f} "
+                f"augmented {sc['augmented']:.4f} ({sec:.1f} s)")
     return pd.DataFrame(rows)
 
 
@@ -411,7 +417,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--mnist-file", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="2 configs, 2 epochs, 1 tune seed, 2 final seeds")
-    ap.add_argument("--subsample", type=int, default=None, help="use only the first N training / N//3 test rows")
+    ap.add_argument("--subsample", type=int, default=None,
+                    help="use only the first N training / N//3 test rows")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     if args.quick:
@@ -424,7 +431,8 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     x, y, xt, yt, augment = load_data(args.dataset, args.mnist_file)
     if args.subsample:
-        x, y, xt, yt = x[:args.subsample], y[:args.subsample], xt[:args.subsample // 3], yt[:args.subsample // 3]
+        n = args.subsample
+        x, y, xt, yt = x[:n], y[:n], xt[:n // 3], yt[:n // 3]
     setting = SETTINGS[args.setting]
     methods = [args.challenger, args.baseline]
     print(f"protocol {args.setting} / {args.dataset}: train {tuple(x.shape)}, test {tuple(xt.shape)}; "
@@ -450,7 +458,8 @@ def main(argv=None) -> dict:
               "architecture": setting, "n_train": int(len(x)), "n_val": int(sel["val_mask"].sum()),
               "n_test": int(len(xt)), "options": vars(args), "final_epochs": final_epochs,
               "tune_seeds": list(range(args.tune_seeds)), "final_seeds": seeds,
-              "search_spaces": {"info-vicreg-logdet": "alpha log-uniform [0.5, 8], lr log-uniform [5e-4, 8e-3]",
+              "search_spaces": {"info-vicreg-logdet": "alpha log-uniform [0.5, 8], "
+                                                      "lr log-uniform [5e-4, 8e-3]",
                                 "vicreg": "sim, std log-uniform [5, 50], cov log-uniform [0.2, 5], "
                                           "lr log-uniform [5e-4, 8e-3]",
                                 "first config": "the method's default (alpha 2 / 25-25-1, lr 2e-3)"},

@@ -1,4 +1,4 @@
-"""Convergence check of a protocol run: the chosen configurations trained for longer, scored on validation only.
+"""Convergence check of a protocol run: the chosen configurations trained longer, scored on validation only.
 
 analysis/protocol.py tunes and tests at a fixed number of epochs. Whether that number is long enough is
 checked here without touching the test set: each method's chosen configuration (read from
@@ -58,8 +58,8 @@ def main(argv=None) -> pd.DataFrame:
     if args.subsample:
         x, y = x[:args.subsample], y[:args.subsample]
     t0 = time.perf_counter()
-    print(f"{base}: chosen configs for {epochs} epochs (protocol: {opts['tune_epochs']}); machine {_machine()}",
-          flush=True)
+    print(f"{base}: chosen configs for {epochs} epochs (protocol: {opts['tune_epochs']}); "
+          f"machine {_machine()}", flush=True)
     cands = {m: [{"options": c["options"], "lr": c["lr"]}] for m, c in rec["chosen"].items()}
     sel = select(x, y, methods=list(cands), setting=SETTINGS[args.setting], augment=augment, configs=1,
                  tune_epochs=epochs, tune_seeds=opts["tune_seeds"], val_fraction=opts["val_fraction"],
@@ -70,7 +70,8 @@ def main(argv=None) -> pd.DataFrame:
     save_csv_atomic(curves, base + "_epochs.csv")
     table = curves.groupby(["method", "epoch"])[["loss", "val_clean", "val_augmented"]].mean().round(4)
     print(table.to_string())
-    print(f"{time.perf_counter() - t0:.0f} s wall; load {_machine()['load_avg_1min']}; wrote {base}_epochs.csv")
+    print(f"{time.perf_counter() - t0:.0f} s wall; load {_machine()['load_avg_1min']}; "
+          f"wrote {base}_epochs.csv")
     return curves
 
 

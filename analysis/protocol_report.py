@@ -48,7 +48,8 @@ def convergence(curves: pd.DataFrame, chosen: dict) -> pd.DataFrame:
     out = []
     for method, cfg in chosen.items():
         sub = curves[(curves.method == method) & (curves.config == cfg["config"])]
-        pts = sub.dropna(subset=["val_augmented"]).groupby("epoch")[["loss", "val_clean", "val_augmented"]].mean()
+        cols = ["loss", "val_clean", "val_augmented"]
+        pts = sub.dropna(subset=["val_augmented"]).groupby("epoch")[cols].mean()
         for epoch, r in pts.iterrows():
             out.append({"method": method, "epoch": int(epoch), **r.to_dict()})
     return pd.DataFrame(out)
@@ -71,13 +72,15 @@ def report(results: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         c = convergence(pd.read_csv(base + "_curves.csv"), rec["chosen"])
         c.insert(0, "comparison", f"{rec['setting']}/{rec['dataset']}")
         conv.append(c)
-        row = {"comparison": f"{rec['setting']}/{rec['dataset']}", "n_train": rec["n_train"], "n_val": rec["n_val"],
-               "n_test": rec["n_test"], "configs_per_method": rec["options"]["configs"],
+        row = {"comparison": f"{rec['setting']}/{rec['dataset']}", "n_train": rec["n_train"],
+               "n_val": rec["n_val"], "n_test": rec["n_test"],
+               "configs_per_method": rec["options"]["configs"],
                "tune_seeds": len(rec["tune_seeds"]), "tune_epochs": rec["options"]["tune_epochs"],
                "final_epochs": rec["final_epochs"], "final_seeds": len(rec["final_seeds"]),
                "select_on": rec["options"]["select_on"], "wall_seconds": rec["wall_seconds"],
                "cpu_model": rec["machine_start"]["cpu_model"],
-               "load_start_end": f"{rec['machine_start']['load_avg_1min']} / {rec['machine_end']['load_avg_1min']}"}
+               "load_start_end": (f"{rec['machine_start']['load_avg_1min']} / "
+                                  f"{rec['machine_end']['load_avg_1min']}")}
         for m in (ch, bl, "random-init", "raw-pixels"):
             for col in ("test_clean", "test_augmented"):
                 r = summ[m]
@@ -122,7 +125,8 @@ def main(argv=None) -> pd.DataFrame:
             axes[0, j].plot(sub.epoch, 100 * sub.val_augmented, "o-", label=f"{method} augmented")
             axes[0, j].plot(sub.epoch, 100 * sub.val_clean, "s--", label=f"{method} clean")
             axes[1, j].plot(sub.epoch, sub.loss, "o-", label=method)
-        axes[0, j].set(title=f"{comp}: chosen configs, validation", xlabel="epoch", ylabel="probe accuracy (%)")
+        axes[0, j].set(title=f"{comp}: chosen configs, validation", xlabel="epoch",
+                       ylabel="probe accuracy (%)")
         axes[1, j].set(xlabel="epoch", ylabel="training loss (epoch mean)")
         axes[0, j].legend(fontsize=7)
         axes[1, j].legend(fontsize=7)

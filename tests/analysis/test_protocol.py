@@ -122,7 +122,8 @@ def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeyp
                                                   os.path.join(ROOT, "analysis", "protocol_epochs.py"))
     ep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ep)
-    again = ep.main(["--results", str(tmp_path), "--prefix", "protocol_a", "--subsample", "240", "--factor", "1"])
+    again = ep.main(["--results", str(tmp_path), "--prefix", "protocol_a", "--subsample", "240",
+                     "--factor", "1"])
     last = again[again.epoch == 2].set_index("method").val_augmented
     for method, chosen in rec["chosen"].items():
         assert last[method] == pytest.approx(chosen["val_score"])
