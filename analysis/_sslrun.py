@@ -6,6 +6,7 @@ confidence intervals. Everything goes through ``infossl.training`` (``TrainConfi
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import platform
@@ -83,7 +84,13 @@ def train_encoder(objective: str, x_train: torch.Tensor, *, entropy: str = "logd
 
     from infossl.training import Augmentation, FitConfig, TrainConfig, build_model, fit, make_objective
 
-    cfg = TrainConfig(objective=objective, entropy=entropy, options=dict(options or {}), epochs=max(1, epochs),
+    from infossl.objectives import OBJECTIVES
+
+    # ``entropy`` is passed only to objectives whose loss takes one: a TrainConfig may refuse a setting that
+    # does not apply to its objective, and callers name one entropy for every method of a comparison.
+    takes = "entropy" in inspect.signature(OBJECTIVES[objective].__init__).parameters
+    extra = {"entropy": entropy} if takes else {}
+    cfg = TrainConfig(objective=objective, **extra, options=dict(options or {}), epochs=max(1, epochs),
                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, backbone=backbone,
                       widths=widths, projector=projector, device=device)
     flatten = backbone == "mlp"
