@@ -13,6 +13,8 @@ examples:
   infossl train                                   info-vicreg (log-det entropy) on scikit-learn's digits
   infossl train --objective vicreg --out runs/vicreg
   infossl train --objective info-vicreg --entropy pairdist-kl --sigma 1.0
+  infossl train --objective vicreg-logdet --alpha 0.5       VICReg plus a LogDet entropy reward
+  infossl train --objective byol --option momentum_schedule=constant     BYOL with a fixed EMA momentum
   infossl train --objective vicreg --std-coeff 0 --out runs/collapse     a run that collapses (flagged)
   infossl train --data inputs.npy --labels labels.npy --epochs 20       your (N, C, H, W) or (N, D) data
   infossl train --out runs/vicreg --objective vicreg --resume           continue after an interruption
@@ -27,21 +29,29 @@ real trouble.
 Exit status: 0 ok, 1 data error or diverged loss (the last good checkpoint is kept), 2 usage error.
 """
 
-# (flag, option name, help) -- coefficient options passed to the loss class; each objective accepts some.
+# (flag, option name, help) -- coefficient options passed to the loss class; each objective accepts some, and
+# the help names them (computed from the loss classes' signatures when the parser is built).
 COEFFICIENTS = (
-    ("--mu", "mu", "info-vicreg: weight of the cross-entropy (invariance) term"),
+    ("--mu", "mu", "weight of the cross-entropy (invariance) term"),
     ("--alpha", "alpha",
-     "info-vicreg: weight of the entropy sum H(Z) + H(Z') (default 2 here; 0.5 is the bound)"),
-    ("--beta", "beta",
-     "info-vicreg logdet: beta of 1/2 logdet(I + beta Cov); dissl: weight of the det./inv. term"),
+     "weight of the entropy sum H(Z) + H(Z') (info-vicreg: default 2 here, 0.5 is the bound form; "
+     "the additive forms and byol-logdet: 1)"),
+    ("--beta", "beta", "logdet: beta of 1/2 logdet(I + beta Cov); dissl: weight of the det./inv. term"),
     ("--ridge", "ridge", "info-vicreg gaussian: ridge relative to the mean variance"),
-    ("--sigma", "sigma", "info-vicreg pairdist-*: component standard deviation"),
-    ("--sim-coeff", "sim_coeff", "vicreg: invariance weight (25)"),
-    ("--std-coeff", "std_coeff", "vicreg / info-vicreg vicreg-entropy: variance weight (25; 0 collapses)"),
-    ("--cov-coeff", "cov_coeff", "vicreg / info-vicreg vicreg-entropy: covariance weight (1)"),
+    ("--sigma", "sigma", "pairwise-distance entropy: component standard deviation"),
+    ("--sim-coeff", "sim_coeff", "VICReg invariance weight (25)"),
+    ("--std-coeff", "std_coeff", "VICReg variance weight (25; 0 collapses)"),
+    ("--cov-coeff", "cov_coeff", "VICReg covariance weight (1)"),
     ("--lambd", "lambd", "barlow: off-diagonal weight (5e-3); dissl: marginal-entropy weight (2.3)"),
-    ("--temperature", "temperature", "simclr / cissl: softmax temperature"),
+    ("--temperature", "temperature", "softmax temperature"),
+    ("--momentum", "momentum", "base EMA momentum of the target network (0.996; cosine schedule to 1)"),
 )
+
+
+def _applies(name: str) -> str:
+    from infossl.training.config import applies_to
+
+    return "[" + ", ".join(applies_to(name)) + "]"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -58,8 +68,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--objective", default=d.objective, choices=tuple(OBJECTIVES),
                    help=f"training objective (default {d.objective})")
-    p.add_argument("--entropy", default=d.entropy, choices=ENTROPIES,
-                   help=f"entropy estimator of info-vicreg (default {d.entropy})")
+    p.add_argument("--entropy", default=None, choices=ENTROPIES,
+                   help=f"entropy estimator (default logdet) {_applies('entropy')}")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help=f"global batch size (default {d.batch_size})")
@@ -88,10 +98,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--projector", default=d.projector,
                    help=f"projector widths (default {d.projector}; '' none)")
     p.add_argument("--student", type=int, default=None,
-                   help="cissl/dissl student outputs (= projector output)")
-    g = p.add_argument_group("objective coefficients (each objective accepts its own; others are errors)")
-    for flag, _, text in COEFFICIENTS:
-        g.add_argument(flag, type=float, default=None, help=text)
+                   help=f"student outputs (= projector output) {_applies('student')}")
+    p.add_argument("--predictor", default=None,
+                   help="predictor widths ending with the projector output (default "
+                        f"<first projector width>-<projector output>) {_applies('predictor')}")
+    g = p.add_argument_group("objective coefficients (each objective accepts its own, listed in brackets; "
+                             "others are errors)")
+    for flag, name, text in COEFFICIENTS:
+        g.add_argument(flag, type=float, default=None, help=f"{text} {_applies(name)}")
     g.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="any other keyword option of the loss class, repeatable")
     p.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
@@ -125,7 +139,7 @@ def _pairs(items: list[str], flag: str) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """Build the validated :class:`~infossl.training.TrainConfig` of parsed ``args``."""
-    from infossl.training.config import TrainConfig
+    from infossl.training.config import TrainConfig, default_entropy
 
     options = _pairs(args.option, "--option")
     for _, name, _ in COEFFICIENTS:
@@ -136,14 +150,16 @@ def config_from_args(args: argparse.Namespace) -> Any:
             options[name] = value
     out = args.out
     if out is None:
-        tag = args.objective + (f"-{args.entropy}" if args.objective == "info-vicreg" else "")
+        entropy = args.entropy or default_entropy(args.objective)
+        tag = args.objective + (f"-{entropy}" if entropy is not None else "")
         out = f"runs/{tag}-seed{args.seed}"
     return TrainConfig(objective=args.objective, entropy=args.entropy, options=options, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                        schedule=args.schedule, seed=args.seed, data=args.data, data_key=args.data_key,
                        labels=args.labels, backbone=args.backbone, widths=args.widths,
                        projector=args.projector,
-                       student=args.student, augment=_pairs(args.augment, "--augment"), device=args.device,
+                       student=args.student, predictor=args.predictor,
+                       augment=_pairs(args.augment, "--augment"), device=args.device,
                        amp=args.amp, out=out, save_every=args.save_every, probe_every=args.probe_every,
                        save_format=args.save_format, steps_per_epoch=args.steps_per_epoch,
                        threads=args.threads)
@@ -157,6 +173,8 @@ SUMMARY_ROWS = (
     ("loss", "final loss (epoch mean)", "num"),
     ("cross_entropy", "  cross-entropy CE(Z|Z'), nats", "num"),
     ("entropy_a", "  entropy term H(Z), nats", "num"),
+    ("regression", "  BYOL regression, both views (2 - 2 cos each)", "num"),
+    ("vicreg_loss", "  VICReg part of the loss", "num"),
     ("invariance", "  invariance", "num"),
     ("variance", "  variance", "num"),
     ("covariance", "  covariance", "num"),
@@ -224,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:
-        tag = config.objective + (f" ({config.entropy} entropy)" if config.objective == "info-vicreg" else "")
+        tag = config.objective + (f" ({config.entropy} entropy)" if config.entropy is not None else "")
         title = f"infossl train: {tag} on {config.data or 'digits'}, seed {config.seed}"
         print(format_summary(result.summary, title))
     return 0

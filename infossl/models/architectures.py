@@ -13,10 +13,16 @@ A model is described by a JSON-able dict (saved in every checkpoint) and rebuilt
   (the VICReg / Barlow Twins expander). ``""`` means no projector (the identity).
 * ``student`` (CISSL/DISSL): a linear head of that many outputs on the representation, with batch norm
   when ``student_batchnorm`` (CISSL's student).
+* ``predictor`` (BYOL; optional key, default none): an MLP of the projector's kind on the projector output,
+  e.g. ``"256-256"``; its last width must equal the projector's output size.
+* ``target`` (BYOL; optional key, default None): ``"ema"`` keeps a target copy of the backbone and projector
+  (``model.target``) that receives no gradient and follows the online weights through
+  :meth:`SSLModel.update_target`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Optional, Sequence, Union
 
@@ -35,6 +41,11 @@ def parse_spec(spec: Union[str, Sequence[int], int], name: str = "spec", *,
     --------
     >>> parse_spec("256-128")
     [256, 128]
+
+    Returns
+    -------
+    list of int
+        The widths.
     """
     if isinstance(spec, bool):
         raise TypeError(f"{name} must be a string like '256-256', got {spec!r}")
@@ -112,30 +123,101 @@ def mlp_projector(in_dim: int, widths: Sequence[int]) -> nn.Module:
 
 
 class SSLModel(nn.Module):
-    """``backbone`` (the representation used downstream) followed by ``projector``; optional ``student``.
+    """``backbone`` (the representation used downstream) followed by ``projector``; optional heads.
 
     ``forward(x)`` returns the projector output (N, k). ``forward(x, with_student=True)`` returns
     ``(projector_output, student_output)``, the teacher and student heads of CISSL/DISSL, in one call
-    (so that ``DistributedDataParallel`` sees every parameter used).
+    (so that ``DistributedDataParallel`` sees every parameter used). ``forward(x, with_target=True)`` returns
+    ``(projector_output, predictor_output, target_output)`` (BYOL), the target's projection computed
+    without gradients.
+
+    Parameters
+    ----------
+    backbone, projector : nn.Module
+        The online network.
+    student : nn.Module, optional
+        The student head of CISSL/DISSL, on the representation.
+    config : dict, optional
+        The spec the model was built from (kept as ``model.config``).
+    predictor : nn.Module, optional
+        BYOL's predictor q, on the projector output.
+    target : bool, default False
+        Keep a target network: a copy of ``backbone`` and ``projector`` (``model.target``) whose parameters
+        do not require gradients, moved by :meth:`update_target`.
     """
 
     def __init__(self, backbone: nn.Module, projector: nn.Module, student: Optional[nn.Module] = None,
-                 config: Optional[dict] = None) -> None:
+                 config: Optional[dict] = None, *, predictor: Optional[nn.Module] = None,
+                 target: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
         self.projector = projector
         self.student = student
+        self.predictor = predictor
+        self.target: Optional[nn.ModuleDict] = None
+        if target:
+            self.target = nn.ModuleDict({"backbone": copy.deepcopy(backbone),
+                                         "projector": copy.deepcopy(projector)})
+            self.target.requires_grad_(False)
+            self.copy_to_target()
         self.config = dict(config or {})
 
-    def forward(self, x: torch.Tensor, *, with_student: bool = False) -> Any:
+    def forward(self, x: torch.Tensor, *, with_student: bool = False, with_target: bool = False) -> Any:
         h = self.backbone(x)  # (N, r)
         z = self.projector(h)  # (N, k)
+        if with_target:
+            if self.predictor is None or self.target is None:
+                raise ValueError("this model has no predictor and target network; build it with model config "
+                                 "'predictor': '<widths>' and 'target': 'ema'")
+            with torch.no_grad():  # the stop-gradient of BYOL: the target is moved by update_target only
+                t = self.target["projector"](self.target["backbone"](x))  # (N, k)
+            return z, self.predictor(z), t
         if not with_student:
             return z
         if self.student is None:
             raise ValueError("this model has no student head; build it with model config "
                              "'student': <outputs>")
         return z, self.student(h)
+
+    def _pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(target, online) parameter pairs, in the order of the online backbone then projector."""
+        if self.target is None:
+            raise ValueError("this model has no target network; build it with model config 'target': 'ema'")
+        online = list(self.backbone.parameters()) + list(self.projector.parameters())
+        target = list(self.target["backbone"].parameters()) + list(self.target["projector"].parameters())
+        return list(zip(target, online))
+
+    @torch.no_grad()
+    def copy_to_target(self) -> None:
+        """Set the target's parameters and buffers to the online backbone's and projector's (the start of
+        BYOL, where the target equals the online network).
+
+        Returns
+        -------
+        None
+        """
+        if self.target is None:
+            raise ValueError("this model has no target network; build it with model config 'target': 'ema'")
+        self.target["backbone"].load_state_dict(self.backbone.state_dict())
+        self.target["projector"].load_state_dict(self.projector.state_dict())
+
+    @torch.no_grad()
+    def update_target(self, momentum: float) -> None:
+        r"""Move the target towards the online network: :math:`\xi \leftarrow \tau\xi + (1 - \tau)\theta`
+        for every parameter (``momentum`` is :math:`\tau`).
+
+        Batch-norm buffers are not averaged: the target's running statistics follow its own forward passes
+        (as in solo-learn's momentum updater); only the running statistics are read outside training.
+
+        Returns
+        -------
+        None
+        """
+        tau = float(momentum)
+        if not 0.0 <= tau <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        for xi, theta in self._pairs():
+            xi.mul_(tau).add_(theta.detach(), alpha=1.0 - tau)
 
 
 def _input_shape(config: dict) -> list[int]:
@@ -152,12 +234,18 @@ def build_model(config: dict, *, generator: Optional[torch.Generator] = None) ->
     ----------
     config : dict
         Keys ``backbone`` ("cnn" for ``input_shape`` (C, H, W), "mlp" for (D,)), ``input_shape``,
-        ``widths`` (backbone spec), ``projector`` (spec, "" for none), optional ``student`` (int or None)
-        and ``student_batchnorm`` (bool).
+        ``widths`` (backbone spec), ``projector`` (spec, "" for none), optional ``student`` (int or None),
+        ``student_batchnorm`` (bool), ``predictor`` (spec, "" or None for none) and ``target`` (None or
+        "ema").
     generator : torch.Generator, optional
         Initialise the weights from this generator (PyTorch's default initialisation, drawn from it),
         so a seed fixes the model without touching the global random state. Without it, PyTorch's
         global generator is used as usual.
+
+    Returns
+    -------
+    SSLModel
+        The model; with ``target="ema"`` its target starts equal to the online backbone and projector.
 
     Examples
     --------
@@ -171,7 +259,10 @@ def build_model(config: dict, *, generator: Optional[torch.Generator] = None) ->
         return _build(config)
     with torch.random.fork_rng(devices=[]):  # the constructors' default draws leave no trace
         model = _build(config)
-    return reset_parameters(model, generator)
+    reset_parameters(model, generator)
+    if model.target is not None:
+        model.copy_to_target()  # the target starts equal to the re-drawn online network
+    return model
 
 
 def _build(config: dict) -> SSLModel:
@@ -198,7 +289,24 @@ def _build(config: dict) -> SSLModel:
         if config.get("student_batchnorm", False):
             layers.append(nn.BatchNorm1d(n_student))
         student = nn.Sequential(*layers)
-    return SSLModel(backbone, projector, student, config)
+    predictor = None
+    pred_widths = parse_spec(config.get("predictor") or "", "predictor", allow_empty=True)
+    if pred_widths:
+        out = _projector_out(backbone.out_dim, config)
+        if pred_widths[-1] != out:
+            raise ValueError(f"model config 'predictor'={config.get('predictor')!r} must end with the "
+                             f"projector's output size {out}")
+        predictor = mlp_projector(out, pred_widths)
+    target = config.get("target")
+    if target not in (None, "ema"):
+        raise ValueError(f"model config 'target' must be None or 'ema', got {target!r}")
+    return SSLModel(backbone, projector, student, config, predictor=predictor, target=target == "ema")
+
+
+def _projector_out(representation: int, config: dict) -> int:
+    """The projector's output size: its last width, or the representation's without a projector."""
+    widths = parse_spec(config.get("projector", ""), "projector", allow_empty=True)
+    return widths[-1] if widths else representation
 
 
 def reset_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:

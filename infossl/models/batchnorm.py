@@ -45,11 +45,22 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 def convert_global_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every batch norm in ``module`` by :class:`GlobalBatchNorm`, keeping parameters and buffers."""
+    """Replace every batch norm in ``module`` by :class:`GlobalBatchNorm`, keeping parameters and buffers.
+
+    Each parameter keeps its ``requires_grad`` (a frozen copy, such as BYOL's target network, stays frozen, so
+    ``DistributedDataParallel`` does not wait for gradients that never come).
+
+    Returns
+    -------
+    nn.Module
+        ``module`` converted in place, or the replacement when ``module`` itself is a batch norm.
+    """
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
         new = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                               module.track_running_stats)
         new.load_state_dict(module.state_dict())
+        for name, param in module.named_parameters():
+            getattr(new, name).requires_grad_(param.requires_grad)
         new.train(module.training)
         return new
     for name, child in module.named_children():

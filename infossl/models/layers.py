@@ -18,7 +18,13 @@ class _Captured(Exception):
 
 
 def resolve_layer(model: nn.Module, layer: Optional[str]) -> Optional[str]:
-    """The submodule name to capture: ``layer``, else ``"backbone"`` when present, else None (the output)."""
+    """The submodule name to capture: ``layer``, else ``"backbone"`` when present, else None (the output).
+
+    Returns
+    -------
+    str or None
+        The submodule name, or None for the model's output.
+    """
     names = [n for n, _ in model.named_modules() if n]
     if layer is None:
         return DEFAULT_LAYER if DEFAULT_LAYER in names else None
@@ -65,6 +71,11 @@ def layer_outputs(
     The layer's output is captured by a forward hook, which also stops the forward pass there (later layers
     do not run). TorchScript models run their compiled ``forward`` without Python hooks: for them only the
     model output or the ``backbone`` submodule (called directly) can be read.
+
+    Yields
+    ------
+    torch.Tensor
+        (m, features): the layer's outputs for the next m inputs, flattened to rows.
     """
     batch_size = check_int(batch_size, "batch_size")
     device = torch.device(device)

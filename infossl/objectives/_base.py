@@ -26,6 +26,8 @@ from infossl.objectives._numerics import GradientWatch, check_loss, promote
 VIEW_INPUTS = ("z_a", "z_b")
 #: The one input order of the student-teacher objectives (CISSL, DISSL).
 HEAD_INPUTS = ("student_a", "student_b", "teacher_a", "teacher_b")
+#: The one input order of the objectives with a predictor and a target network (BYOL).
+TARGET_INPUTS = ("online_a", "online_b", "prediction_a", "prediction_b", "target_a", "target_b")
 
 
 def check_view_pair(z_a: object, z_b: object, *, names: tuple[str, str] = VIEW_INPUTS) -> None:
@@ -61,8 +63,15 @@ class Loss(nn.Module, abc.ABC):
     """
 
     #: What the training loop feeds ``forward``: "views" -> (z_a, z_b), the two views' embeddings;
-    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views.
+    #: "heads" -> (student_a, student_b, teacher_a, teacher_b), the two heads on both views;
+    #: "target" -> :data:`TARGET_INPUTS`, the online projections, the predictor's outputs and the target
+    #: network's projections of both views.
     inputs: ClassVar[str]
+    #: Whether the model needs a predictor head on the projector (BYOL's q).
+    predictor: ClassVar[bool] = False
+    #: The target network the model needs: None, or "ema" -- a copy of the backbone and projector that
+    #: follows the online weights as an exponential moving average (the loss's ``target_momentum``).
+    target: ClassVar[Optional[str]] = None
     #: Whether the loss accepts ``gather_distributed`` (batch statistics over all ranks under DDP).
     gathers: ClassVar[bool] = True
     #: The highest power of the inputs' scale that the loss's statistics form (2 for covariances, 4 for
@@ -79,11 +88,23 @@ class Loss(nn.Module, abc.ABC):
         """The loss's formula on the checked, promoted inputs: a dict of 0-d tensors with ``"loss"``."""
 
     def gather(self, t: torch.Tensor) -> torch.Tensor:
-        """``t`` gathered from all ranks along the rows (autograd-correct) when ``gather_distributed``."""
+        """``t`` gathered from all ranks along the rows (autograd-correct) when ``gather_distributed``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``t`` itself, or (world x rows, ...) rows of all ranks in rank order.
+        """
         return gather_with_grad(t) if self.gather_distributed else t
 
     def rank_and_world(self) -> tuple[int, int]:
-        """(rank, world size) when ``gather_distributed``, else (0, 1)."""
+        """(rank, world size) when ``gather_distributed``, else (0, 1).
+
+        Returns
+        -------
+        tuple of int
+            (rank, world size).
+        """
         return rank_and_world() if self.gather_distributed else (0, 1)
 
     def _evaluate(self, given: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -124,3 +145,38 @@ class HeadLoss(Loss):
         check_view_pair(student_a, teacher_a, names=("student_a", "teacher_a"))
         return self._evaluate({"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a,
                                "teacher_b": teacher_b})
+
+
+class TargetLoss(Loss):
+    """A loss of an online network with a predictor and a target network (BYOL), ``forward(online_a, online_b,
+    prediction_a, prediction_b, target_a, target_b)``, all six of shape (batch, k).
+
+    ``online_*`` are the online projections, ``prediction_*`` the predictor's outputs on them and
+    ``target_*`` the target network's projections; the targets are detached here (the stop-gradient of the
+    formula), whatever the caller passes. A subclass writes ``terms`` and :meth:`target_momentum`.
+    """
+
+    inputs: ClassVar[str] = "target"
+    predictor: ClassVar[bool] = True
+    target: ClassVar[Optional[str]] = "ema"
+
+    def forward(self, online_a: torch.Tensor, online_b: torch.Tensor, prediction_a: torch.Tensor,
+                prediction_b: torch.Tensor, target_a: torch.Tensor, target_b: torch.Tensor) -> torch.Tensor:
+        check_view_pair(online_a, online_b, names=("online_a", "online_b"))
+        check_view_pair(prediction_a, prediction_b, names=("prediction_a", "prediction_b"))
+        check_view_pair(target_a, target_b, names=("target_a", "target_b"))
+        check_view_pair(prediction_a, target_a, names=("prediction_a", "target_a"))
+        return self._evaluate({"online_a": online_a, "online_b": online_b, "prediction_a": prediction_a,
+                               "prediction_b": prediction_b, "target_a": target_a.detach(),
+                               "target_b": target_b.detach()})
+
+    @abc.abstractmethod
+    def target_momentum(self, step: int, total_steps: int) -> float:
+        """The EMA momentum tau of the target update after optimiser step ``step`` (0-based) of
+        ``total_steps``: target <- tau target + (1 - tau) online.
+
+        Returns
+        -------
+        float
+            The momentum tau in [0, 1].
+        """

@@ -9,14 +9,26 @@ from infossl.objectives._base import ViewLoss
 
 
 def batch_standardize(z: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
-    """Batch normalisation without affine parameters: centre each column, divide by sqrt(biased var + eps)."""
+    """Batch normalisation without affine parameters: centre each column, divide by sqrt(biased var + eps).
+
+    Returns
+    -------
+    torch.Tensor
+        The standardised batch, the shape of ``z``.
+    """
     zc = z - z.mean(dim=0)  # (n, d)
     return zc / torch.sqrt(zc.pow(2).mean(dim=0) + eps)  # (n, d)
 
 
 def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, *, eps: float = 1e-5) -> torch.Tensor:
     """(d, d) empirical cross-correlation :math:`C = \\hat z_a^\\top \\hat z_b / n` of the standardised
-    views."""
+    views.
+
+    Returns
+    -------
+    torch.Tensor
+        (d, d) cross-correlation matrix.
+    """
     n = z_a.shape[0]
     return batch_standardize(z_a, eps=eps).T @ batch_standardize(z_b, eps=eps) / n  # (d, d)
 

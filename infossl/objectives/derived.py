@@ -38,6 +38,40 @@ from infossl.objectives.vicreg import covariance_term, variance_term
 ENTROPIES = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg")
 
 
+#: The estimators of :func:`entropy_estimate`: ``ENTROPIES`` less the "vicreg" surrogate (no estimator).
+ESTIMATORS = ("gaussian", "logdet", "pairdist-kl", "pairdist-bd")
+
+
+def entropy_estimate(z: torch.Tensor, entropy: str, *, ridge: float = 1e-4, beta: float = 1.0,
+                     sigma: float = 1.0) -> torch.Tensor:
+    r"""The entropy estimate :math:`\hat H(Z)` of one batch, by name: the one dispatch every objective uses.
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (n, d)
+        The batch (gradients flow through every estimator).
+    entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd"}
+        "gaussian": :func:`~infossl.estimators.gaussian_entropy` ``(z, ridge=ridge, bias_correction=False)``;
+        "logdet": :func:`~infossl.estimators.logdet_entropy` ``(z, beta=beta)``,
+        :math:`\tfrac12\log\det(I+\beta\hat\Sigma)`; "pairdist-kl" / "pairdist-bd":
+        :func:`~infossl.estimators.mixture_entropy` of :math:`\frac1n\sum_i\mathcal N(z_i, \sigma^2 I)`
+        with the KL (upper bound) or Bhattacharyya (lower bound) distance (Kolchinsky & Tracey 2017).
+    ridge, beta, sigma : float
+        Read by "gaussian", "logdet" and the pairwise estimators respectively.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d estimate in nats ("logdet" drops the :math:`(2\pi e)^d` constant, see its docstring).
+    """
+    entropy = check_choice(entropy, "entropy", ESTIMATORS)
+    if entropy == "gaussian":
+        return gaussian_entropy(z, ridge=ridge, shrinkage=None, bias_correction=False)
+    if entropy == "logdet":
+        return logdet_entropy(z, beta=beta)
+    return mixture_entropy(z, sigma=sigma, distance="kl" if entropy == "pairdist-kl" else "bhattacharyya")
+
+
 def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     r"""Cross-entropy of view a under :math:`q(z\mid x') = \mathcal N(z;\, z', I)`, in nats.
 
@@ -49,6 +83,11 @@ def gaussian_cross_entropy(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor
     constant. As a cross-entropy it upper-bounds the conditional entropy, so with the true :math:`H(Z)`,
     :math:`H(Z) - \mathrm{CE}` lower-bounds :math:`I(Z; X')` (Barber & Agakov 2003); with an entropy
     *estimate* in place of :math:`H(Z)` it is a bound only if the estimate is below :math:`H(Z)`.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d cross-entropy in nats.
     """
     d = z_a.shape[1]
     return 0.5 * (z_a - z_b).pow(2).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)
@@ -160,16 +199,17 @@ class InfoVICRegLoss(ViewLoss):
         self.eps = check_float(eps, "eps", low=0.0, low_open=True)
 
     def entropy_term(self, z: torch.Tensor) -> torch.Tensor:
-        """:math:`\\hat H(z)` for one view, with this module's estimator and options."""
-        if self.entropy == "gaussian":
-            return gaussian_entropy(z, ridge=self.ridge, shrinkage=None, bias_correction=False)
-        if self.entropy == "logdet":
-            return logdet_entropy(z, beta=self.beta)
-        if self.entropy in ("pairdist-kl", "pairdist-bd"):
-            distance = "kl" if self.entropy == "pairdist-kl" else "bhattacharyya"
-            return mixture_entropy(z, sigma=self.sigma, distance=distance)
-        return -(0.5 * self.std_coeff * variance_term(z, gamma=self.gamma, eps=self.eps)
-                 + self.cov_coeff * covariance_term(z))
+        """:math:`\\hat H(z)` for one view, with this module's estimator and options.
+
+        Returns
+        -------
+        torch.Tensor
+            0-d: the estimate (nats, except for "vicreg", the negated VICReg penalty).
+        """
+        if self.entropy == "vicreg":
+            return -(0.5 * self.std_coeff * variance_term(z, gamma=self.gamma, eps=self.eps)
+                     + self.cov_coeff * covariance_term(z))
+        return entropy_estimate(z, self.entropy, ridge=self.ridge, beta=self.beta, sigma=self.sigma)
 
     def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
         ce = gaussian_cross_entropy(z_a, z_b)  # local, like VICReg's invariance term

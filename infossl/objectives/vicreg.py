@@ -17,6 +17,11 @@ def invariance_term(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     r"""Mean squared difference over all n x d entries, :math:`s = \frac{1}{nd}\sum_i\|z_i - z'_i\|^2`.
 
     This is ``F.mse_loss(x, y)`` of the official code, i.e. the paper's :math:`s(Z, Z')` divided by d.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d mean squared difference.
     """
     return F.mse_loss(z_a, z_b)
 
@@ -27,6 +32,11 @@ def variance_term(z: torch.Tensor, *, gamma: float = 1.0, eps: float = 1e-4) -> 
 
     Unbiased (n - 1) variance as in the official code (``x.var(dim=0)``). For a constant batch the value
     is :math:`\gamma - \sqrt{\epsilon}` and the gradient is finite (zero, since the centred data are 0).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d hinge value in :math:`[0, \gamma]`.
     """
     std = torch.sqrt(z.var(dim=0) + eps)  # (d,)
     return F.relu(gamma - std).mean()
@@ -40,6 +50,11 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     column variance. When n < d the Frobenius norm is taken from the n x n Gram matrix instead,
     :math:`\|Z_c^\top Z_c\|_F = \|Z_c Z_c^\top\|_F` (the same non-zero spectrum), which costs
     :math:`n^2 d` instead of :math:`n d^2` operations.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, :math:`c \ge 0`.
     """
     n, d = z.shape
     zc = z - z.mean(dim=0)  # (n, d)
@@ -118,7 +133,17 @@ class VICRegLoss(ViewLoss):
 
     def terms(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
         inv = invariance_term(z_a, z_b)  # local, as in the official code
-        z_a, z_b = self.gather(z_a), self.gather(z_b)
+        return self.vicreg_terms(inv, self.gather(z_a), self.gather(z_b))
+
+    def vicreg_terms(self, inv: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor
+                     ) -> dict[str, torch.Tensor]:
+        """VICReg's terms from the (local) invariance and the (gathered) batches of both views.
+
+        Returns
+        -------
+        dict of str to 0-d tensor
+            ``"invariance"``, ``"variance"``, ``"covariance"`` and their weighted sum ``"loss"``.
+        """
         var = (variance_term(z_a, gamma=self.gamma, eps=self.eps)
                + variance_term(z_b, gamma=self.gamma, eps=self.eps))
         if self.variance_form == "code":

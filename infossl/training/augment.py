@@ -87,6 +87,12 @@ class Augmentation:
             raise ValueError(f"augment clip_min={self.clip_min} must be below clip_max={self.clip_max}")
 
     def as_dict(self) -> dict:
+        """The fields as a dict (what a run's config records).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator,
@@ -104,7 +110,13 @@ def _uniform(n: int, low: float, high: float, g: torch.Generator) -> torch.Tenso
 
 
 def augment_images(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torch.Tensor:
-    """Apply the image pipeline (module docstring) to a batch of shape (N, C, H, W)."""
+    """Apply the image pipeline (module docstring) to a batch of shape (N, C, H, W).
+
+    Returns
+    -------
+    torch.Tensor
+        The augmented batch, the shape of ``x``.
+    """
     n, _, h, w = x.shape
     out = x
     if aug.shift or aug.rotation or aug.scale:
@@ -143,7 +155,13 @@ def augment_images(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> to
 
 def augment_vectors(x: torch.Tensor, aug: Augmentation, g: torch.Generator,
                     feature_std: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Apply the vector pipeline to a batch of shape (N, D); ``feature_std`` (D,) scales the noise."""
+    """Apply the vector pipeline to a batch of shape (N, D); ``feature_std`` (D,) scales the noise.
+
+    Returns
+    -------
+    torch.Tensor
+        The augmented batch, the shape of ``x``.
+    """
     out = x
     if aug.noise:
         eps = torch.randn(x.shape, generator=g).to(device=x.device, dtype=x.dtype)  # (n, d)

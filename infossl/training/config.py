@@ -39,10 +39,57 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def objective_option_names(objective: str) -> tuple[str, ...]:
-    """Keyword options of the loss class behind ``objective`` (``gather_distributed`` is set by the loop)."""
+    """Keyword options of the loss class behind ``objective`` (``gather_distributed`` is set by the loop).
+
+    Returns
+    -------
+    tuple of str
+        The names accepted in ``TrainConfig.options`` (``entropy`` is a field of its own).
+    """
     cls = OBJECTIVES[check_choice(objective, "objective", tuple(OBJECTIVES))]
     params = inspect.signature(cls.__init__).parameters
     return tuple(p for p in params if p not in ("self", "gather_distributed", "entropy"))
+
+
+def default_entropy(objective: str) -> Optional[str]:
+    """The entropy estimator ``objective`` uses when ``entropy`` is not given: its loss class's default.
+
+    Returns
+    -------
+    str or None
+        None for an objective whose loss has no ``entropy`` option (the field does not apply to it).
+    """
+    cls = OBJECTIVES[check_choice(objective, "objective", tuple(OBJECTIVES))]
+    param = inspect.signature(cls.__init__).parameters.get("entropy")
+    return None if param is None else param.default
+
+
+def applies_to(name: str) -> tuple[str, ...]:
+    """The objectives a per-objective setting applies to: a loss option (``"mu"``, ``"momentum"``, ...) or
+    one of the fields ``"entropy"``, ``"student"`` (the "heads" objectives) and ``"predictor"`` (the
+    objectives declaring one).
+
+    Returns
+    -------
+    tuple of str
+        Objective names, in the order of :data:`~infossl.objectives.OBJECTIVES`.
+    """
+    if name == "entropy":
+        return tuple(o for o in OBJECTIVES if default_entropy(o) is not None)
+    if name == "student":
+        return tuple(o for o, cls in OBJECTIVES.items() if cls.inputs == "heads")
+    if name == "predictor":
+        return tuple(o for o, cls in OBJECTIVES.items() if getattr(cls, "predictor", False))
+    return tuple(o for o in OBJECTIVES if name in objective_option_names(o))
+
+
+def _not_applicable(name: str, value: Any, objective: str) -> ValueError:
+    """The error for a setting given to an objective it does not apply to (refused rather than ignored, so
+    that a run's config.json records only what the run used)."""
+    users = applies_to(name)
+    where = f"it applies to {', '.join(users)}" if users else "no objective takes it"
+    return ValueError(f"{name}={value!r} does not apply to objective {objective!r} ({where}); leave it out "
+                      f"or choose one of those objectives")
 
 
 @dataclass
@@ -51,12 +98,16 @@ class TrainConfig:
 
     Parameters
     ----------
-    objective : {"info-vicreg", "vicreg", "barlow", "simclr", "cissl", "dissl"}
-    entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg"}
-        Entropy term of "info-vicreg" (ignored by the other objectives).
+    objective : {"info-vicreg", "vicreg", "barlow", "simclr", "cissl", "dissl", "vicreg-logdet", \
+"vicreg-pairdist", "byol", "byol-logdet"}
+        The keys of :data:`~infossl.objectives.OBJECTIVES`.
+    entropy : {"gaussian", "logdet", "pairdist-kl", "pairdist-bd", "vicreg"} or None
+        Entropy term of "info-vicreg" (None: its default, "logdet", filled in when validated). Given to an
+        objective without an entropy option it is an error, never ignored (:func:`applies_to`).
     options : dict
         Keyword options of the loss class (e.g. ``{"mu": 1.0, "beta": 4.0}`` for info-vicreg,
-        ``{"std_coeff": 0.0}`` for vicreg); unknown names are errors.
+        ``{"std_coeff": 0.0}`` for vicreg); a name the objective does not take is an error naming the
+        objectives that take it.
     epochs, batch_size : int
         Passes over the training set; the global batch (split over processes under ``torchrun``).
     lr, weight_decay : float
@@ -69,7 +120,11 @@ class TrainConfig:
     backbone, widths, projector : str
         "auto" picks "cnn" for images and "mlp" for vectors; width specs like "32-64-128".
     student : int or None
-        Output size of the linear student head (CISSL/DISSL); None -> the projector's output size.
+        Output size of the linear student head (CISSL/DISSL only); None -> the projector's output size.
+    predictor : str or None
+        Widths of the predictor head of objectives declaring one (BYOL), e.g. "256-256", ending with the
+        projector's output size; None -> "<first projector width>-<projector output>", filled in when
+        validated. An error for the other objectives.
     augment : dict
         Fields of :class:`~infossl.training.augment.Augmentation`.
     device : {"auto", "cpu", "cuda"}; amp : bool or None
@@ -91,7 +146,7 @@ class TrainConfig:
     """
 
     objective: str = "info-vicreg"
-    entropy: str = "logdet"
+    entropy: Optional[str] = None
     options: dict = field(default_factory=dict)
     epochs: int = 40
     batch_size: int = 256
@@ -106,6 +161,7 @@ class TrainConfig:
     widths: str = "auto"
     projector: str = "256-256-256"
     student: Optional[int] = None
+    predictor: Optional[str] = None
     augment: dict = field(default_factory=dict)
     device: str = "auto"
     amp: Optional[bool] = None
@@ -122,9 +178,15 @@ class TrainConfig:
 
     # ------------------------------------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
-        """Check every field; raise ValueError/TypeError naming the field and the value."""
+        """Check every field; raise ValueError/TypeError naming the field and the value.
+
+        Returns
+        -------
+        TrainConfig
+            ``self``, with the per-objective defaults (``entropy``, ``predictor``) filled in.
+        """
         check_choice(self.objective, "objective", tuple(OBJECTIVES))
-        check_choice(self.entropy, "entropy", ENTROPIES)
+        self._resolve_per_objective()
         if not isinstance(self.options, dict):
             raise TypeError(f"options must be a dict of objective options, got {self.options!r}")
         check_int(self.epochs, "epochs", low=1)
@@ -137,8 +199,6 @@ class TrainConfig:
         if self.widths != "auto":
             parse_spec(self.widths, "widths")
         parse_spec(self.projector, "projector", allow_empty=True)
-        if self.student is not None:
-            check_int(self.student, "student", low=1)
         if not isinstance(self.augment, dict):
             raise TypeError(f"augment must be a dict of Augmentation fields, got {self.augment!r}")
         known = {f.name for f in fields(Augmentation)}
@@ -164,27 +224,67 @@ class TrainConfig:
         if self.labels is not None and self.data is None:
             raise ValueError("labels are read only with data=...; the digits come with their labels")
         allowed = objective_option_names(self.objective)
-        bad = sorted(set(self.options) - set(allowed))
-        if bad:
-            raise ValueError(f"objective {self.objective!r} has no option(s) {bad}; its options are "
+        for name in sorted(set(self.options) - set(allowed)):
+            if applies_to(name):
+                raise _not_applicable(name, self.options[name], self.objective)
+            raise ValueError(f"objective {self.objective!r} has no option {name!r}; its options are "
                              f"{', '.join(allowed)}")
-        heads = OBJECTIVES[self.objective].inputs == "heads"
-        if heads and not parse_spec(self.projector, "projector", allow_empty=True):
-            raise ValueError(f"objective {self.objective!r} needs a projector (its teacher head); "
-                             "got projector=''")
+        inputs = OBJECTIVES[self.objective].inputs
+        if inputs in ("heads", "target") and not parse_spec(self.projector, "projector", allow_empty=True):
+            head = ("its teacher head" if inputs == "heads"
+                    else "its predictor's input and the target's output")
+            raise ValueError(f"objective {self.objective!r} needs a projector ({head}); got projector=''")
         make_objective(self)  # the loss classes check the option values
         return self
 
+    def _resolve_per_objective(self) -> None:
+        """Refuse the fields that do not apply to the objective; fill in the defaults of those that do."""
+        entropy_default = default_entropy(self.objective)
+        if entropy_default is None:
+            if self.entropy is not None:
+                raise _not_applicable("entropy", self.entropy, self.objective)
+        else:
+            self.entropy = entropy_default if self.entropy is None else self.entropy
+            check_choice(self.entropy, "entropy", ENTROPIES)
+        cls = OBJECTIVES[self.objective]
+        if self.student is not None:
+            if cls.inputs != "heads":
+                raise _not_applicable("student", self.student, self.objective)
+            check_int(self.student, "student", low=1)
+        if not getattr(cls, "predictor", False):
+            if self.predictor is not None:
+                raise _not_applicable("predictor", self.predictor, self.objective)
+            return
+        projector = parse_spec(self.projector, "projector", allow_empty=True)
+        if self.predictor is None and projector:
+            self.predictor = f"{projector[0]}-{projector[-1]}"
+        if self.predictor is not None:
+            widths = parse_spec(self.predictor, "predictor")
+            if projector and widths[-1] != projector[-1]:
+                raise ValueError(f"predictor={self.predictor!r} must end with the projector's output size "
+                                 f"{projector[-1]} (the predictor maps a projection to a projection)")
+
     def objective_options(self) -> dict:
-        """The options handed to the loss class: this objective's defaults updated by ``options``."""
+        """The options handed to the loss class: this objective's defaults updated by ``options``.
+
+        Returns
+        -------
+        dict
+            Keyword arguments of the loss class (``entropy`` included for an objective that takes it).
+        """
         opts = dict(DEFAULT_OPTIONS.get(self.objective, {}))
-        if self.objective == "info-vicreg":
+        if self.entropy is not None:  # set only for an objective that takes it (validate)
             opts["entropy"] = self.entropy
         opts.update(self.options)
         return opts
 
     def augmentation(self) -> Augmentation:
-        """The :class:`~infossl.training.augment.Augmentation` of ``augment``."""
+        """The :class:`~infossl.training.augment.Augmentation` of ``augment``.
+
+        Returns
+        -------
+        Augmentation
+        """
         return Augmentation(**self.augment)
 
     def fit_config(self, device: torch.device) -> FitConfig:
@@ -192,13 +292,24 @@ class TrainConfig:
 
         The generator of the shuffling and augmentations is seeded ``2 seed + 1`` (the weights use ``2 seed``,
         so the two streams never coincide).
+
+        Returns
+        -------
+        FitConfig
         """
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, schedule=self.schedule,
                          steps_per_epoch=self.steps_per_epoch, augment=self.augmentation(), device=device,
                          lr=self.lr, weight_decay=self.weight_decay, amp=self.amp, seed=2 * self.seed + 1)
 
     def model_spec(self, input_shape: list[int]) -> dict:
-        """The JSON-able model description for :func:`~infossl.models.build_model`."""
+        """The JSON-able model description for :func:`~infossl.models.build_model`.
+
+        Returns
+        -------
+        dict
+            The spec; ``student``/``student_batchnorm`` always, ``predictor`` and ``target`` only for an
+            objective declaring them.
+        """
         kind = self.backbone
         if kind == "auto":
             kind = "cnn" if len(input_shape) == 3 else "mlp"
@@ -213,20 +324,47 @@ class TrainConfig:
             if spec["student"] != out:
                 raise ValueError(f"student={self.student} must equal the projector's output size {out} "
                                  f"for {self.objective}")
+        if getattr(cls, "predictor", False):
+            spec["predictor"] = self.predictor
+        if getattr(cls, "target", None) is not None:
+            spec["target"] = cls.target
         return spec
 
     def as_dict(self) -> dict:
+        """The fields as a JSON-able dict (what ``config.json`` and every checkpoint record).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        """Rebuild from ``as_dict()`` output; extra keys (e.g. "model") are ignored."""
+        """Rebuild from ``as_dict()`` output; extra keys (e.g. "model") are ignored.
+
+        Configs written before the per-objective refusal recorded ``entropy`` for every objective; it is
+        dropped where the objective has no entropy option (it was never used there).
+
+        Returns
+        -------
+        TrainConfig
+        """
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kept = {k: v for k, v in d.items() if k in names}
+        if default_entropy(kept.get("objective", cls.objective)) is None:
+            kept.pop("entropy", None)
+        return cls(**kept)
 
 
 def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Module:
-    """Instantiate the loss of ``config`` (``gather_distributed`` when running under a process group)."""
+    """Instantiate the loss of ``config`` (``gather_distributed`` when running under a process group).
+
+    Returns
+    -------
+    nn.Module
+        The loss of :data:`~infossl.objectives.OBJECTIVES` with :meth:`TrainConfig.objective_options`.
+    """
     cls = OBJECTIVES[config.objective]
     opts = config.objective_options()
     for k, v in opts.items():
@@ -241,7 +379,12 @@ def make_objective(config: TrainConfig, *, distributed: bool = False) -> nn.Modu
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error.
+
+    Returns
+    -------
+    torch.device
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():

@@ -19,7 +19,13 @@ from infossl.training.augment import Augmentation
 
 
 def holdout_split(n: int, *, fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of a seeded (train, held-out) split of ``range(n)``; the held-out part has >= 2 rows."""
+    """Indices of a seeded (train, held-out) split of ``range(n)``; the held-out part has >= 2 rows.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        (train indices, held-out indices), each sorted.
+    """
     n_held = max(2, int(round(fraction * n)))
     if n - n_held < 2:
         raise ValueError(f"cannot hold out {n_held} of {n} samples and still train")
@@ -33,6 +39,11 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, *, drop_l
 
     With ``drop_last`` the incomplete last batch is dropped (batch statistics of the SSL losses are
     noisy on a few rows); when ``n < batch_size`` a single batch of all ``n`` rows is yielded.
+
+    Yields
+    ------
+    torch.Tensor
+        The (batch,) index tensor of each batch.
     """
     perm = torch.randperm(n, generator=generator)  # (n,)
     if n <= batch_size:
@@ -85,6 +96,10 @@ def prepare_data(data: Optional[str], *, key: Optional[str] = None, labels: Opti
     so that every run is scored on the same images. User data: a seeded ``heldout_fraction`` of the rows
     is held out (the run's own augmentation makes the augmented held-out set); ``labels`` (a file with
     N integers) enables the probe.
+
+    Returns
+    -------
+    TrainData
     """
     if data is None:
         x, y = load_digits("train")

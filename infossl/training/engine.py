@@ -7,8 +7,11 @@
   draws the same shuffling and augmentations for the *global* batch and keeps its own slice, and the losses
   gather their batch statistics across ranks (each objective declares ``gathers``), so W processes compute the
   same losses and gradients as one process on the global batch.
-* **Inputs**: each objective declares ``inputs`` ("views" or "heads", :mod:`infossl.objectives`); the engine
-  feeds it accordingly and knows no objective by name.
+* **Inputs**: each objective declares ``inputs`` ("views", "heads" or "target", :mod:`infossl.objectives`);
+  the engine feeds it accordingly and knows no objective by name. An objective declaring ``target = "ema"``
+  (BYOL) gets, after every optimiser step, the EMA update of the model's target network with the momentum of
+  its ``target_momentum(step, total_steps)``; the target's weights are in the model's ``state_dict``, so a
+  checkpoint saves and restores them.
 * **Divergence**: a NaN or infinite loss raises :class:`NonFiniteLossError` before the optimiser step, so the
   parameters stay those of the last good state.
 
@@ -45,15 +48,19 @@ class NonFiniteLossError(FloatingPointError):
 class TwoViews(nn.Module):
     """Run ``model`` on both views in one ``forward`` (one DDP call per step).
 
-    With ``with_student`` each output is ``model(x, with_student=True)`` (teacher, student) pair.
+    With ``with_student`` each output is ``model(x, with_student=True)`` (teacher, student) pair; with
+    ``with_target`` it is ``model(x, with_target=True)`` (online, prediction, target) triple.
     """
 
-    def __init__(self, model: nn.Module, *, with_student: bool = False) -> None:
+    def __init__(self, model: nn.Module, *, with_student: bool = False, with_target: bool = False) -> None:
         super().__init__()
         self.model = model
         self.with_student = with_student
+        self.with_target = with_target
 
     def forward(self, xa: torch.Tensor, xb: torch.Tensor) -> tuple[Any, Any]:
+        if self.with_target:
+            return self.model(xa, with_target=True), self.model(xb, with_target=True)
         if self.with_student:
             return self.model(xa, with_student=True), self.model(xb, with_student=True)
         return self.model(xa), self.model(xb)
@@ -66,17 +73,45 @@ def _float(out: Any) -> Any:
 
 
 def needs_heads(objective: nn.Module) -> bool:
-    """Whether ``objective`` declares ``inputs = "heads"`` (student and teacher outputs, as CISSL/DISSL)."""
+    """Whether ``objective`` declares ``inputs = "heads"`` (student and teacher outputs, as CISSL/DISSL).
+
+    Returns
+    -------
+    bool
+    """
     return getattr(objective, "inputs", "views") == "heads"
+
+
+def needs_target(objective: nn.Module) -> bool:
+    """Whether ``objective`` declares ``inputs = "target"`` (online, predictor and target outputs, as BYOL).
+
+    Such an objective also declares ``target = "ema"``: after each optimiser step the loop calls the bare
+    model's ``update_target(objective.target_momentum(step, total_steps))``.
+
+    Returns
+    -------
+    bool
+    """
+    return getattr(objective, "inputs", "views") == "target"
 
 
 def compute_loss(objective: nn.Module, out_a: Any, out_b: Any) -> torch.Tensor:
     """The objective on the two views' outputs, fed as the objective's ``inputs`` declaration asks.
 
     A "heads" objective gets ``model(x, with_student=True)`` pairs (teacher, student) of both views and is
-    called with the keywords of its one order (student_a, student_b, teacher_a, teacher_b).
+    called with the keywords of its one order (student_a, student_b, teacher_a, teacher_b). A "target"
+    objective gets ``model(x, with_target=True)`` triples (online, prediction, target) and is called with
+    online_a, online_b, prediction_a, prediction_b, target_a, target_b.
+
+    Returns
+    -------
+    torch.Tensor
+        The 0-d loss.
     """
     out_a, out_b = _float(out_a), _float(out_b)
+    if needs_target(objective):
+        (za, pa, ta), (zb, pb, tb) = out_a, out_b
+        return objective(online_a=za, online_b=zb, prediction_a=pa, prediction_b=pb, target_a=ta, target_b=tb)
     if needs_heads(objective):
         (ta, sa), (tb, sb) = out_a, out_b
         return objective(student_a=sa, student_b=sb, teacher_a=ta, teacher_b=tb)
@@ -84,7 +119,13 @@ def compute_loss(objective: nn.Module, out_a: Any, out_b: Any) -> torch.Tensor:
 
 
 def learning_rate(base: float, step: int, total: int, schedule: str) -> float:
-    """``base`` for "constant"; half-cosine from ``base`` to 0 over ``total`` steps for "cosine"."""
+    """``base`` for "constant"; half-cosine from ``base`` to 0 over ``total`` steps for "cosine".
+
+    Returns
+    -------
+    float
+        The learning rate of step ``step``.
+    """
     if schedule == "constant" or total <= 0:
         return base
     return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
@@ -109,7 +150,13 @@ SCHEDULES = ("cosine", "constant")
 
 def use_amp(amp: Optional[bool], device: torch.device) -> bool:
     """The AMP switch: ``amp`` on CUDA (default on); never on other devices, whose float16 autocast is slow
-    or missing. :meth:`RunState.start` asks it once, and the scaler it builds carries the answer."""
+    or missing. :meth:`RunState.start` asks it once, and the scaler it builds carries the answer.
+
+    Returns
+    -------
+    bool
+        Whether mixed precision is on.
+    """
     return device.type == "cuda" if amp is None else bool(amp and device.type == "cuda")
 
 
@@ -158,7 +205,13 @@ class FitConfig:
         check_int(self.seed, "seed", low=0)
 
     def local_batch(self, world: int) -> int:
-        """The rows of each global batch one of ``world`` processes trains on."""
+        """The rows of each global batch one of ``world`` processes trains on.
+
+        Returns
+        -------
+        int
+            ``batch_size / world``.
+        """
         if self.batch_size % world:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by the number of processes "
                              f"{world}")
@@ -194,13 +247,20 @@ class RunState:
         ``device`` (default ``config.device``, else the parameters' device) and a generator seeded
         ``config.seed``."""
         device = _device(model, config.device if device is None else device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        # a target network's parameters (requires_grad False) are moved by the EMA, never by the optimiser
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp(config.amp, device))
         return cls(optimizer, scaler, torch.Generator().manual_seed(config.seed))
 
     def load(self, saved: dict) -> None:
         """Continue from ``saved``, an entry dict of :meth:`entries` (as a checkpoint holds it); a missing
-        optimiser or scaler state leaves the fresh one."""
+        optimiser or scaler state leaves the fresh one.
+
+        Returns
+        -------
+        None
+        """
         if saved.get("optimizer"):
             self.optimizer.load_state_dict(saved["optimizer"])
         if saved.get("scaler") and self.scaler.is_enabled():
@@ -209,7 +269,13 @@ class RunState:
         self.epoch, self.step = int(saved["epoch"]), int(saved["step"])
 
     def entries(self) -> dict:
-        """The state as the keyword entries of :func:`infossl.io.train_format.checkpoint_dict`."""
+        """The state as the keyword entries of :func:`infossl.io.train_format.checkpoint_dict`.
+
+        Returns
+        -------
+        dict
+            ``epoch``, ``step``, ``optimizer``, ``scaler`` and ``rng``.
+        """
         return {"epoch": self.epoch, "step": self.step, "optimizer": self.optimizer, "scaler": self.scaler,
                 "rng": {"generator": self.generator.get_state()}}
 
@@ -235,7 +301,13 @@ class Fit:
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
 
     def run(self, *, callback: Optional[Callback] = None, progress: Any = None) -> list[dict]:
-        """Train the remaining epochs (see :func:`fit`); returns their records."""
+        """Train the remaining epochs (see :func:`fit`); returns their records.
+
+        Returns
+        -------
+        list of dict
+            The records of the epochs trained.
+        """
         history: list[dict] = []
         for epoch in range(self.state.epoch + 1, self.config.epochs + 1):
             record = self._epoch(epoch, progress)
@@ -257,7 +329,7 @@ class Fit:
                       for base in self.base_lrs]
             for group, value in zip(optimizer.param_groups, lr_now):
                 group["lr"] = value
-            terms = _step(place, self.objective, state, xa, xb, epoch=epoch)
+            terms = _step(place, self.objective, state, xa, xb, epoch=epoch, total_steps=self.total_steps)
             state.step += 1
             count += 1
             for k, v in terms.items():
@@ -282,8 +354,10 @@ def fit(model: nn.Module, data: Union[torch.Tensor, Iterable], objective: nn.Mod
     ----------
     model : nn.Module
         Any module; ``model(x)`` gives the embedding the objective reads. For CISSL/DISSL it must accept
-        ``model(x, with_student=True) -> (teacher, student)`` (as :class:`~infossl.models.SSLModel`).
-        May be a :class:`TwoViews` (optionally inside the caller's ``DistributedDataParallel``); a bare
+        ``model(x, with_student=True) -> (teacher, student)`` (as :class:`~infossl.models.SSLModel`); for
+        BYOL, ``model(x, with_target=True) -> (online, prediction, target)`` and ``update_target(momentum)``
+        (an ``SSLModel`` built with ``"predictor"`` and ``"target": "ema"``). May be a :class:`TwoViews`
+        (optionally inside the caller's ``DistributedDataParallel``); a bare
         module is wrapped in ``TwoViews`` and, when a process group is initialised, in
         ``DistributedDataParallel``.
     data : torch.Tensor or iterable
@@ -353,6 +427,10 @@ def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torc
                         "once per step with both views (or pass the bare model and let fit wrap it)")
     else:
         bare = model
+    if getattr(objective, "target", None) == "ema" and not callable(getattr(bare, "update_target", None)):
+        raise TypeError(f"{type(objective).__name__} declares an EMA target network, but the model "
+                        f"({type(bare).__name__}) has no update_target(momentum); build it with "
+                        "infossl.models.build_model and model config 'predictor' and 'target': 'ema'")
     device = _device(bare, device)
     bare.to(device)
     objective.to(device)
@@ -360,7 +438,7 @@ def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torc
     if isinstance(inner, TwoViews):
         runner: nn.Module = model
     else:
-        runner = TwoViews(model, with_student=needs_heads(objective))
+        runner = TwoViews(model, with_student=needs_heads(objective), with_target=needs_target(objective))
         if world > 1:
             runner = nn.parallel.DistributedDataParallel(
                 runner, device_ids=[device.index] if device.type == "cuda" else None)
@@ -408,9 +486,10 @@ class _Feed:
 
 
 def _step(place: _Placement, objective: nn.Module, state: RunState, xa: torch.Tensor, xb: torch.Tensor, *,
-          epoch: int) -> dict[str, torch.Tensor]:
-    """One optimiser step on a pair of views; returns the detached loss terms. A non-finite loss on any rank
-    raises :class:`NonFiniteLossError` on every rank before the update."""
+          epoch: int, total_steps: int) -> dict[str, torch.Tensor]:
+    """One optimiser step on a pair of views (then the target's EMA update for an objective declaring
+    ``target = "ema"``); returns the detached loss terms. A non-finite loss on any rank raises
+    :class:`NonFiniteLossError` on every rank before the update."""
     xa = xa.to(place.device, non_blocking=True)
     xb = xb.to(place.device, non_blocking=True)
     with torch.autocast(place.device.type, dtype=torch.float16, enabled=state.scaler.is_enabled()):
@@ -429,8 +508,15 @@ def _step(place: _Placement, objective: nn.Module, state: RunState, xa: torch.Te
             "coefficients")
     state.optimizer.zero_grad(set_to_none=True)
     state.scaler.scale(loss).backward()
+    ema = getattr(objective, "target", None) == "ema"
+    scale = state.scaler.get_scale() if ema and state.scaler.is_enabled() else None
     state.scaler.step(state.optimizer)
     state.scaler.update()
+    # the scaler lowers its scale exactly when it skipped the step (inf/NaN gradients): no step, no EMA move
+    stepped = scale is None or state.scaler.get_scale() >= scale
+    if ema and stepped:
+        # every rank applies the same update to the same weights, so the targets stay equal under DDP
+        place.bare.update_target(objective.target_momentum(state.step, total_steps))
     return terms
 
 
@@ -445,4 +531,4 @@ def _epoch_means(sums: dict[str, torch.Tensor], count: int, world: int) -> dict[
 
 
 __all__ = ["Callback", "Fit", "FitConfig", "NonFiniteLossError", "RunState", "SCHEDULES", "TwoViews",
-           "compute_loss", "fit", "learning_rate", "needs_heads", "use_amp"]
+           "compute_loss", "fit", "learning_rate", "needs_heads", "needs_target", "use_amp"]

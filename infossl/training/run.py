@@ -78,6 +78,12 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     stream : file, optional
         Where the epoch lines go (default standard output).
 
+    Returns
+    -------
+    TrainResult
+        ``records`` (epoch 0 = before training), ``summary`` (empty on ranks other than 0), ``model``,
+        ``out``.
+
     Raises
     ------
     NonFiniteLossError
@@ -197,6 +203,8 @@ def _restore(run: _Run, *, stream: Any) -> list[dict]:
 
 
 def _compatible(saved: dict, current: dict) -> None:
+    if current.get("entropy") is None:  # older runs recorded an entropy even where no objective read it
+        saved = {k: v for k, v in saved.items() if k != "entropy"}
     diffs = [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in sorted(set(saved) | set(current))
              if k not in RESUMABLE + ("model",) and saved.get(k) != current.get(k)]
     if diffs:
@@ -314,7 +322,8 @@ def _finish(run: _Run, records: list[dict], *, seconds: float) -> dict:
     return summary
 
 
-SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "invariance", "variance", "covariance",
+SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "regression", "vicreg_loss", "invariance",
+                "variance", "covariance",
                 "mi_lower_bound", "probe_clean", "probe_augmented", "backbone_rankme",
                 "backbone_effective_rank", "backbone_normalized_std", "projector_effective_rank",
                 "projector_normalized_std_scaled", "mi_views_gaussian", "backbone_verdict",
@@ -322,7 +331,13 @@ SUMMARY_KEYS = ("loss", "cross_entropy", "entropy_a", "entropy_b", "invariance",
 
 
 def summarise(records: list[dict], *, seconds: float, out: Optional[Any] = None) -> dict:
-    """The final summary: first/last values of the main monitors, baselines and the run time."""
+    """The final summary: first/last values of the main monitors, baselines and the run time.
+
+    Returns
+    -------
+    dict
+        The summary (``summary.json``).
+    """
     first = next((r for r in records if r.get("epoch") == 0), {})
     last = records[-1] if records else {}
     s: dict[str, Any] = {"epochs": last.get("epoch"), "steps": last.get("step"), "seconds": round(seconds, 2)}

@@ -47,7 +47,18 @@ def test_default_out_folder(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--temperature", "0.1"], "objective 'info-vicreg' has no option\\(s\\) \\['temperature'\\]"),
+    (["--temperature", "0.1"],
+     "temperature=0.1 does not apply to objective 'info-vicreg' \\(it applies to simclr, cissl\\)"),
+    (["--objective", "barlow", "--entropy", "gaussian"],
+     "entropy='gaussian' does not apply to objective 'barlow' \\(it applies to info-vicreg\\)"),
+    (["--objective", "vicreg", "--alpha", "1"], "alpha=1.0 does not apply to objective 'vicreg' \\(it applies to "
+                                                "info-vicreg, vicreg-logdet, vicreg-pairdist, byol-logdet\\)"),
+    (["--objective", "vicreg", "--student", "16"],
+     "student=16 does not apply to .*\\(it applies to cissl, dissl\\)"),
+    (["--objective", "simclr", "--predictor", "16-16"],
+     "predictor='16-16' does not apply to .*byol, byol-logdet"),
+    (["--objective", "byol", "--predictor", "16-8"], "must end with the projector's output size 16"),
+    (["--objective", "byol", "--momentum", "1.5"], "momentum must be in"),
     (["--objective", "vicreg", "--std-coeff", "-1"], "std_coeff must be in"),
     (["--option", "beta"], "--option expects NAME=VALUE, got 'beta'"),
     (["--beta", "2", "--option", "beta=3"], "beta given both as a flag and as --option"),
@@ -65,6 +76,22 @@ def test_errors_are_one_line(tmp_path, capsys, args, match):
     assert err.startswith("infossl: error:") and re.search(match, err), err
 
 
+@pytest.mark.parametrize("objective", ["vicreg-logdet", "vicreg-pairdist", "byol", "byol-logdet"])
+def test_the_papers_variants_train_two_epochs(tmp_path, capsys, objective):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--probe-every", "5", "--objective", objective,
+                 "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 2 and ("regression" in summary) == objective.startswith("byol")
+    assert ("entropy_a" in summary) == (objective != "byol")
+    config = json.loads((out / "config.json").read_text())
+    assert config["entropy"] is None and config["objective"] == objective  # nothing recorded that is not used
+    assert (config["predictor"] == "16-16") == objective.startswith("byol")
+    assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [0, 1, 2]
+    model, _ = model_from_checkpoint(out / "ckpt_epoch002.pt")
+    assert (model.target is not None) == objective.startswith("byol")
+
+
 def test_diverged_run_exits_1(tmp_path, capsys, monkeypatch):
     from infossl.training import run
     from infossl.training.engine import NonFiniteLossError
@@ -78,7 +105,7 @@ def test_diverged_run_exits_1(tmp_path, capsys, monkeypatch):
 
 
 def test_usage_error_is_2(capsys):
-    assert main(["train", "--objective", "byol"]) == 2
+    assert main(["train", "--objective", "mocov3"]) == 2
 
 
 def test_user_vectors_and_images(tmp_path, capsys):

@@ -73,3 +73,53 @@ def test_seeded_construction_is_reproducible_and_leaves_global_rng_alone():
 def test_build_model_errors(config, err, match):
     with pytest.raises(err, match=match):
         build_model(config)
+
+
+BYOL_SPEC = dict(MLP, predictor="24-16", target="ema")
+
+
+def test_predictor_and_target_network():
+    m = build_model(BYOL_SPEC, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(5, 12)
+    z, p, t = m(x, with_target=True)
+    assert z.shape == p.shape == t.shape == (5, 16) and not t.requires_grad
+    # the target starts equal to the online network, and its parameters take no gradient
+    for (name, online), target in zip(list(m.backbone.named_parameters()) + list(m.projector.named_parameters()),
+                                      list(m.target.parameters())):
+        assert torch.equal(online, target) and not target.requires_grad, name
+    torch.testing.assert_close(t, z.detach())
+    assert all(k.startswith(("backbone.", "projector.", "predictor.", "target.")) for k in m.state_dict())
+    (z.sum() + p.sum()).backward()
+    assert all(q.grad is None for q in m.target.parameters())
+    assert m.predictor[0].weight.grad is not None
+    with pytest.raises(ValueError, match="no predictor and target network"):
+        build_model(MLP)(x, with_target=True)
+
+
+def test_ema_update_is_tau_target_plus_one_minus_tau_online():
+    m = build_model(BYOL_SPEC, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for q in list(m.backbone.parameters()) + list(m.projector.parameters()):
+            q.add_(torch.randn(q.shape, generator=torch.Generator().manual_seed(q.numel())))
+    online = [q.clone() for q in list(m.backbone.parameters()) + list(m.projector.parameters())]
+    before = [q.clone() for q in m.target.parameters()]
+    m.update_target(0.9)
+    for xi, xi0, theta in zip(m.target.parameters(), before, online):
+        torch.testing.assert_close(xi, 0.9 * xi0 + (1 - 0.9) * theta)  # float32 rounding only
+    assert any(not torch.equal(a, b) for a, b in zip(m.target.parameters(), before))
+    m.update_target(1.0)  # tau = 1 keeps the target
+    m.copy_to_target()
+    assert all(torch.equal(a, b) for a, b in zip(m.target.parameters(), online))
+    with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\], got 1.5"):
+        m.update_target(1.5)
+    with pytest.raises(ValueError, match="has no target network"):
+        build_model(MLP).update_target(0.5)
+
+
+@pytest.mark.parametrize("config, match", [
+    (dict(MLP, predictor="24-8"), "'predictor'='24-8' must end with the projector's output size 16"),
+    (dict(MLP, target="momentum"), "'target' must be None or 'ema'"),
+])
+def test_predictor_and_target_errors(config, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(config)

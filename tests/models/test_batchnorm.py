@@ -18,3 +18,11 @@ def test_global_batchnorm_equals_batchnorm_without_process_group():
     torch.testing.assert_close(m(x), ref)
     m.eval()
     assert m(x).shape == ref.shape
+
+
+def test_conversion_keeps_frozen_parameters_frozen():
+    m = build_model(dict(CNN, predictor="64-16", target="ema"), generator=torch.Generator().manual_seed(0))
+    convert_global_batchnorm(m)
+    assert isinstance(m.target["backbone"].net[1], GlobalBatchNorm)
+    assert not any(p.requires_grad for p in m.target.parameters())
+    assert all(p.requires_grad for p in m.backbone.parameters())

@@ -11,9 +11,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from infossl.objectives import (OBJECTIVES, BarlowTwinsLoss, CISSLLoss, DISSLLoss, HeadLoss, InfoNCELoss,
-                                InfoVICRegLoss, Loss, VICRegLoss, ViewLoss, gather_with_grad)
-from infossl.objectives._base import HEAD_INPUTS, VIEW_INPUTS, check_view_pair
+from infossl.objectives import (OBJECTIVES, BarlowTwinsLoss, BYOLLogDetLoss, BYOLLoss, VICRegLogDetLoss,
+                                VICRegPairDistLoss, CISSLLoss, DISSLLoss, HeadLoss, InfoNCELoss,
+                                InfoVICRegLoss, Loss, TargetLoss, VICRegLoss, ViewLoss, gather_with_grad)
+from infossl.objectives._base import HEAD_INPUTS, TARGET_INPUTS, VIEW_INPUTS, check_view_pair
 
 
 class Gap(ViewLoss):
@@ -26,11 +27,15 @@ class Gap(ViewLoss):
 
 
 def test_every_objective_is_a_template_loss_with_the_declared_inputs():
+    bases = {"views": ViewLoss, "heads": HeadLoss, "target": TargetLoss}
     for cls in OBJECTIVES.values():
-        assert issubclass(cls, ViewLoss if cls.inputs == "views" else HeadLoss)
-    assert (ViewLoss.inputs, HeadLoss.inputs) == ("views", "heads")
+        assert issubclass(cls, bases[cls.inputs])
+        # only the target losses need a predictor and an EMA target, and they need both
+        assert (cls.predictor, cls.target) == ((True, "ema") if cls.inputs == "target" else (False, None))
+    assert (ViewLoss.inputs, HeadLoss.inputs, TargetLoss.inputs) == ("views", "heads", "target")
     assert VIEW_INPUTS == ("z_a", "z_b")
     assert HEAD_INPUTS == ("student_a", "student_b", "teacher_a", "teacher_b")
+    assert TARGET_INPUTS == ("online_a", "online_b", "prediction_a", "prediction_b", "target_a", "target_b")
 
 
 def test_the_base_needs_terms():
@@ -83,6 +88,22 @@ def test_head_losses_take_the_four_inputs_by_name_or_position():
         Sum()(xs[0], xs[1], torch.ones(2, 2), torch.ones(2, 2))
 
 
+def test_target_losses_detach_the_targets_and_check_the_shapes():
+    class Pull(TargetLoss):
+        def target_momentum(self, step, total_steps):
+            return 0.5
+
+        def terms(self, online_a, online_b, prediction_a, prediction_b, target_a, target_b):
+            return {"loss": (online_a + prediction_a * target_b + prediction_b * target_a).sum()}
+
+    xs = [torch.full((2, 1), float(k), requires_grad=True) for k in range(6)]
+    Pull()(*xs).backward()
+    grads = [None if x.grad is None else float(x.grad.sum()) for x in xs]
+    assert grads == [2.0, 0.0, 2 * 5.0, 2 * 4.0, None, None]  # the targets (inputs 5, 6) get nothing
+    with pytest.raises(ValueError, match=r"prediction_a and target_a must have the same shape"):
+        Pull()(*xs[:4], torch.ones(2, 2), torch.ones(2, 2))
+
+
 # ---------------------------------------------------------------------------- gathering
 
 WORLD = 2
@@ -100,7 +121,24 @@ class _Heads(torch.nn.Module):
                          teacher_b=torch.tanh(1.5 * y))
 
 
+class _Target(torch.nn.Module):
+    """Feeds a six-input loss (BYOL) the views as online projections and row-wise functions of them as the
+    predictions and the (detached) targets."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, x, y):
+        return self.loss(online_a=x, online_b=y, prediction_a=torch.tanh(x), prediction_b=torch.tanh(y),
+                         target_a=0.5 * x + 1, target_b=0.5 * y + 1)
+
+
 CASES = {
+    "vicreg-logdet": lambda g: VICRegLogDetLoss(gather_distributed=g),
+    "vicreg-pairdist": lambda g: VICRegPairDistLoss(sigma=0.8, gather_distributed=g),
+    "byol": lambda g: _Target(BYOLLoss(gather_distributed=g)),
+    "byol-logdet": lambda g: _Target(BYOLLogDetLoss(gather_distributed=g)),
     "cissl": lambda g: _Heads(CISSLLoss(temperature=0.3, gather_distributed=g)),
     "dissl": lambda g: _Heads(DISSLLoss(gather_distributed=g)),
     "vicreg": lambda g: VICRegLoss(gather_distributed=g),

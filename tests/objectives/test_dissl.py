@@ -103,7 +103,8 @@ def test_dissl_takes_the_cissl_order_by_position_and_by_keyword():
 def test_objectives_declare_what_training_feeds_them():
     assert {n: c.inputs for n, c in OBJECTIVES.items()} == {
         "info-vicreg": "views", "vicreg": "views", "barlow": "views", "simclr": "views",
-        "cissl": "heads", "dissl": "heads"}
+        "cissl": "heads", "dissl": "heads", "vicreg-logdet": "views", "vicreg-pairdist": "views",
+        "byol": "target", "byol-logdet": "target"}
     assert all(c.gathers for c in OBJECTIVES.values())
     assert CISSLLoss.student_batchnorm and not DISSLLoss.student_batchnorm
 

@@ -57,6 +57,8 @@ def call(name, a, b, c, e):
     loss = OBJECTIVES[name]() if name != "info-vicreg" else OBJECTIVES[name](entropy="logdet")
     if OBJECTIVES[name].inputs == "heads":
         return loss(student_a=a, student_b=b, teacher_a=c, teacher_b=e)
+    if OBJECTIVES[name].inputs == "target":
+        return loss(online_a=a, online_b=b, prediction_a=c, prediction_b=e, target_a=b, target_b=a)
     return loss(a, b)
 
 

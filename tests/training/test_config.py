@@ -3,15 +3,17 @@
 import pytest
 
 from infossl.objectives import DISSLLoss, InfoVICRegLoss, VICRegLoss
-from infossl.training.config import (OBJECTIVES, TrainConfig, make_objective, objective_option_names,
-                                     resolve_device)
+from infossl.training.config import (OBJECTIVES, TrainConfig, applies_to, make_objective,
+                                     objective_option_names, resolve_device)
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
-    (dict(objective="byol"), ValueError, "objective must be one of .*got 'byol'"),
+    (dict(objective="mocov3"), ValueError, "objective must be one of .*got 'mocov3'"),
     (dict(entropy="knn"), ValueError, "entropy must be one of .*got 'knn'"),
     (dict(options=[1]), TypeError, "options must be a dict"),
-    (dict(options={"temperature": 0.1}), ValueError, "objective 'info-vicreg' has no option\\(s\\) \\['temperature'\\]"),
+    (dict(options={"temperature": 0.1}), ValueError,
+     "temperature=0.1 does not apply to objective 'info-vicreg' \\(it applies to simclr, cissl\\)"),
+    (dict(options={"tau": 0.1}), ValueError, "objective 'info-vicreg' has no option 'tau'; its options are mu, "),
     (dict(objective="vicreg", options={"std_coeff": -1.0}), ValueError, "std_coeff must be in \\[0.0, inf\\), got -1.0"),
     (dict(objective="simclr", options={"temperature": 0.0}), ValueError, "temperature must be in \\(0.0, inf\\)"),
     (dict(options={"beta": "big"}), TypeError, "beta must be a real number"),
@@ -27,7 +29,7 @@ from infossl.training.config import (OBJECTIVES, TrainConfig, make_objective, ob
     (dict(backbone="resnet"), ValueError, "backbone must be one of"),
     (dict(widths="32-x"), ValueError, "widths='32-x' is not a list"),
     (dict(projector="0"), ValueError, "projector='0' is not a list"),
-    (dict(student=0), ValueError, "student must be >= 1"),
+    (dict(objective="dissl", student=0), ValueError, "student must be >= 1"),
     (dict(augment=[1]), TypeError, "augment must be a dict"),
     (dict(augment={"blur": 1}), ValueError, "unknown augmentation option\\(s\\) \\['blur'\\]"),
     (dict(augment={"rotation": -5.0}), ValueError, "augment rotation must be in"),
@@ -42,6 +44,15 @@ from infossl.training.config import (OBJECTIVES, TrainConfig, make_objective, ob
     (dict(data=3), TypeError, "data must be a string path or None"),
     (dict(labels="y.npy"), ValueError, "labels are read only with data="),
     (dict(objective="cissl", projector=""), ValueError, "needs a projector"),
+    (dict(objective="byol", projector=""), ValueError, "needs a projector \\(its predictor's input"),
+    (dict(objective="barlow", entropy="gaussian"), ValueError,
+     "entropy='gaussian' does not apply to objective 'barlow' \\(it applies to info-vicreg\\)"),
+    (dict(objective="vicreg-logdet", entropy="logdet"), ValueError, "entropy='logdet' does not apply"),
+    (dict(objective="vicreg", student=8), ValueError, "student=8 does not apply .*cissl, dissl"),
+    (dict(objective="dissl", predictor="8-8"), ValueError, "predictor='8-8' does not apply .*byol, byol-logdet"),
+    (dict(objective="byol", predictor="32-8"), ValueError, "predictor='32-8' must end with .* size 256"),
+    (dict(objective="byol", options={"sigma": 1.0}), ValueError,
+     "sigma=1.0 does not apply to objective 'byol' \\(it applies to info-vicreg, vicreg-pairdist\\)"),
 ])
 def test_bad_values(kwargs, err, match):
     with pytest.raises(err, match=match):
@@ -52,6 +63,24 @@ def test_defaults_and_round_trip():
     c = TrainConfig()
     assert c.objective == "info-vicreg"
     assert TrainConfig.from_dict(dict(c.as_dict(), model={"ignored": 1})) == c
+
+
+def test_per_objective_fields_are_resolved_or_absent():
+    """config.json (as_dict) records only what the run uses."""
+    assert TrainConfig().entropy == "logdet" and TrainConfig(entropy="gaussian").entropy == "gaussian"
+    for name in ("vicreg", "barlow", "simclr", "vicreg-logdet", "byol"):
+        assert TrainConfig(objective=name).as_dict()["entropy"] is None, name
+    byol = TrainConfig(objective="byol", projector="64-32")
+    assert byol.predictor == "64-32" and TrainConfig(objective="vicreg").predictor is None
+    spec = byol.model_spec([20])
+    assert (spec["predictor"], spec["target"]) == ("64-32", "ema")
+    assert "predictor" not in TrainConfig(objective="vicreg").model_spec([20])
+    assert applies_to("entropy") == ("info-vicreg",)
+    assert applies_to("momentum") == ("byol", "byol-logdet") == applies_to("predictor")
+    assert applies_to("student") == ("cissl", "dissl") and applies_to("nothing") == ()
+    # a config recorded before the refusal held an entropy for every objective; it was never used there
+    old = dict(TrainConfig(objective="barlow").as_dict(), entropy="logdet")
+    assert TrainConfig.from_dict(old) == TrainConfig(objective="barlow")
 
 
 def test_make_objective_classes_and_options():

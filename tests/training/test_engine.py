@@ -98,3 +98,37 @@ def test_run_state_round_trips_and_continues_exactly():
     assert (again.epoch, again.step) == (1, 4)
     assert [r["epoch"] for r in fit(resumed, x, VICRegLoss(), config, again)] == [2]
     assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_a_target_objective_gets_its_ema_update_after_each_step():
+    from infossl.objectives import BYOLLoss, byol_momentum
+
+    spec = dict(SPEC, predictor="16-8", target="ema")
+    model = build_model(spec, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(64, 6)
+    config = FitConfig(epochs=2, batch_size=16, seed=1)
+    state = RunState.start(model, config)
+    assert sum(len(g["params"]) for g in state.optimizer.param_groups) == sum(
+        q.requires_grad for q in model.parameters())  # the target is not the optimiser's
+    seen = []
+
+    class Recording(BYOLLoss):
+        def target_momentum(self, step, total_steps):
+            seen.append((step, total_steps, [q.clone() for q in model.target.parameters()]))
+            return super().target_momentum(step, total_steps)
+
+    fit(model, x, Recording(momentum=0.9), config, state)
+    assert [(s, k) for s, k, _ in seen] == [(i, 8) for i in range(8)]
+    # the last update: target = tau target_before + (1 - tau) online_after_the_step
+    tau = byol_momentum(0.9, 7, 8)
+    online = list(model.backbone.parameters()) + list(model.projector.parameters())
+    for xi, xi0, theta in zip(model.target.parameters(), seen[-1][2], online):
+        torch.testing.assert_close(xi, tau * xi0 + (1 - tau) * theta)
+        assert xi.grad is None
+
+
+def test_a_target_objective_needs_a_model_with_a_target():
+    from infossl.objectives import BYOLLoss
+
+    with pytest.raises(TypeError, match="declares an EMA target network, but the model .* has no update_target"):
+        fit(torch.nn.Linear(6, 4), torch.randn(32, 6), BYOLLoss(), FitConfig(batch_size=16))

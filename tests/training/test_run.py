@@ -75,8 +75,9 @@ def _final(records):
     return {k: last[k] for k in ("loss", "probe_clean", "probe_augmented", "backbone_rankme", "step")}
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    base = dict(objective="vicreg", probe_every=2, **SMALL)
+@pytest.mark.parametrize("objective", ["vicreg", "byol"])  # byol: the EMA target is part of the state
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, objective):
+    base = dict(objective=objective, probe_every=2, **SMALL)
     full = train(TrainConfig(epochs=3, out=str(tmp_path / "full"), **base), quiet=True)
     from infossl.training.monitors import Monitor
 
@@ -98,7 +99,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
     a = read_training_checkpoint(tmp_path / "full" / "last.pt")["state_dict"]
     b = read_training_checkpoint(tmp_path / "split" / "last.pt")["state_dict"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a) and a.keys() == b.keys()
+    assert any(k.startswith("target.") for k in a) == (objective == "byol")
 
 
 def test_resume_refuses_a_different_configuration(tmp_path):
@@ -200,8 +202,11 @@ def _ddp_worker(rank, init, out_dir, cfgs):
 
 # Parameters whose gradient is zero up to rounding: the losses are invariant to a common shift of those outputs
 # (for CISSL's student, the batch norm after the linear layer removes it), and Adam turns rounding noise of either
-# run into full-size steps, so they are not comparable; nor is the running mean that tracks that bias.
-SHIFT_INVARIANT = ("projector.3.bias", "student.0.bias", "student.1.running_mean")
+# run into full-size steps, so they are not comparable; nor are the running means that track that bias: CISSL's
+# student's, and for BYOL (whose predictor starts with a batch norm, so the projector's bias is free there too) the
+# predictor's first batch norm's and the target's average of the projector's bias.
+SHIFT_INVARIANT = ("projector.3.bias", "student.0.bias", "student.1.running_mean", "predictor.1.running_mean",
+                   "target.projector.3.bias")
 
 
 def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
@@ -231,10 +236,11 @@ def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
 
 
 @pytest.mark.gpu
-def test_cuda_autocast_and_grad_scaling(tmp_path):
+@pytest.mark.parametrize("objective", ["info-vicreg", "byol-logdet"])  # byol-logdet: the EMA under AMP
+def test_cuda_autocast_and_grad_scaling(tmp_path, objective):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    result = train(TrainConfig(objective="info-vicreg", epochs=2, out=str(tmp_path), device="cuda", **SMALL),
+    result = train(TrainConfig(objective=objective, epochs=2, out=str(tmp_path), device="cuda", **SMALL),
                    quiet=True)
     assert result.records[-1]["step"] == 4 and torch.isfinite(torch.tensor(result.records[-1]["loss"]))
     saved = read_training_checkpoint(tmp_path / "last.pt")
