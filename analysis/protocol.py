@@ -85,11 +85,28 @@ def _vicreg_space(rng: Optional[np.random.Generator]) -> dict:
             "lr": round(_log_uniform(rng, 5e-4, 8e-3), 5)}
 
 
+def _vicreg_logdet_space(rng: Optional[np.random.Generator]) -> dict:
+    if rng is None:
+        return {"options": {"alpha": 1.0, "sim_coeff": 25.0, "std_coeff": 25.0, "cov_coeff": 1.0}, "lr": 2e-3}
+    return {"options": {"alpha": round(_log_uniform(rng, 0.1, 10.0), 3),
+                        "sim_coeff": round(_log_uniform(rng, 5.0, 50.0), 2),
+                        "std_coeff": round(_log_uniform(rng, 5.0, 50.0), 2),
+                        "cov_coeff": round(_log_uniform(rng, 0.2, 5.0), 3)},
+            "lr": round(_log_uniform(rng, 5e-4, 8e-3), 5)}
+
+
 #: method -> (objective, entropy, search space: rng -> config, None -> the default config)
 METHODS: dict[str, tuple[str, str, Callable]] = {
     "info-vicreg-logdet": ("info-vicreg", "logdet", _info_vicreg_space),
     "vicreg": ("vicreg", "logdet", _vicreg_space),
 }
+try:  # the additive form (VICReg + alpha x LogDet entropy), where the installed objectives have it
+    from infossl.objectives import OBJECTIVES as _OBJECTIVES
+
+    if "vicreg-logdet" in _OBJECTIVES:
+        METHODS["vicreg-plus-logdet"] = ("vicreg-logdet", "logdet", _vicreg_logdet_space)
+except ImportError:
+    pass
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:

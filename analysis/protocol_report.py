@@ -70,9 +70,10 @@ def report(results: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         summ = {r["method"]: r for r in rec["summary"]}
         ch, bl = rec["options"]["challenger"], rec["options"]["baseline"]
         c = convergence(pd.read_csv(base + "_curves.csv"), rec["chosen"])
-        c.insert(0, "comparison", f"{rec['setting']}/{rec['dataset']}")
+        label = f"{rec['setting']}/{rec['dataset']} {ch} vs {bl}"
+        c.insert(0, "comparison", label)
         conv.append(c)
-        row = {"comparison": f"{rec['setting']}/{rec['dataset']}", "n_train": rec["n_train"],
+        row = {"comparison": label, "n_train": rec["n_train"],
                "n_val": rec["n_val"], "n_test": rec["n_test"],
                "configs_per_method": rec["options"]["configs"],
                "tune_seeds": len(rec["tune_seeds"]), "tune_epochs": rec["options"]["tune_epochs"],

@@ -54,6 +54,10 @@ def test_configs_have_equal_budgets_and_the_default_first():
     assert v[0]["options"] == {"sim_coeff": 25.0, "std_coeff": 25.0, "cov_coeff": 1.0}
     assert len({json.dumps(c, sort_keys=True) for c in a}) == 5
     assert mod.sample_configs("vicreg", 5, 0) == v
+    if "vicreg-plus-logdet" in mod.METHODS:  # the additive objective, where infossl has it
+        add = mod.sample_configs("vicreg-plus-logdet", 5, 0)
+        assert add[0]["options"] == {"alpha": 1.0, "sim_coeff": 25.0, "std_coeff": 25.0, "cov_coeff": 1.0}
+        assert mod.sample_configs("info-vicreg-logdet", 5, 0) == a  # adding a method leaves the others' draws
 
 
 def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeypatch):
@@ -110,7 +114,8 @@ def test_protocol_end_to_end_selection_never_sees_the_test_set(tmp_path, monkeyp
     table = rep.main(["--results", str(tmp_path)])
     assert len(table) == 2 and table.final_seeds.eq(2).all()
     conv = pd.read_csv(tmp_path / "protocol_convergence.csv")
-    first = conv[(conv.comparison == "mlp/digits") & (conv.method == "vicreg")].iloc[:2]
+    label = "mlp/digits info-vicreg-logdet vs vicreg"
+    first = conv[(conv.comparison == label) & (conv.method == "vicreg")].iloc[:2]
     pick = rec["chosen"]["vicreg"]["config"]
     want = curves[(curves.method == "vicreg") & (curves.config == pick)].dropna(subset=["val_augmented"])
     assert list(first.epoch) == sorted(want.epoch.unique())
