@@ -6,6 +6,7 @@ confidence intervals. Everything goes through ``infossl.training`` (``TrainConfi
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import platform
@@ -69,23 +70,34 @@ class PairBatches:
 def train_encoder(objective: str, x_train: torch.Tensor, *, entropy: str = "logdet", options: Optional[dict] = None,
                   backbone: str = "mlp", widths: str = "256-128", projector: str = "256-256", epochs: int = 20,
                   batch_size: int = 256, lr: float = 2e-3, weight_decay: float = 1e-4, augment=None, seed: int = 0,
-                  device: str = "cpu", flip: bool = False, label_views: Optional[torch.Tensor] = None):
+                  device: str = "cpu", flip: bool = False, label_views: Optional[torch.Tensor] = None,
+                  on_epoch=None):
     """One self-supervised run; returns ``(model, history, seconds)``.
 
     The objective and its options are resolved exactly as ``infossl train`` does (``TrainConfig`` defaults,
     e.g. info-vicreg alpha = 2), the model is ``build_model`` of the config's spec (an MLP on flattened images
-    when ``backbone="mlp"``), the loop is ``fit`` with AdamW and the cosine schedule.
+    when ``backbone="mlp"``), the loop is ``fit`` with AdamW and the cosine schedule. ``epochs=0`` returns the
+    initialised, untrained network (the random-init control: the same weights the trained runs start from).
+    ``on_epoch(record, model)`` runs after every epoch (``record``: the epoch's loss terms, as ``fit`` gives).
     """
     import warnings
 
     from infossl.training import Augmentation, FitConfig, TrainConfig, build_model, fit, make_objective
 
-    cfg = TrainConfig(objective=objective, entropy=entropy, options=dict(options or {}), epochs=epochs,
+    from infossl.objectives import OBJECTIVES
+
+    # ``entropy`` is passed only to objectives whose loss takes one: a TrainConfig may refuse a setting that
+    # does not apply to its objective, and callers name one entropy for every method of a comparison.
+    takes = "entropy" in inspect.signature(OBJECTIVES[objective].__init__).parameters
+    extra = {"entropy": entropy} if takes else {}
+    cfg = TrainConfig(objective=objective, **extra, options=dict(options or {}), epochs=max(1, epochs),
                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, backbone=backbone,
                       widths=widths, projector=projector, device=device)
     flatten = backbone == "mlp"
     shape = [int(np.prod(x_train.shape[1:]))] if flatten else list(x_train.shape[1:])
     model = build_model(cfg.model_spec(shape), generator=torch.Generator().manual_seed(2 * seed))
+    if epochs == 0:
+        return model, [], 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. DISSL's lambda warning, degenerate-input warnings of estimators
         loss = make_objective(cfg)
@@ -97,7 +109,9 @@ def train_encoder(objective: str, x_train: torch.Tensor, *, entropy: str = "logd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plan = FitConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, device=dev, seed=2 * seed + 1)
-        history = fit(model.to(dev), data, loss, plan)
+        model = model.to(dev)
+        hook = None if on_epoch is None else (lambda record, state: bool(on_epoch(record, model)))
+        history = fit(model, data, loss, plan, callback=hook)
     return model, history, time.perf_counter() - t0
 
 

@@ -5,7 +5,10 @@ derived from the VICReg analysis (VICReg with its implicit Gaussian entropy term
 pairwise-distance entropy estimator) "outperform existing SSL techniques". The paper's tables could not be read
 here (shared/research/seed2 section 6); this script runs the comparison on data we have.
 
-Objectives (all with the options ``infossl train`` uses by default; nothing tuned on the test set):
+Objectives (all with the options ``infossl train`` uses by default, none tuned by this script; but info-vicreg's
+default alpha = 2 was picked on the digits augmented-test ablation of train_digits.py, so this comparison is
+exploratory; analysis/protocol.py runs it with every method tuned on a validation split, the test set used
+once):
   vicreg            VICRegLoss 25/25/1
   logdet            InfoVICRegLoss entropy="logdet"      (1/2 log det(I + Cov), beta = 1), alpha = 2
   gaussian          InfoVICRegLoss entropy="gaussian"    (1/2 log det(2 pi e (Cov + 1e-4 mean var))), alpha = 2

@@ -19,6 +19,10 @@ Groups (3 seeds each unless --ablation-seeds says otherwise):
              (relative to the mean variance) and the pairdist-kl entropy (seed 0)
   collapse:  vicreg with std_coeff=0 (15 epochs, seed 0), next to vicreg seed 0
 
+The ablation scores every option on the augmented TEST set, and info-vicreg's default alpha = 2 was read off
+it, so these numbers are exploratory, not a held-out comparison: analysis/protocol.py (``--setting cnn``) tunes
+every method on a validation split of the training data with equal budgets and uses the test set once.
+
     python analysis/train_digits.py --jobs 2              # ~8 min on 2 busy cores
     python analysis/train_digits.py --quick               # 3 epochs, 1 seed, a smoke test
 """
