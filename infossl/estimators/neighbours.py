@@ -51,6 +51,7 @@ _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chun
 _GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
 _FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
+_CAND_BYTES = 2**24  # Euclidean: (rows, candidates, d) differences of the exact re-ranking per piece
 
 
 # --------------------------------------------------------------------------------------------- scheduling
@@ -152,18 +153,30 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
 
         def chunk(rows: slice, scratch: dict) -> None:
             r = torch.arange(rows.start, rows.stop, device=z.device)  # (c,)
-            vals, idxs = [], []
+            c = r.numel()
+            # Column j belongs to group j % w; the running minimum over the blocks is each group's minimum.
+            # A value among the m smallest of its row has at most m - 1 smaller ones, so it lies in one of
+            # the m groups of smallest minima: every column of those groups is a candidate, and every other
+            # column's value is at least the m-th smallest group minimum (the certification's threshold).
+            low = None
             for cols in iter_chunks(n, w):
                 g = za[rows] @ zb[:, cols]  # (c, w) approximate d^2 - ||z_i||^2
                 own = torch.nonzero((r >= cols.start) & (r < cols.stop)).squeeze(1)
-                g[own, r[own] - cols.start] = -math.inf  # self first, always a candidate
-                v, i = g.topk(min(m, cols.stop - cols.start), dim=1, largest=False)
-                vals.append(v)
-                idxs.append(i + cols.start)
-            approx, j = torch.cat(vals, dim=1).topk(m, dim=1, largest=False)  # (c, m)
-            cand = torch.cat(idxs, dim=1).gather(1, j)
-            cand, approx = cand[:, 1:], approx[:, 1:]  # drop self
-            ex = distances(z, r, cand)  # (c, m - 1) exact, on the data as given
+                g[own, r[own] - cols.start] = -math.inf  # self in its group, so that group is always taken
+                if low is None:
+                    low = g
+                else:
+                    part = low[:, :cols.stop - cols.start]
+                    torch.minimum(part, g, out=part)
+            top, groups = low.topk(m, dim=1, largest=False)  # (c, m)
+            nbk = -(-n // low.shape[1])
+            cand = (groups.unsqueeze(1) + low.shape[1] * torch.arange(nbk, device=z.device).view(1, nbk, 1)
+                    ).reshape(c, nbk * m)  # (c, nbk * m) every column of the chosen groups
+            cand = torch.where(cand < n, cand, r.unsqueeze(1))  # past the last column: self, dropped below
+            # exact distances on the data as given, in row pieces that bound the (rows, cand, d) difference
+            piece = max(1, _CAND_BYTES // max(1, cand.shape[1] * d * z.element_size()))
+            ex = torch.cat([distances(z, r[p], cand[p]) for p in iter_chunks(c, piece)])  # (c, nbk * m)
+            ex = ex.masked_fill(cand == r.unsqueeze(1), math.inf)  # self (and its repeats) last
             # order by (distance, index): sort by index first, then stably by distance
             by_idx = cand.argsort(dim=1)
             cand, ex = cand.gather(1, by_idx), ex.gather(1, by_idx)
@@ -172,12 +185,12 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             dist[rows] = ex.gather(1, order)
             if m == n:
                 return
-            # certain when the largest candidate's approximate squared distance exceeds the exact k-th by more
-            # than the float32 rounding bound of the identity (conversion + GEMM over d + 1 terms whose
+            # certain when the approximate squared distance of every non-candidate exceeds the exact k-th by
+            # more than the float32 rounding bound of the identity (conversion + GEMM over d + 1 terms whose
             # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2)
             tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u
             rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
-            worst = approx.amax(dim=1) + sq[rows]  # (c,)
+            worst = top[:, -1] + sq[rows]  # (c,)
             unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
@@ -352,7 +365,27 @@ def _self_positions(rows: slice, m: int, device: torch.device) -> tuple[torch.Te
 
 
 def _smallest(slabs: torch.Tensor, q: int, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The q smallest values per row of slabs (nb, c, m), ascending, with their global column indices."""
+    """The q smallest values per row of slabs (nb, c, m), ascending, with their global column indices.
+
+    Exact by grouping: the columns with one offset o in every slab form a group whose minimum is
+    ``slabs.amin(0)[:, o]`` (one vectorised pass). A value among the q smallest has at most q - 1 smaller
+    values in its row, so at most q - 1 groups have a smaller minimum than its group: the q smallest values
+    lie in the q groups of smallest minima, and only those nb * q entries are ranked, instead of ``topk``
+    over every slab. Equal values may come from other columns than ``topk`` would pick; values are equal.
+    """
+    nb, c, _ = slabs.shape
+    if nb == 1 or q > m:
+        return _smallest_topk(slabs, q, m)
+    offsets = slabs.amin(dim=0).topk(q, dim=1, largest=False).indices  # (c, q) the best groups
+    v = slabs[:, torch.arange(c, device=slabs.device).unsqueeze(1), offsets]  # (nb, c, q)
+    cols = torch.arange(nb, device=slabs.device).view(nb, 1, 1) * m + offsets.unsqueeze(0)  # (nb, c, q)
+    v, cols = v.permute(1, 0, 2).reshape(c, nb * q), cols.permute(1, 0, 2).reshape(c, nb * q)
+    v, j = v.topk(q, dim=1, largest=False)  # (c, q)
+    return v, cols.gather(1, j)
+
+
+def _smallest_topk(slabs: torch.Tensor, q: int, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_smallest` by ``topk`` within each slab and again over the slabs' winners."""
     nb, c, _ = slabs.shape
     q1 = min(q, m)
     v, i = slabs.topk(q1, dim=2, largest=False)  # (nb, c, q1)
@@ -443,8 +476,13 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:
-    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,) (int32 sums of bytes are faster)."""
-    return mask.view(torch.uint8).sum(dim=2, dtype=torch.int32).sum(dim=0).long()
+    """Per-row number of True entries of a slab mask (nb, c, m) -> (c,).
+
+    Summed over the slabs first (an elementwise, vectorised add of byte planes into int16, which cannot
+    overflow while nb <= 32767), then along the row: several times faster than a byte sum along the rows.
+    """
+    acc = torch.int16 if mask.shape[0] <= torch.iinfo(torch.int16).max else torch.int32
+    return mask.view(torch.uint8).sum(dim=0, dtype=acc).sum(dim=1, dtype=torch.int64)
 
 
 def _screen_copy(t: torch.Tensor) -> tuple[torch.Tensor, float]:
