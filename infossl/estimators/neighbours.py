@@ -104,6 +104,11 @@ def distances(z: torch.Tensor, rows: torch.Tensor, idx: torch.Tensor, metric: st
     """Distances ``||z[rows[r]] - z[idx[r, j]]||`` (Euclidean or max-norm) by direct differences: (r, m).
 
     Differentiable; the exact distance of a neighbour in the data's dtype.
+
+    Returns
+    -------
+    torch.Tensor
+        (r, m) distances in ``z``'s dtype and on its device.
     """
     diff = z[rows].unsqueeze(1) - z[idx]  # (r, m, d)
     if metric == "chebyshev":
@@ -118,6 +123,11 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
     ``z`` is an (n, d) float tensor with ``n > k``; the point itself is excluded (a duplicate row is a
     neighbour at distance 0). Ties are ordered by row index. ``chunk_size`` rows of the (n, n) distance
     matrix are held at a time (default from a 256 MiB budget). No autograd.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(dist, index)``: (n, k) distances in ``z``'s dtype, ascending, and (n, k) int64 row indices.
 
     Examples
     --------
@@ -257,6 +267,11 @@ def chebyshev_slabs(z: torch.Tensor, rows: slice, m: int, out: torch.Tensor | No
     wasting the within-block pairs) or a loop over feature groups of broadcast differences (vectorised over
     the columns). Both compute ``max_f |a_f - b_f|`` in the data's dtype, so the values are identical. On
     other devices it is ``torch.cdist(p=inf)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``out`` (or a new tensor) of shape (ceil(n / m), rows, m) in ``z``'s dtype.
     """
     return _slabs(z, None, rows, m, out, {})
 
@@ -326,10 +341,17 @@ _KERNEL_LOCK = threading.RLock()  # re-entered by the timing runs of _cpu_kernel
 def _cpu_kernel(d: int, dtype: torch.dtype) -> str:
     """``"pdist"`` or ``"features"``: the faster max-norm kernel for width ``d`` in ``dtype`` on this CPU.
 
-    Timed once per process on a (256, 256 * 4) block of random data, median of three runs each, on one
-    thread (the chunk workers run one op per core). Which kernel wins depends on the CPU's vector width and
+    Timed once per process on a (256, 256 * 4) block of random data, five alternating runs of each, on one
+    thread (the chunk workers run one op per core); the fastest run of each is compared, because other
+    processes only ever add time to a run, so the minimum is the least disturbed by a busy machine (a median
+    of three picked the slower kernel under load). Which kernel wins depends on the CPU's vector width and
     caches and on d (pdist vectorises over the features, the feature loop over the columns), so the choice
     is measured, not assumed; it affects the speed only, never a value.
+
+    Returns
+    -------
+    str
+        The kernel's name, cached for ``(d, dtype)``.
     """
     key = (d, dtype)
     with _KERNEL_LOCK:
@@ -340,18 +362,16 @@ def _cpu_kernel(d: int, dtype: torch.dtype) -> str:
         zt = z.T.contiguous()
         rows = slice(0, _COL_BLOCK)
         out = torch.empty(5, _COL_BLOCK, _COL_BLOCK, dtype=dtype)
-        times = {}
+        times = {"pdist": math.inf, "features": math.inf}
         before = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            for name in ("pdist", "features"):
-                runs = []
-                for _ in range(3):
+            for _ in range(5):
+                for name in times:
                     _KERNEL_CHOICE[key] = name
                     t0 = time.perf_counter()
                     _slabs(z, zt, rows, _COL_BLOCK, out, {})
-                    runs.append(time.perf_counter() - t0)
-                times[name] = sorted(runs)[1]
+                    times[name] = min(times[name], time.perf_counter() - t0)
         finally:
             torch.set_num_threads(before)
         _KERNEL_CHOICE[key] = min(times, key=times.get)
@@ -403,6 +423,11 @@ def kth_neighbour(z: torch.Tensor, k: int, metric: str = "euclidean", algorithm:
     ``metric`` is ``"euclidean"`` or ``"chebyshev"``; ``algorithm`` is ``"brute"`` (torch, any device,
     ``chunk_size`` rows at a time, default from a 256 MiB budget) or ``"kd_tree"`` (scipy, CPU). No autograd:
     recompute the neighbours' distances with :func:`distances` for a gradient.
+
+    Returns
+    -------
+    torch.Tensor
+        (n,) int64 row indices on ``z``'s device.
     """
     with torch.no_grad():
         z = z.detach()
