@@ -43,6 +43,7 @@ import torch
 
 from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks,
                               one_intra_op_thread)
+from infossl._progress import progress_bar, progress_enabled
 
 __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours"]
 
@@ -51,6 +52,7 @@ _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chun
 _GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
 _FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
+_PROGRESS_MIN_WORK = 2e10  # pair-features from which a search shows a bar (several seconds on 2 cores)
 _CAND_BYTES = 2**24  # Euclidean: (rows, candidates, d) differences of the exact re-ranking per piece
 
 
@@ -63,16 +65,31 @@ def _workers(device: torch.device) -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
 
-def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], workers: int) -> None:
+def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], workers: int,
+                work: float = 0.0) -> None:
     """``fn(rows, scratch)`` for every chunk, on ``workers`` threads that each take the next chunk when done.
 
     ``scratch`` is a dict private to the calling thread (reusable buffers); ``fn`` writes disjoint rows of
     its outputs, so the result does not depend on which thread ran which chunk. Exceptions propagate.
+    ``work`` (pair-features of the search) decides whether a progress bar over the rows is worth drawing
+    (:mod:`infossl._progress`: from :data:`_PROGRESS_MIN_WORK`, several seconds of search, on a terminal).
     """
+    if progress_enabled(work=work, min_work=_PROGRESS_MIN_WORK):
+        total = sum(rows.stop - rows.start for rows in chunks)
+        with progress_bar(True, total=total, desc="k-NN search", unit="rows") as bar:
+            _run_chunks_on(fn, chunks, workers, bar)
+    else:
+        _run_chunks_on(fn, chunks, workers, None)
+
+
+def _run_chunks_on(fn: Callable[[slice, dict], None], chunks: Sequence[slice], workers: int, bar) -> None:
+    """:func:`_run_chunks` with an optional bar, advanced from this thread as chunks finish in order."""
     if workers <= 1 or len(chunks) <= 1:
         scratch: dict = {}
         for rows in chunks:
             fn(rows, scratch)
+            if bar is not None:
+                bar.update(rows.stop - rows.start)
         return
     local = threading.local()
 
@@ -84,8 +101,10 @@ def _run_chunks(fn: Callable[[slice, dict], None], chunks: Sequence[slice], work
     with one_intra_op_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(task, rows) for rows in chunks]
         try:
-            for future in futures:
+            for future, rows in zip(futures, chunks):
                 future.result()  # a worker's exception is raised here, in order
+                if bar is not None:
+                    bar.update(rows.stop - rows.start)
         except BaseException:  # an error or Ctrl-C: drop the chunks not started instead of finishing them
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -209,7 +228,7 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
 
-        _run_chunks(chunk, list(iter_chunks(n, cs)), workers)
+        _run_chunks(chunk, list(iter_chunks(n, cs)), workers, work=float(n) * n * d)
         return dist, index
 
 
@@ -449,7 +468,7 @@ def kth_neighbour(z: torch.Tensor, k: int, metric: str = "euclidean", algorithm:
             dist = _slabs(z, zt, rows, m, buf[:, :c], scratch)  # (nb, c, m), itself at 0
             out[rows] = _smallest(dist, k + 1, m)[1][:, k]
 
-        _run_chunks(chunk, list(iter_chunks(n, cs)), workers)
+        _run_chunks(chunk, list(iter_chunks(n, cs)), workers, work=float(n) * n * z.shape[1])
         return out
 
 
@@ -606,7 +625,8 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
             nx[rows] = _count_below(dx, x, ex.amax(dim=1), dlx, False, mk, rows, m) - 1
             ny[rows] = _count_below(dy, y, ey.amax(dim=1), dly, False, mk, rows, m) - 1
 
-    _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers)
+    _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers,
+                work=float(n) * n * (x.shape[1] + y.shape[1]))
     return nx, ny, eps_all
 
 

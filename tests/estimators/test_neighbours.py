@@ -334,3 +334,37 @@ def test_ksg_counts_over_many_slabs_match_the_definition(small_blocks, variant, 
     truth = dz.clone().fill_diagonal_(math.inf).sort(dim=1).values[:, 2]
     idx = kth_neighbour(z, 3, "chebyshev", "brute", 17)  # with >= 3 copies it may name the row itself (0)
     assert torch.equal(dz.gather(1, idx.unsqueeze(1)).squeeze(1), truth)
+
+
+def test_a_long_search_shows_a_bar_over_its_rows_and_a_short_one_none(monkeypatch):
+    import contextlib
+
+    import infossl._progress as progress
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total, self.done = total, 0
+
+        def update(self, k):
+            self.done += k
+
+    @contextlib.contextmanager
+    def record(enabled, *, total, desc, unit="it"):
+        bars.append(Bar(total))
+        yield bars[-1]
+
+    monkeypatch.setattr(progress, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(nb, "progress_bar", record)
+    monkeypatch.delenv("INFOSSL_PROGRESS", raising=False)
+    z = torch.from_numpy(np.random.default_rng(0).standard_normal((300, 4)))
+    nearest_neighbours(z, 3)
+    assert bars == []  # 300^2 * 4 pair-features: far below the threshold
+    monkeypatch.setattr(nb, "_PROGRESS_MIN_WORK", 1e5)
+    want = nearest_neighbours(z, 3)
+    got = nearest_neighbours(z, 3, chunk_size=7)
+    ksg_counts(z[:, :2], z[:, 2:], 3, 1, "brute", 11)
+    kth_neighbour(z, 3, "chebyshev", "brute", 13)
+    assert len(bars) == 4 and all(b.total == 300 and b.done == 300 for b in bars)
+    assert torch.equal(got[1], want[1])  # the bar changes nothing
