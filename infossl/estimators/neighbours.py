@@ -305,12 +305,12 @@ def _slabs(z: torch.Tensor, zt: torch.Tensor | None, rows: slice, m: int, out: t
     if out is None:
         out = torch.empty(nb, c, m, dtype=z.dtype, device=z.device)  # (nb, c, m)
     if nb * m > n:
-        out[-1, :, n - (nb - 1) * m:] = float("inf")
+        out[-1, :, n - (nb - 1) * m:] = _far(z.dtype)
     if z.device.type != "cpu":
         for bi, cols in enumerate(iter_chunks(n, m)):
             out[bi, :, :cols.stop - cols.start] = torch.cdist(a, z[cols], p=float("inf"))
         return out
-    if _cpu_kernel(d, z.dtype) == "features":
+    if not z.dtype.is_floating_point or _cpu_kernel(d, z.dtype) == "features":  # pdist is float-only
         if zt is None:
             zt = z.T.contiguous()
         _slabs_by_features(zt, rows, m, out, scratch)
@@ -474,7 +474,8 @@ def kth_neighbour(z: torch.Tensor, k: int, metric: str = "euclidean", algorithm:
 
 def _transposed_if_needed(z: torch.Tensor) -> torch.Tensor | None:
     """The (d, n) transposed copy the feature-loop kernel reads, when that kernel is the one used for z."""
-    if z.device.type == "cpu" and _cpu_kernel(z.shape[1], z.dtype) == "features":
+    if z.device.type == "cpu" and (not z.dtype.is_floating_point
+                                   or _cpu_kernel(z.shape[1], z.dtype) == "features"):
         return z.T.contiguous()
     return None
 
@@ -529,6 +530,12 @@ def _count(mask: torch.Tensor) -> torch.Tensor:
     return mask.view(torch.uint8).sum(dim=0, dtype=acc).sum(dim=1, dtype=torch.int64)
 
 
+def _far(dtype: torch.dtype) -> float:
+    """The padding "distance" of a slab column that is not a row (or of a row to itself): +inf for floats,
+    the type's maximum for the integer screen (above every screened distance, see :func:`_screens`)."""
+    return float("inf") if dtype.is_floating_point else float(torch.iinfo(dtype).max)
+
+
 def _screen_copy(t: torch.Tensor) -> tuple[torch.Tensor, float]:
     """A float32 copy for screening max-norm distances and a bound on its distance error.
 
@@ -543,29 +550,89 @@ def _screen_copy(t: torch.Tensor) -> tuple[torch.Tensor, float]:
     return tc.to(torch.float32), 8.0 * u32 * big + 4.0 * u64 * float(t.abs().amax()) + 1e-300
 
 
+_Q = 16382  # int16 screen: centred values in [-_Q, _Q], so every difference fits int16 below its maximum
+_Q_SPREAD = 1000.0  # int16 screen only where a column's interquartile range spans this many quanta
+
+
+def _screens(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """Screening copies of both marginals, their scale and the bound on their distance error.
+
+    On the CPU the screen is int16 on one common grid: q = round((t - centre) / s) with s = max|t - centre|
+    / _Q, so |q_a - q_b| <= 2 _Q < 32767 and integer sub, abs and max run on twice the lanes of float32,
+    exactly. A screened max-norm D (in units of s) then satisfies |D s - r| <= s (1 + 1e-9) against the
+    real-number distance r (each rounding is at most half a quantum; max over features is 1-Lipschitz),
+    and the distance computed in the data's dtype is within 2 u max|t| of r, so ``delta`` = 1.001 s + 4 u
+    max|t| bounds |D s - d| for every pair. Pairs within delta of a threshold are settled from the data.
+    Where one column's outliers would make the grid coarse against the bulk (interquartile range under
+    :data:`_Q_SPREAD` quanta) or off the CPU, the float screen (:func:`_screen_copy`) is used: scale 1.
+    """
+    if x.device.type == "cpu":
+        xc, yc = x.double() - x.double().mean(dim=0), y.double() - y.double().mean(dim=0)
+        big = max(float(xc.abs().amax()), float(yc.abs().amax()))
+        s = big / _Q
+        spread = min(_min_iqr(xc), _min_iqr(yc))
+        if s > 0 and math.isfinite(s) and spread >= _Q_SPREAD * s:
+            u = torch.finfo(x.dtype).eps
+            delta = 1.001 * s + 4.0 * u * max(float(x.abs().amax()), float(y.abs().amax()))
+            return (torch.round(xc / s).to(torch.int16), torch.round(yc / s).to(torch.int16), s, delta)
+    xs, dlx = _screen_copy(x)
+    ys, dly = _screen_copy(y)
+    return xs, ys, 1.0, max(dlx, dly)
+
+
+def _min_iqr(t: torch.Tensor) -> float:
+    """The smallest interquartile range over the columns of t (n, d); constant columns are skipped."""
+    q = torch.quantile(t[:min(t.shape[0], 4096)], torch.tensor([0.25, 0.75], dtype=t.dtype), dim=0)
+    iqr = q[1] - q[0]
+    iqr = iqr[(t.amax(dim=0) - t.amin(dim=0)) > 0]
+    return float(iqr.min()) if iqr.numel() else math.inf
+
+
+def _sparse_true(mask: torch.Tensor) -> torch.Tensor:
+    """Flat indices of the True entries of a contiguous bool tensor, ascending; fast when they are few.
+
+    ``torch.nonzero`` costs several ns per entry on the CPU; read as int64 words (eight bools each), only the
+    few nonzero words are expanded, which is tens of times faster on a sparse mask and gives the same
+    indices.
+    """
+    flat = mask.reshape(-1)
+    whole = flat.numel() // 8 * 8
+    hot = torch.nonzero(flat[:whole].view(torch.int64)).squeeze(1)  # (h,) words holding a True
+    cand = (hot.unsqueeze(1) * 8 + torch.arange(8, device=mask.device)).reshape(-1)
+    tail = torch.nonzero(flat[whole:]).squeeze(1) + whole
+    return torch.cat([cand[flat[cand]], tail])
+
+
 def _count_below(d32: torch.Tensor, a: torch.Tensor, thr: torch.Tensor, delta: float, strict: bool,
-                 mk: torch.Tensor, rows: slice, m: int) -> torch.Tensor:
+                 mk: torch.Tensor, rows: slice, m: int, scale: float = 1.0) -> torch.Tensor:
     """#{j: d(i, j) < thr_i} (strict) or <= thr_i, exact in the data's dtype, from screening slabs d32.
 
-    Certain answers come from d32 and the error bound delta; the few pairs within delta of the threshold are
-    recomputed from the data ``a``.
+    Certain answers come from d32 (in units of ``scale``) and the error bound delta; the few pairs within
+    delta of the threshold are recomputed from the data ``a``.
     """
     c = thr.shape[0]
     op = torch.lt if strict else torch.le
     if delta == 0.0:
         return _count(op(d32, thr.to(d32.dtype).view(1, c, 1), out=mk))
-    lo = (thr - delta).to(d32.dtype).view(1, c, 1)
-    hi = (thr + delta).to(d32.dtype).view(1, c, 1)
-    sure = _count(torch.lt(d32, lo, out=mk))  # (c,) certainly below
-    upto = _count(torch.le(d32, hi, out=mk))  # (c,) possibly below
-    unsure = torch.nonzero(upto != sure).squeeze(1)  # (r,)
-    if unsure.numel():
-        band = d32[:, unsure]  # (nb, r, m)
-        b, r, o = torch.nonzero((band >= lo[:, unsure]) & (band <= hi[:, unsure]), as_tuple=True)
-        row, col = unsure[r], b * m + o  # pairs to recompute exactly
-        exact = (a[rows.start + row] - a[col]).abs().amax(dim=1)  # (p,)
-        hit = op(exact, thr[row]).to(sure.dtype)
-        sure = sure.index_add(0, row, hit)
+    if d32.dtype.is_floating_point:
+        lo = (thr - delta).to(d32.dtype).view(1, c, 1)
+        hi = (thr + delta).to(d32.dtype).view(1, c, 1)
+    else:  # integer screen D: D s < thr - delta iff D < ceil(.), D s - delta <= thr iff D <= floor(.)
+        top = torch.iinfo(d32.dtype).max - 1  # the largest screened distance; the padding is above it
+        lo = torch.ceil((thr.double() - delta) / scale).clamp(-1, top).to(d32.dtype).view(1, c, 1)
+        hi = torch.floor((thr.double() + delta) / scale).clamp(-1, top).to(d32.dtype).view(1, c, 1)
+    below = torch.lt(d32, lo, out=mk)
+    sure = _count(below)  # (c,) certainly below
+    # the band lo <= D <= hi: possibly below, not certainly (the k-th neighbour itself is in it for variant
+    # 1, so most rows have a pair there: one pass over every row instead of gathering the unsure ones)
+    band = torch.le(d32, hi).logical_xor_(below)  # (nb, c, m), contiguous
+    flat = _sparse_true(band)
+    if flat.numel():
+        row, col = (flat // m) % c, (flat // (c * m)) * m + flat % m  # pairs to recompute exactly
+        piece = max(1, DIRECT_BLOCK_BYTES // max(1, a.shape[1] * a.element_size()))
+        for p in iter_chunks(row.numel(), piece):  # memory bounded however wide the band
+            exact = (a[rows.start + row[p]] - a[col[p]]).abs().amax(dim=1)  # (p,)
+            sure = sure.index_add(0, row[p], op(exact, thr[row[p]]).to(sure.dtype))
     return sure
 
 
@@ -579,9 +646,7 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
     row only, so it is the same for every chunk size and schedule.
     """
     n = x.shape[0]
-    xs, dlx = _screen_copy(x)
-    ys, dly = _screen_copy(y)
-    delta = max(dlx, dly)
+    xs, ys, scale, delta = _screens(x, y)
     m = _COL_BLOCK
     nb, cmax = -(-n // m), min(chunk_size, n)
     q = min(n - 1, k + (1 if delta == 0.0 else 2))  # one candidate beyond the k-th decides ties / the band
@@ -599,7 +664,7 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         dx = _slabs(xs, xt, rows, m, bx[:, :c], scratch)  # (nb, c, m)
         dy = _slabs(ys, yt, rows, m, by[:, :c], scratch)  # (nb, c, m)
         joint = torch.maximum(dx, dy, out=bj[:, :c])  # (nb, c, m)
-        joint[_self_positions(rows, m, x.device)] = float("inf")  # exclude the point itself
+        joint[_self_positions(rows, m, x.device)] = _far(joint.dtype)  # exclude the point itself
         approx, cand = _smallest(joint, q, m)  # (c, q) screening candidates
         # exact distances of the candidates, ordered by (distance, index): the documented tie rule
         cand = cand.sort(dim=1).values
@@ -609,7 +674,7 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
         eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
         if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
-            for i in torch.nonzero(approx[:, -1].double() - delta <= eps.double()).squeeze(1).tolist():
+            for i in torch.nonzero(approx[:, -1].double() * scale - delta <= eps.double()).squeeze(1).tolist():
                 g = rows.start + i
                 dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
                 dj[g] = float("inf")
@@ -619,11 +684,11 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
                 eps[i] = dj[nbr[-1]]
         eps_all[rows] = eps
         if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
-            nx[rows] = _count_below(dx, x, eps, dlx, True, mk, rows, m) - 1
-            ny[rows] = _count_below(dy, y, eps, dly, True, mk, rows, m) - 1
+            nx[rows] = _count_below(dx, x, eps, delta, True, mk, rows, m, scale) - 1
+            ny[rows] = _count_below(dy, y, eps, delta, True, mk, rows, m, scale) - 1
         else:  # counts within the largest marginal distance to the k joint neighbours
-            nx[rows] = _count_below(dx, x, ex.amax(dim=1), dlx, False, mk, rows, m) - 1
-            ny[rows] = _count_below(dy, y, ey.amax(dim=1), dly, False, mk, rows, m) - 1
+            nx[rows] = _count_below(dx, x, ex.amax(dim=1), delta, False, mk, rows, m, scale) - 1
+            ny[rows] = _count_below(dy, y, ey.amax(dim=1), delta, False, mk, rows, m, scale) - 1
 
     _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers,
                 work=float(n) * n * (x.shape[1] + y.shape[1]))

@@ -368,3 +368,23 @@ def test_a_long_search_shows_a_bar_over_its_rows_and_a_short_one_none(monkeypatc
     kth_neighbour(z, 3, "chebyshev", "brute", 13)
     assert len(bars) == 4 and all(b.total == 300 and b.done == 300 for b in bars)
     assert torch.equal(got[1], want[1])  # the bar changes nothing
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 8), (7, 13, 11), (1, 1, 3)])
+def test_sparse_true_gives_the_nonzero_indices(shape):
+    for p in (0.0, 0.01, 0.5, 1.0):
+        mask = torch.rand(shape, generator=torch.Generator().manual_seed(2)) < p
+        assert torch.equal(nb._sparse_true(mask), torch.nonzero(mask.reshape(-1)).squeeze(1))
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_counts_int16_screen_and_its_float_fallback_match_the_definition(variant):
+    x, y = _pairs("gauss", 8)
+    xs, ys, scale, delta = nb._screens(torch.from_numpy(x), torch.from_numpy(y))
+    assert xs.dtype == torch.int16 and scale > 0 and delta > scale  # the integer grid is used
+    assert int(xs.abs().max()) <= nb._Q and int(ys.abs().max()) <= nb._Q
+    x[0, 0] = 1e7  # one outlier: the common grid would be coarser than the bulk, so the float screen is used
+    assert nb._screens(torch.from_numpy(x), torch.from_numpy(y))[0].dtype == torch.float32
+    ref = _ksg_reference(x, y, 3, variant)
+    for g, r in zip(ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, variant, "brute", 50), ref):
+        assert np.array_equal(g.numpy(), r)
