@@ -5,21 +5,29 @@ Part 1 times the best achievable rate of the two distance computations the exact
 on all the cores the engine uses (one worker thread per core, each on its own blocks of rows, torch ops
 single-threaded inside, as in ``infossl.estimators.neighbours``):
 
-* max-norm: ``pdist`` cross block (it computes the within-block pairs too: rate counted on the useful
-  cross pairs), feature-group broadcast kernel, plain broadcast ``(a - b).abs().amax(-1)``, and
-  ``torch.cdist(p=inf)``; the limit is the fastest of them;
-* Euclidean: a float32 / float64 GEMM (``addmm``) and ``torch.cdist(p=2)``.
+* max-norm: the engine's own slab kernels (``pdist`` cross block, feature groups, and the feature groups on
+  the int16 grid of KSG's screen), a coordinate loop (d passes of sub, abs and max over one tile held in
+  cache) at three tile shapes, ``torch.cdist(p=inf)`` and faiss's ``METRIC_Linf`` pairwise distances;
+* Euclidean: one GEMM per (rows, 4096) tile, ``torch.cdist(p=2)`` and faiss's exact ``IndexFlatL2`` search
+  (GEMM and selection).
+
+faiss (``faiss-cpu``) is optional: its kernels are timed when it is installed. The limit of each family and
+width is the fastest kernel measured (float32 data), so it is an upper bound on the distance throughput
+among the kernels tried here, including the engine's own: an estimator whose search did nothing but its
+distances with the fastest of them would read ``ratio_to_limit`` = 1.
 
 Part 2 times the estimators (KSG, ``ksg_mutual_information``; KL, ``knn_entropy``) and divides by the time
 the limit allows for the distances they must compute: KSG brute force ``n^2 (d_x + d_y)`` max-norm
 pair-features, KL brute force ``n^2 d`` GEMM multiply-adds. ``ratio_to_limit`` = 1 would be a search
 that does nothing but distances at the best measured rate. With ``--busy`` each estimator case is timed again
-beside one ``python -c 'while True: pass'`` process and the busy / quiet ratio recorded (same run).
+beside one ``python -c 'while True: pass'`` process and the busy / quiet ratio recorded (same run);
+``--compare-with DIR`` times each case again with another source tree of infossl (a subprocess of the same
+run, values compared) and ``--npeet`` times NPEET's KSG on the KSG cases.
 
 Every row carries the CPU model, SIMD flags, core count, 1-minute load and torch threads
 (``benchmarks/_machine.py``). Times are medians of ``--repeats`` runs.
 
-    python benchmarks/limits.py --out benchmarks/results/limits_cpu.csv --busy
+    python benchmarks/limits.py --out benchmarks/results/limits_cpu.csv --busy --compare-with OLD --npeet
     python benchmarks/limits.py --quick                # small blocks and n, for a smoke run
     python benchmarks/limits.py --large                # adds KSG n=1e5 16+16 and KL n=1e5 d=64
     python benchmarks/limits.py --large-only --limits-from benchmarks/results/limits_cpu.csv \
@@ -77,6 +85,25 @@ def _engine(name):
             if out is None or out.shape[1] != c:
                 out = scratch["out"] = torch.empty(nb, c, nbr._COL_BLOCK, dtype=z.dtype)
             nbr._slabs(z, zt if name == "features" else None, rows, nbr._COL_BLOCK, out, scratch)
+        return strip
+    return make
+
+
+def _engine_int16():
+    """The engine's KSG screen: the same slabs on the data rounded to its int16 grid (``neighbours._screens``),
+    integer sub, abs and max; for float32 data (the grid is the screening copy of either dtype)."""
+    def make(z):
+        if z.dtype != torch.float32:
+            return None
+        zq = nbr._screens(z, z)[0]  # (n, d) int16
+        zt = zq.T.contiguous()
+
+        def strip(rows, scratch):
+            c, nb = rows.stop - rows.start, -(-zq.shape[0] // nbr._COL_BLOCK)
+            out = scratch.get("out")
+            if out is None or out.shape[1] != c:
+                out = scratch["out"] = torch.empty(nb, c, nbr._COL_BLOCK, dtype=zq.dtype)
+            nbr._slabs(zq, zt, rows, nbr._COL_BLOCK, out, scratch)
         return strip
     return make
 
@@ -147,6 +174,7 @@ def _faiss(metric_name):
 
 
 MAXNORM = {"engine_pdist": _engine("pdist"), "engine_features": _engine("features"),
+           "engine_int16_screen": _engine_int16(),
            "coord_loop_128x512": _coord_loop(128, 512), "coord_loop_256x1024": _coord_loop(256, 1024),
            "coord_loop_64x2048": _coord_loop(64, 2048), "cdist_inf": _cdist(float("inf")),
            "faiss_linf": _faiss("linf")}
@@ -258,7 +286,8 @@ def main():
         old = pd.read_csv(args.limits_from)
         for r in old[(old["part"] == "limit") & (old["kernel"] == "best")].itertuples():
             best[(r.family, r.dtype, int(r.d))] = float(r.pair_features_per_s)
-    for dtype in () if args.limits_from else (torch.float32, torch.float64):
+    # float32 only: the limit divides by the float32 rates (the screening dtype of both inputs' searches)
+    for dtype in () if args.limits_from else (torch.float32,):
         for d in (16, 64):
             for family, kernels in (("maxnorm", MAXNORM), ("euclidean", EUCLID)):
                 for name, fn in kernels.items():
@@ -293,6 +322,7 @@ def main():
         cases = [c for c in cases if c["n"] > 10_000]
     if args.only:
         cases = [c for c in cases if args.only in c["case"]]
+    npeet_seconds = {}
     for case in cases:
         secs, value = timed(case["fn"], args.estimator_repeats)
         lim = limit_seconds(case)
@@ -313,10 +343,13 @@ def main():
                        compare_over_this=round(other["seconds"] / secs, 2))
             msg += f"; {args.compare_with}: {other['seconds']:.2f} s ({other['seconds'] / secs:.2f}x)"
         if args.npeet and case["kind"] == "ksg" and npeet is not None:
-            xn, yn = (np.asarray(v, dtype=np.float64) for v in case["data"])
-            t0 = time.perf_counter()
-            npeet.mi(xn, yn, k=3, base=np.e)
-            nsecs = time.perf_counter() - t0
+            key = (case["n"], case["dims"])  # NPEET works in float64: one timing serves both input dtypes
+            if key not in npeet_seconds:
+                xn, yn = (np.asarray(v, dtype=np.float64) for v in case["data"])
+                t0 = time.perf_counter()
+                npeet.mi(xn, yn, k=3, base=np.e)
+                npeet_seconds[key] = time.perf_counter() - t0
+            nsecs = npeet_seconds[key]
             row.update(npeet_seconds=round(nsecs, 3), npeet_over_this=round(nsecs / secs, 2))
             msg += f"; NPEET {nsecs:.2f} s ({nsecs / secs:.1f}x)"
         if args.busy:
