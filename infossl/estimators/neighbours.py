@@ -12,20 +12,27 @@ per worker.
   run in order on the device.
 * Euclidean (:func:`nearest_neighbours`): candidates come from the float32 identity
   :math:`\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\langle a, b\rangle` on centred, rescaled data (one GEMM on
-  rows augmented with the norms, in cache-sized column blocks whose candidates are merged per row); their
-  distances are recomputed by direct differences in the data's dtype, and a row whose ranking the float32
-  rounding bound cannot certify is screened again in float64, then recomputed against all rows.
+  rows augmented with the norms, in cache-sized column blocks). Column j belongs to group j mod the block
+  width; the running minimum over the blocks gives each group's minimum, and every column of the m groups
+  with the smallest minima is a candidate (the m smallest values of a row lie in those groups), so no
+  ``topk`` runs over the blocks. The candidates' distances are recomputed by direct differences in the
+  data's dtype, and a row whose ranking the float32 rounding bound cannot certify is screened again in
+  float64, then recomputed against all rows.
 * Max-norm (:func:`chebyshev_slabs`): on the CPU a block is either the cross block of
   ``torch.nn.functional.pdist`` on a row block stacked on a column block (vectorised over the features) or
   a loop over feature groups of broadcast differences (vectorised over the columns); which is faster depends
   on the CPU and the width, so it is timed once per process and width (:func:`_cpu_kernel`). Both give
-  the same values. On GPUs ``torch.cdist`` is used.
+  the same values. On GPUs ``torch.cdist`` is used. The q smallest entries of a row's slabs are selected by
+  the same grouped minima (:func:`_smallest`).
 * KSG neighbours and counts (:func:`ksg_counts`): the joint max-norm is :math:`\max(d_x, d_y)`, so each
-  marginal block is computed once and reused for the joint neighbours and both counts. float64 data are
-  screened in float32 (3x faster there) with a rigorous error bound, and every neighbour and every
-  comparison inside the bound is settled in float64.
+  marginal block is computed once and reused for the joint neighbours and both counts. On the CPU both
+  marginals are screened on one int16 grid (integer sub, abs and max, on twice the lanes of float32) with
+  a rigorous error bound (:func:`_screens`; a float32 screen where an outlier would make the grid coarse),
+  and every neighbour and every comparison inside the bound is settled in the data's dtype.
 * ``algorithm="kd_tree"`` (:func:`kth_neighbour`, :func:`ksg_counts`): ``scipy.spatial.cKDTree`` on all
   cores, for low dimensions, CPU data and no autograd.
+* A search of at least :data:`_PROGRESS_MIN_WORK` pair-features shows a progress bar over its rows
+  (:mod:`infossl._progress`).
 """
 
 from __future__ import annotations
@@ -640,8 +647,9 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
                       workers: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Counts n_x, n_y (n,) and joint k-th distances eps (n,); each marginal's block is computed once.
 
-    float64 data are screened in float32 (pdist is about 3x faster there) with a rigorous error bound;
-    neighbours and every comparison within the bound are settled in float64, so the result is exact.
+    Both marginals are screened on the int16 grid of :func:`_screens` (or in float32) with a rigorous error
+    bound; neighbours and every comparison within the bound are settled in the data's dtype, so the result
+    is exact.
     Chunks of rows run on ``workers`` threads (:func:`_run_chunks`); each row's result depends on its own
     row only, so it is the same for every chunk size and schedule.
     """
