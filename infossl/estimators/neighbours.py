@@ -208,7 +208,17 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             nbk = -(-n // low.shape[1])
             cand = (groups.unsqueeze(1) + low.shape[1] * torch.arange(nbk, device=z.device).view(1, nbk, 1)
                     ).reshape(c, nbk * m)  # (c, nbk * m) every column of the chosen groups
-            cand = torch.where(cand < n, cand, r.unsqueeze(1))  # past the last column: self, dropped below
+            valid = cand < n  # the last block may be partial
+            cand = torch.where(valid, cand, r.unsqueeze(1))  # past the last column: self, dropped below
+            threshold = top[:, -1]
+            if nbk > 1:  # rank the groups' columns by the screen again (a small batched product per row) and
+                # re-rank only the m smallest exactly; every other column's screen value is at least the
+                # smaller of the two m-th values (both evaluations obey the same rounding bound)
+                g2 = torch.bmm(za[rows].unsqueeze(1), zb[:, cand].permute(1, 0, 2)).squeeze(1)  # (c, nbk m)
+                g2 = g2.masked_fill(~valid, math.inf).masked_fill(valid & (cand == r.unsqueeze(1)), -math.inf)
+                v2, j2 = g2.topk(m, dim=1, largest=False)  # self (once) and m - 1 others
+                cand = cand.gather(1, j2)
+                threshold = torch.minimum(threshold, v2[:, -1])
             # exact distances on the data as given, in row pieces that bound the (rows, cand, d) difference
             piece = max(1, _CAND_BYTES // max(1, cand.shape[1] * d * z.element_size()))
             ex = torch.cat([distances(z, r[p], cand[p]) for p in iter_chunks(c, piece)])  # (c, nbk * m)
@@ -226,7 +236,7 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2)
             tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u
             rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
-            worst = top[:, -1] + sq[rows]  # (c,)
+            worst = threshold + sq[rows]  # (c,)
             unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
