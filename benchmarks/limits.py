@@ -90,7 +90,7 @@ def _engine(name):
 
 
 def _engine_int16():
-    """The engine's KSG screen: the same slabs on the data rounded to its int16 grid (``neighbours._screens``),
+    """The engine's KSG screen: the same slabs on the data rounded to its int16 grid (``_screens``),
     integer sub, abs and max; for float32 data (the grid is the screening copy of either dtype)."""
     def make(z):
         if z.dtype != torch.float32:
@@ -268,7 +268,7 @@ def main():
     ap.add_argument("--estimator-repeats", type=int, default=1, help="runs per estimator case (median)")
     ap.add_argument("--compare-with", metavar="DIR",
                     help="a source tree of infossl (e.g. a checkout of the previous engine): every estimator "
-                         "case is timed again with it, in a subprocess of the same run, and the values compared")
+                         "case is timed again with it, in a subprocess of the same run, values compared")
     ap.add_argument("--npeet", action="store_true",
                     help="time NPEET's KSG (npeet-plus, optional) on the KSG cases in the same run")
     ap.add_argument("--run-case", help=argparse.SUPPRESS)  # used by --compare-with: one case, JSON out

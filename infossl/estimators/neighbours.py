@@ -692,7 +692,8 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
         eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
         if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
-            for i in torch.nonzero(approx[:, -1].double() * scale - delta <= eps.double()).squeeze(1).tolist():
+            near = approx[:, -1].double() * scale - delta <= eps.double()  # (c,)
+            for i in torch.nonzero(near).squeeze(1).tolist():
                 g = rows.start + i
                 dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
                 dj[g] = float("inf")

@@ -266,7 +266,7 @@ def test_a_worker_error_drops_the_chunks_not_started():
     assert len(started) < len(chunks) // 2  # the queued chunks were cancelled, not run to the end
 
 
-# ------------------------------------------------------------------ selection over many blocks (grouped minima)
+# ---------------------------------------------------------- selection over many blocks (grouped minima)
 def test_smallest_by_groups_gives_the_topk_values_on_ties_and_padding():
     gen = torch.Generator().manual_seed(0)
     slabs = torch.randint(0, 4, (9, 13, 8), generator=gen).double()  # many equal values: ties everywhere
