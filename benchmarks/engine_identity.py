@@ -77,8 +77,10 @@ def values():
     """{case: repr(float(value))} for the whole grid, with this process's infossl."""
     res = {}
     for name, fn in cases():
-        v = fn()
-        res[name] = repr(float(v))
+        try:
+            res[name] = repr(float(fn()))
+        except Exception as exc:  # an error is a result too: both trees must raise the same one
+            res[name] = f"error: {type(exc).__name__}: {exc}"
     return res
 
 
@@ -95,7 +97,9 @@ def main():
         ap.error("--against DIR is required")
     env = dict(os.environ, PYTHONPATH=os.path.abspath(args.against))
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--emit"], env=env, capture_output=True,
-                          text=True, check=True)
+                          text=True)
+    if proc.returncode:
+        raise RuntimeError(f"the grid failed with {args.against}:\n{proc.stderr[-3000:]}")
     base = json.loads(proc.stdout.strip().splitlines()[-1])
     here = values()
     rows = [dict(case=c, base_value=base[c], engine_value=v, identical=base[c] == v) for c, v in here.items()]
