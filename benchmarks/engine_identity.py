@@ -63,8 +63,8 @@ def cases():
                                     knn_entropy(_data(kind, n, d)[0], metric=m, algorithm=algo, **e)))
     for n in (1200, 5000):
         z = _data("float64", n, 8)[0] @ np.random.default_rng(1).standard_normal((8, 20))
-        out.append((f"twonn n={n}", lambda z=z: twonn_dimension(z).dimension))
-        out.append((f"mle n={n}", lambda z=z: mle_dimension(z).dimension))
+        out.append((f"twonn n={n}", lambda z=z: twonn_dimension(z).value))
+        out.append((f"mle n={n}", lambda z=z: mle_dimension(z).value))
         labels = (z[:, 0] > 0).astype(int) + (z[:, 1] > 0.5)
         out.append((f"label knn n={n}", lambda z=z, lab=labels: knn_label_mutual_information(z, lab)))
     for d in (8, 16):
