@@ -5,21 +5,29 @@ Part 1 times the best achievable rate of the two distance computations the exact
 on all the cores the engine uses (one worker thread per core, each on its own blocks of rows, torch ops
 single-threaded inside, as in ``infossl.estimators.neighbours``):
 
-* max-norm: ``pdist`` cross block (it computes the within-block pairs too: rate counted on the useful
-  cross pairs), feature-group broadcast kernel, plain broadcast ``(a - b).abs().amax(-1)``, and
-  ``torch.cdist(p=inf)``; the limit is the fastest of them;
-* Euclidean: a float32 / float64 GEMM (``addmm``) and ``torch.cdist(p=2)``.
+* max-norm: the engine's own slab kernels (``pdist`` cross block, feature groups, and the feature groups on
+  the int16 grid of KSG's screen), a coordinate loop (d passes of sub, abs and max over one tile held in
+  cache) at three tile shapes, ``torch.cdist(p=inf)`` and faiss's ``METRIC_Linf`` pairwise distances;
+* Euclidean: one GEMM per (rows, 4096) tile, ``torch.cdist(p=2)`` and faiss's exact ``IndexFlatL2`` search
+  (GEMM and selection).
+
+faiss (``faiss-cpu``) is optional: its kernels are timed when it is installed. The limit of each family and
+width is the fastest kernel measured (float32 data), so it is an upper bound on the distance throughput
+among the kernels tried here, including the engine's own: an estimator whose search did nothing but its
+distances with the fastest of them would read ``ratio_to_limit`` = 1.
 
 Part 2 times the estimators (KSG, ``ksg_mutual_information``; KL, ``knn_entropy``) and divides by the time
 the limit allows for the distances they must compute: KSG brute force ``n^2 (d_x + d_y)`` max-norm
 pair-features, KL brute force ``n^2 d`` GEMM multiply-adds. ``ratio_to_limit`` = 1 would be a search
 that does nothing but distances at the best measured rate. With ``--busy`` each estimator case is timed again
-beside one ``python -c 'while True: pass'`` process and the busy / quiet ratio recorded (same run).
+beside one ``python -c 'while True: pass'`` process and the busy / quiet ratio recorded (same run);
+``--compare-with DIR`` times each case again with another source tree of infossl (a subprocess of the same
+run, values compared) and ``--npeet`` times NPEET's KSG on the KSG cases.
 
 Every row carries the CPU model, SIMD flags, core count, 1-minute load and torch threads
 (``benchmarks/_machine.py``). Times are medians of ``--repeats`` runs.
 
-    python benchmarks/limits.py --out benchmarks/results/limits_cpu.csv --busy
+    python benchmarks/limits.py --out benchmarks/results/limits_cpu.csv --busy --compare-with OLD --npeet
     python benchmarks/limits.py --quick                # small blocks and n, for a smoke run
     python benchmarks/limits.py --large                # adds KSG n=1e5 16+16 and KL n=1e5 d=64
     python benchmarks/limits.py --large-only --limits-from benchmarks/results/limits_cpu.csv \
@@ -29,10 +37,12 @@ Every row carries the CPU model, SIMD flags, core count, 1-minute load and torch
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,71 +53,161 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import load_1min, machine  # noqa: E402
 
+import infossl.estimators.neighbours as nbr  # noqa: E402
 from infossl.estimators.knn import knn_entropy, ksg_mutual_information  # noqa: E402
 from infossl.io import save_csv_atomic  # noqa: E402
 
+try:  # optional baseline, as in speed.py
+    from npeet_plus import estimators as npeet
+except ImportError:
+    npeet = None
+
+try:  # optional accelerator: when installed its flat indexes join the kernels the limit is the best of
+    import faiss
+except ImportError:
+    faiss = None
+
 
 # ------------------------------------------------------------------------------------------------ kernels
-def _pdist_cross(a, b):
-    c = a.shape[0]
-    v = torch.nn.functional.pdist(torch.cat([a, b]), p=float("inf"))
-    m = c + b.shape[0]
-    i = torch.arange(c).unsqueeze(1)
-    j = torch.arange(b.shape[0]).unsqueeze(0) + c
-    return v[i * m - i * (i + 1) // 2 + (j - i - 1)]
+# Each kernel is a factory make(z) -> strip(rows, scratch): the distances from z[rows] to every row of z (the
+# values are written to a buffer and dropped), so a kernel's rate counts only the distance work that a
+# search of n rows must do at least once. scratch is private to the worker thread (reusable buffers).
+def _engine(name):
+    """The engine's own max-norm slabs (``neighbours._slabs``) with its kernel pinned to ``name``."""
+    def make(z):
+        zt = z.T.contiguous()
+
+        nbr._KERNEL_CHOICE[(z.shape[1], z.dtype)] = name  # pinned; main() forgets it before the estimators
+
+        def strip(rows, scratch):
+            c, nb = rows.stop - rows.start, -(-z.shape[0] // nbr._COL_BLOCK)
+            out = scratch.get("out")
+            if out is None or out.shape[1] != c:
+                out = scratch["out"] = torch.empty(nb, c, nbr._COL_BLOCK, dtype=z.dtype)
+            nbr._slabs(z, zt if name == "features" else None, rows, nbr._COL_BLOCK, out, scratch)
+        return strip
+    return make
 
 
-def _features(a, b, group=4):
-    at, bt = a.T.unsqueeze(2), b.T.unsqueeze(1)  # (d, c, 1), (d, 1, w)
-    out = None
-    for f in range(0, at.shape[0], group):
-        part = (at[f:f + group] - bt[f:f + group]).abs_().amax(dim=0)
-        out = part if out is None else torch.maximum(out, part, out=out)
-    return out
+def _engine_int16():
+    """The engine's KSG screen: the same slabs on the data rounded to its int16 grid (``_screens``),
+    integer sub, abs and max; for float32 data (the grid is the screening copy of either dtype)."""
+    def make(z):
+        if z.dtype != torch.float32:
+            return None
+        zq = nbr._screens(z, z)[0]  # (n, d) int16
+        zt = zq.T.contiguous()
+
+        def strip(rows, scratch):
+            c, nb = rows.stop - rows.start, -(-zq.shape[0] // nbr._COL_BLOCK)
+            out = scratch.get("out")
+            if out is None or out.shape[1] != c:
+                out = scratch["out"] = torch.empty(nb, c, nbr._COL_BLOCK, dtype=zq.dtype)
+            nbr._slabs(zq, zt, rows, nbr._COL_BLOCK, out, scratch)
+        return strip
+    return make
 
 
-def _broadcast(a, b):
-    return (a.unsqueeze(1) - b.unsqueeze(0)).abs_().amax(dim=2)
+def _coord_loop(bq, br):
+    """Coordinate loop: for each (bq, br) tile, d passes of sub, abs and max over buffers kept in cache."""
+    def make(z):
+        zt = z.T.contiguous()  # (d, n): one feature's values contiguous
+        n, d = z.shape
+
+        def strip(rows, scratch):
+            out = scratch.setdefault(("out", bq, br), torch.empty(bq, br, dtype=z.dtype))
+            tmp = scratch.setdefault(("tmp", bq, br), torch.empty(bq, br, dtype=z.dtype))
+            for i in range(rows.start, rows.stop, bq):
+                a = zt[:, i:min(i + bq, rows.stop)].unsqueeze(2)  # (d, q, 1)
+                for j in range(0, n, br):
+                    b = zt[:, j:j + br].unsqueeze(1)  # (d, 1, w)
+                    o, t = out[:a.shape[1], :b.shape[2]], tmp[:a.shape[1], :b.shape[2]]
+                    torch.sub(a[0], b[0], out=o).abs_()
+                    for f in range(1, d):
+                        torch.sub(a[f], b[f], out=t).abs_()
+                        torch.maximum(o, t, out=o)
+        return strip
+    return make
 
 
-def _cdist_inf(a, b):
-    return torch.cdist(a, b, p=float("inf"))
+def _cdist(p, cols=1024):
+    def make(z):
+        def strip(rows, scratch):
+            a = z[rows]
+            for j in range(0, z.shape[0], cols):
+                torch.cdist(a, z[j:j + cols], p=p)
+        return strip
+    return make
 
 
-def _gemm(a, b):
-    return torch.addmm(torch.zeros(1, dtype=a.dtype), a, b.T, alpha=-2.0)
+def _gemm(cols=4096):
+    """The Euclidean screen's work: one GEMM per (rows, cols) tile (d multiply-adds per pair)."""
+    def make(z):
+        zt = z.T.contiguous()
+
+        def strip(rows, scratch):
+            a = z[rows]
+            for j in range(0, z.shape[0], cols):
+                a @ zt[:, j:j + cols]
+        return strip
+    return make
 
 
-def _cdist2(a, b):
-    return torch.cdist(a, b, p=2.0)
+def _faiss(metric_name):
+    """faiss's flat search (float32 only): pairwise max-norm distances, or an exact L2 k-NN search (GEMM and
+    selection), one OpenMP thread per worker."""
+    def make(z):
+        if faiss is None or z.dtype != torch.float32:
+            return None
+        a = np.ascontiguousarray(z.numpy())
+        if metric_name == "linf":
+            def strip(rows, scratch):
+                faiss.pairwise_distances(a[rows], a, faiss.METRIC_Linf)
+            return strip
+        index = faiss.IndexFlatL2(a.shape[1])
+        index.add(a)
+
+        def strip(rows, scratch):
+            index.search(a[rows], 12)
+        return strip
+    return make
 
 
-MAXNORM = {"pdist_cross": _pdist_cross, "feature_groups": _features, "broadcast": _broadcast,
-           "cdist_inf": _cdist_inf}
-EUCLID = {"gemm": _gemm, "cdist_p2": _cdist2}
+MAXNORM = {"engine_pdist": _engine("pdist"), "engine_features": _engine("features"),
+           "engine_int16_screen": _engine_int16(),
+           "coord_loop_128x512": _coord_loop(128, 512), "coord_loop_256x1024": _coord_loop(256, 1024),
+           "coord_loop_64x2048": _coord_loop(64, 2048), "cdist_inf": _cdist(float("inf")),
+           "faiss_linf": _faiss("linf")}
+EUCLID = {"gemm": _gemm(), "cdist_p2": _cdist(2.0), "faiss_l2_knn": _faiss("l2")}
 
 
-def kernel_rate(fn, n, d, dtype, block, workers, repeats):
-    """Median pair-features per second of ``fn`` over all (block x block) tiles of an (n, n) problem,
-    rows split among ``workers`` threads (torch ops single-threaded inside, as the engine runs them)."""
+def kernel_rate(make, n, d, dtype, block, workers, repeats):
+    """Median pair-features per second of a kernel over an (n, n) problem, strips of ``block`` rows taken
+    by ``workers`` threads (torch ops single-threaded inside, as the engine runs them); None when the kernel
+    does not apply (faiss absent, or float64 for faiss)."""
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(n, d, generator=gen).to(dtype)
-    starts = list(range(0, n, block))
+    strip = make(z)
+    if strip is None:
+        return None
+    local = threading.local()
 
-    def strip(s):
-        a = z[s:s + block]
-        for t in starts:
-            fn(a, z[t:t + block])
+    def run(s):
+        if not hasattr(local, "scratch"):
+            local.scratch = {}
+        strip(slice(s, min(s + block, n)), local.scratch)
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
+    if faiss is not None:
+        faiss.omp_set_num_threads(1)
     try:
-        strip(0)  # warm-up
+        run(0)  # warm-up
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(strip, starts))
+                list(pool.map(run, range(0, n, block)))
             times.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(before)
@@ -129,14 +229,14 @@ def estimator_cases(quick, large):
         if dtype == "float32":
             x, y = torch.from_numpy(x).float(), torch.from_numpy(y).float()
         cases.append(dict(case=f"ksg n={n} 64+64 {dtype}", kind="ksg", n=n, dims=128, dtype=dtype,
-                          fn=lambda x=x, y=y: float(ksg_mutual_information(x, y))))
+                          data=(x, y), fn=lambda x=x, y=y: float(ksg_mutual_information(x, y))))
     z = _pair(n, 64)[0]
     cases.append(dict(case=f"kl n={n} d=64 float64", kind="kl", n=n, dims=64, dtype="float64",
                       fn=lambda z=z: float(knn_entropy(z))))
     if large:
         x, y = _pair(100_000, 16)
         cases.append(dict(case="ksg n=100000 16+16 float64", kind="ksg", n=100_000, dims=32, dtype="float64",
-                          fn=lambda: float(ksg_mutual_information(x, y))))
+                          data=(x, y), fn=lambda: float(ksg_mutual_information(x, y))))
         z = _pair(100_000, 64)[0]
         cases.append(dict(case="kl n=100000 d=64 float64", kind="kl", n=100_000, dims=64, dtype="float64",
                           fn=lambda: float(knn_entropy(z))))
@@ -164,8 +264,20 @@ def main():
     ap.add_argument("--only", help="only the estimator cases whose name contains this, e.g. 'kl n=100000'")
     ap.add_argument("--busy", action="store_true",
                     help="time every estimator case again beside a busy process")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per kernel rate (median)")
+    ap.add_argument("--estimator-repeats", type=int, default=1, help="runs per estimator case (median)")
+    ap.add_argument("--compare-with", metavar="DIR",
+                    help="a source tree of infossl (e.g. a checkout of the previous engine): every estimator "
+                         "case is timed again with it, in a subprocess of the same run, values compared")
+    ap.add_argument("--npeet", action="store_true",
+                    help="time NPEET's KSG (npeet-plus, optional) on the KSG cases in the same run")
+    ap.add_argument("--run-case", help=argparse.SUPPRESS)  # used by --compare-with: one case, JSON out
     args = ap.parse_args()
+    if args.run_case:
+        case = next(c for c in estimator_cases(args.quick, True) if c["case"] == args.run_case)
+        secs, value = timed(case["fn"], args.estimator_repeats)
+        print(json.dumps({"seconds": secs, "value": value}))
+        return
     workers = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
     nk = 1024 if args.quick else 4096
     print("machine:", machine(), flush=True)
@@ -174,18 +286,22 @@ def main():
         old = pd.read_csv(args.limits_from)
         for r in old[(old["part"] == "limit") & (old["kernel"] == "best")].itertuples():
             best[(r.family, r.dtype, int(r.d))] = float(r.pair_features_per_s)
-    for dtype in () if args.limits_from else (torch.float32, torch.float64):
+    # float32 only: the limit divides by the float32 rates (the screening dtype of both inputs' searches)
+    for dtype in () if args.limits_from else (torch.float32,):
         for d in (16, 64):
             for family, kernels in (("maxnorm", MAXNORM), ("euclidean", EUCLID)):
                 for name, fn in kernels.items():
-                    block = 1024 if name in ("gemm", "cdist_p2") else (64 if name == "broadcast" else 256)
+                    block = 256 if name.startswith(("engine", "coord")) else 1024
                     rate = kernel_rate(fn, nk, d, dtype, block, workers, args.repeats)
+                    if rate is None:
+                        continue
                     key = (family, str(dtype).split(".")[-1], d)
                     best[key] = max(best.get(key, 0.0), rate)
                     rows.append(dict(part="limit", family=family, kernel=name, dtype=key[1], d=d, n=nk,
                                      workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
                     print(f"{family:9s} {name:15s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s",
                           flush=True)
+    nbr._KERNEL_CHOICE.clear()  # the engine times its own choice again, unpinned, for the estimators
     for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
@@ -206,13 +322,36 @@ def main():
         cases = [c for c in cases if c["n"] > 10_000]
     if args.only:
         cases = [c for c in cases if args.only in c["case"]]
+    npeet_seconds = {}
     for case in cases:
-        secs, value = timed(case["fn"], args.repeats if case["n"] <= 10_000 else 1)
+        secs, value = timed(case["fn"], args.estimator_repeats)
         lim = limit_seconds(case)
         row = dict(part="estimator", case=case["case"], kind=case["kind"], n=case["n"], dims=case["dims"],
                    dtype=case["dtype"], seconds=round(secs, 3), value=value, limit_seconds=round(lim, 3),
                    ratio_to_limit=round(secs / lim, 2), workers=workers, **machine())
         msg = f"{case['case']}: {secs:.2f} s, {secs / lim:.2f}x the limit ({lim:.2f} s), value {value:.6f}"
+        if args.compare_with:
+            cmd = [sys.executable, os.path.abspath(__file__), "--run-case", case["case"],
+                   "--estimator-repeats", str(args.estimator_repeats)] + (["--quick"] if args.quick else [])
+            env = dict(os.environ, PYTHONPATH=os.path.abspath(args.compare_with))
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            other = json.loads(out.strip().splitlines()[-1])
+            if other["value"] != value:
+                raise RuntimeError(f"{case['case']}: value {other['value']!r} with {args.compare_with} "
+                                   f"!= {value!r} with this tree")
+            row.update(compare_seconds=round(other["seconds"], 3),
+                       compare_over_this=round(other["seconds"] / secs, 2))
+            msg += f"; {args.compare_with}: {other['seconds']:.2f} s ({other['seconds'] / secs:.2f}x)"
+        if args.npeet and case["kind"] == "ksg" and npeet is not None:
+            key = (case["n"], case["dims"])  # NPEET works in float64: one timing serves both input dtypes
+            if key not in npeet_seconds:
+                xn, yn = (np.asarray(v, dtype=np.float64) for v in case["data"])
+                t0 = time.perf_counter()
+                npeet.mi(xn, yn, k=3, base=np.e)
+                npeet_seconds[key] = time.perf_counter() - t0
+            nsecs = npeet_seconds[key]
+            row.update(npeet_seconds=round(nsecs, 3), npeet_over_this=round(nsecs / secs, 2))
+            msg += f"; NPEET {nsecs:.2f} s ({nsecs / secs:.1f}x)"
         if args.busy:
             proc = subprocess.Popen(busy_cmd)
             try:
@@ -232,7 +371,8 @@ def main():
         print(msg, flush=True)
     fields = ["part", "family", "kernel", "case", "kind", "n", "d", "dims", "dtype", "workers",
               "pair_features_per_s", "seconds", "limit_seconds", "ratio_to_limit", "busy_seconds",
-              "busy_over_quiet", "busy_load_avg_1min", "value", "cpu_model", "cpu_flags", "cpu_count",
+              "busy_over_quiet", "busy_load_avg_1min", "compare_seconds", "compare_over_this",
+              "npeet_seconds", "npeet_over_this", "value", "cpu_model", "cpu_flags", "cpu_count",
               "load_avg_1min", "torch_threads", "torch", "platform"]
     save_csv_atomic(pd.DataFrame(rows, columns=fields), args.out)
     print("wrote", args.out)

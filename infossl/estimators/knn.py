@@ -31,9 +31,10 @@ from infossl.linalg import standardize as standardize_columns  # the estimators 
 # "auto" crossovers, timed once per setting at n = 10^4 on a shared 2-core CPU (float64 numpy input):
 # KL euclidean: KD-tree 0.21 s vs brute 0.38 s at d = 10, 0.38 vs 0.41 at d = 12, 0.75 vs 0.37 at d = 16;
 # KL max-norm: KD-tree 1.6 s vs brute 2.8 s even at d = 32;
-# KSG: KD-tree 2.3 s vs brute 5.1 s at 8+8 dims, 5.9 vs 6.9 at 12+12, 10.8 vs 5.3 at 16+16 (float64; the
-# float32 brute path is about 3x faster, so float32 tensors switch to brute above 8 total dims).
-KD_TREE_MAX_DIM = {"euclidean": 12, "chebyshev": 32, "ksg": 24, "ksg_float32": 8}
+# KSG, since its brute search screens on an int16 grid (best of two runs each, one process, load 14-18):
+# KD-tree 12.0 s vs brute 11.0 s at 4+4 dims (float32 tensors 7.8 vs 7.4), 46.3 vs 10.4 at 8+8 (float32
+# 22.8 vs 4.1), so both dtypes take the KD-tree up to 8 total dims.
+KD_TREE_MAX_DIM = {"euclidean": 12, "chebyshev": 32, "ksg": 8, "ksg_float32": 8}
 _METRICS = ("euclidean", "chebyshev")
 _ALGORITHMS = ("auto", "brute", "kd_tree")
 _DUPLICATES = ("raise", "drop", "jitter")
@@ -278,8 +279,8 @@ def ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, variant: i
     random_state : None, int or numpy Generator
         Only used by ``duplicates="jitter"``.
     algorithm : {"auto", "brute", "kd_tree"}
-        ``"auto"``: KD-tree (scipy, CPU) when d_x + d_y <= 24 (float64) or <= 8 (float32 tensors, whose
-        brute-force search is about 3x faster), else brute force; measured crossovers at n = 10^4.
+        ``"auto"``: KD-tree (scipy, CPU) when d_x + d_y <= 8, else brute force; measured crossover at
+        n = 10^4.
 
     Returns
     -------
@@ -293,7 +294,7 @@ def ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, variant: i
     joint distance to the other points, whatever the order of equal distances; for variant 2 the k joint
     neighbours are the k nearest with ties at :math:`\epsilon_i` broken towards the lower row index. The
     brute-force and KD-tree paths and the loop reference in ``_reference.py`` agree to 1e-12 (float64).
-    float32 tensors are searched in float32 arithmetic, so their counts are exact for the float32 distances.
+    float32 tensors have their distances computed in float32, so their counts are exact for those distances.
     KSG is biased towards 0 when the MI is large or the dimension high (it needs
     :math:`n \gg e^{I}`), and undefined for deterministic dependence (Y = f(X) gives zero distances).
 

@@ -264,3 +264,127 @@ def test_a_worker_error_drops_the_chunks_not_started():
     with pytest.raises(RuntimeError, match="chunk 0 failed"):
         nb._run_chunks(fn, chunks, 2)
     assert len(started) < len(chunks) // 2  # the queued chunks were cancelled, not run to the end
+
+
+# ---------------------------------------------------------- selection over many blocks (grouped minima)
+def test_smallest_by_groups_gives_the_topk_values_on_ties_and_padding():
+    gen = torch.Generator().manual_seed(0)
+    slabs = torch.randint(0, 4, (9, 13, 8), generator=gen).double()  # many equal values: ties everywhere
+    slabs[-1, :, 5:] = math.inf  # the padded tail of the last slab
+    for q in (1, 3, 8):
+        v, cols = nb._smallest(slabs, q, 8)
+        ref = slabs.permute(1, 0, 2).reshape(13, -1).sort(dim=1).values[:, :q]
+        assert torch.equal(v, ref)
+        flat = slabs.permute(1, 0, 2).reshape(13, -1)
+        assert torch.equal(flat.gather(1, cols), v) and (cols < 69).all()
+        assert all(len(set(row)) == q for row in cols.tolist())  # q distinct columns
+
+
+def test_count_sums_the_mask_per_row():
+    mask = torch.rand(40, 6, 16, generator=torch.Generator().manual_seed(1)) < 0.3
+    assert torch.equal(nb._count(mask), mask.sum(dim=(0, 2)))
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of a few columns, so that small data cross many block boundaries (and a partial last one)."""
+    monkeypatch.setattr(nb, "_GEMM_COLS", 16)
+    monkeypatch.setattr(nb, "_COL_BLOCK", 16)
+    monkeypatch.setattr(nb, "_CAND_BYTES", 512)  # several pieces of the exact re-ranking
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kind", ["gauss", "near_duplicates", "duplicates"])
+def test_nearest_neighbours_over_many_blocks_is_exact(small_blocks, dtype, kind):
+    rng = np.random.default_rng(4)
+    if kind == "gauss":
+        z = rng.standard_normal((203, 6))
+    elif kind == "near_duplicates":  # distances below float32 resolution: the float64 passes decide
+        z = rng.uniform(size=(203, 1)) @ np.ones((1, 5)) + 1e-9 * rng.standard_normal((203, 5))
+    else:  # exact copies and integer ties: the (distance, index) order decides
+        z = rng.integers(0, 3, (203, 3)).astype(float)
+        z[50:53] = z[7]
+    t = torch.from_numpy(z).to(dtype)
+    d = distances(t, torch.arange(203), torch.arange(203).expand(203, 203))
+    d.fill_diagonal_(math.inf)
+    ib = d.argsort(dim=1, stable=True)[:, :4]
+    before = torch.get_num_threads()
+    try:
+        for threads, chunk in ((1, None), (2, 9), (1, 203)):
+            torch.set_num_threads(threads)
+            dist, index = nearest_neighbours(t, 4, chunk_size=chunk)
+            assert torch.equal(index, ib) and torch.equal(dist, d.gather(1, ib)), (threads, chunk)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+@pytest.mark.parametrize("kind", ["gauss", "ties", "band", "duplicates"])
+def test_ksg_counts_over_many_slabs_match_the_definition(small_blocks, variant, kind):
+    x, y = _duplicates_pair(2) if kind == "duplicates" else _pairs(kind, 2)
+    ref = _ksg_reference(x, y, 3, variant)
+    for dtype in (torch.float64,) if kind == "band" else (torch.float64, torch.float32):
+        tx, ty = torch.from_numpy(x).to(dtype), torch.from_numpy(y).to(dtype)
+        want = ref if dtype == torch.float64 else _ksg_reference(tx.numpy(), ty.numpy(), 3, variant)
+        for chunk in (None, 31):
+            for g, r in zip(ksg_counts(tx, ty, 3, variant, "brute", chunk), want):
+                assert np.array_equal(g.double().numpy() if dtype == torch.float32 else g.numpy(), r)
+    z = torch.from_numpy(x)
+    dz = distances(z, torch.arange(len(x)), torch.arange(len(x)).expand(len(x), len(x)), "chebyshev")
+    truth = dz.clone().fill_diagonal_(math.inf).sort(dim=1).values[:, 2]
+    idx = kth_neighbour(z, 3, "chebyshev", "brute", 17)  # with >= 3 copies it may name the row itself (0)
+    assert torch.equal(dz.gather(1, idx.unsqueeze(1)).squeeze(1), truth)
+
+
+def test_a_long_search_shows_a_bar_over_its_rows_and_a_short_one_none(monkeypatch):
+    import contextlib
+
+    import infossl._progress as progress
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total, self.done = total, 0
+
+        def update(self, k):
+            self.done += k
+
+    @contextlib.contextmanager
+    def record(enabled, *, total, desc, unit="it"):
+        bars.append(Bar(total))
+        yield bars[-1]
+
+    monkeypatch.setattr(progress, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(nb, "progress_bar", record)
+    monkeypatch.delenv("INFOSSL_PROGRESS", raising=False)
+    z = torch.from_numpy(np.random.default_rng(0).standard_normal((300, 4)))
+    nearest_neighbours(z, 3)
+    assert bars == []  # 300^2 * 4 pair-features: far below the threshold
+    monkeypatch.setattr(nb, "_PROGRESS_MIN_WORK", 1e5)
+    want = nearest_neighbours(z, 3)
+    got = nearest_neighbours(z, 3, chunk_size=7)
+    ksg_counts(z[:, :2], z[:, 2:], 3, 1, "brute", 11)
+    kth_neighbour(z, 3, "chebyshev", "brute", 13)
+    assert len(bars) == 4 and all(b.total == 300 and b.done == 300 for b in bars)
+    assert torch.equal(got[1], want[1])  # the bar changes nothing
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 8), (7, 13, 11), (1, 1, 3)])
+def test_sparse_true_gives_the_nonzero_indices(shape):
+    for p in (0.0, 0.01, 0.5, 1.0):
+        mask = torch.rand(shape, generator=torch.Generator().manual_seed(2)) < p
+        assert torch.equal(nb._sparse_true(mask), torch.nonzero(mask.reshape(-1)).squeeze(1))
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_counts_int16_screen_and_its_float_fallback_match_the_definition(variant):
+    x, y = _pairs("gauss", 8)
+    xs, ys, scale, delta = nb._screens(torch.from_numpy(x), torch.from_numpy(y))
+    assert xs.dtype == torch.int16 and scale > 0 and delta > scale  # the integer grid is used
+    assert int(xs.abs().max()) <= nb._Q and int(ys.abs().max()) <= nb._Q
+    x[0, 0] = 1e7  # one outlier: the common grid would be coarser than the bulk, so the float screen is used
+    assert nb._screens(torch.from_numpy(x), torch.from_numpy(y))[0].dtype == torch.float32
+    ref = _ksg_reference(x, y, 3, variant)
+    for g, r in zip(ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, variant, "brute", 50), ref):
+        assert np.array_equal(g.numpy(), r)
