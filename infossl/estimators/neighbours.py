@@ -99,11 +99,15 @@ def _run_chunks_on(fn: Callable[[slice, dict], None], chunks: Sequence[slice], w
                 bar.update(rows.stop - rows.start)
         return
     local = threading.local()
+    # inference and grad modes are per thread: a worker starts with neither, so it takes the caller's (an
+    # output allocated under inference mode cannot be written outside it)
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
 
     def task(rows: slice) -> None:
         if not hasattr(local, "scratch"):
             local.scratch = {}
-        fn(rows, local.scratch)
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            fn(rows, local.scratch)
 
     with one_intra_op_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(task, rows) for rows in chunks]

@@ -388,3 +388,13 @@ def test_ksg_counts_int16_screen_and_its_float_fallback_match_the_definition(var
     ref = _ksg_reference(x, y, 3, variant)
     for g, r in zip(ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, variant, "brute", 50), ref):
         assert np.array_equal(g.numpy(), r)
+
+
+def test_workers_take_the_callers_inference_mode():
+    # inference mode is per thread: the workers must write the caller's inference-mode outputs under it too
+    import infossl
+
+    z = torch.randn(300, 5, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        report = infossl.diagnose(z)
+    assert report.verdict == infossl.diagnose(z).verdict
