@@ -55,6 +55,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from infossl._progress import progress_bar, progress_enabled
 from infossl._validation import DegenerateInputWarning
 from infossl._warnings import warn
 from infossl.io.plain import to_plain
@@ -65,6 +66,11 @@ __all__ = ["Check", "EstimateResult", "ReliabilityWarning", "agreement_check", "
 #: :math:`t_{4, 0.975}`, the Student quantile of the interval for the pooled 4 degrees of freedom of two
 #: halves and four quarters (scipy.stats.t.ppf(0.975, 4)); other degrees of freedom are looked up in scipy.
 T4_975 = 2.7764451051977934
+
+
+#: From this many rows the six subsample estimates of ``details=True`` (each an estimator run on n/2 or
+#: n/4 rows; seconds or more for the k-NN and latent routes) draw a progress bar on a terminal.
+PROGRESS_MIN_ROWS = 20_000
 
 
 class ReliabilityWarning(UserWarning):
@@ -157,13 +163,21 @@ def subsample_interval(value: float, se: float, drift: float, dof: int = 4) -> t
 
 def _subsamples(fn: Callable[[torch.Tensor], float], n: int, rng: np.random.Generator, min_rows: int
                 ) -> tuple[list[float], list[float]]:
-    """Estimates on two disjoint halves and four disjoint quarters of the rows (empty when too small)."""
+    """Estimates on two disjoint halves and four disjoint quarters of the rows (empty when too small), under a
+    progress bar from :data:`PROGRESS_MIN_ROWS` rows (:mod:`infossl._progress`)."""
     perm = torch.from_numpy(rng.permutation(n))
     halves, quarters = [], []
-    if n // 2 >= min_rows:
-        halves = [fn(perm[i::2].sort().values) for i in range(2)]
-    if n // 4 >= min_rows:
-        quarters = [fn(perm[i::4].sort().values) for i in range(4)]
+    total = (2 if n // 2 >= min_rows else 0) + (4 if n // 4 >= min_rows else 0)
+    with progress_bar(progress_enabled(work=n, min_work=PROGRESS_MIN_ROWS), total=total,
+                      desc="details: subsamples", unit="estimate") as bar:
+        if n // 2 >= min_rows:
+            for i in range(2):
+                halves.append(fn(perm[i::2].sort().values))
+                bar.update(1)
+        if n // 4 >= min_rows:
+            for i in range(4):
+                quarters.append(fn(perm[i::4].sort().values))
+                bar.update(1)
     return halves, quarters
 
 

@@ -87,3 +87,25 @@ def test_subsamples_are_disjoint_halves_and_quarters():
     seen.clear()
     _assess(math.inf, [], subsample)
     assert seen == []  # no subsamples for a value that is not finite
+
+
+def test_details_subsamples_draw_a_bar_on_a_terminal_from_the_row_threshold(monkeypatch):
+    import io
+
+    import infossl
+    from infossl.estimators import reliability
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 2))
+    y = x + rng.standard_normal((400, 2))
+    fake = Tty()
+    monkeypatch.setattr("sys.stderr", fake)
+    infossl.mutual_information(x, y, method="gaussian", details=True)
+    assert "subsamples" not in fake.getvalue()  # 400 rows: below the threshold, no bar
+    monkeypatch.setattr(reliability, "PROGRESS_MIN_ROWS", 100)
+    infossl.mutual_information(x, y, method="gaussian", details=True)
+    assert "details: subsamples" in fake.getvalue()
