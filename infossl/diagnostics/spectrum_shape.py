@@ -89,8 +89,8 @@ def alpha_req(z: ArrayLike, *, fit_range: Optional[tuple[int, int]] = None, retu
 
     Returns
     -------
-    float or torch.Tensor
-        A Python float for array input; a 0-d tensor on the input's device for a tensor.
+    float, or with ``return_fit=True`` a tuple (alpha, r2, lo, hi)
+        A Python float for array and tensor input alike.
 
     Examples
     --------

@@ -164,7 +164,7 @@ def _codes(t: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 def repeated_rows(tx: torch.Tensor, ty: torch.Tensor) -> Optional[dict[str, Any]]:
     """Counts of exactly repeated rows of validated tensors (n, dx), (n, dy), or None when no (x, y) pair
-    repeats and neither side has :data:`DISCRETE_MIN_COPIES` copies per distinct row on average.
+    repeats and not both sides have :data:`DISCRETE_MIN_COPIES` copies per distinct row on average.
 
     Returns
     -------

@@ -185,7 +185,8 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         workers = _workers(z.device)
         rows_best = _GEMM_ROWS if z.device.type == "cpu" else 2048  # a GPU wants large GEMMs
         cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, rows_best)
-        w = n if z.device.type != "cpu" else _GEMM_COLS  # CPU: (rows, w) blocks stay in cache for topk
+        # CPU: (rows, w) blocks stay in cache; at least m columns wide so that m groups exist (k near n)
+        w = n if z.device.type != "cpu" else min(n, max(_GEMM_COLS, m))
         u = torch.finfo(torch.float32).eps
         big = float(sq.max())
         dist = torch.empty(n, k, dtype=z.dtype, device=z.device)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
@@ -101,7 +102,9 @@ def _import_file(path: str) -> Any:
     stem = os.path.splitext(os.path.basename(full))[0]
     if not stem.isidentifier():
         raise ValueError(f"model: {path!r}: the file name must be a Python identifier to import it")
-    unique = f"infossl_model_{stem}_{abs(hash(full)):x}"  # never shadows an installed module of that name
+    # never shadows an installed module of that name; a digest (not hash(), salted per process) keeps the
+    # name the same in every process, so objects pickled from this module can be found again
+    unique = f"infossl_model_{stem}_{hashlib.sha1(full.encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(unique, full)
     if spec is None or spec.loader is None:
         raise ValueError(f"model: cannot import {path!r} as a Python file")

@@ -255,7 +255,7 @@ def test_details_on_repeated_rows_names_what_is_measured(rng):
 def test_discrete_route_has_the_entropy_ceiling_and_no_partner(rng):
     a = rng.integers(0, 3, (3000, 1)).astype(float)
     b = (a + (rng.random((3000, 1)) < 0.1)) % 3
-    with pytest.warns(ReliabilityWarning, match="repeated rows"):
+    with pytest.warns(ReliabilityWarning, match="rows repeat exactly"):
         r = infossl.mutual_information(a, b, details=True)
     names = {c.name: c for c in r.checks}
     assert r.method == "auto -> discrete" and names["entropy ceiling"].passed is True
@@ -270,7 +270,7 @@ def test_entropy_ceiling_fires_above_the_entropy_of_a_discrete_side(rng):
 
     a = torch.from_numpy(rng.integers(0, 2, (500, 1)).astype(float))
     assert _ceiling_check(0.5, 500, "discrete", a, a).passed is True
-    assert _ceiling_check(0.9, 500, "discrete", a, a).passed is False  # > log 2 + 0.05
+    assert _ceiling_check(0.9, 500, "discrete", a, a).passed is False  # > the Miller-Madow H(X) ~ log 2
 
 
 def test_no_partner_known_to_fail_above_128_dims(rng):
@@ -314,3 +314,17 @@ def test_evidence_route_switches_only_when_the_nonlinear_band_is_resolved_above(
         warnings.simplefilter("error", ReliabilityWarning)
         r = mi_details(x, y)
     assert r.info["selection"]["winner"] == "copula" and r.n == 2000 and r.method == "auto -> copula"
+
+
+def test_discrete_route_on_correct_symbols_passes_its_ceiling_and_only_informs_of_repeats():
+    # Y = X over 200 symbols, n = 1000: the Miller-Madow MI equals the Miller-Madow entropy, which the
+    # ceiling (Miller-Madow too) must admit; the repeated-rows check informs (the route fits the data)
+    import infossl
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 200, size=(1000, 1)).astype(float)
+    r = infossl.mutual_information(x, x.copy(), details=True)
+    assert r.method == "auto -> discrete"
+    checks = {c.name: c for c in r.checks}
+    assert checks["entropy ceiling"].passed is True, checks["entropy ceiling"].detail
+    assert checks["repeated rows"].passed is None

@@ -398,3 +398,15 @@ def test_workers_take_the_callers_inference_mode():
     with torch.inference_mode():
         report = infossl.diagnose(z)
     assert report.verdict == infossl.diagnose(z).verdict
+
+
+def test_k_beyond_one_cpu_column_block_matches_a_full_sort():
+    # more neighbours than one column block holds: the block is widened so that m groups exist
+    from infossl.estimators.neighbours import _GEMM_COLS, nearest_neighbours
+
+    n = _GEMM_COLS + 60
+    z = torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    k = _GEMM_COLS + 10
+    dist, _ = nearest_neighbours(z, k)
+    full = torch.cdist(z, z).fill_diagonal_(math.inf).sort(dim=1).values[:, :k]
+    torch.testing.assert_close(dist, full, rtol=1e-12, atol=1e-12)
