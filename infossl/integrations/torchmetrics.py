@@ -187,6 +187,21 @@ class _SumsMetric(Metric if Metric is not None else object):
     def _width_of(self, total: torch.Tensor) -> int:
         return int(total.shape[0])
 
+    def merge_state(self, incoming_state: Any) -> None:
+        """Add another metric's (or state dict's) rows to this one; a metric that has seen no batch yet
+        takes the width from the incoming sums first (torchmetrics merges only the states that exist).
+
+        Returns
+        -------
+        None
+        """
+        incoming = incoming_state.metric_state if isinstance(incoming_state, Metric) else incoming_state
+        if getattr(self, "_width", None) is None and "total" in incoming:
+            self._allocate(self._width_of(incoming["total"]))
+        if getattr(self, "_labelled", None) is None:
+            self._labelled = getattr(incoming_state, "_labelled", None)
+        super().merge_state(incoming_state)
+
     def forward(self, *args: Any, **kwargs: Any) -> None:
         """Add the batch (as :meth:`update`); returns None (no per-batch value, see the module docstring).
 
@@ -275,6 +290,18 @@ class CollapseMetric(_SumsMetric):
     def _dim_shapes(self, dim: int) -> dict:
         return {"total": (dim,), "gram": (dim, dim), "unit_total": (dim,), "unit_squares": (dim,)}
 
+    def _allocate(self, dim: int) -> None:
+        super()._allocate(dim)
+        self._empty_samples()
+
+    def _empty_samples(self) -> None:
+        # torchmetrics sends an empty list state as a 1-D float32 tensor, which cannot be gathered with the
+        # other ranks' (s, d) float64 rows: a rank that saw no batch sends typed empty tensors instead
+        d = self._width
+        self.sample_keys = [torch.zeros(0, dtype=torch.float64, device=self.device)]
+        self.sample_rows = [torch.zeros((0, d), dtype=torch.float64, device=self.device)]
+        self.sample_labels = [torch.zeros(0, dtype=torch.long, device=self.device)]
+
     def _keys(self, m: int) -> torch.Tensor:
         if self._generator is None:
             import torch.distributed as dist
@@ -293,6 +320,8 @@ class CollapseMetric(_SumsMetric):
         super().reset()
         self._generator = None
         self._labelled = None
+        if self._width is not None:
+            self._empty_samples()
 
     def update(self, z: Any, labels: Any = None) -> None:
         """Add a batch of embeddings (m, d) and optionally their class labels (m,).

@@ -67,3 +67,13 @@ def test_bank_keeps_the_newest_rows_and_refuses_bad_input():
         KNNClassifier().predict(torch.ones(2, 3))
     with pytest.raises(ValueError, match="NaN"):
         knn.add(torch.full((1, 3), float("nan")), torch.tensor([0]))
+
+
+def test_knn_votes_do_not_overflow_at_a_small_temperature():
+    # one class-0 row at cosine 0.99 and three class-1 rows at 0.999, tau = 0.01: exp(s / tau) overflows
+    # float32 for both classes; the weighted vote (3 e^{99.9} against e^{99}) must still say class 1
+    q = torch.tensor([[1.0, 0.0]])
+    rows = [[0.99, (1 - 0.99 ** 2) ** 0.5]] + [[0.999, -(1 - 0.999 ** 2) ** 0.5]] * 3
+    knn = KNNClassifier(k=4, temperature=0.01)
+    knn.add(torch.tensor(rows), torch.tensor([0, 1, 1, 1]))
+    assert knn.predict(q).tolist() == [1]

@@ -90,6 +90,10 @@ def test_merge_state_of_two_halves_equals_one_metric():
     out = small_a.compute()
     assert float(out["n"]) == N
     assert float(out["rankme"]) == pytest.approx(float(whole.compute()["rankme"]), rel=1e-10)
+    # merging into a metric that has seen no batch keeps the incoming sums
+    fresh = CollapseMetric()
+    fresh.merge_state(a)
+    assert float(fresh.compute()["rankme"]) == pytest.approx(float(whole.compute()["rankme"]), rel=1e-10)
 
 
 def test_collection_state_dict_device_and_key():
@@ -167,6 +171,10 @@ def _worker(rank, init_method, out_dir):
         out = {k: float(v) for k, v in metric.compute().items()}
         out.update({k: float(v) for k, v in views.compute().items()})
         out["local_count"] = float(metric.count)  # unsynced again after compute
+        idle = CollapseMetric(dim=D)  # a rank that sees no batch still takes part in the sync
+        if rank == 0:
+            idle.update(z[:150])
+        out.update({f"idle_{k}": float(v) for k, v in idle.compute().items()})
         torch.save(out, f"{out_dir}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -187,6 +195,9 @@ def test_two_rank_sync_equals_one_process(tmp_path):
                 continue
             assert out[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
         assert_close(out, views.compute(), rel=1e-8)
+        idle_ref = numbers(infossl.diagnose(z[:150]))
+        assert out["idle_rankme"] == pytest.approx(idle_ref["rankme"], rel=1e-9)
+        assert out["idle_n"] == 150
 
 
 def test_torchmetrics_stays_optional(monkeypatch):
