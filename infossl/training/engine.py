@@ -435,6 +435,11 @@ def _place(model: nn.Module, objective: nn.Module, device: Union[None, str, torc
     inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if isinstance(inner, TwoViews):
         bare = inner.model
+        wanted = (needs_heads(objective), needs_target(objective))
+        if (inner.with_student, inner.with_target) != wanted:
+            raise TypeError(f"{type(objective).__name__} needs TwoViews(model, with_student={wanted[0]}, "
+                            f"with_target={wanted[1]}), got with_student={inner.with_student}, "
+                            f"with_target={inner.with_target} (or pass the bare model and let fit wrap it)")
     elif isinstance(model, nn.parallel.DistributedDataParallel):
         raise TypeError("wrap TwoViews(model) in DistributedDataParallel, not the model itself: fit calls it "
                         "once per step with both views (or pass the bare model and let fit wrap it)")

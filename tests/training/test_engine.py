@@ -132,3 +132,12 @@ def test_a_target_objective_needs_a_model_with_a_target():
 
     with pytest.raises(TypeError, match="declares an EMA target network, but the model .* has no update_target"):
         fit(torch.nn.Linear(6, 4), torch.randn(32, 6), BYOLLoss(), FitConfig(batch_size=16))
+
+
+def test_fit_refuses_a_two_views_wrapper_that_does_not_match_the_objective():
+    from infossl.objectives import BYOLLoss
+
+    x = torch.randn(32, 6)
+    model = build_model(SPEC, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(TypeError, match="needs TwoViews\\(model, with_student=False, with_target=True\\)"):
+        fit(TwoViews(model), x, BYOLLoss(), FitConfig(batch_size=16))
