@@ -25,6 +25,19 @@ __all__ = ["InfoSSLCallback"]
 _STAGES = ("validation", "train")
 
 
+
+def _global_count(count: Any) -> float:
+    """A metric's row count summed over the ranks: ``compute()`` is a collective, so whether to call it must
+    be decided on the same number on every rank (a rank that saw no batch would otherwise skip the gather
+    the others wait in)."""
+    import torch
+    import torch.distributed as dist
+
+    total = torch.as_tensor(count).detach().clone().double()
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(total)
+    return float(total)
+
 class InfoSSLCallback(Callback if Callback is not None else object):
     """Collapse metrics, verdict, view information and label information of the embeddings a
     ``LightningModule`` returns, streamed over each epoch and logged at its end.
@@ -187,9 +200,9 @@ class InfoSSLCallback(Callback if Callback is not None else object):
 
     def _online_values(self) -> dict:
         values = {}
-        if self.probe is not None and float(self.probe.seen):
+        if self.probe is not None and _global_count(self.probe.seen):
             values["probe_accuracy"] = float(self.probe.compute())
-        if self.knn is not None and float(self.knn.seen):
+        if self.knn is not None and _global_count(self.knn.seen):
             values["knn_accuracy"] = float(self.knn.compute())
         return values
 
@@ -209,7 +222,7 @@ class InfoSSLCallback(Callback if Callback is not None else object):
         values = {k: float(v) for k, v in self.collapse.compute().items()}
         self.last_report = self.collapse.report()
         values = {"verdict": self.last_report.verdict, **values}
-        if float(self.view_information.count):
+        if _global_count(self.view_information.count):
             values.update({k: float(v) for k, v in self.view_information.compute().items()})
         return values
 
