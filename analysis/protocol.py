@@ -95,18 +95,21 @@ def _vicreg_logdet_space(rng: Optional[np.random.Generator]) -> dict:
             "lr": round(_log_uniform(rng, 5e-4, 8e-3), 5)}
 
 
-#: method -> (objective, entropy, search space: rng -> config, None -> the default config)
+#: method -> (objective, entropy, search space: rng -> config, None -> the default config); the additive form
+#: (VICReg + alpha x LogDet entropy) is "vicreg-plus-logdet"
 METHODS: dict[str, tuple[str, str, Callable]] = {
     "info-vicreg-logdet": ("info-vicreg", "logdet", _info_vicreg_space),
     "vicreg": ("vicreg", "logdet", _vicreg_space),
+    "vicreg-plus-logdet": ("vicreg-logdet", "logdet", _vicreg_logdet_space),
 }
-try:  # the additive form (VICReg + alpha x LogDet entropy), where the installed objectives have it
-    from infossl.objectives import OBJECTIVES as _OBJECTIVES
-
-    if "vicreg-logdet" in _OBJECTIVES:
-        METHODS["vicreg-plus-logdet"] = ("vicreg-logdet", "logdet", _vicreg_logdet_space)
-except ImportError:
-    pass
+_LR = "lr log-uniform [5e-4, 8e-3]"
+_VIC = "sim, std log-uniform [5, 50], cov log-uniform [0.2, 5]"
+#: method -> the search space in words, recorded with every run
+SPACE_TEXT: dict[str, str] = {
+    "info-vicreg-logdet": f"alpha log-uniform [0.5, 8], {_LR}",
+    "vicreg": f"{_VIC}, {_LR}",
+    "vicreg-plus-logdet": f"alpha log-uniform [0.1, 10], {_VIC}, {_LR}",
+}
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -475,11 +478,8 @@ def main(argv=None) -> dict:
               "architecture": setting, "n_train": int(len(x)), "n_val": int(sel["val_mask"].sum()),
               "n_test": int(len(xt)), "options": vars(args), "final_epochs": final_epochs,
               "tune_seeds": list(range(args.tune_seeds)), "final_seeds": seeds,
-              "search_spaces": {"info-vicreg-logdet": "alpha log-uniform [0.5, 8], "
-                                                      "lr log-uniform [5e-4, 8e-3]",
-                                "vicreg": "sim, std log-uniform [5, 50], cov log-uniform [0.2, 5], "
-                                          "lr log-uniform [5e-4, 8e-3]",
-                                "first config": "the method's default (alpha 2 / 25-25-1, lr 2e-3)"},
+              "search_spaces": {m: {"space": SPACE_TEXT[m], "first config": METHODS[m][2](None)}
+                                for m in (args.challenger, args.baseline)},
               "chosen": sel["chosen"], "validation_raw_pixels": sel["val_raw"],
               "machine_start": machine_start, "machine_end": _machine(), "selection_seconds": round(t_sel, 1),
               "wall_seconds": round(wall, 1), "summary": table.to_dict(orient="records")}
