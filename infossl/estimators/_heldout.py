@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from infossl.estimators.reliability import subsample_interval
+from infossl.estimators.reliability import pooled_spread, subsample_interval
 
 __all__ = ["discrete_mi", "fit_row_normal_scores", "heldout_interval", "miller_madow_entropy", "row_codes",
            "seeded_init"]
@@ -93,7 +93,8 @@ def heldout_interval(value: float, fn, n: int, rng: np.random.Generator
                      ) -> tuple[tuple[float, float], dict]:
     """value +- (t_{dof,0.975} se + |drift|) from ``fn`` (a reading of a sorted index array) on 2 disjoint
     halves and, when each has 100 rows, 4 disjoint quarters of n rows
-    (:func:`~infossl.estimators.reliability.subsample_interval`).
+    (:func:`~infossl.estimators.reliability.subsample_interval`, the spread pooled by
+    :func:`~infossl.estimators.reliability.pooled_spread`). A non-finite reading gives a NaN interval.
 
     Returns
     -------
@@ -103,10 +104,11 @@ def heldout_interval(value: float, fn, n: int, rng: np.random.Generator
     perm = rng.permutation(n)
     halves = [fn(np.sort(perm[i::2])) for i in range(2)]
     quarters = [fn(np.sort(perm[i::4])) for i in range(4)] if n // 4 >= 100 else []
-    pooled, dof = float(np.var(halves, ddof=1)) / 2.0, 1
-    if quarters:
-        pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
-    se = math.sqrt(pooled / dof)
+    if not all(math.isfinite(v) for v in [*halves, *quarters]):  # no spread to read: no interval (NaN,
+        # as for too few rows), with the readings kept for the caller to report
+        return (float("nan"), float("nan")), {"halves": halves, "quarters": quarters, "se": float("nan"),
+                                              "drift": float("nan")}
+    se, dof = pooled_spread(halves, quarters)
     drift = value - float(np.mean(halves))
     spread = {"halves": halves, "quarters": quarters, "se": se, "drift": drift}
     return subsample_interval(value, se, drift, dof), spread

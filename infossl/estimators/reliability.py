@@ -181,6 +181,24 @@ def _subsamples(fn: Callable[[torch.Tensor], float], n: int, rng: np.random.Gene
     return halves, quarters
 
 
+def pooled_spread(halves: list[float], quarters: list[float]) -> tuple[float, int]:
+    """The standard error at n rows from the two half and four quarter estimates: each group's spread scaled
+    to n rows (se ~ n^-1/2: a half's variance / 2, a quarter's / 4) and pooled by its degrees of freedom
+    (1 + 3). The one home of this rule (the band of every estimator's details and of the held-out fits).
+
+    Returns
+    -------
+    (float, int)
+        The standard error (NaN without two halves) and its degrees of freedom (0, 1 or 4).
+    """
+    pooled, dof = 0.0, 0
+    if len(halves) == 2:
+        pooled, dof = pooled + float(np.var(halves, ddof=1)) / 2.0, dof + 1
+    if len(quarters) == 4:
+        pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
+    return (math.sqrt(pooled / dof) if dof else float("nan")), dof
+
+
 def _stability(value: float, halves: list[float], quarters: list[float]
                ) -> tuple[tuple[float, float], Check]:
     """The interval and the stability check from the subsample estimates."""
@@ -190,13 +208,7 @@ def _stability(value: float, halves: list[float], quarters: list[float]
                       "finite on fewer rows: the estimate at n rests on too few rows per dimension",
                       {"n/2": halves, "n/4": quarters})
         return (value, value), check
-    # Each group's spread, scaled to n rows (se ~ n^-1/2), pooled by its degrees of freedom (1 + 3)
-    pooled, dof = 0.0, 0
-    if len(halves) == 2:
-        pooled, dof = pooled + float(np.var(halves, ddof=1)) / 2.0, dof + 1
-    if len(quarters) == 4:
-        pooled, dof = pooled + 3 * float(np.var(quarters, ddof=1)) / 4.0, dof + 3
-    se = math.sqrt(pooled / dof) if dof else float("nan")
+    se, dof = pooled_spread(halves, quarters)
     if not halves:
         return (value, value), Check("stability n, n/2, n/4", None, "too few rows for the subsample checks")
     h = float(np.mean(halves))

@@ -109,3 +109,15 @@ def test_details_subsamples_draw_a_bar_on_a_terminal_from_the_row_threshold(monk
     monkeypatch.setattr(reliability, "PROGRESS_MIN_ROWS", 100)
     infossl.mutual_information(x, y, method="gaussian", details=True)
     assert "details: subsamples" in fake.getvalue()
+
+
+def test_pooled_spread_by_hand():
+    from infossl.estimators.reliability import pooled_spread
+
+    halves, quarters = [1.0, 1.2], [0.9, 1.1, 1.3, 1.5]
+    hand = (np.var(halves, ddof=1) / 2 + 3 * np.var(quarters, ddof=1) / 4) / 4
+    se, dof = pooled_spread(halves, quarters)
+    assert dof == 4 and se == pytest.approx(math.sqrt(hand), rel=1e-12)
+    se, dof = pooled_spread(halves, [])
+    assert dof == 1 and se == pytest.approx(math.sqrt(np.var(halves, ddof=1) / 2), rel=1e-12)
+    assert math.isnan(pooled_spread([], [])[0])
