@@ -533,7 +533,47 @@ class ViewInformationMetric(_SumsMetric):
                 for k, v in values.items()}
 
 
-class LinearProbeAccuracy(Metric if Metric is not None else object):
+class _AccuracyMetric(Metric if Metric is not None else object):
+    """Counts of correct and of scored rows (``dist_reduce_fx="sum"``) and their ratio: the state and the
+    ``update`` / ``compute`` of both online accuracies; a subclass gives ``_score(z, y) -> (correct, seen)``."""
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = True
+
+    def _add_counts(self) -> None:
+        self.add_state("correct", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
+        self.add_state("seen", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
+
+    def _score(self, z: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def update(self, z: torch.Tensor, y: torch.Tensor) -> None:
+        """Score a validation batch: count the rows whose predicted class is ``y``.
+
+        Returns
+        -------
+        None
+        """
+        correct, seen = self._score(z, y)
+        _plain_states(self)
+        self.correct += correct
+        self.seen += seen
+
+    def compute(self) -> torch.Tensor:
+        """Accuracy over the scored rows.
+
+        Returns
+        -------
+        tensor
+            0-d float64 in [0, 1] (NaN-free: raises when nothing was scored).
+        """
+        if float(self.seen) == 0:
+            raise ValueError("compute() needs at least one scored row; call update(z, y) first")
+        return self.correct / self.seen
+
+
+class LinearProbeAccuracy(_AccuracyMetric):
     """Accuracy of an online linear probe (:class:`~infossl.integrations.online.OnlineLinearProbe`) as a
     ``torchmetrics.Metric``.
 
@@ -567,17 +607,12 @@ class LinearProbeAccuracy(Metric if Metric is not None else object):
     True
     """
 
-    full_state_update = False
-    is_differentiable = False
-    higher_is_better = True
-
     def __init__(self, dim: int, num_classes: int, *, lr: float = 1e-3, weight_decay: float = 1e-6,
                  **kwargs: Any) -> None:
         _require("LinearProbeAccuracy", "online.OnlineLinearProbe")
         super().__init__(**kwargs)
         self.probe = OnlineLinearProbe(dim, num_classes, lr=lr, weight_decay=weight_decay)
-        self.add_state("correct", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
-        self.add_state("seen", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
+        self._add_counts()
 
     def train_step(self, z: torch.Tensor, y: torch.Tensor) -> float:
         """One optimiser step of the probe on detached ``z`` (m, dim) and labels ``y`` (m,).
@@ -589,32 +624,11 @@ class LinearProbeAccuracy(Metric if Metric is not None else object):
         """
         return self.probe.train_step(z, y)
 
-    def update(self, z: torch.Tensor, y: torch.Tensor) -> None:
-        """Score a batch: count the rows whose predicted class is ``y``.
-
-        Returns
-        -------
-        None
-        """
-        correct, seen = self.probe.score(z, y)
-        _plain_states(self)
-        self.correct += correct
-        self.seen += seen
-
-    def compute(self) -> torch.Tensor:
-        """Accuracy over the scored rows.
-
-        Returns
-        -------
-        tensor
-            0-d float64 in [0, 1] (NaN-free: raises when nothing was scored).
-        """
-        if float(self.seen) == 0:
-            raise ValueError("compute() needs at least one scored row; call update(z, y) first")
-        return self.correct / self.seen
+    def _score(self, z: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
+        return self.probe.score(z, y)
 
 
-class KNNAccuracy(Metric if Metric is not None else object):
+class KNNAccuracy(_AccuracyMetric):
     r"""Weighted k-NN accuracy (:class:`~infossl.integrations.online.KNNClassifier`: cosine similarity,
     k = 20, votes :math:`e^{s/\tau}`, Wu et al. 2018) as a ``torchmetrics.Metric``.
 
@@ -634,17 +648,12 @@ class KNNAccuracy(Metric if Metric is not None else object):
         Passed to ``torchmetrics.Metric``.
     """
 
-    full_state_update = False
-    is_differentiable = False
-    higher_is_better = True
-
     def __init__(self, *, k: int = 20, temperature: float = 0.07, bank_size: int = 65536,
                  **kwargs: Any) -> None:
         _require("KNNAccuracy", "online.KNNClassifier")
         super().__init__(**kwargs)
         self.classifier = KNNClassifier(k=k, temperature=temperature, bank_size=bank_size)
-        self.add_state("correct", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
-        self.add_state("seen", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum", persistent=True)
+        self._add_counts()
 
     def add_to_bank(self, z: torch.Tensor, y: torch.Tensor) -> None:
         """Append training embeddings and labels to the bank (the newest ``bank_size`` are kept).
@@ -665,27 +674,6 @@ class KNNAccuracy(Metric if Metric is not None else object):
         self.classifier.clear()
         self.classifier.add(z, y)
 
-    def update(self, z: torch.Tensor, y: torch.Tensor) -> None:
-        """Classify a batch against the bank and count the correct rows.
-
-        Returns
-        -------
-        None
-        """
-        correct, seen = self.classifier.score(z, y)
-        _plain_states(self)
-        self.correct += correct
-        self.seen += seen
-
-    def compute(self) -> torch.Tensor:
-        """Accuracy over the scored rows.
-
-        Returns
-        -------
-        tensor
-            0-d float64 in [0, 1].
-        """
-        if float(self.seen) == 0:
-            raise ValueError("compute() needs at least one scored row; call update(z, y) first")
-        return self.correct / self.seen
+    def _score(self, z: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:  # against the bank
+        return self.classifier.score(z, y)
 
