@@ -104,6 +104,30 @@ def numeric_metrics(values: dict) -> dict:
     return out
 
 
+def collapse_options(target: Any, *, thresholds: Any, eps: float, label_information: Optional[str],
+                     covariance: str, ridge: float, prefix: str) -> None:
+    """Check the options both collapse monitors share (:class:`CollapseMetrics` and the torchmetrics
+    ``CollapseMetric``) and set them on ``target``: ``thresholds``, ``eps``, ``label_information``,
+    ``covariance``, ``ridge``, ``prefix``.
+
+    Returns
+    -------
+    None
+    """
+    from infossl.diagnostics import Thresholds
+
+    target.thresholds = Thresholds.coerce(thresholds)
+    target.eps = check_float(eps, "eps", low=0.0)
+    if label_information is not None:
+        check_choice(label_information, "label_information", ("gaussian", "knn"))
+    target.label_information = label_information
+    target.covariance = check_choice(covariance, "covariance", ("auto", "full", "shared"))
+    target.ridge = check_float(ridge, "ridge", low=0.0)
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {prefix!r}")
+    target.prefix = prefix
+
+
 class CollapseMetrics:
     r"""Streaming collapse metrics and verdict of embeddings, fed batch by batch (torchmetrics style).
 
@@ -163,19 +187,9 @@ class CollapseMetrics:
                  label_information: Optional[str] = "gaussian", covariance: str = "auto", ridge: float = 0.0,
                  prefix: str = "", sync_on_compute: bool = True, process_group: Any = None,
                  random_state: Union[None, int, np.random.Generator] = 0) -> None:
-        from infossl.diagnostics import Thresholds
-
         self.sample_size = check_int(sample_size, "sample_size", low=0)
-        self.thresholds = Thresholds.coerce(thresholds)
-        self.eps = check_float(eps, "eps", low=0.0)
-        if label_information is not None:
-            check_choice(label_information, "label_information", ("gaussian", "knn"))
-        self.label_information = label_information
-        self.covariance = check_choice(covariance, "covariance", ("auto", "full", "shared"))
-        self.ridge = check_float(ridge, "ridge", low=0.0)
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a string, got {prefix!r}")
-        self.prefix = prefix
+        collapse_options(self, thresholds=thresholds, eps=eps, label_information=label_information,
+                         covariance=covariance, ridge=ridge, prefix=prefix)
         self.sync_on_compute = bool(sync_on_compute)
         self.process_group = process_group
         self.random_state = random_state

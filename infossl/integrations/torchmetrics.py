@@ -39,11 +39,11 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from infossl._validation import check_choice, check_float, check_int, check_labels
+from infossl._validation import check_float, check_int, check_labels
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.integrations.online import KNNClassifier, OnlineLinearProbe
-from infossl.integrations.streaming_metrics import (VERDICT_CODES, numeric_metrics, sample_label_information,
-                                                   view_information_values)
+from infossl.integrations.streaming_metrics import (VERDICT_CODES, collapse_options, numeric_metrics,
+                                                   sample_label_information, view_information_values)
 
 try:
     from torchmetrics import Metric
@@ -260,22 +260,13 @@ class CollapseMetric(_SumsMetric):
                  ridge: float = 0.0, prefix: str = "", key: Optional[str] = None, random_state: int = 0,
                  **kwargs: Any) -> None:
         _require("CollapseMetric", "CollapseMetrics")
-        from infossl.diagnostics import Thresholds
-
         super().__init__(**kwargs)
         self.sample_size = check_int(sample_size, "sample_size", low=2)
-        self.thresholds = Thresholds.coerce(thresholds)
-        self.eps = check_float(eps, "eps", low=0.0)
-        if label_information is not None:
-            check_choice(label_information, "label_information", ("gaussian", "knn"))
-        self.label_information = label_information
-        self.covariance = check_choice(covariance, "covariance", ("auto", "full", "shared"))
-        self.ridge = check_float(ridge, "ridge", low=0.0)
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a string, got {prefix!r}")
+        collapse_options(self, thresholds=thresholds, eps=eps, label_information=label_information,
+                         covariance=covariance, ridge=ridge, prefix=prefix)
         if key is not None and not isinstance(key, str):
             raise TypeError(f"key must be a metric name (a string) or None, got {key!r}")
-        self.prefix, self.key = prefix, key
+        self.key = key
         self.random_state = check_int(random_state, "random_state", low=0)
         self._width: Optional[int] = None
         self._labelled: Optional[bool] = None
