@@ -73,6 +73,24 @@ def fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
     return (math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)).T
 
 
+def silu_mlp(p: int, hidden: int, depth: int, out: int) -> nn.Sequential:
+    """The encoders of the held-out estimators: ``depth`` hidden layers of width ``hidden`` with SiLU, then a
+    linear map to ``out``: (n, p) -> (n, out).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network (default init; :func:`seeded_init` sets it from a generator).
+    """
+    layers: list[nn.Module] = []
+    width = p
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.SiLU()]
+        width = hidden
+    layers.append(nn.Linear(width, out))
+    return nn.Sequential(*layers)
+
+
 def seeded_init(module: nn.Module, gen: torch.Generator) -> None:
     """PyTorch's default Linear initialisation, drawn from ``gen`` instead of the global generator.
 

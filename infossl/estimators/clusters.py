@@ -71,7 +71,7 @@ from infossl._progress import progress_bar, progress_enabled
 from infossl._validation import check_choice, check_float, check_int, check_pair, check_random_state
 from infossl.estimators.latent import whitened_scores
 from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval, row_codes,
-                                         seeded_init)
+                                         seeded_init, silu_mlp)
 from infossl.estimators.nonlinear import NonlinearResult
 
 __all__ = ["cluster_mutual_information"]
@@ -85,13 +85,7 @@ class _Coder(nn.Module):
 
     def __init__(self, p: int, hidden: int, depth: int, k: int):
         super().__init__()
-        layers: list[nn.Module] = []
-        width = p
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        layers.append(nn.Linear(width, k))
-        self.net = nn.Sequential(*layers)
+        self.net = silu_mlp(p, hidden, depth, k)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

@@ -93,7 +93,7 @@ from infossl._validation import check_choice, check_float, check_int, check_pair
 from infossl.estimators.intrinsic import ID_ROWS, twonn_dimension
 from infossl.estimators.latent import latent_dimension_for, whitened_scores
 from infossl.estimators._heldout import (discrete_mi, fit_row_normal_scores, heldout_interval, row_codes,
-                                         seeded_init)
+                                         seeded_init, silu_mlp)
 
 __all__ = ["NonlinearResult", "nonlinear_mutual_information", "discrete_mutual_information", "row_repeats"]
 
@@ -277,13 +277,7 @@ class _Encoder(nn.Module):
         super().__init__()
         self.clip = clip
         self.norm = nn.BatchNorm1d(m, affine=False) if clip else nn.Identity()
-        layers: list[nn.Module] = []
-        width = p
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        layers.append(nn.Linear(width, m))
-        self.net = nn.Sequential(*layers)
+        self.net = silu_mlp(p, hidden, depth, m)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         out = self.net(z)

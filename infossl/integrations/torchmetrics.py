@@ -202,6 +202,22 @@ class _SumsMetric(Metric if Metric is not None else object):
             self._labelled = getattr(incoming_state, "_labelled", None)
         super().merge_state(incoming_state)
 
+    def compute(self) -> Any:
+        """The metrics of every row seen (all ranks, synchronised by torchmetrics).
+
+        Returns
+        -------
+        dict of str to tensor, or tensor
+            0-d float64 tensors keyed by (prefixed) name; the one value named by ``key`` when it is set.
+        """
+        # out of inference mode (Lightning's validation hooks run in it): the diagnosis does in-place work,
+        # partly on worker threads, which inference tensors refuse
+        with torch.inference_mode(False):
+            return self._compute()
+
+    def _compute(self) -> Any:
+        raise NotImplementedError
+
     def forward(self, *args: Any, **kwargs: Any) -> None:
         """Add the batch (as :meth:`update`); returns None (no per-batch value, see the module docstring).
 
@@ -375,18 +391,6 @@ class CollapseMetric(_SumsMetric):
                              "with every batch on every rank, or with none")
         return moments, labels[keep].cpu().numpy()
 
-    def compute(self) -> Any:
-        """The metrics of every row seen (all ranks, synchronised by torchmetrics).
-
-        Returns
-        -------
-        dict of str to tensor, or tensor
-            0-d float64 tensors keyed by (prefixed) name; the one value named by ``key`` when it is set.
-        """
-        # out of inference mode (Lightning's validation hooks run in it): the diagnosis does in-place work,
-        # partly on worker threads, which inference tensors refuse
-        with torch.inference_mode(False):
-            return self._compute()
 
     def _compute(self) -> Any:
         from infossl.diagnostics import diagnose_statistics
@@ -496,16 +500,6 @@ class ViewInformationMetric(_SumsMetric):
         ub = torch.nn.functional.normalize(b, dim=1)
         self.alignment_sum += (ua - ub).pow(2).sum()
 
-    def compute(self) -> Any:
-        """The view information of every pair seen (all ranks).
-
-        Returns
-        -------
-        dict of str to tensor, or tensor
-            0-d float64 tensors keyed by (prefixed) name; the one value named by ``key`` when it is set.
-        """
-        with torch.inference_mode(False):
-            return self._compute()
 
     def _compute(self) -> Any:
         _plain_states(self)

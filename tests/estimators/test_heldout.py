@@ -60,3 +60,13 @@ def test_heldout_interval_covers_a_mean_and_reports_subsamples():
     assert len(spread["halves"]) == 2 and len(spread["quarters"]) == 4
     _, small = heldout_interval(value, lambda idx: float(data[idx].mean()), 300, np.random.default_rng(2))
     assert small["quarters"] == []
+
+
+def test_silu_mlp_layers_and_shape():
+    import torch
+
+    from infossl.estimators._heldout import silu_mlp
+
+    net = silu_mlp(5, 16, 2, 3)
+    assert [type(m).__name__ for m in net] == ["Linear", "SiLU", "Linear", "SiLU", "Linear"]
+    assert net(torch.zeros(4, 5)).shape == (4, 3)
