@@ -25,6 +25,7 @@ import json
 import os
 import pickle
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -297,11 +298,44 @@ DATA_CONTAINER_PREFIXES: tuple[str, ...] = (
 _MAX_STUBS = 32
 
 
-class _AsDict:
-    """Stands in for a framework container class during unpickling: builds a plain dict instead."""
+def _stand_in(made: list) -> type:
+    """A class that stands in for framework container classes during unpickling; nothing of the named class
+    runs. Its instances are OrderedDicts, the one type the weights-only unpickler lets receive both entries
+    (SETITEMS, e.g. Lightning's ``AttributeDict``) and attributes (BUILD, e.g. an ``argparse.Namespace``'s
+    ``__dict__``); each is recorded in ``made`` so that :func:`_plain` turns it into a plain dict."""
 
-    def __new__(cls, *args, **kwargs):  # noqa: D102 (called by the unpickler for NEWOBJ / REDUCE)
-        return {}
+    class _AsDict:
+        def __new__(cls, *args, **kwargs):  # noqa: D102 (called by the unpickler for NEWOBJ / REDUCE)
+            inst = OrderedDict()
+            made.append(inst)
+            return inst
+
+    return _AsDict
+
+
+def _plain(obj: Any, made: set, memo: Optional[dict] = None) -> Any:
+    """``obj`` with every stand-in (ids in ``made``) replaced by a plain dict of its entries and attributes,
+    through dicts, lists and tuples; genuine OrderedDicts (state dicts and their ``_metadata``) are updated
+    in place, not rebuilt. Shared and cyclic references stay shared (``memo``)."""
+    memo = {} if memo is None else memo
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if id(obj) in made:
+        out: dict = {}
+        memo[id(obj)] = out
+        for k, v in [*obj.items(), *vars(obj).items()]:
+            out[k] = _plain(v, made, memo)
+        return out
+    if isinstance(obj, dict):
+        memo[id(obj)] = obj
+        for k, v in obj.items():
+            obj[k] = _plain(v, made, memo)
+    elif type(obj) is list:
+        memo[id(obj)] = obj
+        obj[:] = [_plain(v, made, memo) for v in obj]
+    elif type(obj) is tuple:
+        return tuple(_plain(v, made, memo) for v in obj)
+    return obj
 
 
 def _unsupported_global(exc: BaseException) -> Optional[str]:
@@ -317,20 +351,24 @@ def _weights_only_load(path: Path, notes: list) -> Any:
     import torch
 
     stubs: list = []
+    made: list = []
+    stand_in = _stand_in(made)
     for _ in range(_MAX_STUBS):
+        made.clear()
         try:
             with warnings.catch_warnings(), torch.serialization.safe_globals(stubs):
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
                 obj = torch.load(path, map_location="cpu", weights_only=True)
             if stubs:
                 notes.append("read as plain dicts (no code run): " + ", ".join(name for _, name in stubs))
+                return _plain(obj, {id(d) for d in made})
             return obj
         except pickle.UnpicklingError as exc:
             name = _unsupported_global(exc)
             known = any(n == name for _, n in stubs)
             if name is None or not name.startswith(DATA_CONTAINER_PREFIXES) or known:
                 raise
-            stubs.append((_AsDict, name))
+            stubs.append((stand_in, name))
     raise pickle.UnpicklingError(f"{path} names more than {_MAX_STUBS} framework classes")
 
 

@@ -257,3 +257,38 @@ def test_other_globals_are_still_refused_next_to_framework_classes(tmp_path):
                           "pytorch_lightning.utilities.parsing", "AttributeDict")
     with pytest.raises(ValueError, match="refused to load"):
         load_checkpoint(path)
+
+
+def test_argparse_namespace_hyperparameters_are_read_as_a_plain_dict(tmp_path, net):
+    """A Namespace pickles as NEWOBJ + BUILD (its attributes), not as dict entries: its attributes arrive."""
+    import argparse
+
+    from infossl.io.safe_load import _weights_only_load
+
+    hp = argparse.Namespace(lr=0.1, layers=[4, 3], name="run")
+    path = tmp_path / "namespace.ckpt"
+    torch.save({"state_dict": net.state_dict(), "hyper_parameters": hp, "epoch": 2, "both": [hp, (hp,)]}, path)
+    ck = load_checkpoint(path)
+    assert ck.kind == "state_dict" and ck.epoch == 2
+    assert ck.notes == ["read as plain dicts (no code run): argparse.Namespace"]
+    assert same_weights(ck.state_dict, net.state_dict())
+    notes = []
+    raw = _weights_only_load(path, notes)
+    assert raw["hyper_parameters"] == {"lr": 0.1, "layers": [4, 3], "name": "run"}
+    assert type(raw["hyper_parameters"]) is dict and raw["both"][0] is raw["hyper_parameters"]
+    assert raw["both"][1][0] is raw["hyper_parameters"]
+    assert raw["state_dict"]._metadata == net.state_dict()._metadata  # genuine OrderedDicts keep theirs
+
+
+def test_a_framework_dict_with_attributes_and_entries_keeps_both(tmp_path):
+    from infossl.io.safe_load import _weights_only_load
+
+    def make(AttributeDict):
+        hp = AttributeDict(lr=0.1)
+        hp.extra = "kept"  # an instance attribute: pickled as BUILD state after the entries
+        return {"hyper_parameters": hp, "state_dict": {"w": torch.zeros(1)}}
+
+    path = tmp_path / "attrs.ckpt"
+    _save_with_fake_class(path, make, "lightning.fabric.utilities.data", "AttributeDict")
+    raw = _weights_only_load(path, [])
+    assert raw["hyper_parameters"] == {"lr": 0.1, "extra": "kept"}
