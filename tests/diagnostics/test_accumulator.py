@@ -4,10 +4,9 @@ uniformity, scale robustness, and the error paths."""
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from infossl.diagnostics import MomentAccumulator
+from tests._ranks import run_ranks
 
 
 def _reference(z):
@@ -182,26 +181,22 @@ def _global_data():
     return np.random.default_rng(0).standard_normal((301, 5)) + 3.0
 
 
-def _worker(rank, init_method, out_dir):
-    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=WORLD)
-    try:
-        z = _global_data()
-        rows = slice(0, 120) if rank == 0 else slice(120, None)  # unequal shards
-        acc = MomentAccumulator(sample_size=64, random_state=rank)
-        for start in range(rows.start or 0, rows.stop or len(z), 50):
-            acc.update(z[start:min(start + 50, rows.stop or len(z))])
-        acc.all_reduce()
-        out = {"n": acc.n, "mean": acc.mean, "cov": acc.covariance, "uvar": acc.normalized_var,
-               "sample": acc.sample, "index": torch.from_numpy(acc.sample_index)}
-        torch.save(out, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank, out_dir):
+    z = _global_data()
+    rows = slice(0, 120) if rank == 0 else slice(120, None)  # unequal shards
+    acc = MomentAccumulator(sample_size=64, random_state=rank)
+    for start in range(rows.start or 0, rows.stop or len(z), 50):
+        acc.update(z[start:min(start + 50, rows.stop or len(z))])
+    acc.all_reduce()
+    out = {"n": acc.n, "mean": acc.mean, "cov": acc.covariance, "uvar": acc.normalized_var,
+           "sample": acc.sample, "index": torch.from_numpy(acc.sample_index)}
+    torch.save(out, f"{out_dir}/rank{rank}.pt")
 
 
 @pytest.fixture(scope="module")
 def rank_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
-    mp.spawn(_worker, args=(f"file://{tmp}/store", str(tmp)), nprocs=WORLD, join=True)
+    run_ranks(_worker, tmp, str(tmp), world=WORLD)
     return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD)]
 
 

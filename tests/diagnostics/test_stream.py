@@ -10,6 +10,7 @@ import torch
 
 from infossl.diagnostics.accumulator import MomentAccumulator
 from infossl.diagnostics.stream import accumulate_path, diagnose_path, show_progress
+from tests._ranks import run_ranks
 
 
 @pytest.fixture
@@ -186,29 +187,21 @@ def test_diagnose_path_verdicts(tmp_path, rng):
 
 
 # ----------------------------------------------------------------------------------------- distributed
-def _rank_main(rank, world, init_file, shards, out_dir):
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        acc = accumulate_path(shards, chunk_rows=40, progress=False, distributed=True)
-        np.save(os.path.join(out_dir, f"cov{rank}.npy"), acc.covariance.numpy())
-        np.save(os.path.join(out_dir, f"n{rank}.npy"), np.array([acc.n]))
-    finally:
-        dist.destroy_process_group()
+def _rank_main(rank, shards, out_dir):
+    acc = accumulate_path(shards, chunk_rows=40, progress=False, distributed=True)
+    np.save(os.path.join(out_dir, f"cov{rank}.npy"), acc.covariance.numpy())
+    np.save(os.path.join(out_dir, f"n{rank}.npy"), np.array([acc.n]))
 
 
 @pytest.mark.slow  # spawns two processes that import torch: ~5-13 s on the 2-core box
 def test_distributed_shards_equal_one_process(tmp_path):
-    import torch.multiprocessing as mp
-
     rng = np.random.default_rng(0)
     z = rng.standard_normal((600, 6)) @ rng.standard_normal((6, 10)) + 3.0  # (600, 10)
     shards = []
     for i, part in enumerate(np.array_split(z, 3)):  # 3 shards on 2 ranks: rank 0 reads two of them
         shards.append(str(tmp_path / f"shard{i}.npy"))
         np.save(shards[-1], part)
-    mp.spawn(_rank_main, args=(2, str(tmp_path / "init"), shards, str(tmp_path)), nprocs=2, join=True)
+    run_ranks(_rank_main, tmp_path, shards, str(tmp_path))
     for rank in range(2):
         assert int(np.load(tmp_path / f"n{rank}.npy")[0]) == len(z)
         np.testing.assert_allclose(np.load(tmp_path / f"cov{rank}.npy"), np.cov(z, rowvar=False), rtol=1e-10,

@@ -7,13 +7,12 @@ import os
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 import infossl
 from infossl.estimators import gaussian_mutual_information
 from infossl.diagnostics import lidar, alignment, invariance_ratio
 from infossl.integrations import CollapseMetrics, ViewInformation, numeric_metrics
+from tests._ranks import run_ranks
 
 N, D = 600, 6
 
@@ -164,28 +163,23 @@ def test_gradients_are_not_tracked():
 
 
 # --------------------------------------------------------------------------------------- 2 ranks (gloo)
-def _worker(rank, init_method, out_dir):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2)
-    try:
-        z = data(5)
-        y = np.arange(N) % 4
-        z1, z2 = views(5)
-        rows = slice(0, 200) if rank == 0 else slice(200, N)  # unequal shards
-        cm = CollapseMetrics()
-        vi = ViewInformation()
-        for start in range(rows.start, rows.stop, 50):
-            end = min(start + 50, rows.stop)
-            cm.update(torch.tensor(z[start:end]), torch.tensor(y[start:end]))
-            vi.update(z1[start:end], z2[start:end])
-        out = {"collapse": cm.compute(), "views": vi.compute(), "local_n": cm.n}
-        torch.save(out, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+def _worker(rank, out_dir):
+    z = data(5)
+    y = np.arange(N) % 4
+    z1, z2 = views(5)
+    rows = slice(0, 200) if rank == 0 else slice(200, N)  # unequal shards
+    cm = CollapseMetrics()
+    vi = ViewInformation()
+    for start in range(rows.start, rows.stop, 50):
+        end = min(start + 50, rows.stop)
+        cm.update(torch.tensor(z[start:end]), torch.tensor(y[start:end]))
+        vi.update(z1[start:end], z2[start:end])
+    out = {"collapse": cm.compute(), "views": vi.compute(), "local_n": cm.n}
+    torch.save(out, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 def test_two_rank_merge_equals_one_process(tmp_path):
-    mp.spawn(_worker, args=(f"file://{tmp_path}/store", str(tmp_path)), nprocs=2, join=True)
+    run_ranks(_worker, tmp_path, str(tmp_path), threads=1)
     outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
     z, y = data(5), np.arange(N) % 4
     z1, z2 = views(5)

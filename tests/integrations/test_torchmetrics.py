@@ -5,8 +5,6 @@ key=."""
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 tm = pytest.importorskip("torchmetrics")
 
@@ -14,6 +12,7 @@ import infossl  # noqa: E402
 from infossl.integrations import CollapseMetrics, ViewInformation  # noqa: E402
 from infossl.integrations.torchmetrics import (CollapseMetric, KNNAccuracy, LinearProbeAccuracy,  # noqa: E402
                                                ViewInformationMetric)
+from tests._ranks import run_ranks
 
 N, D = 400, 6
 
@@ -157,31 +156,26 @@ def test_probe_and_knn_accuracy_metrics():
 
 
 # --------------------------------------------------------------------------------------- 2 ranks (gloo)
-def _worker(rank, init_method, out_dir):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2)
-    try:
-        z, y = data(5)
-        half = slice(0, 150) if rank == 0 else slice(150, N)
-        metric = CollapseMetric(dim=D)
-        metric.update(z[half], labels=y[half])
-        views = ViewInformationMetric()
-        z1, z2 = pair(5)
-        views.update(z1[half], z2[half])
-        out = {k: float(v) for k, v in metric.compute().items()}
-        out.update({k: float(v) for k, v in views.compute().items()})
-        out["local_count"] = float(metric.count)  # unsynced again after compute
-        idle = CollapseMetric(dim=D)  # a rank that sees no batch still takes part in the sync
-        if rank == 0:
-            idle.update(z[:150])
-        out.update({f"idle_{k}": float(v) for k, v in idle.compute().items()})
-        torch.save(out, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank, out_dir):
+    z, y = data(5)
+    half = slice(0, 150) if rank == 0 else slice(150, N)
+    metric = CollapseMetric(dim=D)
+    metric.update(z[half], labels=y[half])
+    views = ViewInformationMetric()
+    z1, z2 = pair(5)
+    views.update(z1[half], z2[half])
+    out = {k: float(v) for k, v in metric.compute().items()}
+    out.update({k: float(v) for k, v in views.compute().items()})
+    out["local_count"] = float(metric.count)  # unsynced again after compute
+    idle = CollapseMetric(dim=D)  # a rank that sees no batch still takes part in the sync
+    if rank == 0:
+        idle.update(z[:150])
+    out.update({f"idle_{k}": float(v) for k, v in idle.compute().items()})
+    torch.save(out, f"{out_dir}/rank{rank}.pt")
 
 
 def test_two_rank_sync_equals_one_process(tmp_path):
-    mp.spawn(_worker, args=(f"file://{tmp_path}/store", str(tmp_path)), nprocs=2, join=True)
+    run_ranks(_worker, tmp_path, str(tmp_path), threads=1)
     outs = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     z, y = data(5)
     ref = numbers(infossl.diagnose(z, labels=y))

@@ -8,13 +8,12 @@ world_size times the global-batch gradient for those rows (DDP's averaging divid
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from infossl.objectives import (OBJECTIVES, BarlowTwinsLoss, BYOLLogDetLoss, BYOLLoss, VICRegLogDetLoss,
                                 VICRegPairDistLoss, CISSLLoss, DISSLLoss, HeadLoss, InfoNCELoss,
                                 InfoVICRegLoss, Loss, TargetLoss, VICRegLoss, ViewLoss, gather_with_grad)
 from infossl.objectives._base import HEAD_INPUTS, TARGET_INPUTS, VIEW_INPUTS, check_view_pair
+from tests._ranks import run_ranks
 
 
 class Gap(ViewLoss):
@@ -155,32 +154,28 @@ def global_views():
     return x, x + 0.3 * torch.randn(WORLD * N_LOCAL, DIM, generator=g, dtype=torch.float64)
 
 
-def _worker(rank, init_method, out_dir):
-    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=WORLD)
-    try:
-        x, y = global_views()
-        rows = slice(rank * N_LOCAL, (rank + 1) * N_LOCAL)
-        results = {}
-        for name, make in CASES.items():
-            xa = x[rows].clone().requires_grad_()
-            ya = y[rows].clone().requires_grad_()
-            loss = make(True)(xa, ya)
-            gx, gy = torch.autograd.grad(loss, (xa, ya))
-            results[name] = (loss.detach(), gx, gy)
-        # gather_with_grad itself: forward equals the concatenation, backward sums over ranks.
-        t = (torch.arange(3.0, dtype=torch.float64) + 10 * rank).requires_grad_()
-        full = gather_with_grad(t)
-        (grad,) = torch.autograd.grad((full * torch.arange(6.0, dtype=torch.float64)).sum(), t)
-        results["_gather"] = (full.detach(), grad)
-        torch.save(results, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank, out_dir):
+    x, y = global_views()
+    rows = slice(rank * N_LOCAL, (rank + 1) * N_LOCAL)
+    results = {}
+    for name, make in CASES.items():
+        xa = x[rows].clone().requires_grad_()
+        ya = y[rows].clone().requires_grad_()
+        loss = make(True)(xa, ya)
+        gx, gy = torch.autograd.grad(loss, (xa, ya))
+        results[name] = (loss.detach(), gx, gy)
+    # gather_with_grad itself: forward equals the concatenation, backward sums over ranks.
+    t = (torch.arange(3.0, dtype=torch.float64) + 10 * rank).requires_grad_()
+    full = gather_with_grad(t)
+    (grad,) = torch.autograd.grad((full * torch.arange(6.0, dtype=torch.float64)).sum(), t)
+    results["_gather"] = (full.detach(), grad)
+    torch.save(results, f"{out_dir}/rank{rank}.pt")
 
 
 @pytest.fixture(scope="module")
 def rank_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
-    mp.spawn(_worker, args=(f"file://{tmp}/store", str(tmp)), nprocs=WORLD, join=True)
+    run_ranks(_worker, tmp, str(tmp), world=WORLD)
     return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD)]
 
 

@@ -10,8 +10,6 @@ import time
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from infossl.cli import main
 from infossl.io.safe_load import read_training_checkpoint
@@ -21,6 +19,7 @@ from infossl.training.config import OBJECTIVES, TrainConfig
 from infossl.training.engine import NonFiniteLossError
 from infossl.training.monitors import read_records
 from infossl.training.run import train
+from tests._ranks import run_ranks
 
 SMALL = dict(widths="4-8", projector="16-16", batch_size=64, steps_per_epoch=2, threads=1)
 SPEC = {"backbone": "mlp", "input_shape": [6], "widths": "16", "projector": "8"}
@@ -186,18 +185,14 @@ DDP_CFG = dict(objective="vicreg", epochs=2, widths="4-8", projector="16-16", ba
                probe_every=9, threads=1)
 
 
-def _ddp_worker(rank, init, out_dir, cfgs):
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
-    try:
-        out = {}
-        for name, cfg in cfgs.items():
-            result = train(TrainConfig(**cfg), quiet=True)
-            out[name] = {"records": [{k: v for k, v in r.items() if isinstance(v, float)} for r in result.records],
-                         "state": {k: v.cpu() for k, v in result.model.state_dict().items()}}
-        if rank == 0:
-            torch.save(out, f"{out_dir}/ddp.pt")
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank, out_dir, cfgs):
+    out = {}
+    for name, cfg in cfgs.items():
+        result = train(TrainConfig(**cfg), quiet=True)
+        out[name] = {"records": [{k: v for k, v in r.items() if isinstance(v, float)} for r in result.records],
+                     "state": {k: v.cpu() for k, v in result.model.state_dict().items()}}
+    if rank == 0:
+        torch.save(out, f"{out_dir}/ddp.pt")
 
 
 # Parameters whose gradient is zero up to rounding: the losses are invariant to a common shift of those outputs
@@ -213,7 +208,7 @@ def test_ddp_two_gloo_processes_equal_one_process_for_every_objective(tmp_path):
     """Every objective, through ``train`` -> ``fit`` under a 2-process group, gathers its batch statistics:
     losses, terms and weights equal the single-process run on the global batch."""
     cfgs = {name: dict(DDP_CFG, objective=name) for name in sorted(OBJECTIVES)}
-    mp.spawn(_ddp_worker, args=(f"file://{tmp_path}/store", str(tmp_path), cfgs), nprocs=WORLD, join=True)
+    run_ranks(_ddp_worker, tmp_path, str(tmp_path), cfgs, world=WORLD)
     ddp = torch.load(tmp_path / "ddp.pt")
     for name, cfg in cfgs.items():
         single = train(TrainConfig(**cfg), quiet=True)
