@@ -695,8 +695,10 @@ def summarize(df: pd.DataFrame) -> str:
         for method, g in df[df.split == split].groupby("method"):
             pos, zero = g[g.truth > 0], g[g.truth == 0]
             cov = g.covered.dropna()
-            warned = g.reliability_warned if "reliability_warned" in g else g.warned
-            silent = g[g.off_by_20pct & ~warned.astype(bool)]
+            # rows from CSVs written before the reliability_warned column count any warning
+            rel = g["reliability_warned"] if "reliability_warned" in g else pd.Series(None, index=g.index)
+            warned = rel.where(rel.notna(), g.warned).astype(bool)
+            silent = g[g.off_by_20pct.astype(bool) & ~warned]
             lines.append(
                 f"{split:11s} {method:9s} within max(0.1,10%): {int(pos.within_target.sum())}/{len(pos)}; "
                 f"truth-0 <= 0.05: {int((zero.value.abs() <= 0.05).sum())}/{len(zero)} (max |value| "
@@ -761,8 +763,9 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--skip", type=int, default=0, help="leave out the first SKIP cases of the plan (resume)")
     p.add_argument("--summarize", nargs="+", metavar="CSV", default=None,
-                   help="print the summary of these result CSVs, plot them together (results/realdata.png) "
-                        "and exit")
+                   help="print the summary of these result CSVs, plot them together (--plot) and exit")
+    p.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "results", "realdata.png"),
+                   help="where --summarize draws its plot")
     p.add_argument("--check-truths", action="store_true",
                    help="print the numerical checks of the fresh closed-form / Monte Carlo truths and exit")
     args = p.parse_args(argv)
@@ -778,7 +781,7 @@ def main(argv=None) -> None:
             as_bool = {"True": True, "False": False}
             df[col] = df[col].map(lambda v: v if isinstance(v, bool) else as_bool.get(v))
         print(summarize(df))
-        _plot(df, os.path.join(os.path.dirname(__file__), "results", "realdata.png"), str(df.machine.iloc[0]))
+        _plot(df, args.plot, str(df.machine.iloc[0]))
         return
     args.methods = args.methods.split(",")
     args.n_images = args.n_images or (1500 if args.quick else 2000)
