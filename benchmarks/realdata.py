@@ -104,9 +104,9 @@ HELD_OUT = [
 ]
 QUICK = [DEVELOPMENT[0], DEVELOPMENT[4], DEVELOPMENT[5]]  # development cases only
 # Fresh held-out families: no rule of the evidence route, the cluster estimator or the nonlinear latent is
-# chosen looking at them; kinds and truths differ from both lists above. Curved spec: (k, dim, truth); image spec:
-# the truth; cluster spec: (classes, dim, truth, shape); copula spec as above, plus "t" (dim x, (dof, dim y,
-# cross-correlated?)) and "clayton" (pairs, theta).
+# chosen looking at them; kinds and truths differ from both lists above. Curved spec: (k, dim, truth);
+# image spec: the truth; cluster spec: (classes, dim, truth, shape); copula spec as above, plus "t"
+# (dim x, (dof, dim y, cross-correlated?)) and "clayton" (pairs, theta).
 FRESH = [
     ("sin2-k4-256", "curved", "sin2", (4, 256, 1.8), False),
     ("softplus-k3-512", "curved", "softplus", (3, 512, 1.2), False),
