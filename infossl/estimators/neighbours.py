@@ -188,8 +188,9 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         if kernel == "bfloat16":
             # d^2 + c_i in one GEMM: rows [A_i, 1, 1, hr_i, lr_i] against columns [-2 A_j, h_j, l_j, 1, 1],
             # the norms split in two bfloat16 parts each (hi + lo: to 2^-16 relative) so that only the
-            # products' inputs are coarse; the offset c_i >= the error bound keeps every screened value >= 0, where
-            # the bits of a bfloat16 read as int16 are ordered as its values (fast integer minimum and topk)
+            # products' inputs are coarse; the offset c_i >= the error bound keeps every screened value
+            # >= 0, where the bits of a bfloat16 read as int16 are ordered as its values (a fast integer
+            # minimum and topk)
             tol1 = _bf16_tolerance(sq, big, d)  # (n,) float64
             off = (tol1 * 1.001).to(torch.float32)  # c_i, rounded up past E_i
             col_hi, col_lo = _split_bf16(sq)
