@@ -186,20 +186,7 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         big = float(sq.max())
         kernel = _euclid_kernel(d, z.device) if _bf16_allowed(sq) and z.device.type == "cpu" else "float32"
         if kernel == "bfloat16":
-            # d^2 + c_i in one GEMM: rows [A_i, 1, 1, hr_i, lr_i] against columns [-2 A_j, h_j, l_j, 1, 1],
-            # the norms split in two bfloat16 parts each (hi + lo: to 2^-16 relative) so that only the
-            # products' inputs are coarse; the offset c_i >= the error bound keeps every screened value
-            # >= 0, where the bits of a bfloat16 read as int16 are ordered as its values (a fast integer
-            # minimum and topk)
-            tol1 = _bf16_tolerance(sq, big, d)  # (n,) float64
-            off = (tol1 * 1.001).to(torch.float32)  # c_i, rounded up past E_i
-            col_hi, col_lo = _split_bf16(sq)
-            row_hi, row_lo = _split_bf16(sq + off)
-            one = torch.ones(n, 1, dtype=torch.bfloat16, device=z.device)
-            a16 = z32.to(torch.bfloat16)
-            sa = torch.cat([a16, one, one, row_hi.unsqueeze(1), row_lo.unsqueeze(1)], dim=1)  # (n, d + 4)
-            sb = torch.cat([-2.0 * a16, col_hi.unsqueeze(1), col_lo.unsqueeze(1), one, one],
-                           dim=1).T.contiguous()  # (d + 4, n)
+            sa, sb, off, tol1 = _bf16_operands(z32, sq, big)
             m1 = min(n, k + 1 + _EXTRA_BF16)  # more groups: the coarser screen's band holds more rows
         else:
             sa, sb, m1, tol1, off = za, zb, m, None, None
@@ -277,11 +264,11 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             # certain when the approximate squared distance of every non-candidate exceeds the exact k-th by
             # more than the rounding bound of its screen (float32: conversion + GEMM over d + 1 terms whose
             # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2; bfloat16: _bf16_tolerance on top of it)
-            rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
-            unsure = torch.nonzero(worst <= rk2).squeeze(1) + rows.start
+            rk2 = (dist[rows, k - 1] / scale).double().pow(2) * _dtype_growth(z.dtype, d)
+            unsure = torch.nonzero(worst.double() <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
-                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index)
+                unsure = torch.cat([_rescreen64(z, scale, part, k, m, dist, index)
                                     for part in unsure.split(bs)])
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
@@ -300,6 +287,34 @@ def _bf16_allowed(sq: torch.Tensor) -> bool:
     """Whether the bfloat16 screen's bound is useful for rows of squared norms ``sq`` (no outlier row)."""
     mean = float(sq.mean())
     return mean > 0 and math.isfinite(mean) and float(sq.max()) <= _BF16_MAX_SPREAD * mean
+
+
+def _bf16_operands(z32: torch.Tensor, sq: torch.Tensor, big: float
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The bfloat16 screen's GEMM operands, offsets and error bounds for float32 rows ``z32`` (n, d).
+
+    d^2 + c_i comes from one GEMM: rows [A_i, 1, 1, hr_i, lr_i] against columns [-2 A_j, h_j, l_j, 1, 1]
+    (A = z32 in bfloat16), the squared norms split in two bfloat16 parts each (hi + lo: to 2^-16 relative)
+    so that only the products' inputs are coarse. The offset c_i >= the error bound E_i
+    (:func:`_bf16_tolerance`) keeps every screened value >= 0, where the bits of a bfloat16 read as int16
+    are ordered as its values (a fast integer minimum and topk).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(sa, sb, off, tol)``: (n, d + 4) and (d + 4, n) bfloat16 operands, (n,) float32 offsets c_i and
+        (n,) float64 bounds E_i.
+    """
+    n = z32.shape[0]
+    tol = _bf16_tolerance(sq, big, z32.shape[1])
+    off = (tol * 1.001).to(torch.float32)  # c_i, rounded up past E_i
+    col_hi, col_lo = _split_bf16(sq)
+    row_hi, row_lo = _split_bf16(sq + off)
+    one = torch.ones(n, 1, dtype=torch.bfloat16, device=z32.device)
+    a16 = z32.to(torch.bfloat16)
+    sa = torch.cat([a16, one, one, row_hi.unsqueeze(1), row_lo.unsqueeze(1)], dim=1)  # (n, d + 4)
+    sb = torch.cat([-2.0 * a16, col_hi.unsqueeze(1), col_lo.unsqueeze(1), one, one], dim=1).T.contiguous()
+    return sa, sb, off, tol
 
 
 def _split_bf16(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -390,11 +405,13 @@ def _euclid_kernel(d: int, device: torch.device) -> str:
         return _EUCLID_CHOICE[key]
 
 
-def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
+def _rescreen64(z: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
                 dist: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """The float32 screening of ``rows`` again in float64 (rounding bound 1e-16 instead of 1e-7); returns the
     rows that are still uncertain."""
-    z64 = zs.to(torch.float64)
+    # from the data in float64 (a float32 zs would carry float32 errors the float64 bound does not cover)
+    z64 = z.to(torch.float64)
+    z64 = (z64 - z64.mean(dim=0, keepdim=True)) / scale.to(torch.float64)
     sq = z64.pow(2).sum(dim=1)
     u = torch.finfo(torch.float64).eps
     tol = 4.0 * math.sqrt(z.shape[1]) * u * (sq[rows] + sq.max()) + 4.0 * u  # (r,)
@@ -407,8 +424,21 @@ def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: to
     cand, ex = cand.gather(1, by_idx), ex.gather(1, by_idx)
     order = ex.argsort(dim=1, stable=True)[:, :k]
     index[rows], dist[rows] = cand.gather(1, order), ex.gather(1, order)
-    rk2 = (dist[rows, k - 1] / scale).to(torch.float64).pow(2)
+    rk2 = (dist[rows, k - 1] / scale).to(torch.float64).pow(2) * _dtype_growth(z.dtype, z.shape[1])
     return rows[approx.amax(dim=1) + sq[rows] - tol <= rk2]
+
+
+def _dtype_growth(dtype: torch.dtype, d: int) -> float:
+    """A factor g with (real distance of any column whose distance computed in ``dtype`` is <= D)^2 <=
+    g D^2 (relative to the scale D is divided by).
+
+    A distance computed in ``dtype`` (differences, squares, a sum of d terms, a square root) is within a
+    factor (1 + theta) of the real one with theta <= (d / 2 + 4) u; squaring, the division by the scale
+    and the float32 rounding of the screen's comparison add a few u. Without it, a column whose computed
+    distance ties the k-th (or falls below it by rounding) could be certified out of the candidates.
+    """
+    u = torch.finfo(dtype).eps
+    return 1.0 + (d + 12) * u + 8.0 * torch.finfo(torch.float32).eps
 
 
 def _redo_rows(z: torch.Tensor, rows: torch.Tensor, k: int, dist: torch.Tensor, index: torch.Tensor) -> None:
