@@ -342,14 +342,18 @@ def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
 
     * inputs: :math:`|A_{if} A_{jf} - a_{if} a_{jf}| \le (2u + u^2) |a_{if} a_{jf}|`, summed with
       Cauchy-Schwarz and doubled: :math:`2 (2u + u^2) P_i`;
-    * column norm: :math:`|s_j - \|a_j\|^2| \le \gamma_d \|a_j\|^2`, :math:`|h_j + l_j - s_j| \le u^2 s_j`:
-      :math:`(2 \gamma_d + u^2) M`;
+    * column norm: :math:`|s_j - \|a_j\|^2| \le \gamma_d \|a_j\|^2 \le 2 \gamma_d M`,
+      :math:`|h_j + l_j - s_j| \le u^2 s_j`: :math:`(2 \gamma_d + u^2) M`;
     * row norm and offset: the float32 sum :math:`s_i + c_i` (:math:`u' \cdot 2M`), :math:`s_i` itself
-      (:math:`\gamma_d M`) and its split (:math:`u^2 \cdot 2M`): :math:`(\gamma_d + 2u' + 2u^2) M`;
+      (:math:`\gamma_d \|a_i\|^2 \le 2 \gamma_d M`) and its split (:math:`u^2 \cdot 2M`):
+      :math:`(2 \gamma_d + 2u' + 2u^2) M`;
     * accumulation: products of bfloat16 numbers are exact in float32, and the d + 4 terms are summed in
       float32 in any order (oneDNN's AMX and AVX512-BF16 kernels and ATen's fallback accumulate in float32):
       :math:`\gamma_{d+4}` times their absolute sum, :math:`\le 2 (1 + u)^2 P_i + 5 M`;
     * products below 2^-126 flushed to zero: at most (d + 4) 2^-126, inside the constant 1e-30.
+
+    The output's single rounding to bfloat16 is to nearest (oneDNN's ``vcvtneps2bf16`` and c10's
+    conversion), so its relative error is at most u.
 
     The output is rounded once to bfloat16 (relative error <= u); :func:`nearest_neighbours` applies that
     to the screened threshold itself and takes :math:`c_i \ge E_i`, so every screened value is >= 0.
@@ -366,7 +370,7 @@ def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
 
     p = (sq.double() * big).sqrt() * (1.0 + (d + 2) * u32)
     return (2.0 * (2.0 * u + u * u) * p + (2.0 * gamma(d) + u * u) * big
-            + (gamma(d) + 2.0 * u32 + 2.0 * u * u) * big
+            + (2.0 * gamma(d) + 2.0 * u32 + 2.0 * u * u) * big
             + gamma(d + 4) * (2.0 * (1.0 + u) ** 2 * p + 5.0 * big) + 1e-30)
 
 
