@@ -14,7 +14,9 @@ import torch
 
 __all__ = ["load_1min", "machine"]
 
-_FLAGS = ("avx512f", "avx2", "fma", "avx", "sse4_2", "neon", "asimd")  # widest first
+# widest first; the bfloat16 / int8 matrix units decide how fast the low-precision GEMMs are
+_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2", "fma", "avx",
+          "sse4_2", "neon", "asimd")
 
 
 def _cpuinfo() -> tuple[str, set]:

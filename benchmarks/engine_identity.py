@@ -7,9 +7,13 @@ compares them as Python ``repr`` strings (identical floats). The grid: KSG varia
 data rounded to one decimal (ties and duplicates, ``duplicates="jitter"``, ``random_state=0``), n in
 {300, 1200, 5000} (5000 crosses the engine's 4096-column blocks), d in {1, 2, 8, 16, 64} (n = 5000: d in
 {8, 64}, brute force only); TwoNN, the Levina–Bickel MLE, the kNN label MI and corrected KSG.
+``--euclid-kernel`` pins the Euclidean first screen of this tree (float32 or bfloat16, see
+``neighbours._euclid_kernel``) for every width, so that each kernel is compared with the other tree.
 
     python benchmarks/engine_identity.py --against /path/to/other/tree \
         --out benchmarks/results/engine_values_identity.csv
+    python benchmarks/engine_identity.py --against /path/to/other/tree --euclid-kernel bfloat16 \
+        --out benchmarks/results/engine_values_identity_bf16.csv
 """
 
 from __future__ import annotations
@@ -84,12 +88,31 @@ def values():
     return res
 
 
+class _Pinned(dict):
+    """A kernel cache that answers ``name`` for every (width, device) key: the engine's choice pinned."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return self.name
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", help="the other source tree (its root, holding infossl/)")
     ap.add_argument("--out", default="benchmarks/results/engine_values_identity.csv")
+    ap.add_argument("--euclid-kernel", choices=("auto", "float32", "bfloat16"), default="auto",
+                    help="pin this tree's Euclidean first screen (default: the engine's measured choice)")
     ap.add_argument("--emit", action="store_true", help=argparse.SUPPRESS)  # the subprocess: JSON out
     args = ap.parse_args()
+    if args.euclid_kernel != "auto":
+        import infossl.estimators.neighbours as nbr
+        nbr._EUCLID_CHOICE = _Pinned(args.euclid_kernel)
     if args.emit:
         print(json.dumps(values()))
         return

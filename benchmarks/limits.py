@@ -8,8 +8,10 @@ single-threaded inside, as in ``infossl.estimators.neighbours``):
 * max-norm: the engine's own slab kernels (``pdist`` cross block, feature groups, and the feature groups on
   the int16 grid of KSG's screen), a coordinate loop (d passes of sub, abs and max over one tile held in
   cache) at three tile shapes, ``torch.cdist(p=inf)`` and faiss's ``METRIC_Linf`` pairwise distances;
-* Euclidean: one GEMM per (rows, 4096) tile, ``torch.cdist(p=2)`` and faiss's exact ``IndexFlatL2`` search
-  (GEMM and selection).
+* Euclidean: one GEMM per (rows, 4096) tile, the engine's two first screens (a float32 GEMM tile and its
+  running minimum; a bfloat16 GEMM tile and the running integer minimum of its bits, AMX / AVX512-BF16
+  where the CPU has them), ``torch.cdist(p=2)`` and faiss's exact ``IndexFlatL2`` search (GEMM and
+  selection).
 
 faiss (``faiss-cpu``) is optional: its kernels are timed when it is installed. The limit of each family and
 width is the fastest kernel measured (float32 data), so it is an upper bound on the distance throughput
@@ -153,6 +155,46 @@ def _gemm(cols=4096):
     return make
 
 
+def _gemm_bf16(cols=4096):
+    """The engine's bfloat16 Euclidean screen (``neighbours._bf16_operands``): one bfloat16 GEMM per
+    (rows, cols) tile and the running integer minimum of its bits, d + 4 multiply-adds per pair (counted as
+    d, the work of the search)."""
+    def make(z):
+        z32 = z.float()
+        z32 = z32 - z32.mean(dim=0)
+        sq = z32.pow(2).sum(dim=1)
+        sa, sb, _, _ = nbr._bf16_operands(z32, sq, float(sq.max()))
+
+        def strip(rows, scratch):
+            a, low = sa[rows], None
+            for j in range(0, z.shape[0], cols):
+                g = (a @ sb[:, j:j + cols]).view(torch.int16)
+                if low is None:
+                    low = g
+                else:
+                    torch.minimum(low[:, :g.shape[1]], g, out=low[:, :g.shape[1]])
+        return strip
+    return make
+
+
+def _gemm_min(cols=4096):
+    """The engine's float32 Euclidean screen: one GEMM per (rows, cols) tile and the running minimum."""
+    def make(z):
+        za = torch.cat([z, torch.ones(z.shape[0], 1, dtype=z.dtype)], dim=1)
+        zb = torch.cat([-2.0 * z, z.pow(2).sum(dim=1, keepdim=True)], dim=1).T.contiguous()
+
+        def strip(rows, scratch):
+            a, low = za[rows], None
+            for j in range(0, z.shape[0], cols):
+                g = a @ zb[:, j:j + cols]
+                if low is None:
+                    low = g
+                else:
+                    torch.minimum(low[:, :g.shape[1]], g, out=low[:, :g.shape[1]])
+        return strip
+    return make
+
+
 def _faiss(metric_name):
     """faiss's flat search (float32 only): pairwise max-norm distances, or an exact L2 k-NN search (GEMM and
     selection), one OpenMP thread per worker."""
@@ -178,7 +220,8 @@ MAXNORM = {"engine_pdist": _engine("pdist"), "engine_features": _engine("feature
            "coord_loop_128x512": _coord_loop(128, 512), "coord_loop_256x1024": _coord_loop(256, 1024),
            "coord_loop_64x2048": _coord_loop(64, 2048), "cdist_inf": _cdist(float("inf")),
            "faiss_linf": _faiss("linf")}
-EUCLID = {"gemm": _gemm(), "cdist_p2": _cdist(2.0), "faiss_l2_knn": _faiss("l2")}
+EUCLID = {"gemm": _gemm(), "engine_gemm_min_f32": _gemm_min(), "engine_gemm_min_bf16": _gemm_bf16(),
+          "cdist_p2": _cdist(2.0), "faiss_l2_knn": _faiss("l2")}
 
 
 def kernel_rate(make, n, d, dtype, block, workers, repeats):
@@ -271,6 +314,9 @@ def main():
                          "case is timed again with it, in a subprocess of the same run, values compared")
     ap.add_argument("--npeet", action="store_true",
                     help="time NPEET's KSG (npeet-plus, optional) on the KSG cases in the same run")
+    ap.add_argument("--pin-euclid", choices=("auto", "float32", "bfloat16"), default="auto",
+                    help="pin the engine's Euclidean first screen for the estimator cases (default: its "
+                         "measured choice), to time each screen with the same data")
     ap.add_argument("--run-case", help=argparse.SUPPRESS)  # used by --compare-with: one case, JSON out
     args = ap.parse_args()
     if args.run_case:
@@ -292,6 +338,8 @@ def main():
             for family, kernels in (("maxnorm", MAXNORM), ("euclidean", EUCLID)):
                 for name, fn in kernels.items():
                     block = 256 if name.startswith(("engine", "coord")) else 1024
+                    if name.startswith("engine_gemm"):
+                        block = 128 if name.endswith("f32") else 256  # the engine's rows per chunk
                     rate = kernel_rate(fn, nk, d, dtype, block, workers, args.repeats)
                     if rate is None:
                         continue
@@ -299,9 +347,12 @@ def main():
                     best[key] = max(best.get(key, 0.0), rate)
                     rows.append(dict(part="limit", family=family, kernel=name, dtype=key[1], d=d, n=nk,
                                      workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
-                    print(f"{family:9s} {name:15s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s",
+                    print(f"{family:9s} {name:20s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s",
                           flush=True)
     nbr._KERNEL_CHOICE.clear()  # the engine times its own choice again, unpinned, for the estimators
+    if args.pin_euclid != "auto":
+        for d in (16, 32, 64):
+            nbr._EUCLID_CHOICE[(d, "cpu")] = args.pin_euclid
     for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
@@ -326,10 +377,13 @@ def main():
     for case in cases:
         secs, value = timed(case["fn"], args.estimator_repeats)
         lim = limit_seconds(case)
+        screen = nbr._EUCLID_CHOICE.get((case["dims"], "cpu"), "") if case["kind"] == "kl" else ""
         row = dict(part="estimator", case=case["case"], kind=case["kind"], n=case["n"], dims=case["dims"],
+                   euclid_kernel=screen,
                    dtype=case["dtype"], seconds=round(secs, 3), value=value, limit_seconds=round(lim, 3),
                    ratio_to_limit=round(secs / lim, 2), workers=workers, **machine())
-        msg = f"{case['case']}: {secs:.2f} s, {secs / lim:.2f}x the limit ({lim:.2f} s), value {value:.6f}"
+        label = case["case"] + (f" [{screen}]" if screen else "")
+        msg = f"{label}: {secs:.2f} s, {secs / lim:.2f}x the limit ({lim:.2f} s), value {value:.6f}"
         if args.compare_with:
             cmd = [sys.executable, os.path.abspath(__file__), "--run-case", case["case"],
                    "--estimator-repeats", str(args.estimator_repeats)] + (["--quick"] if args.quick else [])
@@ -369,7 +423,8 @@ def main():
             msg += f"; beside a busy process {bsecs:.2f} s ({bsecs / secs:.2f}x)"
         rows.append(row)
         print(msg, flush=True)
-    fields = ["part", "family", "kernel", "case", "kind", "n", "d", "dims", "dtype", "workers",
+    fields = ["part", "family", "kernel", "case", "euclid_kernel", "kind", "n", "d", "dims", "dtype",
+              "workers",
               "pair_features_per_s", "seconds", "limit_seconds", "ratio_to_limit", "busy_seconds",
               "busy_over_quiet", "busy_load_avg_1min", "compare_seconds", "compare_over_this",
               "npeet_seconds", "npeet_over_this", "value", "cpu_model", "cpu_flags", "cpu_count",

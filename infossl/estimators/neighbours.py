@@ -17,7 +17,11 @@ per worker.
   with the smallest minima is a candidate (the m smallest values of a row lie in those groups), so no
   ``topk`` runs over the blocks. The candidates' distances are recomputed by direct differences in the
   data's dtype, and a row whose ranking the float32 rounding bound cannot certify is screened again in
-  float64, then recomputed against all rows.
+  float64, then recomputed against all rows. On CPUs where it is measured faster (AMX, AVX512-BF16:
+  :func:`_euclid_kernel`, once per process and width) the first screen is a bfloat16 GEMM of d^2 + c_i
+  with a rigorous per-row bound (:func:`_bf16_tolerance`), followed by the same float32 second screen and
+  exact settling, so the neighbours are the same whichever screen runs. The certification allows for the
+  data dtype's rounding of the k-th distance (:func:`_dtype_growth`).
 * Max-norm (:func:`chebyshev_slabs`): on the CPU a block is either the cross block of
   ``torch.nn.functional.pdist`` on a row block stacked on a column block (vectorised over the features) or
   a loop over feature groups of broadcast differences (vectorised over the columns); which is faster depends
@@ -55,6 +59,7 @@ from infossl._progress import progress_bar, progress_enabled
 __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours"]
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
+_EXTRA_BF16 = 12  # Euclidean, bfloat16 first screen: groups beyond k kept for the float32 second screen
 _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chunk): fastest measured
 _GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
@@ -182,13 +187,28 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         za = torch.cat([z32, torch.ones_like(sq).unsqueeze(1)], dim=1)  # (n, d + 1)
         zb = torch.cat([-2.0 * z32, sq.unsqueeze(1)], dim=1).T.contiguous()  # (d + 1, n)
         m = min(n, k + 1 + _EXTRA)
-        workers = _workers(z.device)
-        rows_best = _GEMM_ROWS if z.device.type == "cpu" else 2048  # a GPU wants large GEMMs
-        cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, rows_best)
-        # CPU: (rows, w) blocks stay in cache; at least m columns wide so that m groups exist (k near n)
-        w = n if z.device.type != "cpu" else min(n, max(_GEMM_COLS, m))
-        u = torch.finfo(torch.float32).eps
         big = float(sq.max())
+        kernel = _euclid_kernel(d, z.device) if _bf16_allowed(sq) and z.device.type == "cpu" else "float32"
+        if kernel == "bfloat16":
+            sa, sb, off, tol1 = _bf16_operands(z32, sq, big)
+            m1 = min(n, k + 1 + _EXTRA_BF16)  # more groups: the coarser screen's band holds more rows
+        else:
+            sa, sb, m1, tol1, off = za, zb, m, None, None
+        workers = _workers(z.device)
+        rows_best = _GEMM_ROWS * (1 if kernel == "float32" else 2)  # bfloat16: measured faster at 256
+        rows_best = rows_best if z.device.type == "cpu" else 2048  # a GPU wants large GEMMs
+        cs = chunk_size or _chunk_rows(n, chunk_size_for(n, itemsize=4, factor=2), workers, rows_best)
+        # CPU: (rows, w) blocks stay in cache; at least m1 columns wide so that m1 groups exist (k near n)
+        w = n if z.device.type != "cpu" else min(n, max(_GEMM_COLS, m1))
+        nbk = -(-n // w)
+        # the second screen's columns [-2 z_j, ||z_j||^2] stored group by group, (w, nbk, d + 1), so that the
+        # columns of a chosen group are one contiguous read (rows past n are zeros, marked invalid below)
+        zg = None
+        if off is not None or nbk > 1:
+            zg = torch.zeros(nbk * w, d + 1, device=z.device)
+            zg[:n] = zb.T
+            zg = zg.view(nbk, w, d + 1).transpose(0, 1).contiguous()
+        u = torch.finfo(torch.float32).eps
         dist = torch.empty(n, k, dtype=z.dtype, device=z.device)
         index = torch.empty(n, k, dtype=torch.long, device=z.device)
 
@@ -196,37 +216,46 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             r = torch.arange(rows.start, rows.stop, device=z.device)  # (c,)
             c = r.numel()
             # Column j belongs to group j % w; the running minimum over the blocks is each group's minimum.
-            # A value among the m smallest of its row has at most m - 1 smaller ones, so it lies in one of
-            # the m groups of smallest minima: every column of those groups is a candidate, and every other
-            # column's value is at least the m-th smallest group minimum (the certification's threshold).
+            # A value among the m1 smallest of its row has at most m1 - 1 smaller ones, so it lies in one of
+            # the m1 groups of smallest minima: every column of those groups is a candidate, and every other
+            # column's value is at least the m1-th smallest group minimum (the certification's threshold).
+            tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u  # float32 screen's bound
             low = None
             for cols in iter_chunks(n, w):
-                g = za[rows] @ zb[:, cols]  # (c, w) approximate d^2 - ||z_i||^2
+                g = sa[rows] @ sb[:, cols]  # (c, w) float32 d^2 - ||z_i||^2, or bfloat16 d^2 + c_i
                 own = torch.nonzero((r >= cols.start) & (r < cols.stop)).squeeze(1)
                 g[own, r[own] - cols.start] = -math.inf  # self in its group, so that group is always taken
+                if off is not None:  # bfloat16 values >= 0 and -inf: their bits read as int16 are ordered as
+                    g = g.view(torch.int16)  # the values (-inf is -128), and the integer minimum is fast
                 if low is None:
                     low = g
                 else:
                     part = low[:, :cols.stop - cols.start]
                     torch.minimum(part, g, out=part)
-            top, groups = low.topk(m, dim=1, largest=False)  # (c, m)
-            nbk = -(-n // low.shape[1])
-            cand = (groups.unsqueeze(1) + low.shape[1] * torch.arange(nbk, device=z.device).view(1, nbk, 1)
-                    ).reshape(c, nbk * m)  # (c, nbk * m) every column of the chosen groups
+            top, groups = low.topk(m1, dim=1, largest=False)  # (c, m1)
+            cand = (groups.unsqueeze(2) + w * torch.arange(nbk, device=z.device).view(1, 1, nbk)
+                    ).reshape(c, m1 * nbk)  # (c, m1 * nbk) every column of the chosen groups
             valid = cand < n  # the last block may be partial
             cand = torch.where(valid, cand, r.unsqueeze(1))  # past the last column: self, dropped below
-            threshold = top[:, -1]
-            if nbk > 1:  # rank the groups' columns by the screen again (a small batched product per row) and
-                # re-rank only the m smallest exactly; every other column's screen value is at least the
-                # smaller of the two m-th values (both evaluations obey the same rounding bound)
-                g2 = torch.bmm(za[rows].unsqueeze(1), zb[:, cand].permute(1, 0, 2)).squeeze(1)  # (c, nbk m)
+            # every column outside the chosen groups has a first-screen value >= the m1-th group minimum
+            if off is None:
+                worst = top[:, -1] + sq[rows] - tol
+            else:  # a non-candidate's rounded screen is >= t (>= 0), so before the output's rounding it is
+                # >= t / (1 + u), and its d^2 >= that - c_i - E_i (_bf16_tolerance)
+                t = top[:, -1].view(torch.bfloat16).float()
+                worst = t / (1.0 + _U_BF16) - off[rows] - tol1[rows].float() - tol
+            if zg is not None:  # rank the groups' columns by the float32 screen (a small batched product per
+                # row) and re-rank only the m smallest exactly; every other column's value is at least the
+                # smaller of the two thresholds (each with its own rounding bound)
+                cols2 = zg[groups].view(c, m1 * nbk, d + 1)  # (c, m1 nbk, d + 1)
+                g2 = torch.bmm(cols2, za[rows].unsqueeze(2)).squeeze(2)  # (c, m1 nbk)
                 g2 = g2.masked_fill(~valid, math.inf).masked_fill(valid & (cand == r.unsqueeze(1)), -math.inf)
                 v2, j2 = g2.topk(m, dim=1, largest=False)  # self (once) and m - 1 others
                 cand = cand.gather(1, j2)
-                threshold = torch.minimum(threshold, v2[:, -1])
+                worst = torch.minimum(worst, v2[:, -1] + sq[rows] - tol)
             # exact distances on the data as given, in row pieces that bound the (rows, cand, d) difference
             piece = max(1, _CAND_BYTES // max(1, cand.shape[1] * d * z.element_size()))
-            ex = torch.cat([distances(z, r[p], cand[p]) for p in iter_chunks(c, piece)])  # (c, nbk * m)
+            ex = torch.cat([distances(z, r[p], cand[p]) for p in iter_chunks(c, piece)])  # (c, m)
             ex = ex.masked_fill(cand == r.unsqueeze(1), math.inf)  # self (and its repeats) last
             # order by (distance, index): sort by index first, then stably by distance
             by_idx = cand.argsort(dim=1)
@@ -237,15 +266,13 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             if m == n:
                 return
             # certain when the approximate squared distance of every non-candidate exceeds the exact k-th by
-            # more than the float32 rounding bound of the identity (conversion + GEMM over d + 1 terms whose
-            # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2)
-            tol = 4.0 * math.sqrt(d + 1) * u * (sq[rows] + 2.0 * big) + 4.0 * u
-            rk2 = (dist[rows, k - 1] / scale).to(torch.float32).pow(2)
-            worst = threshold + sq[rows]  # (c,)
-            unsure = torch.nonzero(worst - tol <= rk2).squeeze(1) + rows.start
+            # more than the rounding bound of its screen (float32: conversion + GEMM over d + 1 terms whose
+            # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2; bfloat16: _bf16_tolerance on top of it)
+            rk2 = (dist[rows, k - 1] / scale).double().pow(2) * _dtype_growth(z.dtype, d)
+            unsure = torch.nonzero(worst.double() <= rk2).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
-                unsure = torch.cat([_rescreen64(z, zs, scale, part, k, m, dist, index)
+                unsure = torch.cat([_rescreen64(z, scale, part, k, m, dist, index)
                                     for part in unsure.split(bs)])
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
@@ -254,11 +281,145 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         return dist, index
 
 
-def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
+_U_BF16 = 2.0 ** -8  # unit roundoff of bfloat16 (8 significant bits)
+_EUCLID_CHOICE: dict = {}  # (d, device type) -> "float32" or "bfloat16": the measured faster first screen
+_BF16_MAX_SPREAD = 8.0  # bfloat16 screen only while max ||z_j||^2 <= this times the mean (its bound scales
+# with the largest row norm, so one outlier would leave most rows uncertain)
+
+
+def _bf16_allowed(sq: torch.Tensor) -> bool:
+    """Whether the bfloat16 screen's bound is useful for rows of squared norms ``sq`` (no outlier row)."""
+    mean = float(sq.mean())
+    return mean > 0 and math.isfinite(mean) and float(sq.max()) <= _BF16_MAX_SPREAD * mean
+
+
+def _bf16_operands(z32: torch.Tensor, sq: torch.Tensor, big: float
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The bfloat16 screen's GEMM operands, offsets and error bounds for float32 rows ``z32`` (n, d).
+
+    d^2 + c_i comes from one GEMM: rows [A_i, 1, 1, hr_i, lr_i] against columns [-2 A_j, h_j, l_j, 1, 1]
+    (A = z32 in bfloat16), the squared norms split in two bfloat16 parts each (hi + lo: to 2^-16 relative)
+    so that only the products' inputs are coarse. The offset c_i >= the error bound E_i
+    (:func:`_bf16_tolerance`) keeps every screened value >= 0, where the bits of a bfloat16 read as int16
+    are ordered as its values (a fast integer minimum and topk).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(sa, sb, off, tol)``: (n, d + 4) and (d + 4, n) bfloat16 operands, (n,) float32 offsets c_i and
+        (n,) float64 bounds E_i.
+    """
+    n = z32.shape[0]
+    tol = _bf16_tolerance(sq, big, z32.shape[1])
+    off = (tol * 1.001).to(torch.float32)  # c_i, rounded up past E_i
+    col_hi, col_lo = _split_bf16(sq)
+    row_hi, row_lo = _split_bf16(sq + off)
+    one = torch.ones(n, 1, dtype=torch.bfloat16, device=z32.device)
+    a16 = z32.to(torch.bfloat16)
+    sa = torch.cat([a16, one, one, row_hi.unsqueeze(1), row_lo.unsqueeze(1)], dim=1)  # (n, d + 4)
+    sb = torch.cat([-2.0 * a16, col_hi.unsqueeze(1), col_lo.unsqueeze(1), one, one], dim=1).T.contiguous()
+    return sa, sb, off, tol
+
+
+def _split_bf16(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 ``v`` as two bfloat16 parts, hi + lo, within u^2 |v| of v (u = 2^-8); hi is v rounded and
+    v - hi is exact in float32."""
+    hi = v.to(torch.bfloat16)
+    return hi, (v - hi.float()).to(torch.bfloat16)
+
+
+def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
+    r"""Per row i, a bound E_i on the bfloat16 screen's error before its output is rounded (float64, (n,)).
+
+    The screen of row i against column j is the float32 sum of d + 4 products
+    :math:`S_{ij} = \sum_f A_{if} B_{jf} + h_j + l_j + \hat h_i + \hat l_i` with :math:`A = \mathrm{bf16}(a)`,
+    :math:`B = -2 A` (a the float32 rows; scaling by -2 is exact), :math:`h_j + l_j` the float32 squared
+    norm :math:`s_j` split in two bfloat16 parts and :math:`\hat h_i + \hat l_i` the same split of
+    :math:`\mathrm{fl}(s_i + c_i)`, with an offset :math:`0 \le c_i \le \max_j s_j`. With u = 2^-8 (unit
+    roundoff of bfloat16), u' = 2^-24 (float32), :math:`\gamma_m = m u' / (1 - m u')`, M = max_j s_j and
+    :math:`P_i = \sqrt{s_i M}\,(1 + (d + 2) u')` (a bound on :math:`\|a_i\| \|a_j\|`, since every s is
+    within :math:`\gamma_d` of the exact squared norm), :math:`|S_{ij} - (\|a_i - a_j\|^2 + c_i)| \le E_i`:
+
+    * inputs: :math:`|A_{if} A_{jf} - a_{if} a_{jf}| \le (2u + u^2) |a_{if} a_{jf}|`, summed with
+      Cauchy-Schwarz and doubled: :math:`2 (2u + u^2) P_i`;
+    * column norm: :math:`|s_j - \|a_j\|^2| \le \gamma_d \|a_j\|^2 \le 2 \gamma_d M`,
+      :math:`|h_j + l_j - s_j| \le u^2 s_j`: :math:`(2 \gamma_d + u^2) M`;
+    * row norm and offset: the float32 sum :math:`s_i + c_i` (:math:`u' \cdot 2M`), :math:`s_i` itself
+      (:math:`\gamma_d \|a_i\|^2 \le 2 \gamma_d M`) and its split (:math:`u^2 \cdot 2M`):
+      :math:`(2 \gamma_d + 2u' + 2u^2) M`;
+    * accumulation: products of bfloat16 numbers are exact in float32, and the d + 4 terms are summed in
+      float32 in any order (oneDNN's AMX and AVX512-BF16 kernels and ATen's fallback accumulate in float32):
+      :math:`\gamma_{d+4}` times their absolute sum, :math:`\le 2 (1 + u)^2 P_i + 5 M`;
+    * products below 2^-126 flushed to zero: at most (d + 4) 2^-126, inside the constant 1e-30.
+
+    The output's single rounding to bfloat16 is to nearest (oneDNN's ``vcvtneps2bf16`` and c10's
+    conversion), so its relative error is at most u.
+
+    The output is rounded once to bfloat16 (relative error <= u); :func:`nearest_neighbours` applies that
+    to the screened threshold itself and takes :math:`c_i \ge E_i`, so every screened value is >= 0.
+
+    Returns
+    -------
+    torch.Tensor
+        (n,) float64 bounds E_i.
+    """
+    u, u32 = _U_BF16, 2.0 ** -24
+
+    def gamma(m: int) -> float:
+        return m * u32 / (1.0 - m * u32)
+
+    p = (sq.double() * big).sqrt() * (1.0 + (d + 2) * u32)
+    return (2.0 * (2.0 * u + u * u) * p + (2.0 * gamma(d) + u * u) * big
+            + (2.0 * gamma(d) + 2.0 * u32 + 2.0 * u * u) * big
+            + gamma(d + 4) * (2.0 * (1.0 + u) ** 2 * p + 5.0 * big) + 1e-30)
+
+
+def _euclid_kernel(d: int, device: torch.device) -> str:
+    """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
+
+    Timed once per process and device on (128, d) rows against 4096 random columns, five alternating runs
+    of each after a warm-up, on one thread (the chunk workers run one op per core); the fastest run of each
+    is compared (other processes only add time). bfloat16 GEMMs are several times faster than float32 on
+    CPUs with AMX or AVX512-BF16 and slower on the others, so the choice is measured. It changes the speed
+    only: every value is settled exactly in the data's dtype.
+
+    Returns
+    -------
+    str
+        The screen's dtype name, cached for ``(d, device.type)``.
+    """
+    key = (d, device.type)
+    with _KERNEL_LOCK:
+        if key in _EUCLID_CHOICE:
+            return _EUCLID_CHOICE[key]
+        if device.type != "cpu":  # measured on the CPU only; a GPU keeps the float32 screen
+            _EUCLID_CHOICE[key] = "float32"
+            return "float32"
+        gen = torch.Generator().manual_seed(0)
+        a32 = torch.randn(_GEMM_ROWS, d + 2, generator=gen)
+        b32 = torch.randn(d + 2, _GEMM_COLS, generator=gen)
+        times = {"float32": math.inf, "bfloat16": math.inf}
+        pairs = {"float32": (a32, b32), "bfloat16": (a32.bfloat16(), b32.bfloat16())}
+        with one_intra_op_thread():
+            for rep in range(6):
+                for name, (a, b) in pairs.items():
+                    low = torch.zeros(_GEMM_ROWS, _GEMM_COLS, dtype=a.dtype)
+                    t0 = time.perf_counter()
+                    for _ in range(4):
+                        torch.minimum(low, a @ b, out=low)
+                    if rep:  # the first round warms up (oneDNN builds its kernels on the first call)
+                        times[name] = min(times[name], time.perf_counter() - t0)
+        _EUCLID_CHOICE[key] = min(times, key=times.get)
+        return _EUCLID_CHOICE[key]
+
+
+def _rescreen64(z: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
                 dist: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """The float32 screening of ``rows`` again in float64 (rounding bound 1e-16 instead of 1e-7); returns the
     rows that are still uncertain."""
-    z64 = zs.to(torch.float64)
+    # from the data in float64 (a float32 zs would carry float32 errors the float64 bound does not cover)
+    z64 = z.to(torch.float64)
+    z64 = (z64 - z64.mean(dim=0, keepdim=True)) / scale.to(torch.float64)
     sq = z64.pow(2).sum(dim=1)
     u = torch.finfo(torch.float64).eps
     tol = 4.0 * math.sqrt(z.shape[1]) * u * (sq[rows] + sq.max()) + 4.0 * u  # (r,)
@@ -271,8 +432,21 @@ def _rescreen64(z: torch.Tensor, zs: torch.Tensor, scale: torch.Tensor, rows: to
     cand, ex = cand.gather(1, by_idx), ex.gather(1, by_idx)
     order = ex.argsort(dim=1, stable=True)[:, :k]
     index[rows], dist[rows] = cand.gather(1, order), ex.gather(1, order)
-    rk2 = (dist[rows, k - 1] / scale).to(torch.float64).pow(2)
+    rk2 = (dist[rows, k - 1] / scale).to(torch.float64).pow(2) * _dtype_growth(z.dtype, z.shape[1])
     return rows[approx.amax(dim=1) + sq[rows] - tol <= rk2]
+
+
+def _dtype_growth(dtype: torch.dtype, d: int) -> float:
+    """A factor g with (real distance of any column whose distance computed in ``dtype`` is <= D)^2 <=
+    g D^2 (relative to the scale D is divided by).
+
+    A distance computed in ``dtype`` (differences, squares, a sum of d terms, a square root) is within a
+    factor (1 + theta) of the real one with theta <= (d / 2 + 4) u; squaring, the division by the scale
+    and the float32 rounding of the screen's comparison add a few u. Without it, a column whose computed
+    distance ties the k-th (or falls below it by rounding) could be certified out of the candidates.
+    """
+    u = torch.finfo(dtype).eps
+    return 1.0 + (d + 12) * u + 8.0 * torch.finfo(torch.float32).eps
 
 
 def _redo_rows(z: torch.Tensor, rows: torch.Tensor, k: int, dist: torch.Tensor, index: torch.Tensor) -> None:

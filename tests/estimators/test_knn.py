@@ -128,6 +128,27 @@ def test_entropy_ties_match_reference(seed, metric):
     assert knn_entropy(z, k=4, metric=metric, algorithm="kd_tree") == pytest.approx(ref, abs=1e-10)
 
 
+@pytest.mark.parametrize("kind", ["gauss", "ties"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_entropy_is_the_same_with_either_euclidean_screen(monkeypatch, seed, kind, dtype):
+    import infossl.estimators.neighbours as nb
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((700, 24))
+    if kind == "ties":  # a coarse grid: many equal distances at the k-th neighbour
+        z = np.round(z, 0)
+    z = torch.from_numpy(z.astype(dtype))
+    values = {}
+    for kernel in ("float32", "bfloat16"):
+        monkeypatch.setattr(nb, "_EUCLID_CHOICE", {(24, "cpu"): kernel})
+        values[kernel] = knn_entropy(z, k=3, algorithm="brute", chunk_size=97, duplicates="jitter",
+                                     random_state=0)
+    assert values["float32"] == values["bfloat16"]
+    if kind == "gauss":  # no duplicates: the value is the reference's on the same numbers
+        ref = kl_entropy_reference(z.double().numpy(), k=3)
+        assert values["float32"] == pytest.approx(ref, abs=1e-4 if dtype == np.float32 else 1e-10)
+
+
 def test_entropy_high_dim_brute_matches_reference(seed):
     z = np.random.default_rng(seed).standard_normal((120, 300))
     ref = kl_entropy_reference(z, k=2)

@@ -410,3 +410,130 @@ def test_k_beyond_one_cpu_column_block_matches_a_full_sort():
     dist, _ = nearest_neighbours(z, k)
     full = torch.cdist(z, z).fill_diagonal_(math.inf).sort(dim=1).values[:, :k]
     torch.testing.assert_close(dist, full, rtol=1e-12, atol=1e-12)
+
+
+class _Pinned(dict):
+    """A Euclidean kernel cache answering one kernel for every (width, device)."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return self.name
+
+
+@pytest.fixture
+def euclid_kernel(monkeypatch):
+    """Pin the Euclidean first screen and count the bfloat16 screen's uses."""
+    calls = []
+    real = nb._bf16_operands
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(nb, "_bf16_operands", spy)
+
+    def pin(name):
+        monkeypatch.setattr(nb, "_EUCLID_CHOICE", _Pinned(name))
+        calls.clear()
+        return calls
+    return pin
+
+
+def _euclid_data(kind, n, d, seed=4):
+    rng = np.random.default_rng(seed)
+    if kind == "gauss":
+        return rng.standard_normal((n, d))
+    if kind == "ties":  # values on a coarse grid: many equal distances, the (distance, index) order decides
+        return np.round(rng.standard_normal((n, d)), 1)
+    if kind == "duplicates":
+        z = rng.integers(0, 3, (n, d)).astype(float)
+        z[50:53] = z[7]
+        return z
+    if kind == "near_duplicates":  # below float32 (and bfloat16) resolution: the float64 passes decide
+        return rng.uniform(size=(n, 1)) @ np.ones((1, d)) + 1e-9 * rng.standard_normal((n, d))
+    z = rng.standard_normal((n, d))  # "outlier": one row far beyond the bulk (the bfloat16 screen declines)
+    z[11] *= 1e3
+    return z
+
+
+@pytest.mark.parametrize("kernel", ["float32", "bfloat16"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kind", ["gauss", "ties", "duplicates", "near_duplicates", "outlier"])
+def test_each_euclidean_screen_gives_the_exact_neighbours(euclid_kernel, small_blocks, kernel, dtype, kind):
+    t = torch.from_numpy(_euclid_data(kind, 203, 6)).to(dtype)
+    d = distances(t, torch.arange(203), torch.arange(203).expand(203, 203))
+    d.fill_diagonal_(math.inf)
+    ib = d.argsort(dim=1, stable=True)[:, :4]  # the exact reference, ties by index
+    calls = euclid_kernel(kernel)
+    before = torch.get_num_threads()
+    try:
+        for threads, chunk in ((1, None), (2, 9), (1, 203)):  # chunk boundaries, one chunk, workers
+            torch.set_num_threads(threads)
+            dist, index = nearest_neighbours(t, 4, chunk_size=chunk)
+            assert torch.equal(index, ib) and torch.equal(dist, d.gather(1, ib)), (threads, chunk)
+    finally:
+        torch.set_num_threads(before)
+    # the pinned kernel ran, except where an outlier makes the bfloat16 bound useless
+    assert bool(calls) == (kernel == "bfloat16" and kind != "outlier")
+
+
+@pytest.mark.parametrize("kernel", ["float32", "bfloat16"])
+def test_each_euclidean_screen_is_exact_in_64_dims_over_default_blocks(euclid_kernel, kernel):
+    z = torch.from_numpy(_euclid_data("gauss", 4500, 64, seed=2))  # crosses the 4096-column blocks
+    euclid_kernel(kernel)
+    dist, index = nearest_neighbours(z, 3)
+    rows = torch.arange(0, 4500, 37)
+    d = distances(z, rows, torch.arange(4500).expand(rows.numel(), 4500))
+    d[torch.arange(rows.numel()), rows] = math.inf
+    ib = d.argsort(dim=1, stable=True)[:, :3]
+    assert torch.equal(index[rows], ib) and torch.equal(dist[rows], d.gather(1, ib))
+
+
+@pytest.mark.parametrize("kind, d", [("gauss", 64), ("gauss", 3), ("uniform", 16), ("student", 32)])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e4])
+def test_the_bfloat16_screen_obeys_its_error_bound(kind, d, scale):
+    rng = np.random.default_rng(5)
+    if kind == "gauss":
+        z = rng.standard_normal((300, d))
+    elif kind == "uniform":
+        z = rng.uniform(-1, 1, (300, d)) + 3.0
+    else:
+        z = rng.standard_t(5, (300, d))
+    z32 = torch.from_numpy(z * scale).float()
+    z32 = (z32 - z32.mean(dim=0)) / scale
+    sq = z32.pow(2).sum(dim=1)
+    big = float(sq.max())
+    sa, sb, off, tol = nb._bf16_operands(z32, sq, big)
+    s_hat = (sa @ sb).double()  # (n, n) bfloat16 screen of d^2 + c_i
+    exact = torch.cdist(z32.double(), z32.double()).pow(2) + off.double().unsqueeze(1)
+    u = 2.0 ** -8
+    assert bool((s_hat >= 0).all())
+    # before the output's rounding the screen is within E_i of d^2 + c_i; the rounding adds <= u |s| / (1 - u)
+    err = (s_hat - exact).abs()
+    assert bool((err <= tol.unsqueeze(1) + u * s_hat / (1 - u)).all())
+    assert bool((off.double() >= tol).all())
+
+
+def test_the_euclidean_screen_choice_is_measured_cached_and_leaves_the_thread_count(monkeypatch):
+    monkeypatch.setattr(nb, "_EUCLID_CHOICE", {})
+    monkeypatch.setattr(nb, "_KERNEL_CHOICE", {})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        first = nb._euclid_kernel(24, torch.device("cpu"))
+        assert first in ("float32", "bfloat16") and nb._euclid_kernel(24, torch.device("cpu")) == first
+        assert torch.get_num_threads() == 2
+        rng = np.random.default_rng(0)
+        z = torch.from_numpy(rng.standard_normal((300, 8)))
+        nearest_neighbours(z, 3)
+        kth_neighbour(z, 3, metric="chebyshev")
+        ksg_counts(z, z.flip(1), 3, 1)
+        assert torch.get_num_threads() == 2  # the search's one-thread ops and timings are undone after it
+    finally:
+        torch.set_num_threads(before)
