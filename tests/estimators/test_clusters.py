@@ -8,7 +8,7 @@ import torch
 from infossl.estimators.clusters import cluster_mutual_information
 from infossl.estimators.nonlinear import NonlinearResult, discrete_mutual_information
 
-FAST = dict(n_clusters=4, max_epochs=40, patience=8, hidden=32, shared=False)
+FAST = dict(n_clusters=4, max_epochs=40, patience=8, hidden=32, shared=False, learning_curve=False)
 
 
 def _label_channel(n: int, keep: float, seed: int, classes: int = 4, spread: float = 4.0):
@@ -74,11 +74,51 @@ def test_value_is_read_on_the_heldout_rows_only():
     assert abs(cluster_mutual_information(x, y3, random_state=5, **FAST) - res.value) < 0.15
 
 
-def test_invariant_to_increasing_maps_of_each_coordinate():
+def test_invariant_to_increasing_maps_of_each_coordinate_with_ranks():
     x, y, *_ = _label_channel(1000, 0.8, 4)
-    a = cluster_mutual_information(x, y, **FAST)
+    a = cluster_mutual_information(x, y, ranks=True, **FAST)
     # the fitting rows' normal scores of each column are unchanged by increasing maps: the same codes
-    assert cluster_mutual_information(np.sinh(x / 2), y ** 3 + y, **FAST) == pytest.approx(a, abs=1e-9)
+    assert cluster_mutual_information(np.sinh(x / 2), y ** 3 + y, ranks=True, **FAST) == pytest.approx(a,
+                                                                                                     abs=1e-9)
+    # without ranks the codes see the coordinates themselves: a strongly bent coordinate changes them
+    assert cluster_mutual_information(np.sinh(3 * x), y ** 3 + y, **FAST) != a
+
+
+def test_cross_fitting_reads_every_distinct_row_once():
+    x, y, a, b, truth = _label_channel(1200, 0.8, 11)
+    res = cluster_mutual_information(x, y, details=True, folds=2, random_state=2,
+                                     **dict(FAST, learning_curve=True))
+    held = np.concatenate(res.info["heldout_rows"])
+    assert np.array_equal(np.sort(held), np.arange(1200)) and res.n_heldout == 1200
+    assert res.value == pytest.approx(np.mean(res.info["fold_values"]))
+    assert res.interval[0] <= res.value <= res.interval[1]
+    # the interval is never narrower than the two folds' readings' difference
+    assert res.interval[1] - res.interval[0] >= abs(np.diff(res.info["fold_values"])[0])
+    assert abs(res.value - truth) < 0.12 and abs(res.info["value_half_train"] - truth) < 0.2
+
+
+def test_learning_curve_raises_the_upper_end_by_the_extrapolated_gain():
+    x, y, a, b, truth = _label_channel(1500, 0.8, 13)
+    plain = cluster_mutual_information(x, y, details=True, random_state=3, **FAST)
+    res = cluster_mutual_information(x, y, details=True, random_state=3, **dict(FAST, learning_curve=True))
+    # the learning curve is one more fit after the others: the value and the lower end are unchanged
+    assert res.value == plain.value and res.interval[0] == plain.interval[0]
+    h, m = res.info["rows_half_train"], res.info["rows_codes_fitted"][0]
+    gain = (res.value - res.info["value_half_train"]) * h / (m - h)
+    assert res.info["learning_gain"] == pytest.approx(gain)
+    assert res.interval[1] == pytest.approx(plain.interval[1] + max(gain, 0.0))
+    assert res.info["value_extrapolated"] == pytest.approx(res.value + max(gain, 0.0))
+
+
+def test_rows_repeated_as_whole_copies_give_the_distinct_rows_result():
+    x, y, *_ = _label_channel(800, 0.8, 12)
+    one = cluster_mutual_information(x, y, details=True, random_state=1, **FAST)
+    # every pair twice: copies are counted once before any split, so no pair is fitted on one copy and read
+    # on the other, and the estimate is the one of the 800 distinct pairs
+    two = cluster_mutual_information(np.vstack([x, x]), np.vstack([y, y]), details=True, random_state=1,
+                                     **FAST)
+    assert two.value == one.value and two.n_distinct_pairs == 800 and two.n_rows == 1600
+    assert np.array_equal(two.info["heldout_rows"][0], one.info["heldout_rows"][0])
 
 
 def test_invariant_to_a_relabelling_of_discrete_classes():
@@ -110,11 +150,20 @@ def test_torch_input_gives_tensor():
     (dict(shared="yes"), "shared"),
     (dict(train_fraction=1.0), "train_fraction"),
     (dict(weight_decay=-1.0), "weight_decay"),
+    (dict(whiten="no"), "whiten"),
+    (dict(learning_curve=1), "learning_curve"),
+    (dict(refit="yes"), "refit"),
 ])
 def test_bad_options(kw, match):
     x, y, *_ = _label_channel(400, 0.8, 7)
     with pytest.raises(ValueError, match=match):
         cluster_mutual_information(x, y, **kw)
+
+
+def test_folds_is_one_or_two():
+    x, y, *_ = _label_channel(400, 0.8, 7)
+    with pytest.raises(ValueError, match="folds"):
+        cluster_mutual_information(x, y, folds=3)
 
 
 def test_shared_needs_equal_widths_and_too_few_rows():
