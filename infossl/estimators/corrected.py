@@ -35,6 +35,7 @@ DEFAULT_BUDGET = 1e10
 SCALE_SIGMAS = 3.0
 #: Degrees of freedom the Student-t surrogate may take.
 STUDENT_DF_RANGE = (0.5, 1000.0)
+_ROUNDS = 2  # alternations of the df and shape fits (a second one moved 5+5 values by <= 0.016 nats)
 
 
 def corrected_ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, budget: float = DEFAULT_BUDGET,
@@ -196,7 +197,8 @@ def _corrected_ksg(tx: torch.Tensor, ty: torch.Tensor, *, k: int, budget: float,
     ksg_surrogate = ksg_mutual_information(g[:, :rx], g[:, rx:], k=k)
     if parts is not None:
         parts.update(rows=m, gaussian_mi=float(i_gauss), ksg_data=float(ksg_data),
-                     ksg_surrogate=float(ksg_surrogate), surrogate="gaussian" if math.isinf(df) else "student-t",
+                     ksg_surrogate=float(ksg_surrogate),
+                     surrogate="gaussian" if math.isinf(df) else "student-t",
                      surrogate_df=df, surrogate_mi=float(surrogate_mi), scale_dependence=scale_data,
                      scale_dependence_gaussian=scale_gauss,
                      scale_threshold=SCALE_SIGMAS * math.sqrt(2.0 / m))
@@ -246,7 +248,7 @@ def _student_surrogate(cov: torch.Tensor, rx: int, rho: torch.Tensor, noise: tor
                                             rtol=None).clamp_min(0))
 
     log_nu, t = math.log(STUDENT_DF_RANGE[1]), min(_shrink_factor(rho, i_gauss), t_max)
-    for _ in range(2):
+    for _ in range(_ROUNDS):
         # the radii's dependence falls as nu grows (nu -> inf: the Gaussian twin)
         log_nu = _bisect_on(lambda v: -_scale_dependence(sample(math.exp(v), t), rx), -scale_data,
                             math.log(STUDENT_DF_RANGE[0]), math.log(STUDENT_DF_RANGE[1]))
