@@ -228,7 +228,8 @@ def _student_surrogate(cov: torch.Tensor, rx: int, rho: torch.Tensor, noise: tor
     dependence of its sides' radii (:func:`_scale_dependence`) equals the data's, and the cross-covariance
     factor t so that the exact Gaussian MI of its shape is ``i_gauss`` corrected by what normal scoring t
     draws instead of Gaussian ones changes in the scored estimate (in few dimensions at low df it lowers it),
-    each fitted by bisection with the draws held fixed (common random numbers), twice in turn. Returns (nu, t, scored sample (m, rx + ry))."""
+    each fitted by bisection with the draws held fixed (common random numbers), twice in turn. Returns (nu, t,
+    scored sample (m, rx + ry))."""
     from scipy.stats import chi2
 
     m = noise.shape[0]
