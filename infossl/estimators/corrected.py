@@ -81,8 +81,8 @@ def corrected_ksg_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, 
     Cost is two KSG runs (the Student-t twin adds its fits, about 100 normal scorings of the rows: 3x the
     time of the Gaussian twin at 5+5 dims, n = 5000). If :math:`n^2 (d_x + d_y)` exceeds ``budget``, both
     run on the same random subsample of :math:`\sqrt{\text{budget}/(d_x+d_y)}` rows (drawn from
-    ``random_state``). The result is random through the surrogate (standard deviation about :math:`\sqrt2` times KSG's); the default
-    ``random_state=0`` makes it reproducible. Not differentiable.
+    ``random_state``). The result is random through the surrogate (standard deviation about :math:`\sqrt2`
+    times KSG's); the default ``random_state=0`` makes it reproducible. Not differentiable.
 
     Parameters
     ----------
