@@ -74,11 +74,37 @@ def test_value_is_read_on_the_heldout_rows_only():
     assert abs(cluster_mutual_information(x, y3, random_state=5, **FAST) - res.value) < 0.15
 
 
-def test_invariant_to_increasing_maps_of_each_coordinate():
+def test_invariant_to_increasing_maps_of_each_coordinate_with_ranks():
     x, y, *_ = _label_channel(1000, 0.8, 4)
-    a = cluster_mutual_information(x, y, **FAST)
+    a = cluster_mutual_information(x, y, ranks=True, **FAST)
     # the fitting rows' normal scores of each column are unchanged by increasing maps: the same codes
-    assert cluster_mutual_information(np.sinh(x / 2), y ** 3 + y, **FAST) == pytest.approx(a, abs=1e-9)
+    assert cluster_mutual_information(np.sinh(x / 2), y ** 3 + y, ranks=True, **FAST) == pytest.approx(a,
+                                                                                                     abs=1e-9)
+    # without ranks the codes see the coordinates themselves: a strongly bent coordinate changes them
+    assert cluster_mutual_information(np.sinh(3 * x), y ** 3 + y, **FAST) != a
+
+
+def test_cross_fitting_reads_every_distinct_row_once():
+    x, y, a, b, truth = _label_channel(1200, 0.8, 11)
+    res = cluster_mutual_information(x, y, details=True, folds=2, learning_curve=True, random_state=2, **FAST)
+    held = np.concatenate(res.info["heldout_rows"])
+    assert np.array_equal(np.sort(held), np.arange(1200)) and res.n_heldout == 1200
+    assert res.value == pytest.approx(np.mean(res.info["fold_values"]))
+    assert res.interval[0] <= res.value <= res.interval[1]
+    # the interval is never narrower than the two folds' readings' difference
+    assert res.interval[1] - res.interval[0] >= abs(np.diff(res.info["fold_values"])[0])
+    assert abs(res.value - truth) < 0.12 and abs(res.info["value_half_train"] - truth) < 0.2
+
+
+def test_rows_repeated_as_whole_copies_give_the_distinct_rows_result():
+    x, y, *_ = _label_channel(800, 0.8, 12)
+    one = cluster_mutual_information(x, y, details=True, random_state=1, **FAST)
+    # every pair twice: copies are counted once before any split, so no pair is fitted on one copy and read
+    # on the other, and the estimate is the one of the 800 distinct pairs
+    two = cluster_mutual_information(np.vstack([x, x]), np.vstack([y, y]), details=True, random_state=1,
+                                     **FAST)
+    assert two.value == one.value and two.n_distinct_pairs == 800 and two.n_rows == 1600
+    assert np.array_equal(two.info["heldout_rows"][0], one.info["heldout_rows"][0])
 
 
 def test_invariant_to_a_relabelling_of_discrete_classes():
@@ -110,11 +136,19 @@ def test_torch_input_gives_tensor():
     (dict(shared="yes"), "shared"),
     (dict(train_fraction=1.0), "train_fraction"),
     (dict(weight_decay=-1.0), "weight_decay"),
+    (dict(whiten="no"), "whiten"),
+    (dict(learning_curve=1), "learning_curve"),
 ])
 def test_bad_options(kw, match):
     x, y, *_ = _label_channel(400, 0.8, 7)
     with pytest.raises(ValueError, match=match):
         cluster_mutual_information(x, y, **kw)
+
+
+def test_folds_is_one_or_two():
+    x, y, *_ = _label_channel(400, 0.8, 7)
+    with pytest.raises(ValueError, match="folds"):
+        cluster_mutual_information(x, y, folds=3)
 
 
 def test_shared_needs_equal_widths_and_too_few_rows():
