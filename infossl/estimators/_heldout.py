@@ -55,22 +55,89 @@ def discrete_mi(cx: np.ndarray, cy: np.ndarray) -> float:
     return h[0] + h[1] - h[2]
 
 
-def fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
-    """Each column mapped through the normal quantile of the *fitting rows'* empirical CDF (mid-rank for
-    ties, clipped to [1/(2m), 1 - 1/(2m)], m fitting rows): (n, d). Increasing maps of a column leave it
-    unchanged, and held-out rows never shape the transform.
+def fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor, *, tail_gaps: int = 10) -> torch.Tensor:
+    """Each column mapped through the normal quantile of the *fitting rows'* empirical CDF, interpolated:
+    (n, d). The map is strictly increasing, so it keeps the information of each column; held-out rows never
+    shape it. An increasing map of a column leaves the fit rows' scores unchanged, an increasing affine map
+    every row's (between fit values the interpolation is linear in the column's own scale).
+
+    The CDF of a column, from its m fitting rows: at each distinct fit value it is the mid-rank ECDF
+    (r - 1/2) / m (r the rank; tied values share the mean of their ranks), linear between consecutive
+    distinct fit values, and below the smallest / above the largest an exponential tail that falls to 0 / 1
+    with the mean density of the ``tail_gaps`` outermost gaps. The map is continuous and strictly increasing
+    on the whole line, so distinct held-out values keep distinct scores (a step map would send all held-out
+    values between two fit values to one score: ties, and a quantised copy of the latent), and at the fit
+    values it equals the mid-rank ECDF, so the fit rows' scores are the usual normal scores.
+
+    Parameters
+    ----------
+    t : torch.Tensor (n, d)
+    fit : torch.Tensor (m,)
+        Indices of the fitting rows, m >= 2. A column constant on them scores 0 at its value and the
+        outermost scores of m rows below and above it (no scale to interpolate with).
+    tail_gaps : int, default 10
+        Outermost gaps whose mean density sets each exponential tail.
 
     Returns
     -------
     torch.Tensor
-        (n, d), t's dtype and device.
+        (n, d), t's dtype and device; the fit rows' values map to the normal quantiles of (r - 1/2) / m.
     """
-    ref = t[fit].T.contiguous().sort(dim=1).values  # (d, m)
-    m = ref.shape[1]
-    q = t.T.contiguous()  # (d, n)
-    u = 0.5 * (torch.searchsorted(ref, q, side="left") + torch.searchsorted(ref, q, side="right")).to(t.dtype)
-    u = (u / m).clamp(0.5 / m, 1 - 0.5 / m)
-    return (math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)).T
+    work = t.to(torch.float64)
+    ref = work[fit].T.contiguous().sort(dim=1).values  # (d, m)
+    d, m = ref.shape
+    if m < 2:
+        raise ValueError(f"normal scores need at least 2 fit rows, got {m}")
+    # mid-rank ECDF at each sorted fit value: equal values get the same (mean-rank) position
+    pos = 0.5 * (torch.searchsorted(ref, ref, side="left") + torch.searchsorted(ref, ref, side="right"))
+    pos = pos.to(torch.float64) / m  # (d, m)
+    q = work.T.contiguous()  # (d, n)
+    # j: the last sorted fit value <= q; r_j <= q < r_{j+1} with r_{j+1} > r_j strictly (ties are skipped)
+    j = torch.searchsorted(ref, q, side="right") - 1
+    jl, jr = j.clamp(0, m - 2), (j + 1).clamp(1, m - 1)
+    r_lo, r_hi = ref.gather(1, jl), ref.gather(1, jr)
+    p_lo, p_hi = pos.gather(1, jl), pos.gather(1, jr)
+    frac = ((q - r_lo) / (r_hi - r_lo).clamp_min(torch.finfo(torch.float64).tiny)).clamp(0, 1)
+    u = p_lo + frac * (p_hi - p_lo)  # inside [r_1, r_m]
+    # exponential tails: u = p_1 exp(-(r_1 - q) / h) below, with h = p_1 / (mean density of the outer gaps),
+    # so the density is continuous in mean over those gaps and u stays in (0, p_1) for every q < r_1
+    g = min(max(1, tail_gaps), m - 1)
+    p_first, p_last = pos[:, :1], 1 - pos[:, -1:]
+    span = ref[:, -1:] - ref[:, :1]  # > 0
+
+    def density(dp: torch.Tensor, width: torch.Tensor) -> torch.Tensor:  # all g + 1 outer values tied:
+        return torch.where(width > 0, dp / width.clamp_min(1e-300), 1.0 / span)  # the whole range's
+
+    dens_lo = density(pos[:, g:g + 1] - pos[:, :1], ref[:, g:g + 1] - ref[:, :1])
+    dens_hi = density(pos[:, -1:] - pos[:, -1 - g:m - g], ref[:, -1:] - ref[:, -1 - g:m - g])
+    # tail probabilities are carried as logs of min(u, 1 - u): far out they are below the smallest double
+    log_lower = torch.where(j < 0, p_first.log() - (ref[:, :1] - q) * dens_lo / p_first, u.log())
+    log_upper = torch.where(j == m - 1, p_last.log() - (q - ref[:, -1:]) * dens_hi / p_last, (1 - u).log())
+    log_upper = torch.where((j == m - 1) & (q == ref[:, -1:]), p_last.log().expand_as(q), log_upper)
+    z = torch.where(log_lower <= math.log(0.5), _ndtri_of_log(log_lower), -_ndtri_of_log(log_upper))
+    const = (ref[:, -1:] <= ref[:, :1]).expand_as(q)
+    if bool(const.any()):  # a constant fit column has no scale to interpolate or extend: its value scores 0,
+        # values below / above it the outermost scores of m rows (the mid-rank ECDF's 1/(2m) and 1 - 1/(2m))
+        edge = float(torch.special.ndtri(torch.tensor(0.5 / m, dtype=torch.float64)))
+        step = torch.where(q < ref[:, :1], edge, torch.where(q > ref[:, :1], -edge, 0.0))
+        z = torch.where(const, step, z)
+    return z.T.to(t.dtype)
+
+
+def _ndtri_of_log(log_p: torch.Tensor) -> torch.Tensor:
+    """The normal quantile of exp(log_p) for log_p <= log(1/2), also where exp(log_p) underflows: ndtri
+    where the probability is a normal double, else Newton steps on log_ndtr from the leading asymptotic
+    term -sqrt(-2 log p) (log Phi(z) ~ -z^2/2 - log(-z sqrt(2 pi)) as z -> -inf)."""
+    direct = torch.special.ndtri(log_p.clamp_min(-700.0).exp())
+    far = log_p < -700.0
+    if not bool(far.any()):
+        return direct
+    lp = log_p[far]
+    z = -torch.sqrt(-2 * lp)
+    for _ in range(6):  # each step: z -= (log Phi(z) - log p) / (d/dz log Phi(z)); converges from below
+        log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
+        z = z - (torch.special.log_ndtr(z) - lp) / torch.exp(log_phi - torch.special.log_ndtr(z))
+    return direct.masked_scatter(far, z)
 
 
 def silu_mlp(p: int, hidden: int, depth: int, out: int) -> nn.Sequential:

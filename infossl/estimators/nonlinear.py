@@ -30,10 +30,10 @@ soft-clipped, :math:`c \tanh(z / c)` (``clip``; AdamW with ``weight_decay``): a 
 unbounded outputs is won by sending a few rows far out together, which then fails on new rows (on the helix
 2 -> 256 family, n = 5000, truth 1.66, unclipped encoders gave a stopping-row Gaussian MI of 2.22, a held-out
 one of 0.06 and a reading of 0.80; clipped at 2 with weight decay 0.01: 1.52, 1.56 and 1.62). After
-training, each latent is mapped through the normal quantile of its fit-row empirical CDF (``latent_scores``;
-a non-decreasing step map fixed by the fit rows: held-out values in one gap between fit values share a
-score, so the held-out latents are quantised to the fit rows' grid and can tie, which costs a little
-information and biases the reading slightly), a linear CCA on the fit rows
+training, each latent is mapped through the normal quantile of its fit-row empirical CDF, interpolated
+linearly between the fit values with exponential tails outside them (``latent_scores``;
+:func:`~infossl.estimators._heldout.fit_row_normal_scores`: a strictly increasing map fixed by the fit rows,
+so held-out latents keep distinct values and their information), a linear CCA on the fit rows
 orients the m latents; the directions whose canonical correlation on the stopping rows exceeds the noise level
 :math:`3/\sqrt{n_{stop}}` are kept. The held-out rows' kept latents are then read by ``reading``:
 ``"corrected-ksg"`` (default, :func:`~infossl.estimators.corrected_ksg_mutual_information`), ``"ksg"`` or

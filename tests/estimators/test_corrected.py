@@ -146,3 +146,43 @@ def test_corrected_knn_entropy_refuses_wide_data_at_once():
 
     with pytest.raises(ValueError, match="needs more rows than dimensions.*n=50, d=10000"):
         corrected_knn_entropy(np.random.default_rng(0).standard_normal((50, 10_000)))
+
+
+def test_student_t_twin_on_heavy_tails(monkeypatch):
+    # 3+3 Student-t at 2 dof: the common scale adds dependence that KSG reads low beside a Gaussian twin
+    from infossl.estimators import corrected
+    from infossl.estimators.corrected import corrected_ksg_parts
+
+    dist = make_family("student-t", 3, df=2.0)
+    x, y = dist.sample(2000, random_state=0)
+    truth = dist.mutual_information()
+    parts = corrected_ksg_parts(x, y, random_state=0)
+    assert parts["surrogate"] == "student-t" and 1.3 < parts["surrogate_df"] < 3.0
+    assert parts["scale_dependence"] - parts["scale_dependence_gaussian"] > parts["scale_threshold"]
+    assert parts["value"] == pytest.approx(corrected_ksg_mutual_information(x, y, random_state=0), abs=1e-12)
+    monkeypatch.setattr(corrected, "SCALE_SIGMAS", math.inf)  # force the Gaussian twin
+    gauss = corrected_ksg_parts(x, y, random_state=0)
+    assert gauss["surrogate"] == "gaussian"
+    assert abs(parts["value"] - truth) < 0.06 and abs(parts["value"] - truth) < abs(gauss["value"] - truth)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "normal-cdf"])
+def test_gaussian_copula_keeps_the_gaussian_twin(family):
+    from infossl.estimators.corrected import corrected_ksg_parts
+
+    dist = make_family(family, 3)
+    x, y = dist.sample(2000, random_state=1)
+    parts = corrected_ksg_parts(x, y, random_state=3)
+    assert parts["surrogate"] == "gaussian" and math.isinf(parts["surrogate_df"])
+    assert parts["surrogate_mi"] == pytest.approx(parts["gaussian_mi"])
+    assert parts["value"] == pytest.approx(parts["gaussian_mi"] + parts["ksg_data"] - parts["ksg_surrogate"])
+    assert abs(parts["value"] - dist.mutual_information()) < 0.1
+
+
+def test_scale_dependence_of_independent_radii_is_near_zero(rng):
+    from infossl.estimators.corrected import _scale_dependence
+
+    s = torch.from_numpy(rng.standard_normal((4000, 5)))
+    assert abs(_scale_dependence(s, 2)) < 0.06
+    w = torch.from_numpy(np.sqrt(3.0 / rng.chisquare(3.0, 4000)))[:, None]
+    assert _scale_dependence(s * w, 2) > 0.3  # a common scale makes the radii dependent

@@ -32,11 +32,57 @@ def test_fit_row_normal_scores_use_only_fit_rows_and_ignore_increasing_maps():
     t = torch.from_numpy(rng.standard_normal((500, 3)))
     fit = torch.arange(300)
     z = fit_row_normal_scores(t, fit)
-    assert torch.allclose(z, fit_row_normal_scores(torch.exp(t) * 3 + 1, fit))
+    # any increasing map leaves the fit rows' scores; an increasing affine map leaves every row's
+    assert torch.allclose(z[:300], fit_row_normal_scores(torch.exp(t) * 3 + 1, fit)[:300])
+    assert torch.allclose(z, fit_row_normal_scores(t * 3 + 1, fit))
     t2 = t.clone()
     t2[300:] = t2[300:] * 2  # changing rows outside the fit rows leaves the fit rows' scores
     assert torch.allclose(fit_row_normal_scores(t2, fit)[:300], z[:300])
     assert abs(float(z[:300].mean())) < 0.05 and abs(float(z[:300].std()) - 1) < 0.1
+
+
+def test_fit_row_normal_scores_interpolate_without_ties_and_match_the_ecdf_at_fit_rows():
+    from scipy.stats import norm, rankdata
+
+    rng = np.random.default_rng(3)
+    t = torch.from_numpy(rng.standard_normal((2000, 2)))
+    fit = torch.arange(200)
+    z = fit_row_normal_scores(t, fit)
+    # at the fit rows: the normal quantile of the mid-rank ECDF (r - 1/2) / m
+    for c in range(2):
+        expect = norm.ppf((rankdata(t[:200, c].numpy()) - 0.5) / 200)
+        assert np.allclose(z[:200, c].numpy(), expect, atol=1e-12)
+    # held-out rows: 1800 values between 200 fit values, yet no two share a score
+    assert all(torch.unique(z[200:, c]).numel() == 1800 for c in range(2))
+    # strictly increasing on a grid far beyond the fit range, and finite
+    grid = torch.linspace(-400.0, 400.0, 40001, dtype=torch.float64)[:, None].repeat(1, 2)
+    g = fit_row_normal_scores(torch.cat([t[:200], grid]), fit)[200:]
+    assert bool(torch.isfinite(g).all()) and bool((g.diff(dim=0) > 0).all())
+    # linear between two neighbouring fit values: the midpoint's CDF is the mean of theirs
+    ref = t[:200, 0].sort().values
+    mid = 0.5 * (ref[100] + ref[101])
+    zm = fit_row_normal_scores(torch.cat([t[:200], torch.stack([mid, mid])[None, :]]), fit)[200, 0]
+    assert float(zm) == pytest.approx(norm.ppf(101 / 200), abs=1e-12)
+
+
+def test_fit_row_normal_scores_with_tied_fit_values_and_constant_columns():
+    t = torch.tensor([[0.0], [1.0], [1.0], [2.0], [0.5], [1.5], [-3.0], [9.0]], dtype=torch.float64)
+    fit = torch.arange(4)
+    z = fit_row_normal_scores(t, fit).flatten()
+    from scipy.stats import norm
+
+    assert float(z[1]) == float(z[2]) == pytest.approx(0.0)  # tied fit values share the mid-rank 2/4
+    assert float(z[0]) < float(z[4]) < float(z[1]) < float(z[5]) < float(z[3])
+    assert float(z[6]) < float(z[0]) and float(z[7]) > float(z[3])
+    assert float(z[4]) == pytest.approx(norm.ppf(0.5 * (0.125 + 0.5)))
+    assert fit_row_normal_scores(t.float(), fit).dtype == torch.float32
+    const = torch.ones(10, 2, dtype=torch.float64)
+    const[7:, 0] = torch.tensor([0.0, 2.0, 1.0])
+    zc = fit_row_normal_scores(const, torch.arange(5))
+    assert bool(torch.isfinite(zc).all()) and float(zc[:5].abs().max()) == 0.0
+    assert float(zc[7, 0]) == pytest.approx(norm.ppf(0.1)) and float(zc[8, 0]) == pytest.approx(norm.ppf(0.9))
+    with pytest.raises(ValueError, match="at least 2 fit rows"):
+        fit_row_normal_scores(torch.ones(10, 2), torch.arange(1))
 
 
 def test_seeded_init_is_reproducible_and_leaves_the_global_generator():

@@ -107,6 +107,19 @@ def test_curved_pair_is_read_within_tolerance():
     assert res.n_fit + res.n_stop + res.n_heldout == 4000
 
 
+def test_gaussian_pair_closed_form():
+    # a 2 + 2 Gaussian pair (canonical correlations 0.8, 0.6) mixed linearly into 5 + 4 dims:
+    # I = -1/2 [log(1 - 0.64) + log(1 - 0.36)] = 0.734 nats
+    rng = np.random.default_rng(7)
+    u = rng.standard_normal((4000, 2))
+    v = np.array([0.8, 0.6]) * u + np.sqrt(1 - np.array([0.64, 0.36])) * rng.standard_normal((4000, 2))
+    x, y = u @ rng.standard_normal((2, 5)), v @ rng.standard_normal((2, 4))
+    truth = -0.5 * (math.log(1 - 0.64) + math.log(1 - 0.36))
+    res = nonlinear_mutual_information(x, y, latent_dim=2, device="cpu", random_state=1, details=True, **FAST)
+    assert abs(res.value - truth) < 0.1 and res.latent_dim == 2
+    assert res.interval[0] - 0.05 <= truth <= res.interval[1] + 0.05
+
+
 def test_invariant_to_injective_maps_of_each_side():
     x, y, _ = _curved_pair(3000, 0.7, 1)
     a = nonlinear_mutual_information(x, y, latent_dim=1, device="cpu", **FAST)
