@@ -209,10 +209,11 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
     distribution-free lower bound can certify more than O(log n) from n samples (McAllester & Stratos,
     AISTATS 2020), so such a value rests on the estimator's model.
 
-    **The evidence route runs only with** ``details=True``: comparing the linear route with the nonlinear
-    latent (:func:`~infossl.estimators.details.mi_details`) costs one neural fit, 10-20 s at n = 10^4 and
-    512 + 512 dims on 2 CPU cores against well under a second for the copula route, so the plain call keeps
-    the rules above.
+    **The evidence route runs only with** ``details=True``: the cross-fitted comparison of the linear route
+    with the nonlinear latent and the cluster codes (:func:`~infossl.estimators.details.mi_details`) fits
+    every candidate on both halves of the rows plus one re-fit per winner, minutes on 2 CPU cores (at
+    n = 2000, 64 + 64 dims: 135 s against 1.7 s for the plain latent route, measured at load 8.5-13), so
+    the plain call keeps the rules above.
 
     ``"auto"`` is **not differentiable** (its routes count neighbours, rank columns or fit encodings): on
     tensors that require grad it warns and returns a detached value. float16 and bfloat16 tensors are
