@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 import warnings
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 from infossl.cli._common import (add_option_flag, emit, format_table, package_version,
                                  refuse_overwriting_inputs)
-from infossl.estimators.dispatch import ENTROPY_METHODS, MI_METHODS
+from infossl.estimators.dispatch import (ENTROPY_METHODS, MI_METHODS, auto_entropy_estimate,
+                                        auto_mutual_information)
 
 EPILOG = """\
 examples:
@@ -77,20 +77,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------ estimating
-class _RouteLog(logging.Handler):
-    """Keeps the route line that ``method="auto"`` logs at DEBUG on the ``"infossl"`` logger: the estimator
-    that actually ran (after a fallback too), which the bare number does not carry."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.route: Optional[str] = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if "(method='auto')" in message and " -> " in message:
-            self.route = message.rsplit(" -> ", 1)[1].split(" (", 1)[0].strip()
-
-
 def _messages(caught: Sequence[warnings.WarningMessage]) -> list[str]:
     """The text of each caught warning, once, in order."""
     return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
@@ -121,24 +107,21 @@ def estimate_with_route(fn: Callable[..., Any], *data: Any, method: str, details
         ``method`` (the estimator that ran: ``"auto -> copula"`` for a routed call), ``kind`` and
         ``interval`` (with ``details``, else None) and ``warnings`` (every warning the call issued, once).
     """
-    log = logging.getLogger("infossl")
-    handler, level = _RouteLog(), log.level
-    log.addHandler(handler)
-    if not log.isEnabledFor(logging.DEBUG):
-        log.setLevel(logging.DEBUG)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if method == "auto" and not details and not options:
+            # the route auto took comes back with the value (dispatch's structured form), not from a log line
+            routed = auto_mutual_information if len(data) == 2 else auto_entropy_estimate
+            value, ran = routed(*data)
+        else:
             value = fn(*data, method=method, details=details, **options)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
+            ran = None
     messages = _messages(caught)
     if details:
         messages = list(dict.fromkeys([*value.warnings, *messages]))
         route = value.method
     else:
-        route = f"auto -> {handler.route}" if method == "auto" and handler.route else method
+        route = f"auto -> {ran}" if ran is not None else method
     return value, {
         "method": route,
         "kind": value.kind if details else None,

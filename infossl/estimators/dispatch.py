@@ -24,7 +24,8 @@ from infossl.estimators.intrinsic import is_manifold, manifold_dimension
 from infossl.estimators.latent import latent_parts
 from infossl.estimators.reliability import ReliabilityWarning
 
-__all__ = ["ENTROPY_METHODS", "MI_METHODS", "auto_mi_estimate", "entropy", "mutual_information"]
+__all__ = ["ENTROPY_METHODS", "MI_METHODS", "auto_entropy_estimate", "auto_mi_estimate",
+           "auto_mutual_information", "entropy", "mutual_information"]
 
 logger = logging.getLogger("infossl")
 
@@ -101,16 +102,32 @@ def entropy(z: ArrayLike, method: str = "auto", *, details: bool = False, **opti
         return entropy_details(z, method, **options)
     if method == "auto":
         refuse_auto_options(method, options)
-        t, _ = check_embeddings(z, min_samples=2)
-        if t.requires_grad:
-            warn("entropy(method='auto') is not differentiable (its routes rank columns): the value carries "
-                 "no gradient. For a differentiable entropy name a method, e.g. method='gaussian' or 'knn'.",
-                 UserWarning)
-        route = entropy_route(t)
-        method = route.method
-        logger.debug("entropy(method='auto'): d=%d -> %s", t.shape[1], describe(route))
-        _warn_if_manifold(t)
+        return auto_entropy_estimate(z)[0]
     return entropy_function(method)(z, **options)
+
+
+def auto_entropy_estimate(z: ArrayLike) -> tuple[Any, str]:
+    """The ``method="auto"`` entropy of ``z`` and the route that computed it (the structured form of the
+    route the DEBUG log line describes).
+
+    Warns as :func:`entropy` does: not differentiable on tensors that require grad, and a
+    :class:`~infossl.estimators.reliability.ReliabilityWarning` when the samples lie on a
+    lower-dimensional set.
+
+    Returns
+    -------
+    tuple of (float or 0-d tensor, str)
+        The value as :func:`entropy` returns it and the route: ``"corrected-knn"`` or ``"copula"``.
+    """
+    t, _ = check_embeddings(z, min_samples=2)
+    if t.requires_grad:
+        warn("entropy(method='auto') is not differentiable (its routes rank columns): the value carries "
+             "no gradient. For a differentiable entropy name a method, e.g. method='gaussian' or 'knn'.",
+             UserWarning)
+    route = entropy_route(t)
+    logger.debug("entropy(method='auto'): d=%d -> %s", t.shape[1], describe(route))
+    _warn_if_manifold(t)
+    return entropy_function(route.method)(z), route.method
 
 
 def _warn_if_manifold(t: torch.Tensor) -> None:
@@ -192,10 +209,11 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
     distribution-free lower bound can certify more than O(log n) from n samples (McAllester & Stratos,
     AISTATS 2020), so such a value rests on the estimator's model.
 
-    **The evidence route runs only with** ``details=True``: comparing the linear route with the nonlinear
-    latent (:func:`~infossl.estimators.details.mi_details`) costs one neural fit, 10-20 s at n = 10^4 and
-    512 + 512 dims on 2 CPU cores against well under a second for the copula route, so the plain call keeps
-    the rules above.
+    **The evidence route runs only with** ``details=True``: the cross-fitted comparison of the linear route
+    with the nonlinear latent and the cluster codes (:func:`~infossl.estimators.details.mi_details`) fits
+    every candidate on both halves of the rows plus one re-fit per winner, minutes on 2 CPU cores (at
+    n = 2000, 64 + 64 dims: 135 s against 1.7 s for the plain latent route, measured at load 8.5-13), so
+    the plain call keeps the rules above.
 
     ``"auto"`` is **not differentiable** (its routes count neighbours, rank columns or fit encodings): on
     tensors that require grad it warns and returns a detached value. float16 and bfloat16 tensors are
@@ -211,9 +229,23 @@ def mutual_information(x: ArrayLike, y: ArrayLike, method: str = "auto", *, deta
         return mi_details(x, y, method, **options)
     if method == "auto":
         refuse_auto_options(method, options)
-        tx, ty, b = check_pair(x, y, min_samples=3)
-        return b.finish(auto_mi_estimate(tx, ty)[0])
+        return auto_mutual_information(x, y)[0]
     return mi_function(method)(x, y, **options)
+
+
+def auto_mutual_information(x: ArrayLike, y: ArrayLike) -> tuple[Any, str]:
+    """The ``method="auto"`` MI of ``x`` and ``y`` as :func:`mutual_information` returns it, and the route
+    that computed it (after a fallback too: the structured form of the DEBUG log line).
+
+    Returns
+    -------
+    tuple of (float or 0-d tensor, str)
+        The value (a Python float for numpy input, a 0-d tensor for tensor input) and the route:
+        ``"discrete"``, ``"latent"``, ``"corrected-ksg"`` or ``"copula"``.
+    """
+    tx, ty, b = check_pair(x, y, min_samples=3)
+    value, route = auto_mi_estimate(tx, ty)
+    return b.finish(value), route
 
 
 def auto_mi_estimate(tx: torch.Tensor, ty: torch.Tensor) -> tuple[torch.Tensor, str]:

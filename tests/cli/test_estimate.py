@@ -242,3 +242,18 @@ def test_quiet_silences_every_bar_during_the_command(detail_files, capsys, monke
     main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian", "-q"])
     main(["estimate", str(detail_files / "g.npy"), "-m", "gaussian"])
     assert seen == [False, True] and _progress.progress_enabled(None)
+
+
+def test_route_comes_from_the_structured_api_not_a_log_line(monkeypatch, rng):
+    """The route of a plain auto call is the one dispatch returns with the value; silencing the DEBUG log
+    line changes nothing."""
+    from infossl.cli.estimate import estimate_with_route
+    from infossl.estimators import dispatch
+
+    monkeypatch.setattr(dispatch.logger, "debug", lambda *a, **k: None)
+    x = rng.standard_normal((400, 3))
+    y = x + rng.standard_normal((400, 3))
+    value, route = estimate_with_route(infossl.mutual_information, x, y, method="auto", details=False)
+    assert route["method"] == "auto -> corrected-ksg" and value == infossl.mutual_information(x, y)
+    value, route = estimate_with_route(infossl.entropy, x, method="auto", details=False)
+    assert route["method"] == "auto -> corrected-knn" and value == infossl.entropy(x)

@@ -16,6 +16,7 @@ from infossl.synthetic import make_family
 
 def test_details_result(embedded):
     pair, x, y = embedded
+    x, y = x[:1500], y[:1500]  # below EVIDENCE_MIN_ROWS: the plain latent route with its own checks
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReliabilityWarning)
         r = infossl.mutual_information(x, y, details=True)
@@ -28,24 +29,6 @@ def test_details_result(embedded):
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
     assert "latent" in str(r) and "selection" not in r.info
-
-
-@pytest.mark.slow
-def test_evidence_route_selects_on_rows_it_does_not_report_on(embedded):
-    """n >= EVIDENCE_MIN_ROWS: linear and nonlinear latents compared on a selection half; the value and its
-    interval come from the other half; on a linear latent the linear route keeps the value, unwarned."""
-    pair = embedded[0]
-    x, y = pair.sample(4000, random_state=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ReliabilityWarning)
-        r = infossl.mutual_information(x, y, details=True, random_state=3)
-    sel = r.info["selection"]
-    assert set(sel["candidates"]) == {"latent", "nonlinear"} and sel["winner"] == "latent"
-    assert sel["selection_rows"] + sel["value_rows"] == 4000 and r.n == sel["value_rows"] == 2000
-    assert [c.name for c in r.checks][-2:] == ["linear vs nonlinear latent", "precision"]
-    assert abs(r.value - pair.mutual_information()) < 0.15
-    again = infossl.mutual_information(x, y, details=True, random_state=3)
-    assert again.value == r.value and again.interval == r.interval  # deterministic under random_state
 
 
 def test_details_warns_for_full_dimensional_method_on_manifold(embedded):
@@ -289,33 +272,6 @@ def _fake_nonlinear(value, band, consistent=True):
     return fake
 
 
-@pytest.mark.slow
-def test_evidence_route_switches_only_when_the_nonlinear_band_is_resolved_above(rng, monkeypatch):
-    """The copula route in > 128 dims from EVIDENCE_MIN_ROWS rows: a (stand-in) nonlinear reading whose band
-    lies above the copula's wins, is read on the value half and fails the check naming it; one inside the
-    band, or not carrying over to held-out rows, leaves the copula on the value half."""
-    from infossl.estimators import details
-
-    x = rng.standard_normal((4000, 70))
-    y = 0.3 * x + rng.standard_normal((4000, 70))
-    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(9.0, (8.5, 9.5)))
-    with pytest.warns(ReliabilityWarning, match="linear vs nonlinear latent"):
-        r = mi_details(x, y)
-    sel = r.info["selection"]
-    assert sel["winner"] == "nonlinear" and r.method == "auto -> nonlinear" and r.value == 9.0
-    assert r.interval == (8.5, 9.5) and r.n == 2000 and set(sel["candidates"]) == {"copula", "nonlinear"}
-    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(9.0, (8.5, 9.5), False))
-    r = mi_details(x, y)
-    assert r.info["selection"]["winner"] == "copula" and "do not carry over" in r.info["selection"]["why"]
-    copula_half = sel["candidates"]["copula"]["value"]
-    monkeypatch.setattr(details, "nonlinear_mutual_information",
-                        _fake_nonlinear(copula_half, (copula_half - 1, copula_half + 1)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ReliabilityWarning)
-        r = mi_details(x, y)
-    assert r.info["selection"]["winner"] == "copula" and r.n == 2000 and r.method == "auto -> copula"
-
-
 def test_discrete_route_on_correct_symbols_passes_its_ceiling_and_only_informs_of_repeats():
     # Y = X over 200 symbols, n = 1000: the Miller-Madow MI equals the Miller-Madow entropy, which the
     # ceiling (Miller-Madow too) must admit; the repeated-rows check informs (the route fits the data)
@@ -328,3 +284,187 @@ def test_discrete_route_on_correct_symbols_passes_its_ceiling_and_only_informs_o
     checks = {c.name: c for c in r.checks}
     assert checks["entropy ceiling"].passed is True, checks["entropy ceiling"].detail
     assert checks["repeated rows"].passed is None
+
+
+# ------------------------------------------------------------------------------------ the evidence route
+def _reading(value, band, consistent=True):
+    return {"value": value, "interval": band, "consistent": consistent, "rows": 0}
+
+
+def _wide_pair(rng, n=2000):
+    """70 + 70 dims: the copula route above 128 dims, where the evidence route runs from 2000 rows."""
+    x = rng.standard_normal((n, 70))
+    return x, 0.3 * x + rng.standard_normal((n, 70))
+
+
+def _scripted(monkeypatch, per_half, half_training=None):
+    """Replace the candidates' readings by a script keyed on (half A or B, candidate) and record the rows
+    each candidate was read on; the half is told apart by the smallest row index it holds."""
+    from infossl.estimators import details
+
+    calls, first = [], {}
+
+    def read(name, tx, ty, rows, **_):
+        key = int(rows.min())
+        if key not in first:
+            first[key] = "AB"[len(first)]
+        calls.append((name, first[key], frozenset(rows.tolist())))
+        return dict(per_half[first[key]][name])
+
+    def refit(name, tx, ty, rows, **_):
+        calls.append(("half-training " + name, first[int(rows.min())], frozenset(rows.tolist())))
+        return None if half_training is None else half_training[(name, first[int(rows.min())])]
+    monkeypatch.setattr(details, "read_candidate", read)
+    monkeypatch.setattr(details, "read_half_training", refit)
+    return calls
+
+
+def test_crossfit_reads_each_fold_on_rows_its_selection_never_saw(rng, monkeypatch):
+    """Half A's readings pick the clusters, half B's the copula: fold A->B reports the clusters' reading on
+    B, fold B->A the copula's on A; every candidate is read on exactly one half at a time."""
+    x, y = _wide_pair(rng)
+    script = {"A": {"copula": _reading(0.5, (0.4, 0.6)), "nonlinear": _reading(0.3, (0.2, 0.4)),
+                    "clusters": _reading(1.0, (0.9, 1.1))},
+              "B": {"copula": _reading(0.7, (0.6, 0.8)), "nonlinear": _reading(0.6, (0.5, 0.7)),
+                    "clusters": _reading(0.9, (0.7, 1.3))}}
+    calls = _scripted(monkeypatch, script, {("clusters", "B"): 0.88, ("copula", "A"): None})
+    with pytest.warns(ReliabilityWarning, match="linear vs learned readings"):
+        r = mi_details(x, y, random_state=1)
+    sel = r.info["selection"]
+    a = next(rows for _, h, rows in calls if h == "A")
+    b = next(rows for _, h, rows in calls if h == "B")
+    assert not a & b and len(a | b) == 2000 and all(rows in (a, b) for _, _, rows in calls)
+    assert {(name, h) for name, h, _ in calls if not name.startswith("half")} == \
+        {(c, h) for c in ("copula", "nonlinear", "clusters") for h in "AB"}
+    assert sel["winners"] == ["clusters", "copula"]
+    assert [f["value"] for f in sel["folds"]] == [0.9, 0.5]  # each read on the other half
+    assert ("half-training clusters", "B", b) in calls and ("half-training copula", "A", a) in calls
+    assert r.value == pytest.approx(0.7) and r.method == "auto -> clusters/copula" and r.n == 2000
+    lo, hi = r.interval
+    assert hi - r.value == pytest.approx(0.5 * math.hypot(0.3, 0.1) + 0.5 * 0.4)
+    assert r.kind == "estimate"  # the copula in > 1 dims is no lower bound
+
+
+def test_choose_rule_and_carry_over():
+    from infossl.estimators.details import choose
+
+    lin = _reading(1.0, (0.9, 1.1))
+    above = _reading(1.5, (1.3, 1.7))
+    assert choose({"latent": lin, "nonlinear": above, "clusters": _reading(1.0, (0.8, 1.2))}, "latent")[0] \
+        == "nonlinear"
+    assert choose({"latent": lin, "nonlinear": above, "clusters": _reading(2.0, (1.2, 2.8))}, "latent")[0] \
+        == "clusters"  # both resolved above: the higher lower-bound estimate
+    winner, why = choose({"latent": lin, "nonlinear": _reading(1.5, (1.3, 1.7), consistent=False)}, "latent")
+    assert winner == "latent" and "do not carry over" in why
+    assert choose({"latent": lin, "nonlinear": _reading(1.15, (1.05, 1.25))}, "latent")[0] == "latent"
+    assert choose({"latent": {"error": "x"}, "clusters": above}, "latent")[0] == "clusters"
+
+
+def test_stability_fails_when_a_winner_does_not_carry_over_on_its_value_half(rng, monkeypatch):
+    x, y = _wide_pair(rng)
+    win = {"copula": _reading(0.5, (0.45, 0.55)), "nonlinear": _reading(1.0, (0.9, 1.1)),
+           "clusters": _reading(0.2, (0.1, 0.3))}
+    lost = dict(win, nonlinear=_reading(1.0, (0.9, 1.1), consistent=False))
+    _scripted(monkeypatch, {"A": win, "B": lost})
+    with pytest.warns(ReliabilityWarning, match="stability across folds"):
+        r = mi_details(x, y)
+    stability = r.checks[0]
+    assert stability.name == "stability across folds" and stability.passed is False
+    assert "does not carry over" in stability.detail
+    assert r.info["selection"]["winners"] == ["nonlinear", "copula"]
+
+
+def test_crossfit_is_deterministic_under_random_state(rng, monkeypatch):
+    from infossl.estimators import details
+
+    x, y = _wide_pair(rng)
+    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(0.1, (0.0, 0.2)))
+    monkeypatch.setattr(details, "cluster_mutual_information", _fake_nonlinear(0.1, (0.0, 0.2)))
+    runs = [mi_details(x, y, random_state=s) for s in (4, 4, 5)]
+    assert runs[0].value == runs[1].value and runs[0].interval == runs[1].interval
+    assert runs[0].info["selection"]["folds"] == runs[1].info["selection"]["folds"]
+    assert runs[0].value != runs[2].value  # another split
+
+
+def test_candidates_are_called_with_their_half_only(rng, monkeypatch):
+    """The learned estimators receive the rows of one half (column 0 carries the row index here)."""
+    from infossl.estimators import NonlinearResult, details
+
+    x, y = _wide_pair(rng)
+    x[:, 0] = np.arange(2000)
+    seen = []
+
+    def spy(a, b, **kw):
+        seen.append((frozenset(np.asarray(a[:, 0]).astype(int).tolist()), kw.get("train_fraction")))
+        return NonlinearResult(value=0.0, interval=(-0.1, 0.1), latent_dim=1)
+    monkeypatch.setattr(details, "nonlinear_mutual_information", spy)
+    monkeypatch.setattr(details, "cluster_mutual_information", spy)
+    r = mi_details(x, y, random_state=2)
+    halves = {rows for rows, frac in seen if frac is None}
+    assert len(halves) == 2 and sum(len(h) for h in halves) == 2000
+    assert not set.intersection(*map(set, halves))
+    assert r.info["selection"]["winners"] == ["copula", "copula"]
+
+
+def test_learning_curve_check_fires_on_a_rising_reading_and_not_on_a_settled_one():
+    from infossl.estimators.details import _learning_curve
+
+    def fold(value, half):
+        return {"value": value, "interval": (value - 0.1, value + 0.1), "half_training": half}
+    rising = _learning_curve([fold(1.0, 0.7), fold(1.1, 0.8)])
+    assert rising.name == "extrapolation in n" and rising.passed is False and "not converged" in rising.detail
+    assert _learning_curve([fold(1.0, 0.98), fold(1.1, 1.02)]).passed is True
+    assert _learning_curve([fold(1.0, None), fold(1.1, None)]).passed is None  # the copula fits nothing
+
+
+def test_disagreement_check_fires_only_on_a_resolved_learned_reading_that_carries_over():
+    from infossl.estimators.details import _disagreement
+
+    lin = _reading(1.0, (0.9, 1.1))
+    ev = {"halves": [{"latent": lin, "clusters": _reading(1.5, (1.3, 1.7))}, {"latent": lin}]}
+    assert _disagreement(ev, "latent").passed is False
+    ev["halves"][0]["clusters"] = _reading(1.5, (1.3, 1.7), consistent=False)
+    assert _disagreement(ev, "latent").passed is True
+    ev["halves"][0]["clusters"] = _reading(1.05, (0.95, 1.15))
+    assert _disagreement(ev, "latent").passed is True
+
+
+def test_crossfit_interval_adds_the_fold_difference():
+    from infossl.estimators.details import crossfit_interval
+
+    lo, hi = crossfit_interval([1.0, 1.2], [(0.9, 1.1), (1.0, 1.4)])
+    assert (lo + hi) / 2 == pytest.approx(1.1) and hi - 1.1 == pytest.approx(0.5 * math.hypot(0.1, 0.2) + 0.1)
+
+
+def test_cluster_candidate_wins_on_a_clustered_pair(monkeypatch):
+    """Classes A, B (4 each, B = A with probability 0.8 + 0.2 / 4, I(A;B) = 0.799) drawn as clusters whose
+    sign is flipped at random on the y side, so x and y are uncorrelated and the copula reads about 0; the
+    codes find the classes and win both folds, the cross-fit band holds I(A;B), and the learning-curve check
+    stays quiet on the converged reading."""
+    import functools
+
+    import torch
+
+    from infossl.estimators import cluster_mutual_information, details
+    from infossl.estimators.details import _evidence, _learning_curve, crossfit_interval
+
+    g = np.random.default_rng(0)
+    n = 2000
+    a = g.integers(0, 4, n)
+    b = np.where(g.random(n) < 0.8, a, g.integers(0, 4, n))
+    centres = 4 * g.standard_normal((4, 8))
+    x = centres[a] + g.standard_normal((n, 8))
+    y = g.choice([-1.0, 1.0], size=(n, 1)) * centres[b] + g.standard_normal((n, 8))
+    truth = 0.85 * math.log(0.85 / 0.25) + 0.15 * math.log(0.05 / 0.25)
+    monkeypatch.setattr(details, "nonlinear_mutual_information", _fake_nonlinear(0.0, (-0.05, 0.05)))
+    monkeypatch.setattr(details, "cluster_mutual_information",
+                        functools.partial(cluster_mutual_information, n_clusters=8, shared=False,
+                                          max_epochs=60, device="cpu"))
+    ev = _evidence(torch.from_numpy(x), torch.from_numpy(y), "copula", {}, np.random.default_rng(0))
+    folds = ev["folds"]
+    assert [f["winner"] for f in folds] == ["clusters", "clusters"]
+    assert all(abs(h["copula"]["value"]) < 0.05 for h in ev["halves"])
+    values = [f["value"] for f in folds]
+    lo, hi = crossfit_interval(values, [f["interval"] for f in folds])
+    assert abs(np.mean(values) - truth) < 0.1 and lo <= truth <= hi
+    assert _learning_curve(folds).passed is True

@@ -139,3 +139,16 @@ def test_entropy_auto_on_a_tensor_that_requires_grad_warns(rng):
     with pytest.warns(UserWarning, match="not differentiable"):
         h = infossl.entropy(z)
     assert not h.requires_grad
+
+
+def test_auto_calls_return_their_route_with_the_value(rng):
+    from infossl.estimators.dispatch import auto_entropy_estimate, auto_mutual_information
+
+    x = rng.standard_normal((300, 70))
+    y = 0.5 * x + rng.standard_normal((300, 70))
+    value, route = auto_mutual_information(x, y)
+    assert route == "copula" and isinstance(value, float) and value == infossl.mutual_information(x, y)
+    value, route = auto_entropy_estimate(x[:, :3])
+    assert route == "corrected-knn" and value == infossl.entropy(x[:, :3])
+    t, route = auto_mutual_information(torch.from_numpy(x[:, :2]), torch.from_numpy(y[:, :2]))
+    assert route == "corrected-ksg" and t.ndim == 0
