@@ -298,38 +298,50 @@ DATA_CONTAINER_PREFIXES: tuple[str, ...] = (
 _MAX_STUBS = 32
 
 
+def _is_data_container(name: str) -> bool:
+    """Whether a pickled global names a framework data container: an entry of
+    :data:`DATA_CONTAINER_PREFIXES` ending in "." is a package prefix, any other entry one exact class."""
+    return any(name.startswith(e) if e.endswith(".") else name == e for e in DATA_CONTAINER_PREFIXES)
+
+
 def _stand_in(made: list) -> type:
     """A class that stands in for framework container classes during unpickling; nothing of the named class
     runs. Its instances are OrderedDicts, the one type the weights-only unpickler lets receive both entries
     (SETITEMS, e.g. Lightning's ``AttributeDict``) and attributes (BUILD, e.g. an ``argparse.Namespace``'s
-    ``__dict__``); each is recorded in ``made`` so that :func:`_plain` turns it into a plain dict."""
+    ``__dict__``); each is recorded in ``made`` with its constructor arguments, so that :func:`_plain` turns
+    it into a plain dict (the arguments, when there are any, under ``"__args__"``, e.g. an enum's value)."""
 
     class _AsDict:
         def __new__(cls, *args, **kwargs):  # noqa: D102 (called by the unpickler for NEWOBJ / REDUCE)
             inst = OrderedDict()
-            made.append(inst)
+            made.append((inst, args, kwargs))
             return inst
 
     return _AsDict
 
 
-def _plain(obj: Any, made: set, memo: Optional[dict] = None) -> Any:
-    """``obj`` with every stand-in (ids in ``made``) replaced by a plain dict of its entries and attributes,
-    through dicts, lists and tuples; genuine OrderedDicts (state dicts and their ``_metadata``) are updated
-    in place, not rebuilt. Shared and cyclic references stay shared (``memo``)."""
+def _plain(obj: Any, made: dict, memo: Optional[dict] = None) -> Any:
+    """``obj`` with every stand-in (``made``: id -> (instance, args, kwargs)) replaced by a plain dict of its
+    entries, attributes and constructor arguments, through dicts, lists and tuples; genuine OrderedDicts
+    (state dicts and their ``_metadata``) are updated in place, not rebuilt. Shared and cyclic references
+    stay shared (``memo``). Methods are read from the types, never from the loaded objects (whose attributes
+    the file chose)."""
     memo = {} if memo is None else memo
     if id(obj) in memo:
         return memo[id(obj)]
     if id(obj) in made:
+        _, args, kwargs = made[id(obj)]
         out: dict = {}
         memo[id(obj)] = out
-        for k, v in [*obj.items(), *vars(obj).items()]:
+        for k, v in [*OrderedDict.items(obj), *object.__getattribute__(obj, "__dict__").items()]:
             out[k] = _plain(v, made, memo)
+        if args or kwargs:
+            out["__args__"] = _plain([*args, *kwargs.items()], made, memo)
         return out
-    if isinstance(obj, dict):
+    if type(obj) in (dict, OrderedDict):
         memo[id(obj)] = obj
-        for k, v in obj.items():
-            obj[k] = _plain(v, made, memo)
+        for k, v in list(dict.items(obj)):
+            dict.__setitem__(obj, k, _plain(v, made, memo))
     elif type(obj) is list:
         memo[id(obj)] = obj
         obj[:] = [_plain(v, made, memo) for v in obj]
@@ -358,15 +370,23 @@ def _weights_only_load(path: Path, notes: list) -> Any:
         try:
             with warnings.catch_warnings(), torch.serialization.safe_globals(stubs):
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
-                obj = torch.load(path, map_location="cpu", weights_only=True)
+                try:
+                    obj = torch.load(path, map_location="cpu", weights_only=True)
+                    if stubs:
+                        obj = _plain(obj, {id(inst): (inst, a, k) for inst, a, k in made})
+                except (TypeError, AttributeError, RecursionError) as exc:
+                    if not stubs:
+                        raise
+                    # a stand-in given state it cannot hold (e.g. __slots__), or nesting too deep to convert
+                    raise pickle.UnpicklingError(
+                        f"cannot read the framework containers' data: {exc}") from None
             if stubs:
                 notes.append("read as plain dicts (no code run): " + ", ".join(name for _, name in stubs))
-                return _plain(obj, {id(d) for d in made})
             return obj
         except pickle.UnpicklingError as exc:
             name = _unsupported_global(exc)
             known = any(n == name for _, n in stubs)
-            if name is None or not name.startswith(DATA_CONTAINER_PREFIXES) or known:
+            if name is None or not _is_data_container(name) or known:
                 raise
             stubs.append((stand_in, name))
     raise pickle.UnpicklingError(f"{path} names more than {_MAX_STUBS} framework classes")

@@ -292,3 +292,75 @@ def test_a_framework_dict_with_attributes_and_entries_keeps_both(tmp_path):
     _save_with_fake_class(path, make, "lightning.fabric.utilities.data", "AttributeDict")
     raw = _weights_only_load(path, [])
     assert raw["hyper_parameters"] == {"lr": 0.1, "extra": "kept"}
+
+
+
+def _save_with_fake(path, obj_factory, module_name, class_name, bases=(), namespace=None):
+    """Like :func:`_save_with_fake_class` for any bases and class body; an existing module (e.g. argparse)
+    gets the class only while saving."""
+    import sys
+    import types
+
+    created = module_name not in sys.modules
+    module = sys.modules.setdefault(module_name, types.ModuleType(module_name))
+    cls = type(class_name, bases, {"__module__": module_name, "__qualname__": class_name, **(namespace or {})})
+    had = hasattr(module, class_name)
+    old = getattr(module, class_name, None)
+    setattr(module, class_name, cls)
+    try:
+        torch.save(obj_factory(cls), path)
+    finally:
+        if had:
+            setattr(module, class_name, old)
+        else:
+            delattr(module, class_name)
+        if created:
+            sys.modules.pop(module_name, None)
+
+
+def test_hostile_stand_in_state_is_read_as_data_or_refused(tmp_path):
+    """An attribute named like a dict method is data (kept, never called); a name that only starts like an
+    exact-name entry (argparse.NamespaceEvil) is refused."""
+    import argparse
+
+    from infossl.io.safe_load import _weights_only_load
+
+    ns = argparse.Namespace(lr=0.1)
+    ns.items = torch.zeros(1)  # shadows the dict method the converter must not call
+    path = tmp_path / "shadow.ckpt"
+    torch.save({"hyper_parameters": ns, "state_dict": {"w": torch.zeros(1)}}, path)
+    assert load_checkpoint(path).kind == "state_dict"
+    hp = _weights_only_load(path, [])["hyper_parameters"]
+    assert hp["lr"] == 0.1 and torch.equal(hp["items"], torch.zeros(1))
+
+    path = tmp_path / "lookalike.ckpt"
+    _save_with_fake(path, lambda Evil: {"hp": Evil(), "state_dict": {"w": torch.zeros(1)}},
+                    "argparse", "NamespaceEvil")
+    with pytest.raises(ValueError, match="refused to load"):
+        load_checkpoint(path)
+
+
+def test_slots_state_of_a_framework_class_is_a_clear_refusal(tmp_path):
+    def init(self):
+        self.a = 1
+
+    path = tmp_path / "slots.ckpt"
+    _save_with_fake(path, lambda Slotted: {"hp": Slotted(), "state_dict": {"w": torch.zeros(1)}},
+                    "lightning.fake_slots", "Slotted", namespace={"__slots__": ("a",), "__init__": init})
+    with pytest.raises(ValueError, match="refused to load"):  # a ValueError, not a raw TypeError
+        load_checkpoint(path)
+
+
+def test_framework_enum_arguments_are_kept(tmp_path):
+    """A container built from arguments (REDUCE, e.g. Lightning's TrainerFn("fit")) keeps them."""
+    from infossl.io.safe_load import _weights_only_load
+
+    def reduce(self):
+        return (type(self), (str(self),))
+
+    path = tmp_path / "enum.ckpt"
+    _save_with_fake(path, lambda Fn: {"fn": Fn("fit"), "state_dict": {"w": torch.zeros(1)}},
+                    "lightning.fake_states", "TrainerFn", bases=(str,), namespace={"__reduce__": reduce})
+    notes = []
+    assert _weights_only_load(path, notes)["fn"] == {"__args__": ["fit"]}
+    assert notes == ["read as plain dicts (no code run): lightning.fake_states.TrainerFn"]
