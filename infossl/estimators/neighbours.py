@@ -377,9 +377,9 @@ def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
 def _euclid_kernel(d: int, device: torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
 
-    Timed once per process and device on (128, d) rows against 4096 random columns, five alternating runs
-    of each after a warm-up, on one thread (the chunk workers run one op per core); the fastest run of each
-    is compared (other processes only add time). bfloat16 GEMMs are several times faster than float32 on
+    Timed once per process and device on (128, d) rows against 4096 random columns (fewer for wide data),
+    five alternating runs of each after a warm-up, on one thread (the chunk workers run one op per core);
+    the fastest run of each is compared (other processes only add time). bfloat16 GEMMs are several times faster than float32 on
     CPUs with AMX or AVX512-BF16 and slower on the others, so the choice is measured. It changes the speed
     only: every value is settled exactly in the data's dtype.
 
@@ -396,14 +396,16 @@ def _euclid_kernel(d: int, device: torch.device) -> str:
             _EUCLID_CHOICE[key] = "float32"
             return "float32"
         gen = torch.Generator().manual_seed(0)
+        # a tile of the search's shape, fewer columns for wide data (the operands stay within 2^18 entries)
+        cols = max(64, min(_GEMM_COLS, 2**18 // (d + 2)))
         a32 = torch.randn(_GEMM_ROWS, d + 2, generator=gen)
-        b32 = torch.randn(d + 2, _GEMM_COLS, generator=gen)
+        b32 = torch.randn(d + 2, cols, generator=gen)
         times = {"float32": math.inf, "bfloat16": math.inf}
         pairs = {"float32": (a32, b32), "bfloat16": (a32.bfloat16(), b32.bfloat16())}
         with one_intra_op_thread():
             for rep in range(6):
                 for name, (a, b) in pairs.items():
-                    low = torch.zeros(_GEMM_ROWS, _GEMM_COLS, dtype=a.dtype)
+                    low = torch.zeros(_GEMM_ROWS, cols, dtype=a.dtype)
                     t0 = time.perf_counter()
                     for _ in range(4):
                         torch.minimum(low, a @ b, out=low)
