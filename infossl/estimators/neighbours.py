@@ -283,6 +283,8 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
 
 _U_BF16 = 2.0 ** -8  # unit roundoff of bfloat16 (8 significant bits)
 _EUCLID_CHOICE: dict = {}  # (d, device type) -> "float32" or "bfloat16": the measured faster first screen
+_BF16_MIN_GAIN = 2.0  # bfloat16 screen only where its tile is this many times faster: it keeps more groups
+# and leaves more rows uncertain, and at d = 64 a tile 1.6x faster gave no faster search (2 workers, n = 1e5)
 _BF16_MAX_SPREAD = 8.0  # bfloat16 screen only while max ||z_j||^2 <= this times the mean (its bound scales
 # with the largest row norm, so one outlier would leave most rows uncertain)
 
@@ -377,11 +379,12 @@ def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
 def _euclid_kernel(d: int, device: torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
 
-    Timed once per process and device on (128, d) rows against 4096 random columns, five alternating runs
-    of each after a warm-up, on one thread (the chunk workers run one op per core); the fastest run of each
-    is compared (other processes only add time). bfloat16 GEMMs are several times faster than float32 on
-    CPUs with AMX or AVX512-BF16 and slower on the others, so the choice is measured. It changes the speed
-    only: every value is settled exactly in the data's dtype.
+    Timed once per process and device on (128, d) rows against 4096 random columns (fewer for wide data),
+    five alternating runs of each after a warm-up, on one thread (the chunk workers run one op per core);
+    the fastest run of each is compared (other processes only add time). bfloat16 GEMMs are several times
+    faster than float32 on CPUs with AMX or AVX512-BF16 and slower on the others, so the choice is
+    measured; bfloat16 is taken only where its tile is :data:`_BF16_MIN_GAIN` times faster, since the rest
+    of its search costs more. It changes the speed only: every value is settled exactly in the data's dtype.
 
     Returns
     -------
@@ -396,20 +399,23 @@ def _euclid_kernel(d: int, device: torch.device) -> str:
             _EUCLID_CHOICE[key] = "float32"
             return "float32"
         gen = torch.Generator().manual_seed(0)
+        # a tile of the search's shape, fewer columns for wide data (the operands stay within 2^18 entries)
+        cols = max(64, min(_GEMM_COLS, 2**18 // (d + 2)))
         a32 = torch.randn(_GEMM_ROWS, d + 2, generator=gen)
-        b32 = torch.randn(d + 2, _GEMM_COLS, generator=gen)
+        b32 = torch.randn(d + 2, cols, generator=gen)
         times = {"float32": math.inf, "bfloat16": math.inf}
         pairs = {"float32": (a32, b32), "bfloat16": (a32.bfloat16(), b32.bfloat16())}
         with one_intra_op_thread():
             for rep in range(6):
                 for name, (a, b) in pairs.items():
-                    low = torch.zeros(_GEMM_ROWS, _GEMM_COLS, dtype=a.dtype)
+                    low = torch.zeros(_GEMM_ROWS, cols, dtype=a.dtype)
                     t0 = time.perf_counter()
                     for _ in range(4):
                         torch.minimum(low, a @ b, out=low)
                     if rep:  # the first round warms up (oneDNN builds its kernels on the first call)
                         times[name] = min(times[name], time.perf_counter() - t0)
-        _EUCLID_CHOICE[key] = min(times, key=times.get)
+        fast = times["bfloat16"] * _BF16_MIN_GAIN <= times["float32"]
+        _EUCLID_CHOICE[key] = "bfloat16" if fast else "float32"
         return _EUCLID_CHOICE[key]
 
 
