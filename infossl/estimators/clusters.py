@@ -190,7 +190,11 @@ def _principal_scores(t: torch.Tensor, fit: torch.Tensor, dim: int, whiten: bool
         evals, evecs = torch.linalg.eigh(cov)  # ascending
         evals, evecs = evals.flip(0)[:dim], evecs.flip(1)[:, :dim]
     else:  # a d x d matrix would not fit: the leading directions of the centred fitting rows
-        _, sing, v = torch.svd_lowrank(rows - mu, q=min(dim + 10, *rows.shape), niter=4)
+        # the randomised range finder draws from torch's global generator: a fixed seed on a forked state
+        # keeps the result a function of the data (and random_state) alone and leaves the caller's stream
+        with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+            torch.manual_seed(0)
+            _, sing, v = torch.svd_lowrank(rows - mu, q=min(dim + 10, *rows.shape), niter=4)
         evals, evecs = (sing[:dim] ** 2 / max(rows.shape[0] - 1, 1)), v[:, :dim]
     scores = (t - mu) @ evecs
     floor = evals.max().clamp_min(1e-300) * 1e-12

@@ -180,3 +180,22 @@ def test_progress_bar_on_request_only(capsys):
     assert "cluster MI" in capsys.readouterr().err
     cluster_mutual_information(x, y, progress=False, **dict(FAST, max_epochs=3))
     assert "cluster MI" not in capsys.readouterr().err
+
+
+def test_wide_inputs_use_no_global_generator():
+    """Above 4096 columns the principal directions come from a randomised SVD: its draw must not depend on,
+    nor advance, torch's global generator."""
+    from infossl.estimators.clusters import _principal_scores
+
+    g = torch.Generator().manual_seed(3)
+    t = torch.randn(300, 4200, generator=g, dtype=torch.float64)
+    fit = torch.arange(200)
+    torch.manual_seed(1)
+    a = _principal_scores(t, fit, 8, False)
+    state = torch.get_rng_state()
+    torch.manual_seed(2)
+    b = _principal_scores(t, fit, 8, False)
+    torch.manual_seed(1)
+    _principal_scores(t, fit, 8, False)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's stream did not move
+    assert torch.equal(a, b)
