@@ -84,6 +84,8 @@ def fit_row_normal_scores(t: torch.Tensor, fit: torch.Tensor, *, tail_gaps: int 
         (n, d), t's dtype and device; the fit rows' values map to the normal quantiles of (r - 1/2) / m.
     """
     work = t.to(torch.float64)
+    if not bool(torch.isfinite(work).all()):
+        raise ValueError("normal scores need finite values: the input holds NaN or +-inf")
     ref = work[fit].T.contiguous().sort(dim=1).values  # (d, m)
     d, m = ref.shape
     if m < 2:

@@ -116,3 +116,11 @@ def test_silu_mlp_layers_and_shape():
     net = silu_mlp(5, 16, 2, 3)
     assert [type(m).__name__ for m in net] == ["Linear", "SiLU", "Linear", "SiLU", "Linear"]
     assert net(torch.zeros(4, 5)).shape == (4, 3)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_normal_scores_refuse_non_finite_values(bad):
+    t = torch.randn(50, 2, dtype=torch.float64)
+    t[7, 1] = bad
+    with pytest.raises(ValueError, match="finite"):
+        fit_row_normal_scores(t, torch.arange(30))
