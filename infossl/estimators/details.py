@@ -511,8 +511,8 @@ def _crossfit_result(tx, ty, route: str, ev: dict, info: dict, extra: list[Check
     if not agree_folds:
         detail += " -- the two folds differ by more than their bands and the tolerance allow"
     if not carried:
-        detail += (" -- a winner does not carry over on its value half (learned encoders or codes that do not "
-                   "hold on new rows, or a linear reading that still moves with n)")
+        detail += (" -- a winner does not carry over on its value half (learned encoders or codes that do "
+                   "not hold on new rows, or a linear reading that still moves with n)")
     stability = Check("stability across folds", bool(agree_folds and carried), detail,
                       {"values": values, "intervals": intervals, "winners": winners})
     info["selection"].update(value=value, interval=interval)
