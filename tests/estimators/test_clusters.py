@@ -8,7 +8,7 @@ import torch
 from infossl.estimators.clusters import cluster_mutual_information
 from infossl.estimators.nonlinear import NonlinearResult, discrete_mutual_information
 
-FAST = dict(n_clusters=4, max_epochs=40, patience=8, hidden=32, shared=False)
+FAST = dict(n_clusters=4, max_epochs=40, patience=8, hidden=32, shared=False, learning_curve=False)
 
 
 def _label_channel(n: int, keep: float, seed: int, classes: int = 4, spread: float = 4.0):
@@ -86,7 +86,8 @@ def test_invariant_to_increasing_maps_of_each_coordinate_with_ranks():
 
 def test_cross_fitting_reads_every_distinct_row_once():
     x, y, a, b, truth = _label_channel(1200, 0.8, 11)
-    res = cluster_mutual_information(x, y, details=True, folds=2, learning_curve=True, random_state=2, **FAST)
+    res = cluster_mutual_information(x, y, details=True, folds=2, random_state=2,
+                                     **dict(FAST, learning_curve=True))
     held = np.concatenate(res.info["heldout_rows"])
     assert np.array_equal(np.sort(held), np.arange(1200)) and res.n_heldout == 1200
     assert res.value == pytest.approx(np.mean(res.info["fold_values"]))
@@ -94,6 +95,19 @@ def test_cross_fitting_reads_every_distinct_row_once():
     # the interval is never narrower than the two folds' readings' difference
     assert res.interval[1] - res.interval[0] >= abs(np.diff(res.info["fold_values"])[0])
     assert abs(res.value - truth) < 0.12 and abs(res.info["value_half_train"] - truth) < 0.2
+
+
+def test_learning_curve_raises_the_upper_end_by_the_extrapolated_gain():
+    x, y, a, b, truth = _label_channel(1500, 0.8, 13)
+    plain = cluster_mutual_information(x, y, details=True, random_state=3, **FAST)
+    res = cluster_mutual_information(x, y, details=True, random_state=3, **dict(FAST, learning_curve=True))
+    # the learning curve is one more fit after the others: the value and the lower end are unchanged
+    assert res.value == plain.value and res.interval[0] == plain.interval[0]
+    h, m = res.info["rows_half_train"], res.info["rows_codes_fitted"][0]
+    gain = (res.value - res.info["value_half_train"]) * h / (m - h)
+    assert res.info["learning_gain"] == pytest.approx(gain)
+    assert res.interval[1] == pytest.approx(plain.interval[1] + max(gain, 0.0))
+    assert res.info["value_extrapolated"] == pytest.approx(res.value + max(gain, 0.0))
 
 
 def test_rows_repeated_as_whole_copies_give_the_distinct_rows_result():
@@ -138,6 +152,7 @@ def test_torch_input_gives_tensor():
     (dict(weight_decay=-1.0), "weight_decay"),
     (dict(whiten="no"), "whiten"),
     (dict(learning_curve=1), "learning_curve"),
+    (dict(refit="yes"), "refit"),
 ])
 def test_bad_options(kw, match):
     x, y, *_ = _label_channel(400, 0.8, 7)
