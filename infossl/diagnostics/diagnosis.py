@@ -359,7 +359,8 @@ def _view_metrics(t: _Table, views: Views, notes: list, d: int) -> None:
     value, note3 = _quiet(_auto_view_mi, v[:, 0], v[:, 1], routes)
     caveat = log_n_caveat(value, v.shape[0])
     t.add("mi_views", value, "MI (nats) between views 0 and 1, method='auto' (route: "
-          f"{routes[0] if routes else 'none'}; see infossl.mutual_information){caveat}", "views")
+          f"{routes[0] if routes else 'none'}; the plain call: no interval and no evidence route, which "
+          f"infossl.mutual_information(..., details=True) adds){caveat}", "views")
     if caveat:  # the estimator's own "log n ceiling" warning says the same: keep one
         kept = [x for x in (note3 or "").split("; ") if x and "log n ceiling" not in x]
         note3 = "; ".join(kept + [f"mi_views = {value:.4g} nats{caveat}"])
