@@ -88,20 +88,6 @@ def values():
     return res
 
 
-class _Pinned(dict):
-    """A kernel cache that answers ``name`` for every (width, device) key: the engine's choice pinned."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.name = name
-
-    def __contains__(self, key):
-        return True
-
-    def __getitem__(self, key):
-        return self.name
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", help="the other source tree (its root, holding infossl/)")
@@ -110,11 +96,14 @@ def main():
                     help="pin this tree's Euclidean first screen (default: the engine's measured choice)")
     ap.add_argument("--emit", action="store_true", help=argparse.SUPPRESS)  # the subprocess: JSON out
     args = ap.parse_args()
-    if args.euclid_kernel != "auto":
-        import infossl.estimators.neighbours as nbr
-        nbr._EUCLID_CHOICE = _Pinned(args.euclid_kernel)
     if args.emit:
-        print(json.dumps(values()))
+        if args.euclid_kernel != "auto":
+            from infossl.estimators.neighbours import pinned_euclidean_screen
+
+            with pinned_euclidean_screen(args.euclid_kernel):
+                print(json.dumps(values()))
+        else:
+            print(json.dumps(values()))
         return
     if not args.against:
         ap.error("--against DIR is required")

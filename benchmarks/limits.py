@@ -350,9 +350,8 @@ def main():
                     print(f"{family:9s} {name:20s} {key[1]} d={d}: {rate / 1e9:.2f} G pair-features/s",
                           flush=True)
     nbr._KERNEL_CHOICE.clear()  # the engine times its own choice again, unpinned, for the estimators
-    if args.pin_euclid != "auto":
-        for d in (16, 32, 64):
-            nbr._EUCLID_CHOICE[(d, "cpu")] = args.pin_euclid
+    if args.pin_euclid != "auto":  # every width, for the rest of the run
+        nbr.pinned_euclidean_screen(args.pin_euclid).__enter__()
     for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
@@ -377,7 +376,7 @@ def main():
     for case in cases:
         secs, value = timed(case["fn"], args.estimator_repeats)
         lim = limit_seconds(case)
-        screen = nbr._EUCLID_CHOICE.get((case["dims"], "cpu"), "") if case["kind"] == "kl" else ""
+        screen = nbr._euclid_kernel(case["dims"], torch.device("cpu")) if case["kind"] == "kl" else ""
         row = dict(part="estimator", case=case["case"], kind=case["kind"], n=case["n"], dims=case["dims"],
                    euclid_kernel=screen,
                    dtype=case["dtype"], seconds=round(secs, 3), value=value, limit_seconds=round(lim, 3),

@@ -41,13 +41,14 @@ per worker.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -56,7 +57,8 @@ from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, 
                               one_intra_op_thread)
 from infossl._progress import progress_bar, progress_enabled
 
-__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours"]
+__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours",
+           "pinned_euclidean_screen"]
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
 _EXTRA_BF16 = 12  # Euclidean, bfloat16 first screen: groups beyond k kept for the float32 second screen
@@ -151,6 +153,13 @@ def distances(z: torch.Tensor, rows: torch.Tensor, idx: torch.Tensor, metric: st
     return diff.pow(2).sum(dim=2).sqrt()
 
 
+def _check_finite(t: torch.Tensor, what: str) -> None:
+    """Raise a ValueError naming the call when t holds NaN or +-inf (every distance to such a row is
+    undefined, and the screens would order the rest wrongly)."""
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{what}: the input holds NaN or +-inf values; neighbours need finite coordinates")
+
+
 def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact Euclidean distances (n, k) and indices (n, k) of each row's k nearest other rows.
@@ -175,6 +184,7 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
     n, d = z.shape
     if not 1 <= k < n:
         raise ValueError(f"k must be in [1, n - 1] = [1, {n - 1}], got {k}")
+    _check_finite(z, "nearest_neighbours")
     with torch.no_grad():
         z = z.detach()
         scale = global_scale(z)
@@ -211,6 +221,20 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
         u = torch.finfo(torch.float32).eps
         dist = torch.empty(n, k, dtype=z.dtype, device=z.device)
         index = torch.empty(n, k, dtype=torch.long, device=z.device)
+        # below this k-th distance the data dtype's differences underflow (relative rounding bounds fail):
+        # such rows are settled directly in the data's dtype
+        tiny = math.sqrt(torch.finfo(z.dtype).tiny / torch.finfo(z.dtype).eps)
+        copy64: dict = {}  # the float64 re-screen's centred copy of z, built once per search on first need
+        copy_lock = threading.Lock()
+
+        def centred64() -> tuple[torch.Tensor, torch.Tensor]:
+            with copy_lock:
+                if not copy64:
+                    # from the data in float64 (a float32 copy's errors are not in the float64 bound)
+                    z64 = z.to(torch.float64)
+                    z64 = (z64 - z64.mean(dim=0, keepdim=True)) / scale.to(torch.float64)
+                    copy64.update(z=z64, sq=z64.pow(2).sum(dim=1))
+            return copy64["z"], copy64["sq"]
 
         def chunk(rows: slice, scratch: dict) -> None:
             r = torch.arange(rows.start, rows.stop, device=z.device)  # (c,)
@@ -269,11 +293,20 @@ def nearest_neighbours(z: torch.Tensor, k: int, *, chunk_size: Optional[int] = N
             # more than the rounding bound of its screen (float32: conversion + GEMM over d + 1 terms whose
             # absolute sum is at most ||z_i||^2 + 2 ||z_j||^2; bfloat16: _bf16_tolerance on top of it)
             rk2 = (dist[rows, k - 1] / scale).double().pow(2) * _dtype_growth(z.dtype, d)
-            unsure = torch.nonzero(worst.double() <= rk2).squeeze(1) + rows.start
+            kth = dist[rows, k - 1]
+            underflow = (kth < tiny) & (kth > 0)
+            zero = torch.nonzero(kth == 0).squeeze(1)
+            if zero.numel():  # a 0 to a row that differs is an underflow too (exact duplicates are fine)
+                near = index[rows.start + zero]  # (z0, k)
+                differs = (z[near] != z[rows.start + zero].unsqueeze(1)).flatten(1).any(dim=1)
+                underflow[zero[differs]] = True
+            unsure = torch.nonzero((worst.double() <= rk2) & ~underflow).squeeze(1) + rows.start
             if unsure.numel():  # e.g. near-duplicate points: screen again in float64, then directly
                 bs = max(1, chunk_size_for(n, itemsize=8, factor=2) // workers)
-                unsure = torch.cat([_rescreen64(z, scale, part, k, m, dist, index)
+                z64, sq64 = centred64()
+                unsure = torch.cat([_rescreen64(z, z64, sq64, scale, part, k, m, dist, index)
                                     for part in unsure.split(bs)])
+            unsure = torch.cat([unsure, torch.nonzero(underflow).squeeze(1) + rows.start])
             if unsure.numel():
                 _redo_rows(z, unsure, k, dist, index)
 
@@ -376,6 +409,31 @@ def _bf16_tolerance(sq: torch.Tensor, big: float, d: int) -> torch.Tensor:
             + gamma(d + 4) * (2.0 * (1.0 + u) ** 2 * p + 5.0 * big) + 1e-30)
 
 
+_EUCLID_PIN: list = [None]  # the screen forced by pinned_euclidean_screen, else None (measured choice)
+
+
+@contextlib.contextmanager
+def pinned_euclidean_screen(name: str) -> Iterator[None]:
+    """Force the Euclidean first screen (``"float32"`` or ``"bfloat16"``) inside the ``with`` block instead
+    of the measured choice, for tests and benchmarks that time or check one screen. Every value is settled
+    exactly in the data's dtype whichever screen runs, so this changes the speed only.
+
+    Yields
+    ------
+    None
+        The block runs with the screen pinned; the previous setting is restored after it.
+    """
+    if name not in ("float32", "bfloat16"):
+        raise ValueError(f"the Euclidean screen is 'float32' or 'bfloat16', got {name!r}")
+    with _KERNEL_LOCK:
+        old, _EUCLID_PIN[0] = _EUCLID_PIN[0], name
+    try:
+        yield
+    finally:
+        with _KERNEL_LOCK:
+            _EUCLID_PIN[0] = old
+
+
 def _euclid_kernel(d: int, device: torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
 
@@ -393,6 +451,8 @@ def _euclid_kernel(d: int, device: torch.device) -> str:
     """
     key = (d, device.type)
     with _KERNEL_LOCK:
+        if _EUCLID_PIN[0] is not None:
+            return _EUCLID_PIN[0]
         if key in _EUCLID_CHOICE:
             return _EUCLID_CHOICE[key]
         if device.type != "cpu":  # measured on the CPU only; a GPU keeps the float32 screen
@@ -419,14 +479,11 @@ def _euclid_kernel(d: int, device: torch.device) -> str:
         return _EUCLID_CHOICE[key]
 
 
-def _rescreen64(z: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor, k: int, m: int,
-                dist: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """The float32 screening of ``rows`` again in float64 (rounding bound 1e-16 instead of 1e-7); returns the
-    rows that are still uncertain."""
-    # from the data in float64 (a float32 zs would carry float32 errors the float64 bound does not cover)
-    z64 = z.to(torch.float64)
-    z64 = (z64 - z64.mean(dim=0, keepdim=True)) / scale.to(torch.float64)
-    sq = z64.pow(2).sum(dim=1)
+def _rescreen64(z: torch.Tensor, z64: torch.Tensor, sq: torch.Tensor, scale: torch.Tensor, rows: torch.Tensor,
+                k: int, m: int, dist: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The float32 screening of ``rows`` again in float64 (rounding bound 1e-16 instead of 1e-7) on the
+    centred, scaled float64 copy ``z64`` of the data and its squared norms ``sq``; returns the rows that are
+    still uncertain."""
     u = torch.finfo(torch.float64).eps
     tol = 4.0 * math.sqrt(z.shape[1]) * u * (sq[rows] + sq.max()) + 4.0 * u  # (r,)
     g = torch.addmm(sq.unsqueeze(0), z64[rows], z64.T, alpha=-2.0)  # (r, n)
@@ -710,6 +767,8 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
     row index. ``algorithm`` is ``"brute"`` (torch, ``chunk_size`` rows at a time, default from a 256 MiB
     budget) or ``"kd_tree"`` (scipy, CPU). Exact in the data's dtype. No autograd.
     """
+    _check_finite(x, "ksg_counts")
+    _check_finite(y, "ksg_counts")
     with torch.no_grad():
         x, y = x.detach(), y.detach()
         if algorithm == "kd_tree":

@@ -140,9 +140,9 @@ def test_entropy_is_the_same_with_either_euclidean_screen(monkeypatch, seed, kin
     z = torch.from_numpy(z.astype(dtype))
     values = {}
     for kernel in ("float32", "bfloat16"):
-        monkeypatch.setattr(nb, "_EUCLID_CHOICE", {(24, "cpu"): kernel})
-        values[kernel] = knn_entropy(z, k=3, algorithm="brute", chunk_size=97, duplicates="jitter",
-                                     random_state=0)
+        with nb.pinned_euclidean_screen(kernel):
+            values[kernel] = knn_entropy(z, k=3, algorithm="brute", chunk_size=97, duplicates="jitter",
+                                         random_state=0)
     assert values["float32"] == values["bfloat16"]
     if kind == "gauss":  # no duplicates: the value is the reference's on the same numbers
         ref = kl_entropy_reference(z.double().numpy(), k=3)

@@ -1,4 +1,5 @@
 """Tests for infossl.estimators.neighbours: exact k-NN (Euclidean, max-norm), the KSG counts, both search paths."""
+import contextlib
 import math
 import time
 
@@ -412,24 +413,12 @@ def test_k_beyond_one_cpu_column_block_matches_a_full_sort():
     torch.testing.assert_close(dist, full, rtol=1e-12, atol=1e-12)
 
 
-class _Pinned(dict):
-    """A Euclidean kernel cache answering one kernel for every (width, device)."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.name = name
-
-    def __contains__(self, key):
-        return True
-
-    def __getitem__(self, key):
-        return self.name
-
-
 @pytest.fixture
 def euclid_kernel(monkeypatch):
-    """Pin the Euclidean first screen and count the bfloat16 screen's uses."""
+    """Pin the Euclidean first screen (``pinned_euclidean_screen`` until the test ends) and count the
+    bfloat16 screen's uses."""
     calls = []
+    stack = contextlib.ExitStack()
     real = nb._bf16_operands
 
     def spy(*args):
@@ -439,10 +428,11 @@ def euclid_kernel(monkeypatch):
     monkeypatch.setattr(nb, "_bf16_operands", spy)
 
     def pin(name):
-        monkeypatch.setattr(nb, "_EUCLID_CHOICE", _Pinned(name))
+        stack.enter_context(nb.pinned_euclidean_screen(name))
         calls.clear()
         return calls
-    return pin
+    with stack:
+        yield pin
 
 
 def _euclid_data(kind, n, d, seed=4):
@@ -537,3 +527,26 @@ def test_the_euclidean_screen_choice_is_measured_cached_and_leaves_the_thread_co
         assert torch.get_num_threads() == 2  # the search's one-thread ops and timings are undone after it
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype,scale", [(torch.float32, 1e-23), (torch.float32, 1e-19), (torch.float64, 1e-165)])
+def test_distances_that_underflow_follow_the_data_dtype_rule(dtype, scale):
+    """At scales where the data dtype's squared differences underflow, the neighbours are those of the
+    distances computed in that dtype, ties by row index (the screens see the scaled data and would differ)."""
+    z = torch.from_numpy(np.random.default_rng(0).standard_normal((300, 6)) * scale).to(dtype)
+    dist, index = nearest_neighbours(z, 3)
+    n = z.shape[0]
+    full = distances(z, torch.arange(n), torch.arange(n).expand(n, n))  # (n, n) in the data's dtype
+    full[torch.arange(n), torch.arange(n)] = math.inf
+    order = full.argsort(dim=1, stable=True)[:, :3]
+    assert torch.equal(index, order) and torch.equal(dist, full.gather(1, order))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_input_is_refused(bad):
+    z = torch.randn(50, 3, dtype=torch.float64)
+    z[4, 1] = bad
+    with pytest.raises(ValueError, match="NaN or"):
+        nearest_neighbours(z, 2)
+    with pytest.raises(ValueError, match="NaN or"):
+        ksg_counts(z, z.clone(), 2, 1)
