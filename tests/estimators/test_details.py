@@ -374,6 +374,24 @@ def test_stability_fails_when_a_winner_does_not_carry_over_on_its_value_half(rng
     assert r.info["selection"]["winners"] == ["nonlinear", "copula"]
 
 
+def test_a_fold_that_cannot_be_read_keeps_the_evidence_checks(rng, monkeypatch):
+    """The nonlinear reading wins on half A but cannot be read on half B: the plain route on all rows is
+    reported, and the evidence the halves gave (a learned reading above the linear band, a lost fold) still
+    fails its checks and warns."""
+    x, y = _wide_pair(rng)
+    a = {"copula": _reading(0.5, (0.4, 0.6)), "nonlinear": _reading(3.0, (2.8, 3.2)),
+         "clusters": {"error": "x", "rows": 1000}}
+    b = dict(a, nonlinear={"error": "optimiser diverged", "rows": 1000})
+    _scripted(monkeypatch, {"A": a, "B": b})
+    with pytest.warns(ReliabilityWarning, match="linear vs learned readings"):
+        r = mi_details(x, y, random_state=0)
+    assert r.method == "auto -> copula" and "error" in r.info["selection"]
+    checks = {c.name: c for c in r.checks}
+    assert checks["linear vs learned readings"].passed is False
+    assert checks["stability across folds"].passed is False
+    assert "fold A->B (nonlinear)" in checks["stability across folds"].detail
+
+
 def test_crossfit_is_deterministic_under_random_state(rng, monkeypatch):
     from infossl.estimators import details
 
