@@ -52,9 +52,11 @@ held-out rows, the codes fixed (:func:`~infossl.estimators.reliability.subsample
 ``learning_curve`` (default) its upper end is raised by the gain that a gap shrinking as 1/(fitting rows)
 still has to make: the chosen K is refitted on half the rows and read on the same held-out rows, and
 :math:`v + (v - v_h)\,h/(m - h)` (Richardson's step from h to m fitting rows) is the extrapolated value. That
-covers codes that are still improving with n; it does not cover codes that miss a class for good, or
-information not carried by a discrete variable at all (for a continuous latent the value is roughly the
-information of a K-state quantisation, below the truth).
+covers codes that are still improving with n, under two assumptions that were not measured: that the gap
+shrinks as 1/m, and that the two fits are the same procedure (the half-row codes stop early on the
+validation rows, the full ones are refitted for the epochs validation chose). It does not cover codes that
+miss a class for good, or information not carried by a discrete variable at all (for a continuous latent
+the value is roughly the information of a K-state quantisation, below the truth).
 
 Repeated rows. Pairs (x_i, y_i) repeated exactly are treated as copies of one draw (an embedding dump that
 visits an item several times, rows re-sampled with replacement) and counted once before the split, so no
