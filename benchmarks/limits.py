@@ -155,6 +155,22 @@ def _gemm(cols=4096):
     return make
 
 
+def _tile_minimum(sa, sb, cols, as_int16):
+    """A strip of the engine's Euclidean first screen: one GEMM per (rows, cols) tile of ``sa`` rows against
+    ``sb`` columns and the running minimum over the tiles (of the bits read as int16 for bfloat16)."""
+    def strip(rows, scratch):
+        a, low = sa[rows], None
+        for j in range(0, sb.shape[1], cols):
+            g = a @ sb[:, j:j + cols]
+            if as_int16:
+                g = g.view(torch.int16)
+            if low is None:
+                low = g
+            else:
+                torch.minimum(low[:, :g.shape[1]], g, out=low[:, :g.shape[1]])
+    return strip
+
+
 def _gemm_bf16(cols=4096):
     """The engine's bfloat16 Euclidean screen (``neighbours._bf16_operands``): one bfloat16 GEMM per
     (rows, cols) tile and the running integer minimum of its bits, d + 4 multiply-adds per pair (counted as
@@ -164,16 +180,7 @@ def _gemm_bf16(cols=4096):
         z32 = z32 - z32.mean(dim=0)
         sq = z32.pow(2).sum(dim=1)
         sa, sb, _, _ = nbr._bf16_operands(z32, sq, float(sq.max()))
-
-        def strip(rows, scratch):
-            a, low = sa[rows], None
-            for j in range(0, z.shape[0], cols):
-                g = (a @ sb[:, j:j + cols]).view(torch.int16)
-                if low is None:
-                    low = g
-                else:
-                    torch.minimum(low[:, :g.shape[1]], g, out=low[:, :g.shape[1]])
-        return strip
+        return _tile_minimum(sa, sb, cols, as_int16=True)
     return make
 
 
@@ -182,16 +189,7 @@ def _gemm_min(cols=4096):
     def make(z):
         za = torch.cat([z, torch.ones(z.shape[0], 1, dtype=z.dtype)], dim=1)
         zb = torch.cat([-2.0 * z, z.pow(2).sum(dim=1, keepdim=True)], dim=1).T.contiguous()
-
-        def strip(rows, scratch):
-            a, low = za[rows], None
-            for j in range(0, z.shape[0], cols):
-                g = a @ zb[:, j:j + cols]
-                if low is None:
-                    low = g
-                else:
-                    torch.minimum(low[:, :g.shape[1]], g, out=low[:, :g.shape[1]])
-        return strip
+        return _tile_minimum(za, zb, cols, as_int16=False)
     return make
 
 
