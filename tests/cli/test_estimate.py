@@ -257,3 +257,26 @@ def test_route_comes_from_the_structured_api_not_a_log_line(monkeypatch, rng):
     assert route["method"] == "auto -> corrected-ksg" and value == infossl.mutual_information(x, y)
     value, route = estimate_with_route(infossl.entropy, x, method="auto", details=False)
     assert route["method"] == "auto -> corrected-knn" and value == infossl.entropy(x)
+
+
+def test_route_names_the_fallback_when_corrected_ksg_refuses(monkeypatch, rng):
+    """When corrected KSG refuses the rows (a ValueError), auto falls back to the copula: the route says
+    so, as the log line used to."""
+    from infossl.cli.estimate import estimate_with_route
+    from infossl.estimators import dispatch
+
+    real = dispatch.mi_function
+
+    def refusing(method):
+        if method == "corrected-ksg":
+            def refuse(*args, **kwargs):
+                raise ValueError("duplicate points")
+            return refuse
+        return real(method)
+
+    monkeypatch.setattr(dispatch, "mi_function", refusing)
+    x = rng.standard_normal((400, 3))
+    y = x + rng.standard_normal((400, 3))
+    value, route = estimate_with_route(infossl.mutual_information, x, y, method="auto", details=False)
+    assert route["method"] == "auto -> copula"
+    assert value == pytest.approx(infossl.mutual_information(x, y, method="copula"))
