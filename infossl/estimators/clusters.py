@@ -419,7 +419,9 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     -------
     float (numpy input), 0-d tensor (torch input), or NonlinearResult
         The held-out Miller-Madow plug-in MI of the codes. With ``details``: ``mode="clusters"``,
-        ``latent_dim`` = the chosen K, ``interval`` (the reading's spread over subsamples of the held-out
+        ``latent_dim`` = the chosen K (the larger of the folds' with ``folds=2``; each fold's K and
+        sharing in ``info["choices"]``, ``shared`` and the code states from fold 1), ``interval`` (the
+        reading's spread over subsamples of the held-out
         rows, the upper end raised by the learning gain, see the module doc), ``consistent`` (False when
         the held-out value is below half the training rows' plug-in minus 0.05 nats: the codes do not carry
         over), and ``info`` with the per-candidate validation scores, the
@@ -549,7 +551,7 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
     else:
         interval = _crossfit_interval(value, readings)
     first = readings[0]
-    k = max((r["choice"][0] for r in readings))
+    k = max((r["choice"][0] for r in readings))  # each fold's own K and sharing: info["choices"]
     res = NonlinearResult(value=value, interval=interval, mode="clusters", reading="plug-in (Miller-Madow)",
                           latent_dim=k, epochs=first["epoch"], best_epoch=first["best_epoch"], n_rows=n_rows,
                           n_distinct_pairs=n, n_fit=int(sum(r["train"].size for r in readings)),
@@ -563,6 +565,7 @@ def cluster_mutual_information(x: ArrayLike, y: ArrayLike, *,
                          "low")
     res.info = dict(
         folds=folds, shared=first["choice"][1], mi_train=mi_train, refit=refit,
+        choices=[{"K": int(r["choice"][0]), "shared": bool(r["choice"][1])} for r in readings],
         rows_codes_fitted=[int(r["rows_fitted"]) for r in readings],
         mi_validation=float(np.mean([r["mi_validation"] for r in readings])),
         validation_scores={f"K={kk}{' shared' if ss else ''}": v for (kk, ss), v in first["scores"].items()},
