@@ -154,6 +154,17 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     return m, m - h, m + h
 
 
+def paired_cis(sub, ref, metrics) -> list[dict]:
+    """Per metric, the mean and t-interval over seeds of metric(setting) - metric(reference) on the seeds
+    both ran (``sub`` and ``ref`` indexed by seed): dicts with metric, mean, ci_lo, ci_hi, n_seeds."""
+    common = sub.index.intersection(ref.index)
+    out = []
+    for metric in metrics:
+        mean, lo, hi = mean_ci(sub.loc[common, metric] - ref.loc[common, metric])
+        out.append({"metric": metric, "mean": mean, "ci_lo": lo, "ci_hi": hi, "n_seeds": len(common)})
+    return out
+
+
 def stratified_split(y: np.ndarray, every: int = 5) -> np.ndarray:
     """Boolean test mask: within each class, every ``every``-th item in file order (no random generator)."""
     test = np.zeros(len(y), dtype=bool)

@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, os.pardir, "benchmarks"))
 from _machine import load_1min, machine  # noqa: E402
-from _sslrun import mean_ci  # noqa: E402
+from _sslrun import mean_ci, paired_cis  # noqa: E402
 
 METRICS = ("marginal_entropy", "mutual_information", "effective_clusters", "argmax_clusters_used",
            "kl_invariance", "probe_accuracy", "class_mean_rank")
@@ -120,12 +120,8 @@ def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             row.update({c: m, f"{c}_ci_lo": lo, f"{c}_ci_hi": hi})
         rows.append(row)
         if lam != REFERENCE_LAMBDA and len(ref):
-            s = sub.set_index("seed")
-            common = s.index.intersection(ref.index)
-            for c in METRICS:
-                m, lo, hi = mean_ci(s.loc[common, c] - ref.loc[common, c])
-                paired.append({"lambd": lam, "minus_lambd": REFERENCE_LAMBDA, "metric": c, "mean": m,
-                               "ci_lo": lo, "ci_hi": hi, "n_seeds": len(common)})
+            paired += [{"lambd": lam, "minus_lambd": REFERENCE_LAMBDA, **d}
+                       for d in paired_cis(sub.set_index("seed"), ref, METRICS)]
     return pd.DataFrame(rows), pd.DataFrame(paired)
 
 

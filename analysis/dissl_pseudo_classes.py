@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, os.pardir, "benchmarks"))
 from _machine import load_1min, machine  # noqa: E402
-from _sslrun import features, mean_ci, train_encoder  # noqa: E402
+from _sslrun import features, mean_ci, paired_cis, train_encoder  # noqa: E402
 from seed3_dimension_coarseness import few_shot  # noqa: E402
 
 from infossl.io import save_csv_atomic, save_figure_atomic  # noqa: E402
@@ -76,12 +76,8 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             row.update({f"{m}_mean": mean, f"{m}_ci_lo": lo, f"{m}_ci_hi": hi})
         rows.append(row)
         if c != REFERENCE_C and len(ref):
-            s = sub.set_index("seed")
-            common = s.index.intersection(ref.index)
-            for m in METRICS:
-                mean, lo, hi = mean_ci(s.loc[common, m] - ref.loc[common, m])
-                paired.append({"C": c, "minus_C": REFERENCE_C, "metric": m, "mean": mean, "ci_lo": lo,
-                               "ci_hi": hi, "n_seeds": len(common)})
+            paired += [{"C": c, "minus_C": REFERENCE_C, **d}
+                       for d in paired_cis(sub.set_index("seed"), ref, METRICS)]
     return pd.DataFrame(rows), pd.DataFrame(paired)
 
 
