@@ -137,6 +137,43 @@ FRESH = [
     ("gmix-3+3-config7", "copula", "gmix", ("gmix", 3, 7, 0), False),
 ]
 FRESH_SEED = 7000  # fresh draws: seeds far from those of the lists above
+# Second fresh held-out split (``--split fresh2`` only): generators and representations used by no list above,
+# fixed and run before any rule is chosen on them. Curved spec: (k, dim, truth) or, for "qrbf",
+# (k, dim, truth of the unquantised latent, levels); image spec: the truth; cluster spec:
+# (classes, dim, eps or None for independent labels, prior); copula spec as above plus "frank" / "gumbel"
+# (pairs, theta), "signmix" (pairs, rho) and "betabox" (pairs, degrees).
+FRESH2 = [
+    ("grating-16x16", "curved", "grating", (3, 256, 1.3), False),
+    ("grating-16x16-indep", "curved", "grating", (3, 256, 0.0), False),
+    ("blobsize-20x20", "curved", "blobsize", (3, 400, 1.5), False),
+    ("torus-k2-96", "curved", "torus", (2, 96, 1.2), False),
+    ("mobius-k2-128", "curved", "mobius", (2, 128, 0.8), False),
+    ("lrelu2-k4-512", "curved", "lrelu2", (4, 512, 1.6), False),
+    ("rbf-k3-192", "curved", "rbf", (3, 192, 1.0), False),
+    ("rbf-k2-128-dup", "curved", "rbf", (2, 128, 1.4), True),
+    ("qrbf-k2-128-levels6", "curved", "qrbf", (2, 128, 1.6, 6), False),
+    ("digits-whiten", "digits", "whiten", 1.0, False),
+    ("digits-whiten-dup", "digits", "whiten", 1.5, True),
+    ("digits-rff512", "digits", "rff", 2.0, False),
+    ("digits-hog", "digits", "hog", 0.4, False),
+    ("digits-trained-s2e2", "digits", "trained3", 1.5, False),
+    ("digits-cnn3", "digits", "cnn3", 0.0, False),
+    ("mnist-cnn3", "mnist", "cnn3", 2.0, False),
+    ("mnist-cnn3-dup", "mnist", "cnn3", 1.0, True),
+    ("mnist-hog", "mnist", "hog", 0.0, False),
+    ("mnist-rff512", "mnist", "rff", 1.5, False),
+    ("clusters-20-zipf-spheres-32", "clusters", "sphere", (20, 32, 0.15, "zipf"), False),
+    ("clusters-50-dirichlet-lissajous-96", "clusters", "lissajous", (50, 96, 0.3, "dirichlet"), False),
+    ("clusters-8-zipf-spheres-16", "clusters", "sphere", (8, 16, 0.05, "zipf"), False),
+    ("clusters-20-zipf-lissajous-32-indep", "clusters", "lissajous", (20, 32, None, "zipf"), False),
+    ("frank8-2pairs", "copula", "frank", ("frank", 2, 8.0, 0), False),
+    ("frank12-1pair-in-40+40", "copula", "frank", ("frank", 1, 12.0, 40), False),
+    ("gumbel2.5-2pairs", "copula", "gumbel", ("gumbel", 2, 2.5, 0), False),
+    ("t6-4+3", "copula", "t", ("t", 4, (6.0, 3, True), 0), False),
+    ("signmix0.9-2+2", "copula", "signmix", ("signmix", 2, 0.9, 0), False),
+    ("betabox-rot35-3+3", "copula", "betabox", ("betabox", 3, 35.0, 0), False),
+]
+FRESH2_SEED = 13_000  # fresh2 draws: seeds far from those of every list above
 
 
 def within_target(value: float, truth: float) -> bool:
@@ -222,8 +259,12 @@ def label_channel_pair(source: str, rep: str, truth: float, n: int, seed: int, a
         net = trained_backbone(args.train_epochs)
     elif rep == "trained2":  # another seed and length of the same `infossl train` run
         net = trained_backbone(3, seed=1)
+    elif rep == "trained3":
+        net = trained_backbone(2, seed=2)
     with torch.no_grad():
-        if rep == "raw":
+        if rep in FRESH2_IMAGE_REPS:
+            fx, fy = fresh2_representation(rep, images, xi, yi)
+        elif rep == "raw":
             fx, fy = xi.flatten(1), yi.flatten(1)
         elif rep in ("cnn", "cnn2", "mlp"):
             if rep == "mlp":
@@ -237,15 +278,181 @@ def label_channel_pair(source: str, rep: str, truth: float, n: int, seed: int, a
     return fx.double().numpy(), fy.double().numpy(), channel_mi(eps)
 
 
+FRESH2_IMAGE_REPS = ("whiten", "rff", "hog", "cnn3")
+
+
+def fresh2_representation(rep: str, images: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The second fresh split's image representations of the augmented images ``xi`` and ``yi``.
+
+    * "whiten": pixels whitened by the inverse square root of the covariance of all images of the source
+      (plus 1e-3 I, so full rank): an invertible linear map, the class stays a function of it (exact).
+    * "rff": 512 random Fourier features cos(w . x / (0.3 sqrt(P)) + b) of the P pixels (w Gaussian).
+    * "hog": a histogram of gradient orientations (8 or 9 soft bins weighted by the gradient magnitude) over a
+      4 x 4 grid of cells, 128 or 144 columns.
+    * "cnn3": a fixed random three-layer CNN (5 x 5 kernels, 6 / 12 / 24 channels, tanh, two stride-2
+      layers) and a linear read-out to 192 columns.
+    For the last three, as in the source of the construction, the truth assumes the class is a function of
+    the representation.
+
+    Returns
+    -------
+    tuple
+        The two (n, dim) tensors.
+    """
+    flat = images.flatten(1).double()
+    side = images.shape[-1]
+    g = torch.Generator().manual_seed(97_531 + side)
+    if rep == "whiten":
+        cov = torch.cov(flat.T) + 1e-3 * torch.eye(flat.shape[1], dtype=torch.float64)
+        evals, evecs = torch.linalg.eigh(cov)
+        w = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+        mean = flat.mean(0)
+        return [(z.flatten(1).double() - mean) @ w for z in (xi, yi)]
+    if rep == "rff":
+        p = flat.shape[1]
+        w = torch.randn(p, 512, generator=g, dtype=torch.float64) / (0.3 * math.sqrt(p))
+        b = torch.rand(512, generator=g, dtype=torch.float64) * 2 * math.pi
+        return [torch.cos(z.flatten(1).double() @ w + b) for z in (xi, yi)]
+    if rep == "hog":
+        bins = 8 if side <= 8 else 9
+
+        def hog(z):
+            z = z[:, 0].double()
+            gx = torch.zeros_like(z)
+            gy = torch.zeros_like(z)
+            gx[:, :, 1:-1] = z[:, :, 2:] - z[:, :, :-2]
+            gy[:, 1:-1, :] = z[:, 2:, :] - z[:, :-2, :]
+            mag = torch.sqrt(gx ** 2 + gy ** 2)
+            ang = torch.atan2(gy, gx) % math.pi  # unsigned orientation
+            centres = (torch.arange(bins, dtype=torch.float64) + 0.5) * math.pi / bins
+            dist = (ang[..., None] - centres).abs()
+            dist = torch.minimum(dist, math.pi - dist)
+            soft = (1 - dist * bins / math.pi).clamp(min=0) * mag[..., None]  # (n, H, W, bins)
+            cell = side // 4
+            soft = soft[:, :4 * cell, :4 * cell].reshape(len(z), 4, cell, 4, cell, bins)
+            return soft.sum((2, 4)).flatten(1)
+        return hog(xi), hog(yi)
+    convs = []
+    for c_in, c_out, stride in ((1, 6, 1), (6, 12, 2), (12, 24, 2)):
+        conv = torch.nn.Conv2d(c_in, c_out, 5, padding=2, stride=stride)
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) / math.sqrt(25 * c_in))
+            conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
+        convs += [conv, torch.nn.Tanh()]
+    body = torch.nn.Sequential(*convs, torch.nn.Flatten()).eval()
+    width = body(images[:1]).shape[1]
+    read = torch.randn(width, 192, generator=g) / math.sqrt(width)
+    return body(xi) @ read, body(yi) @ read
+
+
 def curved_pair(rep: str, spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    k, dim, mi = spec
+    k, dim, mi = spec[:3]
     rng = np.random.default_rng(seed)
     rho = math.sqrt(1 - math.exp(-2 * mi / k)) if mi > 0 else 0.0
     u = rng.standard_normal((n, k))
     v = rho * u + math.sqrt(1 - rho ** 2) * rng.standard_normal((n, k))
     maps = np.random.default_rng(1000 + seed)  # the embedding is fixed per seed, drawn apart from the data
-    embed = embed_fresh if rep in FRESH_CURVED else embed_curved
+    if rep == "qrbf":
+        # Each latent coordinate quantised to one of `levels` equal-probability bins (so rows repeat); the
+        # bin codes, an injective function of the quantised pair, carry I = k I_levels(rho) exactly.
+        levels = spec[3]
+        qu, qv = [np.clip(np.floor(levels * norm.cdf(z)), 0, levels - 1) for z in (u, v)]
+        u, v = norm.ppf((qu + 0.5) / levels), norm.ppf((qv + 0.5) / levels)
+        mi = k * quantised_gaussian_mi(rho, levels)
+        x, y = embed_fresh2("rbf", u, dim, maps), embed_fresh2("rbf", v, dim, maps)
+        if len(np.unique(x, axis=0)) != len(np.unique(qu, axis=0)):
+            raise RuntimeError("the quantised rbf embedding merged two bin codes")
+        return x, y, mi
+    embed = embed_fresh if rep in FRESH_CURVED else embed_fresh2 if rep in FRESH2_CURVED else embed_curved
     return embed(rep, u, dim, maps), embed(rep, v, dim, maps), mi
+
+
+def quantised_gaussian_mi(rho: float, levels: int) -> float:
+    """I(q(U); q(V)) of a standard bivariate normal pair with correlation ``rho``, each side quantised to
+    ``levels`` equal-probability bins: the plug-in sum over the exact cell probabilities (bivariate normal
+    rectangle probabilities, scipy), nats.
+
+    Returns
+    -------
+    float
+        The mutual information of the bin codes.
+    """
+    from scipy.stats import multivariate_normal
+
+    if rho == 0:
+        return 0.0
+    edges = norm.ppf(np.arange(levels + 1) / levels).clip(-12, 12)
+    mvn = multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]])
+    e1, e2 = np.meshgrid(edges, edges, indexing="ij")
+    cdf = mvn.cdf(np.stack([e1.ravel(), e2.ravel()], axis=1)).reshape(levels + 1, levels + 1)
+    cell = np.diff(np.diff(cdf, axis=0), axis=1).clip(1e-300, None)
+    return float(np.sum(cell * np.log(cell * levels * levels)))
+
+
+FRESH2_CURVED = ("grating", "blobsize", "torus", "mobius", "lrelu2", "rbf")
+
+
+def embed_fresh2(rep: str, u: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """The second fresh split's curved embeddings of a latent u (n, k) into ``dim`` columns; each is
+    injective, so it keeps I(U;V) exactly (the reason is given per map).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, dim) rows.
+    """
+    n, k = u.shape
+    t = norm.cdf(u)  # (0, 1)^k, an injective transform of u
+    if rep == "lrelu2":
+        # Two leaky-ReLU layers (slope 0.2), no linear skip: Gaussian weights k -> 64 -> 128 -> dim have full
+        # column rank and the activation is strictly increasing, so every layer is injective.
+        def lrelu(z):
+            return np.where(z > 0, z, 0.2 * z)
+        h1 = lrelu(u @ rng.standard_normal((k, 64)) + rng.uniform(-1, 1, 64))
+        h2 = lrelu(h1 @ (rng.standard_normal((64, 128)) / 8.0) + rng.uniform(-1, 1, 128))
+        return h2 @ (rng.standard_normal((128, dim)) / math.sqrt(128))
+    if rep == "rbf":
+        # Radial-basis bumps of width 0.35 at `dim` uniform centres c_m in the unit cube, of t = Phi(u):
+        # log x_m - log x_1 = t . (c_m - c_1) / w^2 + const is affine in t and the c_m - c_1 span R^k, so
+        # t (hence u) is recovered. The smallest feature, exp(-k / (2 0.35^2)), is far above underflow.
+        c = rng.random((dim, k))
+        return np.exp(-((t[:, None, :] - c[None, :, :]) ** 2).sum(-1) / (2 * 0.35 ** 2))
+    if rep in ("torus", "mobius"):
+        a = 1.8 * np.pi * t[:, 0]
+        if rep == "torus":
+            # Torus (R = 2, r = 1) at angles (a, b) in [0, 1.8 pi)^2: (x, y) give a, the radius R + r cos b
+            # and the height r sin b give b.
+            b = 1.8 * np.pi * t[:, 1]
+            p = np.stack([(2 + np.cos(b)) * np.cos(a), (2 + np.cos(b)) * np.sin(a), np.sin(b)], axis=1)
+        else:
+            # Mobius strip, angle a, width coordinate w in (-0.5, 0.5): (x, y) give a (the radius
+            # 1 + w cos(a / 2) > 0), then w = (radius - 1) cos(a / 2) + z sin(a / 2).
+            w = t[:, 1] - 0.5
+            rad = 1 + w * np.cos(a / 2)
+            p = np.stack([rad * np.cos(a), rad * np.sin(a), w * np.sin(a / 2)], axis=1)
+        return p @ np.linalg.qr(rng.standard_normal((dim, 3)))[0].T  # isometric into dim columns
+    side = int(round(math.sqrt(dim)))
+    gy, gx = np.meshgrid((np.arange(side) + 0.5) / side, (np.arange(side) + 0.5) / side, indexing="ij")
+    g = np.stack([gx.ravel(), gy.ravel()], axis=1)  # (side^2, 2) pixel centres in the unit square
+    if rep == "grating":
+        # An oriented sine grating, 3 cycles per image: orientation 0.8 pi Phi(u_1), phase 1.6 pi Phi(u_2),
+        # contrast 0.4 + 0.6 Phi(u_3). Injective: the image is 0.5 plus a combination of the characters
+        # exp(+-i omega . g); omega's components are at most 2 pi 3 / 16 < pi per pixel step, so the
+        # frequencies +-omega are distinct on the grid and the characters linearly independent there; the
+        # image fixes {omega, -omega} with their coefficients, the orientation in (0, pi) picks omega, the
+        # coefficient's modulus gives the contrast and its argument the phase (within a 1.6 pi range).
+        ang, ph, con = 0.8 * np.pi * t[:, 0], 1.6 * np.pi * t[:, 1], 0.4 + 0.6 * t[:, 2]
+        om = 2 * np.pi * 3.0 * np.stack([np.cos(ang), np.sin(ang)], axis=1)  # (n, 2)
+        return 0.5 + 0.5 * con[:, None] * np.sin(om @ g.T + ph[:, None])
+    # "blobsize": an isotropic Gaussian blob at 0.25 + 0.5 Phi(u_1, u_2) with width 0.06 + 0.08 Phi(u_3).
+    # Injective: the log-intensity -|g - c|^2 / (2 s^2) is a quadratic polynomial in the pixel position, fixed
+    # by any 6 pixels in general position; its |g|^2 coefficient gives s, its linear part c. The smallest
+    # intensity, about exp(-160), is far above float64 underflow.
+    c = 0.25 + 0.5 * t[:, 0:2]
+    s = 0.06 + 0.08 * t[:, 2]
+    d2 = ((g[None, :, :] - c[:, None, :]) ** 2).sum(-1)
+    return np.exp(-d2 / (2 * s[:, None] ** 2))
 
 
 def embed_curved(rep: str, u: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -400,6 +607,62 @@ def cluster_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return items(a), items(b), channel_mi(eps, classes) if truth > 0 else 0.0
 
 
+def cluster_pair2(rep: str, spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Class-clustered pairs of the second fresh split: classes of unequal sizes (a Zipf prior
+    p_c ~ c^-1.1, or a Dirichlet(2) draw), B = A with probability 1 - eps, else a uniform other class (or,
+    when eps is None, B drawn from the prior independently of A). Items lie on a 2-sphere ("sphere") or a Lissajous curve
+    (sin 3s, sin 2s, cos 5s; "lissajous") of radius at most R = 4 in a random 3-plane around the class
+    centre, plus noise of norm <= 0.3; centres are drawn until every two are more than 2 (R + 0.3) apart, so
+    the class is the nearest centre and I(X;Y) = I(A;B), summed exactly over the joint table.
+
+    Returns
+    -------
+    tuple
+        x (n, dim), y (n, dim), the true MI in nats.
+    """
+    classes, dim, eps, prior = spec
+    geo = np.random.default_rng(140_000 + classes + dim)  # the class geometry: fixed per family
+    radius, noise = 4.0, 0.3
+    for _ in range(100):
+        centres = 3.0 * geo.standard_normal((classes, dim))
+        d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) + np.eye(classes) * 1e9
+        if math.sqrt(d2.min()) > 2 * (radius + noise):
+            break
+    else:
+        raise RuntimeError(f"no separated centres for {classes} classes in {dim} dims")
+    frames = np.stack([np.linalg.qr(geo.standard_normal((dim, 3)))[0] for _ in range(classes)])
+    phase = geo.uniform(0, 2 * np.pi, classes)
+    p = (np.arange(1, classes + 1) ** -1.1 if prior == "zipf" else geo.dirichlet(np.full(classes, 2.0)))
+    p = p / p.sum()
+    if eps is None:
+        joint = np.outer(p, p)
+    else:
+        channel = np.full((classes, classes), eps / (classes - 1))
+        np.fill_diagonal(channel, 1 - eps)
+        joint = p[:, None] * channel
+    pb = joint.sum(0)
+    truth = float(np.sum(joint * np.log(joint / np.outer(p, pb)))) if eps is not None else 0.0
+    rng = np.random.default_rng(seed)
+    a = rng.choice(classes, size=n, p=p)
+    if eps is None:
+        b = rng.choice(classes, size=n, p=p)
+    else:
+        b = np.where(rng.random(n) < eps, (a + rng.integers(1, classes, n)) % classes, a)
+
+    def items(cls):
+        s = rng.random(len(cls))
+        if rep == "sphere":
+            local = rng.standard_normal((len(cls), 3))
+            local *= radius / np.linalg.norm(local, axis=1, keepdims=True)
+        else:  # |(sin, sin, cos)| <= sqrt 3, scaled to radius R
+            ang = phase[cls] + 2 * np.pi * s
+            local = radius / math.sqrt(3) * np.stack([np.sin(3 * ang), np.sin(2 * ang), np.cos(5 * ang)], 1)
+        z = rng.standard_normal((len(cls), dim))
+        z *= (noise * rng.random(len(cls)) / np.linalg.norm(z, axis=1))[:, None]
+        return centres[cls] + np.einsum("ndk,nk->nd", frames[cls], local) + z
+    return items(a), items(b), truth
+
+
 def t_entropy(scale: np.ndarray, dof: float) -> float:
     """Differential entropy (nats) of the multivariate Student-t with scale matrix ``scale`` and ``dof``
     degrees of freedom: 1/2 log det S + log((dof pi)^(p/2) G(dof/2) / G((dof+p)/2))
@@ -492,6 +755,179 @@ def clayton_mutual_information(theta: float) -> tuple[float, float]:
     return _CLAYTON[theta]
 
 
+def frank_log_density(u: np.ndarray, v: np.ndarray, theta: float) -> np.ndarray:
+    """log c(u, v) of the Frank copula,
+    c = theta (1 - e^-theta) e^(-theta (u + v)) / ((1 - e^-theta) - (1 - e^(-theta u)) (1 - e^(-theta v)))^2.
+
+    Returns
+    -------
+    numpy.ndarray
+        The log density at each (u, v).
+    """
+    d = -math.expm1(-theta)
+    den = d + np.expm1(-theta * u) * -np.expm1(-theta * v)  # (1-e^-t) - (1-e^-tu)(1-e^-tv)
+    return math.log(theta * d) - theta * (u + v) - 2 * np.log(den)
+
+
+def gumbel_log_density(u: np.ndarray, v: np.ndarray, theta: float) -> np.ndarray:
+    """log c(u, v) of the Gumbel copula C = exp(-A^(1/theta)), A = x^theta + y^theta, x = -log u,
+    y = -log v: c = C (x y)^(theta - 1) A^(1/theta - 2) (A^(1/theta) + theta - 1) / (u v).
+
+    Returns
+    -------
+    numpy.ndarray
+        The log density at each (u, v).
+    """
+    x, y = -np.log(u), -np.log(v)
+    a = x ** theta + y ** theta
+    return (-a ** (1 / theta) + (theta - 1) * np.log(x * y) + (1 / theta - 2) * np.log(a)
+            + np.log(a ** (1 / theta) + theta - 1) + x + y)
+
+
+def archimedean_sample(kind: str, n: int, theta: float, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """n exact draws of the Frank copula (conditional inversion) or of the Gumbel copula (Marshall-Olkin:
+    U_i = exp(-(E_i / S)^(1/theta)) with E_i standard exponential and S positive stable of index 1/theta,
+    E exp(-t S) = exp(-t^(1/theta)), drawn by Kanter's representation).
+
+    Returns
+    -------
+    tuple
+        u, v, each (n,) in (0, 1).
+    """
+    if kind == "frank":
+        u, w = rng.random(n), rng.random(n)
+        # v from C(v | u) = w: e^(-theta v) - 1 = w (e^-theta - 1) / (w + (1 - w) e^(-theta u))
+        v = -np.log1p(w * math.expm1(-theta) / (w + (1 - w) * np.exp(-theta * u))) / theta
+        return u, v
+    alpha = 1 / theta
+    ang, e = rng.uniform(0, np.pi, n), rng.standard_exponential(n)
+    stable = (np.sin(alpha * ang) / np.sin(ang) ** (1 / alpha)
+              * (np.sin((1 - alpha) * ang) / e) ** ((1 - alpha) / alpha))
+    e1, e2 = rng.standard_exponential(n), rng.standard_exponential(n)
+    u, v = np.exp(-(e1 / stable) ** alpha), np.exp(-(e2 / stable) ** alpha)
+    return u.clip(1e-300, 1 - 1e-16), v.clip(1e-300, 1 - 1e-16)
+
+
+_ARCHIMEDEAN: dict[tuple[str, float], tuple[float, float]] = {}
+
+
+def archimedean_mutual_information(kind: str, theta: float) -> tuple[float, float]:
+    """I(U;V) of the Frank or Gumbel copula, E[log c(U, V)], by Monte Carlo over 4 x 10^6 exact draws
+    (:func:`check_truths` compares it with a quadrature).
+
+    Returns
+    -------
+    tuple
+        The value in nats and its Monte Carlo standard error.
+    """
+    if (kind, theta) not in _ARCHIMEDEAN:
+        u, v = archimedean_sample(kind, 4_000_000, theta, np.random.default_rng(180_000))
+        dens = frank_log_density if kind == "frank" else gumbel_log_density
+        lc = dens(u, v, theta)
+        _ARCHIMEDEAN[kind, theta] = (float(lc.mean()), float(lc.std() / math.sqrt(lc.size)))
+    return _ARCHIMEDEAN[kind, theta]
+
+
+def signmix_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
+    """log p(y | x) - log p(y) of the sign mixture: y = s rho x + sqrt(1 - rho^2) e per coordinate, one sign
+    s = +-1 (probability 1/2) shared by the row's coordinates, x and e standard normal; both margins are
+    standard normal and the correlation is zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) log density ratios; their mean is I(X;Y).
+    """
+    from scipy.special import logsumexp
+
+    var = 1 - rho * rho
+    lp = [(-0.5 * (y - sg * rho * x) ** 2 / var).sum(1) for sg in (1.0, -1.0)]
+    cond = logsumexp(np.stack(lp), axis=0) - math.log(2) - 0.5 * x.shape[1] * math.log(var)
+    return cond + 0.5 * (y ** 2).sum(1)
+
+
+def signmix_mutual_information(dim: int, rho: float) -> float:
+    """I(X;Y) of the sign mixture (:func:`signmix_log_ratio`) by quadrature. Y is standard normal, and given
+    x it is N(0, (1 - rho^2) I) across x and a two-component mixture 1/2 N(+-rho |x|, 1 - rho^2) along x, so
+    I = h(Y) - E h(Y | X) = d/2 log(2 pi e) - (d - 1)/2 log(2 pi e (1 - rho^2)) - E_r h_1(rho r), with
+    r = |x| chi-distributed with d degrees of freedom and h_1(m) the entropy of that 1-D mixture (both
+    integrals by Simpson's rule; :func:`check_truths` compares with Monte Carlo).
+
+    Returns
+    -------
+    float
+        The mutual information in nats.
+    """
+    from scipy.integrate import simpson
+    from scipy.stats import chi
+
+    sd = math.sqrt(1 - rho * rho)
+    r = np.linspace(0, 12, 1201)
+    t = np.linspace(-16, 16, 6401)
+    h1 = np.empty_like(r)
+    for i, m in enumerate(rho * r):
+        p = 0.5 * (norm.pdf(t, m, sd) + norm.pdf(t, -m, sd))
+        h1[i] = -simpson(np.where(p > 0, p * np.log(np.maximum(p, 1e-300)), 0.0), x=t)
+    e_h1 = simpson(chi.pdf(r, dim) * h1, x=r)
+    return float(0.5 * dim * math.log(2 * math.pi * math.e)
+                 - 0.5 * (dim - 1) * math.log(2 * math.pi * math.e * sd * sd) - e_h1)
+
+
+def signmix_sample(n: int, dim: int, rho: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n draws of the sign mixture (:func:`signmix_log_ratio`).
+
+    Returns
+    -------
+    tuple
+        x, y, each (n, dim).
+    """
+    x = rng.standard_normal((n, dim))
+    sign = np.where(rng.random(n) < 0.5, 1.0, -1.0)[:, None]
+    return x, sign * rho * x + math.sqrt(1 - rho * rho) * rng.standard_normal((n, dim))
+
+
+def betabox_marginal(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The density of x = cos(t) u - sin(t) w, u and w independent with density 3/4 (1 - s^2) on [-1, 1],
+    on a grid of 20001 points, by quadrature of the convolution (Simpson, 4001 nodes in u).
+
+    Returns
+    -------
+    tuple
+        The grid and the density on it.
+    """
+    from scipy.integrate import simpson
+
+    a, b = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    grid = np.linspace(-(a + b), a + b, 20001)
+    uu = np.linspace(-1, 1, 4001)
+    dens = np.empty_like(grid)
+    for i in range(0, grid.size, 1000):  # p(x) = int f(u) f((a u - x) / b) / b du
+        w = (a * uu[None, :] - grid[i:i + 1000, None]) / b
+        f_w = np.where(np.abs(w) < 1, 0.75 * (1 - w ** 2), 0.0)
+        dens[i:i + 1000] = simpson(0.75 * (1 - uu ** 2) * f_w / b, x=uu, axis=1)
+    return grid, dens
+
+
+def betabox_mutual_information(dim: int, degrees: float) -> float:
+    """I(X;Y) of ``dim`` independent coordinate pairs (x, y) = rotation by ``degrees`` of (u, w), u and w
+    independent with density 3/4 (1 - s^2) on [-1, 1]: the rotation keeps h(x, y) = 2 h(u), and x and y have
+    the same density, so I = dim (2 h(x) - 2 h(u)); h(x) by quadrature of :func:`betabox_marginal`,
+    h(u) = 5/3 - log 3 in closed form.
+
+    Returns
+    -------
+    float
+        The mutual information in nats.
+    """
+    from scipy.integrate import simpson
+
+    grid, dens = betabox_marginal(degrees)
+    h_x = -simpson(np.where(dens > 0, dens * np.log(np.maximum(dens, 1e-300)), 0.0), x=grid)
+    h_u = 5 / 3 - math.log(3)  # log 2 + the Beta(2, 2) entropy 5/3 - log 6
+    return float(dim * (2 * h_x - 2 * h_u))
+
+
 def _mixture(dim: int, config: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights, means (K, 2 dim) and covariances (K, 2 dim, 2 dim) of a 3-component Gaussian mixture on
     (x, y), drawn once from ``config``: component means spread along directions that mix x and y, each
@@ -564,6 +1000,21 @@ def copula_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray,
         x = norm.ppf(np.stack([p[0] for p in uv], axis=1))
         y = norm.ppf(np.stack([p[1] for p in uv], axis=1))
         truth = dim * clayton_mutual_information(par)[0]
+    elif kind in ("frank", "gumbel"):
+        # independent copula pairs (x_i, y_i) with standard-normal margins (the MI is the copula's)
+        uv = [archimedean_sample(kind, n, par, rng) for _ in range(dim)]
+        x = norm.ppf(np.stack([p[0] for p in uv], axis=1))
+        y = norm.ppf(np.stack([p[1] for p in uv], axis=1))
+        truth = dim * archimedean_mutual_information(kind, par)[0]
+    elif kind == "signmix":
+        x, y = signmix_sample(n, dim, par, rng)
+        truth = signmix_mutual_information(dim, par)
+    elif kind == "betabox":
+        th = math.radians(par)
+        u = 2 * rng.beta(2, 2, (n, dim)) - 1  # density 3/4 (1 - s^2) on [-1, 1]
+        w = 2 * rng.beta(2, 2, (n, dim)) - 1
+        x, y = math.cos(th) * u - math.sin(th) * w, math.sin(th) * u + math.cos(th) * w
+        truth = betabox_mutual_information(dim, par)
     else:
         from infossl.synthetic import make_family
 
@@ -613,13 +1064,84 @@ def check_truths() -> str:
     return "\n".join(lines)
 
 
+def check_truths_fresh2() -> str:
+    """Numerical checks of the second fresh split's truths that are not closed form (each against an
+    independent computation): Frank and Gumbel Monte Carlo (4 x 10^6 draws) against a quadrature of c log c in
+    normal scores (3001^2 points on [-9, 9]^2, mass printed); the sign mixture's quadrature and the rotated
+    Beta box's quadrature against Monte Carlo over 10^6 draws; the quantised Gaussian's exact cell sum against
+    the plug-in MI of 10^6 draws; the Student-t closed form against Monte Carlo of scipy's log densities.
+
+    Returns
+    -------
+    str
+        One line per check.
+    """
+    from scipy.stats import beta, multivariate_t
+
+    lines = []
+    dim_x, dof, dim_y = 4, 6.0, 3
+    scale = t_scale(dim_x, dim_y, True)
+    g, m = np.random.default_rng(2), 400_000
+    z = g.standard_normal((m, dim_x + dim_y)) @ np.linalg.cholesky(scale).T
+    z /= np.sqrt(g.chisquare(dof, m) / dof)[:, None]
+    ll = (multivariate_t(np.zeros(dim_x + dim_y), scale, df=dof).logpdf(z)
+          - multivariate_t(np.zeros(dim_x), scale[:dim_x, :dim_x], df=dof).logpdf(z[:, :dim_x])
+          - multivariate_t(np.zeros(dim_y), scale[dim_x:, dim_x:], df=dof).logpdf(z[:, dim_x:]))
+    exact = t_mutual_information(scale, dim_x, dof)
+    lines.append(f"Student-t dof {dof} {dim_x}+{dim_y}: closed form {exact:.5f}, "
+                 f"Monte Carlo {ll.mean():.5f} +- {ll.std() / math.sqrt(m):.5f}")
+    zg = np.linspace(-9, 9, 3001)
+    z1, z2 = np.meshgrid(zg, zg, indexing="ij")
+    w = norm.pdf(z1) * norm.pdf(z2) * (zg[1] - zg[0]) ** 2
+    u1, u2 = [np.clip(norm.cdf(zz), 1e-300, 1 - 1e-16) for zz in (z1, z2)]
+    for kind, theta in (("frank", 8.0), ("frank", 12.0), ("gumbel", 2.5)):
+        dens = frank_log_density if kind == "frank" else gumbel_log_density
+        lc = dens(u1, u2, theta)
+        value, se = archimedean_mutual_information(kind, theta)
+        lines.append(f"{kind} theta {theta}: Monte Carlo {value:.5f} +- {se:.5f}, quadrature "
+                     f"{np.sum(np.exp(lc) * lc * w):.5f} (mass {np.sum(np.exp(lc) * w):.5f})")
+    g = np.random.default_rng(3)
+    x, y = signmix_sample(1_000_000, 2, 0.9, g)
+    lr = signmix_log_ratio(x, y, 0.9)
+    lines.append(f"sign mixture 2+2 rho 0.9: quadrature {signmix_mutual_information(2, 0.9):.5f}, "
+                 f"Monte Carlo "
+                 f"{lr.mean():.5f} +- {lr.std() / 1000:.5f}")
+    grid, dens = betabox_marginal(35.0)
+    th = math.radians(35.0)
+    u, v = 2 * g.beta(2, 2, 1_000_000) - 1, 2 * g.beta(2, 2, 1_000_000) - 1
+    hx = -np.log(np.interp(math.cos(th) * u - math.sin(th) * v, grid, dens))
+    h_u = float(beta(2, 2, loc=-1, scale=2).entropy())
+    lines.append(f"rotated Beta(2,2) box 3+3 at 35 deg: quadrature "
+                 f"{betabox_mutual_information(3, 35.0):.5f}, "
+                 f"Monte Carlo of h(x) {3 * (2 * hx.mean() - 2 * h_u):.5f} +- {6 * hx.std() / 1000:.5f} "
+                 f"(marginal mass {np.trapezoid(dens, grid):.6f}; "
+                 f"h(u) closed form {5 / 3 - math.log(3):.6f}, "
+                 f"scipy {h_u:.6f})")
+    k, mi, levels = 2, 1.6, 6
+    rho = math.sqrt(1 - math.exp(-2 * mi / k))
+    a = g.standard_normal(1_000_000)
+    b = rho * a + math.sqrt(1 - rho * rho) * g.standard_normal(1_000_000)
+    qa, qb = [np.clip(np.floor(levels * norm.cdf(zz)), 0, levels - 1).astype(int) for zz in (a, b)]
+    joint = np.bincount(qa * levels + qb, minlength=levels * levels).reshape(levels, levels) / a.size
+    pa, pb = joint.sum(1), joint.sum(0)
+    nz = joint > 0
+    plug = float(np.sum(joint[nz] * np.log(joint[nz] / np.outer(pa, pb)[nz])))
+    lines.append(f"quantised Gaussian, {levels} levels, rho {rho:.4f}: exact cell sum "
+                 f"{quantised_gaussian_mi(rho, levels):.5f} per pair, plug-in of 10^6 draws {plug:.5f}")
+    return "\n".join(lines)
+
+
 def run_case(case, split: str, seed: int, args) -> list[dict]:
     name, source, rep, spec, dup = case
     n = args.n_curved if source in ("curved", "copula", "clusters") else args.n_images
     if split == "fresh":
         seed += FRESH_SEED
+    elif split == "fresh2":
+        seed += FRESH2_SEED
     if source == "copula":
         x, y, truth = copula_pair(spec, n, seed)
+    elif source == "clusters" and rep in ("sphere", "lissajous"):
+        x, y, truth = cluster_pair2(rep, spec, n, seed)
     elif source == "clusters":
         x, y, truth = cluster_pair(spec, n, seed)
     elif source == "curved":
@@ -677,7 +1199,7 @@ def machine() -> str:
             f"cuda={torch.cuda.is_available()}")
 
 
-SPLITS = ("development", "held-out", "fresh")
+SPLITS = ("development", "held-out", "fresh", "fresh2")
 
 
 def summarize(df: pd.DataFrame) -> str:
@@ -755,8 +1277,9 @@ def main(argv=None) -> None:
     p.add_argument("--train-epochs", type=int, default=None, help="epochs of the infossl train encoder (5)")
     p.add_argument("--methods", default="auto,ksg,nonlinear")
     p.add_argument("--ksg-max-dim", type=int, default=300, help="plain KSG only up to this many dims a side")
-    p.add_argument("--split", choices=("all", "development", "held-out", "fresh"), default="all",
-                   help="all: development + held-out; fresh (only when named): the fresh held-out families")
+    p.add_argument("--split", choices=("all", "development", "held-out", "fresh", "fresh2"), default="all",
+                   help="all: development + held-out; fresh, fresh2 (only when named): the fresh held-out "
+                        "families")
     p.add_argument("--sources", default="copula,curved,clusters,digits,mnist",
                    help="comma-separated sources to run (copula: the non-Gaussian-copula pairs; clusters: "
                         "class-clustered curves through a label channel)")
@@ -767,10 +1290,11 @@ def main(argv=None) -> None:
     p.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "results", "realdata.png"),
                    help="where --summarize draws its plot")
     p.add_argument("--check-truths", action="store_true",
-                   help="print the numerical checks of the fresh closed-form / Monte Carlo truths and exit")
+                   help="print the numerical checks of the fresh (or, with --split fresh2, the fresh2) "
+                        "closed-form / Monte Carlo / quadrature truths and exit")
     args = p.parse_args(argv)
     if args.check_truths:
-        print(check_truths())
+        print(check_truths_fresh2() if args.split == "fresh2" else check_truths())
         return
     if args.summarize:
         df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=["", "nan"]) for f in args.summarize])
@@ -791,8 +1315,8 @@ def main(argv=None) -> None:
     args.out = args.out or os.path.join(os.path.dirname(__file__), "results", name)
     if args.quick:
         plan = [(c, "development" if c in DEVELOPMENT else "held-out") for c in QUICK]
-    elif args.split == "fresh":
-        plan = [(c, "fresh") for c in FRESH]
+    elif args.split in ("fresh", "fresh2"):
+        plan = [(c, args.split) for c in (FRESH if args.split == "fresh" else FRESH2)]
     else:
         plan = [(c, "development") for c in DEVELOPMENT] * (args.split != "held-out") + \
             [(c, "held-out") for c in HELD_OUT] * (args.split != "development")
