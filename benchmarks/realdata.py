@@ -610,10 +610,11 @@ def cluster_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
 def cluster_pair2(rep: str, spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Class-clustered pairs of the second fresh split: classes of unequal sizes (a Zipf prior
     p_c ~ c^-1.1, or a Dirichlet(2) draw), B = A with probability 1 - eps, else a uniform other class (or,
-    when eps is None, B drawn from the prior independently of A). Items lie on a 2-sphere ("sphere") or a Lissajous curve
-    (sin 3s, sin 2s, cos 5s; "lissajous") of radius at most R = 4 in a random 3-plane around the class
-    centre, plus noise of norm <= 0.3; centres are drawn until every two are more than 2 (R + 0.3) apart, so
-    the class is the nearest centre and I(X;Y) = I(A;B), summed exactly over the joint table.
+    when eps is None, B drawn from the prior independently of A). Items lie on a 2-sphere ("sphere") or a
+    Lissajous curve (sin 3s, sin 2s, cos 5s; "lissajous") of radius at most R = 4 in a random 3-plane
+    around the class centre, plus noise of norm <= 0.3; centres are drawn until every two are more than
+    2 (R + 0.3) apart, so the class is the nearest centre and I(X;Y) = I(A;B), summed exactly over the
+    joint table.
 
     Returns
     -------
