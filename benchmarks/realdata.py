@@ -1185,6 +1185,9 @@ def run_case(case, split: str, seed: int, args) -> list[dict]:
                     continue
                 elif method == "ksg":
                     value = infossl.mutual_information(x, y, method="ksg")
+                elif method == "flow":  # the normalizing-flow peer (benchmarks/flow_peer.py; needs zuko)
+                    from flow_peer import flow_mutual_information
+                    value = flow_mutual_information(x, y, random_state=seed)
                 else:
                     r = nonlinear_mutual_information(x, y, details=True, random_state=seed)
                     value, (lo, hi) = r.value, r.interval
@@ -1292,7 +1295,8 @@ def main(argv=None) -> None:
     p.add_argument("--n-images", type=int, default=None, help="rows per label-channel pair (default 2000)")
     p.add_argument("--n-curved", type=int, default=None, help="rows per curved pair (default 5000)")
     p.add_argument("--train-epochs", type=int, default=None, help="epochs of the infossl train encoder (5)")
-    p.add_argument("--methods", default="auto,ksg,nonlinear")
+    p.add_argument("--methods", default="auto,ksg,nonlinear",
+                   help="comma-separated: auto, ksg, nonlinear, flow (the zuko flow peer of flow_peer.py)")
     p.add_argument("--ksg-max-dim", type=int, default=300, help="plain KSG only up to this many dims a side")
     p.add_argument("--split", choices=("all", "development", "held-out", "fresh", "fresh2"), default="all",
                    help="all: development + held-out; fresh, fresh2 (only when named): the fresh held-out "
