@@ -32,7 +32,11 @@ per worker.
   marginal block is computed once and reused for the joint neighbours and both counts. On the CPU both
   marginals are screened on one int16 grid (integer sub, abs and max, on twice the lanes of float32) with
   a rigorous error bound (:func:`_screens`; a float32 screen where an outlier would make the grid coarse),
-  and every neighbour and every comparison inside the bound is settled in the data's dtype.
+  and every neighbour and every comparison inside the bound is settled in the data's dtype. Where a C
+  compiler is present, the same screens run in the compiled kernels of :mod:`~infossl.estimators._native`
+  (``_maxnorm.c``: the running maximum kept in vector registers, the neighbours and counts selected as the
+  columns stream past, no (rows, columns) block written to memory), several times faster with identical
+  values; :func:`pinned_ksg_engine` forces one engine.
 * ``algorithm="kd_tree"`` (:func:`kth_neighbour`, :func:`ksg_counts`): ``scipy.spatial.cKDTree`` on all
   cores, for low dimensions, CPU data and no autograd.
 * A search of at least :data:`_PROGRESS_MIN_WORK` pair-features shows a progress bar over its rows
@@ -56,9 +60,10 @@ import torch
 from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks,
                               one_intra_op_thread)
 from infossl._progress import progress_bar, progress_enabled
+from infossl.estimators import _native
 
 __all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours",
-           "pinned_euclidean_screen"]
+           "pinned_euclidean_screen", "pinned_ksg_engine"]
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
 _EXTRA_BF16 = 12  # Euclidean, bfloat16 first screen: groups beyond k kept for the float32 second screen
@@ -66,6 +71,8 @@ _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chun
 _GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
 _FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
+_NATIVE_ROWS, _NATIVE_ROWS_MIN = 512, 16  # compiled KSG kernels: rows per chunk (a column tile is reused
+# by every row of a chunk while it is in cache), and the fewest rows that keep the register blocks full
 _PROGRESS_MIN_WORK = 2e10  # pair-features from which a search shows a bar (several seconds on 2 cores)
 _CAND_BYTES = 2**24  # Euclidean: (rows, candidates, d) differences of the exact re-ranking per piece
 
@@ -434,6 +441,41 @@ def pinned_euclidean_screen(name: str) -> Iterator[None]:
             _EUCLID_PIN[0] = old
 
 
+_KSG_PIN: list = [None]  # None: the compiled kernels where they load, else the torch kernels
+
+
+@contextlib.contextmanager
+def pinned_ksg_engine(name: str) -> Iterator[None]:
+    """Force the KSG search's CPU engine inside the ``with`` block: ``"compiled"`` (the kernels of
+    :mod:`~infossl.estimators._native`; an error if they cannot be built here) or ``"torch"``. For tests and
+    benchmarks that check or time one engine; both give identical values, so this changes the speed only.
+
+    Yields
+    ------
+    None
+        The block runs with the engine pinned; the previous setting is restored after it.
+    """
+    if name not in ("compiled", "torch"):
+        raise ValueError(f"the KSG engine is 'compiled' or 'torch', got {name!r}")
+    with _KERNEL_LOCK:
+        old, _KSG_PIN[0] = _KSG_PIN[0], name
+    try:
+        yield
+    finally:
+        with _KERNEL_LOCK:
+            _KSG_PIN[0] = old
+
+
+def _ksg_library(device: torch.device):
+    """The compiled kernel library for a KSG search on ``device``, or None for the torch kernels."""
+    if device.type != "cpu" or _KSG_PIN[0] == "torch":
+        return None
+    lib = _native.kernels()
+    if lib is None and _KSG_PIN[0] == "compiled":
+        raise RuntimeError(f"the compiled max-norm kernels are pinned but unavailable: "
+                           f"{_native.unavailable_reason()}")
+    return lib
+
 def _euclid_kernel(d: int, device: torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
 
@@ -764,8 +806,9 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
     row to its k-th nearest other row. Variant 1: :math:`n_x(i) = \#\{j \ne i : d_x(i,j) < \epsilon_i\}`.
     Variant 2: :math:`n_x(i) = \#\{j \ne i : d_x(i,j) \le \epsilon_{x,i}\}` with :math:`\epsilon_{x,i}`
     the largest x-distance among the k joint neighbours, ties at :math:`\epsilon_i` broken towards the lower
-    row index. ``algorithm`` is ``"brute"`` (torch, ``chunk_size`` rows at a time, default from a 256 MiB
-    budget) or ``"kd_tree"`` (scipy, CPU). Exact in the data's dtype. No autograd.
+    row index. ``algorithm`` is ``"brute"`` (``chunk_size`` rows at a time; on the CPU the compiled kernels
+    where they load, else torch with a default chunk from a 256 MiB budget) or ``"kd_tree"`` (scipy, CPU).
+    Exact in the data's dtype, whichever engine runs. No autograd.
     """
     _check_finite(x, "ksg_counts")
     _check_finite(y, "ksg_counts")
@@ -778,6 +821,9 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
         workers = _workers(x.device)
         budget = chunk_size_for(x.shape[0], itemsize=1, factor=3 * isz + 1)
         cs = chunk_size or _chunk_rows(x.shape[0], budget, workers, _COL_BLOCK)
+        lib = _ksg_library(x.device)
+        if lib is not None:
+            return _ksg_counts_native(lib, x, y, k, variant, chunk_size, workers)
         return _ksg_counts_brute(x, y, k, variant, cs, workers)
 
 
@@ -922,29 +968,12 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         bx, by, bj = (_buffer(scratch, name, (nb, cmax, m), xs.dtype, x.device)
                       for name in ("bx", "by", "bj"))
         mk = _buffer(scratch, "mask", (nb, cmax, m), torch.bool, x.device)[:, :c]
-        r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
         dx = _slabs(xs, xt, rows, m, bx[:, :c], scratch)  # (nb, c, m)
         dy = _slabs(ys, yt, rows, m, by[:, :c], scratch)  # (nb, c, m)
         joint = torch.maximum(dx, dy, out=bj[:, :c])  # (nb, c, m)
         joint[_self_positions(rows, m, x.device)] = _far(joint.dtype)  # exclude the point itself
         approx, cand = _smallest(joint, q, m)  # (c, q) screening candidates
-        # exact distances of the candidates, ordered by (distance, index): the documented tie rule
-        cand = cand.sort(dim=1).values
-        ex = distances(x, r, cand, "chebyshev")  # (c, q)
-        ey = distances(y, r, cand, "chebyshev")
-        order = torch.maximum(ex, ey).argsort(dim=1, stable=True)[:, :k]  # (c, k)
-        ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
-        eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
-        if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
-            near = approx[:, -1].double() * scale - delta <= eps.double()  # (c,)
-            for i in torch.nonzero(near).squeeze(1).tolist():
-                g = rows.start + i
-                dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
-                dj[g] = float("inf")
-                nbr = dj.argsort(stable=True)[:k]  # (k,)
-                ex[i] = (x[nbr] - x[g]).abs().amax(dim=1)
-                ey[i] = (y[nbr] - y[g]).abs().amax(dim=1)
-                eps[i] = dj[nbr[-1]]
+        ex, ey, eps = _joint_neighbours(x, y, rows, k, approx, cand, scale, delta)
         eps_all[rows] = eps
         if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
             nx[rows] = _count_below(dx, x, eps, delta, True, mk, rows, m, scale) - 1
@@ -955,6 +984,148 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
 
     _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers,
                 work=float(n) * n * (x.shape[1] + y.shape[1]))
+    return nx, ny, eps_all
+
+
+def _joint_neighbours(x: torch.Tensor, y: torch.Tensor, rows: slice, k: int, approx: torch.Tensor,
+                      cand: torch.Tensor, scale: float, delta: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The k joint neighbours of ``rows`` settled in the data's dtype from q screened candidates.
+
+    ``approx`` (c, q) are the q smallest screened joint distances of each row (in units of ``scale``, each
+    within ``delta`` of the exact one) and ``cand`` their columns. The candidates' exact distances are
+    ordered by (distance, index), the documented tie rule; a row whose q-th screened value could still be
+    within its k-th exact distance (a non-candidate could be nearer or tie) is recomputed against all rows.
+
+    Returns ``(ex, ey, eps)``: the (c, k) marginal distances to the k joint neighbours and the (c,) joint
+    k-th distance.
+    """
+    n, q = x.shape[0], cand.shape[1]
+    r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
+    cand = cand.sort(dim=1).values
+    ex = distances(x, r, cand, "chebyshev")  # (c, q)
+    ey = distances(y, r, cand, "chebyshev")
+    order = torch.maximum(ex, ey).argsort(dim=1, stable=True)[:, :k]  # (c, k)
+    ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
+    eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
+    if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
+        near = approx[:, -1].double() * scale - delta <= eps.double()  # (c,)
+        for i in torch.nonzero(near).squeeze(1).tolist():
+            g = rows.start + i
+            dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
+            dj[g] = float("inf")
+            nbr = dj.argsort(stable=True)[:k]  # (k,)
+            ex[i] = (x[nbr] - x[g]).abs().amax(dim=1)
+            ey[i] = (y[nbr] - y[g]).abs().amax(dim=1)
+            eps[i] = dj[nbr[-1]]
+    return ex, ey, eps
+
+
+def _native_bounds(thr: torch.Tensor, delta: float, strict: bool, scale: float, dtype: torch.dtype
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Thresholds (lo, hi) in the screen's dtype for the compiled count: a screened distance D < lo is
+    certainly counted, one with lo <= D <= hi is settled from the data, the rest are certainly not counted.
+
+    The same certainty rules as :func:`_count_below`: with an exact screen (delta = 0) ``d < thr`` is
+    ``D < thr`` and ``d <= thr`` is ``D < nextafter(thr, inf)``, and the band is empty (hi below every
+    distance).
+    """
+    if delta == 0.0:
+        lo = thr.to(dtype)
+        if not strict:
+            lo = torch.nextafter(lo, torch.full_like(lo, math.inf))
+        return lo, torch.full_like(lo, -math.inf)
+    if dtype.is_floating_point:
+        return (thr - delta).to(dtype), (thr + delta).to(dtype)
+    top = torch.iinfo(dtype).max - 1
+    lo = torch.ceil((thr.double() - delta) / scale).clamp(-1, top).to(dtype)
+    hi = torch.floor((thr.double() + delta) / scale).clamp(-1, top).to(dtype)
+    return lo, hi
+
+
+def _native_count(fn, zt: torch.Tensor, offset: int, d: int, n: int, a: torch.Tensor, rows: slice,
+                  thr: torch.Tensor, delta: float, strict: bool, scale: float) -> torch.Tensor:
+    """#{j: d(i, j) < thr_i} (strict) or <= thr_i for i in ``rows``, exact in the data's dtype, by the
+    compiled count over the screen's features ``offset .. offset + d`` of ``zt`` and exact settling of its
+    band from the data ``a``."""
+    c = rows.stop - rows.start
+    lo, hi = _native_bounds(thr, delta, strict, scale, zt.dtype)
+    lo, hi = lo.contiguous(), hi.contiguous()
+    sure = torch.empty(c, dtype=torch.int64)
+    nband = torch.zeros(1, dtype=torch.int64)
+    base, npad = zt.data_ptr() + offset * zt.shape[1] * zt.element_size(), zt.shape[1]
+    cap = 64 * c
+    brow, bcol = torch.empty(cap, dtype=torch.int64), torch.empty(cap, dtype=torch.int64)
+    rc = fn(base, n, npad, d, rows.start, rows.stop, lo.data_ptr(), hi.data_ptr(), sure.data_ptr(),
+            brow.data_ptr(), bcol.data_ptr(), cap, nband.data_ptr())
+    if rc == 1:  # a wide band (many ties at the threshold): one row at a time, whose band fits n entries
+        parts_r, parts_c = [], []
+        brow, bcol = torch.empty(n, dtype=torch.int64), torch.empty(n, dtype=torch.int64)
+        for i in range(c):
+            rc = fn(base, n, npad, d, rows.start + i, rows.start + i + 1, lo[i:].data_ptr(),
+                    hi[i:].data_ptr(), sure[i:].data_ptr(), brow.data_ptr(), bcol.data_ptr(), n,
+                    nband.data_ptr())
+            if rc != 0:
+                raise RuntimeError(f"compiled max-norm count failed with code {rc}")
+            parts_r.append(brow[:int(nband)] + i)
+            parts_c.append(bcol[:int(nband)].clone())
+        row, col = torch.cat(parts_r), torch.cat(parts_c)
+    elif rc != 0:
+        raise RuntimeError(f"compiled max-norm count failed with code {rc}")
+    else:
+        row, col = brow[:int(nband)], bcol[:int(nband)]
+    if row.numel():
+        op = torch.lt if strict else torch.le
+        piece = max(1, DIRECT_BLOCK_BYTES // max(1, a.shape[1] * a.element_size()))
+        for p in iter_chunks(row.numel(), piece):  # memory bounded however wide the band
+            exact = (a[rows.start + row[p]] - a[col[p]]).abs().amax(dim=1)  # (p,)
+            sure = sure.index_add(0, row[p], op(exact, thr[row[p]]).to(sure.dtype))
+    return sure
+
+
+def _ksg_counts_native(lib, x: torch.Tensor, y: torch.Tensor, k: int, variant: int,
+                       chunk_size: Optional[int], workers: int
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_ksg_counts_brute` with the compiled kernels of :mod:`~infossl.estimators._native`.
+
+    The same screens (:func:`_screens`), candidates, bound and exact settling; the kernels find each row's
+    q smallest screened joint distances and count the screened marginal distances below a threshold
+    without writing any (rows, columns) block, so the result is identical and only faster.
+    """
+    n = x.shape[0]
+    xs, ys, scale, delta = _screens(x, y)
+    suffix = "i16" if xs.dtype == torch.int16 else "f32"
+    knn_fn, count_fn = getattr(lib, f"ksg_knn_{suffix}"), getattr(lib, f"ksg_count_{suffix}")
+    bj = int(getattr(lib, f"maxnorm_columns_{suffix}")())  # columns per register block: pad to a multiple
+    npad, dx, dy = -(-n // bj) * bj, xs.shape[1], ys.shape[1]
+    zt = torch.zeros(dx + dy, npad, dtype=xs.dtype)  # (dx + dy, npad) features first, zero padding
+    zt[:dx, :n] = xs.T
+    zt[dx:, :n] = ys.T
+    far = int(torch.iinfo(xs.dtype).max) if suffix == "i16" else math.inf
+    q = min(n - 1, k + (1 if delta == 0.0 else 2))  # one candidate beyond the k-th decides ties / the band
+    nx = torch.empty(n, dtype=torch.long)
+    ny = torch.empty_like(nx)
+    eps_all = torch.empty(n, dtype=x.dtype)
+
+    def chunk(rows: slice, scratch: dict) -> None:
+        c = rows.stop - rows.start
+        approx = torch.empty(c, q, dtype=xs.dtype)
+        cand = torch.empty(c, q, dtype=torch.int64)
+        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, far, approx.data_ptr(),
+                    cand.data_ptr())
+        if rc != 0:
+            raise RuntimeError(f"compiled max-norm neighbour search failed with code {rc}")
+        ex, ey, eps = _joint_neighbours(x, y, rows, k, approx, cand, scale, delta)
+        eps_all[rows] = eps
+        if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
+            tx, ty, strict = eps, eps, True
+        else:  # counts within the largest marginal distance to the k joint neighbours
+            tx, ty, strict = ex.amax(dim=1), ey.amax(dim=1), False
+        nx[rows] = _native_count(count_fn, zt, 0, dx, n, x, rows, tx, delta, strict, scale) - 1
+        ny[rows] = _native_count(count_fn, zt, dx, dy, n, y, rows, ty, delta, strict, scale) - 1
+
+    cs = chunk_size or max(_NATIVE_ROWS_MIN, min(_NATIVE_ROWS, -(-n // (workers * _CHUNKS_PER_WORKER))))
+    _run_chunks(chunk, list(iter_chunks(n, cs)), workers, work=float(n) * n * (dx + dy))
     return nx, ny, eps_all
 
 

@@ -1,0 +1,161 @@
+r"""The optional compiled max-norm kernels of the KSG search (``_maxnorm.c``), built on first use.
+
+The KSG search spends most of its time in ``max_f |a_f - b_f|`` over every pair of rows. In torch that is
+a chain of elementwise ops that each write a (rows, columns) block to memory; the C kernels in
+``_maxnorm.c`` keep the running maximum in vector registers and select neighbours and counts as they go,
+several times faster on the same cores. They compute the same values bit for bit (see the file's header),
+so they change the speed of :func:`infossl.estimators.neighbours.ksg_counts`, never a result.
+
+The file is compiled once per machine with the system's C compiler (``$CC``, else ``cc``) at ``-O3`` for
+the host CPU's vector extensions, into ``$INFOSSL_CACHE`` (default ``~/.cache/infossl``) under a name that
+hashes the source, the compiler command and the CPU's model and flags, so a home directory shared by
+machines of different CPUs holds one library per CPU. The library is written under a temporary name and
+renamed, so a concurrent or interrupted build never leaves a partial file. Where no compiler is found, the
+build fails, or ``INFOSSL_NATIVE=0`` is set, :func:`kernels` returns ``None`` and the torch kernels run
+(same values, slower); the reason is logged at DEBUG level once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["kernels", "unavailable_reason"]
+
+_LOG = logging.getLogger(__name__)
+_SOURCE = Path(__file__).with_name("_maxnorm.c")
+_VERSION = 1  # maxnorm_version() of the source this module was written for
+_LOCK = threading.Lock()
+_STATE: dict = {}
+
+
+def _cpu_signature() -> str:
+    """The CPU's model name and flags (Linux), else the platform's processor string."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        fields = {}
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "flags", "Features", "CPU part") and key not in fields:
+                fields[key] = value.strip()
+        if fields:
+            return "|".join(f"{k}={fields[k]}" for k in sorted(fields))
+    except OSError:
+        pass
+    return f"{platform.machine()}|{platform.processor()}"
+
+
+def _compiler() -> Optional[str]:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+_FLAGS = ["-O3", "-fno-fast-math", "-fPIC", "-shared", "-std=gnu99"]
+# the host's vector extensions first; a compiler that does not know -march=native gets the portable build
+_TARGETS = (["-march=native"], [])
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("INFOSSL_CACHE")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "infossl"
+
+
+def _build() -> tuple[Optional[ctypes.CDLL], str]:
+    """Compile (or find) the library and load it: (library, "") or (None, reason)."""
+    if os.environ.get("INFOSSL_NATIVE", "1").strip() in ("0", "false", "no", "off"):
+        return None, "disabled by INFOSSL_NATIVE"
+    cc = _compiler()
+    if cc is None:
+        return None, "no C compiler (cc, gcc or clang) on PATH"
+    source = _SOURCE.read_bytes()
+    folder = _cache_dir()
+    reasons = []
+    for target_flags in _TARGETS:
+        cmd = [cc] + _FLAGS + target_flags
+        key = hashlib.sha256(source + " ".join(cmd).encode() + _cpu_signature().encode()).hexdigest()[:20]
+        target = folder / f"maxnorm-{key}.so"
+        if target.exists():
+            break
+        reason = _compile(cmd, folder, target)
+        if not reason:
+            break
+        reasons.append(reason)
+    else:
+        return None, "; ".join(reasons)
+    try:
+        lib = ctypes.CDLL(str(target))
+    except OSError as exc:
+        return None, f"cannot load {target}: {exc}"
+    if lib.maxnorm_version() != _VERSION:
+        return None, f"{target} has kernel version {lib.maxnorm_version()}, expected {_VERSION}"
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    lib.maxnorm_columns_i16.restype = lib.maxnorm_columns_f32.restype = i32
+    for suffix, scalar in (("i16", ctypes.c_int16), ("f32", ctypes.c_float)):
+        knn = getattr(lib, f"ksg_knn_{suffix}")
+        knn.argtypes = [p, i64, i64, i32, i64, i64, i32, scalar, p, p]
+        knn.restype = i32
+        count = getattr(lib, f"ksg_count_{suffix}")
+        count.argtypes = [p, i64, i64, i32, i64, i64, p, p, p, p, p, i64, p]
+        count.restype = i32
+    return lib, ""
+
+
+def _compile(cmd: list[str], folder: Path, target: Path) -> str:
+    """Compile the source with ``cmd`` into ``target`` atomically; "" on success, else the reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".maxnorm-", suffix=".so", dir=folder)
+        os.close(fd)
+        try:
+            run = subprocess.run(cmd + ["-o", tmp, str(_SOURCE), "-lm"], capture_output=True, text=True,
+                                 timeout=120)
+            if run.returncode != 0:
+                return f"{' '.join(cmd)} failed: {run.stderr.strip()[:300]}"
+            os.replace(tmp, target)  # atomic: a reader sees no library or the whole one
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"build failed: {exc}"
+    return ""
+
+
+def kernels() -> Optional[ctypes.CDLL]:
+    """The loaded kernel library, or ``None`` where it cannot be built (see :func:`unavailable_reason`).
+
+    Returns
+    -------
+    ctypes.CDLL or None
+        Built and loaded once per process; later calls return the same object.
+    """
+    with _LOCK:
+        if "lib" not in _STATE:
+            lib, reason = _build()
+            _STATE["lib"], _STATE["reason"] = lib, reason
+            if lib is None:
+                _LOG.debug("compiled max-norm kernels unavailable (%s); using the torch kernels", reason)
+        return _STATE["lib"]
+
+
+def unavailable_reason() -> str:
+    """Why :func:`kernels` returned ``None`` ("" when the kernels are loaded).
+
+    Returns
+    -------
+    str
+        The reason recorded by the first :func:`kernels` call.
+    """
+    kernels()
+    return _STATE["reason"]

@@ -1,0 +1,58 @@
+"""Tests for infossl.estimators._native: building, caching and refusing the compiled max-norm kernels."""
+import ctypes
+import os
+
+import pytest
+
+from infossl.estimators import _native
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A private cache folder and no library loaded yet in this process."""
+    monkeypatch.setenv("INFOSSL_CACHE", str(tmp_path))
+    monkeypatch.setattr(_native, "_STATE", {})
+    return tmp_path
+
+
+def test_disabled_by_the_environment_gives_none_and_says_why(fresh, monkeypatch):
+    monkeypatch.setenv("INFOSSL_NATIVE", "0")
+    assert _native.kernels() is None
+    assert "INFOSSL_NATIVE" in _native.unavailable_reason()
+    assert list(fresh.iterdir()) == []  # nothing compiled
+
+
+def test_a_failing_compiler_gives_none_and_leaves_no_partial_file(fresh, monkeypatch, tmp_path_factory):
+    fake = tmp_path_factory.mktemp("bin") / "cc"
+    fake.write_text("#!/bin/sh\necho 'error: no compiler here' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CC", str(fake))
+    assert _native.kernels() is None
+    assert "no compiler here" in _native.unavailable_reason()
+    assert list(fresh.iterdir()) == []  # the temporary output was removed
+
+
+def test_no_compiler_on_the_path_gives_none(fresh, monkeypatch):
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(_native.shutil, "which", lambda name: None)
+    assert _native.kernels() is None
+    assert "no C compiler" in _native.unavailable_reason()
+
+
+def test_the_library_is_built_once_per_source_and_cpu_and_reused(fresh, monkeypatch):
+    monkeypatch.delenv("INFOSSL_NATIVE", raising=False)
+    monkeypatch.delenv("CC", raising=False)
+    if _native._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    lib = _native.kernels()
+    if lib is None:
+        pytest.skip(f"the kernels do not build here: {_native.unavailable_reason()}")
+    built = sorted(p.name for p in fresh.iterdir())
+    assert len(built) == 1 and built[0].startswith("maxnorm-") and built[0].endswith(".so")
+    assert _native.kernels() is lib and _native.unavailable_reason() == ""
+    stamp = os.stat(fresh / built[0]).st_mtime_ns
+    monkeypatch.setattr(_native, "_STATE", {})  # a new process: finds the cached library, no rebuild
+    assert isinstance(_native.kernels(), ctypes.CDLL)
+    assert os.stat(fresh / built[0]).st_mtime_ns == stamp
+    assert sorted(p.name for p in fresh.iterdir()) == built
+    assert lib.maxnorm_columns_i16() % 16 == 0 and lib.maxnorm_columns_f32() % 8 == 0
