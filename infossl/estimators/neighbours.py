@@ -62,7 +62,7 @@ from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, 
 from infossl._progress import progress_bar, progress_enabled
 from infossl.estimators import _native
 
-__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours",
+__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "ksg_engine", "kth_neighbour", "nearest_neighbours",
            "pinned_euclidean_screen", "pinned_ksg_engine"]
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
@@ -464,6 +464,19 @@ def pinned_ksg_engine(name: str) -> Iterator[None]:
     finally:
         with _KERNEL_LOCK:
             _KSG_PIN[0] = old
+
+
+def ksg_engine(device: torch.device | str = "cpu") -> str:
+    """The engine a brute-force KSG search on ``device`` runs now: ``"compiled"`` (the kernels of
+    :mod:`~infossl.estimators._native`, built on first use) or ``"torch"`` (GPUs, no C compiler,
+    ``INFOSSL_NATIVE=0``, or :func:`pinned_ksg_engine`). Both give identical values.
+
+    Returns
+    -------
+    str
+        ``"compiled"`` or ``"torch"``.
+    """
+    return "compiled" if _ksg_library(torch.device(device)) is not None else "torch"
 
 
 def _ksg_library(device: torch.device):
