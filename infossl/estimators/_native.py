@@ -65,11 +65,21 @@ _TARGETS = (["-march=native"], [])
 
 
 def _cache_dir() -> Path:
+    """``$INFOSSL_CACHE``, else ``$XDG_CACHE_HOME/infossl`` or ``~/.cache/infossl``; where that folder cannot
+    be created or written (a read-only home), a per-user folder under the system's temporary directory."""
     base = os.environ.get("INFOSSL_CACHE")
     if base:
         return Path(base)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "infossl"
+    folder = (Path(xdg) if xdg else Path.home() / ".cache") / "infossl"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
+    return Path(tempfile.gettempdir()) / f"infossl-{uid}"
 
 
 def _build() -> tuple[Optional[ctypes.CDLL], str]:

@@ -1,6 +1,8 @@
 """Tests for infossl.estimators._native: building, caching and refusing the compiled max-norm kernels."""
 import ctypes
 import os
+import pathlib
+import tempfile
 
 import pytest
 
@@ -56,3 +58,16 @@ def test_the_library_is_built_once_per_source_and_cpu_and_reused(fresh, monkeypa
     assert os.stat(fresh / built[0]).st_mtime_ns == stamp
     assert sorted(p.name for p in fresh.iterdir()) == built
     assert lib.maxnorm_columns_i16() % 16 == 0 and lib.maxnorm_columns_f32() % 8 == 0
+
+
+def test_a_read_only_home_falls_back_to_a_temporary_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("INFOSSL_CACHE", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setattr(_native.os, "access", lambda path, mode: False)  # as if no folder were writable
+    folder = _native._cache_dir()
+    assert folder.parent == pathlib.Path(tempfile.gettempdir()) and folder.name.startswith("infossl-")
+    monkeypatch.undo()
+    monkeypatch.setenv("INFOSSL_CACHE", str(tmp_path / "mine"))
+    assert _native._cache_dir() == tmp_path / "mine"
