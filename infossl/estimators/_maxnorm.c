@@ -7,11 +7,15 @@
  * R query rows at a time against BJ columns, in column tiles that stay in cache: no (rows, columns)
  * block is written to memory.
  *
- * ksg_knn_*   : for each row, the q smallest D over the other columns, ascending, ties to the lower
- *               column index (the order of a stable sort of (D, j)).
- * ksg_count_* : for each row i with thresholds lo_i <= hi_i, the number of columns with D < lo_i
- *               (the row itself included) and the list of columns with lo_i <= D <= hi_i (the band the
- *               caller settles from the data). Returns 1 when the band list would exceed its capacity.
+ * ksg_knn_sym_*   : each row's q smallest D over the other columns in (value, index) order (the order of
+ *                   a stable sort), each unordered pair computed once (see the function's comment).
+ * ksg_count_sym_*  : for each row i with thresholds lo_i <= hi_i, the number of columns with D < lo_i (the
+ *                   row itself included) and the list of pairs with lo_i <= D <= hi_i (the band the caller
+ *                   settles from the data), each unordered pair computed once.
+ * ksg_count_*      : the count of one strip of rows against every column without the symmetry, kept as
+ *                   the distance-rate probe of benchmarks/limits.py.
+ * Return codes: 0 done, 1 the band exceeded its capacity (ksg_count_*), 2 out of memory, 3 arguments out
+ * of range (q < 1 or q >= n, d < 1, rows outside [0, n)).
  *
  * Built with -O3 and the host's vector extensions, never with -ffast-math: the compare-and-select
  * maximum and the absolute value are exact, so every D equals the torch kernels' value bit for bit.
@@ -44,6 +48,25 @@ static inline vf32 vmax_f32(vf32 a, vf32 b) { vi32 gt = a > b; return (vf32)(((v
 
 #define U 2  /* vectors per row and block: BJ = U * lanes columns */
 
+/* A growable list of (row, column) pairs, allocated here and released by the caller with maxnorm_free. */
+typedef struct { int64_t *p; int64_t n, cap; } band_t;
+
+static int band_push(band_t *b, int64_t row, int64_t col) {
+    if (b->n == b->cap) {
+        int64_t cap = b->cap ? 2 * b->cap : 1024;
+        int64_t *p = (int64_t *)realloc(b->p, sizeof(int64_t) * 2 * (size_t)cap);
+        if (!p) return 1;
+        b->p = p;
+        b->cap = cap;
+    }
+    b->p[2 * b->n] = row;
+    b->p[2 * b->n + 1] = col;
+    b->n++;
+    return 0;
+}
+
+void maxnorm_free(void *p) { free(p); }
+
 #define DEFINE_KERNELS(T, SUF, VT, BJ)                                                                    \
 static inline void block_##SUF(const T *restrict zt, int64_t npad, int d, const T *restrict a,          \
                                int rr, int64_t j0, T acc[R][BJ]) {                                      \
@@ -64,11 +87,17 @@ static inline void block_##SUF(const T *restrict zt, int64_t npad, int d, const 
     memcpy(acc[3], &s30, VBYTES); memcpy(acc[3] + BJ / U, &s31, VBYTES);                                 \
 }                                                                                                        \
                                                                                                          \
-/* insert (v, j) into the ascending list (vals, idx) of length q when it ranks before the last entry */ \
-static inline void insert_##SUF(T *vals, int64_t *idx, int q, T v, int64_t j) {                        \
+/* (v, j) before (w, k) in the (value, index) order */                                                  \
+static inline int before_##SUF(T v, int64_t j, T w, int64_t k) { return v < w || (v == w && j < k); }  \
+                                                                                                         \
+/* insert (v, j) into the list (vals, idx) of length q kept in (value, index) order, when it ranks       \
+ * before the last entry; candidates may arrive in any order */                                         \
+static inline void insert_lex_##SUF(T *vals, int64_t *idx, int q, T v, int64_t j) {                    \
     int p = q - 1;                                                                                       \
-    if (!(v < vals[p])) return;                                                                          \
-    while (p > 0 && v < vals[p - 1]) { vals[p] = vals[p - 1]; idx[p] = idx[p - 1]; p--; }              \
+    if (!before_##SUF(v, j, vals[p], idx[p])) return;                                                    \
+    while (p > 0 && before_##SUF(v, j, vals[p - 1], idx[p - 1])) {                                       \
+        vals[p] = vals[p - 1]; idx[p] = idx[p - 1]; p--;                                                 \
+    }                                                                                                    \
     vals[p] = v; idx[p] = j;                                                                             \
 }                                                                                                        \
                                                                                                          \
@@ -77,44 +106,11 @@ static void gather_##SUF(const T *zt, int64_t npad, int d, int64_t i0, int rr, T
         for (int f = 0; f < d; f++) a[r * d + f] = zt[(int64_t)f * npad + i0 + r];                      \
 }                                                                                                        \
                                                                                                          \
-int ksg_knn_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, int64_t r1, int q,        \
-                  T far, T *out_val, int64_t *out_idx) {                                                \
-    int64_t c = r1 - r0;                                                                                 \
-    T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
-    if (!a) return 2;                                                                                    \
-    for (int64_t i = 0; i < c * q; i++) { out_val[i] = far; out_idx[i] = -1; }                          \
-    int64_t tile = (TILE_BYTES / ((int64_t)sizeof(T) * (d > 0 ? d : 1))) / BJ * BJ;                     \
-    if (tile < BJ) tile = BJ;                                                                            \
-    T acc[R][BJ];                                                                                        \
-    for (int64_t t0 = 0; t0 < n; t0 += tile) {                                                           \
-        int64_t t1 = t0 + tile < n ? t0 + tile : n;                                                      \
-        for (int64_t g = 0; g < c; g += R) {                                                             \
-            int rr = (int)(c - g < R ? c - g : R);                                                       \
-            gather_##SUF(zt, npad, d, r0 + g, rr, a);                                                    \
-            for (int64_t j0 = t0; j0 < t1; j0 += BJ) {                                                   \
-                block_##SUF(zt, npad, d, a, rr, j0, acc);                                                \
-                int w = (int)(t1 - j0 < BJ ? t1 - j0 : BJ);                                              \
-                for (int r = 0; r < rr; r++) {                                                           \
-                    T *vals = out_val + (g + r) * q;                                                     \
-                    int64_t *idx = out_idx + (g + r) * q;                                                \
-                    T lim = vals[q - 1], m = acc[r][0];                                                  \
-                    for (int l = 1; l < BJ; l++) m = m < acc[r][l] ? m : acc[r][l];                      \
-                    if (!(m < lim) && w == BJ) continue;                                                 \
-                    int64_t self = r0 + g + r;                                                           \
-                    for (int l = 0; l < w; l++)                                                          \
-                        if (j0 + l != self) insert_##SUF(vals, idx, q, acc[r][l], j0 + l);              \
-                }                                                                                        \
-            }                                                                                            \
-        }                                                                                                \
-    }                                                                                                    \
-    free(a);                                                                                             \
-    return 0;                                                                                            \
-}                                                                                                        \
-                                                                                                         \
 int ksg_count_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, int64_t r1,              \
                     const T *lo, const T *hi, int64_t *sure, int64_t *band_row, int64_t *band_col,     \
                     int64_t cap, int64_t *nband) {                                                      \
     int64_t c = r1 - r0, nb = 0;                                                                         \
+    if (d < 1 || r0 < 0 || r1 > n || r0 > r1) return 3;                                                 \
     T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
     if (!a) return 2;                                                                                    \
     for (int64_t i = 0; i < c; i++) sure[i] = 0;                                                         \
@@ -165,13 +161,151 @@ int ksg_count_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, int
     free(a);                                                                                             \
     *nband = nb;                                                                                         \
     return 0;                                                                                            \
+}                                                                                                        \
+                                                                                                         \
+/* Symmetric neighbour pass over the strip of rows [r0, r1) and columns [r0, n): the square [r0, r1)   \
+ * updates its rows only (each ordered pair is in it once), the columns from r1 on update both the row  \
+ * and the column, so every ordered pair (i, j), i != j, reaches i's list exactly once over all strips. \
+ * vals/idx (n, q) and lim (npad,) = vals[:, q-1] are the calling thread's lists, kept in (value, index) \
+ * order from vals = far, idx = INT64_MAX; the caller merges the threads' lists. r0 and r1 are multiples \
+ * of BJ (or r1 = n). */                                                                                 \
+int ksg_knn_sym_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, int64_t r1, int q,    \
+                      T *vals, int64_t *idx, T *lim) {                                                  \
+    int64_t c = r1 - r0;                                                                                 \
+    if (q < 1 || q >= n || d < 1 || r0 < 0 || r1 > n || r0 > r1) return 3;                             \
+    T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
+    if (!a) return 2;                                                                                    \
+    int64_t tile = (TILE_BYTES / ((int64_t)sizeof(T) * (d > 0 ? d : 1))) / BJ * BJ;                     \
+    if (tile < BJ) tile = BJ;                                                                            \
+    T acc[R][BJ], mc[BJ];                                                                                \
+    for (int64_t t0 = r0; t0 < n; t0 += tile) {                                                          \
+        int64_t t1 = t0 + tile < n ? t0 + tile : n;                                                      \
+        for (int64_t g = 0; g < c; g += R) {                                                             \
+            int rr = (int)(c - g < R ? c - g : R);                                                       \
+            gather_##SUF(zt, npad, d, r0 + g, rr, a);                                                    \
+            for (int64_t j0 = t0; j0 < t1; j0 += BJ) {                                                   \
+                block_##SUF(zt, npad, d, a, rr, j0, acc);                                                \
+                int w = (int)(t1 - j0 < BJ ? t1 - j0 : BJ);                                              \
+                for (int r = 0; r < rr; r++) {                                                           \
+                    int64_t i = r0 + g + r;                                                              \
+                    T m = acc[r][0];                                                                     \
+                    for (int l = 1; l < BJ; l++) m = m < acc[r][l] ? m : acc[r][l];                      \
+                    if (m > lim[i] && w == BJ) continue;                                                 \
+                    for (int l = 0; l < w; l++)                                                          \
+                        if (j0 + l != i) insert_lex_##SUF(vals + i * q, idx + i * q, q, acc[r][l], j0 + l); \
+                    lim[i] = vals[i * q + q - 1];                                                        \
+                }                                                                                        \
+                if (j0 < r1) continue;  /* inside the square: rows only */                               \
+                int any = 0;                                                                             \
+                for (int l = 0; l < BJ; l++) {                                                           \
+                    T v = acc[0][l];                                                                     \
+                    for (int r = 1; r < rr; r++) v = v < acc[r][l] ? v : acc[r][l];                      \
+                    mc[l] = v;                                                                           \
+                    any |= v <= lim[j0 + l];                                                             \
+                }                                                                                        \
+                if (!any) continue;                                                                      \
+                for (int l = 0; l < w; l++) {                                                            \
+                    int64_t j = j0 + l;                                                                  \
+                    if (mc[l] > lim[j]) continue;                                                        \
+                    for (int r = 0; r < rr; r++)                                                         \
+                        insert_lex_##SUF(vals + j * q, idx + j * q, q, acc[r][l], r0 + g + r);           \
+                    lim[j] = vals[j * q + q - 1];                                                        \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+    }                                                                                                    \
+    free(a);                                                                                             \
+    return 0;                                                                                            \
+}                                                                                                        \
+                                                                                                         \
+/* Symmetric count pass over the same strip: for each ordered pair (i, j) once, sure[i] += D < lo[i]   \
+ * and (i, j) joins the band when lo[i] <= D <= hi[i]. sure (n,) is the calling thread's accumulator;   \
+ * lo and hi hold npad entries. The band is allocated here (*band_out, 2 * *nband int64: row, column);  \
+ * the caller releases it with maxnorm_free. Returns 2 when memory runs out (nothing to release). */    \
+int ksg_count_sym_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, int64_t r1,          \
+                        const T *lo, const T *hi, int64_t *sure, void **band_out, int64_t *nband) {    \
+    int64_t c = r1 - r0;                                                                                 \
+    band_t b = {0, 0, 0};                                                                                \
+    *band_out = 0; *nband = 0;                                                                           \
+    if (d < 1 || r0 < 0 || r1 > n || r0 > r1) return 3;                                                 \
+    T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
+    if (!a) return 2;                                                                                    \
+    int64_t tile = (TILE_BYTES / ((int64_t)sizeof(T) * (d > 0 ? d : 1))) / BJ * BJ;                     \
+    if (tile < BJ) tile = BJ;                                                                            \
+    T acc[R][BJ];                                                                                        \
+    int32_t cnt[R][BJ], ccol[BJ];                                                                        \
+    for (int64_t t0 = r0; t0 < n; t0 += tile) {                                                          \
+        int64_t t1 = t0 + tile < n ? t0 + tile : n;                                                      \
+        for (int64_t g = 0; g < c; g += R) {                                                             \
+            int rr = (int)(c - g < R ? c - g : R);                                                       \
+            int64_t i0 = r0 + g;                                                                         \
+            gather_##SUF(zt, npad, d, i0, rr, a);                                                        \
+            T l0 = lo[i0], l1 = lo[i0 + (1 < rr ? 1 : 0)], l2 = lo[i0 + (2 < rr ? 2 : 0)];               \
+            T l3 = lo[i0 + (3 < rr ? 3 : 0)];                                                            \
+            memset(cnt, 0, sizeof(cnt));                                                                 \
+            for (int64_t j0 = t0; j0 < t1; j0 += BJ) {                                                   \
+                block_##SUF(zt, npad, d, a, rr, j0, acc);                                                \
+                int w = (int)(t1 - j0 < BJ ? t1 - j0 : BJ);                                              \
+                if (w == BJ) {                                                                           \
+                    for (int l = 0; l < BJ; l++) {                                                       \
+                        cnt[0][l] += acc[0][l] < l0; cnt[1][l] += acc[1][l] < l1;                        \
+                        cnt[2][l] += acc[2][l] < l2; cnt[3][l] += acc[3][l] < l3;                        \
+                    }                                                                                    \
+                } else {                                                                                 \
+                    for (int r = 0; r < rr; r++)                                                         \
+                        for (int l = 0; l < w; l++) cnt[r][l] += acc[r][l] < lo[i0 + r];                 \
+                }                                                                                        \
+                for (int r = 0; r < rr; r++) {                                                           \
+                    T lr = lo[i0 + r], hr = hi[i0 + r];                                                  \
+                    int any = 0;                                                                         \
+                    for (int l = 0; l < BJ; l++) any |= (acc[r][l] >= lr) & (acc[r][l] <= hr);           \
+                    if (!any) continue;                                                                  \
+                    for (int l = 0; l < w; l++)                                                          \
+                        if (acc[r][l] >= lr && acc[r][l] <= hr && band_push(&b, i0 + r, j0 + l))         \
+                            goto oom;                                                                    \
+                }                                                                                        \
+                if (j0 < r1) continue;  /* inside the square: rows only */                               \
+                const T *lc = lo + j0, *hc = hi + j0;                                                    \
+                int any = 0;                                                                             \
+                if (rr == R) {                                                                           \
+                    for (int l = 0; l < BJ; l++)                                                         \
+                        ccol[l] = (acc[0][l] < lc[l]) + (acc[1][l] < lc[l]) + (acc[2][l] < lc[l])         \
+                                  + (acc[3][l] < lc[l]);                                                 \
+                } else {                                                                                 \
+                    for (int l = 0; l < BJ; l++) {                                                       \
+                        ccol[l] = 0;                                                                     \
+                        for (int r = 0; r < rr; r++) ccol[l] += acc[r][l] < lc[l];                       \
+                    }                                                                                    \
+                }                                                                                        \
+                for (int l = 0; l < w; l++) sure[j0 + l] += ccol[l];                                     \
+                for (int r = 0; r < rr; r++)                                                             \
+                    for (int l = 0; l < BJ; l++) any |= (acc[r][l] >= lc[l]) & (acc[r][l] <= hc[l]);     \
+                if (!any) continue;                                                                      \
+                for (int l = 0; l < w; l++)                                                              \
+                    for (int r = 0; r < rr; r++)                                                         \
+                        if (acc[r][l] >= lc[l] && acc[r][l] <= hc[l] && band_push(&b, j0 + l, i0 + r))   \
+                            goto oom;                                                                    \
+            }                                                                                            \
+            for (int r = 0; r < rr; r++) {                                                               \
+                int64_t s = 0;                                                                           \
+                for (int l = 0; l < BJ; l++) s += cnt[r][l];                                             \
+                sure[i0 + r] += s;                                                                       \
+            }                                                                                            \
+        }                                                                                                \
+    }                                                                                                    \
+    free(a);                                                                                             \
+    *band_out = b.p; *nband = b.n;                                                                       \
+    return 0;                                                                                            \
+oom:                                                                                                     \
+    free(a); free(b.p);                                                                                  \
+    return 2;                                                                                            \
 }
 
 DEFINE_KERNELS(int16_t, i16, vi16, (U * VBYTES / 2))
 DEFINE_KERNELS(float, f32, vf32, (U * VBYTES / 4))
 
 /* The kernels' version: the loader refuses a library built from another text of this file. */
-int maxnorm_version(void) { return 1; }
+int maxnorm_version(void) { return 2; }
 /* Columns per register block (BJ) of each type: the caller pads the screen's columns to a multiple. */
 int maxnorm_columns_i16(void) { return U * VBYTES / 2; }
 int maxnorm_columns_f32(void) { return U * VBYTES / 4; }

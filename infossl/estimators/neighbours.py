@@ -46,6 +46,7 @@ per worker.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import threading
@@ -825,6 +826,14 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
     """
     _check_finite(x, "ksg_counts")
     _check_finite(y, "ksg_counts")
+    n = x.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"ksg_counts: k must be in [1, n - 1] = [1, {n - 1}] for n = {n} rows, got {k}")
+    for t, name in ((x, "x"), (y, "y")):
+        big = float(t.detach().abs().amax()) if t.numel() else 0.0
+        if t.dtype.is_floating_point and big > torch.finfo(t.dtype).max / 4:
+            raise ValueError(f"ksg_counts: {name} has entries up to {big:.3g}, whose differences can overflow "
+                             f"{t.dtype}; rescale the data (the estimators standardise it first)")
     with torch.no_grad():
         x, y = x.detach(), y.detach()
         if algorithm == "kd_tree":
@@ -832,11 +841,11 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
         # per worker: three (chunk, n) blocks in the screening dtype (float32 on the CPU) and one boolean mask
         isz = 4 if x.device.type == "cpu" else x.element_size()
         workers = _workers(x.device)
-        budget = chunk_size_for(x.shape[0], itemsize=1, factor=3 * isz + 1)
-        cs = chunk_size or _chunk_rows(x.shape[0], budget, workers, _COL_BLOCK)
+        budget = chunk_size_for(n, itemsize=1, factor=3 * isz + 1)
+        cs = chunk_size or _chunk_rows(n, budget, workers, _COL_BLOCK)
         lib = _ksg_library(x.device)
         if lib is not None:
-            return _ksg_counts_native(lib, x, y, k, variant, chunk_size, workers)
+            return _ksg_counts_native(lib, x, y, k, variant, chunk_size, cs, workers)
         return _ksg_counts_brute(x, y, k, variant, cs, workers)
 
 
@@ -866,6 +875,8 @@ def _screen_copy(t: torch.Tensor) -> tuple[torch.Tensor, float]:
         return t, 0.0
     tc = t - t.mean(dim=0, keepdim=True)  # (n, d)
     big = float(tc.abs().amax())
+    if big > torch.finfo(torch.float32).max / 4:  # a float32 copy would overflow: screen in the data's dtype
+        return t, 0.0
     u32, u64 = torch.finfo(torch.float32).eps / 2, torch.finfo(torch.float64).eps
     return tc.to(torch.float32), 8.0 * u32 * big + 4.0 * u64 * float(t.abs().amax()) + 1e-300
 
@@ -1056,90 +1067,146 @@ def _native_bounds(thr: torch.Tensor, delta: float, strict: bool, scale: float, 
     return lo, hi
 
 
-def _native_count(fn, zt: torch.Tensor, offset: int, d: int, n: int, a: torch.Tensor, rows: slice,
-                  thr: torch.Tensor, delta: float, strict: bool, scale: float) -> torch.Tensor:
-    """#{j: d(i, j) < thr_i} (strict) or <= thr_i for i in ``rows``, exact in the data's dtype, by the
-    compiled count over the screen's features ``offset .. offset + d`` of ``zt`` and exact settling of its
-    band from the data ``a``."""
-    c = rows.stop - rows.start
-    lo, hi = _native_bounds(thr, delta, strict, scale, zt.dtype)
-    lo, hi = lo.contiguous(), hi.contiguous()
-    sure = torch.empty(c, dtype=torch.int64)
-    nband = torch.zeros(1, dtype=torch.int64)
-    base, npad = zt.data_ptr() + offset * zt.shape[1] * zt.element_size(), zt.shape[1]
-    cap = 64 * c
-    brow, bcol = torch.empty(cap, dtype=torch.int64), torch.empty(cap, dtype=torch.int64)
-    rc = fn(base, n, npad, d, rows.start, rows.stop, lo.data_ptr(), hi.data_ptr(), sure.data_ptr(),
-            brow.data_ptr(), bcol.data_ptr(), cap, nband.data_ptr())
-    if rc == 1:  # a wide band (many ties at the threshold): one row at a time, whose band fits n entries
-        parts_r, parts_c = [], []
-        brow, bcol = torch.empty(n, dtype=torch.int64), torch.empty(n, dtype=torch.int64)
-        for i in range(c):
-            rc = fn(base, n, npad, d, rows.start + i, rows.start + i + 1, lo[i:].data_ptr(),
-                    hi[i:].data_ptr(), sure[i:].data_ptr(), brow.data_ptr(), bcol.data_ptr(), n,
-                    nband.data_ptr())
-            if rc != 0:
-                raise RuntimeError(f"compiled max-norm count failed with code {rc}")
-            parts_r.append(brow[:int(nband)] + i)
-            parts_c.append(bcol[:int(nband)].clone())
-        row, col = torch.cat(parts_r), torch.cat(parts_c)
-    elif rc != 0:
-        raise RuntimeError(f"compiled max-norm count failed with code {rc}")
-    else:
-        row, col = brow[:int(nband)], bcol[:int(nband)]
-    if row.numel():
-        op = torch.lt if strict else torch.le
-        piece = max(1, DIRECT_BLOCK_BYTES // max(1, a.shape[1] * a.element_size()))
-        for p in iter_chunks(row.numel(), piece):  # memory bounded however wide the band
-            exact = (a[rows.start + row[p]] - a[col[p]]).abs().amax(dim=1)  # (p,)
-            sure = sure.index_add(0, row[p], op(exact, thr[row[p]]).to(sure.dtype))
+def _settle_band(a: torch.Tensor, row: torch.Tensor, col: torch.Tensor, thr: torch.Tensor, strict: bool,
+                 sure: torch.Tensor) -> torch.Tensor:
+    """``sure`` plus, for each band pair (row, col), whether d(row, col) < thr[row] (strict) or <= thr[row],
+    computed from the data ``a`` in its own dtype, in memory-bounded pieces."""
+    op = torch.lt if strict else torch.le
+    piece = max(1, DIRECT_BLOCK_BYTES // max(1, a.shape[1] * a.element_size()))
+    for p in iter_chunks(row.numel(), piece):  # memory bounded however wide the band
+        exact = (a[row[p]] - a[col[p]]).abs().amax(dim=1)  # (p,)
+        sure = sure.index_add(0, row[p], op(exact, thr[row[p]]).to(sure.dtype))
     return sure
 
 
+class _ThreadStates:
+    """Per-worker-thread accumulators of a symmetric pass, created on a worker's first strip and merged
+    after the pass (a strip updates rows of other strips, so the threads cannot share one array)."""
+
+    def __init__(self, make: Callable[[], tuple]):
+        self.make, self.all, self.lock = make, [], threading.Lock()
+
+    def get(self, scratch: dict, key: str) -> tuple:
+        if key not in scratch:
+            scratch[key] = self.make()
+            with self.lock:
+                self.all.append(scratch[key])
+        return scratch[key]
+
+
 def _ksg_counts_native(lib, x: torch.Tensor, y: torch.Tensor, k: int, variant: int,
-                       chunk_size: Optional[int], workers: int
+                       chunk_size: Optional[int], torch_chunk: int, workers: int
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`_ksg_counts_brute` with the compiled kernels of :mod:`~infossl.estimators._native`.
 
-    The same screens (:func:`_screens`), candidates, bound and exact settling; the kernels find each row's
-    q smallest screened joint distances and count the screened marginal distances below a threshold
-    without writing any (rows, columns) block, so the result is identical and only faster.
+    The same screens (:func:`_screens`), candidates, bound and exact settling. The max-norm is symmetric, so
+    each unordered pair's screened distance is computed once: the rows are cut into strips whose squares
+    update their own rows and whose columns beyond the square update both sides; each worker thread keeps
+    its own lists and counts, merged after each pass. Pass 1 keeps each row's q smallest screened joint
+    distances in (value, index) order (the order of a stable sort, so the merged candidates do not depend on
+    the schedule); pass 2 counts the screened marginal distances below each row's threshold and lists the
+    pairs in the error band, which are settled from the data. The result is identical to the torch engine.
     """
     n = x.shape[0]
     xs, ys, scale, delta = _screens(x, y)
+    if xs.dtype not in (torch.int16, torch.float32):  # a float64 screen (values beyond float32's range)
+        return _ksg_counts_brute(x, y, k, variant, torch_chunk, workers)
     suffix = "i16" if xs.dtype == torch.int16 else "f32"
-    knn_fn, count_fn = getattr(lib, f"ksg_knn_{suffix}"), getattr(lib, f"ksg_count_{suffix}")
     bj = int(getattr(lib, f"maxnorm_columns_{suffix}")())  # columns per register block: pad to a multiple
     npad, dx, dy = -(-n // bj) * bj, xs.shape[1], ys.shape[1]
     zt = torch.zeros(dx + dy, npad, dtype=xs.dtype)  # (dx + dy, npad) features first, zero padding
     zt[:dx, :n] = xs.T
     zt[dx:, :n] = ys.T
-    far = int(torch.iinfo(xs.dtype).max) if suffix == "i16" else math.inf
+    far = torch.iinfo(xs.dtype).max if suffix == "i16" else math.inf
     q = min(n - 1, k + (1 if delta == 0.0 else 2))  # one candidate beyond the k-th decides ties / the band
-    nx = torch.empty(n, dtype=torch.long)
-    ny = torch.empty_like(nx)
-    eps_all = torch.empty(n, dtype=x.dtype)
+    # strips of whole register blocks (the columns a strip starts at stay aligned with the padding), at
+    # least _CHUNKS_PER_WORKER per worker; the first strips hold the most pairs and run first
+    rows_per = chunk_size or max(_NATIVE_ROWS_MIN, min(_NATIVE_ROWS, -(-n // (workers * _CHUNKS_PER_WORKER))))
+    strips = list(iter_chunks(n, -(-rows_per // bj) * bj))
+    work = float(n) * n * (dx + dy) / 2
+    with contextlib.ExitStack() as stack:  # one bar over both passes (2 n rows) for a long search
+        bar = None
+        if progress_enabled(work=2 * work, min_work=_PROGRESS_MIN_WORK):
+            bar = stack.enter_context(progress_bar(True, total=2 * n, desc="k-NN search", unit="rows"))
+        nx, ny, eps = _ksg_native_passes(lib, suffix, zt, x, y, k, variant, q, far, scale, delta, strips,
+                                         workers, bar)
+    return nx, ny, eps
 
-    def chunk(rows: slice, scratch: dict) -> None:
-        c = rows.stop - rows.start
-        approx = torch.empty(c, q, dtype=xs.dtype)
-        cand = torch.empty(c, q, dtype=torch.int64)
-        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, far, approx.data_ptr(),
-                    cand.data_ptr())
+
+def _ksg_native_passes(lib, suffix: str, zt: torch.Tensor, x: torch.Tensor, y: torch.Tensor, k: int,
+                       variant: int, q: int, far: float, scale: float, delta: float, strips: list,
+                       workers: int, bar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two symmetric passes of :func:`_ksg_counts_native` and the exact settling between and after."""
+    n, npad, dx = x.shape[0], zt.shape[1], x.shape[1]
+    dy = zt.shape[0] - dx
+    knn_fn, count_fn = getattr(lib, f"ksg_knn_sym_{suffix}"), getattr(lib, f"ksg_count_sym_{suffix}")
+    lists = _ThreadStates(lambda: (torch.full((n, q), far, dtype=zt.dtype),
+                                   torch.full((n, q), torch.iinfo(torch.int64).max, dtype=torch.int64),
+                                   torch.full((npad,), far, dtype=zt.dtype)))
+
+    def neighbours_strip(rows: slice, scratch: dict) -> None:
+        vals, idx, lim = lists.get(scratch, "knn")
+        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, vals.data_ptr(), idx.data_ptr(),
+                    lim.data_ptr())
         if rc != 0:
-            raise RuntimeError(f"compiled max-norm neighbour search failed with code {rc}")
-        ex, ey, eps = _joint_neighbours(x, y, rows, k, approx, cand, scale, delta)
-        eps_all[rows] = eps
-        if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
-            tx, ty, strict = eps, eps, True
-        else:  # counts within the largest marginal distance to the k joint neighbours
-            tx, ty, strict = ex.amax(dim=1), ey.amax(dim=1), False
-        nx[rows] = _native_count(count_fn, zt, 0, dx, n, x, rows, tx, delta, strict, scale) - 1
-        ny[rows] = _native_count(count_fn, zt, dx, dy, n, y, rows, ty, delta, strict, scale) - 1
+            raise _native_failed(rc, "neighbour search")
 
-    cs = chunk_size or max(_NATIVE_ROWS_MIN, min(_NATIVE_ROWS, -(-n // (workers * _CHUNKS_PER_WORKER))))
-    _run_chunks(chunk, list(iter_chunks(n, cs)), workers, work=float(n) * n * (dx + dy))
-    return nx, ny, eps_all
+    _run_chunks_on(neighbours_strip, strips, workers, bar)
+    vals, idx = torch.cat([s[0] for s in lists.all], 1), torch.cat([s[1] for s in lists.all], 1)
+    if len(lists.all) > 1:  # merge the threads' lists: the q first in (value, index) order
+        order = idx.argsort(dim=1, stable=True)
+        vals, idx = vals.gather(1, order), idx.gather(1, order)
+        order = vals.argsort(dim=1, stable=True)[:, :q]
+        vals, idx = vals.gather(1, order), idx.gather(1, order)
+    ex, ey, eps = _joint_neighbours(x, y, slice(0, n), k, vals, idx, scale, delta)
+    if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
+        tx, ty, strict = eps, eps, True
+    else:  # counts within the largest marginal distance to the k joint neighbours
+        tx, ty, strict = ex.amax(dim=1), ey.amax(dim=1), False
+    bounds = []
+    for thr in (tx, ty):
+        lo, hi = _native_bounds(thr, delta, strict, scale, zt.dtype)
+        pad = torch.zeros(npad - n, dtype=zt.dtype)
+        bounds.append((torch.cat([lo, pad]).contiguous(), torch.cat([hi, pad]).contiguous()))
+    counts = _ThreadStates(lambda: (torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)))
+    bands: list = [[], []]
+    lock = threading.Lock()
+
+    def count_strip(rows: slice, scratch: dict) -> None:
+        sure = counts.get(scratch, "counts")
+        for side, (offset, d) in enumerate(((0, dx), (dx, dy))):
+            lo, hi = bounds[side]
+            band, nband = ctypes.c_void_p(), ctypes.c_int64(0)
+            base = zt.data_ptr() + offset * npad * zt.element_size()
+            rc = count_fn(base, n, npad, d, rows.start, rows.stop, lo.data_ptr(), hi.data_ptr(),
+                          sure[side].data_ptr(), ctypes.byref(band), ctypes.byref(nband))
+            if rc != 0:
+                raise _native_failed(rc, "count")
+            if nband.value:
+                try:
+                    pairs = torch.from_numpy(np.ctypeslib.as_array(
+                        ctypes.cast(band, ctypes.POINTER(ctypes.c_int64)), shape=(nband.value, 2)).copy())
+                finally:
+                    lib.maxnorm_free(band)
+                with lock:
+                    bands[side].append(pairs)
+
+    _run_chunks_on(count_strip, strips, workers, bar)
+    out = []
+    for side, (a, thr) in enumerate(((x, tx), (y, ty))):
+        sure = torch.stack([s[side] for s in counts.all]).sum(dim=0)
+        if bands[side]:
+            pairs = torch.cat(bands[side])
+            sure = _settle_band(a, pairs[:, 0], pairs[:, 1], thr, strict, sure)
+        out.append(sure - 1)
+    return out[0], out[1], eps
+
+
+def _native_failed(rc: int, what: str) -> Exception:
+    """The error for a compiled kernel's non-zero return code (see ``_maxnorm.c``)."""
+    if rc == 2:
+        return MemoryError(f"compiled max-norm {what}: out of memory")
+    return RuntimeError(f"compiled max-norm {what} failed with code {rc}")
 
 
 def _ksg_counts_kdtree(x: torch.Tensor, y: torch.Tensor, k: int, variant: int

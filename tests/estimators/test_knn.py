@@ -419,6 +419,9 @@ def test_ksg_auto_takes_the_kd_tree_by_the_engines_crossover(monkeypatch):
         with nb.pinned_ksg_engine("compiled"):
             knn_mod.ksg_mutual_information(x[:, :1], y[:, :1])  # 2 dims: KD-tree
             knn_mod.ksg_mutual_information(x[:, :2], y[:, :2])  # 4 dims below n = 5e4: brute force
-        assert seen == ["kd_tree", "kd_tree", "brute"]
+            monkeypatch.setattr(knn_mod, "KSG_COMPILED_KD_TREE", ((2, 0), (4, 300)))
+            knn_mod.ksg_mutual_information(x[:, :2], y[:, :2])  # 4 dims from the (lowered) n: KD-tree
+            knn_mod.ksg_mutual_information(x[:, :3], y[:, :3])  # 6 dims: brute force
+        assert seen == ["kd_tree", "kd_tree", "brute", "kd_tree", "brute"]
     else:
         assert seen == ["kd_tree"]

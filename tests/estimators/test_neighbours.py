@@ -378,7 +378,8 @@ def test_a_long_search_shows_a_bar_over_its_rows_and_a_short_one_none(monkeypatc
     got = nearest_neighbours(z, 3, chunk_size=7)
     ksg_counts(z[:, :2], z[:, 2:], 3, 1, "brute", 11)
     kth_neighbour(z, 3, "chebyshev", "brute", 13)
-    assert len(bars) == 4 and all(b.total == 300 and b.done == 300 for b in bars)
+    ksg_rows = 600 if nb.ksg_engine() == "compiled" else 300  # the compiled engine: both passes, one bar
+    assert [b.total for b in bars] == [300, 300, ksg_rows, 300] and all(b.done == b.total for b in bars)
     assert torch.equal(got[1], want[1])  # the bar changes nothing
 
 
@@ -598,9 +599,9 @@ def test_compiled_ksg_counts_equal_the_torch_engine_at_block_edges(compiled, dty
                     assert torch.equal(g, w), (k, variant, chunk)
 
 
-def test_compiled_ksg_counts_settle_a_band_wider_than_its_buffer(compiled):
+def test_compiled_ksg_counts_settle_a_band_wider_than_its_first_allocation(compiled):
     # 300 copies of one point: every copy's k-th distance is 0 and the whole block of copies sits in the
-    # band of every copy's count, far more than the 64 entries per row the first buffer holds
+    # band of every copy's count: 9e4 pairs, so the kernel's band list grows many times
     rng = np.random.default_rng(1)
     x = rng.standard_normal((700, 4))
     y = 0.5 * x[:, :2] + rng.standard_normal((700, 2))
@@ -632,3 +633,30 @@ def test_a_pinned_engine_is_restored_and_names_are_checked():
     with pytest.raises(ValueError, match="'compiled' or 'torch'"):
         with nb.pinned_ksg_engine("numba"):
             pass
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_ksg_counts_refuse_k_out_of_range_and_overflowing_values(force_kernel, engine):
+    force_kernel("features" if engine == "torch" else "compiled")
+    one = torch.zeros(1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"k must be in \[1, n - 1\]"):
+        ksg_counts(one, one, 1, 1)
+    z = torch.randn(10, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"k must be in"):
+        ksg_counts(z, z, 10, 1)
+    huge = (z / z.abs().max() * 1e38).float()  # finite, but differences reach 2e38: past float32 max / 4
+    with pytest.raises(ValueError, match="overflow"):
+        ksg_counts(huge, z.float(), 2, 1)
+
+
+def test_compiled_ksg_counts_beyond_float32_range_take_the_exact_float64_screen(compiled):
+    # float64 data whose centred values exceed float32's range: no float32 screen exists, the search runs
+    # on float64 slabs (torch) and matches the definition
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((150, 3)) * 1e39
+    y = rng.standard_normal((150, 2)) + x[:, :2] * 1e-39
+    x[5] = x[9]
+    ref = _ksg_reference(x, y, 3, 1)
+    got, want = _both_engines(torch.from_numpy(x), torch.from_numpy(y), 3, 1)
+    for g, w, r in zip(got, want, ref):
+        assert torch.equal(g, w) and np.array_equal(g.numpy(), r)
