@@ -110,6 +110,35 @@ def _engine_int16():
     return make
 
 
+def _compiled(screen):
+    """The compiled KSG kernels' distance pass (``_maxnorm.c``'s count, nothing below its threshold and no
+    band, so only the distances and one compare per pair run) on the int16 grid of KSG's screen or on
+    float32; None where the kernels cannot be built on this machine."""
+    def make(z):
+        lib = nbr._native.kernels()
+        if lib is None or z.dtype != torch.float32:
+            return None
+        zs = nbr._screens(z, z)[0] if screen == "int16" else z  # (n, d)
+        suffix = "i16" if zs.dtype == torch.int16 else "f32"
+        fn = getattr(lib, f"ksg_count_{suffix}")
+        n, d = zs.shape
+        bj = int(getattr(lib, f"maxnorm_columns_{suffix}")())
+        npad = -(-n // bj) * bj
+        zt = torch.zeros(d, npad, dtype=zs.dtype)
+        zt[:, :n] = zs.T
+
+        def strip(rows, scratch):
+            c = rows.stop - rows.start
+            lo = torch.zeros(c, dtype=zs.dtype)  # D < 0: never
+            hi = torch.full((c,), -1, dtype=zs.dtype)  # lo <= D <= -1: never
+            sure, nband = torch.empty(c, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
+            band = torch.empty(2, dtype=torch.int64)
+            fn(zt.data_ptr(), n, npad, d, rows.start, rows.stop, lo.data_ptr(), hi.data_ptr(), sure.data_ptr(),
+               band.data_ptr(), band.data_ptr(), 1, nband.data_ptr())
+        return strip
+    return make
+
+
 def _coord_loop(bq, br):
     """Coordinate loop: for each (bq, br) tile, d passes of sub, abs and max over buffers kept in cache."""
     def make(z):
@@ -215,6 +244,7 @@ def _faiss(metric_name):
 
 MAXNORM = {"engine_pdist": _engine("pdist"), "engine_features": _engine("features"),
            "engine_int16_screen": _engine_int16(),
+           "compiled_int16": _compiled("int16"), "compiled_float32": _compiled("float32"),
            "coord_loop_128x512": _coord_loop(128, 512), "coord_loop_256x1024": _coord_loop(256, 1024),
            "coord_loop_64x2048": _coord_loop(64, 2048), "cdist_inf": _cdist(float("inf")),
            "faiss_linf": _faiss("linf")}
@@ -315,6 +345,10 @@ def main():
     ap.add_argument("--pin-euclid", choices=("auto", "float32", "bfloat16"), default="auto",
                     help="pin the engine's Euclidean first screen for the estimator cases (default: its "
                          "measured choice), to time each screen with the same data")
+    ap.add_argument("--pin-ksg", choices=("auto", "compiled", "torch"), default="auto",
+                    help="KSG search engine for the estimator cases (neighbours.pinned_ksg_engine)")
+    ap.add_argument("--ckdtree", action="store_true",
+                    help="time the plain cKDTree KSG of speed.py on the KSG cases in the same run")
     ap.add_argument("--run-case", help=argparse.SUPPRESS)  # used by --compare-with: one case, JSON out
     args = ap.parse_args()
     if args.run_case:
@@ -336,6 +370,8 @@ def main():
             for family, kernels in (("maxnorm", MAXNORM), ("euclidean", EUCLID)):
                 for name, fn in kernels.items():
                     block = 256 if name.startswith(("engine", "coord")) else 1024
+                    if name.startswith("compiled"):
+                        block = nbr._NATIVE_ROWS
                     if name.startswith("engine_gemm"):
                         block = 128 if name.endswith("f32") else 256  # the engine's rows per chunk
                     rate = kernel_rate(fn, nk, d, dtype, block, workers, args.repeats)
@@ -350,6 +386,8 @@ def main():
     nbr._KERNEL_CHOICE.clear()  # the engine times its own choice again, unpinned, for the estimators
     if args.pin_euclid != "auto":  # every width, for the rest of the run
         nbr.pinned_euclidean_screen(args.pin_euclid).__enter__()
+    if args.pin_ksg != "auto":
+        nbr.pinned_ksg_engine(args.pin_ksg).__enter__()
     for key, rate in best.items() if not args.limits_from else ():
         rows.append(dict(part="limit", family=key[0], kernel="best", dtype=key[1], d=key[2], n=nk,
                          workers=workers, pair_features_per_s=f"{rate:.4g}", **machine()))
@@ -375,11 +413,12 @@ def main():
         secs, value = timed(case["fn"], args.estimator_repeats)
         lim = limit_seconds(case)
         screen = nbr._euclid_kernel(case["dims"], torch.device("cpu")) if case["kind"] == "kl" else ""
+        engine = nbr.ksg_engine("cpu") if case["kind"] == "ksg" else ""
         row = dict(part="estimator", case=case["case"], kind=case["kind"], n=case["n"], dims=case["dims"],
-                   euclid_kernel=screen,
+                   euclid_kernel=screen, ksg_engine=engine,
                    dtype=case["dtype"], seconds=round(secs, 3), value=value, limit_seconds=round(lim, 3),
                    ratio_to_limit=round(secs / lim, 2), workers=workers, **machine())
-        label = case["case"] + (f" [{screen}]" if screen else "")
+        label = case["case"] + (f" [{screen or engine}]" if screen or engine else "")
         msg = f"{label}: {secs:.2f} s, {secs / lim:.2f}x the limit ({lim:.2f} s), value {value:.6f}"
         if args.compare_with:
             cmd = [sys.executable, os.path.abspath(__file__), "--run-case", case["case"],
@@ -403,6 +442,17 @@ def main():
             nsecs = npeet_seconds[key]
             row.update(npeet_seconds=round(nsecs, 3), npeet_over_this=round(nsecs / secs, 2))
             msg += f"; NPEET {nsecs:.2f} s ({nsecs / secs:.1f}x)"
+        if args.ckdtree and case["kind"] == "ksg":
+            key = ("ckdtree", case["n"], case["dims"])
+            if key not in npeet_seconds:
+                from speed import ksg_ckdtree  # the plain scipy baseline of speed.py
+                xn, yn = (np.asarray(v, dtype=np.float64) for v in case["data"])
+                t0 = time.perf_counter()
+                ksg_ckdtree(xn, yn)
+                npeet_seconds[key] = time.perf_counter() - t0
+            csecs = npeet_seconds[key]
+            row.update(ckdtree_seconds=round(csecs, 3), ckdtree_over_this=round(csecs / secs, 2))
+            msg += f"; cKDTree {csecs:.2f} s ({csecs / secs:.1f}x)"
         if args.busy:
             proc = subprocess.Popen(busy_cmd)
             try:
@@ -420,11 +470,12 @@ def main():
             msg += f"; beside a busy process {bsecs:.2f} s ({bsecs / secs:.2f}x)"
         rows.append(row)
         print(msg, flush=True)
-    fields = ["part", "family", "kernel", "case", "euclid_kernel", "kind", "n", "d", "dims", "dtype",
+    fields = ["part", "family", "kernel", "case", "euclid_kernel", "ksg_engine", "kind", "n", "d", "dims", "dtype",
               "workers",
               "pair_features_per_s", "seconds", "limit_seconds", "ratio_to_limit", "busy_seconds",
               "busy_over_quiet", "busy_load_avg_1min", "compare_seconds", "compare_over_this",
-              "npeet_seconds", "npeet_over_this", "value", "cpu_model", "cpu_flags", "cpu_count",
+              "npeet_seconds", "npeet_over_this", "ckdtree_seconds", "ckdtree_over_this", "value",
+              "cpu_model", "cpu_flags", "cpu_count",
               "load_avg_1min", "torch_threads", "torch", "platform"]
     save_csv_atomic(pd.DataFrame(rows, columns=fields), args.out)
     print("wrote", args.out)

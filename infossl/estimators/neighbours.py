@@ -32,7 +32,11 @@ per worker.
   marginal block is computed once and reused for the joint neighbours and both counts. On the CPU both
   marginals are screened on one int16 grid (integer sub, abs and max, on twice the lanes of float32) with
   a rigorous error bound (:func:`_screens`; a float32 screen where an outlier would make the grid coarse),
-  and every neighbour and every comparison inside the bound is settled in the data's dtype.
+  and every neighbour and every comparison inside the bound is settled in the data's dtype. Where a C
+  compiler is present, the same screens run in the compiled kernels of :mod:`~infossl.estimators._native`
+  (``_maxnorm.c``: the running maximum kept in vector registers, the neighbours and counts selected as the
+  columns stream past, no (rows, columns) block written to memory), several times faster with identical
+  values; :func:`pinned_ksg_engine` forces one engine.
 * ``algorithm="kd_tree"`` (:func:`kth_neighbour`, :func:`ksg_counts`): ``scipy.spatial.cKDTree`` on all
   cores, for low dimensions, CPU data and no autograd.
 * A search of at least :data:`_PROGRESS_MIN_WORK` pair-features shows a progress bar over its rows
@@ -42,6 +46,7 @@ per worker.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import threading
@@ -56,9 +61,10 @@ import torch
 from infossl._backend import (DIRECT_BLOCK_BYTES, chunk_size_for, global_scale, iter_chunks,
                               one_intra_op_thread)
 from infossl._progress import progress_bar, progress_enabled
+from infossl.estimators import _native
 
-__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "kth_neighbour", "nearest_neighbours",
-           "pinned_euclidean_screen"]
+__all__ = ["chebyshev_slabs", "distances", "ksg_counts", "ksg_engine", "kth_neighbour", "nearest_neighbours",
+           "pinned_euclidean_screen", "pinned_ksg_engine"]
 
 _EXTRA = 8  # Euclidean: candidates beyond k re-ranked exactly
 _EXTRA_BF16 = 12  # Euclidean, bfloat16 first screen: groups beyond k kept for the float32 second screen
@@ -66,6 +72,8 @@ _COL_BLOCK = 256  # max-norm: columns per pdist block (and default rows per chun
 _GEMM_ROWS, _GEMM_COLS = 128, 4096  # Euclidean screening: a (rows, cols) float32 block of 2 MiB per topk
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slowed worker is left few to finish
 _FEATURE_GROUP_BYTES = 2**20  # feature-loop kernel: (group, rows, cols) scratch kept within a core's L2
+_NATIVE_ROWS, _NATIVE_ROWS_MIN = 512, 16  # compiled KSG kernels: rows per chunk (a column tile is reused
+# by every row of a chunk while it is in cache), and the fewest rows that keep the register blocks full
 _PROGRESS_MIN_WORK = 2e10  # pair-features from which a search shows a bar (several seconds on 2 cores)
 _CAND_BYTES = 2**24  # Euclidean: (rows, candidates, d) differences of the exact re-ranking per piece
 
@@ -434,6 +442,54 @@ def pinned_euclidean_screen(name: str) -> Iterator[None]:
             _EUCLID_PIN[0] = old
 
 
+_KSG_PIN: list = [None]  # None: the compiled kernels where they load, else the torch kernels
+
+
+@contextlib.contextmanager
+def pinned_ksg_engine(name: str) -> Iterator[None]:
+    """Force the KSG search's CPU engine inside the ``with`` block: ``"compiled"`` (the kernels of
+    :mod:`~infossl.estimators._native`; an error if they cannot be built here) or ``"torch"``. For tests and
+    benchmarks that check or time one engine; both give identical values, so this changes the speed only.
+
+    Yields
+    ------
+    None
+        The block runs with the engine pinned; the previous setting is restored after it.
+    """
+    if name not in ("compiled", "torch"):
+        raise ValueError(f"the KSG engine is 'compiled' or 'torch', got {name!r}")
+    with _KERNEL_LOCK:
+        old, _KSG_PIN[0] = _KSG_PIN[0], name
+    try:
+        yield
+    finally:
+        with _KERNEL_LOCK:
+            _KSG_PIN[0] = old
+
+
+def ksg_engine(device: torch.device | str = "cpu") -> str:
+    """The engine a brute-force KSG search on ``device`` runs now: ``"compiled"`` (the kernels of
+    :mod:`~infossl.estimators._native`, built on first use) or ``"torch"`` (GPUs, no C compiler,
+    ``INFOSSL_NATIVE=0``, or :func:`pinned_ksg_engine`). Both give identical values.
+
+    Returns
+    -------
+    str
+        ``"compiled"`` or ``"torch"``.
+    """
+    return "compiled" if _ksg_library(torch.device(device)) is not None else "torch"
+
+
+def _ksg_library(device: torch.device):
+    """The compiled kernel library for a KSG search on ``device``, or None for the torch kernels."""
+    if device.type != "cpu" or _KSG_PIN[0] == "torch":
+        return None
+    lib = _native.kernels()
+    if lib is None and _KSG_PIN[0] == "compiled":
+        raise RuntimeError(f"the compiled max-norm kernels are pinned but unavailable: "
+                           f"{_native.unavailable_reason()}")
+    return lib
+
 def _euclid_kernel(d: int, device: torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: the faster first screen (GEMM tile and grouped minimum) for width d.
 
@@ -764,11 +820,20 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
     row to its k-th nearest other row. Variant 1: :math:`n_x(i) = \#\{j \ne i : d_x(i,j) < \epsilon_i\}`.
     Variant 2: :math:`n_x(i) = \#\{j \ne i : d_x(i,j) \le \epsilon_{x,i}\}` with :math:`\epsilon_{x,i}`
     the largest x-distance among the k joint neighbours, ties at :math:`\epsilon_i` broken towards the lower
-    row index. ``algorithm`` is ``"brute"`` (torch, ``chunk_size`` rows at a time, default from a 256 MiB
-    budget) or ``"kd_tree"`` (scipy, CPU). Exact in the data's dtype. No autograd.
+    row index. ``algorithm`` is ``"brute"`` (``chunk_size`` rows at a time; on the CPU the compiled kernels
+    where they load, else torch with a default chunk from a 256 MiB budget) or ``"kd_tree"`` (scipy, CPU).
+    Exact in the data's dtype, whichever engine runs. No autograd.
     """
     _check_finite(x, "ksg_counts")
     _check_finite(y, "ksg_counts")
+    n = x.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"ksg_counts: k must be in [1, n - 1] = [1, {n - 1}] for n = {n} rows, got {k}")
+    for t, name in ((x, "x"), (y, "y")):
+        big = float(t.detach().abs().amax()) if t.numel() else 0.0
+        if t.dtype.is_floating_point and big > torch.finfo(t.dtype).max / 4:
+            raise ValueError(f"ksg_counts: {name} has entries up to {big:.3g}, whose differences can overflow "
+                             f"{t.dtype}; rescale the data (the estimators standardise it first)")
     with torch.no_grad():
         x, y = x.detach(), y.detach()
         if algorithm == "kd_tree":
@@ -776,8 +841,11 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
         # per worker: three (chunk, n) blocks in the screening dtype (float32 on the CPU) and one boolean mask
         isz = 4 if x.device.type == "cpu" else x.element_size()
         workers = _workers(x.device)
-        budget = chunk_size_for(x.shape[0], itemsize=1, factor=3 * isz + 1)
-        cs = chunk_size or _chunk_rows(x.shape[0], budget, workers, _COL_BLOCK)
+        budget = chunk_size_for(n, itemsize=1, factor=3 * isz + 1)
+        cs = chunk_size or _chunk_rows(n, budget, workers, _COL_BLOCK)
+        lib = _ksg_library(x.device)
+        if lib is not None:
+            return _ksg_counts_native(lib, x, y, k, variant, chunk_size, cs, workers)
         return _ksg_counts_brute(x, y, k, variant, cs, workers)
 
 
@@ -807,6 +875,8 @@ def _screen_copy(t: torch.Tensor) -> tuple[torch.Tensor, float]:
         return t, 0.0
     tc = t - t.mean(dim=0, keepdim=True)  # (n, d)
     big = float(tc.abs().amax())
+    if big > torch.finfo(torch.float32).max / 4:  # a float32 copy would overflow: screen in the data's dtype
+        return t, 0.0
     u32, u64 = torch.finfo(torch.float32).eps / 2, torch.finfo(torch.float64).eps
     return tc.to(torch.float32), 8.0 * u32 * big + 4.0 * u64 * float(t.abs().amax()) + 1e-300
 
@@ -922,29 +992,12 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
         bx, by, bj = (_buffer(scratch, name, (nb, cmax, m), xs.dtype, x.device)
                       for name in ("bx", "by", "bj"))
         mk = _buffer(scratch, "mask", (nb, cmax, m), torch.bool, x.device)[:, :c]
-        r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
         dx = _slabs(xs, xt, rows, m, bx[:, :c], scratch)  # (nb, c, m)
         dy = _slabs(ys, yt, rows, m, by[:, :c], scratch)  # (nb, c, m)
         joint = torch.maximum(dx, dy, out=bj[:, :c])  # (nb, c, m)
         joint[_self_positions(rows, m, x.device)] = _far(joint.dtype)  # exclude the point itself
         approx, cand = _smallest(joint, q, m)  # (c, q) screening candidates
-        # exact distances of the candidates, ordered by (distance, index): the documented tie rule
-        cand = cand.sort(dim=1).values
-        ex = distances(x, r, cand, "chebyshev")  # (c, q)
-        ey = distances(y, r, cand, "chebyshev")
-        order = torch.maximum(ex, ey).argsort(dim=1, stable=True)[:, :k]  # (c, k)
-        ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
-        eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
-        if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
-            near = approx[:, -1].double() * scale - delta <= eps.double()  # (c,)
-            for i in torch.nonzero(near).squeeze(1).tolist():
-                g = rows.start + i
-                dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
-                dj[g] = float("inf")
-                nbr = dj.argsort(stable=True)[:k]  # (k,)
-                ex[i] = (x[nbr] - x[g]).abs().amax(dim=1)
-                ey[i] = (y[nbr] - y[g]).abs().amax(dim=1)
-                eps[i] = dj[nbr[-1]]
+        ex, ey, eps = _joint_neighbours(x, y, rows, k, approx, cand, scale, delta)
         eps_all[rows] = eps
         if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
             nx[rows] = _count_below(dx, x, eps, delta, True, mk, rows, m, scale) - 1
@@ -956,6 +1009,204 @@ def _ksg_counts_brute(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, ch
     _run_chunks(chunk, list(iter_chunks(n, chunk_size)), workers,
                 work=float(n) * n * (x.shape[1] + y.shape[1]))
     return nx, ny, eps_all
+
+
+def _joint_neighbours(x: torch.Tensor, y: torch.Tensor, rows: slice, k: int, approx: torch.Tensor,
+                      cand: torch.Tensor, scale: float, delta: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The k joint neighbours of ``rows`` settled in the data's dtype from q screened candidates.
+
+    ``approx`` (c, q) are the q smallest screened joint distances of each row (in units of ``scale``, each
+    within ``delta`` of the exact one) and ``cand`` their columns. The candidates' exact distances are
+    ordered by (distance, index), the documented tie rule; a row whose q-th screened value could still be
+    within its k-th exact distance (a non-candidate could be nearer or tie) is recomputed against all rows.
+
+    Returns ``(ex, ey, eps)``: the (c, k) marginal distances to the k joint neighbours and the (c,) joint
+    k-th distance.
+    """
+    n, q = x.shape[0], cand.shape[1]
+    r = torch.arange(rows.start, rows.stop, device=x.device)  # (c,)
+    cand = cand.sort(dim=1).values
+    ex = distances(x, r, cand, "chebyshev")  # (c, q)
+    ey = distances(y, r, cand, "chebyshev")
+    order = torch.maximum(ex, ey).argsort(dim=1, stable=True)[:, :k]  # (c, k)
+    ex, ey = ex.gather(1, order), ey.gather(1, order)  # (c, k) the k joint neighbours
+    eps = torch.maximum(ex, ey)[:, k - 1]  # (c,)
+    if q < n - 1:  # a non-candidate could still be within eps (or tie with it): redo those rows exactly
+        near = approx[:, -1].double() * scale - delta <= eps.double()  # (c,)
+        for i in torch.nonzero(near).squeeze(1).tolist():
+            g = rows.start + i
+            dj = torch.maximum((x - x[g]).abs().amax(dim=1), (y - y[g]).abs().amax(dim=1))
+            dj[g] = float("inf")
+            nbr = dj.argsort(stable=True)[:k]  # (k,)
+            ex[i] = (x[nbr] - x[g]).abs().amax(dim=1)
+            ey[i] = (y[nbr] - y[g]).abs().amax(dim=1)
+            eps[i] = dj[nbr[-1]]
+    return ex, ey, eps
+
+
+def _native_bounds(thr: torch.Tensor, delta: float, strict: bool, scale: float, dtype: torch.dtype
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Thresholds (lo, hi) in the screen's dtype for the compiled count: a screened distance D < lo is
+    certainly counted, one with lo <= D <= hi is settled from the data, the rest are certainly not counted.
+
+    The same certainty rules as :func:`_count_below`: with an exact screen (delta = 0) ``d < thr`` is
+    ``D < thr`` and ``d <= thr`` is ``D < nextafter(thr, inf)``, and the band is empty (hi below every
+    distance).
+    """
+    if delta == 0.0:
+        lo = thr.to(dtype)
+        if not strict:
+            lo = torch.nextafter(lo, torch.full_like(lo, math.inf))
+        return lo, torch.full_like(lo, -math.inf)
+    if dtype.is_floating_point:
+        return (thr - delta).to(dtype), (thr + delta).to(dtype)
+    top = torch.iinfo(dtype).max - 1
+    lo = torch.ceil((thr.double() - delta) / scale).clamp(-1, top).to(dtype)
+    hi = torch.floor((thr.double() + delta) / scale).clamp(-1, top).to(dtype)
+    return lo, hi
+
+
+def _settle_band(a: torch.Tensor, row: torch.Tensor, col: torch.Tensor, thr: torch.Tensor, strict: bool,
+                 sure: torch.Tensor) -> torch.Tensor:
+    """``sure`` plus, for each band pair (row, col), whether d(row, col) < thr[row] (strict) or <= thr[row],
+    computed from the data ``a`` in its own dtype, in memory-bounded pieces."""
+    op = torch.lt if strict else torch.le
+    piece = max(1, DIRECT_BLOCK_BYTES // max(1, a.shape[1] * a.element_size()))
+    for p in iter_chunks(row.numel(), piece):  # memory bounded however wide the band
+        exact = (a[row[p]] - a[col[p]]).abs().amax(dim=1)  # (p,)
+        sure = sure.index_add(0, row[p], op(exact, thr[row[p]]).to(sure.dtype))
+    return sure
+
+
+class _ThreadStates:
+    """Per-worker-thread accumulators of a symmetric pass, created on a worker's first strip and merged
+    after the pass (a strip updates rows of other strips, so the threads cannot share one array)."""
+
+    def __init__(self, make: Callable[[], tuple]):
+        self.make, self.all, self.lock = make, [], threading.Lock()
+
+    def get(self, scratch: dict, key: str) -> tuple:
+        if key not in scratch:
+            scratch[key] = self.make()
+            with self.lock:
+                self.all.append(scratch[key])
+        return scratch[key]
+
+
+def _ksg_counts_native(lib, x: torch.Tensor, y: torch.Tensor, k: int, variant: int,
+                       chunk_size: Optional[int], torch_chunk: int, workers: int
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_ksg_counts_brute` with the compiled kernels of :mod:`~infossl.estimators._native`.
+
+    The same screens (:func:`_screens`), candidates, bound and exact settling. The max-norm is symmetric, so
+    each unordered pair's screened distance is computed once: the rows are cut into strips whose squares
+    update their own rows and whose columns beyond the square update both sides; each worker thread keeps
+    its own lists and counts, merged after each pass. Pass 1 keeps each row's q smallest screened joint
+    distances in (value, index) order (the order of a stable sort, so the merged candidates do not depend on
+    the schedule); pass 2 counts the screened marginal distances below each row's threshold and lists the
+    pairs in the error band, which are settled from the data. The result is identical to the torch engine.
+    """
+    n = x.shape[0]
+    xs, ys, scale, delta = _screens(x, y)
+    if xs.dtype not in (torch.int16, torch.float32):  # a float64 screen (values beyond float32's range)
+        return _ksg_counts_brute(x, y, k, variant, torch_chunk, workers)
+    suffix = "i16" if xs.dtype == torch.int16 else "f32"
+    bj = int(getattr(lib, f"maxnorm_columns_{suffix}")())  # columns per register block: pad to a multiple
+    npad, dx, dy = -(-n // bj) * bj, xs.shape[1], ys.shape[1]
+    zt = torch.zeros(dx + dy, npad, dtype=xs.dtype)  # (dx + dy, npad) features first, zero padding
+    zt[:dx, :n] = xs.T
+    zt[dx:, :n] = ys.T
+    far = torch.iinfo(xs.dtype).max if suffix == "i16" else math.inf
+    q = min(n - 1, k + (1 if delta == 0.0 else 2))  # one candidate beyond the k-th decides ties / the band
+    # strips of whole register blocks (the columns a strip starts at stay aligned with the padding), at
+    # least _CHUNKS_PER_WORKER per worker; the first strips hold the most pairs and run first
+    rows_per = chunk_size or max(_NATIVE_ROWS_MIN, min(_NATIVE_ROWS, -(-n // (workers * _CHUNKS_PER_WORKER))))
+    strips = list(iter_chunks(n, -(-rows_per // bj) * bj))
+    work = float(n) * n * (dx + dy) / 2
+    with contextlib.ExitStack() as stack:  # one bar over both passes (2 n rows) for a long search
+        bar = None
+        if progress_enabled(work=2 * work, min_work=_PROGRESS_MIN_WORK):
+            bar = stack.enter_context(progress_bar(True, total=2 * n, desc="k-NN search", unit="rows"))
+        nx, ny, eps = _ksg_native_passes(lib, suffix, zt, x, y, k, variant, q, far, scale, delta, strips,
+                                         workers, bar)
+    return nx, ny, eps
+
+
+def _ksg_native_passes(lib, suffix: str, zt: torch.Tensor, x: torch.Tensor, y: torch.Tensor, k: int,
+                       variant: int, q: int, far: float, scale: float, delta: float, strips: list,
+                       workers: int, bar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two symmetric passes of :func:`_ksg_counts_native` and the exact settling between and after."""
+    n, npad, dx = x.shape[0], zt.shape[1], x.shape[1]
+    dy = zt.shape[0] - dx
+    knn_fn, count_fn = getattr(lib, f"ksg_knn_sym_{suffix}"), getattr(lib, f"ksg_count_sym_{suffix}")
+    lists = _ThreadStates(lambda: (torch.full((n, q), far, dtype=zt.dtype),
+                                   torch.full((n, q), torch.iinfo(torch.int64).max, dtype=torch.int64),
+                                   torch.full((npad,), far, dtype=zt.dtype)))
+
+    def neighbours_strip(rows: slice, scratch: dict) -> None:
+        vals, idx, lim = lists.get(scratch, "knn")
+        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, vals.data_ptr(), idx.data_ptr(),
+                    lim.data_ptr())
+        if rc != 0:
+            raise _native_failed(rc, "neighbour search")
+
+    _run_chunks_on(neighbours_strip, strips, workers, bar)
+    vals, idx = torch.cat([s[0] for s in lists.all], 1), torch.cat([s[1] for s in lists.all], 1)
+    if len(lists.all) > 1:  # merge the threads' lists: the q first in (value, index) order
+        order = idx.argsort(dim=1, stable=True)
+        vals, idx = vals.gather(1, order), idx.gather(1, order)
+        order = vals.argsort(dim=1, stable=True)[:, :q]
+        vals, idx = vals.gather(1, order), idx.gather(1, order)
+    ex, ey, eps = _joint_neighbours(x, y, slice(0, n), k, vals, idx, scale, delta)
+    if variant == 1:  # strict counts; the point itself (distance 0 < eps) is subtracted
+        tx, ty, strict = eps, eps, True
+    else:  # counts within the largest marginal distance to the k joint neighbours
+        tx, ty, strict = ex.amax(dim=1), ey.amax(dim=1), False
+    bounds = []
+    for thr in (tx, ty):
+        lo, hi = _native_bounds(thr, delta, strict, scale, zt.dtype)
+        pad = torch.zeros(npad - n, dtype=zt.dtype)
+        bounds.append((torch.cat([lo, pad]).contiguous(), torch.cat([hi, pad]).contiguous()))
+    counts = _ThreadStates(lambda: (torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)))
+    bands: list = [[], []]
+    lock = threading.Lock()
+
+    def count_strip(rows: slice, scratch: dict) -> None:
+        sure = counts.get(scratch, "counts")
+        for side, (offset, d) in enumerate(((0, dx), (dx, dy))):
+            lo, hi = bounds[side]
+            band, nband = ctypes.c_void_p(), ctypes.c_int64(0)
+            base = zt.data_ptr() + offset * npad * zt.element_size()
+            rc = count_fn(base, n, npad, d, rows.start, rows.stop, lo.data_ptr(), hi.data_ptr(),
+                          sure[side].data_ptr(), ctypes.byref(band), ctypes.byref(nband))
+            if rc != 0:
+                raise _native_failed(rc, "count")
+            if nband.value:
+                try:
+                    pairs = torch.from_numpy(np.ctypeslib.as_array(
+                        ctypes.cast(band, ctypes.POINTER(ctypes.c_int64)), shape=(nband.value, 2)).copy())
+                finally:
+                    lib.maxnorm_free(band)
+                with lock:
+                    bands[side].append(pairs)
+
+    _run_chunks_on(count_strip, strips, workers, bar)
+    out = []
+    for side, (a, thr) in enumerate(((x, tx), (y, ty))):
+        sure = torch.stack([s[side] for s in counts.all]).sum(dim=0)
+        if bands[side]:
+            pairs = torch.cat(bands[side])
+            sure = _settle_band(a, pairs[:, 0], pairs[:, 1], thr, strict, sure)
+        out.append(sure - 1)
+    return out[0], out[1], eps
+
+
+def _native_failed(rc: int, what: str) -> Exception:
+    """The error for a compiled kernel's non-zero return code (see ``_maxnorm.c``)."""
+    if rc == 2:
+        return MemoryError(f"compiled max-norm {what}: out of memory")
+    return RuntimeError(f"compiled max-norm {what} failed with code {rc}")
 
 
 def _ksg_counts_kdtree(x: torch.Tensor, y: torch.Tensor, k: int, variant: int

@@ -401,3 +401,27 @@ def test_entropy_with_fewer_rows_than_dimensions_warns_why():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReliabilityWarning)
         knn_entropy(z[:, :39])  # n > d: no warning
+
+
+def test_ksg_auto_takes_the_kd_tree_by_the_engines_crossover(monkeypatch):
+    import infossl.estimators.knn as knn_mod
+    import infossl.estimators.neighbours as nb
+
+    seen = []
+    real = knn_mod._ksg
+    monkeypatch.setattr(knn_mod, "_ksg", lambda *a: seen.append(a[5]) or real(*a))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 3))
+    y = x + rng.standard_normal((300, 3))
+    with nb.pinned_ksg_engine("torch"):
+        knn_mod.ksg_mutual_information(x[:, :2], y[:, :2])  # 4 dims <= 8: KD-tree with the torch engine
+    if nb._native.kernels() is not None:
+        with nb.pinned_ksg_engine("compiled"):
+            knn_mod.ksg_mutual_information(x[:, :1], y[:, :1])  # 2 dims: KD-tree
+            knn_mod.ksg_mutual_information(x[:, :2], y[:, :2])  # 4 dims below n = 5e4: brute force
+            monkeypatch.setattr(knn_mod, "KSG_COMPILED_KD_TREE", ((2, 0), (4, 300)))
+            knn_mod.ksg_mutual_information(x[:, :2], y[:, :2])  # 4 dims from the (lowered) n: KD-tree
+            knn_mod.ksg_mutual_information(x[:, :3], y[:, :3])  # 6 dims: brute force
+        assert seen == ["kd_tree", "kd_tree", "brute", "kd_tree", "brute"]
+    else:
+        assert seen == ["kd_tree"]

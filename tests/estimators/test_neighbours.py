@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import infossl.estimators.neighbours as nb
+from infossl.estimators import _native
 from infossl.estimators.neighbours import chebyshev_slabs, distances, ksg_counts, kth_neighbour, nearest_neighbours
 
 
@@ -130,8 +131,15 @@ KERNELS = ["pdist", "features"]
 
 @pytest.fixture
 def force_kernel(monkeypatch):
-    """Pin the CPU max-norm kernel for every width and dtype (the timed choice is bypassed)."""
+    """Pin the CPU max-norm kernel for every width and dtype (the timed choice is bypassed); a torch kernel
+    also pins the KSG search to the torch engine, ``"compiled"`` pins it to the compiled kernels."""
     def pin(name):
+        if name == "compiled":
+            if _native.kernels() is None:
+                pytest.skip(f"compiled kernels unavailable: {_native.unavailable_reason()}")
+            monkeypatch.setattr(nb, "_KSG_PIN", ["compiled"])
+            return
+
         class Always(dict):
             def __contains__(self, key):
                 return True
@@ -139,6 +147,7 @@ def force_kernel(monkeypatch):
             def __getitem__(self, key):
                 return name
         monkeypatch.setattr(nb, "_KERNEL_CHOICE", Always())
+        monkeypatch.setattr(nb, "_KSG_PIN", ["torch"])
     return pin
 
 
@@ -174,7 +183,7 @@ def _duplicates_pair(seed):
     return x, y
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel", KERNELS + ["compiled"])
 @pytest.mark.parametrize("variant", [1, 2])
 @pytest.mark.parametrize("kind", ["gauss", "ties", "band", "duplicates"])
 def test_ksg_counts_each_kernel_and_worker_count_matches_the_definition(force_kernel, kernel, variant, kind):
@@ -288,7 +297,9 @@ def test_count_sums_the_mask_per_row():
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Blocks of a few columns, so that small data cross many block boundaries (and a partial last one)."""
+    """Blocks of a few columns, so that small data cross many block boundaries (and a partial last one); the
+    KSG search on the torch engine, whose slabs these are."""
+    monkeypatch.setattr(nb, "_KSG_PIN", ["torch"])
     monkeypatch.setattr(nb, "_GEMM_COLS", 16)
     monkeypatch.setattr(nb, "_COL_BLOCK", 16)
     monkeypatch.setattr(nb, "_CAND_BYTES", 512)  # several pieces of the exact re-ranking
@@ -367,7 +378,8 @@ def test_a_long_search_shows_a_bar_over_its_rows_and_a_short_one_none(monkeypatc
     got = nearest_neighbours(z, 3, chunk_size=7)
     ksg_counts(z[:, :2], z[:, 2:], 3, 1, "brute", 11)
     kth_neighbour(z, 3, "chebyshev", "brute", 13)
-    assert len(bars) == 4 and all(b.total == 300 and b.done == 300 for b in bars)
+    ksg_rows = 600 if nb.ksg_engine() == "compiled" else 300  # the compiled engine: both passes, one bar
+    assert [b.total for b in bars] == [300, 300, ksg_rows, 300] and all(b.done == b.total for b in bars)
     assert torch.equal(got[1], want[1])  # the bar changes nothing
 
 
@@ -378,8 +390,10 @@ def test_sparse_true_gives_the_nonzero_indices(shape):
         assert torch.equal(nb._sparse_true(mask), torch.nonzero(mask.reshape(-1)).squeeze(1))
 
 
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
 @pytest.mark.parametrize("variant", [1, 2])
-def test_ksg_counts_int16_screen_and_its_float_fallback_match_the_definition(variant):
+def test_ksg_counts_int16_screen_and_its_float_fallback_match_the_definition(force_kernel, engine, variant):
+    force_kernel("features" if engine == "torch" else "compiled")
     x, y = _pairs("gauss", 8)
     xs, ys, scale, delta = nb._screens(torch.from_numpy(x), torch.from_numpy(y))
     assert xs.dtype == torch.int16 and scale > 0 and delta > scale  # the integer grid is used
@@ -550,3 +564,99 @@ def test_non_finite_input_is_refused(bad):
         nearest_neighbours(z, 2)
     with pytest.raises(ValueError, match="NaN or"):
         ksg_counts(z, z.clone(), 2, 1)
+
+
+# ------------------------------------------------------------------ the compiled KSG kernels (_maxnorm.c)
+def _both_engines(x, y, k, variant, chunk=None):
+    with nb.pinned_ksg_engine("torch"):
+        want = ksg_counts(x, y, k, variant, "brute", chunk)
+    with nb.pinned_ksg_engine("compiled"):
+        got = ksg_counts(x, y, k, variant, "brute", chunk)
+    return got, want
+
+
+@pytest.fixture
+def compiled():
+    if _native.kernels() is None:
+        pytest.skip(f"compiled kernels unavailable: {_native.unavailable_reason()}")
+    return _native.kernels()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n", [6, 63, 64, 65, 129, 300])
+def test_compiled_ksg_counts_equal_the_torch_engine_at_block_edges(compiled, dtype, n):
+    # n around the register block (32 or 64 columns) and chunks that leave 1-3 rows in the last register
+    # block of four: every partial block, the row's own column in it, and q = n - 1 at n = 6
+    rng = np.random.default_rng(n)
+    x = torch.from_numpy(rng.standard_normal((n, 5))).to(dtype)
+    y = torch.from_numpy(np.round(rng.standard_normal((n, 3)), 1)).to(dtype)  # tied coordinates
+    y[n // 2] = y[0]
+    for k in (1, 3) if n > 6 else (1, 4):
+        for variant in (1, 2):
+            for chunk in (None, 1, 3, 5, 7):
+                got, want = _both_engines(x, y, k, variant, chunk)
+                for g, w in zip(got, want):
+                    assert torch.equal(g, w), (k, variant, chunk)
+
+
+def test_compiled_ksg_counts_settle_a_band_wider_than_its_first_allocation(compiled):
+    # 300 copies of one point: every copy's k-th distance is 0 and the whole block of copies sits in the
+    # band of every copy's count: 9e4 pairs, so the kernel's band list grows many times
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((700, 4))
+    y = 0.5 * x[:, :2] + rng.standard_normal((700, 2))
+    x[100:400], y[100:400] = x[0], y[0]
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    for variant in (1, 2):
+        got, want = _both_engines(tx, ty, 3, variant, 50)
+        ref = _ksg_reference(x, y, 3, variant)
+        for g, w, r in zip(got, want, ref):
+            assert torch.equal(g, w) and np.array_equal(g.numpy(), r)
+
+
+def test_compiled_ksg_counts_wide_features_span_several_column_tiles(compiled):
+    # 200 features: a column tile of the kernels holds fewer columns than n, so rows cross tile edges
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((600, 120)))
+    y = torch.from_numpy(rng.standard_normal((600, 80))) + 0.3 * x[:, :80]
+    for variant in (1, 2):
+        got, want = _both_engines(x, y, 4, variant, 37)
+        for g, w in zip(got, want):
+            assert torch.equal(g, w)
+
+
+def test_a_pinned_engine_is_restored_and_names_are_checked():
+    before = nb._KSG_PIN[0]
+    with nb.pinned_ksg_engine("torch"):
+        assert nb._KSG_PIN[0] == "torch"
+    assert nb._KSG_PIN[0] == before
+    with pytest.raises(ValueError, match="'compiled' or 'torch'"):
+        with nb.pinned_ksg_engine("numba"):
+            pass
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_ksg_counts_refuse_k_out_of_range_and_overflowing_values(force_kernel, engine):
+    force_kernel("features" if engine == "torch" else "compiled")
+    one = torch.zeros(1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"k must be in \[1, n - 1\]"):
+        ksg_counts(one, one, 1, 1)
+    z = torch.randn(10, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"k must be in"):
+        ksg_counts(z, z, 10, 1)
+    huge = (z / z.abs().max() * 1e38).float()  # finite, but differences reach 2e38: past float32 max / 4
+    with pytest.raises(ValueError, match="overflow"):
+        ksg_counts(huge, z.float(), 2, 1)
+
+
+def test_compiled_ksg_counts_beyond_float32_range_take_the_exact_float64_screen(compiled):
+    # float64 data whose centred values exceed float32's range: no float32 screen exists, the search runs
+    # on float64 slabs (torch) and matches the definition
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((150, 3)) * 1e39
+    y = rng.standard_normal((150, 2)) + x[:, :2] * 1e-39
+    x[5] = x[9]
+    ref = _ksg_reference(x, y, 3, 1)
+    got, want = _both_engines(torch.from_numpy(x), torch.from_numpy(y), 3, 1)
+    for g, w, r in zip(got, want, ref):
+        assert torch.equal(g, w) and np.array_equal(g.numpy(), r)
