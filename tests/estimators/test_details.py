@@ -25,7 +25,8 @@ def test_details_result(embedded):
     lo, hi = r.interval
     assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
     names = [c.name for c in r.checks]
-    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension", "precision"]
+    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension",
+                     "agreement across latent dimensions", "precision"]
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
     assert "latent" in str(r) and "selection" not in r.info
