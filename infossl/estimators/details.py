@@ -80,12 +80,16 @@ CURVE_SIGMAS = 2.0
 #: in more dimensions and at higher MI (Kraskov et al. 2004; Gao, Ver Steeg & Galstyan, AISTATS 2015), so
 #: dimensions that only repeat the information of the first m (functions of the same latent, or noise) keep
 #: its reading level or lower it; a plain-KSG reading that still RISES by more than
-#: max(DIM_MIN_RISE, DIM_REL_RISE x value) says the kept m dimensions miss information. This sees a bias
+#: max(DIM_MIN_RISE, DIM_REL_RISE x value), to a reading above the reported value (a low-biased estimate of
+#: a lower bound that exceeds the value), says the kept m dimensions miss information. This sees a bias
 #: that every subsample and fold shares (the band cannot). Measured on development data (n = 2000, all rows):
 #: correct embedded Gaussian latents (k = 1, 2, 4, 8 in 64-128 dims), a softplus and a ring curve and a
 #: 10-class clustered pair rose by at most +0.02 (mostly fell); the under-read Fourier-feature, bar-image
-#: and sin^2 curves rose by +0.10, +0.25 and +0.16. The check reads a rise; it is a heuristic (the
-#: monotone KSG bias is argued, not proven), not a test with a stated error rate.
+#: and sin^2 curves rose by +0.10, +0.25 and +0.16, above their values. Requiring the reading to pass the
+#: value keeps it quiet where the corrected KSG at m already reads high (a trained-encoder image pair of the
+#: fresh split of benchmarks/realdata.py read 1.83 for 1.80 while plain KSG rose from 1.40 to 1.59). The
+#: check reads a rise; it is a heuristic (the monotone KSG bias is argued, not proven), not a test with a
+#: stated error rate.
 DIM_EXTRA = 2
 DIM_MIN_RISE = 0.05
 DIM_REL_RISE = 0.05
@@ -409,10 +413,14 @@ def _dimension_check(readings: Sequence[dict[str, Any]], value: float) -> tuple[
         rises.append(max(v for j, v in ksg.items() if j > m) - ksg[m])
         parts.append(", ".join(f"{ksg[j]:.3f}" for j in sorted(ksg)) + f" at m = {m}..{max(ksg)}")
     rise = float(np.mean(rises))
+    top = float(np.mean([max(v for j, v in r["ksg"].items() if j > r["m"]) for r in readings]))
     margin = max(DIM_MIN_RISE, DIM_REL_RISE * abs(value))
-    ok = rise <= margin
+    # both: a rise beyond the noise of readings on the same rows, and a low-biased reading of a lower bound
+    # that lies above the value (a rise that stays below the value may be the over-correction of the
+    # corrected KSG at m, not a loss)
+    ok = rise <= margin or top <= value
     detail = (f"plain KSG on the held-out latents: {'; '.join(parts)}; largest rise with more dimensions "
-              f"{rise:+.3f} (allowed {margin:.3f})")
+              f"{rise:+.3f} (allowed {margin:.3f}), highest such reading {top:.3f} vs the value {value:.3f}")
     upper = None
     if not ok:
         upper = float(np.mean([max(r["corrected"].values()) for r in readings]))
@@ -420,7 +428,8 @@ def _dimension_check(readings: Sequence[dict[str, Any]], value: float) -> tuple[
                    f"m is too small and the value misses information (with more dimensions the route reads up "
                    f"to {upper:.3f}); every subsample shares this bias, so the interval's upper end is "
                    "extended to that reading")
-    info = {"rises": rises, "rise": rise, "margin": margin, "readings": [dict(r) for r in readings]}
+    info = {"rises": rises, "rise": rise, "margin": margin, "top": top,
+            "readings": [dict(r) for r in readings]}
     return Check("agreement across latent dimensions", bool(ok), detail, info), upper
 
 
