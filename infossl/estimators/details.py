@@ -424,10 +424,10 @@ def _dimension_check(readings: Sequence[dict[str, Any]], value: float) -> tuple[
     upper = None
     if not ok:
         upper = float(np.mean([max(r["corrected"].values()) for r in readings]))
-        detail += (" -- the reading still rises when more latent dimensions are kept, so the latent dimension "
-                   f"m is too small and the value misses information (with more dimensions the route reads up "
-                   f"to {upper:.3f}); every subsample shares this bias, so the interval's upper end is "
-                   "extended to that reading")
+        detail += (" -- the reading still rises when more latent dimensions are kept, so the latent "
+                   "dimension m is too small and the value misses information (with more dimensions the "
+                   f"route reads up to {upper:.3f}); every subsample shares this bias, so the interval's "
+                   "upper end is extended to that reading")
     info = {"rises": rises, "rise": rise, "margin": margin, "top": top,
             "readings": [dict(r) for r in readings]}
     return Check("agreement across latent dimensions", bool(ok), detail, info), upper
