@@ -368,8 +368,10 @@ def dimension_readings(sx: torch.Tensor, sy: torch.Tensor, *, latent_dim: Option
                        seed: int = 0) -> Optional[dict[str, Any]]:
     """The latent route on the rows (sx, sy) with m, m + 1, ..., m + :data:`DIM_EXTRA` latent dimensions
     kept, all on the training / held-out split of ``seed`` (the one the route's own reading used): the
-    held-out canonical variates read by plain KSG and by the corrected KSG, for the check "agreement across
-    latent dimensions" (:func:`_dimension_check`). m is ``latent_dim``, or the route's own choice.
+    held-out canonical variates read by plain KSG (and at m by the corrected KSG, the route's value), for
+    the check "agreement across latent dimensions" (:func:`_dimension_check`). m is ``latent_dim``, or the
+    route's own choice. The corrected readings with more dimensions cost most and are needed only when the
+    check fails: :func:`corrected_readings` adds them then.
 
     Returns
     -------
@@ -389,8 +391,6 @@ def dimension_readings(sx: torch.Tensor, sy: torch.Tensor, *, latent_dim: Option
             corrected: dict[int, float] = {m: float(base.value)}
             for j in range(m, top + 1):
                 ksg[j] = float(latent_parts(sx, sy, latent_dim=j, estimator="ksg", random_state=seed).value)
-                if j > m:
-                    corrected[j] = float(latent_parts(sx, sy, latent_dim=j, random_state=seed).value)
     except (ValueError, RuntimeError):
         return None
     if not all(math.isfinite(v) for v in (*ksg.values(), *corrected.values())):
@@ -398,12 +398,36 @@ def dimension_readings(sx: torch.Tensor, sy: torch.Tensor, *, latent_dim: Option
     return {"m": m, "ksg": ksg, "corrected": corrected}
 
 
-def _dimension_check(readings: Sequence[dict[str, Any]], value: float) -> tuple[Check, Optional[float]]:
+def corrected_readings(sx: torch.Tensor, sy: torch.Tensor, reading: dict[str, Any], *, seed: int = 0
+                       ) -> dict[str, Any]:
+    """``reading`` (:func:`dimension_readings` on the same rows and seed) with the corrected-KSG readings at
+    every dimension its plain-KSG readings have; one that fails or is not finite is left out.
+
+    Returns
+    -------
+    dict
+        A copy of ``reading`` with ``corrected`` completed.
+    """
+    corrected = dict(reading["corrected"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for j in reading["ksg"]:
+            if j not in corrected:
+                v = safe_value(lambda: float(latent_parts(sx, sy, latent_dim=j, random_state=seed).value))
+                if v is not None and math.isfinite(v):
+                    corrected[j] = v
+    return {**reading, "corrected": corrected}
+
+
+def _dimension_check(readings: Sequence[dict[str, Any]], value: float,
+                     complete: Optional[Callable[[int], dict[str, Any]]] = None
+                     ) -> tuple[Check, Optional[float]]:
     """The check "agreement across latent dimensions" (:data:`DIM_EXTRA`): the mean over ``readings``
     (:func:`dimension_readings`, one per set of rows the reported value was read on) of the largest rise of
     the plain-KSG reading from m to m + 1 .. m + :data:`DIM_EXTRA` dimensions. Also returns, when the check
     fails, the mean of the highest corrected-KSG readings with more dimensions (where the interval's upper
-    end is extended to), else None."""
+    end is extended to), else None; ``complete(i)`` then gives reading i with those corrected readings
+    (:func:`corrected_readings`), else they are taken from the readings as given."""
     if not readings:
         return Check("agreement across latent dimensions", None, "the latent route's value was not read on "
                      "these rows, or no more latent dimensions could be kept"), None
@@ -423,6 +447,8 @@ def _dimension_check(readings: Sequence[dict[str, Any]], value: float) -> tuple[
               f"{rise:+.3f} (allowed {margin:.3f}), highest such reading {top:.3f} vs the value {value:.3f}")
     upper = None
     if not ok:
+        if complete is not None:
+            readings = [complete(i) for i in range(len(readings))]
         upper = float(np.mean([max(r["corrected"].values()) for r in readings]))
         detail += (" -- the reading still rises when more latent dimensions are kept, so the latent "
                    "dimension m is too small and the value misses information (with more dimensions the "
@@ -592,7 +618,8 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
         agree = agreement_check("latent", value, "gaussian on the latents", partner)
         # with other options (a training fraction, an estimator) the split differs: no check then
         got = dimension_readings(lx, ly, latent_dim=m) if not sub_opts else None
-        dims_check, upper = _dimension_check([got] if got is not None else [], value)
+        dims_check, upper = _dimension_check([got] if got is not None else [], value,
+                                             lambda i: corrected_readings(lx, ly, got))
         extra.append(dims_check)
         interval, stable = stability_band(value, subsample, n, rng, min_rows)
         band = (_extend(interval, upper), stable)
@@ -641,7 +668,7 @@ def _crossfit_result(tx, ty, route: str, ev: dict, info: dict, extra: list[Check
                    "not hold on new rows, or a linear reading that still moves with n)")
     stability = Check("stability across folds", bool(agree_folds and carried), detail,
                       {"values": values, "intervals": intervals, "winners": winners})
-    dim_reads = []
+    dim_reads, dim_rows = [], []
     if route == "latent":
         for f in folds:
             if f["winner"] == "latent":
@@ -649,7 +676,9 @@ def _crossfit_result(tx, ty, route: str, ev: dict, info: dict, extra: list[Check
                 got = dimension_readings(tx[rows], ty[rows], latent_dim=info.get("latent_dim"))
                 if got is not None:
                     dim_reads.append({**got, "rows": f["value_rows"]})
-    dims_check, upper = _dimension_check(dim_reads, value)
+                    dim_rows.append(rows)
+    dims_check, upper = _dimension_check(
+        dim_reads, value, lambda i: corrected_readings(tx[dim_rows[i]], ty[dim_rows[i]], dim_reads[i]))
     interval = _extend(interval, upper)
     info["selection"].update(value=value, interval=interval)
     if all(w == "latent" for w in winners):

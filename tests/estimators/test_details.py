@@ -510,7 +510,7 @@ def test_dimension_check_fires_on_a_rising_plain_ksg_reading_and_extends_the_ban
 def test_dimension_readings_see_a_latent_dimension_that_is_too_small():
     """Three latent pairs read through one kept dimension: every subsample shares the loss, the band cannot
     show it, the plain-KSG reading rises with the dimensions kept; with the route's own m it does not."""
-    from infossl.estimators.details import _dimension_check, dimension_readings
+    from infossl.estimators.details import _dimension_check, corrected_readings, dimension_readings
     from infossl.synthetic import embedded_gaussian_pair
 
     pair = embedded_gaussian_pair(3, 32, mi=1.5, random_state=0)
@@ -519,8 +519,11 @@ def test_dimension_readings_see_a_latent_dimension_that_is_too_small():
     short = dimension_readings(tx, ty, latent_dim=1)
     assert short["m"] == 1 and sorted(short["ksg"]) == [1, 2, 3]
     assert short == dimension_readings(tx, ty, latent_dim=1)  # deterministic for a fixed seed
-    check, upper = _dimension_check([short], float(short["corrected"][1]))
+    assert sorted(short["corrected"]) == [1]  # the costly readings only when the check fails
+    check, upper = _dimension_check([short], float(short["corrected"][1]),
+                                    lambda i: corrected_readings(tx, ty, short))
     assert check.passed is False and upper > short["corrected"][1] + 0.3
+    assert sorted(check.values["readings"][0]["corrected"]) == [1, 2, 3]
     own = dimension_readings(tx, ty)
     assert _dimension_check([own], float(own["corrected"][own["m"]]))[0].passed is True
 
