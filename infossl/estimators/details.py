@@ -19,6 +19,9 @@ n/4, the interval, precision, degenerate input; the module doc there explains ea
   evidence route of :func:`mi_details`) -- the fold agreement and carry-over; a learned reading (nonlinear
   latent, cluster codes) resolved above the linear route; a learned or latent reading that still rises
   when re-fitted on half its training rows.
+* **agreement across latent dimensions** (MI, the latent route) -- a plain-KSG reading of the held-out
+  latents that still rises, to above the value, when more latent dimensions are kept
+  (:data:`DIM_EXTRA`): a bias every subsample shares, which the band cannot see.
 
 The result types and the interval rule are those of :mod:`~infossl.estimators.reliability`; they are named
 here too because this is where ``details=True`` leads readers.
@@ -531,9 +534,13 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
     learned reading is itself only an estimate of a lower bound) and "extrapolation in n"
     (:func:`_learning_curve`: each winner is re-fitted on half its training rows on its value half; a value
     that still rises from there by more than max(:data:`CURVE_MIN_RISE`, :data:`CURVE_REL_RISE` x value) +
-    :data:`CURVE_SIGMAS` standard errors has not converged, and the data hold more than it reads). These
-    see some biases the band cannot, not all: when every reading shares a bias and none still rises (the
-    rendered-bump images of ``benchmarks/realdata.py`` read 27 % low by all three) nothing warns.
+    :data:`CURVE_SIGMAS` standard errors has not converged, and the data hold more than it reads). When a
+    fold's winner is the latent route, also "agreement across latent dimensions" (:func:`_dimension_check`,
+    on the value halves: a plain-KSG reading of the held-out latents that still rises when m + 1, m + 2
+    dimensions are kept, to above the value, shows information the m kept dimensions miss; the interval's
+    upper end is then extended to the corrected reading with the most dimensions, see
+    :data:`DIM_EXTRA`). The plain latent route runs the same check on all its rows. These see some biases
+    the band cannot, not all: when every reading shares a bias and none still rises, nothing warns.
 
     Cost: every candidate is fitted twice on n/2 rows, plus one re-fit per winner, where the plain latent
     or copula call fits once. On 2 shared CPU cores (Intel Xeon, load 3-6) ``details=True`` on the
@@ -548,7 +555,8 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
     -------
     EstimateResult
         Value, interval (a stability band: of nested subsamples, or of the two folds on the evidence
-        route), kind, method, checks and info.
+        route; extended upward when "agreement across latent dimensions" fails -- neither a confidence
+        interval nor a bound), kind, method, checks and info.
     """
     tx, ty, _ = check_pair(x, y, min_samples=3)
     tx, ty = tx.detach().to(torch.float64).cpu(), ty.detach().to(torch.float64).cpu()
