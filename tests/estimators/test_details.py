@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import infossl
 from infossl import DegenerateInputWarning
@@ -25,7 +26,8 @@ def test_details_result(embedded):
     lo, hi = r.interval
     assert lo <= r.value <= hi and lo <= pair.mutual_information() + 0.1 and hi >= pair.mutual_information() - 0.1
     names = [c.name for c in r.checks]
-    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension", "precision"]
+    assert names == ["stability n, n/2, n/4", "agreement", "log n ceiling", "intrinsic dimension",
+                     "agreement across latent dimensions", "precision"]
     d = json.loads(json.dumps(r.to_dict()))
     assert d["value"] == pytest.approx(float(r)) and d["trusted"] is True
     assert "latent" in str(r) and "selection" not in r.info
@@ -486,3 +488,55 @@ def test_cluster_candidate_wins_on_a_clustered_pair(monkeypatch):
     lo, hi = crossfit_interval(values, [f["interval"] for f in folds])
     assert abs(np.mean(values) - truth) < 0.1 and lo <= truth <= hi
     assert _learning_curve(folds).passed is True
+
+
+def test_dimension_check_fires_on_a_rising_plain_ksg_reading_and_extends_the_band():
+    from infossl.estimators.details import _dimension_check, _extend
+
+    rising = [{"m": 2, "ksg": {2: 0.70, 3: 0.85, 4: 0.83}, "corrected": {2: 0.72, 3: 0.95, 4: 1.10}},
+              {"m": 2, "ksg": {2: 0.72, 3: 0.80, 4: 0.90}, "corrected": {2: 0.70, 3: 0.90, 4: 1.00}}]
+    check, upper = _dimension_check(rising, 0.71)
+    assert check.name == "agreement across latent dimensions" and check.passed is False
+    assert check.values["rise"] == pytest.approx(0.5 * (0.15 + 0.18)) and "misses information" in check.detail
+    assert upper == pytest.approx(1.05)
+    assert _extend((0.6, 0.8), upper) == pytest.approx((0.6, 1.15))  # + the band's half-width
+    settled = [{"m": 2, "ksg": {2: 0.70, 3: 0.69, 4: 0.66}, "corrected": {2: 0.72, 3: 0.80, 4: 0.95}}]
+    check, upper = _dimension_check(settled, 0.71)
+    assert check.passed is True and upper is None and _extend((0.6, 0.8), upper) == (0.6, 0.8)
+    check, upper = _dimension_check([], 0.71)
+    assert check.passed is None and upper is None
+
+
+def test_dimension_readings_see_a_latent_dimension_that_is_too_small():
+    """Three latent pairs read through one kept dimension: every subsample shares the loss, the band cannot
+    show it, the plain-KSG reading rises with the dimensions kept; with the route's own m it does not."""
+    from infossl.estimators.details import _dimension_check, corrected_readings, dimension_readings
+    from infossl.synthetic import embedded_gaussian_pair
+
+    pair = embedded_gaussian_pair(3, 32, mi=1.5, random_state=0)
+    x, y = pair.sample(1500, random_state=1)
+    tx, ty = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (x, y))
+    short = dimension_readings(tx, ty, latent_dim=1)
+    assert short["m"] == 1 and sorted(short["ksg"]) == [1, 2, 3]
+    assert short == dimension_readings(tx, ty, latent_dim=1)  # deterministic for a fixed seed
+    assert sorted(short["corrected"]) == [1]  # the costly readings only when the check fails
+    check, upper = _dimension_check([short], float(short["corrected"][1]),
+                                    lambda i: corrected_readings(tx, ty, short))
+    assert check.passed is False and upper > short["corrected"][1] + 0.3
+    assert sorted(check.values["readings"][0]["corrected"]) == [1, 2, 3]
+    own = dimension_readings(tx, ty)
+    assert _dimension_check([own], float(own["corrected"][own["m"]]))[0].passed is True
+
+
+def test_latent_route_warns_naming_the_dimension_check_and_widens_the_interval_upward():
+    from infossl.synthetic import embedded_gaussian_pair
+
+    pair = embedded_gaussian_pair(3, 32, mi=1.5, random_state=0)
+    x, y = pair.sample(1500, random_state=1)
+    with pytest.warns(ReliabilityWarning, match="agreement across latent dimensions"):
+        r = mi_details(x, y, method="latent", latent_dim=1)
+    check = next(c for c in r.checks if c.name == "agreement across latent dimensions")
+    assert check.passed is False and r.value < 1.5 - 0.3  # a shared underestimate ...
+    assert r.interval[1] >= 1.5 - 0.1  # ... whose band now reaches the reading with more dimensions
+    quiet = mi_details(x, y, method="latent")
+    assert next(c for c in quiet.checks if c.name == "agreement across latent dimensions").passed is True

@@ -152,3 +152,20 @@ def test_auto_calls_return_their_route_with_the_value(rng):
     assert route == "corrected-knn" and value == infossl.entropy(x[:, :3])
     t, route = auto_mutual_information(torch.from_numpy(x[:, :2]), torch.from_numpy(y[:, :2]))
     assert route == "corrected-ksg" and t.ndim == 0
+
+
+def test_latent_route_measures_twonn_on_its_training_rows_in_both_calls(embedded):
+    """The plain call and details=True (below the evidence route's n) fit the latent on the same training
+    rows and measure its TwoNN dimensions there, not on all rows."""
+    from infossl.estimators.latent import latent_parts
+
+    _, x, y = embedded
+    x, y = x[:1500], y[:1500]
+    tx, ty = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (x, y))
+    own = latent_parts(tx, ty)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        plain = infossl.mutual_information(x, y)
+        r = infossl.mutual_information(x, y, details=True)
+    assert float(plain) == pytest.approx(float(own.value)) and r.value == pytest.approx(float(own.value))
+    assert r.info["id_x_train"] == pytest.approx(own.id_x) and r.info["latent_dim"] == own.latent_dim
