@@ -15,7 +15,7 @@
  * ksg_count_*      : the count of one strip of rows against every column without the symmetry, kept as
  *                   the distance-rate probe of benchmarks/limits.py.
  * Return codes: 0 done, 1 the band exceeded its capacity (ksg_count_*), 2 out of memory, 3 arguments out
- * of range (q < 1 or q >= n, d < 1, rows outside [0, n)).
+ * of range (q < 1 or q >= n, d < 1, rows outside [0, n), a strip not made of whole register blocks).
  *
  * Built with -O3 and the host's vector extensions, never with -ffast-math: the compare-and-select
  * maximum and the absolute value are exact, so every D equals the torch kernels' value bit for bit.
@@ -44,7 +44,10 @@ typedef int32_t vi32 __attribute__((vector_size(VBYTES), aligned(4)));
 static inline vi16 vabs_i16(vi16 v) { vi16 m = v >> 15; return (v ^ m) - m; }
 static inline vi16 vmax_i16(vi16 a, vi16 b) { vi16 gt = a > b; return (a & gt) | (b & ~gt); }
 static inline vf32 vabs_f32(vf32 v) { return (vf32)((vi32)v & 0x7fffffff); }
-static inline vf32 vmax_f32(vf32 a, vf32 b) { vi32 gt = a > b; return (vf32)(((vi32)a & gt) | ((vi32)b & ~gt)); }
+static inline vf32 vmax_f32(vf32 a, vf32 b) {
+    vi32 gt = a > b;
+    return (vf32)(((vi32)a & gt) | ((vi32)b & ~gt));
+}
 
 #define U 2  /* vectors per row and block: BJ = U * lanes columns */
 
@@ -173,6 +176,7 @@ int ksg_knn_sym_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0, i
                       T *vals, int64_t *idx, T *lim) {                                                  \
     int64_t c = r1 - r0;                                                                                 \
     if (q < 1 || q >= n || d < 1 || r0 < 0 || r1 > n || r0 > r1) return 3;                             \
+    if (r0 % BJ || (r1 != n && r1 % BJ)) return 3;  /* strips of whole register blocks */                \
     T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
     if (!a) return 2;                                                                                    \
     int64_t tile = (TILE_BYTES / ((int64_t)sizeof(T) * (d > 0 ? d : 1))) / BJ * BJ;                     \
@@ -228,6 +232,7 @@ int ksg_count_sym_##SUF(const T *zt, int64_t n, int64_t npad, int d, int64_t r0,
     band_t b = {0, 0, 0};                                                                                \
     *band_out = 0; *nband = 0;                                                                           \
     if (d < 1 || r0 < 0 || r1 > n || r0 > r1) return 3;                                                 \
+    if (r0 % BJ || (r1 != n && r1 % BJ)) return 3;  /* strips of whole register blocks */                \
     T *a = (T *)malloc(sizeof(T) * (size_t)R * (size_t)(d > 0 ? d : 1));                                \
     if (!a) return 2;                                                                                    \
     int64_t tile = (TILE_BYTES / ((int64_t)sizeof(T) * (d > 0 ? d : 1))) / BJ * BJ;                     \

@@ -14,7 +14,9 @@ hashes the source, the compiler command and the CPU's model and flags, so a home
 machines of different CPUs holds one library per CPU. The library is written under a temporary name and
 renamed, so a concurrent or interrupted build never leaves a partial file; the folder (created private)
 and the library must belong to this user and be writable by nobody else, or nothing is loaded, since
-loading a library runs its code. ``INFOSSL_NATIVE_MARCH`` names another target CPU for timing (e.g.
+loading a library runs its code (a cache folder that is a symbolic link, or on a network mount whose owner
+does not map to this user, is refused too: set ``INFOSSL_CACHE`` to a local folder).
+``INFOSSL_NATIVE_MARCH`` names another target CPU for timing (e.g.
 ``haswell``): a CPU newer than the host's builds a library that stops the process with an illegal
 instruction, so it is for benchmarks only. Where no compiler is found, the
 build fails, or ``INFOSSL_NATIVE=0`` is set, :func:`kernels` returns ``None`` and the torch kernels run
@@ -128,6 +130,10 @@ def _build() -> tuple[Optional[ctypes.CDLL], str]:
     source = _SOURCE.read_bytes()
     folder = _cache_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    own = hasattr(os, "getuid") and st.st_uid == os.getuid() and not stat.S_ISLNK(st.st_mode)
+    if own and st.st_mode & 0o022:
+        os.chmod(folder, 0o700)  # our own folder left group-writable by a umask of 002: make it private
     unsafe = _private(folder)
     if unsafe:
         return None, f"cache folder refused: {unsafe}"
@@ -135,20 +141,17 @@ def _build() -> tuple[Optional[ctypes.CDLL], str]:
     for target_flags in _targets():
         cmd = cc + _FLAGS + target_flags
         target = _target_path(folder, cmd, source)
-        for attempt in range(2):  # a cached library that does not load or is not ours is rebuilt once
-            if not target.exists():
-                reason = _compile(cmd, folder, target)
-                if reason:
-                    reasons.append(reason)
-                    break
+        if target.exists():
             lib, reason = _load(target)
             if lib is not None:
                 return lib, ""
             if reason.startswith("library refused"):  # someone else could have placed it: load nothing
                 return None, reason
-            reasons.append(reason)
-            if attempt == 0:
-                target.unlink(missing_ok=True)
+            reasons.append(reason)  # stale or broken: rebuilt below
+        lib, reason = _compile(cmd, folder, target)
+        if lib is not None:
+            return lib, ""
+        reasons.append(reason)
     return None, "; ".join(reasons)
 
 
@@ -191,8 +194,11 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.maxnorm_free.restype = None
 
 
-def _compile(cmd: list[str], folder: Path, target: Path) -> str:
-    """Compile the source with ``cmd`` into ``target`` atomically; "" on success, else the reason."""
+def _compile(cmd: list[str], folder: Path, target: Path) -> tuple[Optional[ctypes.CDLL], str]:
+    """Compile the source with ``cmd`` under a unique temporary name, load it from there, then rename it to
+    ``target`` (atomic: a reader sees no library or the whole one). Loading the new file under its own name
+    matters when a stale library of the same path is already loaded in this process (the loader would hand
+    back the old one). Returns (library, "") or (None, reason)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".maxnorm-", suffix=".so", dir=folder)
@@ -201,15 +207,18 @@ def _compile(cmd: list[str], folder: Path, target: Path) -> str:
             run = subprocess.run(cmd + ["-o", tmp, str(_SOURCE), "-lm"], capture_output=True, text=True,
                                  timeout=120)
             if run.returncode != 0:
-                return f"{' '.join(cmd)} failed: {run.stderr.strip()[:300]}"
+                return None, f"{' '.join(cmd)} failed: {run.stderr.strip()[:300]}"
             os.chmod(tmp, 0o700)  # the compiler's umask may have left it group-writable, which _load refuses
-            os.replace(tmp, target)  # atomic: a reader sees no library or the whole one
+            lib, reason = _load(Path(tmp))
+            if lib is None:
+                return None, reason
+            os.replace(tmp, target)
+            return lib, ""
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"build failed: {exc}"
-    return ""
+        return None, f"build failed: {exc}"
 
 
 def kernels() -> Optional[ctypes.CDLL]:

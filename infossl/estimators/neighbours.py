@@ -832,8 +832,8 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
     for t, name in ((x, "x"), (y, "y")):
         big = float(t.detach().abs().amax()) if t.numel() else 0.0
         if t.dtype.is_floating_point and big > torch.finfo(t.dtype).max / 4:
-            raise ValueError(f"ksg_counts: {name} has entries up to {big:.3g}, whose differences can overflow "
-                             f"{t.dtype}; rescale the data (the estimators standardise it first)")
+            raise ValueError(f"ksg_counts: {name} has entries up to {big:.3g}, whose differences can "
+                             f"overflow {t.dtype}; rescale the data (the estimators standardise it first)")
     with torch.no_grad():
         x, y = x.detach(), y.detach()
         if algorithm == "kd_tree":
@@ -1146,8 +1146,8 @@ def _ksg_native_passes(lib, suffix: str, zt: torch.Tensor, x: torch.Tensor, y: t
 
     def neighbours_strip(rows: slice, scratch: dict) -> None:
         vals, idx, lim = lists.get(scratch, "knn")
-        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, vals.data_ptr(), idx.data_ptr(),
-                    lim.data_ptr())
+        rc = knn_fn(zt.data_ptr(), n, npad, dx + dy, rows.start, rows.stop, q, vals.data_ptr(),
+                    idx.data_ptr(), lim.data_ptr())
         if rc != 0:
             raise _native_failed(rc, "neighbour search")
 

@@ -1,6 +1,7 @@
 """Tests for infossl.estimators._native: building, caching and refusing the compiled max-norm kernels."""
 import ctypes
 import os
+import subprocess
 import pathlib
 import tempfile
 
@@ -100,29 +101,53 @@ def test_a_library_others_can_write_or_a_link_is_never_loaded(fresh, monkeypatch
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="user ids and modes are POSIX")
-def test_a_shared_cache_folder_is_refused(fresh, monkeypatch):
-    monkeypatch.delenv("INFOSSL_NATIVE", raising=False)
-    fresh.chmod(0o777)
+def test_a_cache_folder_of_another_user_is_refused(fresh, monkeypatch):
+    uid = os.getuid()
+    monkeypatch.setattr(_native.os, "getuid", lambda: uid + 1)  # as if another user had created the folder
     assert _native.kernels() is None and "cache folder refused" in _native.unavailable_reason()
+    assert "belongs to user id" in _native.unavailable_reason()
     assert list(fresh.iterdir()) == []  # nothing built there
-    fresh.chmod(0o700)
 
 
-def test_a_stale_library_is_rebuilt_and_a_missing_source_falls_back(fresh, monkeypatch):
-    monkeypatch.delenv("INFOSSL_NATIVE", raising=False)
+@pytest.mark.parametrize("stale", ["garbage", "old version"])
+def test_a_stale_library_is_rebuilt_and_a_missing_source_falls_back(fresh, monkeypatch, tmp_path_factory,
+                                                                   stale):
     monkeypatch.delenv("CC", raising=False)
     if _native._compiler() is None:
         pytest.skip("no C compiler on this machine")
-    cmd = _native._compiler() + _native._FLAGS + _native._targets()[0]
-    stale = _native._target_path(fresh, cmd, _native._SOURCE.read_bytes())
-    stale.write_bytes(b"not a shared library")  # e.g. a build cut off by a full disk
-    stale.chmod(0o700)
-    if _native.kernels() is None:  # refused to load, rebuilt once, loaded
+    monkeypatch.setenv("INFOSSL_CACHE", str(tmp_path_factory.mktemp("reference")))
+    reference = _native.kernels()  # the build this machine should end with
+    if reference is None:
         pytest.skip(f"the kernels do not build here: {_native.unavailable_reason()}")
-    assert stale.read_bytes()[:4] == b"\x7fELF" or stale.stat().st_size > 1000
+    want = reference.maxnorm_columns_i16()
+    monkeypatch.setenv("INFOSSL_CACHE", str(fresh))
+    monkeypatch.setattr(_native, "_STATE", {})
+    cmd = _native._compiler() + _native._FLAGS + _native._targets()[0]
+    path = _native._target_path(fresh, cmd, _native._SOURCE.read_bytes())
+    if stale == "garbage":  # e.g. a build cut off by a full disk
+        path.write_bytes(b"not a shared library")
+    else:  # a library that loads but is another version of the kernels (loaded first, then replaced)
+        src = fresh / "old.c"
+        src.write_text("int maxnorm_version(void) { return 1; }\n")
+        subprocess.run(cmd + ["-o", str(path), str(src)], check=True, capture_output=True)
+    path.chmod(0o700)
+    lib = _native.kernels()
+    assert lib is not None and lib.maxnorm_version() == _native._VERSION, _native.unavailable_reason()
+    assert lib.maxnorm_columns_i16() == want  # the host's build again, not the portable fallback
+    assert [p.name for p in fresh.glob("maxnorm-*.so")] == [path.name]
     monkeypatch.setattr(_native, "_STATE", {})
     monkeypatch.setattr(_native, "_SOURCE", fresh / "missing.c")
     assert _native.kernels() is None and "missing.c" in _native.unavailable_reason()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="user ids and modes are POSIX")
+def test_our_own_group_writable_cache_folder_is_made_private(fresh, monkeypatch):
+    fresh.chmod(0o775)  # left by a umask of 002
+    if _native._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.delenv("CC", raising=False)
+    assert _native.kernels() is not None or "failed" in _native.unavailable_reason()
+    assert fresh.stat().st_mode & 0o777 == 0o700
 
 
 def test_cc_with_a_launcher_is_split_like_a_command_line(monkeypatch):
