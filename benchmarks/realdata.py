@@ -580,6 +580,23 @@ def random_mlp(dim_in: int, seed: int) -> torch.nn.Module:
     return net.eval()
 
 
+def separated_centres(geo: np.random.Generator, classes: int, dim: int, gap: float) -> np.ndarray:
+    """Class centres 3 N(0, I_dim), drawn again (up to 100 times) until every two are more than ``gap``
+    apart, so an item within gap / 2 of its centre is nearest to it.
+
+    Returns
+    -------
+    np.ndarray
+        (classes, dim) centres.
+    """
+    for _ in range(100):
+        centres = 3.0 * geo.standard_normal((classes, dim))
+        d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) + np.eye(classes) * 1e9
+        if math.sqrt(d2.min()) > gap:
+            return centres
+    raise RuntimeError(f"no separated centres for {classes} classes in {dim} dims")
+
+
 def cluster_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Class-clustered pairs through a label channel: classes A, B (C-ary symmetric channel, known I(A;B));
     X an item of class A, Y an independent item of class B. An item is a point on its class's curve (a 3/4
@@ -595,13 +612,7 @@ def cluster_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
     classes, dim, truth, shape = spec
     geo = np.random.default_rng(40_000 + classes + dim)  # the class geometry: fixed per family
     radius, noise = 5.0, 0.5
-    for _ in range(100):
-        centres = 3.0 * geo.standard_normal((classes, dim))
-        d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) + np.eye(classes) * 1e9
-        if math.sqrt(d2.min()) > 2 * (radius + noise):
-            break
-    else:
-        raise RuntimeError(f"no separated centres for {classes} classes in {dim} dims")
+    centres = separated_centres(geo, classes, dim, 2 * (radius + noise))
     frames = np.stack([np.linalg.qr(geo.standard_normal((dim, 3)))[0] for _ in range(classes)])  # (C, dim, 3)
     phase = geo.uniform(0, 2 * np.pi, classes)
     rng = np.random.default_rng(seed)
@@ -640,13 +651,7 @@ def cluster_pair2(rep: str, spec: tuple, n: int, seed: int) -> tuple[np.ndarray,
     classes, dim, eps, prior = spec
     geo = np.random.default_rng(140_000 + classes + dim)  # the class geometry: fixed per family
     radius, noise = 4.0, 0.3
-    for _ in range(100):
-        centres = 3.0 * geo.standard_normal((classes, dim))
-        d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) + np.eye(classes) * 1e9
-        if math.sqrt(d2.min()) > 2 * (radius + noise):
-            break
-    else:
-        raise RuntimeError(f"no separated centres for {classes} classes in {dim} dims")
+    centres = separated_centres(geo, classes, dim, 2 * (radius + noise))
     frames = np.stack([np.linalg.qr(geo.standard_normal((dim, 3)))[0] for _ in range(classes)])
     phase = geo.uniform(0, 2 * np.pi, classes)
     p = (np.arange(1, classes + 1) ** -1.1 if prior == "zipf" else geo.dirichlet(np.full(classes, 2.0)))

@@ -433,13 +433,20 @@ def pinned_euclidean_screen(name: str) -> Iterator[None]:
     """
     if name not in ("float32", "bfloat16"):
         raise ValueError(f"the Euclidean screen is 'float32' or 'bfloat16', got {name!r}")
+    with _pinned(_EUCLID_PIN, name):
+        yield
+
+
+@contextlib.contextmanager
+def _pinned(slot: list, name: str) -> Iterator[None]:
+    """``slot[0] = name`` inside the block (under the kernel lock), the previous value restored after it."""
     with _KERNEL_LOCK:
-        old, _EUCLID_PIN[0] = _EUCLID_PIN[0], name
+        old, slot[0] = slot[0], name
     try:
         yield
     finally:
         with _KERNEL_LOCK:
-            _EUCLID_PIN[0] = old
+            slot[0] = old
 
 
 _KSG_PIN: list = [None]  # None: the compiled kernels where they load, else the torch kernels
@@ -458,13 +465,8 @@ def pinned_ksg_engine(name: str) -> Iterator[None]:
     """
     if name not in ("compiled", "torch"):
         raise ValueError(f"the KSG engine is 'compiled' or 'torch', got {name!r}")
-    with _KERNEL_LOCK:
-        old, _KSG_PIN[0] = _KSG_PIN[0], name
-    try:
+    with _pinned(_KSG_PIN, name):
         yield
-    finally:
-        with _KERNEL_LOCK:
-            _KSG_PIN[0] = old
 
 
 def ksg_engine(device: torch.device | str = "cpu") -> str:
