@@ -546,8 +546,8 @@ def mi_details(x, y, method: str = "auto", *, random_state=0, **options) -> Esti
     on the value halves: a plain-KSG reading of the held-out latents that still rises when m + 1, m + 2
     dimensions are kept, to a margin above the value, shows information the m kept dimensions miss; the
     interval's upper end is then extended to the corrected reading with the most dimensions, see
-    :data:`DIM_EXTRA`). Below the evidence route's n, the latent route runs it on all its rows. These see some biases
-    the band cannot, not all: when every reading shares a bias and none still rises, nothing warns.
+    :data:`DIM_EXTRA`). Below the evidence route's n, the latent route runs it on all its rows. These see some
+    biases the band cannot, not all: when every reading shares a bias and none still rises, nothing warns.
 
     Cost: every candidate is fitted twice on n/2 rows, plus one re-fit per winner, where the plain latent
     or copula call fits once. On 2 shared CPU cores (Intel Xeon, load 3-6) ``details=True`` on the
