@@ -846,8 +846,9 @@ def ksg_counts(x: torch.Tensor, y: torch.Tensor, k: int, variant: int, algorithm
         budget = chunk_size_for(n, itemsize=1, factor=3 * isz + 1)
         cs = chunk_size or _chunk_rows(n, budget, workers, _COL_BLOCK)
         lib = _ksg_library(x.device)
-        if lib is not None:
-            return _ksg_counts_native(lib, x, y, k, variant, chunk_size, cs, workers)
+        if lib is not None:  # the torch ops between its passes on one thread too (a busy core stalls a join)
+            with one_intra_op_thread():
+                return _ksg_counts_native(lib, x, y, k, variant, chunk_size, cs, workers)
         return _ksg_counts_brute(x, y, k, variant, cs, workers)
 
 
