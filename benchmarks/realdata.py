@@ -1051,6 +1051,41 @@ def copula_pair(spec: tuple, n: int, seed: int) -> tuple[np.ndarray, np.ndarray,
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), truth
 
 
+def t_truth_line(dim_x: int, dim_y: int, dof: float, cross: bool, seed: int) -> str:
+    """The Student-t pair's closed-form MI against Monte Carlo of scipy's log densities (4 x 10^5 draws).
+
+    Returns
+    -------
+    str
+        One line: the closed form, the Monte Carlo mean and its standard error.
+    """
+    from scipy.stats import multivariate_t
+
+    scale = t_scale(dim_x, dim_y, cross)
+    g, m = np.random.default_rng(seed), 400_000
+    z = g.standard_normal((m, dim_x + dim_y)) @ np.linalg.cholesky(scale).T
+    z /= np.sqrt(g.chisquare(dof, m) / dof)[:, None]
+    ll = (multivariate_t(np.zeros(dim_x + dim_y), scale, df=dof).logpdf(z)
+          - multivariate_t(np.zeros(dim_x), scale[:dim_x, :dim_x], df=dof).logpdf(z[:, :dim_x])
+          - multivariate_t(np.zeros(dim_y), scale[dim_x:, dim_x:], df=dof).logpdf(z[:, dim_x:]))
+    exact = t_mutual_information(scale, dim_x, dof)
+    return (f"Student-t dof {dof} {dim_x}+{dim_y}: closed form {exact:.5f}, Monte Carlo "
+            f"{ll.mean():.5f} +- {ll.std() / math.sqrt(m):.5f}")
+
+
+def normal_score_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quadrature grid of the copula checks in normal scores: 3001^2 points on [-9, 9]^2.
+
+    Returns
+    -------
+    tuple
+        z1, z2 (3001, 3001) and the weights phi(z1) phi(z2) dz^2.
+    """
+    z = np.linspace(-9, 9, 3001)
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+    return z1, z2, norm.pdf(z1) * norm.pdf(z2) * (z[1] - z[0]) ** 2
+
+
 def check_truths() -> str:
     """Numerical checks of the fresh truths: the Student-t closed form against a Monte Carlo average of the
     exact log densities (scipy) over 4 x 10^5 draws of the sampler, and the Clayton Monte Carlo value against
@@ -1061,23 +1096,10 @@ def check_truths() -> str:
     str
         One line per check.
     """
-    from scipy.stats import multivariate_t
 
-    lines = []
-    for dim_x, dof, dim_y, cross in [(3, 1.5, 2, True), (2, 3.0, 2, False)]:
-        scale = t_scale(dim_x, dim_y, cross)
-        g, m = np.random.default_rng(1), 400_000
-        z = g.standard_normal((m, dim_x + dim_y)) @ np.linalg.cholesky(scale).T
-        z /= np.sqrt(g.chisquare(dof, m) / dof)[:, None]
-        ll = (multivariate_t(np.zeros(dim_x + dim_y), scale, df=dof).logpdf(z)
-              - multivariate_t(np.zeros(dim_x), scale[:dim_x, :dim_x], df=dof).logpdf(z[:, :dim_x])
-              - multivariate_t(np.zeros(dim_y), scale[dim_x:, dim_x:], df=dof).logpdf(z[:, dim_x:]))
-        exact = t_mutual_information(scale, dim_x, dof)
-        lines.append(f"Student-t dof {dof} {dim_x}+{dim_y}: closed form {exact:.5f}, Monte Carlo "
-                     f"{ll.mean():.5f} +- {ll.std() / math.sqrt(m):.5f}")
-    z = np.linspace(-9, 9, 3001)
-    z1, z2 = np.meshgrid(z, z, indexing="ij")
-    w = norm.pdf(z1) * norm.pdf(z2) * (z[1] - z[0]) ** 2
+    lines = [t_truth_line(dim_x, dim_y, dof, cross, seed=1)
+             for dim_x, dof, dim_y, cross in [(3, 1.5, 2, True), (2, 3.0, 2, False)]]
+    z1, z2, w = normal_score_grid()
     for theta in (2.0, 4.0):
         lc = clayton_log_density(norm.cdf(z1), norm.cdf(z2), theta)
         value, se = clayton_mutual_information(theta)
@@ -1098,23 +1120,10 @@ def check_truths_fresh2() -> str:
     str
         One line per check.
     """
-    from scipy.stats import beta, multivariate_t
+    from scipy.stats import beta
 
-    lines = []
-    dim_x, dof, dim_y = 4, 6.0, 3
-    scale = t_scale(dim_x, dim_y, True)
-    g, m = np.random.default_rng(2), 400_000
-    z = g.standard_normal((m, dim_x + dim_y)) @ np.linalg.cholesky(scale).T
-    z /= np.sqrt(g.chisquare(dof, m) / dof)[:, None]
-    ll = (multivariate_t(np.zeros(dim_x + dim_y), scale, df=dof).logpdf(z)
-          - multivariate_t(np.zeros(dim_x), scale[:dim_x, :dim_x], df=dof).logpdf(z[:, :dim_x])
-          - multivariate_t(np.zeros(dim_y), scale[dim_x:, dim_x:], df=dof).logpdf(z[:, dim_x:]))
-    exact = t_mutual_information(scale, dim_x, dof)
-    lines.append(f"Student-t dof {dof} {dim_x}+{dim_y}: closed form {exact:.5f}, "
-                 f"Monte Carlo {ll.mean():.5f} +- {ll.std() / math.sqrt(m):.5f}")
-    zg = np.linspace(-9, 9, 3001)
-    z1, z2 = np.meshgrid(zg, zg, indexing="ij")
-    w = norm.pdf(z1) * norm.pdf(z2) * (zg[1] - zg[0]) ** 2
+    lines = [t_truth_line(4, 3, 6.0, True, seed=2)]
+    z1, z2, w = normal_score_grid()
     u1, u2 = [np.clip(norm.cdf(zz), 1e-300, 1 - 1e-16) for zz in (z1, z2)]
     for kind, theta in (("frank", 8.0), ("frank", 12.0), ("gumbel", 2.5)):
         dens = frank_log_density if kind == "frank" else gumbel_log_density
